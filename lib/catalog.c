@@ -1,0 +1,429 @@
+/*
+ * catalog.c - adapter over SQLite: the catalog, its schema and migrations.
+ * Includes <sqlite3.h>; nothing else may.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include "catalog.h"
+#include "xalloc.h"
+#include "compat.h"
+
+struct catalog {
+	sqlite3 *db;
+	char *path;
+};
+
+struct cstmt {
+	struct catalog *cat;
+	sqlite3_stmt *st;
+};
+
+#define NOW "strftime('%Y-%m-%dT%H:%M:%SZ','now')"
+
+/* Forward migrations: migrations[i] takes the schema from version i to
+ * i + 1.  Never edit a released step; add a new one. */
+static const char *const migrations[] = {
+	/* 0 -> 1: identity, hosts, VMs, audit */
+	"CREATE TABLE groups ("
+	"  id INTEGER PRIMARY KEY,"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  created TEXT NOT NULL);"
+	"CREATE TABLE users ("
+	"  id INTEGER PRIMARY KEY,"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  uid INTEGER UNIQUE,"
+	"  group_id INTEGER NOT NULL REFERENCES groups(id),"
+	"  admin INTEGER NOT NULL DEFAULT 0 CHECK (admin IN (0, 1)),"
+	"  created TEXT NOT NULL);"
+	"INSERT INTO groups (id, name, created) VALUES"
+	"  (0, 'admin', " NOW "), (1, 'users', " NOW ");"
+	"INSERT INTO users (id, name, uid, group_id, admin, created) VALUES"
+	"  (0, 'root', 0, 0, 1, " NOW ");"
+	"CREATE TABLE hosts ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  uri TEXT NOT NULL,"
+	"  state TEXT NOT NULL DEFAULT 'enabled'"
+	"    CHECK (state IN ('enabled', 'disabled', 'error')),"
+	"  hypervisor TEXT NOT NULL,"
+	"  domain_type TEXT NOT NULL,"
+	"  hostname TEXT,"
+	"  cpu INTEGER NOT NULL CHECK (cpu >= 0),"
+	"  memory INTEGER NOT NULL CHECK (memory >= 0),"
+	"  labels TEXT NOT NULL DEFAULT '{}',"
+	"  owner INTEGER NOT NULL REFERENCES users(id),"
+	"  group_id INTEGER NOT NULL REFERENCES groups(id),"
+	"  created TEXT NOT NULL,"
+	"  updated TEXT NOT NULL);"
+	"CREATE TABLE vms ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  uuid TEXT NOT NULL UNIQUE,"
+	"  name TEXT NOT NULL,"
+	"  state TEXT NOT NULL CHECK (state IN ('pending', 'hold',"
+	"    'deploying', 'running', 'suspended', 'stopped', 'poweroff',"
+	"    'migrating', 'shutting-down', 'failed', 'unknown', 'done')),"
+	"  host_id INTEGER REFERENCES hosts(id),"
+	"  cpu INTEGER NOT NULL CHECK (cpu > 0),"
+	"  memory INTEGER NOT NULL CHECK (memory > 0),"
+	"  labels TEXT NOT NULL DEFAULT '{}',"
+	"  spec TEXT NOT NULL,"
+	"  error TEXT,"
+	"  owner INTEGER NOT NULL REFERENCES users(id),"
+	"  group_id INTEGER NOT NULL REFERENCES groups(id),"
+	"  created TEXT NOT NULL,"
+	"  updated TEXT NOT NULL);"
+	"CREATE UNIQUE INDEX vms_live_name ON vms(name) WHERE state != 'done';"
+	"CREATE INDEX vms_host ON vms(host_id) WHERE host_id IS NOT NULL;"
+	"CREATE INDEX vms_state ON vms(state);"
+	"CREATE TABLE audit ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  time TEXT NOT NULL,"
+	"  user_id INTEGER,"
+	"  user TEXT NOT NULL,"
+	"  action TEXT NOT NULL,"
+	"  kind TEXT NOT NULL,"
+	"  object_id INTEGER,"
+	"  object_name TEXT,"
+	"  detail TEXT);",
+};
+
+int
+catalog_schema_version(void)
+{
+	return (int)ARRAY_SIZE(migrations);
+}
+
+static int
+db_fail(sqlite3 *db, int rc, struct cerr *err, const char *what)
+{
+	int ext = db ? sqlite3_extended_errcode(db) : rc;
+	const char *msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+
+	switch (rc & 0xff) {
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return cerr_set(err, CERR_CONFLICT,
+		    "%s: the catalog is busy (%s)", what, msg);
+	case SQLITE_READONLY:
+		return cerr_set(err, CERR_PERM,
+		    "%s: the catalog is read-only (%s)", what, msg);
+	case SQLITE_CONSTRAINT:
+		if (ext == SQLITE_CONSTRAINT_UNIQUE ||
+		    ext == SQLITE_CONSTRAINT_PRIMARYKEY)
+			return cerr_set(err, CERR_CONFLICT, "%s: %s", what,
+			    msg);
+		break;
+	default:
+		break;
+	}
+	return cerr_set(err, CERR_FAIL, "%s: %s", what, msg);
+}
+
+const char *
+catalog_path(const struct catalog *cat)
+{
+	return cat->path;
+}
+
+static int
+exec_plain(struct catalog *cat, const char *sql, struct cerr *err)
+{
+	int rc = sqlite3_exec(cat->db, sql, NULL, NULL, NULL);
+
+	return rc == SQLITE_OK ? 0 : db_fail(cat->db, rc, err, "catalog");
+}
+
+static int
+user_version(struct catalog *cat, int *v, struct cerr *err)
+{
+	struct cstmt *st = NULL;
+
+	if (catalog_query(cat, &st, err, "PRAGMA user_version", ""))
+		return err->code;
+	*v = cstmt_row(st, err) ? (int)cstmt_int(st, 0) : 0;
+	cstmt_free(st);
+	return err->code;
+}
+
+static int
+migrate(struct catalog *cat, struct cerr *err)
+{
+	char sql[64];
+	int v, i, n = catalog_schema_version();
+
+	if (user_version(cat, &v, err))
+		return err->code;
+	if (v == n)
+		return 0;
+	if (v > n)
+		return cerr_set(err, CERR_FAIL, "catalog '%s' has schema "
+		    "version %d, newer than this cloudos knows (%d)",
+		    cat->path, v, n);
+	if (catalog_begin(cat, err))
+		return err->code;
+	/* another process may have migrated while we waited for the lock */
+	if (user_version(cat, &v, err))
+		goto fail;
+	for (i = v; i < n; i++)
+		if (exec_plain(cat, migrations[i], err))
+			goto fail;
+	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", n);
+	if (exec_plain(cat, sql, err) || catalog_commit(cat, err))
+		goto fail;
+	return 0;
+fail:
+	catalog_rollback(cat);
+	return cerr_wrap(err, "cannot migrate catalog '%s'", cat->path);
+}
+
+/* Create the folders above a new catalog file, as mkdir -p would. */
+static int
+mkdir_parents(const char *path, struct cerr *err)
+{
+	char *dir = xstrdup(path), *p;
+	int rc = 0;
+
+	for (p = dir + 1; (p = strchr(p, '/')) != NULL; p++) {
+		*p = '\0';
+		if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+			rc = cerr_set(err, CERR_FAIL, "cannot create folder "
+			    "'%s': %s", dir, strerror(errno));
+			break;
+		}
+		*p = '/';
+	}
+	free(dir);
+	return rc;
+}
+
+int
+catalog_open(const char *path, int flags, struct catalog **out,
+    struct cerr *err)
+{
+	struct catalog *cat;
+	struct stat sb;
+	int rc;
+
+	if (*path == '\0')
+		return cerr_set(err, CERR_USAGE, "empty catalog path");
+	cat = xcalloc(1, sizeof(*cat));
+	cat->path = xstrdup(path);
+	if (stat(path, &sb) != 0 && errno == ENOENT &&
+	    mkdir_parents(path, err))
+		goto fail;
+	rc = sqlite3_open_v2(path, &cat->db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		cerr_set(err, rc == SQLITE_CANTOPEN ? CERR_FAIL : CERR_FAIL,
+		    "cannot open catalog '%s': %s", path,
+		    cat->db ? sqlite3_errmsg(cat->db) : sqlite3_errstr(rc));
+		goto fail;
+	}
+	sqlite3_extended_result_codes(cat->db, 1);
+	sqlite3_busy_timeout(cat->db, 10000);
+	if (exec_plain(cat, "PRAGMA foreign_keys = ON;"
+	    "PRAGMA synchronous = NORMAL;", err))
+		goto fail;
+	/* WAL needs a writable folder; a read-only reader keeps what is set */
+	if (!sqlite3_db_readonly(cat->db, "main") &&
+	    exec_plain(cat, "PRAGMA journal_mode = WAL", err))
+		goto fail;
+	if (migrate(cat, err))
+		goto fail;
+	if ((flags & CATALOG_READ) &&
+	    exec_plain(cat, "PRAGMA query_only = 1", err))
+		goto fail;
+	*out = cat;
+	return 0;
+fail:
+	if (err->code != CERR_OK && strstr(err->msg, path) == NULL)
+		cerr_wrap(err, "catalog '%s'", path);
+	catalog_close(cat);
+	return err->code;
+}
+
+void
+catalog_close(struct catalog *cat)
+{
+	if (cat == NULL)
+		return;
+	sqlite3_close_v2(cat->db);
+	free(cat->path);
+	free(cat);
+}
+
+int
+catalog_begin(struct catalog *cat, struct cerr *err)
+{
+	return exec_plain(cat, "BEGIN IMMEDIATE", err);
+}
+
+int
+catalog_commit(struct catalog *cat, struct cerr *err)
+{
+	return exec_plain(cat, "COMMIT", err);
+}
+
+void
+catalog_rollback(struct catalog *cat)
+{
+	if (cat && !sqlite3_get_autocommit(cat->db))
+		sqlite3_exec(cat->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static int
+vquery(struct catalog *cat, struct cstmt **out, struct cerr *err,
+    const char *sql, const char *fmt, va_list ap)
+{
+	struct cstmt *st;
+	int rc, i;
+
+	st = xcalloc(1, sizeof(*st));
+	st->cat = cat;
+	rc = sqlite3_prepare_v2(cat->db, sql, -1, &st->st, NULL);
+	if (rc != SQLITE_OK) {
+		free(st);
+		return db_fail(cat->db, rc, err, "catalog");
+	}
+	for (i = 1; *fmt; fmt++, i++) {
+		const char *s;
+
+		switch (*fmt) {
+		case 's':
+			s = va_arg(ap, const char *);
+			rc = s ? sqlite3_bind_text(st->st, i, s, -1,
+			    SQLITE_TRANSIENT) : sqlite3_bind_null(st->st, i);
+			break;
+		case 'i':
+			rc = sqlite3_bind_int64(st->st, i,
+			    va_arg(ap, long long));
+			break;
+		case 'd':
+			rc = sqlite3_bind_int(st->st, i, va_arg(ap, int));
+			break;
+		default:
+			rc = sqlite3_bind_null(st->st, i);
+			break;
+		}
+		if (rc != SQLITE_OK) {
+			cstmt_free(st);
+			return db_fail(cat->db, rc, err, "catalog");
+		}
+	}
+	*out = st;
+	return 0;
+}
+
+int
+catalog_query(struct catalog *cat, struct cstmt **out, struct cerr *err,
+    const char *sql, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = vquery(cat, out, err, sql, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+int
+catalog_exec(struct catalog *cat, struct cerr *err, const char *sql,
+    const char *fmt, ...)
+{
+	struct cstmt *st = NULL;
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = vquery(cat, &st, err, sql, fmt, ap);
+	va_end(ap);
+	if (rc)
+		return rc;
+	while (cstmt_row(st, err))
+		;
+	cstmt_free(st);
+	return err->code;
+}
+
+bool
+cstmt_row(struct cstmt *st, struct cerr *err)
+{
+	int rc = sqlite3_step(st->st);
+
+	if (rc == SQLITE_ROW)
+		return true;
+	if (rc != SQLITE_DONE)
+		db_fail(st->cat->db, rc, err, "catalog");
+	return false;
+}
+
+const char *
+cstmt_text(struct cstmt *st, int col)
+{
+	return (const char *)sqlite3_column_text(st->st, col);
+}
+
+long long
+cstmt_int(struct cstmt *st, int col)
+{
+	return sqlite3_column_int64(st->st, col);
+}
+
+bool
+cstmt_null(struct cstmt *st, int col)
+{
+	return sqlite3_column_type(st->st, col) == SQLITE_NULL;
+}
+
+void
+cstmt_free(struct cstmt *st)
+{
+	if (st == NULL)
+		return;
+	sqlite3_finalize(st->st);
+	free(st);
+}
+
+long long
+catalog_last_id(struct catalog *cat)
+{
+	return sqlite3_last_insert_rowid(cat->db);
+}
+
+int
+catalog_changes(struct catalog *cat)
+{
+	return sqlite3_changes(cat->db);
+}
+
+void
+catalog_now(char buf[32])
+{
+	time_t t = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+int
+catalog_audit(struct catalog *cat, const struct audit *ev, struct cerr *err)
+{
+	char now[32];
+
+	catalog_now(now);
+	return catalog_exec(cat, err,
+	    "INSERT INTO audit (time, user_id, user, action, kind, object_id,"
+	    " object_name, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+	    "sisssiss", now, ev->user_id, ev->user, ev->action, ev->kind,
+	    ev->object_id, ev->object_name, ev->detail);
+}

@@ -1,0 +1,771 @@
+/*
+ * cli.c - face kit: option parsing, help, completion, and the life of a
+ * command from argv to exit status.  With out.c, the only module that
+ * writes to stdout; the only one that prints errors.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "acct.h"
+#include "buf.h"
+#include "catalog.h"
+#include "cli.h"
+#include "out.h"
+#include "valid.h"
+#include "xalloc.h"
+#include "yml.h"
+#include "compat.h"
+
+#ifndef CLOUDOS_DEFAULT_CATALOG
+#define CLOUDOS_DEFAULT_CATALOG "/var/lib/cloudos/catalog.db"
+#endif
+
+/* Largest input document stream read from a file or stdin. */
+#define CLI_MAX_INPUT (256u << 20)
+
+static const struct opt global_opts[] = {
+	{ "catalog", 'c', OPT_STR, "PATH", "the catalog (also $CLOUDOS_CATALOG)" },
+	{ "output", 'o', OPT_STR, "FMT", "table, yaml, json or ids (also $CLOUDOS_OUTPUT)" },
+	{ "as", 0, OPT_STR, "USER", "act as another catalog user (admins only)" },
+	{ "quiet", 'q', OPT_BOOL, NULL, "print nothing on success but what was asked" },
+	{ "help", 'h', OPT_BOOL, NULL, "show help and exit" },
+	{ "version", 0, OPT_BOOL, NULL, "show the version and exit" },
+	{ NULL, 0, 0, NULL, NULL },
+};
+
+struct optval {
+	const struct opt *opt;
+	bool set;
+	const char *str;
+	const char **list;
+	size_t nlist, caplist;
+};
+
+struct args {
+	struct optval vals[64];
+	size_t nvals;
+	const char **pos;
+	size_t npos, cappos;
+};
+
+static const char *progname = "cloudos";
+
+static void
+die_usage(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", progname);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(CERR_USAGE);
+}
+
+static struct optval *
+args_find(struct args *a, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < a->nvals; i++)
+		if (strcmp(a->vals[i].opt->name, name) == 0)
+			return &a->vals[i];
+	return NULL;
+}
+
+const char *
+args_str(struct args *a, const char *name)
+{
+	struct optval *v = args_find(a, name);
+
+	return v && v->set ? v->str : NULL;
+}
+
+bool
+args_bool(struct args *a, const char *name)
+{
+	struct optval *v = args_find(a, name);
+
+	return v && v->set;
+}
+
+size_t
+args_list(struct args *a, const char *name, const char *const **out)
+{
+	struct optval *v = args_find(a, name);
+
+	*out = v ? v->list : NULL;
+	return v ? v->nlist : 0;
+}
+
+size_t
+args_count(struct args *a)
+{
+	return a->npos;
+}
+
+const char *
+args_pos(struct args *a, size_t i)
+{
+	return i < a->npos ? a->pos[i] : NULL;
+}
+
+static void
+args_add_opts(struct args *a, const struct opt *opts)
+{
+	for (; opts && opts->name; opts++) {
+		if (a->nvals == ARRAY_SIZE(a->vals))
+			abort();
+		a->vals[a->nvals++].opt = opts;
+	}
+}
+
+static void
+args_free(struct args *a)
+{
+	size_t i;
+
+	for (i = 0; i < a->nvals; i++)
+		free(a->vals[i].list);
+	free(a->pos);
+}
+
+static void
+optval_set(struct optval *v, const char *val)
+{
+	if (v->opt->type == OPT_LIST) {
+		xgrow(&v->list, &v->caplist, v->nlist + 1, sizeof(*v->list));
+		v->list[v->nlist++] = val;
+	} else if (v->set && v->opt->type == OPT_STR) {
+		die_usage("option '--%s' given twice", v->opt->name);
+	}
+	v->set = true;
+	v->str = val;
+}
+
+static struct optval *
+find_long(struct args *a, const char *name, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < a->nvals; i++)
+		if (strlen(a->vals[i].opt->name) == n &&
+		    strncmp(a->vals[i].opt->name, name, n) == 0)
+			return &a->vals[i];
+	return NULL;
+}
+
+static struct optval *
+find_short(struct args *a, char c)
+{
+	size_t i;
+
+	for (i = 0; i < a->nvals; i++)
+		if (a->vals[i].opt->shrt == c)
+			return &a->vals[i];
+	return NULL;
+}
+
+/* Parse the option at argv[*i]; advances *i past its value. */
+static void
+parse_option(struct args *a, int argc, char **argv, int *i)
+{
+	const char *arg = argv[*i];
+	struct optval *v;
+
+	if (arg[1] == '-') {
+		const char *name = arg + 2, *eq = strchr(name, '=');
+		size_t n = eq ? (size_t)(eq - name) : strlen(name);
+
+		if ((v = find_long(a, name, n)) == NULL)
+			die_usage("unknown option '--%.*s'", (int)n, name);
+		if (v->opt->type == OPT_BOOL) {
+			if (eq)
+				die_usage("option '--%s' takes no value",
+				    v->opt->name);
+			optval_set(v, "");
+		} else if (eq) {
+			optval_set(v, eq + 1);
+		} else if (*i + 1 < argc) {
+			optval_set(v, argv[++*i]);
+		} else {
+			die_usage("option '--%s' needs a value (%s)",
+			    v->opt->name, v->opt->arg);
+		}
+		return;
+	}
+	for (const char *p = arg + 1; *p; p++) {
+		if ((v = find_short(a, *p)) == NULL)
+			die_usage("unknown option '-%c'", *p);
+		if (v->opt->type == OPT_BOOL) {
+			optval_set(v, "");
+			continue;
+		}
+		if (p[1])
+			optval_set(v, p + 1);
+		else if (*i + 1 < argc)
+			optval_set(v, argv[++*i]);
+		else
+			die_usage("option '-%c' needs a value (%s)", *p,
+			    v->opt->arg);
+		return;
+	}
+}
+
+/* The subcommand named by word (and, for two-word names, next). */
+static const struct cmd *
+find_cmd(const struct prog *p, const char *word, const char *next,
+    int *words)
+{
+	const struct cmd *c;
+	size_t n = strlen(word);
+
+	for (c = p->cmds; c->name; c++) {
+		if (strcmp(c->name, word) == 0) {
+			*words = 1;
+			return c;
+		}
+		if (next && strncmp(c->name, word, n) == 0 &&
+		    c->name[n] == ' ' && strcmp(c->name + n + 1, next) == 0) {
+			*words = 2;
+			return c;
+		}
+	}
+	return NULL;
+}
+
+static void
+print_opts(FILE *fp, const struct opt *o)
+{
+	for (; o && o->name; o++) {
+		char lhs[64];
+
+		if (o->shrt)
+			snprintf(lhs, sizeof(lhs), "-%c, --%s%s%s", o->shrt,
+			    o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+		else
+			snprintf(lhs, sizeof(lhs), "    --%s%s%s", o->name,
+			    o->arg ? " " : "", o->arg ? o->arg : "");
+		fprintf(fp, "  %-26s %s%s\n", lhs, o->help,
+		    o->type == OPT_LIST ? " (repeatable)" : "");
+	}
+}
+
+static void
+help_prog(const struct prog *p, FILE *fp)
+{
+	const struct cmd *c;
+
+	fprintf(fp, "usage: %s [OPTIONS] SUBCOMMAND [ARGS]\n\n%s\n\n",
+	    p->name, p->summary);
+	if (p->more)
+		fprintf(fp, "%s\n\n", p->more);
+	if (p->cmds->name) {
+		fprintf(fp, "Subcommands:\n");
+		for (c = p->cmds; c->name; c++)
+			fprintf(fp, "  %-18s %s\n", c->name, c->help);
+		fprintf(fp, "  %-18s %s\n\n", "help [SUBCOMMAND]",
+		    "show help");
+	}
+	fprintf(fp, "Options (on every subcommand):\n");
+	print_opts(fp, global_opts);
+	fprintf(fp, "\nExit status: 0 success, 1 failure, 2 usage, 3 not "
+	    "found, 4 permission denied,\n5 conflict, 6 no capacity, 7 "
+	    "unreachable, 8 partial.  See %s(1) and cloudos(7).\n", p->name);
+}
+
+static void
+help_cmd(const struct prog *p, const struct cmd *c, FILE *fp)
+{
+	fprintf(fp, "usage: %s %s [OPTIONS]%s%s\n\n%s\n", p->name, c->name,
+	    c->usage && *c->usage ? " " : "", c->usage ? c->usage : "",
+	    c->help);
+	if (c->opts && c->opts->name) {
+		fprintf(fp, "\nOptions:\n");
+		print_opts(fp, c->opts);
+	}
+	fprintf(fp, "\nGlobal options: -c PATH, -o FMT, --as USER, -q; see "
+	    "'%s help'.\n", p->name);
+}
+
+static int
+builtin_help(const struct prog *p, struct args *a)
+{
+	const struct cmd *c;
+	int words;
+
+	/* a->pos[0] is "help" itself */
+	if (a->npos == 1) {
+		help_prog(p, stdout);
+		return 0;
+	}
+	c = find_cmd(p, a->pos[1], a->npos > 2 ? a->pos[2] : NULL, &words);
+	if (c == NULL)
+		die_usage("no subcommand '%s' (see '%s help')", a->pos[1],
+		    p->name);
+	help_cmd(p, c, stdout);
+	return 0;
+}
+
+static void
+print_name(const char *name)
+{
+	printf("%s\n", name);
+}
+
+/* Shell completion: words are what follows the program name; the last is
+ * the word being completed.  Prints candidates, one per line. */
+static void
+complete(const struct prog *p, int n, char **w)
+{
+	static const char *const fmts[] = { "table", "yaml", "json", "ids" };
+	const struct cmd *c = NULL, *k;
+	const char *cur = n > 0 ? w[n - 1] : "";
+	const struct opt *want = NULL;
+	size_t len = strlen(cur), i;
+	int j, words;
+
+	for (j = 0; j < n - 1; j++) {
+		const struct opt *o = NULL, *tables[2] = { global_opts,
+		    c ? c->opts : NULL };
+
+		want = NULL;
+		if (w[j][0] == '-' && w[j][1]) {
+			for (i = 0; i < 2 && !o; i++)
+				for (const struct opt *q = tables[i];
+				    q && q->name; q++)
+					if ((w[j][1] == '-' &&
+					    strcmp(w[j] + 2, q->name) == 0) ||
+					    (w[j][1] == q->shrt && !w[j][2]))
+						o = q;
+			if (o && o->type != OPT_BOOL)
+				want = o;
+			if (want && j + 1 < n - 1) {
+				j++;
+				want = NULL;
+			}
+			continue;
+		}
+		if (c == NULL)
+			c = find_cmd(p, w[j], j + 1 < n - 1 ? w[j + 1] : NULL,
+			    &words);
+		if (c && c == find_cmd(p, w[j], NULL, &words))
+			continue;
+		if (c)
+			j++;
+	}
+	if (want) {
+		if (strcmp(want->name, "output") == 0)
+			for (i = 0; i < ARRAY_SIZE(fmts); i++)
+				if (strncmp(fmts[i], cur, len) == 0)
+					printf("%s\n", fmts[i]);
+		return;
+	}
+	if (cur[0] == '-') {
+		const struct opt *tables[2] = { global_opts,
+		    c ? c->opts : NULL };
+		const char *pre = len >= 2 ? cur + 2 : "";
+
+		for (i = 0; i < 2; i++)
+			for (const struct opt *q = tables[i]; q && q->name;
+			    q++)
+				if (strncmp(q->name, pre, strlen(pre)) == 0)
+					printf("--%s\n", q->name);
+		return;
+	}
+	if (c == NULL) {
+		const char *last = "";
+
+		for (k = p->cmds; k->name; k++) {
+			size_t wl = strcspn(k->name, " ");
+
+			if (strncmp(k->name, cur, len) == 0 &&
+			    (strlen(last) != wl ||
+			    strncmp(last, k->name, wl) != 0)) {
+				printf("%.*s\n", (int)wl, k->name);
+				last = k->name;
+			}
+		}
+		if (strncmp("help", cur, len) == 0)
+			printf("help\n");
+		return;
+	}
+	if (strchr(c->name, ' ') && n >= 2 && strcmp(w[n - 2],
+	    c->name) != 0 && strncmp(c->name, w[n - 2],
+	    strcspn(c->name, " ")) == 0 && find_cmd(p, w[n - 2], NULL,
+	    &words) == NULL) {
+		/* completing the second word of a two-word subcommand */
+		for (k = p->cmds; k->name; k++) {
+			size_t wl = strcspn(k->name, " ");
+
+			if (strncmp(k->name, w[n - 2], wl) == 0 &&
+			    k->name[wl] == ' ' &&
+			    strncmp(k->name + wl + 1, cur, len) == 0)
+				printf("%s\n", k->name + wl + 1);
+		}
+		return;
+	}
+	if (p->names && !(c->flags & CMD_NOCAT)) {
+		struct ctx ctx = { .prog = p->name };
+		struct cerr err = { 0 };
+		const char *path = getenv("CLOUDOS_CATALOG");
+
+		for (j = 0; j < n - 1; j++)
+			if ((!strcmp(w[j], "-c") || !strcmp(w[j], "--catalog"))
+			    && j + 1 < n - 1)
+				path = w[j + 1];
+		if (catalog_open(path ? path : CLOUDOS_DEFAULT_CATALOG,
+		    CATALOG_READ, &ctx.cat, &err) == 0 &&
+		    acct_identify(ctx.cat, getuid(), NULL, &ctx.who, &err) == 0)
+			p->names(&ctx, cur, print_name);
+		catalog_close(ctx.cat);
+	}
+}
+
+int
+cli_emit(struct ctx *ctx, const struct doc *d, struct cerr *err)
+{
+	return out_doc(ctx->out, d, err);
+}
+
+int
+cli_emit_free(struct ctx *ctx, struct doc *d, struct cerr *err)
+{
+	int rc = d ? out_doc(ctx->out, d, err) : 0;
+
+	doc_free(d);
+	return rc;
+}
+
+void
+cli_remark(struct ctx *ctx, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (ctx->quiet)
+		return;
+	fprintf(stderr, "%s: ", ctx->prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static int
+read_all(FILE *fp, const char *name, struct buf *b, struct cerr *err)
+{
+	char chunk[65536];
+	size_t n;
+
+	while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0) {
+		buf_add(b, chunk, n);
+		if (b->len > CLI_MAX_INPUT)
+			return cerr_set(err, CERR_USAGE, "%s: input is larger "
+			    "than %u MiB", name, CLI_MAX_INPUT >> 20);
+	}
+	if (ferror(fp))
+		return cerr_set(err, CERR_FAIL, "%s: cannot read: %s", name,
+		    strerror(errno));
+	return 0;
+}
+
+int
+cli_read_docs(const char *file, struct doclist *out, struct cerr *err)
+{
+	const char *name = strcmp(file, "-") == 0 ? "<stdin>" : file;
+	struct buf b = BUF_INIT;
+	FILE *fp = stdin;
+	int rc;
+
+	if (strcmp(file, "-") != 0 && (fp = fopen(file, "r")) == NULL)
+		return cerr_set(err, errno == ENOENT ? CERR_NOTFOUND :
+		    errno == EACCES ? CERR_PERM : CERR_FAIL,
+		    "cannot open '%s': %s", file, strerror(errno));
+	rc = read_all(fp, name, &b, err);
+	if (fp != stdin)
+		fclose(fp);
+	if (rc == 0)
+		rc = yml_read(name, b.s, b.len, out, err);
+	buf_release(&b);
+	return rc;
+}
+
+/* Batch bookkeeping shared by cli_each_ref and cli_each_doc. */
+struct tally {
+	size_t total, failed;
+	int code;		/* the common failure code, or -1 if mixed */
+};
+
+static void
+tally_one(struct ctx *ctx, struct tally *t, int rc, struct cerr *one,
+    struct cerr *err)
+{
+	if (rc == 0)
+		return;
+	t->failed++;
+	if (t->failed == 1)
+		t->code = rc;
+	else if (t->code != rc)
+		t->code = -1;
+	if (t->total == 1) {
+		cerr_set(err, one->code, "%s", one->msg);
+		return;
+	}
+	fprintf(stderr, "%s: %s\n", ctx->prog, one->msg);
+}
+
+static int
+tally_end(struct ctx *ctx, struct tally *t, const char *what,
+    struct cerr *err)
+{
+	if (t->failed == 0 || t->total == 1)
+		return err->code;
+	if (t->failed == t->total && t->code > 0)
+		return cerr_set(err, t->code, "all %zu %s failed", t->total,
+		    what);
+	return cerr_set(err, CERR_PARTIAL, "%zu of %zu %s failed", t->failed,
+	    t->total, what);
+}
+
+int
+cli_each_ref(struct ctx *ctx, struct args *a, const char *kind,
+    cli_ref_fn fn, struct cerr *err)
+{
+	struct doclist stdin_docs = { 0 };
+	struct tally t = { 0 };
+	const char **refs = NULL;
+	char **owned = NULL;
+	size_t i, j, nrefs = 0, cap = 0, nowned = 0;
+	int rc = 0;
+
+	if (a->npos == 0)
+		return cerr_set(err, CERR_USAGE, "no %s named (give ids, "
+		    "names, or - to read documents from stdin)", kind);
+	for (i = 0; i < a->npos; i++) {
+		if (strcmp(a->pos[i], "-") != 0) {
+			xgrow(&refs, &cap, nrefs + 1, sizeof(*refs));
+			refs[nrefs++] = a->pos[i];
+			continue;
+		}
+		if (stdin_docs.n || cli_read_docs("-", &stdin_docs, err))
+			goto out;
+		for (j = 0; j < stdin_docs.n; j++) {
+			const struct doc *d = stdin_docs.v[j];
+			const char *k = doc_get_str(d, "kind");
+			struct doc *id = doc_map_get(d, "id");
+			char tmp[64];
+
+			if (k && strcmp(k, kind) != 0) {
+				rc = cerr_set(err, CERR_USAGE, "<stdin>: line "
+				    "%d: a %s document, not %s", d->line, k,
+				    kind);
+				goto out;
+			}
+			if (id == NULL || (id->type != DOC_INT &&
+			    id->type != DOC_STR))
+				id = doc_map_get(d, "name");
+			if (id == NULL || (id->type != DOC_INT &&
+			    id->type != DOC_STR)) {
+				rc = cerr_set(err, CERR_USAGE, "<stdin>: line "
+				    "%d: the document has no id or name",
+				    d->line);
+				goto out;
+			}
+			xgrow(&owned, &cap, nowned + 1, sizeof(*owned));
+			owned[nowned++] = xstrdup(doc_scalar_text(id, tmp));
+		}
+	}
+	for (i = 0; i < nowned; i++) {
+		xgrow(&refs, &cap, nrefs + 1, sizeof(*refs));
+		refs[nrefs++] = owned[i];
+	}
+	t.total = nrefs;
+	for (i = 0; i < nrefs && !out_gone(ctx->out); i++) {
+		struct cerr one = { 0 };
+
+		tally_one(ctx, &t, fn(ctx, a, refs[i], &one), &one, err);
+	}
+	rc = tally_end(ctx, &t, "objects", err);
+out:
+	for (i = 0; i < nowned; i++)
+		free(owned[i]);
+	free(owned);
+	free(refs);
+	doclist_release(&stdin_docs);
+	return rc ? rc : err->code;
+}
+
+int
+cli_each_doc(struct ctx *ctx, struct args *a, cli_doc_fn fn,
+    struct cerr *err)
+{
+	struct doclist *lists = NULL;
+	const char *file = args_str(a, "file");
+	size_t i, j, nfiles = a->npos + (file != NULL);
+	struct tally t = { 0 };
+	int rc = 0;
+
+	if (nfiles == 0)
+		return cerr_set(err, CERR_USAGE, "no input given (a file, -f "
+		    "FILE, or - for stdin)");
+	lists = xcalloc(nfiles, sizeof(*lists));
+	/* read and parse everything first: a malformed input changes nothing */
+	for (i = 0; i < nfiles; i++) {
+		const char *f = i < a->npos ? a->pos[i] : file;
+
+		if ((rc = cli_read_docs(f, &lists[i], err)))
+			goto out;
+		lists[i].source = xstrdup(strcmp(f, "-") ? f : "<stdin>");
+		t.total += lists[i].n;
+	}
+	if (t.total == 0) {
+		rc = cerr_set(err, CERR_USAGE, "no documents in the input");
+		goto out;
+	}
+	for (i = 0; i < nfiles; i++) {
+		for (j = 0; j < lists[i].n && !out_gone(ctx->out); j++) {
+			struct cerr one = { 0 };
+			char where[512];
+
+			snprintf(where, sizeof(where), "%s: line %d",
+			    lists[i].source, lists[i].v[j]->line);
+			tally_one(ctx, &t, fn(ctx, a, lists[i].v[j], where,
+			    &one), &one, err);
+		}
+	}
+	rc = tally_end(ctx, &t, "documents", err);
+out:
+	for (i = 0; i < nfiles; i++)
+		doclist_release(&lists[i]);
+	free(lists);
+	return rc ? rc : err->code;
+}
+
+static int
+finish_stdout(struct ctx *ctx, struct cerr *err)
+{
+	if (out_finish(ctx->out, err))
+		return err->code;
+	if (out_gone(ctx->out))
+		return 0;
+	if (fclose(stdout) != 0 && errno != EPIPE)
+		return cerr_set(err, CERR_FAIL, "cannot write output: %s",
+		    strerror(errno));
+	return 0;
+}
+
+int
+cli_main(const struct prog *p, int argc, char **argv)
+{
+	struct args a = { 0 };
+	const struct cmd *cmd = NULL;
+	struct ctx ctx = { .prog = p->name };
+	struct cerr err = { 0 };
+	enum out_fmt fmt;
+	const char *s, *path;
+	int i, rc = 0, words, dashdash = 0;
+
+	progname = p->name;
+	signal(SIGPIPE, SIG_IGN);
+	if (argc > 1 && strcmp(argv[1], "__complete") == 0) {
+		complete(p, argc - 2, argv + 2);
+		return 0;
+	}
+	args_add_opts(&a, global_opts);
+	for (i = 1; i < argc; i++) {
+		const char *arg = argv[i];
+
+		if (!dashdash && strcmp(arg, "--") == 0) {
+			dashdash = 1;
+		} else if (!dashdash && arg[0] == '-' && arg[1]) {
+			parse_option(&a, argc, argv, &i);
+		} else if (cmd == NULL && a.npos == 0 &&
+		    strcmp(arg, "help") != 0) {
+			cmd = find_cmd(p, arg, i + 1 < argc ? argv[i + 1] :
+			    NULL, &words);
+			if (cmd == NULL && p->cmds->name == NULL)
+				die_usage("%s has no subcommands yet (see "
+				    "'%s help' for what it will own)",
+				    p->name, p->name);
+			if (cmd == NULL)
+				die_usage("no subcommand '%s' (see '%s help')",
+				    arg, p->name);
+			i += words - 1;
+			args_add_opts(&a, cmd->opts);
+		} else {
+			xgrow(&a.pos, &a.cappos, a.npos + 1, sizeof(*a.pos));
+			a.pos[a.npos++] = arg;
+		}
+	}
+	if (args_bool(&a, "version")) {
+		printf("%s (cloudos) %s\n", p->name, PACKAGE_VERSION);
+		goto done;
+	}
+	if (cmd == NULL && a.npos > 0) {
+		/* "help [SUB]": the positional arguments follow "help" */
+		rc = builtin_help(p, &a);
+		goto done;
+	}
+	if (args_bool(&a, "help")) {
+		if (cmd)
+			help_cmd(p, cmd, stdout);
+		else
+			help_prog(p, stdout);
+		goto done;
+	}
+	if (cmd == NULL) {
+		die_usage("no subcommand given (see '%s help')", p->name);
+	}
+
+	ctx.quiet = args_bool(&a, "quiet");
+	if ((s = args_str(&a, "output")) == NULL)
+		s = getenv("CLOUDOS_OUTPUT");
+	if (s && *s) {
+		if (out_parse_fmt(s, &fmt, &err))
+			goto fail;
+	} else {
+		fmt = isatty(STDOUT_FILENO) ? OUT_TABLE : OUT_YAML;
+	}
+	ctx.out = out_new(stdout, fmt);
+	if (!(cmd->flags & CMD_NOCAT)) {
+		path = args_str(&a, "catalog");
+		if (path == NULL && (path = getenv("CLOUDOS_CATALOG")) &&
+		    *path == '\0')
+			path = NULL;
+		if (catalog_open(path ? path : CLOUDOS_DEFAULT_CATALOG,
+		    (cmd->flags & CMD_WRITE) ? 0 : CATALOG_READ, &ctx.cat,
+		    &err))
+			goto fail;
+		if (acct_identify(ctx.cat, getuid(), args_str(&a, "as"),
+		    &ctx.who, &err))
+			goto fail;
+	} else if (args_str(&a, "as")) {
+		cerr_set(&err, CERR_USAGE, "--as needs a catalog; '%s %s' "
+		    "uses none", p->name, cmd->name);
+		goto fail;
+	}
+	rc = cmd->fn(&ctx, &a, &err);
+	if (rc == 0 && err.code == 0)
+		rc = finish_stdout(&ctx, &err);
+	else
+		(void)out_finish(ctx.out, &(struct cerr){ 0 });
+fail:
+	rc = err.code;
+	if (rc) {
+		fflush(stdout);
+		fprintf(stderr, "%s: %s\n", p->name, err.msg);
+	}
+done:
+	out_free(ctx.out);
+	catalog_close(ctx.cat);
+	args_free(&a);
+	return rc;
+}

@@ -1,0 +1,96 @@
+/*
+ * cli.h - face kit: what all nine programs share.
+ *
+ * A program is a table of subcommands, each with a table of options; those
+ * tables are the only declaration of options: parsing, help, usage and
+ * shell completion all come from them.  cli_main does the rest: global
+ * options, "help [SUB]", "SUB --help", "--version", the hidden __complete,
+ * opening the catalog as the command's flags say, identity, the output
+ * stream, the one error line on stderr and the exit status.
+ */
+#ifndef CLOUDOS_CLI_H
+#define CLOUDOS_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "cerr.h"
+#include "ctx.h"
+#include "doc.h"
+
+enum opt_type { OPT_BOOL, OPT_STR, OPT_LIST };
+
+struct opt {
+	const char *name;	/* long name, without "--" */
+	char shrt;		/* short letter or 0 */
+	enum opt_type type;
+	const char *arg;	/* the value's name in help ("HOST") */
+	const char *help;
+};
+
+struct args;
+
+#define CMD_READ	0x01	/* reads the catalog only */
+#define CMD_WRITE	0x02	/* may write the catalog */
+#define CMD_NOCAT	0x04	/* needs no catalog */
+
+struct cmd {
+	const char *name;	/* "list", or two words: "user add" */
+	int (*fn)(struct ctx *ctx, struct args *a, struct cerr *err);
+	const struct opt *opts;
+	unsigned flags;
+	const char *usage;	/* the arguments part of the usage line */
+	const char *help;	/* one line */
+};
+
+struct prog {
+	const char *name;
+	const char *summary;	/* one line: what the program owns */
+	const char *kind;	/* the kind its "-" arguments name ("VM") */
+	const char *more;	/* extra help text, or NULL */
+	const struct cmd *cmds;
+	/* names of objects of kind starting with prefix, for completion */
+	void (*names)(struct ctx *ctx, const char *prefix,
+	    void (*each)(const char *name));
+};
+
+int cli_main(const struct prog *p, int argc, char **argv);
+
+/* Option values: str is NULL when absent; list gives all values given. */
+const char *args_str(struct args *a, const char *name);
+bool args_bool(struct args *a, const char *name);
+size_t args_list(struct args *a, const char *name, const char *const **out);
+size_t args_count(struct args *a);
+const char *args_pos(struct args *a, size_t i);
+
+/* Print one document on stdout in the chosen format. */
+int cli_emit(struct ctx *ctx, const struct doc *d, struct cerr *err);
+/* The same, then doc_free(d); d may be NULL (nothing printed). */
+int cli_emit_free(struct ctx *ctx, struct doc *d, struct cerr *err);
+
+/* A remark on stderr ("PROG: ..."), silenced by -q. */
+void cli_remark(struct ctx *ctx, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Read every document of FILE ("-" is stdin). */
+int cli_read_docs(const char *file, struct doclist *out, struct cerr *err);
+
+/*
+ * Batches.  cli_each_ref calls fn once per object the positional arguments
+ * name (ids or names), reading documents from stdin for "-" and taking
+ * each one's id (or name).  cli_each_doc calls fn once per document of the
+ * inputs given as positional arguments or -f.  Each failure is printed on
+ * stderr as it happens; the result is 0, the one failure's code when only
+ * one object was named (left in err, not printed), the common code when
+ * all failed alike, or CERR_PARTIAL.
+ */
+typedef int (*cli_ref_fn)(struct ctx *ctx, struct args *a, const char *ref,
+    struct cerr *err);
+typedef int (*cli_doc_fn)(struct ctx *ctx, struct args *a,
+    const struct doc *d, const char *where, struct cerr *err);
+int cli_each_ref(struct ctx *ctx, struct args *a, const char *kind,
+    cli_ref_fn fn, struct cerr *err);
+int cli_each_doc(struct ctx *ctx, struct args *a, cli_doc_fn fn,
+    struct cerr *err);
+
+#endif

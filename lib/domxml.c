@@ -1,0 +1,53 @@
+/*
+ * domxml.c - engine: domain XML.  Pure: no I/O.
+ */
+#include <string.h>
+
+#include "buf.h"
+#include "domxml.h"
+#include "compat.h"
+
+#define CLOUDOS_XMLNS "https://cloudos.dev/xmlns/vm/1"
+
+char *
+domxml_build(const struct domspec *s)
+{
+	struct buf b = BUF_INIT;
+	int is_qemu = strcmp(s->domain_type, "qemu") == 0 ||
+	    strcmp(s->domain_type, "kvm") == 0;
+
+	buf_puts(&b, "<domain type='");
+	buf_xml(&b, s->domain_type);
+	buf_puts(&b, "'>\n  <name>cloudos-");
+	buf_xml(&b, s->uuid);
+	buf_puts(&b, "</name>\n  <uuid>");
+	buf_xml(&b, s->uuid);
+	buf_puts(&b, "</uuid>\n  <title>");
+	buf_xml(&b, s->name);
+	buf_printf(&b, "</title>\n  <description>cloudos VM %lld</description>\n",
+	    s->id);
+	buf_puts(&b, "  <metadata>\n    <cloudos:vm xmlns:cloudos='"
+	    CLOUDOS_XMLNS "'>\n      <cloudos:name>");
+	buf_xml(&b, s->name);
+	buf_puts(&b, "</cloudos:name>\n      <cloudos:owner>");
+	buf_xml(&b, s->owner);
+	buf_puts(&b, "</cloudos:owner>\n    </cloudos:vm>\n  </metadata>\n");
+	buf_printf(&b, "  <memory unit='MiB'>%lld</memory>\n", s->memory);
+	buf_printf(&b, "  <vcpu>%d</vcpu>\n", s->cpu);
+	buf_puts(&b, "  <os>\n    <type>hvm</type>\n    <boot dev='hd'/>\n"
+	    "  </os>\n");
+	buf_puts(&b, "  <on_poweroff>destroy</on_poweroff>\n"
+	    "  <on_reboot>restart</on_reboot>\n"
+	    "  <on_crash>destroy</on_crash>\n");
+	if (is_qemu) {
+		buf_puts(&b, "  <features><acpi/></features>\n"
+		    "  <devices>\n"
+		    "    <serial type='pty'><target port='0'/></serial>\n"
+		    "    <console type='pty'><target type='serial' port='0'/>"
+		    "</console>\n"
+		    "    <memballoon model='virtio'/>\n"
+		    "  </devices>\n");
+	}
+	buf_puts(&b, "</domain>\n");
+	return buf_detach(&b);
+}

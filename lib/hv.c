@@ -1,0 +1,301 @@
+/*
+ * hv.c - adapter over libvirt.  Includes <libvirt/libvirt.h> and
+ * <libvirt/virterror.h>; nothing else may.
+ */
+#include <ctype.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+
+#include "hv.h"
+#include "xalloc.h"
+#include "compat.h"
+
+struct hv {
+	virConnectPtr conn;
+	char *uri;
+};
+
+static pthread_once_t hv_once = PTHREAD_ONCE_INIT;
+
+/* libvirt prints every error on stderr by default; ours are reported once,
+ * by the face, with libvirt's text kept in the message. */
+static void
+quiet(void *data, virErrorPtr e)
+{
+	(void)data;
+	(void)e;
+}
+
+static void
+hv_init(void)
+{
+	virInitialize();
+	virSetErrorFunc(NULL, quiet);
+}
+
+/* Translate libvirt's last error once: code first, then our words. */
+static int hv_fail(struct hv *hv, struct cerr *err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int
+hv_fail(struct hv *hv, struct cerr *err, const char *fmt, ...)
+{
+	va_list ap;
+	virErrorPtr e = virGetLastError();
+	const char *msg = e && e->message ? e->message : "unknown error";
+	char what[256];
+	int code = CERR_FAIL;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	if (e) {
+		switch (e->code) {
+		case VIR_ERR_NO_DOMAIN:
+			code = CERR_NOTFOUND;
+			break;
+		case VIR_ERR_OPERATION_INVALID:
+		case VIR_ERR_OPERATION_DENIED:
+			code = CERR_CONFLICT;
+			break;
+		case VIR_ERR_NO_CONNECT:
+		case VIR_ERR_INVALID_CONN:
+		case VIR_ERR_RPC:
+		case VIR_ERR_AUTH_FAILED:
+		case VIR_ERR_AUTH_UNAVAILABLE:
+			code = CERR_UNREACHABLE;
+			break;
+		case VIR_ERR_SYSTEM_ERROR:
+			if (e->domain == VIR_FROM_RPC ||
+			    e->domain == VIR_FROM_REMOTE)
+				code = CERR_UNREACHABLE;
+			break;
+		default:
+			break;
+		}
+		/* a connection that died under us */
+		if (hv && hv->conn && virConnectIsAlive(hv->conn) == 0)
+			code = CERR_UNREACHABLE;
+	}
+	if (code == CERR_UNREACHABLE)
+		cerr_set(err, code, "%s: host %s is unreachable (%s)", what,
+		    hv ? hv->uri : "?", msg);
+	else
+		cerr_set(err, code, "%s: %s", what, msg);
+	virResetLastError();
+	return code;
+}
+
+int
+hv_connect(const char *uri, struct hv **out, struct cerr *err)
+{
+	struct hv *hv;
+
+	pthread_once(&hv_once, hv_init);
+	hv = xcalloc(1, sizeof(*hv));
+	hv->uri = xstrdup(uri);
+	hv->conn = virConnectOpenAuth(uri, virConnectAuthPtrDefault, 0);
+	if (hv->conn == NULL) {
+		virErrorPtr e = virGetLastError();
+
+		cerr_set(err, CERR_UNREACHABLE, "cannot connect to '%s': %s",
+		    uri, e && e->message ? e->message : "unknown error");
+		virResetLastError();
+		hv_close(hv);
+		return CERR_UNREACHABLE;
+	}
+	*out = hv;
+	return 0;
+}
+
+void
+hv_close(struct hv *hv)
+{
+	if (hv == NULL)
+		return;
+	if (hv->conn)
+		virConnectClose(hv->conn);
+	free(hv->uri);
+	free(hv);
+}
+
+int
+hv_node_info(struct hv *hv, struct hv_node *node, struct cerr *err)
+{
+	virNodeInfo info;
+	const char *type;
+	char *caps = NULL, *host = NULL;
+	size_t i;
+
+	memset(node, 0, sizeof(*node));
+	if (virNodeGetInfo(hv->conn, &info) < 0)
+		return hv_fail(hv, err, "cannot read node info of '%s'",
+		    hv->uri);
+	node->cpu = (int)info.cpus;
+	node->memory = (long long)(info.memory / 1024);
+	if ((type = virConnectGetType(hv->conn)) == NULL)
+		return hv_fail(hv, err, "cannot read hypervisor type of '%s'",
+		    hv->uri);
+	snprintf(node->hypervisor, sizeof(node->hypervisor), "%s", type);
+	for (i = 0; node->hypervisor[i]; i++)
+		node->hypervisor[i] = (char)tolower(
+		    (unsigned char)node->hypervisor[i]);
+	if ((host = virConnectGetHostname(hv->conn)) != NULL) {
+		snprintf(node->hostname, sizeof(node->hostname), "%s", host);
+		free(host);
+	} else {
+		virResetLastError();
+	}
+	/* domains of a qemu host use kvm where the host has it, else TCG */
+	snprintf(node->domain_type, sizeof(node->domain_type), "%s",
+	    node->hypervisor);
+	if (strcmp(node->hypervisor, "qemu") == 0) {
+		if ((caps = virConnectGetCapabilities(hv->conn)) == NULL)
+			return hv_fail(hv, err, "cannot read capabilities of "
+			    "'%s'", hv->uri);
+		if (strstr(caps, "<domain type='kvm'"))
+			snprintf(node->domain_type,
+			    sizeof(node->domain_type), "kvm");
+		free(caps);
+	}
+	return 0;
+}
+
+static virDomainPtr
+lookup(struct hv *hv, const char *uuid, struct cerr *err)
+{
+	virDomainPtr dom = virDomainLookupByUUIDString(hv->conn, uuid);
+
+	if (dom == NULL)
+		hv_fail(hv, err, "no domain %s", uuid);
+	return dom;
+}
+
+int
+hv_deploy(struct hv *hv, const char *xml, struct cerr *err)
+{
+	virDomainPtr dom;
+	int rc = 0;
+
+	if ((dom = virDomainDefineXML(hv->conn, xml)) == NULL)
+		return hv_fail(hv, err, "cannot define domain on '%s'",
+		    hv->uri);
+	if (virDomainCreate(dom) < 0) {
+		rc = hv_fail(hv, err, "cannot start domain on '%s'", hv->uri);
+		if (virDomainUndefine(dom) < 0)
+			virResetLastError();
+	}
+	virDomainFree(dom);
+	return rc;
+}
+
+int
+hv_start(struct hv *hv, const char *uuid, struct cerr *err)
+{
+	virDomainPtr dom = lookup(hv, uuid, err);
+	int rc = 0;
+
+	if (dom == NULL)
+		return err->code;
+	if (virDomainIsActive(dom) != 1 && virDomainCreate(dom) < 0)
+		rc = hv_fail(hv, err, "cannot start domain %s", uuid);
+	virDomainFree(dom);
+	return rc;
+}
+
+int
+hv_poweroff(struct hv *hv, const char *uuid, struct cerr *err)
+{
+	virDomainPtr dom = lookup(hv, uuid, err);
+	int rc = 0;
+
+	if (dom == NULL)
+		return err->code;
+	if (virDomainIsActive(dom) == 1 && virDomainDestroy(dom) < 0)
+		rc = hv_fail(hv, err, "cannot power off domain %s", uuid);
+	virDomainFree(dom);
+	return rc;
+}
+
+int
+hv_remove(struct hv *hv, const char *uuid, struct cerr *err)
+{
+	virDomainPtr dom = virDomainLookupByUUIDString(hv->conn, uuid);
+	virErrorPtr e;
+	int rc = 0;
+
+	if (dom == NULL) {
+		e = virGetLastError();
+		if (e && e->code == VIR_ERR_NO_DOMAIN) {
+			virResetLastError();
+			return 0;	/* already gone */
+		}
+		return hv_fail(hv, err, "cannot look up domain %s", uuid);
+	}
+	if (virDomainIsActive(dom) == 1 && virDomainDestroy(dom) < 0) {
+		rc = hv_fail(hv, err, "cannot power off domain %s", uuid);
+		goto out;
+	}
+	if (virDomainUndefineFlags(dom, VIR_DOMAIN_UNDEFINE_MANAGED_SAVE |
+	    VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA |
+	    VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA |
+	    VIR_DOMAIN_UNDEFINE_NVRAM) < 0) {
+		/* drivers without those flags (the test driver) */
+		virResetLastError();
+		if (virDomainUndefine(dom) < 0)
+			rc = hv_fail(hv, err, "cannot undefine domain %s",
+			    uuid);
+	}
+out:
+	virDomainFree(dom);
+	return rc;
+}
+
+int
+hv_state(struct hv *hv, const char *uuid, enum hv_state *state,
+    struct cerr *err)
+{
+	virDomainPtr dom = virDomainLookupByUUIDString(hv->conn, uuid);
+	virErrorPtr e;
+	int st, reason, rc = 0;
+
+	if (dom == NULL) {
+		e = virGetLastError();
+		if (e && e->code == VIR_ERR_NO_DOMAIN) {
+			virResetLastError();
+			*state = HV_ABSENT;
+			return 0;
+		}
+		return hv_fail(hv, err, "cannot look up domain %s", uuid);
+	}
+	if (virDomainGetState(dom, &st, &reason, 0) < 0) {
+		rc = hv_fail(hv, err, "cannot read state of domain %s", uuid);
+		goto out;
+	}
+	switch (st) {
+	case VIR_DOMAIN_RUNNING: *state = HV_RUNNING; break;
+	case VIR_DOMAIN_PAUSED: *state = HV_PAUSED; break;
+	case VIR_DOMAIN_SHUTOFF: *state = HV_SHUTOFF; break;
+	case VIR_DOMAIN_CRASHED: *state = HV_CRASHED; break;
+	default: *state = HV_OTHER; break;
+	}
+out:
+	virDomainFree(dom);
+	return rc;
+}
+
+const char *
+hv_state_name(enum hv_state s)
+{
+	static const char *const names[] = {
+		"absent", "running", "paused", "shutoff", "crashed", "other",
+	};
+
+	return names[s];
+}

@@ -1,0 +1,56 @@
+/*
+ * hv.h - adapter: hypervisors through libvirt.  The only module that
+ * includes libvirt's headers.
+ *
+ * Domains are named by their UUID, which is the VM's catalog UUID.  Every
+ * action is idempotent by UUID: starting a running domain, powering off an
+ * inactive one or removing a missing one succeeds, so a retry or a
+ * reconcile pass can always finish what a killed command began.
+ *
+ * Errors: a connection that fails or drops is CERR_UNREACHABLE, a missing
+ * domain CERR_NOTFOUND, an operation invalid in the domain's state
+ * CERR_CONFLICT; libvirt's own text follows ours.
+ */
+#ifndef CLOUDOS_HV_H
+#define CLOUDOS_HV_H
+
+#include "cerr.h"
+
+struct hv;
+
+struct hv_node {
+	char hypervisor[32];	/* "qemu", "test", ... (lower case) */
+	char domain_type[32];	/* what domains use: "kvm", "qemu", "test" */
+	char hostname[256];
+	int cpu;		/* logical CPUs */
+	long long memory;	/* MiB */
+};
+
+enum hv_state {
+	HV_ABSENT,		/* no such domain */
+	HV_RUNNING,
+	HV_PAUSED,
+	HV_SHUTOFF,
+	HV_CRASHED,
+	HV_OTHER,		/* blocked, shutting down, suspended to PM */
+};
+
+/* Connect to uri; give with hv_close. */
+int hv_connect(const char *uri, struct hv **out, struct cerr *err);
+void hv_close(struct hv *hv);
+
+int hv_node_info(struct hv *hv, struct hv_node *node, struct cerr *err);
+
+/* Define the domain described by xml and start it; if it cannot start,
+ * undefine it again so the host is as it was. */
+int hv_deploy(struct hv *hv, const char *xml, struct cerr *err);
+int hv_start(struct hv *hv, const char *uuid, struct cerr *err);
+/* Hard power off (virDomainDestroy); the domain stays defined. */
+int hv_poweroff(struct hv *hv, const char *uuid, struct cerr *err);
+/* Power off if needed and undefine. */
+int hv_remove(struct hv *hv, const char *uuid, struct cerr *err);
+int hv_state(struct hv *hv, const char *uuid, enum hv_state *state,
+    struct cerr *err);
+const char *hv_state_name(enum hv_state s);
+
+#endif

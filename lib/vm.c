@@ -1,0 +1,616 @@
+/*
+ * vm.c - service: VMs.  Uses the catalog and hv adapters and the domxml,
+ * units and valid engines.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "acct.h"
+#include "buf.h"
+#include "catalog.h"
+#include "domxml.h"
+#include "hv.h"
+#include "labels.h"
+#include "units.h"
+#include "valid.h"
+#include "vm.h"
+#include "xalloc.h"
+#include "compat.h"
+
+#define VM_MAX_CPU 1024
+
+#define VM_COLS \
+	"SELECT v.id, v.uuid, v.name, v.state, h.name, v.cpu, v.memory, " \
+	"v.labels, u.name, g.name, v.created, v.updated, v.error, h.uri, " \
+	"h.domain_type, v.host_id " \
+	"FROM vms v JOIN users u ON u.id = v.owner " \
+	"JOIN groups g ON g.id = v.group_id " \
+	"LEFT JOIN hosts h ON h.id = v.host_id "
+
+/* Who may see and change a VM: admins, its owner, its group.  Binds ?1
+ * (admin), ?2 (user id), ?3 (group id). */
+#define VM_VISIBLE "(?1 OR v.owner = ?2 OR v.group_id = ?3)"
+
+/* A VM as loaded for an action. */
+struct vmrow {
+	long long id;
+	long long host_id;	/* 0 when it has none */
+	char uuid[40];
+	char *name;
+	char state[16];
+	char *host;
+	char *uri;
+	char *domain_type;
+	int cpu;
+	long long memory;
+};
+
+static void
+vmrow_release(struct vmrow *r)
+{
+	free(r->name);
+	free(r->host);
+	free(r->uri);
+	free(r->domain_type);
+	memset(r, 0, sizeof(*r));
+}
+
+static char *
+dup_or_null(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+static void
+vmrow_fill(struct cstmt *st, struct vmrow *r)
+{
+	r->id = cstmt_int(st, 0);
+	snprintf(r->uuid, sizeof(r->uuid), "%s", cstmt_text(st, 1));
+	r->name = xstrdup(cstmt_text(st, 2));
+	snprintf(r->state, sizeof(r->state), "%s", cstmt_text(st, 3));
+	r->host = dup_or_null(cstmt_text(st, 4));
+	r->cpu = (int)cstmt_int(st, 5);
+	r->memory = cstmt_int(st, 6);
+	r->uri = dup_or_null(cstmt_text(st, 13));
+	r->domain_type = dup_or_null(cstmt_text(st, 14));
+	r->host_id = cstmt_null(st, 15) ? 0 : cstmt_int(st, 15);
+}
+
+static struct doc *
+vm_doc(struct cstmt *st)
+{
+	struct doc *d = doc_new(DOC_MAP);
+
+	doc_set_str(d, "kind", "VM");
+	doc_set_int(d, "id", cstmt_int(st, 0));
+	doc_set_str(d, "name", cstmt_text(st, 2));
+	doc_set_str(d, "uuid", cstmt_text(st, 1));
+	doc_set_str(d, "state", cstmt_text(st, 3));
+	doc_set_str(d, "host", cstmt_text(st, 4));
+	doc_set_int(d, "cpu", cstmt_int(st, 5));
+	doc_set_int(d, "memory", cstmt_int(st, 6));
+	doc_map_set(d, "labels", labels_from_json(cstmt_text(st, 7)));
+	doc_map_set(d, "ips", doc_new(DOC_LIST));
+	doc_set_str(d, "owner", cstmt_text(st, 8));
+	doc_set_str(d, "group_owner", cstmt_text(st, 9));
+	doc_set_str(d, "created", cstmt_text(st, 10));
+	doc_set_str(d, "updated", cstmt_text(st, 11));
+	if (!cstmt_null(st, 12))
+		doc_set_str(d, "error", cstmt_text(st, 12));
+	return d;
+}
+
+/* Query the VM ref names (id, UUID, or live name), visible to the caller. */
+static int
+vm_query(struct ctx *ctx, const char *ref, struct cstmt **st,
+    struct cerr *err)
+{
+	long long id;
+
+	if (valid_id(ref, &id))
+		return catalog_query(ctx->cat, st, err, VM_COLS "WHERE "
+		    VM_VISIBLE " AND v.id = ?4", "iiii",
+		    (long long)ctx->who.admin, ctx->who.user_id,
+		    ctx->who.group_id, id);
+	return catalog_query(ctx->cat, st, err, VM_COLS "WHERE " VM_VISIBLE
+	    " AND (v.uuid = lower(?4) OR (v.name = ?4 AND v.state != 'done'))"
+	    " ORDER BY v.id DESC LIMIT 1", "iiis", (long long)ctx->who.admin,
+	    ctx->who.user_id, ctx->who.group_id, ref);
+}
+
+static int
+vm_load(struct ctx *ctx, const char *ref, struct vmrow *r, struct cerr *err)
+{
+	struct cstmt *st = NULL;
+
+	if (vm_query(ctx, ref, &st, err))
+		return err->code;
+	if (cstmt_row(st, err))
+		vmrow_fill(st, r);
+	else if (err->code == 0)
+		cerr_set(err, CERR_NOTFOUND, "no vm '%s'", ref);
+	cstmt_free(st);
+	return err->code;
+}
+
+int
+vm_show(struct ctx *ctx, const char *ref, struct doc **out,
+    struct cerr *err)
+{
+	struct cstmt *st = NULL;
+
+	if (vm_query(ctx, ref, &st, err))
+		return err->code;
+	if (cstmt_row(st, err))
+		*out = vm_doc(st);
+	else if (err->code == 0)
+		cerr_set(err, CERR_NOTFOUND, "no vm '%s'", ref);
+	cstmt_free(st);
+	return err->code;
+}
+
+static const char *const vm_states[] = {
+	"pending", "hold", "deploying", "running", "suspended", "stopped",
+	"poweroff", "migrating", "shutting-down", "failed", "unknown", "done",
+	NULL,
+};
+
+int
+vm_list(struct ctx *ctx, const struct vm_filter *f, emit_fn emit,
+    struct cerr *err)
+{
+	struct cstmt *st = NULL;
+	long long hid = -1;
+	size_t i;
+
+	if (f->state) {
+		for (i = 0; vm_states[i]; i++)
+			if (strcmp(vm_states[i], f->state) == 0)
+				break;
+		if (vm_states[i] == NULL)
+			return cerr_set(err, CERR_USAGE, "unknown state '%s'",
+			    f->state);
+	}
+	if (f->host && !valid_id(f->host, &hid))
+		hid = -1;
+	if (catalog_query(ctx->cat, &st, err, VM_COLS "WHERE " VM_VISIBLE
+	    " AND (?4 IS NULL OR v.state = ?4)"
+	    " AND (?4 IS NOT NULL OR ?5 OR v.state != 'done')"
+	    " AND (?6 IS NULL OR h.name = ?6 OR h.id = ?7)"
+	    " AND (?8 IS NULL OR v.name GLOB ?8)"
+	    " ORDER BY v.id", "iiisdsis", (long long)ctx->who.admin,
+	    ctx->who.user_id, ctx->who.group_id, f->state, (int)f->all,
+	    f->host, hid, f->name))
+		return err->code;
+	while (cstmt_row(st, err)) {
+		struct doc *d = vm_doc(st);
+		int rc = emit(ctx, d, err);
+
+		doc_free(d);
+		if (rc)
+			break;
+	}
+	cstmt_free(st);
+	return err->code;
+}
+
+/* What a VM document asks for. */
+struct vmspec {
+	const char *name;
+	int cpu;
+	long long memory;
+	struct buf labels;	/* JSON */
+	char *spec;		/* the document as JSON, kept for later */
+};
+
+/* Fields of the VM document whose features arrive with later programs:
+ * refused when given, rather than silently ignored. */
+static const struct {
+	const char *field;
+	const char *why;
+} vm_later[] = {
+	{ "disks", "images and volumes arrive with cimg and cvol" },
+	{ "nics", "networks arrive with cnet" },
+	{ "context", "contextualization arrives with the VM life cycle work" },
+	{ "requirements", "placement expressions arrive with csched" },
+	{ "policy", "placement policies arrive with csched" },
+	{ "group", "affinity groups arrive with csched" },
+};
+
+static int
+empty(const struct doc *d)
+{
+	return d == NULL || d->type == DOC_NULL ||
+	    (d->type == DOC_LIST && d->u.list.n == 0) ||
+	    (d->type == DOC_MAP && d->u.map.n == 0) ||
+	    (d->type == DOC_STR && d->u.s[0] == '\0');
+}
+
+static int
+vmspec_from_doc(const struct doc *d, struct vmspec *s, struct cerr *err)
+{
+	const struct doc *v;
+	const char *kind = doc_get_str(d, "kind");
+	size_t i;
+
+	if ((v = doc_map_get(d, "kind")) && (kind == NULL ||
+	    strcmp(kind, "VM") != 0)) {
+		char tmp[64];
+
+		return cerr_set(err, CERR_USAGE, "kind '%s' is not VM",
+		    doc_scalar_text(v, tmp));
+	}
+	if ((v = doc_map_get(d, "name")) == NULL)
+		return cerr_set(err, CERR_USAGE, "name: missing");
+	if (v->type != DOC_STR)
+		return cerr_set(err, CERR_USAGE, "name: expected a string, "
+		    "found a %s", doc_type_name(v->type));
+	s->name = v->u.s;
+	if (valid_name("vm", s->name, err))
+		return err->code;
+	if ((v = doc_map_get(d, "cpu")) == NULL)
+		return cerr_set(err, CERR_USAGE, "cpu: missing (the number "
+		    "of vCPUs)");
+	if (v->type != DOC_INT || v->u.i < 1 || v->u.i > VM_MAX_CPU) {
+		char tmp[64];
+
+		return cerr_set(err, CERR_USAGE, "cpu: expected a whole number "
+		    "from 1 to %d, found '%s'", VM_MAX_CPU,
+		    v->type == DOC_MAP || v->type == DOC_LIST ?
+		    doc_type_name(v->type) : doc_scalar_text(v, tmp));
+	}
+	s->cpu = (int)v->u.i;
+	if ((v = doc_map_get(d, "memory")) == NULL)
+		return cerr_set(err, CERR_USAGE, "memory: missing (a size "
+		    "such as 512MiB)");
+	if (units_doc_mib(v, &s->memory, err))
+		return cerr_wrap(err, "memory");
+	if (s->memory < 1)
+		return cerr_set(err, CERR_USAGE, "memory: must be at least "
+		    "1 MiB");
+	for (i = 0; i < ARRAY_SIZE(vm_later); i++)
+		if (!empty(doc_map_get(d, vm_later[i].field)))
+			return cerr_set(err, CERR_USAGE, "%s: not supported "
+			    "yet (%s)", vm_later[i].field, vm_later[i].why);
+	if (labels_to_json(doc_map_get(d, "labels"), &s->labels, err))
+		return err->code;
+	{
+		struct buf b = BUF_INIT;
+
+		doc_json(&b, d);
+		s->spec = buf_detach(&b);
+	}
+	return 0;
+}
+
+static int
+new_uuid(char out[40], struct cerr *err)
+{
+	unsigned char u[16];
+	ssize_t n;
+
+	do
+		n = getrandom(u, sizeof(u), 0);
+	while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)sizeof(u))
+		return cerr_set(err, CERR_FAIL, "cannot make a UUID: %s",
+		    strerror(errno));
+	u[6] = (u[6] & 0x0f) | 0x40;	/* version 4 */
+	u[8] = (u[8] & 0x3f) | 0x80;	/* RFC 4122 variant */
+	snprintf(out, 40, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+	    "%02x%02x%02x%02x%02x%02x", u[0], u[1], u[2], u[3], u[4], u[5],
+	    u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
+	return 0;
+}
+
+/* Inside a transaction: move VM id from state `from` to `to` (setting the
+ * host to host_id, 0 for none, or keeping it when host_id < 0) and record
+ * the error text (NULL clears it), with an audit event. */
+static int
+vm_transition(struct ctx *ctx, const struct vmrow *r, const char *from,
+    const char *to, long long host_id, const char *error, const char *action,
+    struct cerr *err)
+{
+	char now[32], detail[128];
+
+	catalog_now(now);
+	if (catalog_exec(ctx->cat, err, "UPDATE vms SET state = ?1, "
+	    "host_id = CASE WHEN ?2 < 0 THEN host_id WHEN ?2 = 0 THEN NULL "
+	    "ELSE ?2 END, error = ?3, updated = ?4 "
+	    "WHERE id = ?5 AND state = ?6",
+	    "sissis", to, host_id, error, now, r->id, from))
+		return err->code;
+	if (catalog_changes(ctx->cat) != 1)
+		return cerr_set(err, CERR_CONFLICT, "vm '%s' changed "
+		    "concurrently (it is no longer %s)", r->name, from);
+	snprintf(detail, sizeof(detail), "%s -> %s", from, to);
+	return acct_audit(ctx, action, "VM", r->id, r->name,
+	    error ? error : detail, err);
+}
+
+/* Record an outcome in its own transaction. */
+static int
+vm_record(struct ctx *ctx, const struct vmrow *r, const char *from,
+    const char *to, long long host_id, const char *error, const char *action,
+    struct cerr *err)
+{
+	if (catalog_begin(ctx->cat, err))
+		return err->code;
+	if (vm_transition(ctx, r, from, to, host_id, error, action, err) ||
+	    catalog_commit(ctx->cat, err)) {
+		catalog_rollback(ctx->cat);
+		return err->code;
+	}
+	return 0;
+}
+
+/* Inside a transaction: the first enabled host with room for r. */
+static int
+vm_place(struct ctx *ctx, struct vmrow *r, struct cerr *err)
+{
+	struct cstmt *st = NULL;
+	long long enabled = 0;
+	int found;
+
+	if (catalog_query(ctx->cat, &st, err,
+	    "SELECT h.id, h.name, h.uri, h.domain_type FROM hosts h "
+	    "WHERE h.state = 'enabled' "
+	    "AND h.cpu - (SELECT COALESCE(sum(v.cpu), 0) FROM vms v "
+	    "  WHERE v.host_id = h.id AND " VM_OCCUPIES ") >= ?1 "
+	    "AND h.memory - (SELECT COALESCE(sum(v.memory), 0) FROM vms v "
+	    "  WHERE v.host_id = h.id AND " VM_OCCUPIES ") >= ?2 "
+	    "ORDER BY h.id LIMIT 1", "di", r->cpu, r->memory))
+		return err->code;
+	if ((found = cstmt_row(st, err))) {
+		r->host_id = cstmt_int(st, 0);
+		r->host = xstrdup(cstmt_text(st, 1));
+		r->uri = xstrdup(cstmt_text(st, 2));
+		r->domain_type = xstrdup(cstmt_text(st, 3));
+	}
+	cstmt_free(st);
+	if (err->code || found)
+		return err->code;
+	if (catalog_query(ctx->cat, &st, err, "SELECT count(*) FROM hosts "
+	    "WHERE state = 'enabled'", ""))
+		return err->code;
+	if (cstmt_row(st, err))
+		enabled = cstmt_int(st, 0);
+	cstmt_free(st);
+	if (err->code)
+		return err->code;
+	if (enabled == 0)
+		return cerr_set(err, CERR_CAPACITY, "no enabled host to place "
+		    "vm '%s' on (add one with 'chost add')", r->name);
+	return cerr_set(err, CERR_CAPACITY, "no host has room for vm '%s' "
+	    "(cpu %d, memory %lld MiB) among %lld enabled host%s", r->name,
+	    r->cpu, r->memory, enabled, enabled == 1 ? "" : "s");
+}
+
+static int
+vm_deploy(struct ctx *ctx, const struct vmrow *r, struct cerr *err)
+{
+	struct domspec ds = {
+		.id = r->id, .uuid = r->uuid, .name = r->name,
+		.owner = ctx->who.user, .domain_type = r->domain_type,
+		.cpu = r->cpu, .memory = r->memory,
+	};
+	struct hv *hv = NULL;
+	char *xml = domxml_build(&ds);
+
+	if (hv_connect(r->uri, &hv, err) == 0)
+		hv_deploy(hv, xml, err);
+	hv_close(hv);
+	free(xml);
+	return err->code;
+}
+
+int
+vm_create(struct ctx *ctx, const struct doc *d, const char *where,
+    struct doc **out, struct cerr *err)
+{
+	struct vmspec s = { .labels = BUF_INIT };
+	struct vmrow r = { 0 };
+	struct cerr hverr = { 0 };
+	struct cstmt *st = NULL;
+	char now[32];
+	int taken;
+
+	if (vmspec_from_doc(d, &s, err)) {
+		cerr_wrap(err, "%s", where);
+		goto out;
+	}
+	r.name = xstrdup(s.name);
+	r.cpu = s.cpu;
+	r.memory = s.memory;
+	if (new_uuid(r.uuid, err) || catalog_begin(ctx->cat, err))
+		goto out;
+	if (catalog_query(ctx->cat, &st, err, "SELECT 1 FROM vms WHERE "
+	    "name = ? AND state != 'done'", "s", r.name))
+		goto fail;
+	taken = cstmt_row(st, err);
+	cstmt_free(st);
+	if (err->code)
+		goto fail;
+	if (taken) {
+		cerr_set(err, CERR_CONFLICT, "vm '%s' exists already", r.name);
+		goto fail;
+	}
+	if (vm_place(ctx, &r, err))
+		goto fail;
+	/* intent: the VM is deploying to the chosen host */
+	catalog_now(now);
+	if (catalog_exec(ctx->cat, err, "INSERT INTO vms (uuid, name, state, "
+	    "host_id, cpu, memory, labels, spec, owner, group_id, created, "
+	    "updated) VALUES (?, ?, 'deploying', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	    "ssidissiiss", r.uuid, r.name, r.host_id, r.cpu, r.memory,
+	    s.labels.s, s.spec, ctx->who.user_id, ctx->who.group_id, now,
+	    now))
+		goto fail;
+	r.id = catalog_last_id(ctx->cat);
+	if (acct_audit(ctx, "create", "VM", r.id, r.name, r.host, err) ||
+	    catalog_commit(ctx->cat, err))
+		goto fail;
+
+	if (vm_deploy(ctx, &r, &hverr)) {
+		cerr_wrap(&hverr, "cannot deploy vm '%s' on host '%s'", r.name,
+		    r.host);
+		/* outcome: failed, host released; the hypervisor's error is
+		 * what the caller hears */
+		if (vm_record(ctx, &r, "deploying", "failed", 0, hverr.msg,
+		    "deploy", err) == 0)
+			cerr_set(err, hverr.code, "%s (vm left in state "
+			    "failed)", hverr.msg);
+		goto out;
+	}
+	if (vm_record(ctx, &r, "deploying", "running", -1, NULL, "deploy",
+	    err) == 0)
+		vm_show(ctx, r.uuid, out, err);
+	goto out;
+fail:
+	catalog_rollback(ctx->cat);
+out:
+	vmrow_release(&r);
+	buf_release(&s.labels);
+	free(s.spec);
+	return err->code;
+}
+
+/* The life-cycle actions of this issue, as data. */
+struct action {
+	const char *verb;
+	const char *const *from;	/* states that allow it */
+	const char *needs;		/* for the refusal message */
+	const char *intent;
+	const char *outcome;
+	int (*hv)(struct hv *, const char *uuid, struct cerr *);
+	bool release;			/* outcome frees the host */
+};
+
+static const char *const from_start[] = { "poweroff", NULL };
+static const char *const from_poweroff[] = {
+	"running", "suspended", "unknown", NULL,
+};
+static const char *const from_delete[] = {
+	"pending", "hold", "running", "suspended", "stopped", "poweroff",
+	"failed", "unknown", NULL,
+};
+
+static const struct action act_start = {
+	"start", from_start, "poweroff", "deploying", "running", hv_start,
+	false,
+};
+static const struct action act_poweroff = {
+	"power off", from_poweroff, "running, suspended or unknown",
+	"shutting-down", "poweroff", hv_poweroff, false,
+};
+static const struct action act_delete = {
+	"delete", from_delete, "a state with no action in flight",
+	"shutting-down", "done", hv_remove, true,
+};
+
+static int
+vm_act(struct ctx *ctx, const char *ref, const struct action *a,
+    struct doc **out, struct cerr *err)
+{
+	struct vmrow r = { 0 };
+	struct cerr hverr = { 0 };
+	struct hv *hv = NULL;
+	char from[16];
+	size_t i;
+
+	if (catalog_begin(ctx->cat, err))
+		return err->code;
+	if (vm_load(ctx, ref, &r, err))
+		goto fail;
+	for (i = 0; a->from[i]; i++)
+		if (strcmp(a->from[i], r.state) == 0)
+			break;
+	if (a->from[i] == NULL) {
+		cerr_set(err, CERR_CONFLICT, "cannot %s vm '%s': it is %s "
+		    "(%s needs %s)", a->verb, r.name, r.state, a->verb,
+		    a->needs);
+		goto fail;
+	}
+	memcpy(from, r.state, sizeof(from));
+	if (r.host_id == 0) {
+		/* nothing on any hypervisor: one step */
+		if (vm_transition(ctx, &r, from, a->outcome, 0, NULL, a->verb,
+		    err) || catalog_commit(ctx->cat, err))
+			goto fail;
+		goto done;
+	}
+	/* intent */
+	if (vm_transition(ctx, &r, from, a->intent, -1, NULL, a->verb, err) ||
+	    catalog_commit(ctx->cat, err))
+		goto fail;
+	/* action, holding no catalog lock */
+	if (hv_connect(r.uri, &hv, &hverr) == 0)
+		a->hv(hv, r.uuid, &hverr);
+	hv_close(hv);
+	/* outcome */
+	if (hverr.code) {
+		cerr_wrap(&hverr, "cannot %s vm '%s' on host '%s'", a->verb,
+		    r.name, r.host);
+		if (vm_record(ctx, &r, a->intent, from, -1, hverr.msg, a->verb,
+		    err) == 0)
+			cerr_set(err, hverr.code, "%s", hverr.msg);
+		goto out;
+	}
+	if (vm_record(ctx, &r, a->intent, a->outcome, a->release ? 0 : -1,
+	    NULL, a->verb, err))
+		goto out;
+done:
+	{
+		char id[32];
+
+		snprintf(id, sizeof(id), "%lld", r.id);
+		vm_show(ctx, id, out, err);
+	}
+	goto out;
+fail:
+	catalog_rollback(ctx->cat);
+out:
+	vmrow_release(&r);
+	return err->code;
+}
+
+int
+vm_start(struct ctx *ctx, const char *ref, struct doc **out,
+    struct cerr *err)
+{
+	return vm_act(ctx, ref, &act_start, out, err);
+}
+
+int
+vm_poweroff(struct ctx *ctx, const char *ref, struct doc **out,
+    struct cerr *err)
+{
+	return vm_act(ctx, ref, &act_poweroff, out, err);
+}
+
+int
+vm_delete(struct ctx *ctx, const char *ref, struct doc **out,
+    struct cerr *err)
+{
+	return vm_act(ctx, ref, &act_delete, out, err);
+}
+
+void
+vm_names(struct ctx *ctx, const char *prefix, void (*each)(const char *))
+{
+	struct cerr err = { 0 };
+	struct cstmt *st = NULL;
+
+	if (catalog_query(ctx->cat, &st, &err, "SELECT v.name FROM vms v "
+	    "WHERE " VM_VISIBLE " AND v.state != 'done' AND "
+	    "substr(v.name, 1, length(?4)) = ?4 ORDER BY v.name", "iiis",
+	    (long long)ctx->who.admin, ctx->who.user_id, ctx->who.group_id,
+	    prefix))
+		return;
+	while (cstmt_row(st, &err))
+		each(cstmt_text(st, 0));
+	cstmt_free(st);
+}

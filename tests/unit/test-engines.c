@@ -1,0 +1,289 @@
+/*
+ * test-engines - table-driven tests of the pure modules: units, valid, doc
+ * (JSON), yml (reading and writing documents), domxml (escaping, checked
+ * by parsing the result with libxml2).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <libxml/parser.h>
+#include <libxml/xpath.h>
+
+#include "buf.h"
+#include "cerr.h"
+#include "doc.h"
+#include "domxml.h"
+#include "units.h"
+#include "valid.h"
+#include "yml.h"
+#include "tap.h"
+
+static void
+test_units(void)
+{
+	static const struct {
+		const char *in;
+		long long mib;	/* -1: refused */
+	} t[] = {
+		{ "512", 512 }, { "512MiB", 512 }, { "512M", 512 },
+		{ "2GiB", 2048 }, { "2gib", 2048 }, { "20G", 20480 },
+		{ "1.5GiB", 1536 }, { "1TiB", 1048576 }, { "1T", 1048576 },
+		{ "1GB", 954 }, { "1000MB", 954 }, { "1KiB", 1 },
+		{ "1b", 1 }, { "0", 0 }, { "64 MiB", 64 },
+		{ "", -1 }, { "MiB", -1 }, { "2GBx", -1 }, { "-1", -1 },
+		{ "1.2.3G", -1 }, { "12PiB", -1 }, { "99999999999999T", -1 },
+		{ "0x10", -1 }, { "1e3", -1 },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct cerr err = { 0 };
+		long long mib = -7;
+		int rc = units_parse_mib(t[i].in, &mib, &err);
+
+		if (t[i].mib < 0)
+			ok(rc == CERR_USAGE && mib == -7 &&
+			    strstr(err.msg, "size"), "units: '%s' is refused "
+			    "(%s)", t[i].in, err.msg);
+		else
+			ok(rc == 0 && mib == t[i].mib, "units: '%s' is %lld "
+			    "MiB (got %lld)", t[i].in, t[i].mib, mib);
+	}
+}
+
+static void
+test_valid(void)
+{
+	static const struct {
+		const char *name;
+		int good;
+	} t[] = {
+		{ "web-1", 1 }, { "a<b>&c\"d'", 1 }, { "caf\xc3\xa9", 1 },
+		{ "x", 1 }, { "1a", 1 }, { "a b", 1 },
+		{ "", 0 }, { "123", 0 }, { "-x", 0 }, { " x", 0 },
+		{ "x ", 0 }, { "a\nb", 0 }, { "a\tb", 0 }, { "\xff", 0 },
+		{ "\xc0\xaf", 0 }, { "\xed\xa0\x80", 0 },
+	};
+	char longname[200];
+	struct cerr err = { 0 };
+	long long id;
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		cerr_clear(&err);
+		ok((valid_name("vm", t[i].name, &err) == 0) == t[i].good,
+		    "valid: name #%zu %s", i, t[i].good ? "accepted" :
+		    "refused");
+	}
+	memset(longname, 'a', sizeof(longname));
+	longname[129] = '\0';
+	cerr_clear(&err);
+	ok(valid_name("vm", longname, &err) == CERR_USAGE,
+	    "valid: a 129-byte name is refused");
+	longname[128] = '\0';
+	cerr_clear(&err);
+	ok(valid_name("vm", longname, &err) == 0,
+	    "valid: a 128-byte name is accepted");
+	ok(valid_id("42", &id) && id == 42, "valid: 42 is an id");
+	ok(!valid_id("4x", &id) && !valid_id("", &id) &&
+	    !valid_id("99999999999999999999", &id), "valid: non-ids refused");
+}
+
+/* Read text, return the JSON of every document joined by newlines, or
+ * "ERR: message". */
+static char *
+read_json(const char *text)
+{
+	struct doclist dl = { 0 };
+	struct cerr err = { 0 };
+	struct buf b = BUF_INIT;
+	size_t i;
+
+	if (yml_read("<t>", text, strlen(text), &dl, &err)) {
+		buf_printf(&b, "ERR: %s", err.msg);
+		ok(dl.n == 0, "yml: a failed read leaves no documents");
+	}
+	for (i = 0; i < dl.n; i++) {
+		if (i)
+			buf_addc(&b, '\n');
+		doc_json(&b, dl.v[i]);
+	}
+	doclist_release(&dl);
+	return buf_detach(&b);
+}
+
+static void
+test_yml_read(void)
+{
+	static const struct {
+		const char *in, *want;
+	} t[] = {
+		{ "kind: VM\nname: a\ncpu: 2\n", "{\"kind\":\"VM\",\"name\":\"a\",\"cpu\":2}" },
+		{ "a: 1\n---\nb: x\n", "{\"a\":1}\n{\"b\":\"x\"}" },
+		{ "---\na: 1\n---\n", "{\"a\":1}" },
+		{ "{\"a\":1}\n{\"b\":[1,2]}\n", "{\"a\":1}\n{\"b\":[1,2]}" },
+		{ "{\n  \"a\": 1,\n  \"s\": \"x}\"\n}\n{\n  \"b\": 2\n}\n", "{\"a\":1,\"s\":\"x}\"}\n{\"b\":2}" },
+		{ "[{\"a\":1},{\"a\":2}]", "{\"a\":1}\n{\"a\":2}" },
+		{ "- a: 1\n- a: 2\n", "{\"a\":1}\n{\"a\":2}" },
+		{ "a: no\nb: on\nc: true\nd: ~\ne: 1.5\nf: '1'\ng: -3\n", "{\"a\":\"no\",\"b\":\"on\",\"c\":true,\"d\":null,\"e\":1.5,\"f\":\"1\",\"g\":-3}" },
+		{ "{\"s\":\"\\u00e9\\n\\\"\"}", "{\"s\":\"\xc3\xa9\\n\\\"\"}" },
+		{ "a: 99999999999999999999\n", "{\"a\":\"99999999999999999999\"}" },
+		{ "", "" },
+		{ "a: [1\n", "ERR: <t>: line 2: did not find expected ',' or ']' while parsing a flow sequence" },
+		{ "a: 1\na: 2\n", "ERR: <t>: line 2: duplicate key 'a'" },
+		{ "a: &x 1\nb: *x\n", "ERR: <t>: line 2: aliases (*name) are not supported" },
+		{ "just a string\n", "ERR: <t>: line 1: document 1: expected a map, found a string" },
+		{ "a: 1\n---\n- 1\n", "ERR: <t>: line 3: item 1: expected a map, found a integer" },
+		{ "{\"a\":1}\n{\"b\":", "ERR: <t>: line 2: unterminated JSON object" },
+		{ "{\"a\":1} x", "ERR: <t>: line 1: expected a JSON object" },
+		{ "[1,2]", "ERR: <t>: line 1: item 1: expected a map, found a integer" },
+		{ "? [a]\n: 1\n", "ERR: <t>: line 1: a map key must be a scalar" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		char *got = read_json(t[i].in);
+
+		if (strncmp(t[i].want, "ERR: ", 5) == 0)
+			ok(strncmp(got, t[i].want, strlen(t[i].want)) == 0,
+			    "yml: read #%zu fails clearly (%s)", i, got);
+		else
+			is_str(got, t[i].want, "yml: read #%zu", i);
+		free(got);
+	}
+	{
+		char deep[400];
+		char *got;
+
+		memset(deep, '[', 200);
+		memcpy(deep + 200, "\n", 2);
+		got = read_json(deep);
+		ok(strstr(got, "ERR: ") == got, "yml: deep nesting is refused "
+		    "(%s)", got);
+		free(got);
+	}
+	{
+		static const char nul[] = "a: 1\0b: 2\n";
+		struct doclist dl = { 0 };
+		struct cerr err = { 0 };
+
+		ok(yml_read("<t>", nul, sizeof(nul) - 1, &dl, &err) ==
+		    CERR_USAGE && strstr(err.msg, "NUL"),
+		    "yml: NUL bytes are refused");
+		doclist_release(&dl);
+	}
+}
+
+static void
+test_yml_roundtrip(void)
+{
+	static const char *const strs[] = {
+		"123", "true", "null", "", "~", "- x", "a: b", "#c", "1.5",
+		"multi\nline\n", "  lead", "trail ", "quote'\"", "\xc3\xa9t\xc3\xa9",
+		"[x]", "{y}", "*alias", "&anchor", "!tag", "%dir", "@at", "`bq",
+		"no", "0x10", ".inf",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
+		struct doc *d = doc_new(DOC_MAP), *back;
+		struct doclist dl = { 0 };
+		struct cerr err = { 0 };
+		struct buf b = BUF_INIT;
+
+		doc_set_str(d, "s", strs[i]);
+		doc_set_str(d, strs[i][0] ? strs[i] : "k", "v");
+		doc_set_int(d, "n", -42);
+		yml_write(&b, d, &err);
+		ok(err.code == 0 && yml_read("<rt>", b.s, b.len, &dl, &err) ==
+		    0 && dl.n == 1, "yml: string #%zu written and read back",
+		    i);
+		back = dl.n ? dl.v[0] : NULL;
+		ok(back && doc_get_str(back, "s") &&
+		    strcmp(doc_get_str(back, "s"), strs[i]) == 0 &&
+		    doc_map_get(back, "n")->type == DOC_INT &&
+		    doc_map_get(back, "n")->u.i == -42,
+		    "yml: string #%zu keeps its text and type", i);
+		doclist_release(&dl);
+		buf_release(&b);
+		doc_free(d);
+	}
+}
+
+static void
+test_json(void)
+{
+	struct doc *d = doc_new(DOC_MAP);
+	struct buf b = BUF_INIT;
+
+	doc_set_str(d, "s", "a\"b\\c\n\x01\x7f");
+	doc_map_set(d, "t", doc_new_bool(1));
+	doc_map_set(d, "z", doc_new(DOC_NULL));
+	doc_map_set(d, "l", doc_new(DOC_LIST));
+	doc_json(&b, d);
+	is_str(b.s, "{\"s\":\"a\\\"b\\\\c\\n\\u0001\\u007f\",\"t\":true,"
+	    "\"z\":null,\"l\":[]}", "doc: JSON escapes strings");
+	buf_release(&b);
+	doc_free(d);
+}
+
+static void
+test_domxml(void)
+{
+	static const char *const names[] = {
+		"web-1", "a<b>&c\"d'", "]]><!--", "&amp;", "caf\xc3\xa9",
+		"</title><devices><disk/></devices><title>",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		struct domspec s = {
+			.id = 7, .uuid = "0b9d6f1e-0000-4000-8000-000000000001",
+			.name = names[i], .owner = "o'<x>", .domain_type = "qemu",
+			.cpu = 2, .memory = 64,
+		};
+		char *xml = domxml_build(&s);
+		xmlDocPtr doc = xmlReadMemory(xml, (int)strlen(xml), "d.xml",
+		    NULL, XML_PARSE_NONET | XML_PARSE_NOERROR |
+		    XML_PARSE_NOWARNING);
+		xmlXPathContextPtr xp = doc ? xmlXPathNewContext(doc) : NULL;
+		xmlXPathObjectPtr r = NULL;
+		xmlChar *title = NULL;
+
+		ok(doc != NULL, "domxml: XML for name #%zu is well formed", i);
+		if (xp)
+			r = xmlXPathEvalExpression(
+			    (const xmlChar *)"/domain/title", xp);
+		if (r && r->nodesetval && r->nodesetval->nodeNr == 1)
+			title = xmlNodeGetContent(r->nodesetval->nodeTab[0]);
+		is_str((const char *)title, names[i], "domxml: the title is "
+		    "the name, verbatim (#%zu)", i);
+		xmlXPathFreeObject(r);
+		xmlXPathFreeContext(xp);
+		xmlFree(title);
+		if (doc) {
+			xp = xmlXPathNewContext(doc);
+			r = xmlXPathEvalExpression(
+			    (const xmlChar *)"count(//disk)", xp);
+			ok(r && r->floatval == 0, "domxml: name #%zu adds no "
+			    "devices", i);
+			xmlXPathFreeObject(r);
+			xmlXPathFreeContext(xp);
+		}
+		xmlFreeDoc(doc);
+		free(xml);
+	}
+}
+
+int
+main(void)
+{
+	test_units();
+	test_valid();
+	test_yml_read();
+	test_yml_roundtrip();
+	test_json();
+	test_domxml();
+	xmlCleanupParser();
+	return tap_done();
+}

@@ -543,7 +543,7 @@ cli_each_ref(struct ctx *ctx, struct args *a, const char *kind,
 	struct tally t = { 0 };
 	const char **refs = NULL;
 	char **owned = NULL;
-	size_t i, j, nrefs = 0, cap = 0, nowned = 0;
+	size_t i, j, nrefs = 0, caprefs = 0, nowned = 0, capowned = 0;
 	int rc = 0;
 
 	if (a->npos == 0)
@@ -551,7 +551,7 @@ cli_each_ref(struct ctx *ctx, struct args *a, const char *kind,
 		    "names, or - to read documents from stdin)", kind);
 	for (i = 0; i < a->npos; i++) {
 		if (strcmp(a->pos[i], "-") != 0) {
-			xgrow(&refs, &cap, nrefs + 1, sizeof(*refs));
+			xgrow(&refs, &caprefs, nrefs + 1, sizeof(*refs));
 			refs[nrefs++] = a->pos[i];
 			continue;
 		}
@@ -579,12 +579,12 @@ cli_each_ref(struct ctx *ctx, struct args *a, const char *kind,
 				    d->line);
 				goto out;
 			}
-			xgrow(&owned, &cap, nowned + 1, sizeof(*owned));
+			xgrow(&owned, &capowned, nowned + 1, sizeof(*owned));
 			owned[nowned++] = xstrdup(doc_scalar_text(id, tmp));
 		}
 	}
 	for (i = 0; i < nowned; i++) {
-		xgrow(&refs, &cap, nrefs + 1, sizeof(*refs));
+		xgrow(&refs, &caprefs, nrefs + 1, sizeof(*refs));
 		refs[nrefs++] = owned[i];
 	}
 	t.total = nrefs;

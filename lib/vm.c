@@ -236,13 +236,11 @@ vmspec_from_doc(const struct doc *d, struct vmspec *s, struct cerr *err)
 	const char *kind = doc_get_str(d, "kind");
 	size_t i;
 
-	if ((v = doc_map_get(d, "kind")) && (kind == NULL ||
-	    strcmp(kind, "VM") != 0)) {
-		char tmp[64];
-
-		return cerr_set(err, CERR_USAGE, "kind '%s' is not VM",
-		    doc_scalar_text(v, tmp));
-	}
+	if ((v = doc_map_get(d, "kind")) && kind == NULL)
+		return cerr_set(err, CERR_USAGE, "kind: expected a string, "
+		    "found a %s", doc_type_name(v->type));
+	if (kind && strcmp(kind, "VM") != 0)
+		return cerr_set(err, CERR_USAGE, "kind '%s' is not VM", kind);
 	if ((v = doc_map_get(d, "name")) == NULL)
 		return cerr_set(err, CERR_USAGE, "name: missing");
 	if (v->type != DOC_STR)

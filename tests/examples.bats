@@ -1,0 +1,15 @@
+#!/usr/bin/env bats
+# The examples are tests too, so they never go stale.
+
+load helpers/common
+
+@test "examples: demo.sh runs the main job on a private lab host and cleans up" {
+	run -0 --separate-stderr "$CLOUDOS_SRCDIR/examples/demo.sh"
+	# the VM was seen running by libvirt, listed, and deleted
+	assert_line "running"
+	assert_line "web-1 running"
+	[[ "$stderr" == *"demo finished"* ]]
+	# nothing of the demo is left behind
+	run bash -c 'ls -d /tmp/cdemo.* 2>/dev/null'
+	[ -z "$output" ]
+}

@@ -373,3 +373,19 @@ EOF_CASES
 	run -2 --separate-stderr cvm list --output
 	[ "$stderr" = "cvm: option '--output' needs a value (FMT)" ]
 }
+
+@test "cvm create: concurrent creates never both take the last capacity" {
+	cpus=$(chost show h1 -o json | jq -r .cpu)
+	vm c1 "$cpus" > "$BATS_TEST_TMPDIR/c1.yaml"
+	vm c2 "$cpus" > "$BATS_TEST_TMPDIR/c2.yaml"
+	cvm create -q "$BATS_TEST_TMPDIR/c1.yaml" >/dev/null 2>&1 &
+	p1=$!
+	cvm create -q "$BATS_TEST_TMPDIR/c2.yaml" >/dev/null 2>&1 &
+	p2=$!
+	rc1=0; wait "$p1" || rc1=$?
+	rc2=0; wait "$p2" || rc2=$?
+	# exactly one won; the other found no room
+	[ "$((rc1 + rc2))" -eq 6 ]
+	run -0 cvm list --state running -o ids
+	[ "${#lines[@]}" -eq 1 ]
+}

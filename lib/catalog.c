@@ -216,9 +216,14 @@ catalog_open(const char *path, int flags, struct catalog **out,
 		return cerr_set(err, CERR_USAGE, "empty catalog path");
 	cat = xcalloc(1, sizeof(*cat));
 	cat->path = xstrdup(path);
-	if (stat(path, &sb) != 0 && errno == ENOENT &&
-	    mkdir_parents(path, err))
-		goto fail;
+	if (stat(path, &sb) != 0 && errno == ENOENT) {
+		if (flags & CATALOG_NOCREATE) {
+			cerr_set(err, CERR_NOTFOUND, "no catalog '%s'", path);
+			goto fail;
+		}
+		if (mkdir_parents(path, err))
+			goto fail;
+	}
 	rc = sqlite3_open_v2(path, &cat->db, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {

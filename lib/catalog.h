@@ -24,6 +24,7 @@ struct catalog;
 struct cstmt;
 
 #define CATALOG_READ	0x1	/* no writes: PRAGMA query_only */
+#define CATALOG_NOCREATE 0x2	/* a missing catalog is CERR_NOTFOUND */
 
 /* The schema version this build writes. */
 int catalog_schema_version(void);

@@ -321,6 +321,20 @@ print_name(const char *name)
 	printf("%s\n", name);
 }
 
+/* The option of table named by word ("--name", "--name=v" or "-x"). */
+static const struct opt *
+complete_opt(const struct opt *table, const char *word)
+{
+	size_t n = strcspn(word + 2, "=");
+
+	for (; table && table->name; table++)
+		if ((word[1] == '-' && strlen(table->name) == n &&
+		    strncmp(word + 2, table->name, n) == 0) ||
+		    (word[1] == table->shrt && word[1] != '-' && !word[2]))
+			return table;
+	return NULL;
+}
+
 /* Shell completion: words are what follows the program name; the last is
  * the word being completed.  Prints candidates, one per line. */
 static void
@@ -328,39 +342,40 @@ complete(const struct prog *p, int n, char **w)
 {
 	static const char *const fmts[] = { "table", "yaml", "json", "ids" };
 	const struct cmd *c = NULL, *k;
-	const char *cur = n > 0 ? w[n - 1] : "";
+	const char *cur = n > 0 ? w[n - 1] : "", *first = NULL, *path;
 	const struct opt *want = NULL;
 	size_t len = strlen(cur), i;
-	int j, words;
+	int j, words, dashdash = 0;
 
+	path = getenv("CLOUDOS_CATALOG");
 	for (j = 0; j < n - 1; j++) {
-		const struct opt *o = NULL, *tables[2] = { global_opts,
-		    c ? c->opts : NULL };
+		const struct opt *o;
 
-		want = NULL;
-		if (w[j][0] == '-' && w[j][1]) {
-			for (i = 0; i < 2 && !o; i++)
-				for (const struct opt *q = tables[i];
-				    q && q->name; q++)
-					if ((w[j][1] == '-' &&
-					    strcmp(w[j] + 2, q->name) == 0) ||
-					    (w[j][1] == q->shrt && !w[j][2]))
-						o = q;
-			if (o && o->type != OPT_BOOL)
-				want = o;
-			if (want && j + 1 < n - 1) {
-				j++;
-				want = NULL;
+		if (!dashdash && strcmp(w[j], "--") == 0) {
+			dashdash = 1;
+			continue;
+		}
+		if (!dashdash && w[j][0] == '-' && w[j][1]) {
+			if ((o = complete_opt(global_opts, w[j])) == NULL)
+				o = complete_opt(c ? c->opts : NULL, w[j]);
+			if (o && o->type != OPT_BOOL && !strchr(w[j], '=')) {
+				if (j + 1 == n - 1)
+					want = o;
+				else if (strcmp(o->name, "catalog") == 0)
+					path = w[++j];
+				else
+					j++;
 			}
 			continue;
 		}
-		if (c == NULL)
-			c = find_cmd(p, w[j], j + 1 < n - 1 ? w[j + 1] : NULL,
-			    &words);
-		if (c && c == find_cmd(p, w[j], NULL, &words))
-			continue;
 		if (c)
-			j++;
+			continue;
+		if (first) {
+			c = find_cmd(p, first, w[j], &words);
+			first = NULL;
+		} else if ((c = find_cmd(p, w[j], NULL, &words)) == NULL) {
+			first = w[j];
+		}
 	}
 	if (want) {
 		if (strcmp(want->name, "output") == 0)
@@ -381,49 +396,44 @@ complete(const struct prog *p, int n, char **w)
 					printf("--%s\n", q->name);
 		return;
 	}
+	if (c == NULL && first) {
+		/* the second word of a two-word subcommand */
+		size_t fl = strlen(first);
+
+		for (k = p->cmds; k->name; k++)
+			if (strncmp(k->name, first, fl) == 0 &&
+			    k->name[fl] == ' ' &&
+			    strncmp(k->name + fl + 1, cur, len) == 0)
+				printf("%s\n", k->name + fl + 1);
+		return;
+	}
 	if (c == NULL) {
-		const char *last = "";
+		const char *last = NULL;
+		size_t lastlen = 0;
 
 		for (k = p->cmds; k->name; k++) {
 			size_t wl = strcspn(k->name, " ");
 
-			if (strncmp(k->name, cur, len) == 0 &&
-			    (strlen(last) != wl ||
-			    strncmp(last, k->name, wl) != 0)) {
-				printf("%.*s\n", (int)wl, k->name);
-				last = k->name;
-			}
+			if (strncmp(k->name, cur, len) != 0 ||
+			    (last && lastlen == wl &&
+			    strncmp(last, k->name, wl) == 0))
+				continue;
+			printf("%.*s\n", (int)wl, k->name);
+			last = k->name;
+			lastlen = wl;
 		}
 		if (strncmp("help", cur, len) == 0)
 			printf("help\n");
 		return;
 	}
-	if (strchr(c->name, ' ') && n >= 2 && strcmp(w[n - 2],
-	    c->name) != 0 && strncmp(c->name, w[n - 2],
-	    strcspn(c->name, " ")) == 0 && find_cmd(p, w[n - 2], NULL,
-	    &words) == NULL) {
-		/* completing the second word of a two-word subcommand */
-		for (k = p->cmds; k->name; k++) {
-			size_t wl = strcspn(k->name, " ");
-
-			if (strncmp(k->name, w[n - 2], wl) == 0 &&
-			    k->name[wl] == ' ' &&
-			    strncmp(k->name + wl + 1, cur, len) == 0)
-				printf("%s\n", k->name + wl + 1);
-		}
-		return;
-	}
 	if (p->names && !(c->flags & CMD_NOCAT)) {
 		struct ctx ctx = { .prog = p->name };
 		struct cerr err = { 0 };
-		const char *path = getenv("CLOUDOS_CATALOG");
 
-		for (j = 0; j < n - 1; j++)
-			if ((!strcmp(w[j], "-c") || !strcmp(w[j], "--catalog"))
-			    && j + 1 < n - 1)
-				path = w[j + 1];
-		if (catalog_open(path ? path : CLOUDOS_DEFAULT_CATALOG,
-		    CATALOG_READ, &ctx.cat, &err) == 0 &&
+		if (catalog_open(path && *path ? path :
+		    CLOUDOS_DEFAULT_CATALOG, CATALOG_READ | CATALOG_NOCREATE,
+		    &ctx.cat,
+		    &err) == 0 &&
 		    acct_identify(ctx.cat, getuid(), NULL, &ctx.who, &err) == 0)
 			p->names(&ctx, cur, print_name);
 		catalog_close(ctx.cat);

@@ -1,0 +1,94 @@
+#!/usr/bin/env bats
+# Shell completion: completions/cloudos.bash asks the programs themselves
+# (PROG __complete), so the option tables are the only declaration.
+
+load helpers/common
+
+setup() {
+	fresh_catalog
+	source "$CLOUDOS_SRCDIR/completions/cloudos.bash"
+}
+
+# complete WORD...: COMPREPLY for the command line WORD... (the last word is
+# the one being completed), one candidate per line in $reply
+complete_line() {
+	COMP_WORDS=("$@")
+	COMP_CWORD=$(($# - 1))
+	COMPREPLY=()
+	_cloudos
+	reply=$(printf '%s\n' "${COMPREPLY[@]}")
+}
+
+@test "completion: the programs are registered with bash" {
+	run -0 complete -p cvm
+	[ "$output" = "complete -F _cloudos cvm" ]
+	run -0 complete -p cgallery
+}
+
+@test "completion: cvm <TAB> gives the subcommands" {
+	complete_line cvm ""
+	[ "$reply" = $'create\nlist\nshow\nstart\npoweroff\ndelete\nhelp' ]
+	complete_line cvm po
+	[ "$reply" = poweroff ]
+}
+
+@test "completion: cvm list --<TAB> gives its options and the global ones" {
+	complete_line cvm list --
+	grep -qx -- --state <<<"$reply"
+	grep -qx -- --host <<<"$reply"
+	grep -qx -- --output <<<"$reply"
+	grep -qx -- --catalog <<<"$reply"
+	! grep -qx -- --file <<<"$reply"
+	complete_line cvm list --st
+	[ "$reply" = --state ]
+}
+
+@test "completion: -o <TAB> gives the output formats" {
+	complete_line cvm list -o ""
+	[ "$reply" = $'table\nyaml\njson\nids' ]
+	complete_line chost --output j
+	[ "$reply" = json ]
+}
+
+@test "completion: two-word subcommands complete word by word" {
+	complete_line cacct ""
+	[ "$reply" = $'user\nhelp' ]
+	complete_line cacct user ""
+	[ "$reply" = $'add\nlist' ]
+	complete_line cacct user add --
+	grep -qx -- --uid <<<"$reply"
+}
+
+@test "completion: object arguments complete names from the catalog" {
+	chost add t1 test:///default >/dev/null
+	printf 'name: web-1\ncpu: 1\nmemory: 64\n' | cvm create - >/dev/null
+	printf 'name: db-1\ncpu: 1\nmemory: 64\n' | cvm create - >/dev/null
+	complete_line cvm show ""
+	[ "$reply" = $'db-1\nweb-1' ]
+	complete_line cvm delete w
+	[ "$reply" = web-1 ]
+	complete_line chost show ""
+	[ "$reply" = t1 ]
+	complete_line cvm -c "$CLOUDOS_CATALOG" start d
+	[ "$reply" = db-1 ]
+}
+
+@test "completion: a missing catalog gives no names and creates nothing" {
+	CLOUDOS_CATALOG="$BATS_TEST_TMPDIR/none/c.db"
+	complete_line cvm show ""
+	[ -z "$reply" ]
+	[ ! -e "$BATS_TEST_TMPDIR/none" ]
+}
+
+@test "completion: file arguments complete file names" {
+	touch "$BATS_TEST_TMPDIR/web.yaml"
+	complete_line cvm create "$BATS_TEST_TMPDIR/we"
+	[ "$reply" = "$BATS_TEST_TMPDIR/web.yaml" ]
+	complete_line cvm -c "$BATS_TEST_TMPDIR/we"
+	[ "$reply" = "$BATS_TEST_TMPDIR/web.yaml" ]
+}
+
+@test "completion: the zsh file declares every program" {
+	run -0 head -n 1 "$CLOUDOS_SRCDIR/completions/cloudos.zsh"
+	[ "$output" = "#compdef chost cvm csched cnet cvol cimg cacct cfed cgallery" ]
+}

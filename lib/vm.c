@@ -30,9 +30,10 @@
 	"JOIN groups g ON g.id = v.group_id " \
 	"LEFT JOIN hosts h ON h.id = v.host_id "
 
-/* Who may see and change a VM: admins, its owner, its group.  Binds ?1
- * (admin), ?2 (user id), ?3 (group id). */
-#define VM_VISIBLE "(?1 OR v.owner = ?2 OR v.group_id = ?3)"
+/* Who may see and change a VM: admins and its owner.  Sharing with the
+ * group is explicit and arrives with cacct's permissions; ?3 (the group id)
+ * is bound already for it.  Binds ?1 (admin), ?2 (user id). */
+#define VM_VISIBLE "(?1 OR v.owner = ?2)"
 
 /* A VM as loaded for an action. */
 struct vmrow {

@@ -344,6 +344,10 @@ EOF_CASES
 	run -0 cvm --as alice create "$BATS_TEST_TMPDIR/a1.yaml" -o json
 	[ "$(jq -r .owner <<<"$output")" = alice ]
 	[ "$(jq -r .group_owner <<<"$output")" = users ]
+	run -0 cvm --as bob list -o ids
+	[ -z "$output" ]
+	run -3 --separate-stderr cvm --as bob delete a1
+	[ "$stderr" = "cvm: no vm 'a1'" ]
 	run -0 cacct user add carol --uid 5003 --group admin -o json
 	run -0 cvm --as carol list -o ids
 	[ "$output" = 1 ]

@@ -13,3 +13,10 @@ load helpers/common
 	run bash -c 'ls -d /tmp/cdemo.* 2>/dev/null'
 	[ -z "$output" ]
 }
+
+@test "examples: tenants.sh shows who owns and sees what" {
+	run -0 --separate-stderr "$CLOUDOS_SRCDIR/examples/tenants.sh"
+	assert_line "alice sees: alice-web"
+	assert_line "root sees:  alice-web(alice) bob-db(bob)"
+	assert_line "(refused, exit 4)"
+}

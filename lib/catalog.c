@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -216,7 +217,19 @@ catalog_open(const char *path, int flags, struct catalog **out,
 		return cerr_set(err, CERR_USAGE, "empty catalog path");
 	cat = xcalloc(1, sizeof(*cat));
 	cat->path = xstrdup(path);
-	if (stat(path, &sb) != 0 && errno == ENOENT) {
+	if (stat(path, &sb) == 0) {
+		if (S_ISDIR(sb.st_mode)) {
+			cerr_set(err, CERR_USAGE, "cannot open catalog '%s': "
+			    "it is a folder", path);
+			goto fail;
+		}
+		if (access(path, R_OK) != 0) {
+			cerr_set(err, errno == EACCES ? CERR_PERM : CERR_FAIL,
+			    "cannot open catalog '%s': %s", path,
+			    strerror(errno));
+			goto fail;
+		}
+	} else if (errno == ENOENT) {
 		if (flags & CATALOG_NOCREATE) {
 			cerr_set(err, CERR_NOTFOUND, "no catalog '%s'", path);
 			goto fail;
@@ -249,8 +262,13 @@ catalog_open(const char *path, int flags, struct catalog **out,
 	*out = cat;
 	return 0;
 fail:
-	if (err->code != CERR_OK && strstr(err->msg, path) == NULL)
-		cerr_wrap(err, "catalog '%s'", path);
+	if (err->code != CERR_OK && strstr(err->msg, path) == NULL) {
+		/* "catalog: file is not a database" reads better without the
+		 * generic prefix once the path is named */
+		if (strncmp(err->msg, "catalog: ", 9) == 0)
+			memmove(err->msg, err->msg + 9, strlen(err->msg + 9) + 1);
+		cerr_wrap(err, "cannot open catalog '%s'", path);
+	}
 	catalog_close(cat);
 	return err->code;
 }

@@ -1,0 +1,90 @@
+#!/usr/bin/env bats
+# The catalog: SQLite in WAL mode, versioned schema, clear refusals of
+# catalogs it cannot use, writers that wait for each other.
+
+load helpers/common
+
+setup() {
+	fresh_catalog
+}
+
+@test "catalog: a new catalog is made on first use, in WAL mode, at the current schema" {
+	export CLOUDOS_CATALOG="$BATS_TEST_TMPDIR/new/sub/catalog.db"
+	run -0 cvm list
+	[ -f "$CLOUDOS_CATALOG" ]
+	[ "$(sqlite3 "$CLOUDOS_CATALOG" 'PRAGMA journal_mode')" = wal ]
+	[ "$(sqlite3 "$CLOUDOS_CATALOG" 'PRAGMA user_version')" = 1 ]
+	run -0 sqlite3 "$CLOUDOS_CATALOG" "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+	[ "$output" = $'audit\ngroups\nhosts\nusers\nvms' ]
+	run -0 sqlite3 "$CLOUDOS_CATALOG" "SELECT name, uid, admin FROM users"
+	[ "$output" = "root|0|1" ]
+}
+
+@test "catalog: -c wins over CLOUDOS_CATALOG" {
+	run -0 chost -c "$BATS_TEST_TMPDIR/other.db" add t1 test:///default
+	[ -f "$BATS_TEST_TMPDIR/other.db" ]
+	[ ! -f "$CLOUDOS_CATALOG" ]
+	run -0 chost --catalog="$BATS_TEST_TMPDIR/other.db" list -o ids
+	[ "$output" = 1 ]
+}
+
+@test "catalog: a corrupt file is refused with exit 1 and left as it was" {
+	head -c 8192 /dev/urandom > "$CLOUDOS_CATALOG"
+	before=$(sha256sum < "$CLOUDOS_CATALOG")
+	for cmd in "cvm list" "chost add t1 test:///default"; do
+		run -1 --separate-stderr $cmd
+		assert_output ""
+		[ "$stderr" = "${cmd%% *}: cannot open catalog '$CLOUDOS_CATALOG': file is not a database" ]
+	done
+	[ "$(sha256sum < "$CLOUDOS_CATALOG")" = "$before" ]
+}
+
+@test "catalog: a catalog newer than this cloudos is refused and left alone" {
+	run -0 cvm list
+	sqlite3 "$CLOUDOS_CATALOG" 'PRAGMA user_version = 99'
+	before=$(catalog_digest)
+	run -1 --separate-stderr chost add t1 test:///default
+	[ "$stderr" = "chost: catalog '$CLOUDOS_CATALOG' has schema version 99, newer than this cloudos knows (1)" ]
+	[ "$(catalog_digest)" = "$before" ]
+}
+
+@test "catalog: a folder is refused with exit 2" {
+	run -2 --separate-stderr cvm -c "$BATS_TEST_TMPDIR" list
+	[ "$stderr" = "cvm: cannot open catalog '$BATS_TEST_TMPDIR': it is a folder" ]
+}
+
+@test "catalog: a catalog the caller may not read is refused with exit 4" {
+	dir=$(mktemp -d /tmp/ccat.XXXXXX)
+	chmod 0755 "$dir"
+	CLOUDOS_CATALOG="$dir/c.db" cvm list
+	chmod 0600 "$dir/c.db"
+	run -4 --separate-stderr setpriv --reuid 5001 --regid 5001 --clear-groups -- \
+	    env CLOUDOS_CATALOG="$dir/c.db" cvm list
+	[ "$stderr" = "cvm: cannot open catalog '$dir/c.db': Permission denied" ]
+	rm -rf "$dir"
+}
+
+@test "catalog: reading commands change nothing" {
+	run -0 chost add t1 test:///default
+	before=$(catalog_digest)
+	run -0 cvm list
+	run -0 chost list
+	run -0 chost show t1
+	run -0 cacct user list
+	run -3 cvm show nope
+	[ "$(catalog_digest)" = "$before" ]
+}
+
+@test "catalog: a writer waits for another's transaction instead of failing" {
+	run -0 cvm list
+	# hold the write lock for a while in another process
+	{ echo 'BEGIN IMMEDIATE;'; sleep 2; echo 'COMMIT;'; } | sqlite3 "$CLOUDOS_CATALOG" &
+	holder=$!
+	sleep 0.5
+	start=$(date +%s%N)
+	run -0 chost add t1 test:///default -o ids
+	waited=$(( ($(date +%s%N) - start) / 1000000 ))
+	wait "$holder"
+	[ "$output" = 1 ]
+	[ "$waited" -ge 1000 ]
+}

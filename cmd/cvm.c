@@ -1,19 +1,53 @@
 /*
  * cvm - virtual machines: the face.  Options, subcommands, printing.
  */
-#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "cli.h"
+#include "valid.h"
 #include "vm.h"
 #include "compat.h"
 
+#define CVM_MAX_COUNT 100000
+
+/* The options of create and of the actions, from the command line. */
+static int
+vm_opts_from_args(struct args *a, struct vm_opts *o, struct cerr *err)
+{
+	const char *t = args_str(a, "timeout");
+	long long v;
+
+	memset(o, 0, sizeof(*o));
+	o->hold = args_bool(a, "hold");
+	o->hard = args_bool(a, "hard");
+	if (t) {
+		if (!valid_id(t, &v) || v < 1 || v > 86400)
+			return cerr_set(err, CERR_USAGE, "invalid timeout "
+			    "'%s' (whole seconds, 1 to 86400)", t);
+		o->timeout = (int)v;
+	}
+	return 0;
+}
+
 static int
 create_one(struct ctx *ctx, struct args *a, const struct doc *d,
-    const char *where, struct cerr *err)
+    const char *where, int n, struct cerr *err)
 {
 	struct doc *out = NULL;
+	struct vm_opts o;
+	char name[256];
+	const char *base = doc_get_str(d, "name");
 
-	if (vm_create(ctx, d, where, &out, err))
+	if (vm_opts_from_args(a, &o, err))
+		return err->code;
+	if (n > 0 && base) {
+		/* --count: NAME-1 .. NAME-N */
+		snprintf(name, sizeof(name), "%s-%d", base, n);
+		o.name = name;
+	}
+	if (vm_create(ctx, d, where, &o, &out, err))
 		return err->code;
 	return cli_emit_free(ctx, out, err);
 }
@@ -21,7 +55,16 @@ create_one(struct ctx *ctx, struct args *a, const struct doc *d,
 static int
 cvm_create(struct ctx *ctx, struct args *a, struct cerr *err)
 {
-	return cli_each_doc(ctx, a, create_one, err);
+	const char *count = args_str(a, "count");
+	long long n = 0;
+	struct vm_opts o;
+
+	if (vm_opts_from_args(a, &o, err))
+		return err->code;
+	if (count && (!valid_id(count, &n) || n < 1 || n > CVM_MAX_COUNT))
+		return cerr_set(err, CERR_USAGE, "invalid count '%s' (1 to "
+		    "%d)", count, CVM_MAX_COUNT);
+	return cli_each_doc(ctx, a, (int)n, create_one, err);
 }
 
 static int
@@ -56,6 +99,40 @@ cvm_show(struct ctx *ctx, struct args *a, struct cerr *err)
 	return cli_each_ref(ctx, a, "VM", show_one, err);
 }
 
+static int
+history_one(struct ctx *ctx, struct args *a, const char *ref,
+    struct cerr *err)
+{
+	return vm_history(ctx, ref, cli_emit, err);
+}
+
+static int
+cvm_history(struct ctx *ctx, struct args *a, struct cerr *err)
+{
+	return cli_each_ref(ctx, a, "VM", history_one, err);
+}
+
+static int
+release_one(struct ctx *ctx, struct args *a, const char *ref,
+    struct cerr *err)
+{
+	struct doc *out = NULL;
+
+	if (vm_release(ctx, ref, &out, err))
+		return err->code;
+	if (ctx->quiet) {
+		doc_free(out);
+		return 0;
+	}
+	return cli_emit_free(ctx, out, err);
+}
+
+static int
+cvm_release(struct ctx *ctx, struct args *a, struct cerr *err)
+{
+	return cli_each_ref(ctx, a, "VM", release_one, err);
+}
+
 /* The life-cycle actions print the VM as it is afterwards, unless -q. */
 #define ACTION(fn, svc)							\
 static int								\
@@ -63,8 +140,9 @@ fn##_one(struct ctx *ctx, struct args *a, const char *ref,		\
     struct cerr *err)							\
 {									\
 	struct doc *out = NULL;						\
+	struct vm_opts o;						\
 									\
-	if (svc(ctx, ref, &out, err))					\
+	if (vm_opts_from_args(a, &o, err) || svc(ctx, ref, &o, &out, err)) \
 		return err->code;					\
 	if (ctx->quiet) {						\
 		doc_free(out);						\
@@ -80,10 +158,16 @@ fn(struct ctx *ctx, struct args *a, struct cerr *err)			\
 
 ACTION(cvm_start, vm_start)
 ACTION(cvm_poweroff, vm_poweroff)
+ACTION(cvm_shutdown, vm_shutdown)
+ACTION(cvm_reboot, vm_reboot)
+ACTION(cvm_suspend, vm_suspend)
+ACTION(cvm_resume, vm_resume)
 ACTION(cvm_delete, vm_delete)
 
 static const struct opt create_opts[] = {
 	{ "file", 'f', OPT_STR, "FILE", "read VM documents from FILE (- for stdin)" },
+	{ "count", 'n', OPT_STR, "N", "create N VMs per document, named NAME-1..NAME-N" },
+	{ "hold", 0, OPT_BOOL, NULL, "leave the VMs in hold, unplaced, until 'cvm release'" },
 	{ NULL, 0, 0, NULL, NULL },
 };
 
@@ -95,18 +179,42 @@ static const struct opt list_opts[] = {
 	{ NULL, 0, 0, NULL, NULL },
 };
 
+static const struct opt shutdown_opts[] = {
+	{ "timeout", 't', OPT_STR, "SECONDS", "power off after SECONDS if the guest is still up (default 60)" },
+	{ NULL, 0, 0, NULL, NULL },
+};
+
+static const struct opt reboot_opts[] = {
+	{ "hard", 0, OPT_BOOL, NULL, "reset at once instead of asking the guest" },
+	{ NULL, 0, 0, NULL, NULL },
+};
+
 static const struct cmd cvm_cmds[] = {
-	{ "create", cvm_create, create_opts, CMD_WRITE, "FILE...|-|-f FILE",
+	{ "create", cvm_create, create_opts, CMD_WRITE,
+	  "FILE...|-|-f FILE [--count N] [--hold]",
 	  "create VMs from documents, place and start them" },
 	{ "list", cvm_list, list_opts, CMD_READ,
 	  "[--state S] [--host H] [--name GLOB] [--all]", "list VMs" },
 	{ "show", cvm_show, NULL, CMD_READ, "VM...|-", "show VMs" },
 	{ "start", cvm_start, NULL, CMD_WRITE, "VM...|-",
 	  "power on VMs that are off" },
+	{ "shutdown", cvm_shutdown, shutdown_opts, CMD_WRITE,
+	  "VM...|- [--timeout SECONDS]",
+	  "shut VMs down (ACPI), powering off those that do not stop" },
 	{ "poweroff", cvm_poweroff, NULL, CMD_WRITE, "VM...|-",
 	  "power off VMs at once (no guest shutdown), keeping their host" },
+	{ "reboot", cvm_reboot, reboot_opts, CMD_WRITE, "VM...|- [--hard]",
+	  "reboot VMs (ACPI), or reset them with --hard" },
+	{ "suspend", cvm_suspend, NULL, CMD_WRITE, "VM...|-",
+	  "pause running VMs in memory" },
+	{ "resume", cvm_resume, NULL, CMD_WRITE, "VM...|-",
+	  "resume suspended VMs" },
+	{ "release", cvm_release, NULL, CMD_WRITE, "VM...|-",
+	  "place and start VMs created with --hold" },
 	{ "delete", cvm_delete, NULL, CMD_WRITE, "VM...|-",
 	  "delete VMs from their host; the record stays as done" },
+	{ "history", cvm_history, NULL, CMD_READ, "VM...|-",
+	  "every transition of VMs: time, actor, action, outcome" },
 	{ NULL, NULL, NULL, 0, NULL, NULL },
 };
 

@@ -614,7 +614,7 @@ out:
 }
 
 int
-cli_each_doc(struct ctx *ctx, struct args *a, cli_doc_fn fn,
+cli_each_doc(struct ctx *ctx, struct args *a, int repeat, cli_doc_fn fn,
     struct cerr *err)
 {
 	struct doclist *lists = NULL;
@@ -634,7 +634,7 @@ cli_each_doc(struct ctx *ctx, struct args *a, cli_doc_fn fn,
 		if ((rc = cli_read_docs(f, &lists[i], err)))
 			goto out;
 		lists[i].source = xstrdup(strcmp(f, "-") ? f : "<stdin>");
-		t.total += lists[i].n;
+		t.total += lists[i].n * (size_t)(repeat > 0 ? repeat : 1);
 	}
 	if (t.total == 0) {
 		rc = cerr_set(err, CERR_USAGE, "no documents in the input");
@@ -642,13 +642,17 @@ cli_each_doc(struct ctx *ctx, struct args *a, cli_doc_fn fn,
 	}
 	for (i = 0; i < nfiles; i++) {
 		for (j = 0; j < lists[i].n && !out_gone(ctx->out); j++) {
-			struct cerr one = { 0 };
 			char where[512];
+			int n = repeat > 0 ? 1 : 0;
 
 			snprintf(where, sizeof(where), "%s: line %d",
 			    lists[i].source, lists[i].v[j]->line);
-			tally_one(ctx, &t, fn(ctx, a, lists[i].v[j], where,
-			    &one), &one, err);
+			do {
+				struct cerr one = { 0 };
+
+				tally_one(ctx, &t, fn(ctx, a, lists[i].v[j],
+				    where, n, &one), &one, err);
+			} while (n > 0 && n++ < repeat && !out_gone(ctx->out));
 		}
 	}
 	rc = tally_end(ctx, &t, "documents", err);

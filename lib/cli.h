@@ -87,10 +87,12 @@ int cli_read_docs(const char *file, struct doclist *out, struct cerr *err);
 typedef int (*cli_ref_fn)(struct ctx *ctx, struct args *a, const char *ref,
     struct cerr *err);
 typedef int (*cli_doc_fn)(struct ctx *ctx, struct args *a,
-    const struct doc *d, const char *where, struct cerr *err);
+    const struct doc *d, const char *where, int n, struct cerr *err);
 int cli_each_ref(struct ctx *ctx, struct args *a, const char *kind,
     cli_ref_fn fn, struct cerr *err);
-int cli_each_doc(struct ctx *ctx, struct args *a, cli_doc_fn fn,
+/* With repeat > 0, fn is called repeat times per document, with n from 1
+ * to repeat (n is 0 otherwise), each call one object of the batch. */
+int cli_each_doc(struct ctx *ctx, struct args *a, int repeat, cli_doc_fn fn,
     struct cerr *err);
 
 #endif

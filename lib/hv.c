@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
@@ -219,6 +220,88 @@ hv_poweroff(struct hv *hv, const char *uuid, struct cerr *err)
 		return err->code;
 	if (virDomainIsActive(dom) == 1 && virDomainDestroy(dom) < 0)
 		rc = hv_fail(hv, err, "cannot power off domain %s", uuid);
+	virDomainFree(dom);
+	return rc;
+}
+
+int
+hv_suspend(struct hv *hv, const char *uuid, struct cerr *err)
+{
+	virDomainPtr dom = lookup(hv, uuid, err);
+	int rc = 0, st, reason;
+
+	if (dom == NULL)
+		return err->code;
+	if (virDomainGetState(dom, &st, &reason, 0) < 0)
+		rc = hv_fail(hv, err, "cannot read state of domain %s", uuid);
+	else if (st != VIR_DOMAIN_PAUSED && virDomainSuspend(dom) < 0)
+		rc = hv_fail(hv, err, "cannot suspend domain %s", uuid);
+	virDomainFree(dom);
+	return rc;
+}
+
+int
+hv_resume(struct hv *hv, const char *uuid, struct cerr *err)
+{
+	virDomainPtr dom = lookup(hv, uuid, err);
+	int rc = 0, st, reason;
+
+	if (dom == NULL)
+		return err->code;
+	if (virDomainGetState(dom, &st, &reason, 0) < 0)
+		rc = hv_fail(hv, err, "cannot read state of domain %s", uuid);
+	else if (st == VIR_DOMAIN_PAUSED && virDomainResume(dom) < 0)
+		rc = hv_fail(hv, err, "cannot resume domain %s", uuid);
+	virDomainFree(dom);
+	return rc;
+}
+
+int
+hv_reboot(struct hv *hv, const char *uuid, int hard, struct cerr *err)
+{
+	virDomainPtr dom = lookup(hv, uuid, err);
+	int rc = 0;
+
+	if (dom == NULL)
+		return err->code;
+	if ((hard ? virDomainReset(dom, 0) : virDomainReboot(dom, 0)) < 0)
+		rc = hv_fail(hv, err, "cannot reboot domain %s", uuid);
+	virDomainFree(dom);
+	return rc;
+}
+
+int
+hv_shutdown(struct hv *hv, const char *uuid, int timeout, int *forced,
+    struct cerr *err)
+{
+	virDomainPtr dom = lookup(hv, uuid, err);
+	struct timespec pause = { 0, 200 * 1000 * 1000 };
+	int rc = 0, i, active;
+
+	*forced = 0;
+	if (dom == NULL)
+		return err->code;
+	if (virDomainIsActive(dom) != 1)
+		goto out;
+	/* a guest that ignores ACPI still gets powered off below */
+	if (virDomainShutdown(dom) < 0)
+		virResetLastError();
+	for (i = 0; i < timeout * 5; i++) {
+		if ((active = virDomainIsActive(dom)) == 0)
+			goto out;
+		if (active < 0) {
+			rc = hv_fail(hv, err, "cannot watch domain %s", uuid);
+			goto out;
+		}
+		nanosleep(&pause, NULL);
+	}
+	if (virDomainIsActive(dom) == 1) {
+		*forced = 1;
+		if (virDomainDestroy(dom) < 0)
+			rc = hv_fail(hv, err, "cannot power off domain %s",
+			    uuid);
+	}
+out:
 	virDomainFree(dom);
 	return rc;
 }

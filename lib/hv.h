@@ -47,6 +47,15 @@ int hv_deploy(struct hv *hv, const char *xml, struct cerr *err);
 int hv_start(struct hv *hv, const char *uuid, struct cerr *err);
 /* Hard power off (virDomainDestroy); the domain stays defined. */
 int hv_poweroff(struct hv *hv, const char *uuid, struct cerr *err);
+/* Pause a running domain in memory; resume a paused one. */
+int hv_suspend(struct hv *hv, const char *uuid, struct cerr *err);
+int hv_resume(struct hv *hv, const char *uuid, struct cerr *err);
+/* Reboot: ask the guest (ACPI), or reset it at once when hard. */
+int hv_reboot(struct hv *hv, const char *uuid, int hard, struct cerr *err);
+/* Ask the guest to shut down (ACPI) and wait up to timeout seconds for
+ * it to be off; then power it off.  *forced tells which happened. */
+int hv_shutdown(struct hv *hv, const char *uuid, int timeout, int *forced,
+    struct cerr *err);
 /* Power off if needed and undefine. */
 int hv_remove(struct hv *hv, const char *uuid, struct cerr *err);
 int hv_state(struct hv *hv, const char *uuid, enum hv_state *state,

@@ -35,7 +35,7 @@ static const struct {
 	    { "GROUP", "group" }, { "ADMIN", "admin" } } },
 	{ "AuditEvent", { { "ID", "id" }, { "TIME", "time" },
 	    { "USER", "user" }, { "ACTION", "action" },
-	    { "OBJECT", "object" }, { "NAME", "name" } } },
+	    { "NAME", "name" }, { "DETAIL", "detail" } } },
 	{ NULL, { { "KIND", "kind" }, { "ID", "id" }, { "NAME", "name" } } },
 };
 

@@ -406,22 +406,49 @@ vm_deploy(struct ctx *ctx, const struct vmrow *r, struct cerr *err)
 	return err->code;
 }
 
+/* The deploy and its outcome, for a VM committed as deploying to r->host:
+ * running, or failed with the host released and the hypervisor's error
+ * returned.  Fills *out with the VM as it is afterwards. */
+static int
+vm_deploy_outcome(struct ctx *ctx, struct vmrow *r, struct doc **out,
+    struct cerr *err)
+{
+	struct cerr hverr = { 0 };
+	char id[32];
+
+	snprintf(id, sizeof(id), "%lld", r->id);
+	if (vm_deploy(ctx, r, &hverr)) {
+		cerr_wrap(&hverr, "cannot deploy vm '%s' on host '%s'", r->name,
+		    r->host);
+		if (vm_record(ctx, r, "deploying", "failed", 0, hverr.msg,
+		    "deploy", err) == 0)
+			cerr_set(err, hverr.code, "%s (vm left in state "
+			    "failed)", hverr.msg);
+		return err->code;
+	}
+	if (vm_record(ctx, r, "deploying", "running", -1, NULL, "deploy",
+	    err) == 0)
+		vm_show(ctx, id, out, err);
+	return err->code;
+}
+
 int
 vm_create(struct ctx *ctx, const struct doc *d, const char *where,
-    struct doc **out, struct cerr *err)
+    const struct vm_opts *o, struct doc **out, struct cerr *err)
 {
 	struct vmspec s = { .labels = BUF_INIT };
 	struct vmrow r = { 0 };
-	struct cerr hverr = { 0 };
 	struct cstmt *st = NULL;
-	char now[32];
+	char now[32], id[32];
 	int taken;
 
 	if (vmspec_from_doc(d, &s, err)) {
 		cerr_wrap(err, "%s", where);
 		goto out;
 	}
-	r.name = xstrdup(s.name);
+	r.name = xstrdup(o && o->name ? o->name : s.name);
+	if (o && o->name && valid_name("vm", r.name, err))
+		goto out;
 	r.cpu = s.cpu;
 	r.memory = s.memory;
 	if (new_uuid(r.uuid, err) || catalog_begin(ctx->cat, err))
@@ -437,36 +464,27 @@ vm_create(struct ctx *ctx, const struct doc *d, const char *where,
 		cerr_set(err, CERR_CONFLICT, "vm '%s' exists already", r.name);
 		goto fail;
 	}
-	if (vm_place(ctx, &r, err))
+	if (!(o && o->hold) && vm_place(ctx, &r, err))
 		goto fail;
-	/* intent: the VM is deploying to the chosen host */
+	/* intent: the VM is deploying to the chosen host (or held) */
 	catalog_now(now);
 	if (catalog_exec(ctx->cat, err, "INSERT INTO vms (uuid, name, state, "
 	    "host_id, cpu, memory, labels, spec, owner, group_id, created, "
-	    "updated) VALUES (?, ?, 'deploying', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-	    "ssidissiiss", r.uuid, r.name, r.host_id, r.cpu, r.memory,
-	    s.labels.s, s.spec, ctx->who.user_id, ctx->who.group_id, now,
-	    now))
+	    "updated) VALUES (?, ?, ?, nullif(?, 0), ?, ?, ?, ?, ?, ?, ?, ?)",
+	    "sssidissiiss", r.uuid, r.name, o && o->hold ? "hold" :
+	    "deploying", r.host_id, r.cpu, r.memory, s.labels.s, s.spec,
+	    ctx->who.user_id, ctx->who.group_id, now, now))
 		goto fail;
 	r.id = catalog_last_id(ctx->cat);
-	if (acct_audit(ctx, "create", "VM", r.id, r.name, r.host, err) ||
-	    catalog_commit(ctx->cat, err))
+	if (acct_audit(ctx, "create", "VM", r.id, r.name,
+	    r.host ? r.host : "hold", err) || catalog_commit(ctx->cat, err))
 		goto fail;
-
-	if (vm_deploy(ctx, &r, &hverr)) {
-		cerr_wrap(&hverr, "cannot deploy vm '%s' on host '%s'", r.name,
-		    r.host);
-		/* outcome: failed, host released; the hypervisor's error is
-		 * what the caller hears */
-		if (vm_record(ctx, &r, "deploying", "failed", 0, hverr.msg,
-		    "deploy", err) == 0)
-			cerr_set(err, hverr.code, "%s (vm left in state "
-			    "failed)", hverr.msg);
-		goto out;
+	if (o && o->hold) {
+		snprintf(id, sizeof(id), "%lld", r.id);
+		vm_show(ctx, id, out, err);
+	} else {
+		vm_deploy_outcome(ctx, &r, out, err);
 	}
-	if (vm_record(ctx, &r, "deploying", "running", -1, NULL, "deploy",
-	    err) == 0)
-		vm_show(ctx, r.uuid, out, err);
 	goto out;
 fail:
 	catalog_rollback(ctx->cat);
@@ -477,17 +495,142 @@ out:
 	return err->code;
 }
 
-/* The life-cycle actions of this issue, as data. */
+int
+vm_release(struct ctx *ctx, const char *ref, struct doc **out,
+    struct cerr *err)
+{
+	struct vmrow r = { 0 };
+
+	if (catalog_begin(ctx->cat, err))
+		return err->code;
+	if (vm_load(ctx, ref, &r, err))
+		goto fail;
+	if (strcmp(r.state, "hold") != 0) {
+		cerr_set(err, CERR_CONFLICT, "cannot release vm '%s': it is "
+		    "%s (release needs hold)", r.name, r.state);
+		goto fail;
+	}
+	if (vm_place(ctx, &r, err) ||
+	    vm_transition(ctx, &r, "hold", "deploying", r.host_id, NULL,
+	    "release", err) || catalog_commit(ctx->cat, err))
+		goto fail;
+	vm_deploy_outcome(ctx, &r, out, err);
+	goto out;
+fail:
+	catalog_rollback(ctx->cat);
+out:
+	vmrow_release(&r);
+	return err->code;
+}
+
+static struct doc *
+audit_doc(struct cstmt *st)
+{
+	struct doc *d = doc_new(DOC_MAP);
+
+	doc_set_str(d, "kind", "AuditEvent");
+	doc_set_int(d, "id", cstmt_int(st, 0));
+	doc_set_str(d, "time", cstmt_text(st, 1));
+	doc_set_str(d, "user", cstmt_text(st, 2));
+	doc_set_str(d, "action", cstmt_text(st, 3));
+	doc_set_str(d, "object_kind", cstmt_text(st, 4));
+	doc_set_int(d, "object_id", cstmt_int(st, 5));
+	doc_set_str(d, "name", cstmt_text(st, 6));
+	doc_set_str(d, "detail", cstmt_text(st, 7));
+	return d;
+}
+
+int
+vm_history(struct ctx *ctx, const char *ref, emit_fn emit, struct cerr *err)
+{
+	struct vmrow r = { 0 };
+	struct cstmt *st = NULL;
+
+	if (vm_load(ctx, ref, &r, err))
+		return err->code;
+	if (catalog_query(ctx->cat, &st, err, "SELECT id, time, user, "
+	    "action, kind, object_id, object_name, detail FROM audit "
+	    "WHERE kind = 'VM' AND object_id = ? ORDER BY id", "i", r.id) == 0) {
+		while (cstmt_row(st, err)) {
+			struct doc *d = audit_doc(st);
+			int rc = emit(ctx, d, err);
+
+			doc_free(d);
+			if (rc)
+				break;
+		}
+	}
+	cstmt_free(st);
+	vmrow_release(&r);
+	return err->code;
+}
+
+/* The life-cycle actions, as data. */
 struct action {
 	const char *verb;
 	const char *const *from;	/* states that allow it */
 	const char *needs;		/* for the refusal message */
-	const char *intent;
-	const char *outcome;
-	int (*hv)(struct hv *, const char *uuid, struct cerr *);
+	const char *intent;		/* NULL: no transitional state */
+	const char *outcome;		/* NULL: the state it had */
+	int (*hv)(struct hv *, const char *uuid, const struct vm_opts *,
+	    struct cerr *);
 	bool release;			/* outcome frees the host */
 };
 
+static int
+do_start(struct hv *hv, const char *uuid, const struct vm_opts *o,
+    struct cerr *err)
+{
+	return hv_start(hv, uuid, err);
+}
+
+static int
+do_poweroff(struct hv *hv, const char *uuid, const struct vm_opts *o,
+    struct cerr *err)
+{
+	return hv_poweroff(hv, uuid, err);
+}
+
+static int
+do_shutdown(struct hv *hv, const char *uuid, const struct vm_opts *o,
+    struct cerr *err)
+{
+	int forced;
+
+	return hv_shutdown(hv, uuid, o && o->timeout > 0 ? o->timeout :
+	    VM_SHUTDOWN_TIMEOUT, &forced, err);
+}
+
+static int
+do_reboot(struct hv *hv, const char *uuid, const struct vm_opts *o,
+    struct cerr *err)
+{
+	return hv_reboot(hv, uuid, o && o->hard, err);
+}
+
+static int
+do_suspend(struct hv *hv, const char *uuid, const struct vm_opts *o,
+    struct cerr *err)
+{
+	return hv_suspend(hv, uuid, err);
+}
+
+static int
+do_resume(struct hv *hv, const char *uuid, const struct vm_opts *o,
+    struct cerr *err)
+{
+	return hv_resume(hv, uuid, err);
+}
+
+static int
+do_remove(struct hv *hv, const char *uuid, const struct vm_opts *o,
+    struct cerr *err)
+{
+	return hv_remove(hv, uuid, err);
+}
+
+static const char *const from_running[] = { "running", NULL };
+static const char *const from_suspended[] = { "suspended", NULL };
 static const char *const from_start[] = { "poweroff", NULL };
 static const char *const from_poweroff[] = {
 	"running", "suspended", "unknown", NULL,
@@ -498,26 +641,42 @@ static const char *const from_delete[] = {
 };
 
 static const struct action act_start = {
-	"start", from_start, "poweroff", "deploying", "running", hv_start,
+	"start", from_start, "poweroff", "deploying", "running", do_start,
 	false,
 };
 static const struct action act_poweroff = {
 	"power off", from_poweroff, "running, suspended or unknown",
-	"shutting-down", "poweroff", hv_poweroff, false,
+	"shutting-down", "poweroff", do_poweroff, false,
+};
+static const struct action act_shutdown = {
+	"shut down", from_running, "running", "shutting-down", "poweroff",
+	do_shutdown, false,
+};
+static const struct action act_reboot = {
+	"reboot", from_running, "running", NULL, NULL, do_reboot, false,
+};
+static const struct action act_suspend = {
+	"suspend", from_running, "running", NULL, "suspended", do_suspend,
+	false,
+};
+static const struct action act_resume = {
+	"resume", from_suspended, "suspended", NULL, "running", do_resume,
+	false,
 };
 static const struct action act_delete = {
 	"delete", from_delete, "a state with no action in flight",
-	"shutting-down", "done", hv_remove, true,
+	"shutting-down", "done", do_remove, true,
 };
 
 static int
 vm_act(struct ctx *ctx, const char *ref, const struct action *a,
-    struct doc **out, struct cerr *err)
+    const struct vm_opts *o, struct doc **out, struct cerr *err)
 {
 	struct vmrow r = { 0 };
 	struct cerr hverr = { 0 };
 	struct hv *hv = NULL;
-	char from[16];
+	char from[16], id[32];
+	const char *during, *after;
 	size_t i;
 
 	if (catalog_begin(ctx->cat, err))
@@ -534,40 +693,39 @@ vm_act(struct ctx *ctx, const char *ref, const struct action *a,
 		goto fail;
 	}
 	memcpy(from, r.state, sizeof(from));
+	during = a->intent ? a->intent : from;
+	after = a->outcome ? a->outcome : from;
 	if (r.host_id == 0) {
 		/* nothing on any hypervisor: one step */
-		if (vm_transition(ctx, &r, from, a->outcome, 0, NULL, a->verb,
+		if (vm_transition(ctx, &r, from, after, 0, NULL, a->verb,
 		    err) || catalog_commit(ctx->cat, err))
 			goto fail;
 		goto done;
 	}
-	/* intent */
-	if (vm_transition(ctx, &r, from, a->intent, -1, NULL, a->verb, err) ||
-	    catalog_commit(ctx->cat, err))
+	/* intent (quick actions keep their state: reconcile reads the
+	 * domain's own state if a command dies during them) */
+	if ((a->intent && vm_transition(ctx, &r, from, a->intent, -1, NULL,
+	    a->verb, err)) || catalog_commit(ctx->cat, err))
 		goto fail;
 	/* action, holding no catalog lock */
 	if (hv_connect(r.uri, &hv, &hverr) == 0)
-		a->hv(hv, r.uuid, &hverr);
+		a->hv(hv, r.uuid, o, &hverr);
 	hv_close(hv);
 	/* outcome */
 	if (hverr.code) {
 		cerr_wrap(&hverr, "cannot %s vm '%s' on host '%s'", a->verb,
 		    r.name, r.host);
-		if (vm_record(ctx, &r, a->intent, from, -1, hverr.msg, a->verb,
+		if (vm_record(ctx, &r, during, from, -1, hverr.msg, a->verb,
 		    err) == 0)
 			cerr_set(err, hverr.code, "%s", hverr.msg);
 		goto out;
 	}
-	if (vm_record(ctx, &r, a->intent, a->outcome, a->release ? 0 : -1,
-	    NULL, a->verb, err))
+	if (vm_record(ctx, &r, during, after, a->release ? 0 : -1, NULL,
+	    a->verb, err))
 		goto out;
 done:
-	{
-		char id[32];
-
-		snprintf(id, sizeof(id), "%lld", r.id);
-		vm_show(ctx, id, out, err);
-	}
+	snprintf(id, sizeof(id), "%lld", r.id);
+	vm_show(ctx, id, out, err);
 	goto out;
 fail:
 	catalog_rollback(ctx->cat);
@@ -576,26 +734,21 @@ out:
 	return err->code;
 }
 
-int
-vm_start(struct ctx *ctx, const char *ref, struct doc **out,
-    struct cerr *err)
-{
-	return vm_act(ctx, ref, &act_start, out, err);
+#define VM_ACTION(fn, act)						\
+int									\
+fn(struct ctx *ctx, const char *ref, const struct vm_opts *o,		\
+    struct doc **out, struct cerr *err)					\
+{									\
+	return vm_act(ctx, ref, &act, o, out, err);			\
 }
 
-int
-vm_poweroff(struct ctx *ctx, const char *ref, struct doc **out,
-    struct cerr *err)
-{
-	return vm_act(ctx, ref, &act_poweroff, out, err);
-}
-
-int
-vm_delete(struct ctx *ctx, const char *ref, struct doc **out,
-    struct cerr *err)
-{
-	return vm_act(ctx, ref, &act_delete, out, err);
-}
+VM_ACTION(vm_start, act_start)
+VM_ACTION(vm_poweroff, act_poweroff)
+VM_ACTION(vm_shutdown, act_shutdown)
+VM_ACTION(vm_reboot, act_reboot)
+VM_ACTION(vm_suspend, act_suspend)
+VM_ACTION(vm_resume, act_resume)
+VM_ACTION(vm_delete, act_delete)
 
 void
 vm_names(struct ctx *ctx, const char *prefix, void (*each)(const char *))

@@ -25,28 +25,64 @@ struct vm_filter {
 	bool all;		/* include done VMs */
 };
 
+/* How long shutdown waits for the guest before powering it off. */
+#define VM_SHUTDOWN_TIMEOUT 60
+
+/* Options of create and of the actions; NULL means all defaults. */
+struct vm_opts {
+	const char *name;	/* create: this name instead of the document's */
+	bool hold;		/* create: leave it in hold, unplaced */
+	int timeout;		/* shutdown: seconds before powering off */
+	bool hard;		/* reboot: reset at once */
+};
+
 /* Validate a VM document, place it on the first enabled host with room,
- * define and start it there.  where ("<stdin>: line 3") prefixes errors
- * about the document.  CERR_USAGE for a bad document, CERR_CONFLICT for a
- * taken name, CERR_CAPACITY when no host has room, the hypervisor's code
- * when deploying fails (the VM is then left in state failed). */
+ * define and start it there (or, with o->hold, keep it in hold).  where
+ * ("<stdin>: line 3") prefixes errors about the document.  CERR_USAGE for a
+ * bad document, CERR_CONFLICT for a taken name, CERR_CAPACITY when no host
+ * has room, the hypervisor's code when deploying fails (the VM is then
+ * left in state failed, its host released). */
 int vm_create(struct ctx *ctx, const struct doc *d, const char *where,
-    struct doc **out, struct cerr *err);
+    const struct vm_opts *o, struct doc **out, struct cerr *err);
 int vm_list(struct ctx *ctx, const struct vm_filter *f, emit_fn emit,
     struct cerr *err);
 /* ref is an id, a UUID or the name of a VM not done. */
 int vm_show(struct ctx *ctx, const char *ref, struct doc **out,
     struct cerr *err);
-/* poweroff -> running */
-int vm_start(struct ctx *ctx, const char *ref, struct doc **out,
+/* Every recorded transition of the VM, as AuditEvent documents. */
+int vm_history(struct ctx *ctx, const char *ref, emit_fn emit,
     struct cerr *err);
-/* running, suspended, unknown -> poweroff (hard) */
-int vm_poweroff(struct ctx *ctx, const char *ref, struct doc **out,
+/* hold -> placed, deployed, running (as create does) */
+int vm_release(struct ctx *ctx, const char *ref, struct doc **out,
     struct cerr *err);
-/* any state but done or one in flight -> done: domain removed, host
- * released, the record kept for accounting */
-int vm_delete(struct ctx *ctx, const char *ref, struct doc **out,
-    struct cerr *err);
+
+/*
+ * The actions.  Each is refused with CERR_CONFLICT in a state that does
+ * not allow it; a failure of the hypervisor leaves the VM in the state it
+ * had, with an error field, and returns the hypervisor's code.
+ *   start     poweroff -> running
+ *   poweroff  running, suspended, unknown -> poweroff (hard, host kept)
+ *   shutdown  running -> poweroff (ACPI; powered off after o->timeout)
+ *   reboot    running -> running (ACPI, or reset when o->hard)
+ *   suspend   running -> suspended (paused in memory)
+ *   resume    suspended -> running
+ *   delete    any state but done or one in flight -> done: domain removed,
+ *             host released, the record kept for accounting
+ */
+int vm_start(struct ctx *ctx, const char *ref, const struct vm_opts *o,
+    struct doc **out, struct cerr *err);
+int vm_poweroff(struct ctx *ctx, const char *ref, const struct vm_opts *o,
+    struct doc **out, struct cerr *err);
+int vm_shutdown(struct ctx *ctx, const char *ref, const struct vm_opts *o,
+    struct doc **out, struct cerr *err);
+int vm_reboot(struct ctx *ctx, const char *ref, const struct vm_opts *o,
+    struct doc **out, struct cerr *err);
+int vm_suspend(struct ctx *ctx, const char *ref, const struct vm_opts *o,
+    struct doc **out, struct cerr *err);
+int vm_resume(struct ctx *ctx, const char *ref, const struct vm_opts *o,
+    struct doc **out, struct cerr *err);
+int vm_delete(struct ctx *ctx, const char *ref, const struct vm_opts *o,
+    struct doc **out, struct cerr *err);
 /* Call each with every live VM name starting with prefix (completion). */
 void vm_names(struct ctx *ctx, const char *prefix,
     void (*each)(const char *name));

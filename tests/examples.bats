@@ -20,3 +20,12 @@ load helpers/common
 	assert_line "root sees:  alice-web(alice) bob-db(bob)"
 	assert_line "(refused, exit 4)"
 }
+
+@test "examples: lifecycle.sh holds, releases, suspends, resumes and shuts down VMs" {
+	run -0 --separate-stderr "$CLOUDOS_SRCDIR/examples/lifecycle.sh"
+	assert_line "web-1-2 running"
+	assert_line --regexp '^2 +web-1-2 +poweroff +h1 '
+	assert_line --regexp ' shut down +web-1-1 +shutting-down -> poweroff$'
+	run bash -c 'ls -d /tmp/clife.* 2>/dev/null'
+	[ -z "$output" ]
+}

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# examples/lifecycle.sh - the VM life cycle on a private lab host, as an
+# admin would script it: a batch of VMs held, released, suspended and
+# resumed, shut down, with the history of one of them.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+export PATH="${CLOUDOS_BUILDDIR:-$top}:$PATH"
+lab="$top/tests/lab/lab-host"
+work=$(mktemp -d /tmp/clife.XXXXXX)
+trap '"$lab" stop "$work/h1" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+export CLOUDOS_CATALOG="$work/catalog.db"
+
+chost add h1 "$("$lab" start "$work/h1")" -q >/dev/null
+
+# two VMs from one document, held until we say so
+cvm create --count 2 --hold - -q -o ids < "$top/examples/web-1.yaml"
+cvm list --state hold -o ids | xargs cvm release -q
+cvm list -o json | jq -r '.name + " " + .state'
+
+# pause them all in memory, then resume the ones that are suspended
+cvm list -o ids | xargs cvm suspend -q
+cvm list --state suspended -o json | cvm resume - -o json | jq -r '.name + " " + .state'
+
+# a hard reboot, then a shutdown that powers off what ignores ACPI
+cvm reboot --hard web-1-1 -q
+cvm list -o ids | xargs cvm shutdown --timeout 2 -q
+cvm list -o table
+
+# what happened to web-1-1, and who did it
+cvm history web-1-1 -o table
+
+cvm list -o ids | xargs cvm delete -q

@@ -133,6 +133,21 @@ cvm_release(struct ctx *ctx, struct args *a, struct cerr *err)
 	return cli_each_ref(ctx, a, "VM", release_one, err);
 }
 
+static void
+note(struct ctx *ctx, const char *msg)
+{
+	cli_remark(ctx, "%s", msg);
+}
+
+static int
+cvm_reconcile(struct ctx *ctx, struct args *a, struct cerr *err)
+{
+	if (args_count(a) > 0)
+		return cerr_set(err, CERR_USAGE, "reconcile takes no "
+		    "arguments");
+	return vm_reconcile(ctx, cli_emit, note, err);
+}
+
 /* The life-cycle actions print the VM as it is afterwards, unless -q. */
 #define ACTION(fn, svc)							\
 static int								\
@@ -215,6 +230,8 @@ static const struct cmd cvm_cmds[] = {
 	  "delete VMs from their host; the record stays as done" },
 	{ "history", cvm_history, NULL, CMD_READ, "VM...|-",
 	  "every transition of VMs: time, actor, action, outcome" },
+	{ "reconcile", cvm_reconcile, NULL, CMD_WRITE, "",
+	  "bring the catalog and the hosts into agreement" },
 	{ NULL, NULL, NULL, 0, NULL, NULL },
 };
 

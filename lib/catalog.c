@@ -94,6 +94,11 @@ static const char *const migrations[] = {
 	"  object_id INTEGER,"
 	"  object_name TEXT,"
 	"  detail TEXT);",
+	/* 1 -> 2: what an action in flight aims for, and who runs it, so a
+	 * reconcile pass can finish it or roll it back once that process is
+	 * gone */
+	"ALTER TABLE vms ADD COLUMN target TEXT;"
+	"ALTER TABLE vms ADD COLUMN intent_pid INTEGER;",
 };
 
 int

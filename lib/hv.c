@@ -13,6 +13,7 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
+#include "fault.h"
 #include "hv.h"
 #include "xalloc.h"
 #include "compat.h"
@@ -187,12 +188,14 @@ hv_deploy(struct hv *hv, const char *xml, struct cerr *err)
 	if ((dom = virDomainDefineXML(hv->conn, xml)) == NULL)
 		return hv_fail(hv, err, "cannot define domain on '%s'",
 		    hv->uri);
+	fault_point("hv.define");
 	if (virDomainCreate(dom) < 0) {
 		rc = hv_fail(hv, err, "cannot start domain on '%s'", hv->uri);
 		if (virDomainUndefine(dom) < 0)
 			virResetLastError();
 	}
 	virDomainFree(dom);
+	fault_point("hv.start");
 	return rc;
 }
 
@@ -325,6 +328,7 @@ hv_remove(struct hv *hv, const char *uuid, struct cerr *err)
 		rc = hv_fail(hv, err, "cannot power off domain %s", uuid);
 		goto out;
 	}
+	fault_point("hv.destroy");
 	if (virDomainUndefineFlags(dom, VIR_DOMAIN_UNDEFINE_MANAGED_SAVE |
 	    VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA |
 	    VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA |
@@ -339,6 +343,8 @@ out:
 	virDomainFree(dom);
 	return rc;
 }
+
+static enum hv_state state_of(int st, int reason);
 
 int
 hv_state(struct hv *hv, const char *uuid, enum hv_state *state,
@@ -361,16 +367,48 @@ hv_state(struct hv *hv, const char *uuid, enum hv_state *state,
 		rc = hv_fail(hv, err, "cannot read state of domain %s", uuid);
 		goto out;
 	}
-	switch (st) {
-	case VIR_DOMAIN_RUNNING: *state = HV_RUNNING; break;
-	case VIR_DOMAIN_PAUSED: *state = HV_PAUSED; break;
-	case VIR_DOMAIN_SHUTOFF: *state = HV_SHUTOFF; break;
-	case VIR_DOMAIN_CRASHED: *state = HV_CRASHED; break;
-	default: *state = HV_OTHER; break;
-	}
+	*state = state_of(st, reason);
 out:
 	virDomainFree(dom);
 	return rc;
+}
+
+static enum hv_state
+state_of(int st, int reason)
+{
+	switch (st) {
+	case VIR_DOMAIN_RUNNING: return HV_RUNNING;
+	case VIR_DOMAIN_PAUSED: return HV_PAUSED;
+	case VIR_DOMAIN_CRASHED: return HV_CRASHED;
+	case VIR_DOMAIN_SHUTOFF:
+		return reason == VIR_DOMAIN_SHUTOFF_CRASHED ? HV_CRASHED :
+		    HV_SHUTOFF;
+	default: return HV_OTHER;
+	}
+}
+
+int
+hv_domains(struct hv *hv, void (*each)(void *arg, const char *uuid,
+    const char *name, enum hv_state state), void *arg, struct cerr *err)
+{
+	virDomainPtr *doms = NULL;
+	char uuid[VIR_UUID_STRING_BUFLEN];
+	int n, i, st, reason;
+
+	if ((n = virConnectListAllDomains(hv->conn, &doms, 0)) < 0)
+		return hv_fail(hv, err, "cannot list domains of '%s'",
+		    hv->uri);
+	for (i = 0; i < n; i++) {
+		if (virDomainGetUUIDString(doms[i], uuid) == 0 &&
+		    virDomainGetState(doms[i], &st, &reason, 0) == 0)
+			each(arg, uuid, virDomainGetName(doms[i]),
+			    state_of(st, reason));
+		else
+			virResetLastError();
+		virDomainFree(doms[i]);
+	}
+	free(doms);
+	return 0;
 }
 
 const char *

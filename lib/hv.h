@@ -61,5 +61,8 @@ int hv_remove(struct hv *hv, const char *uuid, struct cerr *err);
 int hv_state(struct hv *hv, const char *uuid, enum hv_state *state,
     struct cerr *err);
 const char *hv_state_name(enum hv_state s);
+/* Call each for every domain defined or running on the host. */
+int hv_domains(struct hv *hv, void (*each)(void *arg, const char *uuid,
+    const char *name, enum hv_state state), void *arg, struct cerr *err);
 
 #endif

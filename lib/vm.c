@@ -5,13 +5,16 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/random.h>
+#include <unistd.h>
 
 #include "acct.h"
 #include "buf.h"
 #include "catalog.h"
 #include "domxml.h"
+#include "fault.h"
 #include "hv.h"
 #include "labels.h"
 #include "units.h"
@@ -25,7 +28,7 @@
 #define VM_COLS \
 	"SELECT v.id, v.uuid, v.name, v.state, h.name, v.cpu, v.memory, " \
 	"v.labels, u.name, g.name, v.created, v.updated, v.error, h.uri, " \
-	"h.domain_type, v.host_id " \
+	"h.domain_type, v.host_id, v.target, v.intent_pid " \
 	"FROM vms v JOIN users u ON u.id = v.owner " \
 	"JOIN groups g ON g.id = v.group_id " \
 	"LEFT JOIN hosts h ON h.id = v.host_id "
@@ -47,6 +50,8 @@ struct vmrow {
 	char *domain_type;
 	int cpu;
 	long long memory;
+	char *target;		/* what an action in flight aims for */
+	long long intent_pid;	/* the process running it, 0 if none */
 };
 
 static void
@@ -56,6 +61,7 @@ vmrow_release(struct vmrow *r)
 	free(r->host);
 	free(r->uri);
 	free(r->domain_type);
+	free(r->target);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -78,6 +84,8 @@ vmrow_fill(struct cstmt *st, struct vmrow *r)
 	r->uri = dup_or_null(cstmt_text(st, 13));
 	r->domain_type = dup_or_null(cstmt_text(st, 14));
 	r->host_id = cstmt_null(st, 15) ? 0 : cstmt_int(st, 15);
+	r->target = dup_or_null(cstmt_text(st, 16));
+	r->intent_pid = cstmt_null(st, 17) ? 0 : cstmt_int(st, 17);
 }
 
 static struct doc *
@@ -318,8 +326,8 @@ vm_transition(struct ctx *ctx, const struct vmrow *r, const char *from,
 	catalog_now(now);
 	if (catalog_exec(ctx->cat, err, "UPDATE vms SET state = ?1, "
 	    "host_id = CASE WHEN ?2 < 0 THEN host_id WHEN ?2 = 0 THEN NULL "
-	    "ELSE ?2 END, error = ?3, updated = ?4 "
-	    "WHERE id = ?5 AND state = ?6",
+	    "ELSE ?2 END, error = ?3, updated = ?4, target = NULL, "
+	    "intent_pid = NULL WHERE id = ?5 AND state = ?6",
 	    "sissis", to, host_id, error, now, r->id, from))
 		return err->code;
 	if (catalog_changes(ctx->cat) != 1)
@@ -328,6 +336,20 @@ vm_transition(struct ctx *ctx, const struct vmrow *r, const char *from,
 	snprintf(detail, sizeof(detail), "%s -> %s", from, to);
 	return acct_audit(ctx, action, "VM", r->id, r->name,
 	    error ? error : detail, err);
+}
+
+/* Inside a transaction: record the intent to take r from `from` to
+ * target through the transitional state `during`, run by this process. */
+static int
+vm_intent(struct ctx *ctx, const struct vmrow *r, const char *from,
+    const char *during, const char *target, long long host_id,
+    const char *action, struct cerr *err)
+{
+	if (vm_transition(ctx, r, from, during, host_id, NULL, action, err))
+		return err->code;
+	return catalog_exec(ctx->cat, err, "UPDATE vms SET target = ?, "
+	    "intent_pid = ? WHERE id = ?", "sii", target,
+	    (long long)getpid(), r->id);
 }
 
 /* Record an outcome in its own transaction. */
@@ -417,7 +439,9 @@ vm_deploy_outcome(struct ctx *ctx, struct vmrow *r, struct doc **out,
 	char id[32];
 
 	snprintf(id, sizeof(id), "%lld", r->id);
-	if (vm_deploy(ctx, r, &hverr)) {
+	vm_deploy(ctx, r, &hverr);
+	fault_point("vm.outcome");
+	if (hverr.code) {
 		cerr_wrap(&hverr, "cannot deploy vm '%s' on host '%s'", r->name,
 		    r->host);
 		if (vm_record(ctx, r, "deploying", "failed", 0, hverr.msg,
@@ -470,15 +494,18 @@ vm_create(struct ctx *ctx, const struct doc *d, const char *where,
 	catalog_now(now);
 	if (catalog_exec(ctx->cat, err, "INSERT INTO vms (uuid, name, state, "
 	    "host_id, cpu, memory, labels, spec, owner, group_id, created, "
-	    "updated) VALUES (?, ?, ?, nullif(?, 0), ?, ?, ?, ?, ?, ?, ?, ?)",
-	    "sssidissiiss", r.uuid, r.name, o && o->hold ? "hold" :
-	    "deploying", r.host_id, r.cpu, r.memory, s.labels.s, s.spec,
-	    ctx->who.user_id, ctx->who.group_id, now, now))
+	    "updated, target, intent_pid) VALUES (?, ?, ?, nullif(?, 0), ?, "
+	    "?, ?, ?, ?, ?, ?, ?, ?, nullif(?, 0))", "sssidissiisssi", r.uuid, r.name,
+	    o && o->hold ? "hold" : "deploying", r.host_id, r.cpu, r.memory,
+	    s.labels.s, s.spec, ctx->who.user_id, ctx->who.group_id, now, now,
+	    o && o->hold ? NULL : "running",
+	    o && o->hold ? 0LL : (long long)getpid()))
 		goto fail;
 	r.id = catalog_last_id(ctx->cat);
 	if (acct_audit(ctx, "create", "VM", r.id, r.name,
 	    r.host ? r.host : "hold", err) || catalog_commit(ctx->cat, err))
 		goto fail;
+	fault_point("vm.intent");
 	if (o && o->hold) {
 		snprintf(id, sizeof(id), "%lld", r.id);
 		vm_show(ctx, id, out, err);
@@ -511,7 +538,7 @@ vm_release(struct ctx *ctx, const char *ref, struct doc **out,
 		goto fail;
 	}
 	if (vm_place(ctx, &r, err) ||
-	    vm_transition(ctx, &r, "hold", "deploying", r.host_id, NULL,
+	    vm_intent(ctx, &r, "hold", "deploying", "running", r.host_id,
 	    "release", err) || catalog_commit(ctx->cat, err))
 		goto fail;
 	vm_deploy_outcome(ctx, &r, out, err);
@@ -704,13 +731,15 @@ vm_act(struct ctx *ctx, const char *ref, const struct action *a,
 	}
 	/* intent (quick actions keep their state: reconcile reads the
 	 * domain's own state if a command dies during them) */
-	if ((a->intent && vm_transition(ctx, &r, from, a->intent, -1, NULL,
+	if ((a->intent && vm_intent(ctx, &r, from, a->intent, after, -1,
 	    a->verb, err)) || catalog_commit(ctx->cat, err))
 		goto fail;
+	fault_point("vm.intent");
 	/* action, holding no catalog lock */
 	if (hv_connect(r.uri, &hv, &hverr) == 0)
 		a->hv(hv, r.uuid, o, &hverr);
 	hv_close(hv);
+	fault_point("vm.outcome");
 	/* outcome */
 	if (hverr.code) {
 		cerr_wrap(&hverr, "cannot %s vm '%s' on host '%s'", a->verb,
@@ -749,6 +778,260 @@ VM_ACTION(vm_reboot, act_reboot)
 VM_ACTION(vm_suspend, act_suspend)
 VM_ACTION(vm_resume, act_resume)
 VM_ACTION(vm_delete, act_delete)
+
+/* Reconcile. */
+
+struct domain_seen {
+	char uuid[40];
+	char *name;
+	enum hv_state state;
+	bool known;
+};
+
+struct domain_set {
+	struct domain_seen *v;
+	size_t n, cap;
+};
+
+static void
+domain_add(void *arg, const char *uuid, const char *name,
+    enum hv_state state)
+{
+	struct domain_set *ds = arg;
+
+	xgrow(&ds->v, &ds->cap, ds->n + 1, sizeof(*ds->v));
+	snprintf(ds->v[ds->n].uuid, sizeof(ds->v[ds->n].uuid), "%s", uuid);
+	ds->v[ds->n].name = xstrdup(name ? name : "?");
+	ds->v[ds->n].state = state;
+	ds->v[ds->n].known = false;
+	ds->n++;
+}
+
+static void
+domain_set_release(struct domain_set *ds)
+{
+	size_t i;
+
+	for (i = 0; i < ds->n; i++)
+		free(ds->v[i].name);
+	free(ds->v);
+	memset(ds, 0, sizeof(*ds));
+}
+
+static bool
+pid_alive(long long pid)
+{
+	return pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
+}
+
+static bool
+transitional(const char *state)
+{
+	return !strcmp(state, "deploying") || !strcmp(state, "shutting-down")
+	    || !strcmp(state, "migrating");
+}
+
+/* Bring one VM and its domain (state hs on the reachable host hv) into
+ * agreement.  *changed says whether anything was recorded. */
+static int
+reconcile_vm(struct ctx *ctx, struct hv *hv, struct vmrow *r,
+    enum hv_state hs, bool *changed, struct cerr *err)
+{
+	struct cerr hverr = { 0 };
+	const char *want = NULL, *why = NULL;
+	long long host = -1;
+
+	*changed = false;
+	if (transitional(r->state)) {
+		const char *target = r->target ? r->target : "";
+
+		if (pid_alive(r->intent_pid))
+			return 0;	/* still in flight */
+		/* the command died: finish what it began */
+		if (strcmp(target, "done") == 0) {
+			if (hv_remove(hv, r->uuid, &hverr) == 0) {
+				want = "done";
+				host = 0;
+			}
+		} else if (hs == HV_ABSENT) {
+			want = "failed";
+			host = 0;
+			why = "the domain is gone from its host (an action was "
+			    "interrupted)";
+		} else if (strcmp(target, "poweroff") == 0) {
+			if (hv_poweroff(hv, r->uuid, &hverr) == 0)
+				want = "poweroff";
+		} else if (strcmp(target, "running") == 0) {
+			if (hs == HV_PAUSED)
+				hv_resume(hv, r->uuid, &hverr);
+			else if (hs != HV_RUNNING)
+				hv_start(hv, r->uuid, &hverr);
+			want = hverr.code ? "poweroff" : "running";
+		} else {
+			want = hs == HV_RUNNING ? "running" : hs == HV_PAUSED ?
+			    "suspended" : "poweroff";
+		}
+		if (hverr.code) {
+			if (want == NULL)
+				return 0;	/* try again next pass */
+			why = hverr.msg;
+		}
+	} else {
+		switch (hs) {
+		case HV_RUNNING: want = "running"; break;
+		case HV_PAUSED: want = "suspended"; break;
+		case HV_SHUTOFF: want = "poweroff"; break;
+		case HV_CRASHED:
+			want = "failed";
+			why = "the domain crashed";
+			break;
+		case HV_ABSENT:
+			want = "failed";
+			host = 0;
+			why = "the domain vanished from its host";
+			break;
+		default:
+			return 0;
+		}
+		if (strcmp(want, r->state) == 0)
+			return 0;
+	}
+	if (vm_record(ctx, r, r->state, want, host, why, "reconcile", err)) {
+		if (err->code == CERR_CONFLICT) {
+			/* someone acted on it meanwhile: theirs wins */
+			cerr_clear(err);
+			return 0;
+		}
+		return err->code;
+	}
+	*changed = true;
+	return 0;
+}
+
+static int
+reconcile_host(struct ctx *ctx, long long host_id, const char *host,
+    const char *uri, emit_fn emit, void (*note)(struct ctx *, const char *),
+    struct cerr *err)
+{
+	struct domain_set ds = { 0 };
+	struct cerr hverr = { 0 };
+	struct cstmt *st = NULL;
+	struct hv *hv = NULL;
+	long long *ids = NULL;
+	size_t n = 0, cap = 0, i, j;
+	char msg[1200];
+
+	if (catalog_query(ctx->cat, &st, err, "SELECT id FROM vms WHERE "
+	    "host_id = ? AND state != 'done' ORDER BY id", "i", host_id))
+		return err->code;
+	while (cstmt_row(st, err)) {
+		xgrow(&ids, &cap, n + 1, sizeof(*ids));
+		ids[n++] = cstmt_int(st, 0);
+	}
+	cstmt_free(st);
+	if (err->code)
+		goto out;
+	if (hv_connect(uri, &hv, &hverr) || hv_domains(hv, domain_add, &ds,
+	    &hverr)) {
+		snprintf(msg, sizeof(msg), "host '%s': %s", host, hverr.msg);
+		note(ctx, msg);
+	}
+	for (i = 0; i < n && err->code == 0; i++) {
+		struct vmrow r = { 0 };
+		enum hv_state hs = HV_ABSENT;
+		bool changed = false;
+		char id[32];
+
+		snprintf(id, sizeof(id), "%lld", ids[i]);
+		if (vm_load(ctx, id, &r, err))
+			break;
+		for (j = 0; j < ds.n; j++) {
+			if (strcmp(ds.v[j].uuid, r.uuid) == 0) {
+				hs = ds.v[j].state;
+				ds.v[j].known = true;
+			}
+		}
+		if (hverr.code) {
+			/* the host does not answer: what runs there is
+			 * unknown until it does */
+			if (!transitional(r.state) &&
+			    strcmp(r.state, "unknown") != 0 &&
+			    strcmp(r.state, "failed") != 0 &&
+			    vm_record(ctx, &r, r.state, "unknown", -1,
+			    hverr.msg, "reconcile", err) == 0)
+				changed = true;
+		} else {
+			reconcile_vm(ctx, hv, &r, hs, &changed, err);
+		}
+		if (changed && err->code == 0) {
+			struct doc *d = NULL;
+
+			if (vm_show(ctx, id, &d, err) == 0)
+				emit(ctx, d, err);
+			doc_free(d);
+		}
+		vmrow_release(&r);
+	}
+	for (j = 0; j < ds.n && err->code == 0; j++) {
+		struct cstmt *q = NULL;
+		int ours = 0;
+
+		if (ds.v[j].known)
+			continue;
+		/* a VM of this catalog recorded on another host, or none */
+		if (catalog_query(ctx->cat, &q, err, "SELECT 1 FROM vms WHERE "
+		    "uuid = ? AND state != 'done'", "s", ds.v[j].uuid))
+			break;
+		ours = cstmt_row(q, err);
+		cstmt_free(q);
+		if (ours)
+			continue;
+		snprintf(msg, sizeof(msg), "host '%s': domain '%s' (%s) is "
+		    "not in the catalog; left alone", host, ds.v[j].name,
+		    ds.v[j].uuid);
+		note(ctx, msg);
+	}
+out:
+	hv_close(hv);
+	domain_set_release(&ds);
+	free(ids);
+	return err->code;
+}
+
+int
+vm_reconcile(struct ctx *ctx, emit_fn emit,
+    void (*note)(struct ctx *, const char *), struct cerr *err)
+{
+	struct cstmt *st = NULL;
+	struct {
+		long long id;
+		char *name, *uri;
+	} *hosts = NULL;
+	size_t n = 0, cap = 0, i;
+
+	if (acct_require_admin(ctx, "reconcile", err))
+		return err->code;
+	if (catalog_query(ctx->cat, &st, err, "SELECT id, name, uri FROM "
+	    "hosts ORDER BY id", ""))
+		return err->code;
+	while (cstmt_row(st, err)) {
+		xgrow(&hosts, &cap, n + 1, sizeof(*hosts));
+		hosts[n].id = cstmt_int(st, 0);
+		hosts[n].name = xstrdup(cstmt_text(st, 1));
+		hosts[n].uri = xstrdup(cstmt_text(st, 2));
+		n++;
+	}
+	cstmt_free(st);
+	for (i = 0; i < n && err->code == 0; i++)
+		reconcile_host(ctx, hosts[i].id, hosts[i].name, hosts[i].uri,
+		    emit, note, err);
+	for (i = 0; i < n; i++) {
+		free(hosts[i].name);
+		free(hosts[i].uri);
+	}
+	free(hosts);
+	return err->code;
+}
 
 void
 vm_names(struct ctx *ctx, const char *prefix, void (*each)(const char *))

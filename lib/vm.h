@@ -83,6 +83,17 @@ int vm_resume(struct ctx *ctx, const char *ref, const struct vm_opts *o,
     struct doc **out, struct cerr *err);
 int vm_delete(struct ctx *ctx, const char *ref, const struct vm_opts *o,
     struct doc **out, struct cerr *err);
+/*
+ * One reconcile pass over every host (admins only): finish or roll back
+ * actions that a killed command left half done (matching domains by UUID;
+ * an action whose process still runs is left alone), mark VMs whose domain
+ * vanished or crashed as failed, follow domains changed behind cloudos's
+ * back, mark the VMs of a host that does not answer unknown.  Emits each
+ * VM it changed; calls note for what it leaves alone (domains that are not
+ * in the catalog, unreachable hosts).
+ */
+int vm_reconcile(struct ctx *ctx, emit_fn emit,
+    void (*note)(struct ctx *, const char *), struct cerr *err);
 /* Call each with every live VM name starting with prefix (completion). */
 void vm_names(struct ctx *ctx, const char *prefix,
     void (*each)(const char *name));

@@ -66,6 +66,30 @@ chost_remove(struct ctx *ctx, struct args *a, struct cerr *err)
 	return cli_each_ref(ctx, a, "Host", remove_one, err);
 }
 
+#define STATE_CMD(fn, state)					\
+static int								\
+fn##_one(struct ctx *ctx, struct args *a, const char *ref,		\
+    struct cerr *err)							\
+{									\
+	struct doc *out = NULL;						\
+									\
+	if (host_set_state(ctx, ref, state, &out, err))			\
+		return err->code;					\
+	if (ctx->quiet) {						\
+		doc_free(out);						\
+		return 0;						\
+	}								\
+	return cli_emit_free(ctx, out, err);				\
+}									\
+static int								\
+fn(struct ctx *ctx, struct args *a, struct cerr *err)			\
+{									\
+	return cli_each_ref(ctx, a, "Host", fn##_one, err);		\
+}
+
+STATE_CMD(chost_enable, "enabled")
+STATE_CMD(chost_disable, "disabled")
+
 static const struct opt add_opts[] = {
 	{ "label", 'l', OPT_LIST, "KEY=VALUE", "attach a label to the host" },
 	{ NULL, 0, 0, NULL, NULL },
@@ -82,6 +106,10 @@ static const struct cmd chost_cmds[] = {
 	{ "list", chost_list, list_opts, CMD_READ, "[--state S]",
 	  "list hosts with their capacity and use" },
 	{ "show", chost_show, NULL, CMD_READ, "HOST...|-", "show hosts" },
+	{ "enable", chost_enable, NULL, CMD_WRITE, "HOST...|-",
+	  "let hosts take new VMs" },
+	{ "disable", chost_disable, NULL, CMD_WRITE, "HOST...|-",
+	  "take no new VMs on hosts; those on them stay" },
 	{ "remove", chost_remove, NULL, CMD_WRITE, "HOST...|-",
 	  "forget hosts that no VM occupies" },
 	{ NULL, NULL, NULL, 0, NULL, NULL },
@@ -92,8 +120,8 @@ static const struct prog chost = {
 	.summary = "chost manages hypervisor hosts, reached through libvirt "
 	    "URIs.",
 	.kind = "Host",
-	.more = "Clusters, enable/disable/drain, declared capacity, "
-	    "overcommit and monitoring\narrive with the VM life cycle work.",
+	.more = "Clusters, drain, declared capacity, overcommit and "
+	    "monitoring arrive with\nthe VM life cycle work.",
 	.cmds = chost_cmds,
 	.names = host_names,
 };

@@ -30,3 +30,8 @@ cvm list -o table
 cvm history web-1-1 -o table
 
 cvm list -o ids | xargs cvm delete -q
+
+# maintenance: a disabled host takes no new VMs until it is enabled again
+chost disable h1 -q
+cvm create - < "$top/examples/web-1.yaml" 2>&1 || echo "(refused, exit $?)"
+chost enable h1 -o table

@@ -218,6 +218,52 @@ fail:
 	return err->code;
 }
 
+int
+host_set_state(struct ctx *ctx, const char *ref, const char *state,
+    struct doc **out, struct cerr *err)
+{
+	struct cstmt *st = NULL;
+	long long id = 0;
+	char *name = NULL, *old = NULL, now[32], detail[64];
+	int found;
+
+	if (acct_require_admin(ctx, strcmp(state, "enabled") == 0 ?
+	    "enable hosts" : "disable hosts", err) ||
+	    catalog_begin(ctx->cat, err))
+		return err->code;
+	if (host_find(ctx, ref, NULL, &st, err))
+		goto fail;
+	if ((found = cstmt_row(st, err))) {
+		id = cstmt_int(st, 0);
+		name = strdup(cstmt_text(st, 1));
+		old = strdup(cstmt_text(st, 3));
+	}
+	cstmt_free(st);
+	if (err->code)
+		goto fail;
+	if (!found) {
+		cerr_set(err, CERR_NOTFOUND, "no host '%s'", ref);
+		goto fail;
+	}
+	catalog_now(now);
+	snprintf(detail, sizeof(detail), "%s -> %s", old, state);
+	if (strcmp(old, state) != 0 && (catalog_exec(ctx->cat, err,
+	    "UPDATE hosts SET state = ?, updated = ? WHERE id = ?", "ssi",
+	    state, now, id) || acct_audit(ctx, strcmp(state, "enabled") == 0
+	    ? "enable" : "disable", "Host", id, name, detail, err)))
+		goto fail;
+	if (catalog_commit(ctx->cat, err))
+		goto fail;
+	free(name);
+	free(old);
+	return host_show(ctx, ref, out, err);
+fail:
+	catalog_rollback(ctx->cat);
+	free(name);
+	free(old);
+	return err->code;
+}
+
 void
 host_names(struct ctx *ctx, const char *prefix, void (*each)(const char *))
 {

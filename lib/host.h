@@ -33,6 +33,10 @@ int host_list(struct ctx *ctx, const char *state, emit_fn emit,
     struct cerr *err);
 /* Refused with CERR_CONFLICT while VMs occupy the host. */
 int host_remove(struct ctx *ctx, const char *ref, struct cerr *err);
+/* Enable ("enabled") or disable ("disabled") a host: a disabled host
+ * takes no new VMs; those on it stay.  Admins only. */
+int host_set_state(struct ctx *ctx, const char *ref, const char *state,
+    struct doc **out, struct cerr *err);
 /* Call each with every host name starting with prefix (completion). */
 void host_names(struct ctx *ctx, const char *prefix,
     void (*each)(const char *name));

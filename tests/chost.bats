@@ -183,3 +183,36 @@ setup() {
 	run -2 --separate-stderr chost add h1
 	[ "$stderr" = "chost: usage: chost add NAME URI [--label KEY=VALUE]..." ]
 }
+
+@test "chost disable keeps new VMs off a host; enable lets them on again" {
+	run -0 chost add h1 "$LAB_URI1"
+	run -0 chost disable h1 -o json
+	[ "$(jq -r .state <<<"$output")" = disabled ]
+	printf 'name: d1\ncpu: 1\nmemory: 64\n' > "$BATS_TEST_TMPDIR/d1.yaml"
+	before=$(catalog_digest)
+	run -6 --separate-stderr cvm create "$BATS_TEST_TMPDIR/d1.yaml"
+	[ "$stderr" = "cvm: no enabled host to place vm 'd1' on (add one with 'chost add')" ]
+	[ "$(catalog_digest)" = "$before" ]
+	run -0 chost list --state disabled -o ids
+	[ "$output" = 1 ]
+	run -0 chost enable h1 -o json
+	[ "$(jq -r .state <<<"$output")" = enabled ]
+	run -0 cvm create "$BATS_TEST_TMPDIR/d1.yaml" -o json
+	[ "$(jq -r .host <<<"$output")" = h1 ]
+	# a VM on a disabled host stays there
+	run -0 chost disable -q h1
+	run -0 cvm show d1 -o json
+	[ "$(jq -r .state <<<"$output")" = running ]
+	run -0 cvm delete -q d1
+	run -0 sqlite3 "$CLOUDOS_CATALOG" "SELECT action || ' ' || detail FROM audit WHERE kind = 'Host' AND action != 'create' ORDER BY id"
+	[ "$output" = $'disable enabled -> disabled\nenable disabled -> enabled\ndisable enabled -> disabled' ]
+}
+
+@test "chost enable and disable: missing hosts exit 3, non-admins exit 4" {
+	run -3 --separate-stderr chost enable nope
+	[ "$stderr" = "chost: no host 'nope'" ]
+	run -0 chost add h1 "$LAB_URI1"
+	run -0 cacct user add alice --uid 5001
+	run -4 --separate-stderr chost --as alice disable h1
+	[ "$stderr" = "chost: user 'alice' may not disable hosts (admins only)" ]
+}

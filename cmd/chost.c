@@ -19,8 +19,8 @@ chost_add(struct ctx *ctx, struct args *a, struct cerr *err)
 		return cerr_set(err, CERR_USAGE, "usage: chost add NAME URI "
 		    "[--label KEY=VALUE]...");
 	if (labels_from_args(kv, n, &labels, err) == 0 &&
-	    host_add(ctx, args_pos(a, 0), args_pos(a, 1), labels, &out,
-	    err) == 0)
+	    host_add(ctx, args_pos(a, 0), args_pos(a, 1),
+	    args_str(a, "migration-address"), labels, &out, err) == 0)
 		cli_emit_free(ctx, out, err);
 	doc_free(labels);
 	return err->code;
@@ -92,6 +92,7 @@ STATE_CMD(chost_disable, "disabled")
 
 static const struct opt add_opts[] = {
 	{ "label", 'l', OPT_LIST, "KEY=VALUE", "attach a label to the host" },
+	{ "migration-address", 0, OPT_STR, "ADDR", "where migrations to this host go (default: its hostname)" },
 	{ NULL, 0, 0, NULL, NULL },
 };
 

@@ -133,6 +133,28 @@ cvm_release(struct ctx *ctx, struct args *a, struct cerr *err)
 	return cli_each_ref(ctx, a, "VM", release_one, err);
 }
 
+static int
+migrate_one(struct ctx *ctx, struct args *a, const char *ref,
+    struct cerr *err)
+{
+	struct doc *out = NULL;
+
+	if (vm_migrate(ctx, ref, args_str(a, "to"), args_bool(a, "live"),
+	    &out, err))
+		return err->code;
+	if (ctx->quiet) {
+		doc_free(out);
+		return 0;
+	}
+	return cli_emit_free(ctx, out, err);
+}
+
+static int
+cvm_migrate(struct ctx *ctx, struct args *a, struct cerr *err)
+{
+	return cli_each_ref(ctx, a, "VM", migrate_one, err);
+}
+
 static void
 note(struct ctx *ctx, const char *msg)
 {
@@ -204,6 +226,12 @@ static const struct opt reboot_opts[] = {
 	{ NULL, 0, 0, NULL, NULL },
 };
 
+static const struct opt migrate_opts[] = {
+	{ "to", 't', OPT_STR, "HOST", "the target host (default: the first other host with room)" },
+	{ "live", 0, OPT_BOOL, NULL, "migrate running VMs without pausing them" },
+	{ NULL, 0, 0, NULL, NULL },
+};
+
 static const struct cmd cvm_cmds[] = {
 	{ "create", cvm_create, create_opts, CMD_WRITE,
 	  "FILE...|-|-f FILE [--count N] [--hold]",
@@ -224,6 +252,8 @@ static const struct cmd cvm_cmds[] = {
 	  "pause running VMs in memory" },
 	{ "resume", cvm_resume, NULL, CMD_WRITE, "VM...|-",
 	  "resume suspended VMs" },
+	{ "migrate", cvm_migrate, migrate_opts, CMD_WRITE,
+	  "VM...|- [--to HOST] [--live]", "move VMs to another host" },
 	{ "release", cvm_release, NULL, CMD_WRITE, "VM...|-",
 	  "place and start VMs created with --hold" },
 	{ "delete", cvm_delete, NULL, CMD_WRITE, "VM...|-",

@@ -7,10 +7,14 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 export PATH="${CLOUDOS_BUILDDIR:-$top}:$PATH"
 lab="$top/tests/lab/lab-host"
 work=$(mktemp -d /tmp/clife.XXXXXX)
-trap '"$lab" stop "$work/h1" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+trap '"$lab" stop "$work/h1" >/dev/null 2>&1 || true
+      "$lab" stop "$work/h2" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 export CLOUDOS_CATALOG="$work/catalog.db"
 
-chost add h1 "$("$lab" start "$work/h1")" -q >/dev/null
+# two lab hosts; they share this machine's network, so migration streams
+# go over 127.0.0.1
+chost add h1 "$("$lab" start "$work/h1")" --migration-address 127.0.0.1 -q >/dev/null
+chost add h2 "$("$lab" start "$work/h2")" --migration-address 127.0.0.1 -q >/dev/null
 
 # two VMs from one document, held until we say so
 cvm create --count 2 --hold - -q -o ids < "$top/examples/web-1.yaml"
@@ -20,6 +24,10 @@ cvm list -o json | jq -r '.name + " " + .state'
 # pause them all in memory, then resume the ones that are suspended
 cvm list -o ids | xargs cvm suspend -q
 cvm list --state suspended -o json | cvm resume - -o json | jq -r '.name + " " + .state'
+
+# move everything off h1, live
+cvm list --host h1 -o json | cvm migrate - --to h2 --live -q
+chost list -o json | jq -r '.name + " runs " + (.vms | tostring) + " VMs"'
 
 # a hard reboot, then a shutdown that powers off what ignores ACPI
 cvm reboot --hard web-1-1 -q

@@ -98,7 +98,10 @@ static const char *const migrations[] = {
 	 * reconcile pass can finish it or roll it back once that process is
 	 * gone */
 	"ALTER TABLE vms ADD COLUMN target TEXT;"
-	"ALTER TABLE vms ADD COLUMN intent_pid INTEGER;",
+	"ALTER TABLE vms ADD COLUMN target_host INTEGER REFERENCES hosts(id);"
+	"ALTER TABLE vms ADD COLUMN intent_pid INTEGER;"
+	/* where a host's migration traffic goes, when not to its hostname */
+	"ALTER TABLE hosts ADD COLUMN migration_address TEXT;",
 };
 
 int

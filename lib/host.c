@@ -17,7 +17,7 @@
 #define HOST_COLS \
 	"SELECT h.id, h.name, h.uri, h.state, h.hypervisor, h.domain_type, " \
 	"h.hostname, h.cpu, h.memory, h.labels, u.name, g.name, h.created, " \
-	"h.updated, " \
+	"h.updated, h.migration_address, " \
 	"(SELECT COALESCE(sum(v.cpu), 0) FROM vms v WHERE v.host_id = h.id " \
 	"  AND " VM_OCCUPIES "), " \
 	"(SELECT COALESCE(sum(v.memory), 0) FROM vms v " \
@@ -42,11 +42,13 @@ host_doc(struct cstmt *st)
 	doc_set_str(d, "hostname", cstmt_text(st, 6));
 	doc_set_int(d, "cpu", cstmt_int(st, 7));
 	doc_set_int(d, "memory", cstmt_int(st, 8));
-	doc_set_int(d, "used_cpu", cstmt_int(st, 14));
-	doc_set_int(d, "used_memory", cstmt_int(st, 15));
-	doc_set_int(d, "free_cpu", cstmt_int(st, 7) - cstmt_int(st, 14));
-	doc_set_int(d, "free_memory", cstmt_int(st, 8) - cstmt_int(st, 15));
-	doc_set_int(d, "vms", cstmt_int(st, 16));
+	doc_set_int(d, "used_cpu", cstmt_int(st, 15));
+	doc_set_int(d, "used_memory", cstmt_int(st, 16));
+	doc_set_int(d, "free_cpu", cstmt_int(st, 7) - cstmt_int(st, 15));
+	doc_set_int(d, "free_memory", cstmt_int(st, 8) - cstmt_int(st, 16));
+	doc_set_int(d, "vms", cstmt_int(st, 17));
+	if (!cstmt_null(st, 14))
+		doc_set_str(d, "migration_address", cstmt_text(st, 14));
 	doc_map_set(d, "labels", labels_from_json(cstmt_text(st, 9)));
 	doc_set_str(d, "owner", cstmt_text(st, 10));
 	doc_set_str(d, "group_owner", cstmt_text(st, 11));
@@ -110,7 +112,8 @@ host_list(struct ctx *ctx, const char *state, emit_fn emit,
 
 int
 host_add(struct ctx *ctx, const char *name, const char *uri,
-    const struct doc *labels, struct doc **out, struct cerr *err)
+    const char *address, const struct doc *labels, struct doc **out,
+    struct cerr *err)
 {
 	struct buf json = BUF_INIT;
 	struct cstmt *st = NULL;
@@ -126,6 +129,13 @@ host_add(struct ctx *ctx, const char *name, const char *uri,
 	if (*uri == '\0' || !valid_utf8(uri, strlen(uri)) ||
 	    strchr(uri, '\n')) {
 		cerr_set(err, CERR_USAGE, "invalid URI for host '%s'", name);
+		goto out;
+	}
+	if (address && (*address == '\0' || strspn(address,
+	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]")
+	    != strlen(address))) {
+		cerr_set(err, CERR_USAGE, "invalid migration address '%s' (a "
+		    "host name or an IP address)", address);
 		goto out;
 	}
 	/* a taken name fails before we spend a connection on it */
@@ -150,10 +160,11 @@ host_add(struct ctx *ctx, const char *name, const char *uri,
 		goto out;
 	if (catalog_exec(ctx->cat, err, "INSERT INTO hosts (name, uri, "
 	    "hypervisor, domain_type, hostname, cpu, memory, labels, owner, "
-	    "group_id, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, "
-	    "?, ?, ?)", "sssssdisiiss", name, uri, node.hypervisor,
-	    node.domain_type, node.hostname, node.cpu, node.memory, json.s,
-	    ctx->who.user_id, ctx->who.group_id, now, now)) {
+	    "group_id, created, updated, migration_address) VALUES (?, ?, ?, "
+	    "?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", "sssssdisiisss", name, uri,
+	    node.hypervisor, node.domain_type, node.hostname, node.cpu,
+	    node.memory, json.s, ctx->who.user_id, ctx->who.group_id, now, now,
+	    address)) {
 		if (err->code == CERR_CONFLICT) {
 			cerr_clear(err);
 			cerr_set(err, CERR_CONFLICT, "host '%s' exists "
@@ -191,7 +202,7 @@ host_remove(struct ctx *ctx, const char *ref, struct cerr *err)
 	if ((found = cstmt_row(st, err))) {
 		id = cstmt_int(st, 0);
 		name = strdup(cstmt_text(st, 1));
-		vms = cstmt_int(st, 16);
+		vms = cstmt_int(st, 17);
 	}
 	cstmt_free(st);
 	if (err->code)

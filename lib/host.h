@@ -22,11 +22,13 @@ typedef int (*emit_fn)(struct ctx *, const struct doc *, struct cerr *);
 	"v.state IN ('deploying', 'running', 'suspended', 'poweroff', " \
 	"'migrating', 'shutting-down', 'unknown')"
 
-/* Connect to uri, read its capacity and register it as name.  labels is a
- * map of strings or NULL.  CERR_UNREACHABLE when uri does not answer,
+/* Connect to uri, read its capacity and register it as name.  address is
+ * where migrations to it go (NULL: its hostname); labels is a map of
+ * strings or NULL.  CERR_UNREACHABLE when uri does not answer,
  * CERR_CONFLICT when the name is taken. */
 int host_add(struct ctx *ctx, const char *name, const char *uri,
-    const struct doc *labels, struct doc **out, struct cerr *err);
+    const char *address, const struct doc *labels, struct doc **out,
+    struct cerr *err);
 int host_show(struct ctx *ctx, const char *ref, struct doc **out,
     struct cerr *err);
 int host_list(struct ctx *ctx, const char *state, emit_fn emit,

@@ -310,6 +310,61 @@ out:
 }
 
 int
+hv_migrate(struct hv *src, struct hv *dst, const char *uuid, int live,
+    const char *address, struct cerr *err)
+{
+	virDomainPtr dom = lookup(src, uuid, err), ddom = NULL;
+	virTypedParameterPtr params = NULL;
+	int nparams = 0, maxparams = 0, rc = 0;
+	char *xml = NULL, uri[300];
+
+	if (dom == NULL)
+		return err->code;
+	if (virDomainIsActive(dom) == 1) {
+		unsigned int flags = VIR_MIGRATE_PERSIST_DEST |
+		    VIR_MIGRATE_UNDEFINE_SOURCE | (live ? VIR_MIGRATE_LIVE : 0);
+
+		if (address && *address) {
+			snprintf(uri, sizeof(uri), "tcp://%s", address);
+			if (virTypedParamsAddString(&params, &nparams,
+			    &maxparams, VIR_MIGRATE_PARAM_URI, uri) < 0) {
+				rc = hv_fail(src, err, "cannot migrate domain "
+				    "%s", uuid);
+				goto out;
+			}
+		}
+		ddom = virDomainMigrate3(dom, dst->conn, params,
+		    (unsigned int)nparams, flags);
+		if (ddom == NULL)
+			rc = hv_fail(src, err, "cannot migrate domain %s to "
+			    "'%s'", uuid, dst->uri);
+		goto out;
+	}
+	/* cold: the definition moves; there is no memory to carry */
+	if ((xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_MIGRATABLE |
+	    VIR_DOMAIN_XML_SECURE)) == NULL) {
+		rc = hv_fail(src, err, "cannot read domain %s", uuid);
+		goto out;
+	}
+	if ((ddom = virDomainDefineXML(dst->conn, xml)) == NULL) {
+		rc = hv_fail(dst, err, "cannot define domain %s on '%s'", uuid,
+		    dst->uri);
+		goto out;
+	}
+	fault_point("hv.migrate");
+	if (virDomainUndefine(dom) < 0)
+		rc = hv_fail(src, err, "cannot undefine domain %s on '%s'",
+		    uuid, src->uri);
+out:
+	virTypedParamsFree(params, nparams);
+	free(xml);
+	if (ddom)
+		virDomainFree(ddom);
+	virDomainFree(dom);
+	return rc;
+}
+
+int
 hv_remove(struct hv *hv, const char *uuid, struct cerr *err)
 {
 	virDomainPtr dom = virDomainLookupByUUIDString(hv->conn, uuid);

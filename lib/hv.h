@@ -56,6 +56,12 @@ int hv_reboot(struct hv *hv, const char *uuid, int hard, struct cerr *err);
  * it to be off; then power it off.  *forced tells which happened. */
 int hv_shutdown(struct hv *hv, const char *uuid, int timeout, int *forced,
     struct cerr *err);
+/* Move a domain from src to dst: live (or paused, without live) when it
+ * runs, by moving its definition when it is off.  The domain ends defined
+ * on dst only.  address, when not NULL, is where dst listens for the
+ * migration stream (else dst's hostname). */
+int hv_migrate(struct hv *src, struct hv *dst, const char *uuid, int live,
+    const char *address, struct cerr *err);
 /* Power off if needed and undefine. */
 int hv_remove(struct hv *hv, const char *uuid, struct cerr *err);
 int hv_state(struct hv *hv, const char *uuid, enum hv_state *state,

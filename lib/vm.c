@@ -28,7 +28,7 @@
 #define VM_COLS \
 	"SELECT v.id, v.uuid, v.name, v.state, h.name, v.cpu, v.memory, " \
 	"v.labels, u.name, g.name, v.created, v.updated, v.error, h.uri, " \
-	"h.domain_type, v.host_id, v.target, v.intent_pid " \
+	"h.domain_type, v.host_id, v.target, v.intent_pid, v.target_host " \
 	"FROM vms v JOIN users u ON u.id = v.owner " \
 	"JOIN groups g ON g.id = v.group_id " \
 	"LEFT JOIN hosts h ON h.id = v.host_id "
@@ -52,6 +52,7 @@ struct vmrow {
 	long long memory;
 	char *target;		/* what an action in flight aims for */
 	long long intent_pid;	/* the process running it, 0 if none */
+	long long target_host;	/* where a migration goes, 0 if none */
 };
 
 static void
@@ -86,6 +87,7 @@ vmrow_fill(struct cstmt *st, struct vmrow *r)
 	r->host_id = cstmt_null(st, 15) ? 0 : cstmt_int(st, 15);
 	r->target = dup_or_null(cstmt_text(st, 16));
 	r->intent_pid = cstmt_null(st, 17) ? 0 : cstmt_int(st, 17);
+	r->target_host = cstmt_null(st, 18) ? 0 : cstmt_int(st, 18);
 }
 
 static struct doc *
@@ -327,7 +329,8 @@ vm_transition(struct ctx *ctx, const struct vmrow *r, const char *from,
 	if (catalog_exec(ctx->cat, err, "UPDATE vms SET state = ?1, "
 	    "host_id = CASE WHEN ?2 < 0 THEN host_id WHEN ?2 = 0 THEN NULL "
 	    "ELSE ?2 END, error = ?3, updated = ?4, target = NULL, "
-	    "intent_pid = NULL WHERE id = ?5 AND state = ?6",
+	    "target_host = NULL, intent_pid = NULL "
+	    "WHERE id = ?5 AND state = ?6",
 	    "sissis", to, host_id, error, now, r->id, from))
 		return err->code;
 	if (catalog_changes(ctx->cat) != 1)
@@ -779,6 +782,144 @@ VM_ACTION(vm_suspend, act_suspend)
 VM_ACTION(vm_resume, act_resume)
 VM_ACTION(vm_delete, act_delete)
 
+/* A host a VM may go to: enabled, not `exclude`, with room for r.  With
+ * ref, only that host (by name or id).  Fills *id, *name, *uri and
+ * *address (which may be NULL). */
+static int
+vm_dest(struct ctx *ctx, const struct vmrow *r, const char *ref,
+    long long exclude, long long *id, char **name, char **uri,
+    char **address, struct cerr *err)
+{
+	struct cstmt *st = NULL;
+	long long rid = -1;
+	int found;
+
+	if (ref) {
+		if (!valid_id(ref, &rid))
+			rid = -1;
+		if (catalog_query(ctx->cat, &st, err, "SELECT id, name, state "
+		    "FROM hosts WHERE name = ? OR id = ?", "si", ref, rid))
+			return err->code;
+		if ((found = cstmt_row(st, err))) {
+			rid = cstmt_int(st, 0);
+			if (rid == exclude)
+				cerr_set(err, CERR_CONFLICT, "vm '%s' is on "
+				    "host '%s' already", r->name,
+				    cstmt_text(st, 1));
+			else if (strcmp(cstmt_text(st, 2), "enabled") != 0)
+				cerr_set(err, CERR_CONFLICT, "host '%s' is %s",
+				    cstmt_text(st, 1), cstmt_text(st, 2));
+		}
+		cstmt_free(st);
+		if (err->code)
+			return err->code;
+		if (!found)
+			return cerr_set(err, CERR_NOTFOUND, "no host '%s'",
+			    ref);
+	}
+	if (catalog_query(ctx->cat, &st, err,
+	    "SELECT h.id, h.name, h.uri, h.migration_address FROM hosts h "
+	    "WHERE h.state = 'enabled' AND h.id != ?3 AND (?4 < 0 OR "
+	    "h.id = ?4) "
+	    "AND h.cpu - (SELECT COALESCE(sum(v.cpu), 0) FROM vms v "
+	    "  WHERE v.host_id = h.id AND " VM_OCCUPIES ") >= ?1 "
+	    "AND h.memory - (SELECT COALESCE(sum(v.memory), 0) FROM vms v "
+	    "  WHERE v.host_id = h.id AND " VM_OCCUPIES ") >= ?2 "
+	    "ORDER BY h.id LIMIT 1", "diii", r->cpu, r->memory, exclude, rid))
+		return err->code;
+	if ((found = cstmt_row(st, err))) {
+		*id = cstmt_int(st, 0);
+		*name = xstrdup(cstmt_text(st, 1));
+		*uri = xstrdup(cstmt_text(st, 2));
+		*address = dup_or_null(cstmt_text(st, 3));
+	}
+	cstmt_free(st);
+	if (err->code || found)
+		return err->code;
+	if (ref)
+		return cerr_set(err, CERR_CAPACITY, "host '%s' has no room for "
+		    "vm '%s' (cpu %d, memory %lld MiB)", ref, r->name, r->cpu,
+		    r->memory);
+	return cerr_set(err, CERR_CAPACITY, "no other host has room for vm "
+	    "'%s' (cpu %d, memory %lld MiB)", r->name, r->cpu, r->memory);
+}
+
+static int
+vm_move(const char *src_uri, const char *dst_uri, const char *uuid,
+    int live, const char *address, struct cerr *err)
+{
+	struct hv *src = NULL, *dst = NULL;
+
+	if (hv_connect(src_uri, &src, err) == 0 &&
+	    hv_connect(dst_uri, &dst, err) == 0)
+		hv_migrate(src, dst, uuid, live, address, err);
+	hv_close(dst);
+	hv_close(src);
+	return err->code;
+}
+
+int
+vm_migrate(struct ctx *ctx, const char *ref, const char *to, bool live,
+    struct doc **out, struct cerr *err)
+{
+	static const char *const movable[] = {
+		"running", "suspended", "poweroff", NULL,
+	};
+	struct vmrow r = { 0 };
+	struct cerr hverr = { 0 };
+	char *dname = NULL, *duri = NULL, *daddr = NULL, from[16], id[32];
+	long long dest = 0;
+	size_t i;
+
+	if (acct_require_admin(ctx, "migrate vms", err) ||
+	    catalog_begin(ctx->cat, err))
+		return err->code;
+	if (vm_load(ctx, ref, &r, err))
+		goto fail;
+	for (i = 0; movable[i]; i++)
+		if (strcmp(movable[i], r.state) == 0)
+			break;
+	if (movable[i] == NULL) {
+		cerr_set(err, CERR_CONFLICT, "cannot migrate vm '%s': it is "
+		    "%s (migrate needs running, suspended or poweroff)",
+		    r.name, r.state);
+		goto fail;
+	}
+	memcpy(from, r.state, sizeof(from));
+	if (vm_dest(ctx, &r, to, r.host_id, &dest, &dname, &duri, &daddr,
+	    err) ||
+	    vm_intent(ctx, &r, from, "migrating", from, -1, "migrate", err) ||
+	    catalog_exec(ctx->cat, err, "UPDATE vms SET target_host = ? "
+	    "WHERE id = ?", "ii", dest, r.id) ||
+	    catalog_commit(ctx->cat, err))
+		goto fail;
+	fault_point("vm.intent");
+	vm_move(r.uri, duri, r.uuid, live, daddr, &hverr);
+	fault_point("vm.outcome");
+	if (hverr.code) {
+		cerr_wrap(&hverr, "cannot migrate vm '%s' from host '%s' to "
+		    "host '%s'", r.name, r.host, dname);
+		if (vm_record(ctx, &r, "migrating", from, -1, hverr.msg,
+		    "migrate", err) == 0)
+			cerr_set(err, hverr.code, "%s", hverr.msg);
+		goto out;
+	}
+	if (vm_record(ctx, &r, "migrating", from, dest, NULL, "migrate",
+	    err) == 0) {
+		snprintf(id, sizeof(id), "%lld", r.id);
+		vm_show(ctx, id, out, err);
+	}
+	goto out;
+fail:
+	catalog_rollback(ctx->cat);
+out:
+	free(dname);
+	free(duri);
+	free(daddr);
+	vmrow_release(&r);
+	return err->code;
+}
+
 /* Reconcile. */
 
 struct domain_seen {
@@ -831,6 +972,66 @@ transitional(const char *state)
 	    || !strcmp(state, "migrating");
 }
 
+static const char *
+state_for(enum hv_state hs)
+{
+	return hs == HV_RUNNING ? "running" : hs == HV_PAUSED ? "suspended" :
+	    hs == HV_CRASHED ? "failed" : "poweroff";
+}
+
+/* A migration whose command died: where is the domain now?  Active on the
+ * destination: finish (drop what is left on the source).  Still on the
+ * source: roll back (drop an inactive copy on the destination).  Only an
+ * inactive copy on the destination: finish there.  Nowhere: failed. */
+static int
+reconcile_migration(struct ctx *ctx, struct hv *src, struct vmrow *r,
+    enum hv_state hs, bool *changed, struct cerr *err)
+{
+	struct cerr hverr = { 0 };
+	struct cstmt *st = NULL;
+	struct hv *dst = NULL;
+	enum hv_state ds = HV_ABSENT;
+	const char *want, *why = NULL;
+	long long host = -1;
+	char *duri = NULL;
+
+	if (r->target_host && catalog_query(ctx->cat, &st, err, "SELECT uri "
+	    "FROM hosts WHERE id = ?", "i", r->target_host) == 0) {
+		if (cstmt_row(st, err))
+			duri = xstrdup(cstmt_text(st, 0));
+		cstmt_free(st);
+	}
+	if (err->code)
+		goto out;
+	if (duri && (hv_connect(duri, &dst, &hverr) ||
+	    hv_state(dst, r->uuid, &ds, &hverr)))
+		goto out;	/* destination unreachable: try next pass */
+	if (ds == HV_RUNNING || ds == HV_PAUSED ||
+	    (ds != HV_ABSENT && hs == HV_ABSENT)) {
+		if (hs != HV_ABSENT && hv_remove(src, r->uuid, &hverr))
+			goto out;
+		want = state_for(ds);
+		host = r->target_host;
+	} else if (hs != HV_ABSENT) {
+		if (ds != HV_ABSENT && hv_remove(dst, r->uuid, &hverr))
+			goto out;
+		want = state_for(hs);
+	} else {
+		want = "failed";
+		host = 0;
+		why = "the domain is gone from both hosts of its migration";
+	}
+	if (vm_record(ctx, r, "migrating", want, host, why, "reconcile",
+	    err) == 0)
+		*changed = true;
+	else if (err->code == CERR_CONFLICT)
+		cerr_clear(err);
+out:
+	hv_close(dst);
+	free(duri);
+	return err->code;
+}
+
 /* Bring one VM and its domain (state hs on the reachable host hv) into
  * agreement.  *changed says whether anything was recorded. */
 static int
@@ -848,6 +1049,9 @@ reconcile_vm(struct ctx *ctx, struct hv *hv, struct vmrow *r,
 		if (pid_alive(r->intent_pid))
 			return 0;	/* still in flight */
 		/* the command died: finish what it began */
+		if (strcmp(r->state, "migrating") == 0)
+			return reconcile_migration(ctx, hv, r, hs, changed,
+			    err);
 		if (strcmp(target, "done") == 0) {
 			if (hv_remove(hv, r->uuid, &hverr) == 0) {
 				want = "done";

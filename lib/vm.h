@@ -83,6 +83,11 @@ int vm_resume(struct ctx *ctx, const char *ref, const struct vm_opts *o,
     struct doc **out, struct cerr *err);
 int vm_delete(struct ctx *ctx, const char *ref, const struct vm_opts *o,
     struct doc **out, struct cerr *err);
+/* Move VMs (running, suspended or poweroff; admins only) to host `to`, or
+ * to the first other enabled host with room when to is NULL: live when
+ * live and running, by moving the definition when off. */
+int vm_migrate(struct ctx *ctx, const char *ref, const char *to, bool live,
+    struct doc **out, struct cerr *err);
 /*
  * One reconcile pass over every host (admins only): finish or roll back
  * actions that a killed command left half done (matching domains by UUID;

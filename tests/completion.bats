@@ -27,7 +27,7 @@ complete_line() {
 
 @test "completion: cvm <TAB> gives the subcommands" {
 	complete_line cvm ""
-	[ "$reply" = $'create\nlist\nshow\nstart\nshutdown\npoweroff\nreboot\nsuspend\nresume\nrelease\ndelete\nhistory\nreconcile\nhelp' ]
+	[ "$reply" = $'create\nlist\nshow\nstart\nshutdown\npoweroff\nreboot\nsuspend\nresume\nmigrate\nrelease\ndelete\nhistory\nreconcile\nhelp' ]
 	complete_line cvm po
 	[ "$reply" = poweroff ]
 }

@@ -24,7 +24,9 @@ load helpers/common
 @test "examples: lifecycle.sh holds, releases, suspends, resumes and shuts down VMs" {
 	run -0 --separate-stderr "$CLOUDOS_SRCDIR/examples/lifecycle.sh"
 	assert_line "web-1-2 running"
-	assert_line --regexp '^2 +web-1-2 +poweroff +h1 '
+	assert_line "h1 runs 0 VMs"
+	assert_line "h2 runs 2 VMs"
+	assert_line --regexp '^2 +web-1-2 +poweroff +h2 '
 	assert_line --regexp ' shut down +web-1-1 +shutting-down -> poweroff$'
 	run bash -c 'ls -d /tmp/clife.* 2>/dev/null'
 	[ -z "$output" ]

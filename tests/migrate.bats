@@ -1,0 +1,123 @@
+#!/usr/bin/env bats
+# Migration between two lab hosts (each a private libvirtd; they share the
+# machine's network, so migration streams go over 127.0.0.1).
+
+load helpers/common
+
+setup_file() {
+	lab_start 2
+}
+
+teardown_file() {
+	lab_stop
+}
+
+setup() {
+	fresh_catalog
+	chost add h1 "$LAB_URI1" --migration-address 127.0.0.1 >/dev/null
+	chost add h2 "$LAB_URI2" --migration-address 127.0.0.1 >/dev/null
+	printf 'name: m\ncpu: 1\nmemory: 64MiB\n' > "$BATS_TEST_TMPDIR/m.yaml"
+}
+
+teardown() {
+	cvm list -o ids 2>/dev/null | xargs -r cvm delete -q 2>/dev/null || true
+}
+
+# on N: the domains of lab host N, by UUID, with their state
+on() {
+	local uri
+	uri=LAB_URI$1
+	virsh -c "${!uri}" list --all --uuid | sed '/^$/d'
+}
+
+@test "cvm migrate --live moves a running guest to another host" {
+	cvm create -q "$BATS_TEST_TMPDIR/m.yaml" >/dev/null
+	uuid=$(cvm show m -o json | jq -r .uuid)
+	run -0 cvm migrate m --to h2 --live -o json
+	[ "$(jq -r .host <<<"$output")" = h2 ]
+	[ "$(jq -r .state <<<"$output")" = running ]
+	[ "$(on 2)" = "$uuid" ]
+	[ -z "$(on 1)" ]
+	[ "$(virsh -c "$LAB_URI2" domstate "$uuid" | head -n 1)" = running ]
+	run -0 chost list -o json
+	[ "$(jq -r .used_cpu <<<"${lines[0]}")" = 0 ]
+	[ "$(jq -r .used_cpu <<<"${lines[1]}")" = 1 ]
+}
+
+@test "cvm migrate of a VM that is off moves its definition; without --to the first other host with room" {
+	cvm create -q "$BATS_TEST_TMPDIR/m.yaml" >/dev/null
+	cvm poweroff -q m
+	uuid=$(cvm show m -o json | jq -r .uuid)
+	run -0 cvm migrate m -o json
+	[ "$(jq -r .host <<<"$output")" = h2 ]
+	[ "$(jq -r .state <<<"$output")" = poweroff ]
+	[ "$(on 2)" = "$uuid" ]
+	[ -z "$(on 1)" ]
+	run -0 cvm start m -o json
+	[ "$(jq -r .state <<<"$output")" = running ]
+}
+
+@test "cvm list --host h1 -o json | cvm migrate - --to h2 moves them all" {
+	cvm create -q --count 2 "$BATS_TEST_TMPDIR/m.yaml" >/dev/null
+	cvm list --host h1 -o json > "$BATS_TEST_TMPDIR/on-h1.json"
+	run -0 cvm migrate - --to h2 --live -q < "$BATS_TEST_TMPDIR/on-h1.json"
+	run -0 cvm list --host h2 -o ids
+	[ "$output" = $'1\n2' ]
+	[ "$(on 2 | wc -l)" -eq 2 ]
+	[ -z "$(on 1)" ]
+}
+
+@test "cvm migrate refuses what it cannot do, changing nothing" {
+	cvm create -q "$BATS_TEST_TMPDIR/m.yaml" >/dev/null
+	before=$(catalog_digest)
+	run -5 --separate-stderr cvm migrate m --to h1
+	[ "$stderr" = "cvm: vm 'm' is on host 'h1' already" ]
+	run -3 --separate-stderr cvm migrate m --to h9
+	[ "$stderr" = "cvm: no host 'h9'" ]
+	run -3 --separate-stderr cvm migrate nope --to h2
+	[ "$stderr" = "cvm: no vm 'nope'" ]
+	chost disable -q h2
+	before=$(catalog_digest)
+	run -5 --separate-stderr cvm migrate m --to h2
+	[ "$stderr" = "cvm: host 'h2' is disabled" ]
+	run -6 --separate-stderr cvm migrate m
+	[ "$stderr" = "cvm: no other host has room for vm 'm' (cpu 1, memory 64 MiB)" ]
+	[ "$(catalog_digest)" = "$before" ]
+	chost enable -q h2
+	printf 'name: big\ncpu: 2\nmemory: 64MiB\n' > "$BATS_TEST_TMPDIR/big.yaml"
+	cvm create -q "$BATS_TEST_TMPDIR/big.yaml" >/dev/null
+	run -6 --separate-stderr cvm migrate m --to h2
+	[ "$stderr" = "cvm: host 'h2' has no room for vm 'm' (cpu 1, memory 64 MiB)" ]
+	cacct user add alice --uid 5001 >/dev/null
+	run -4 --separate-stderr cvm --as alice migrate m
+	[ "$stderr" = "cvm: user 'alice' may not migrate vms (admins only)" ]
+}
+
+@test "cvm migrate: kill -9 at any point, then reconcile: one domain, where the catalog says" {
+	for point in vm.intent vm.outcome; do
+		cvm create -q "$BATS_TEST_TMPDIR/m.yaml" >/dev/null
+		uuid=$(cvm show m -o json | jq -r .uuid)
+		CLOUDOS_FAULT=$point run -137 cvm migrate m --to h2 --live
+		[ "$(cvm show m -o json | jq -r .state)" = migrating ]
+		run -0 cvm reconcile -o json
+		host=$(jq -r .host <<<"$output")
+		[ "$(jq -r .state <<<"$output")" = running ]
+		case $point/$host in
+		vm.intent/h1) [ "$(on 1)" = "$uuid" ] && [ -z "$(on 2)" ] ;;
+		vm.outcome/h2) [ "$(on 2)" = "$uuid" ] && [ -z "$(on 1)" ] ;;
+		*) echo "$point left the VM on $host"; false ;;
+		esac
+		cvm delete -q m
+	done
+	# cold: killed after the definition reached h2, before h1 let go
+	cvm create -q "$BATS_TEST_TMPDIR/m.yaml" >/dev/null
+	cvm poweroff -q m
+	uuid=$(cvm show m -o json | jq -r .uuid)
+	CLOUDOS_FAULT=hv.migrate run -137 cvm migrate m --to h2
+	[ "$(on 1)" = "$uuid" ] && [ "$(on 2)" = "$uuid" ]
+	run -0 cvm reconcile -o json
+	[ "$(jq -r .state <<<"$output")" = poweroff ]
+	[ "$(jq -r .host <<<"$output")" = h1 ]
+	[ "$(on 1)" = "$uuid" ]
+	[ -z "$(on 2)" ]
+}

@@ -75,11 +75,7 @@ fn##_one(struct ctx *ctx, struct args *a, const char *ref,		\
 									\
 	if (host_set_state(ctx, ref, state, &out, err))			\
 		return err->code;					\
-	if (ctx->quiet) {						\
-		doc_free(out);						\
-		return 0;						\
-	}								\
-	return cli_emit_free(ctx, out, err);				\
+	return cli_emit_result(ctx, out, err);				\
 }									\
 static int								\
 fn(struct ctx *ctx, struct args *a, struct cerr *err)			\

@@ -120,11 +120,7 @@ release_one(struct ctx *ctx, struct args *a, const char *ref,
 
 	if (vm_release(ctx, ref, &out, err))
 		return err->code;
-	if (ctx->quiet) {
-		doc_free(out);
-		return 0;
-	}
-	return cli_emit_free(ctx, out, err);
+	return cli_emit_result(ctx, out, err);
 }
 
 static int
@@ -142,11 +138,7 @@ migrate_one(struct ctx *ctx, struct args *a, const char *ref,
 	if (vm_migrate(ctx, ref, args_str(a, "to"), args_bool(a, "live"),
 	    &out, err))
 		return err->code;
-	if (ctx->quiet) {
-		doc_free(out);
-		return 0;
-	}
-	return cli_emit_free(ctx, out, err);
+	return cli_emit_result(ctx, out, err);
 }
 
 static int
@@ -181,11 +173,7 @@ fn##_one(struct ctx *ctx, struct args *a, const char *ref,		\
 									\
 	if (vm_opts_from_args(a, &o, err) || svc(ctx, ref, &o, &out, err)) \
 		return err->code;					\
-	if (ctx->quiet) {						\
-		doc_free(out);						\
-		return 0;						\
-	}								\
-	return cli_emit_free(ctx, out, err);				\
+	return cli_emit_result(ctx, out, err);				\
 }									\
 static int								\
 fn(struct ctx *ctx, struct args *a, struct cerr *err)			\

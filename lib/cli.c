@@ -455,6 +455,16 @@ cli_emit_free(struct ctx *ctx, struct doc *d, struct cerr *err)
 	return rc;
 }
 
+int
+cli_emit_result(struct ctx *ctx, struct doc *d, struct cerr *err)
+{
+	if (ctx->quiet) {
+		doc_free(d);
+		return 0;
+	}
+	return cli_emit_free(ctx, d, err);
+}
+
 void
 cli_remark(struct ctx *ctx, const char *fmt, ...)
 {

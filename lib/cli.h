@@ -67,6 +67,8 @@ const char *args_pos(struct args *a, size_t i);
 int cli_emit(struct ctx *ctx, const struct doc *d, struct cerr *err);
 /* The same, then doc_free(d); d may be NULL (nothing printed). */
 int cli_emit_free(struct ctx *ctx, struct doc *d, struct cerr *err);
+/* The result of an action: printed and freed, or only freed under -q. */
+int cli_emit_result(struct ctx *ctx, struct doc *d, struct cerr *err);
 
 /* A remark on stderr ("PROG: ..."), silenced by -q. */
 void cli_remark(struct ctx *ctx, const char *fmt, ...)

@@ -86,6 +86,20 @@ fn(struct ctx *ctx, struct args *a, struct cerr *err)			\
 STATE_CMD(chost_enable, "enabled")
 STATE_CMD(chost_disable, "disabled")
 
+static void
+note(struct ctx *ctx, const char *msg)
+{
+	cli_remark(ctx, "%s", msg);
+}
+
+static int
+chost_drain(struct ctx *ctx, struct args *a, struct cerr *err)
+{
+	if (args_count(a) != 1)
+		return cerr_set(err, CERR_USAGE, "usage: chost drain HOST");
+	return host_drain(ctx, args_pos(a, 0), cli_emit, note, err);
+}
+
 static const struct opt add_opts[] = {
 	{ "label", 'l', OPT_LIST, "KEY=VALUE", "attach a label to the host" },
 	{ "migration-address", 0, OPT_STR, "ADDR", "where migrations to this host go (default: its hostname)" },
@@ -107,6 +121,8 @@ static const struct cmd chost_cmds[] = {
 	  "let hosts take new VMs" },
 	{ "disable", chost_disable, NULL, CMD_WRITE, "HOST...|-",
 	  "take no new VMs on hosts; those on them stay" },
+	{ "drain", chost_drain, NULL, CMD_WRITE, "HOST",
+	  "disable a host and migrate its VMs away, live where running" },
 	{ "remove", chost_remove, NULL, CMD_WRITE, "HOST...|-",
 	  "forget hosts that no VM occupies" },
 	{ NULL, NULL, NULL, 0, NULL, NULL },
@@ -117,8 +133,8 @@ static const struct prog chost = {
 	.summary = "chost manages hypervisor hosts, reached through libvirt "
 	    "URIs.",
 	.kind = "Host",
-	.more = "Clusters, drain, declared capacity, overcommit and "
-	    "monitoring arrive with\nthe VM life cycle work.",
+	.more = "Clusters, declared capacity, overcommit and monitoring "
+	    "arrive with the VM\nlife cycle work.",
 	.cmds = chost_cmds,
 	.names = host_names,
 };

@@ -37,6 +37,11 @@ cvm list -o table
 # what happened to web-1-1, and who did it
 cvm history web-1-1 -o table
 
+# maintenance on h2: drain it (its VMs move to h1), then take it back
+chost drain h2 -o ids >/dev/null
+echo "on h1 after draining h2: $(cvm list --host h1 -o ids | paste -sd' ')"
+chost enable h2 -q
+
 cvm list -o ids | xargs cvm delete -q
 
 # maintenance: a disabled host takes no new VMs until it is enabled again

@@ -39,6 +39,11 @@ int host_remove(struct ctx *ctx, const char *ref, struct cerr *err);
  * takes no new VMs; those on it stay.  Admins only. */
 int host_set_state(struct ctx *ctx, const char *ref, const char *state,
     struct doc **out, struct cerr *err);
+/* Disable a host, then migrate every VM off it (live where running),
+ * emitting each VM moved and noting each that could not move: those leave
+ * CERR_PARTIAL (or their common code when none moved). */
+int host_drain(struct ctx *ctx, const char *ref, emit_fn emit,
+    void (*note)(struct ctx *, const char *), struct cerr *err);
 /* Call each with every host name starting with prefix (completion). */
 void host_names(struct ctx *ctx, const char *prefix,
     void (*each)(const char *name));

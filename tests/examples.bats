@@ -28,6 +28,7 @@ load helpers/common
 	assert_line "h2 runs 2 VMs"
 	assert_line --regexp '^2 +web-1-2 +poweroff +h2 '
 	assert_line --regexp ' shut down +web-1-1 +shutting-down -> poweroff$'
+	assert_line "on h1 after draining h2: 1 2"
 	run bash -c 'ls -d /tmp/clife.* 2>/dev/null'
 	[ -z "$output" ]
 }

@@ -121,3 +121,34 @@ on() {
 	[ "$(on 1)" = "$uuid" ]
 	[ -z "$(on 2)" ]
 }
+
+@test "chost drain disables a host and moves every VM off it, live where running" {
+	cvm create -q --count 2 "$BATS_TEST_TMPDIR/m.yaml" >/dev/null
+	cvm poweroff -q m-2
+	run -0 --separate-stderr chost drain h1 -o json
+	[ "${#lines[@]}" -eq 2 ]
+	[ "$(jq -r .host <<<"${lines[0]}")" = h2 ]
+	[ "$(jq -r .state <<<"${lines[0]}")" = running ]
+	[ "$(jq -r .state <<<"${lines[1]}")" = poweroff ]
+	[ -z "$(on 1)" ]
+	[ "$(on 2 | wc -l)" -eq 2 ]
+	run -0 chost show h1 -o json
+	[ "$(jq -r .state <<<"$output")" = disabled ]
+	[ "$(jq -r .vms <<<"$output")" = 0 ]
+	# nothing lands on a drained host
+	run -5 cvm migrate m-1 --to h1
+}
+
+@test "chost drain reports the VMs that cannot move and exits with their code" {
+	printf 'name: big\ncpu: 2\nmemory: 64MiB\n' > "$BATS_TEST_TMPDIR/big.yaml"
+	cvm create -q "$BATS_TEST_TMPDIR/big.yaml" >/dev/null
+	cvm migrate -q big --to h2
+	cvm create -q "$BATS_TEST_TMPDIR/m.yaml" >/dev/null
+	run -6 --separate-stderr chost drain h1
+	assert_output ""
+	[ "$stderr" = "chost: no other host has room for vm 'm' (cpu 1, memory 64 MiB)
+chost: host 'h1' is disabled, but 1 of its 1 VMs did not move" ]
+	[ "$(cvm show m -o json | jq -r .host)" = h1 ]
+	run -3 --separate-stderr chost drain nope
+	[ "$stderr" = "chost: no host 'nope'" ]
+}

@@ -4,8 +4,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
+#include <unistd.h>
 
 #include "cli.h"
+#include "units.h"
 #include "valid.h"
 #include "vm.h"
 #include "compat.h"
@@ -188,6 +191,65 @@ ACTION(cvm_reboot, vm_reboot)
 ACTION(cvm_suspend, vm_suspend)
 ACTION(cvm_resume, vm_resume)
 ACTION(cvm_delete, vm_delete)
+ACTION(cvm_stop, vm_stop)
+
+static int
+resize_one(struct ctx *ctx, struct args *a, const char *ref,
+    struct cerr *err)
+{
+	const char *c = args_str(a, "cpu"), *m = args_str(a, "memory");
+	struct doc *out = NULL;
+	long long cpu = 0, mem = 0;
+
+	if (c && (!valid_id(c, &cpu) || cpu < 1 || cpu > 1024))
+		return cerr_set(err, CERR_USAGE, "invalid cpu '%s' (a whole "
+		    "number of vCPUs, 1 to 1024)", c);
+	if (m && units_parse_mib(m, &mem, err))
+		return cerr_wrap(err, "--memory");
+	if (m && mem < 1)
+		return cerr_set(err, CERR_USAGE, "invalid memory '%s' (at "
+		    "least 1 MiB)", m);
+	if (vm_resize(ctx, ref, (int)cpu, mem, &out, err))
+		return err->code;
+	return cli_emit_result(ctx, out, err);
+}
+
+static int
+cvm_resize(struct ctx *ctx, struct args *a, struct cerr *err)
+{
+	if (!args_str(a, "cpu") && !args_str(a, "memory"))
+		return cerr_set(err, CERR_USAGE, "resize needs --cpu or "
+		    "--memory");
+	return cli_each_ref(ctx, a, "VM", resize_one, err);
+}
+
+static int
+cvm_console(struct ctx *ctx, struct args *a, struct cerr *err)
+{
+	struct termios saved, raw;
+	int tty = isatty(STDIN_FILENO);
+
+	if (args_count(a) != 1 || strcmp(args_pos(a, 0), "-") == 0)
+		return cerr_set(err, CERR_USAGE, "console takes one VM");
+	if (tty) {
+		/* raw: every key goes to the guest, Ctrl-] leaves */
+		if (tcgetattr(STDIN_FILENO, &saved) < 0)
+			return cerr_set(err, CERR_FAIL, "cannot read the "
+			    "terminal's mode");
+		raw = saved;
+		cfmakeraw(&raw);
+		cli_remark(ctx, "connected to vm '%s' (Ctrl-] to leave)",
+		    args_pos(a, 0));
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &raw);
+	}
+	vm_console(ctx, args_pos(a, 0), STDIN_FILENO, STDOUT_FILENO,
+	    args_bool(a, "force"), err);
+	if (tty) {
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
+		fputc('\n', stderr);
+	}
+	return err->code;
+}
 
 static const struct opt create_opts[] = {
 	{ "file", 'f', OPT_STR, "FILE", "read VM documents from FILE (- for stdin)" },
@@ -220,6 +282,17 @@ static const struct opt migrate_opts[] = {
 	{ NULL, 0, 0, NULL, NULL },
 };
 
+static const struct opt resize_opts[] = {
+	{ "cpu", 0, OPT_STR, "N", "the number of vCPUs" },
+	{ "memory", 'm', OPT_STR, "SIZE", "the memory (512MiB, 2GiB, ...)" },
+	{ NULL, 0, 0, NULL, NULL },
+};
+
+static const struct opt console_opts[] = {
+	{ "force", 0, OPT_BOOL, NULL, "take the console from whoever holds it" },
+	{ NULL, 0, 0, NULL, NULL },
+};
+
 static const struct cmd cvm_cmds[] = {
 	{ "create", cvm_create, create_opts, CMD_WRITE,
 	  "FILE...|-|-f FILE [--count N] [--hold]",
@@ -228,7 +301,7 @@ static const struct cmd cvm_cmds[] = {
 	  "[--state S] [--host H] [--name GLOB] [--all]", "list VMs" },
 	{ "show", cvm_show, NULL, CMD_READ, "VM...|-", "show VMs" },
 	{ "start", cvm_start, NULL, CMD_WRITE, "VM...|-",
-	  "power on VMs that are off" },
+	  "power on VMs that are off or stopped" },
 	{ "shutdown", cvm_shutdown, shutdown_opts, CMD_WRITE,
 	  "VM...|- [--timeout SECONDS]",
 	  "shut VMs down (ACPI), powering off those that do not stop" },
@@ -240,6 +313,13 @@ static const struct cmd cvm_cmds[] = {
 	  "pause running VMs in memory" },
 	{ "resume", cvm_resume, NULL, CMD_WRITE, "VM...|-",
 	  "resume suspended VMs" },
+	{ "stop", cvm_stop, NULL, CMD_WRITE, "VM...|-",
+	  "save VMs' memory to disk and release their host's capacity" },
+	{ "resize", cvm_resize, resize_opts, CMD_WRITE,
+	  "VM...|- [--cpu N] [--memory SIZE]",
+	  "change VMs' vCPUs and memory (live where the hypervisor can)" },
+	{ "console", cvm_console, console_opts, CMD_READ, "VM [--force]",
+	  "attach the terminal to a VM's serial console (Ctrl-] leaves)" },
 	{ "migrate", cvm_migrate, migrate_opts, CMD_WRITE,
 	  "VM...|- [--to HOST] [--live]", "move VMs to another host" },
 	{ "release", cvm_release, NULL, CMD_WRITE, "VM...|-",

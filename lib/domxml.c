@@ -34,8 +34,10 @@ domxml_build(const struct domspec *s)
 	buf_puts(&b, "</cloudos:owner>\n    </cloudos:vm>\n  </metadata>\n");
 	buf_printf(&b, "  <memory unit='MiB'>%lld</memory>\n", s->memory);
 	buf_printf(&b, "  <vcpu>%d</vcpu>\n", s->cpu);
-	buf_puts(&b, "  <os>\n    <type>hvm</type>\n    <boot dev='hd'/>\n"
-	    "  </os>\n");
+	buf_puts(&b, "  <os>\n    <type>hvm</type>\n    <boot dev='hd'/>\n");
+	if (is_qemu)	/* the firmware talks on the serial console too */
+		buf_puts(&b, "    <bios useserial='yes'/>\n");
+	buf_puts(&b, "  </os>\n");
 	buf_puts(&b, "  <on_poweroff>destroy</on_poweroff>\n"
 	    "  <on_reboot>restart</on_reboot>\n"
 	    "  <on_crash>destroy</on_crash>\n");

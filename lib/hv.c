@@ -3,12 +3,14 @@
  * <libvirt/virterror.h>; nothing else may.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
@@ -50,9 +52,13 @@ hv_fail(struct hv *hv, struct cerr *err, const char *fmt, ...)
 {
 	va_list ap;
 	virErrorPtr e = virGetLastError();
-	const char *msg = e && e->message ? e->message : "unknown error";
-	char what[256];
+	char what[256], msg[1024];
 	int code = CERR_FAIL;
+
+	/* copied now: the next libvirt call (virConnectIsAlive below)
+	 * resets the error it points into */
+	snprintf(msg, sizeof(msg), "%s", e && e->message ? e->message :
+	    "unknown error");
 
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
@@ -474,4 +480,260 @@ hv_state_name(enum hv_state s)
 	};
 
 	return names[s];
+}
+
+int
+hv_save(struct hv *hv, const char *uuid, struct cerr *err)
+{
+	virDomainPtr dom = lookup(hv, uuid, err);
+	int rc = 0, active;
+
+	if (dom == NULL)
+		return err->code;
+	if ((active = virDomainIsActive(dom)) < 0) {
+		rc = hv_fail(hv, err, "cannot read state of domain %s", uuid);
+	} else if (active == 0) {
+		/* saved already (a retry), or off with nothing to save */
+		if (virDomainHasManagedSaveImage(dom, 0) != 1)
+			rc = cerr_set(err, CERR_CONFLICT, "domain %s is off "
+			    "and has no saved state", uuid);
+	} else if (virDomainManagedSave(dom, VIR_DOMAIN_SAVE_RUNNING) < 0) {
+		/* restored running, even when saved while paused */
+		rc = hv_fail(hv, err, "cannot save domain %s", uuid);
+	}
+	virDomainFree(dom);
+	return rc;
+}
+
+int
+hv_has_saved(struct hv *hv, const char *uuid, int *saved, struct cerr *err)
+{
+	virDomainPtr dom = lookup(hv, uuid, err);
+	int rc = 0;
+
+	*saved = 0;
+	if (dom == NULL)
+		return err->code;
+	if ((*saved = virDomainHasManagedSaveImage(dom, 0)) < 0) {
+		*saved = 0;
+		rc = hv_fail(hv, err, "cannot read saved state of domain %s",
+		    uuid);
+	}
+	virDomainFree(dom);
+	return rc;
+}
+
+int
+hv_resize(struct hv *hv, const char *uuid, int cpu, long long memory,
+    struct cerr *err)
+{
+	virDomainPtr dom = lookup(hv, uuid, err);
+	unsigned long kib = (unsigned long)memory * 1024;
+	unsigned int cfg = VIR_DOMAIN_AFFECT_CONFIG;
+	virDomainInfo info;
+	int active, rc = 0, grow;
+
+	if (dom == NULL)
+		return err->code;
+	if ((active = virDomainIsActive(dom)) < 0 ||
+	    virDomainGetInfo(dom, &info) < 0) {
+		rc = hv_fail(hv, err, "cannot read domain %s", uuid);
+		goto out;
+	}
+	if (active) {
+		/* what libvirt can change on a running guest: vCPUs up to
+		 * the boot maximum, memory by balloon below it */
+		unsigned int f = VIR_DOMAIN_AFFECT_LIVE | cfg;
+
+		if (cpu > 0 && cpu != (int)info.nrVirtCpu &&
+		    virDomainSetVcpusFlags(dom, (unsigned int)cpu, f) < 0) {
+			rc = hv_fail(hv, err, "cannot change the vCPUs of "
+			    "running domain %s", uuid);
+			goto out;
+		}
+		if (memory > 0 && kib != info.memory &&
+		    virDomainSetMemoryFlags(dom, kib, f) < 0)
+			rc = hv_fail(hv, err, "cannot change the memory of "
+			    "running domain %s", uuid);
+		goto out;
+	}
+	/* off: the maximum and the current size move together, in the
+	 * order that keeps current <= maximum at every step */
+	if (cpu > 0) {
+		grow = cpu > (int)info.nrVirtCpu;
+		if ((grow && virDomainSetVcpusFlags(dom, (unsigned int)cpu,
+		    cfg | VIR_DOMAIN_VCPU_MAXIMUM) < 0) ||
+		    virDomainSetVcpusFlags(dom, (unsigned int)cpu, cfg) < 0 ||
+		    (!grow && virDomainSetVcpusFlags(dom, (unsigned int)cpu,
+		    cfg | VIR_DOMAIN_VCPU_MAXIMUM) < 0)) {
+			rc = hv_fail(hv, err, "cannot change the vCPUs of "
+			    "domain %s", uuid);
+			goto out;
+		}
+	}
+	if (memory > 0) {
+		grow = kib > info.maxMem;
+		if ((grow && virDomainSetMemoryFlags(dom, kib,
+		    cfg | VIR_DOMAIN_MEM_MAXIMUM) < 0) ||
+		    virDomainSetMemoryFlags(dom, kib, cfg) < 0 ||
+		    (!grow && virDomainSetMemoryFlags(dom, kib,
+		    cfg | VIR_DOMAIN_MEM_MAXIMUM) < 0))
+			rc = hv_fail(hv, err, "cannot change the memory of "
+			    "domain %s", uuid);
+	}
+out:
+	virDomainFree(dom);
+	return rc;
+}
+
+/* The console: a stream from the domain's serial port, driven by
+ * libvirt's default event loop together with the terminal. */
+struct console {
+	virStreamPtr st;
+	int in, out, esc, in_watch, quit, rc;
+	struct cerr *err;
+	char buf[4096];
+	size_t n;		/* bytes of buf waiting for the stream */
+};
+
+static void
+console_stream(virStreamPtr st, int events, void *opaque)
+{
+	struct console *c = opaque;
+	char data[4096];
+	int got;
+
+	if (events & VIR_STREAM_EVENT_READABLE) {
+		while ((got = virStreamRecv(st, data, sizeof(data))) > 0) {
+			ssize_t off = 0, w;
+
+			while (off < got && (w = write(c->out, data + off,
+			    (size_t)(got - off))) > 0)
+				off += w;
+		}
+		if (got == 0) {
+			c->quit = 1;	/* the guest's side closed */
+			return;
+		}
+		if (got == -1) {
+			c->rc = cerr_set(c->err, CERR_FAIL, "console stream "
+			    "failed: %s", virGetLastErrorMessage());
+			c->quit = 1;
+			return;
+		}
+	}
+	if ((events & VIR_STREAM_EVENT_WRITABLE) && c->n > 0) {
+		int sent = virStreamSend(st, c->buf, c->n);
+
+		if (sent > 0) {
+			memmove(c->buf, c->buf + sent, c->n - (size_t)sent);
+			c->n -= (size_t)sent;
+		} else if (sent == -1) {
+			c->rc = cerr_set(c->err, CERR_FAIL, "console stream "
+			    "failed: %s", virGetLastErrorMessage());
+			c->quit = 1;
+			return;
+		}
+	}
+	if (events & (VIR_STREAM_EVENT_ERROR | VIR_STREAM_EVENT_HANGUP))
+		c->quit = 1;
+	virStreamEventUpdateCallback(st, VIR_STREAM_EVENT_READABLE |
+	    (c->n ? VIR_STREAM_EVENT_WRITABLE : 0));
+}
+
+static void
+console_input(int watch, int fd, int events, void *opaque)
+{
+	struct console *c = opaque;
+	ssize_t got, i;
+	char data[1024];
+
+	(void)watch;
+	if (c->n >= sizeof(c->buf))
+		return;		/* the stream is behind; wait for it */
+	got = read(fd, data, sizeof(data) < sizeof(c->buf) - c->n ?
+	    sizeof(data) : sizeof(c->buf) - c->n);
+	if (got <= 0) {
+		if (got == 0 || (errno != EINTR && errno != EAGAIN) ||
+		    (events & VIR_EVENT_HANDLE_HANGUP))
+			c->quit = 1;	/* end of input leaves, as Ctrl-] */
+		return;
+	}
+	for (i = 0; i < got; i++) {
+		if (data[i] == c->esc) {
+			c->quit = 1;
+			got = i;
+			break;
+		}
+	}
+	memcpy(c->buf + c->n, data, (size_t)got);
+	c->n += (size_t)got;
+	if (c->n)
+		virStreamEventUpdateCallback(c->st, VIR_STREAM_EVENT_READABLE |
+		    VIR_STREAM_EVENT_WRITABLE);
+}
+
+static pthread_once_t hv_events_once = PTHREAD_ONCE_INIT;
+
+static void
+hv_events_init(void)
+{
+	hv_init();
+	virEventRegisterDefaultImpl();
+}
+
+int
+hv_console(const char *uri, const char *uuid, int in, int out, int esc,
+    int force, struct cerr *err)
+{
+	struct console c = { .in = in, .out = out, .esc = esc, .err = err,
+	    .in_watch = -1 };
+	virDomainPtr dom = NULL;
+	struct hv *hv = NULL;
+	int rc, i;
+
+	/* the event loop must exist before the connection is opened */
+	pthread_once(&hv_events_once, hv_events_init);
+	if ((rc = hv_connect(uri, &hv, err)) != 0)
+		return rc;
+	if ((dom = lookup(hv, uuid, err)) == NULL)
+		goto out;
+	if (virDomainIsActive(dom) != 1) {
+		cerr_set(err, CERR_CONFLICT, "domain %s is not running", uuid);
+		goto out;
+	}
+	if ((c.st = virStreamNew(hv->conn, VIR_STREAM_NONBLOCK)) == NULL ||
+	    virDomainOpenConsole(dom, NULL, c.st, force ?
+	    VIR_DOMAIN_CONSOLE_FORCE : VIR_DOMAIN_CONSOLE_SAFE) < 0) {
+		hv_fail(hv, err, "cannot open the console of domain %s", uuid);
+		goto out;
+	}
+	if (virStreamEventAddCallback(c.st, VIR_STREAM_EVENT_READABLE,
+	    console_stream, &c, NULL) < 0 ||
+	    (c.in_watch = virEventAddHandle(in, VIR_EVENT_HANDLE_READABLE,
+	    console_input, &c, NULL)) < 0) {
+		hv_fail(hv, err, "cannot watch the console of domain %s",
+		    uuid);
+		goto out;
+	}
+	while (!c.quit && virEventRunDefaultImpl() == 0)
+		;
+	/* what was typed before Ctrl-] still reaches the guest */
+	for (i = 0; c.rc == 0 && c.n > 0 && i < 100; i++)
+		if (virEventRunDefaultImpl() < 0)
+			break;
+out:
+	if (c.in_watch >= 0)
+		virEventRemoveHandle(c.in_watch);
+	if (c.st) {
+		virStreamEventRemoveCallback(c.st);
+		if (virStreamFinish(c.st) < 0)
+			virStreamAbort(c.st);
+		virStreamFree(c.st);
+	}
+	if (dom)
+		virDomainFree(dom);
+	hv_close(hv);
+	virResetLastError();
+	return err->code;
 }

@@ -70,5 +70,25 @@ const char *hv_state_name(enum hv_state s);
 /* Call each for every domain defined or running on the host. */
 int hv_domains(struct hv *hv, void (*each)(void *arg, const char *uuid,
     const char *name, enum hv_state state), void *arg, struct cerr *err);
+/* Stop: save a running or paused domain's memory to disk on its host
+ * (libvirt's managed save) and end it; start restores it, running.  A
+ * domain saved already succeeds; one off without saved state is
+ * CERR_CONFLICT. */
+int hv_save(struct hv *hv, const char *uuid, struct cerr *err);
+/* *saved: whether the domain has saved state waiting for its start. */
+int hv_has_saved(struct hv *hv, const char *uuid, int *saved,
+    struct cerr *err);
+/* Change vCPUs (cpu > 0) and memory in MiB (memory > 0), in the
+ * definition and, when the domain runs, live: libvirt refuses what the
+ * running guest cannot take (vCPUs past the boot maximum, memory above
+ * the boot size), and that refusal is returned. */
+int hv_resize(struct hv *hv, const char *uuid, int cpu, long long memory,
+    struct cerr *err);
+/* Attach the terminal (in, out) to the serial console of the running
+ * domain uuid on uri until the byte esc is read from in, in reaches its
+ * end, or the console closes.  force takes the console from another
+ * client. */
+int hv_console(const char *uri, const char *uuid, int in, int out, int esc,
+    int force, struct cerr *err);
 
 #endif

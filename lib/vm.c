@@ -653,6 +653,13 @@ do_resume(struct hv *hv, const char *uuid, const struct vm_opts *o,
 }
 
 static int
+do_stop(struct hv *hv, const char *uuid, const struct vm_opts *o,
+    struct cerr *err)
+{
+	return hv_save(hv, uuid, err);
+}
+
+static int
 do_remove(struct hv *hv, const char *uuid, const struct vm_opts *o,
     struct cerr *err)
 {
@@ -665,6 +672,7 @@ static const char *const from_start[] = { "poweroff", NULL };
 static const char *const from_poweroff[] = {
 	"running", "suspended", "unknown", NULL,
 };
+static const char *const from_stop[] = { "running", "suspended", NULL };
 static const char *const from_delete[] = {
 	"pending", "hold", "running", "suspended", "stopped", "poweroff",
 	"failed", "unknown", NULL,
@@ -692,6 +700,10 @@ static const struct action act_suspend = {
 static const struct action act_resume = {
 	"resume", from_suspended, "suspended", NULL, "running", do_resume,
 	false,
+};
+static const struct action act_stop = {
+	"stop", from_stop, "running or suspended", "shutting-down",
+	"stopped", do_stop, false,
 };
 static const struct action act_delete = {
 	"delete", from_delete, "a state with no action in flight",
@@ -774,13 +786,13 @@ fn(struct ctx *ctx, const char *ref, const struct vm_opts *o,		\
 	return vm_act(ctx, ref, &act, o, out, err);			\
 }
 
-VM_ACTION(vm_start, act_start)
 VM_ACTION(vm_poweroff, act_poweroff)
 VM_ACTION(vm_shutdown, act_shutdown)
 VM_ACTION(vm_reboot, act_reboot)
 VM_ACTION(vm_suspend, act_suspend)
 VM_ACTION(vm_resume, act_resume)
 VM_ACTION(vm_delete, act_delete)
+VM_ACTION(vm_stop, act_stop)
 
 /* A host a VM may go to: enabled, not `exclude`, with room for r.  With
  * ref, only that host (by name or id).  Fills *id, *name, *uri and
@@ -920,6 +932,286 @@ out:
 	return err->code;
 }
 
+/* The domain type of host id (for a fresh definition there). */
+static char *
+host_domain_type(struct ctx *ctx, long long id, struct cerr *err)
+{
+	struct cstmt *st = NULL;
+	char *t = NULL;
+
+	if (catalog_query(ctx->cat, &st, err, "SELECT domain_type FROM hosts "
+	    "WHERE id = ?", "i", id) == 0 && cstmt_row(st, err))
+		t = xstrdup(cstmt_text(st, 0));
+	cstmt_free(st);
+	return t;
+}
+
+/* Start a stopped VM: back on the host that holds its saved state when
+ * that host is enabled and has room (the guest resumes where it was);
+ * otherwise placed on another host, where it boots afresh and the saved
+ * state is dropped with the old copy. */
+static int
+vm_start_stopped(struct ctx *ctx, struct vmrow *r, struct doc **out,
+    struct cerr *err)
+{
+	struct cerr hverr = { 0 };
+	struct hv *hv = NULL;
+	char *dname = NULL, *duri = NULL, *daddr = NULL, *dtype = NULL;
+	char home_ref[32], id[32], detail[600];
+	long long home = r->host_id, dest = 0;
+	bool back;
+
+	snprintf(home_ref, sizeof(home_ref), "%lld", home);
+	back = vm_dest(ctx, r, home_ref, -1, &dest, &dname, &duri, &daddr,
+	    err) == 0;
+	if (!back) {
+		if (err->code != CERR_CONFLICT && err->code != CERR_CAPACITY)
+			goto fail;
+		cerr_clear(err);
+		if (vm_dest(ctx, r, NULL, home, &dest, &dname, &duri, &daddr,
+		    err) || (dtype = host_domain_type(ctx, dest, err)) == NULL)
+			goto fail;
+	}
+	/* intent: deploying on dest; target_host remembers the saved
+	 * state's host so a reconcile pass can roll back to it */
+	if (vm_intent(ctx, r, "stopped", "deploying", "running", dest,
+	    "start", err) || (!back && catalog_exec(ctx->cat, err,
+	    "UPDATE vms SET target_host = ? WHERE id = ?", "ii", home,
+	    r->id)) || catalog_commit(ctx->cat, err))
+		goto fail;
+	fault_point("vm.intent");
+	if (back) {
+		if (hv_connect(duri, &hv, &hverr) == 0)
+			hv_start(hv, r->uuid, &hverr);
+		hv_close(hv);
+	} else {
+		struct vmrow d = *r;
+
+		d.uri = duri;
+		d.domain_type = dtype;
+		d.host = dname;
+		vm_deploy(ctx, &d, &hverr);
+	}
+	fault_point("vm.outcome");
+	if (hverr.code) {
+		cerr_wrap(&hverr, "cannot start vm '%s' on host '%s'", r->name,
+		    dname);
+		if (vm_record(ctx, r, "deploying", "stopped", home, hverr.msg,
+		    "start", err) == 0)
+			cerr_set(err, hverr.code, "%s", hverr.msg);
+		goto out;
+	}
+	if (!back) {
+		/* the copy left on the old host, saved state and all */
+		struct cerr rmerr = { 0 };
+
+		if (hv_connect(r->uri, &hv, &rmerr) == 0)
+			hv_remove(hv, r->uuid, &rmerr);
+		hv_close(hv);
+		snprintf(detail, sizeof(detail), "host '%s' could not take it "
+		    "back; booted afresh on host '%s', its saved state on "
+		    "'%s' dropped%s%s", r->host, dname, r->host,
+		    rmerr.code ? " (left for reconcile: " : "",
+		    rmerr.code ? "unreachable)" : "");
+	}
+	if (vm_record(ctx, r, "deploying", "running", -1, NULL, "start", err))
+		goto out;
+	if (!back && (catalog_begin(ctx->cat, err) || acct_audit(ctx, "start",
+	    "VM", r->id, r->name, detail, err) || catalog_commit(ctx->cat,
+	    err))) {
+		catalog_rollback(ctx->cat);
+		goto out;
+	}
+	snprintf(id, sizeof(id), "%lld", r->id);
+	vm_show(ctx, id, out, err);
+	goto out;
+fail:
+	catalog_rollback(ctx->cat);
+out:
+	free(dname);
+	free(duri);
+	free(daddr);
+	free(dtype);
+	return err->code;
+}
+
+int
+vm_start(struct ctx *ctx, const char *ref, const struct vm_opts *o,
+    struct doc **out, struct cerr *err)
+{
+	struct vmrow r = { 0 };
+
+	if (catalog_begin(ctx->cat, err))
+		return err->code;
+	if (vm_load(ctx, ref, &r, err) == 0 &&
+	    strcmp(r.state, "stopped") == 0 && r.host_id) {
+		vm_start_stopped(ctx, &r, out, err);
+		vmrow_release(&r);
+		return err->code;
+	}
+	catalog_rollback(ctx->cat);
+	vmrow_release(&r);
+	if (err->code)
+		return err->code;
+	return vm_act(ctx, ref, &act_start, o, out, err);
+}
+
+/* Resize: the new size is recorded first (holding the host's capacity,
+ * with target 'resize' so a reconcile pass can finish a killed one), then
+ * applied to the domain, then confirmed or put back. */
+int
+vm_resize(struct ctx *ctx, const char *ref, int cpu, long long memory,
+    struct doc **out, struct cerr *err)
+{
+	static const char *const resizable[] = {
+		"pending", "hold", "poweroff", "running", "suspended", "failed",
+		NULL,
+	};
+	struct vmrow r = { 0 };
+	struct cerr hverr = { 0 };
+	struct cstmt *st = NULL;
+	struct hv *hv = NULL;
+	char now[32], id[32], detail[128];
+	int ncpu, room = 1;
+	long long nmem;
+	size_t i;
+
+	if (cpu == 0 && memory == 0)
+		return cerr_set(err, CERR_USAGE, "resize needs --cpu or "
+		    "--memory");
+	if (cpu < 0 || cpu > VM_MAX_CPU)
+		return cerr_set(err, CERR_USAGE, "invalid cpu %d (1 to %d)",
+		    cpu, VM_MAX_CPU);
+	if (catalog_begin(ctx->cat, err))
+		return err->code;
+	if (vm_load(ctx, ref, &r, err))
+		goto fail;
+	for (i = 0; resizable[i]; i++)
+		if (strcmp(resizable[i], r.state) == 0)
+			break;
+	if (resizable[i] == NULL) {
+		cerr_set(err, CERR_CONFLICT, "cannot resize vm '%s': it is %s "
+		    "(resize needs pending, hold, poweroff, running, suspended "
+		    "or failed%s)", r.name, r.state,
+		    strcmp(r.state, "stopped") == 0 ? "; its saved memory "
+		    "has the old size, so start it first" : "");
+		goto fail;
+	}
+	ncpu = cpu ? cpu : r.cpu;
+	nmem = memory ? memory : r.memory;
+	if (ncpu == r.cpu && nmem == r.memory) {
+		catalog_rollback(ctx->cat);
+		goto done;	/* nothing to change */
+	}
+	if (r.host_id && (ncpu > r.cpu || nmem > r.memory)) {
+		/* the growth must fit on the host */
+		if (catalog_query(ctx->cat, &st, err, "SELECT "
+		    "h.cpu - (SELECT COALESCE(sum(v.cpu), 0) FROM vms v "
+		    "  WHERE v.host_id = h.id AND " VM_OCCUPIES ") >= ?2 AND "
+		    "h.memory - (SELECT COALESCE(sum(v.memory), 0) FROM vms v "
+		    "  WHERE v.host_id = h.id AND " VM_OCCUPIES ") >= ?3 "
+		    "FROM hosts h WHERE h.id = ?1", "iii", r.host_id,
+		    (long long)(ncpu > r.cpu ? ncpu - r.cpu : 0),
+		    nmem > r.memory ? nmem - r.memory : 0))
+			goto fail;
+		if (cstmt_row(st, err))
+			room = (int)cstmt_int(st, 0);
+		cstmt_free(st);
+		if (err->code)
+			goto fail;
+		if (!room) {
+			cerr_set(err, CERR_CAPACITY, "host '%s' has no room to "
+			    "grow vm '%s' to cpu %d, memory %lld MiB", r.host,
+			    r.name, ncpu, nmem);
+			goto fail;
+		}
+	}
+	catalog_now(now);
+	if (ncpu == r.cpu)
+		snprintf(detail, sizeof(detail), "memory %lld -> %lld MiB",
+		    r.memory, nmem);
+	else if (nmem == r.memory)
+		snprintf(detail, sizeof(detail), "cpu %d -> %d", r.cpu, ncpu);
+	else
+		snprintf(detail, sizeof(detail), "cpu %d -> %d, memory %lld -> "
+		    "%lld MiB", r.cpu, ncpu, r.memory, nmem);
+	if (catalog_exec(ctx->cat, err, "UPDATE vms SET cpu = ?, memory = ?, "
+	    "updated = ?, target = CASE WHEN host_id IS NULL THEN NULL ELSE "
+	    "'resize' END, intent_pid = CASE WHEN host_id IS NULL THEN NULL "
+	    "ELSE ? END, error = NULL WHERE id = ?", "iisii", (long long)ncpu,
+	    nmem, now, (long long)getpid(), r.id) ||
+	    acct_audit(ctx, "resize", "VM", r.id, r.name, detail, err) ||
+	    catalog_commit(ctx->cat, err))
+		goto fail;
+	if (r.host_id == 0)
+		goto done;
+	fault_point("vm.intent");
+	if (hv_connect(r.uri, &hv, &hverr) == 0)
+		hv_resize(hv, r.uuid, ncpu, nmem, &hverr);
+	hv_close(hv);
+	fault_point("vm.outcome");
+	if (hverr.code && hverr.code != CERR_UNREACHABLE &&
+	    strcmp(r.state, "poweroff") != 0 &&
+	    strcmp(r.state, "failed") != 0) {
+		struct cerr why = hverr;
+
+		cerr_clear(&hverr);
+		cerr_set(&hverr, CERR_CONFLICT, "cannot resize vm '%s' while "
+		    "it is %s (power it off first): %s", r.name, r.state,
+		    why.msg);
+	} else if (hverr.code) {
+		cerr_wrap(&hverr, "cannot resize vm '%s' on host '%s'", r.name,
+		    r.host);
+	}
+	/* outcome: confirmed, or the old size back */
+	catalog_now(now);
+	if (catalog_begin(ctx->cat, err))
+		goto out;
+	if (hverr.code)
+		snprintf(detail, sizeof(detail), "back to cpu %d, memory %lld "
+		    "MiB", r.cpu, r.memory);
+	if (catalog_exec(ctx->cat, err, "UPDATE vms SET cpu = ?, memory = ?, "
+	    "updated = ?, target = NULL, intent_pid = NULL WHERE id = ?",
+	    "iisi", (long long)(hverr.code ? r.cpu : ncpu),
+	    hverr.code ? r.memory : nmem, now, r.id) ||
+	    (hverr.code && acct_audit(ctx, "resize", "VM", r.id, r.name,
+	    hverr.msg, err)) || catalog_commit(ctx->cat, err)) {
+		catalog_rollback(ctx->cat);
+		goto out;
+	}
+	if (hverr.code) {
+		cerr_set(err, hverr.code, "%s", hverr.msg);
+		goto out;
+	}
+done:
+	snprintf(id, sizeof(id), "%lld", r.id);
+	vm_show(ctx, id, out, err);
+	goto out;
+fail:
+	catalog_rollback(ctx->cat);
+out:
+	vmrow_release(&r);
+	return err->code;
+}
+
+int
+vm_console(struct ctx *ctx, const char *ref, int in, int out, bool force,
+    struct cerr *err)
+{
+	struct vmrow r = { 0 };
+
+	if (vm_load(ctx, ref, &r, err))
+		return err->code;
+	if (strcmp(r.state, "running") != 0)
+		cerr_set(err, CERR_CONFLICT, "cannot open the console of vm "
+		    "'%s': it is %s (console needs running)", r.name, r.state);
+	else if (hv_console(r.uri, r.uuid, in, out, VM_CONSOLE_ESCAPE, force,
+	    err))
+		cerr_wrap(err, "vm '%s' on host '%s'", r.name, r.host);
+	vmrow_release(&r);
+	return err->code;
+}
+
 /* Reconcile. */
 
 struct domain_seen {
@@ -1032,6 +1324,85 @@ out:
 	return err->code;
 }
 
+/* Remove, if it can, the copy a start that moved VM r left on its old
+ * host (r->target_host); else the next pass finds it stale. */
+static void
+drop_old_copy(struct ctx *ctx, const struct vmrow *r)
+{
+	struct cerr e = { 0 };
+	struct cstmt *st = NULL;
+	struct hv *hv = NULL;
+
+	if (catalog_query(ctx->cat, &st, &e, "SELECT uri FROM hosts WHERE "
+	    "id = ?", "i", r->target_host) == 0 && cstmt_row(st, &e) &&
+	    hv_connect(cstmt_text(st, 0), &hv, &e) == 0)
+		hv_remove(hv, r->uuid, &e);
+	hv_close(hv);
+	cstmt_free(st);
+}
+
+/* A start that was moving a stopped VM to another host died before the
+ * domain appeared there: if the copy with the saved state is still on
+ * the old host (r->target_host), the VM is stopped there again.  Returns
+ * -1 when that does not apply (the caller goes on), else 0 or an error. */
+static int
+reconcile_unstart(struct ctx *ctx, struct vmrow *r, bool *changed,
+    struct cerr *err)
+{
+	struct cerr hverr = { 0 };
+	struct cstmt *st = NULL;
+	struct hv *hv = NULL;
+	enum hv_state hs = HV_ABSENT;
+	char *uri = NULL;
+	int rc = -1;
+
+	if (catalog_query(ctx->cat, &st, err, "SELECT uri FROM hosts WHERE "
+	    "id = ?", "i", r->target_host))
+		return err->code;
+	if (cstmt_row(st, err))
+		uri = xstrdup(cstmt_text(st, 0));
+	cstmt_free(st);
+	if (uri && hv_connect(uri, &hv, &hverr) == 0 &&
+	    hv_state(hv, r->uuid, &hs, &hverr) == 0 && hs == HV_SHUTOFF) {
+		rc = 0;
+		if (vm_record(ctx, r, "deploying", "stopped", r->target_host,
+		    "a start was interrupted; the VM is stopped on its old "
+		    "host again", "reconcile", err) == 0)
+			*changed = true;
+		else if (err->code == CERR_CONFLICT)
+			cerr_clear(err);
+	}
+	hv_close(hv);
+	free(uri);
+	return rc ? rc : err->code;
+}
+
+/* A resize whose command died after recording the new size: apply it
+ * (the catalog's size is the one holding the host's capacity). */
+static int
+reconcile_resize(struct ctx *ctx, struct hv *hv, struct vmrow *r,
+    bool *changed, struct cerr *err)
+{
+	struct cerr hverr = { 0 };
+	char now[32];
+
+	hv_resize(hv, r->uuid, r->cpu, r->memory, &hverr);
+	catalog_now(now);
+	if (catalog_begin(ctx->cat, err))
+		return err->code;
+	if (catalog_exec(ctx->cat, err, "UPDATE vms SET target = NULL, "
+	    "intent_pid = NULL, updated = ?, error = ? WHERE id = ? AND "
+	    "target = 'resize'", "ssi", now, hverr.code ? hverr.msg : NULL,
+	    r->id) || acct_audit(ctx, "reconcile", "VM", r->id, r->name,
+	    hverr.code ? hverr.msg : "an interrupted resize finished", err) ||
+	    catalog_commit(ctx->cat, err)) {
+		catalog_rollback(ctx->cat);
+		return err->code;
+	}
+	*changed = true;
+	return 0;
+}
+
 /* Bring one VM and its domain (state hs on the reachable host hv) into
  * agreement.  *changed says whether anything was recorded. */
 static int
@@ -1052,6 +1423,14 @@ reconcile_vm(struct ctx *ctx, struct hv *hv, struct vmrow *r,
 		if (strcmp(r->state, "migrating") == 0)
 			return reconcile_migration(ctx, hv, r, hs, changed,
 			    err);
+		if (strcmp(target, "running") == 0 && r->target_host &&
+		    strcmp(r->state, "deploying") == 0) {
+			/* a start moving a stopped VM to another host */
+			if (hs != HV_ABSENT)
+				drop_old_copy(ctx, r);
+			else if (reconcile_unstart(ctx, r, changed, err) != -1)
+				return err->code;
+		}
 		if (strcmp(target, "done") == 0) {
 			if (hv_remove(hv, r->uuid, &hverr) == 0) {
 				want = "done";
@@ -1062,6 +1441,16 @@ reconcile_vm(struct ctx *ctx, struct hv *hv, struct vmrow *r,
 			host = 0;
 			why = "the domain is gone from its host (an action was "
 			    "interrupted)";
+		} else if (strcmp(target, "stopped") == 0) {
+			/* saved already, or save it now */
+			if (hv_save(hv, r->uuid, &hverr) == 0) {
+				want = "stopped";
+			} else if (hverr.code == CERR_CONFLICT) {
+				cerr_clear(&hverr);
+				want = "poweroff";
+				why = "a stop was interrupted before the guest's "
+				    "state was saved";
+			}
 		} else if (strcmp(target, "poweroff") == 0) {
 			if (hv_poweroff(hv, r->uuid, &hverr) == 0)
 				want = "poweroff";
@@ -1081,10 +1470,17 @@ reconcile_vm(struct ctx *ctx, struct hv *hv, struct vmrow *r,
 			why = hverr.msg;
 		}
 	} else {
+		if (r->target && strcmp(r->target, "resize") == 0 &&
+		    !pid_alive(r->intent_pid) && hs != HV_ABSENT)
+			return reconcile_resize(ctx, hv, r, changed, err);
 		switch (hs) {
 		case HV_RUNNING: want = "running"; break;
 		case HV_PAUSED: want = "suspended"; break;
-		case HV_SHUTOFF: want = "poweroff"; break;
+		case HV_SHUTOFF:
+			/* a stopped VM's domain is off, its state saved */
+			want = strcmp(r->state, "stopped") == 0 ? "stopped" :
+			    "poweroff";
+			break;
 		case HV_CRASHED:
 			want = "failed";
 			why = "the domain crashed";
@@ -1183,10 +1579,27 @@ reconcile_host(struct ctx *ctx, long long host_id, const char *host,
 		if (ds.v[j].known)
 			continue;
 		/* a VM of this catalog recorded on another host, or none */
-		if (catalog_query(ctx->cat, &q, err, "SELECT 1 FROM vms WHERE "
-		    "uuid = ? AND state != 'done'", "s", ds.v[j].uuid))
+		if (catalog_query(ctx->cat, &q, err, "SELECT state, "
+		    "intent_pid, name FROM vms WHERE uuid = ? AND state != "
+		    "'done'", "s", ds.v[j].uuid))
 			break;
-		ours = cstmt_row(q, err);
+		if ((ours = cstmt_row(q, err)) &&
+		    !transitional(cstmt_text(q, 0)) &&
+		    ds.v[j].state == HV_SHUTOFF) {
+			/* an inactive copy its VM left behind (a start
+			 * elsewhere that could not reach this host) */
+			struct cerr rmerr = { 0 };
+
+			if (hv_remove(hv, ds.v[j].uuid, &rmerr) == 0)
+				snprintf(msg, sizeof(msg), "host '%s': stale "
+				    "copy of vm '%s' removed", host,
+				    cstmt_text(q, 2));
+			else
+				snprintf(msg, sizeof(msg), "host '%s': stale "
+				    "copy of vm '%s' left: %s", host,
+				    cstmt_text(q, 2), rmerr.msg);
+			note(ctx, msg);
+		}
 		cstmt_free(q);
 		if (ours)
 			continue;

@@ -66,6 +66,11 @@ int vm_release(struct ctx *ctx, const char *ref, struct doc **out,
  *   reboot    running -> running (ACPI, or reset when o->hard)
  *   suspend   running -> suspended (paused in memory)
  *   resume    suspended -> running
+ *   stop      running, suspended -> stopped: memory saved to disk on the
+ *             host (libvirt's managed save), the host's capacity released
+ *   start     also stopped -> running: back on the host holding the saved
+ *             state when it is enabled and has room, else placed on
+ *             another host, booting afresh (the saved state is dropped)
  *   delete    any state but done or one in flight -> done: domain removed,
  *             host released, the record kept for accounting
  */
@@ -83,6 +88,22 @@ int vm_resume(struct ctx *ctx, const char *ref, const struct vm_opts *o,
     struct doc **out, struct cerr *err);
 int vm_delete(struct ctx *ctx, const char *ref, const struct vm_opts *o,
     struct doc **out, struct cerr *err);
+int vm_stop(struct ctx *ctx, const char *ref, const struct vm_opts *o,
+    struct doc **out, struct cerr *err);
+/* Set vCPUs (cpu > 0) and memory in MiB (memory > 0); 0 keeps the size.
+ * Off VMs and those not yet placed take any size their host has room
+ * for; a running or suspended one takes what libvirt can change live,
+ * and anything else is CERR_CONFLICT saying to power it off first.
+ * Stopped VMs are refused (their saved memory has the old size). */
+int vm_resize(struct ctx *ctx, const char *ref, int cpu, long long memory,
+    struct doc **out, struct cerr *err);
+/* Ctrl-]: what leaves the console. */
+#define VM_CONSOLE_ESCAPE 0x1d
+/* Attach in and out (a terminal, raw) to the serial console of a
+ * running VM until Ctrl-] or the end of in.  force takes the console
+ * from whoever holds it. */
+int vm_console(struct ctx *ctx, const char *ref, int in, int out,
+    bool force, struct cerr *err);
 /* Move VMs (running, suspended or poweroff; admins only) to host `to`, or
  * to the first other enabled host with room when to is NULL: live when
  * live and running, by moving the definition when off. */

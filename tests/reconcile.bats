@@ -52,7 +52,7 @@ agree() {
 		[ -n "$uuid" ] || continue
 		dstate=$(virsh -c "$LAB_URI1" domstate "$uuid" | head -n 1)
 		case $state/$dstate in
-		running/running|suspended/paused|poweroff/"shut off") ;;
+		running/running|suspended/paused|poweroff/"shut off"|stopped/"shut off") ;;
 		*) echo "vm $uuid is $state, domain is $dstate"; return 1 ;;
 		esac
 	done <<<"$vms"

@@ -277,6 +277,45 @@ test_domxml(void)
 	}
 }
 
+static void
+test_domxml_seed(void)
+{
+	static const char *const types[] = { "qemu", "test" };
+	size_t i;
+
+	for (i = 0; i < 2; i++) {
+		struct domspec s = {
+			.id = 7, .uuid = "0b9d6f1e-0000-4000-8000-000000000001",
+			.name = "web-1", .owner = "o", .domain_type = types[i],
+			.cpu = 1, .memory = 64,
+			.seed = "/var/lib/x/a'b\"<c>&d-seed.iso",
+		};
+		char *xml = domxml_build(&s);
+		xmlDocPtr doc = xmlReadMemory(xml, (int)strlen(xml), "d.xml",
+		    NULL, XML_PARSE_NONET | XML_PARSE_NOERROR |
+		    XML_PARSE_NOWARNING);
+		xmlXPathContextPtr xp = doc ? xmlXPathNewContext(doc) : NULL;
+		xmlXPathObjectPtr r = NULL;
+		xmlChar *file = NULL;
+
+		ok(doc != NULL, "domxml: XML with a seed is well formed (%s)",
+		    types[i]);
+		if (xp)
+			r = xmlXPathEvalExpression((const xmlChar *)
+			    "/domain/devices/disk[@device='cdrom' and readonly]"
+			    "[target/@bus='sata']/source/@file", xp);
+		if (r && r->nodesetval && r->nodesetval->nodeNr == 1)
+			file = xmlNodeGetContent(r->nodesetval->nodeTab[0]);
+		is_str((const char *)file, s.seed, "domxml: one read-only SATA "
+		    "CD-ROM holds the seed, its path verbatim (%s)", types[i]);
+		xmlFree(file);
+		xmlXPathFreeObject(r);
+		xmlXPathFreeContext(xp);
+		xmlFreeDoc(doc);
+		free(xml);
+	}
+}
+
 /* Read one YAML document; NULL (and a failed test) when it does not. */
 static struct doc *
 read_one(const char *what, const char *text)
@@ -527,6 +566,7 @@ main(void)
 	test_yml_roundtrip();
 	test_json();
 	test_domxml();
+	test_domxml_seed();
 	test_seed_context();
 	test_seed_hostname();
 	test_seed_build();

@@ -51,9 +51,12 @@ hv_fail(struct hv *hv, struct cerr *err, const char *fmt, ...)
 {
 	va_list ap;
 	virErrorPtr e = virGetLastError();
-	const char *msg = e && e->message ? e->message : "unknown error";
-	char what[256];
+	char what[256], msg[700];
 	int code = CERR_FAIL;
+
+	/* copied: the calls below reset libvirt's last error */
+	snprintf(msg, sizeof(msg), "%s", e && e->message ? e->message :
+	    "unknown error");
 
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);

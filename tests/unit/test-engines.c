@@ -227,6 +227,23 @@ test_json(void)
 	    "\"z\":null,\"l\":[]}", "doc: JSON escapes strings");
 	buf_release(&b);
 	doc_free(d);
+	{
+		static const char nl[] = " \xc2\x85 \xe2\x80\xa8 \xe2\x80\xa9 ";
+		struct doclist dl = { 0 };
+		struct cerr err = { 0 };
+
+		d = doc_new(DOC_MAP);
+		doc_set_str(d, "s", nl);
+		doc_json(&b, d);
+		is_str(b.s, "{\"s\":\" \\u0085 \\u2028 \\u2029 \"}", "doc: "
+		    "JSON escapes NEL, LS and PS");
+		ok(yml_read("<j>", b.s, b.len, &dl, &err) == 0 && dl.n == 1 &&
+		    strcmp(doc_get_str(dl.v[0], "s"), nl) == 0,
+		    "doc: NEL, LS and PS survive JSON read back");
+		doclist_release(&dl);
+		buf_release(&b);
+		doc_free(d);
+	}
 }
 
 static void

@@ -185,3 +185,13 @@ EOF_CASES
 	extract "$uuid" "$BATS_TEST_TMPDIR/x"
 	grep -q "instance-id: \"$uuid\"" "$BATS_TEST_TMPDIR/x/meta-data"
 }
+
+@test "examples/web-seeded.yaml runs with its seed" {
+	run -0 cvm create - -o json < "$CLOUDOS_SRCDIR/examples/web-seeded.yaml"
+	[ "$(jq -r .state <<<"$output")" = running ]
+	uuid=$(jq -r .uuid <<<"$output")
+	extract "$uuid" "$BATS_TEST_TMPDIR/x"
+	[ "$(yamlget "$BATS_TEST_TMPDIR/x/meta-data" 'd["local-hostname"]')" = '"web-1.example.net"' ]
+	[ "$(yamlget "$BATS_TEST_TMPDIR/x/user-data" 'd["packages"]')" = '["nginx"]' ]
+	[ "$(yamlget "$BATS_TEST_TMPDIR/x/user-data" 'len(d["ssh_authorized_keys"])')" = 1 ]
+}

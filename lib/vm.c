@@ -1058,6 +1058,35 @@ out:
 	return err->code;
 }
 
+static bool transitional(const char *state);
+
+int
+vm_reseed(struct ctx *ctx, const char *ref, struct cerr *err)
+{
+	struct vmrow r = { 0 };
+	struct hv *hv = NULL;
+	char *path = NULL;
+
+	if (vm_load(ctx, ref, &r, err))
+		return err->code;
+	if (transitional(r.state)) {
+		cerr_set(err, CERR_CONFLICT, "cannot renew the seed of vm '%s': "
+		    "it is %s", r.name, r.state);
+		goto out;
+	}
+	if (r.host_id == 0 || strcmp(r.state, "stopped") == 0)
+		goto out;
+	if (hv_connect(r.uri, &hv, err) == 0 &&
+	    vm_seed_upload(hv, &r, &path, err))
+		cerr_wrap(err, "cannot renew the seed of vm '%s' on host '%s'",
+		    r.name, r.host);
+out:
+	free(path);
+	hv_close(hv);
+	vmrow_release(&r);
+	return err->code;
+}
+
 /* Reconcile. */
 
 struct domain_seen {
@@ -1250,6 +1279,73 @@ reconcile_vm(struct ctx *ctx, struct hv *hv, struct vmrow *r,
 	return 0;
 }
 
+struct name_set {
+	char **v;
+	size_t n, cap;
+};
+
+static void
+name_add(void *arg, const char *name)
+{
+	struct name_set *ns = arg;
+
+	xgrow(&ns->v, &ns->cap, ns->n + 1, sizeof(*ns->v));
+	ns->v[ns->n++] = xstrdup(name);
+}
+
+/* Seeds on a host that no VM of the catalog has there (a deploy or a
+ * migration killed half way leaves them): deleted.  A VM in flight to
+ * the host has it as its host or its migration's target already. */
+static int
+reconcile_seeds(struct ctx *ctx, struct hv *hv, long long host_id,
+    const char *host, void (*note)(struct ctx *, const char *),
+    struct cerr *err)
+{
+	static const size_t uuid_len = 36;
+	struct name_set ns = { 0 };
+	struct cerr hverr = { 0 };
+	char msg[1200];
+	size_t i, n;
+
+	if (hv_vols(hv, name_add, &ns, &hverr)) {
+		snprintf(msg, sizeof(msg), "host '%s': %s", host, hverr.msg);
+		note(ctx, msg);
+		goto out;
+	}
+	for (i = 0; i < ns.n && err->code == 0; i++) {
+		struct cstmt *q = NULL;
+		char uuid[40];
+		int ours;
+
+		n = strlen(ns.v[i]);
+		if (n != uuid_len + strlen(SEED_SUFFIX) ||
+		    strcmp(ns.v[i] + uuid_len, SEED_SUFFIX) != 0)
+			continue;	/* not a seed: not ours to judge */
+		snprintf(uuid, sizeof(uuid), "%.*s", (int)uuid_len, ns.v[i]);
+		if (catalog_query(ctx->cat, &q, err, "SELECT 1 FROM vms WHERE "
+		    "uuid = ? AND state != 'done' AND (host_id = ?2 OR "
+		    "target_host = ?2)", "si", uuid, host_id))
+			break;
+		ours = cstmt_row(q, err);
+		cstmt_free(q);
+		if (ours || err->code)
+			continue;
+		if (hv_vol_delete(hv, ns.v[i], &hverr))
+			snprintf(msg, sizeof(msg), "host '%s': %s", host,
+			    hverr.msg);
+		else
+			snprintf(msg, sizeof(msg), "host '%s': removed seed "
+			    "volume '%s' of no VM on it", host, ns.v[i]);
+		cerr_clear(&hverr);
+		note(ctx, msg);
+	}
+out:
+	for (i = 0; i < ns.n; i++)
+		free(ns.v[i]);
+	free(ns.v);
+	return err->code;
+}
+
 static int
 reconcile_host(struct ctx *ctx, long long host_id, const char *host,
     const char *uri, emit_fn emit, void (*note)(struct ctx *, const char *),
@@ -1333,6 +1429,8 @@ reconcile_host(struct ctx *ctx, long long host_id, const char *host,
 		    ds.v[j].uuid);
 		note(ctx, msg);
 	}
+	if (hverr.code == 0 && err->code == 0)
+		reconcile_seeds(ctx, hv, host_id, host, note, err);
 out:
 	hv_close(hv);
 	domain_set_release(&ds);

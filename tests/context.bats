@@ -195,3 +195,33 @@ EOF_CASES
 	[ "$(yamlget "$BATS_TEST_TMPDIR/x/user-data" 'd["packages"]')" = '["nginx"]' ]
 	[ "$(yamlget "$BATS_TEST_TMPDIR/x/user-data" 'len(d["ssh_authorized_keys"])')" = 1 ]
 }
+
+@test "reconcile removes the seed of a create killed after its upload, and only that" {
+	printf 'name: keep\ncpu: 1\nmemory: 64MiB\ncontext: {hostname: keep}\n' | cvm create -q - >/dev/null
+	keep=$(cvm show keep -o json | jq -r .uuid)
+	printf 'name: k9\ncpu: 1\nmemory: 64MiB\ncontext: {hostname: k9}\n' > "$BATS_TEST_TMPDIR/vm.yaml"
+	CLOUDOS_FAULT=hv.upload run -137 cvm create "$BATS_TEST_TMPDIR/vm.yaml"
+	uuid=$(cvm show k9 -o json | jq -r .uuid)
+	[ -f "$(seedfile "$uuid")" ]
+	run -0 --separate-stderr cvm reconcile -o json
+	[ "$(cvm show k9 -o json | jq -r .state)" = failed ]
+	[[ "$stderr" == *"cvm: host 'h1': removed seed volume '$uuid-seed.iso' of no VM on it"* ]]
+	[ ! -e "$(seedfile "$uuid")" ]
+	[ -f "$(seedfile "$keep")" ]
+	run -0 --separate-stderr cvm reconcile
+	[ -z "$stderr" ]
+}
+
+@test "reconcile removes the source's seed of a migration killed after the move" {
+	chost add h2 "$LAB_URI2" --migration-address 127.0.0.1 >/dev/null
+	printf 'name: mk\ncpu: 1\nmemory: 64MiB\ncontext: {hostname: mk}\n' | cvm create -q - >/dev/null
+	uuid=$(cvm show mk -o json | jq -r .uuid)
+	CLOUDOS_FAULT=vm.moved run -137 cvm migrate mk --to h2 --live
+	[ -f "$(seedfile "$uuid" 1)" ]
+	[ -f "$(seedfile "$uuid" 2)" ]
+	run -0 --separate-stderr cvm reconcile -o json
+	[ "$(jq -r .host <<<"$output")" = h2 ]
+	[ "$(jq -r .state <<<"$output")" = running ]
+	[ ! -e "$(seedfile "$uuid" 1)" ]
+	[ -f "$(seedfile "$uuid" 2)" ]
+}

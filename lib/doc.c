@@ -222,10 +222,23 @@ json_str(struct buf *b, const char *s)
 		case '\b': buf_puts(b, "\\b"); break;
 		case '\f': buf_puts(b, "\\f"); break;
 		default:
-			if (c < 0x20 || c == 0x7f)
+			if (c < 0x20 || c == 0x7f) {
 				buf_printf(b, "\\u%04x", c);
-			else
+			} else if (c == 0xc2 && (unsigned char)s[1] == 0x85) {
+				/* NEL, LS and PS: line breaks to a YAML 1.1
+				 * reader (libyaml reads our JSON back), so
+				 * escaped to survive the round trip */
+				buf_puts(b, "\\u0085");
+				s++;
+			} else if (c == 0xe2 && (unsigned char)s[1] == 0x80 &&
+			    ((unsigned char)s[2] == 0xa8 ||
+			    (unsigned char)s[2] == 0xa9)) {
+				buf_printf(b, "\\u%04x",
+				    0x2000 + ((unsigned char)s[2] & 0x3f));
+				s += 2;
+			} else {
 				buf_addc(b, (char)c);
+			}
 		}
 	}
 	buf_addc(b, '"');

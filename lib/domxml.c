@@ -41,15 +41,27 @@ domxml_build(const struct domspec *s)
 	buf_puts(&b, "  <on_poweroff>destroy</on_poweroff>\n"
 	    "  <on_reboot>restart</on_reboot>\n"
 	    "  <on_crash>destroy</on_crash>\n");
-	if (is_qemu) {
-		buf_puts(&b, "  <features><acpi/></features>\n"
-		    "  <devices>\n"
+	if (is_qemu)
+		buf_puts(&b, "  <features><acpi/></features>\n");
+	if (is_qemu || s->seed)
+		buf_puts(&b, "  <devices>\n");
+	if (s->seed) {
+		buf_puts(&b, "    <disk type='file' device='cdrom'>\n");
+		if (is_qemu)
+			buf_puts(&b, "      <driver name='qemu' type='raw'/>\n");
+		buf_puts(&b, "      <source file='");
+		buf_xml(&b, s->seed);
+		buf_puts(&b, "'/>\n      <target dev='sda' bus='sata'/>\n"
+		    "      <readonly/>\n    </disk>\n");
+	}
+	if (is_qemu)
+		buf_puts(&b,
 		    "    <serial type='pty'><target port='0'/></serial>\n"
 		    "    <console type='pty'><target type='serial' port='0'/>"
 		    "</console>\n"
-		    "    <memballoon model='virtio'/>\n"
-		    "  </devices>\n");
-	}
+		    "    <memballoon model='virtio'/>\n");
+	if (is_qemu || s->seed)
+		buf_puts(&b, "  </devices>\n");
 	buf_puts(&b, "</domain>\n");
 	return buf_detach(&b);
 }

@@ -4,6 +4,10 @@
  * Every user string is escaped; the user's VM name goes into <title> and
  * cloudos metadata, never into the domain <name>, which is "cloudos-UUID"
  * so that domains of different catalogs never collide on a host.
+ *
+ * A seed is a SATA CD-ROM (sda): SATA works on both of qemu's x86 machine
+ * types, the default pc (libvirt adds an AHCI controller) and q35, where
+ * IDE does not exist.
  */
 #ifndef CLOUDOS_DOMXML_H
 #define CLOUDOS_DOMXML_H
@@ -16,6 +20,8 @@ struct domspec {
 	const char *domain_type;	/* "kvm", "qemu", "test" */
 	int cpu;
 	long long memory;	/* MiB */
+	const char *seed;	/* the cloud-init seed's path on the host, or
+				 * NULL: a read-only CD-ROM when given */
 };
 
 /* The domain XML; free() it. */

@@ -15,6 +15,7 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
+#include "buf.h"
 #include "fault.h"
 #include "hv.h"
 #include "xalloc.h"
@@ -66,6 +67,8 @@ hv_fail(struct hv *hv, struct cerr *err, const char *fmt, ...)
 	if (e) {
 		switch (e->code) {
 		case VIR_ERR_NO_DOMAIN:
+		case VIR_ERR_NO_STORAGE_POOL:
+		case VIR_ERR_NO_STORAGE_VOL:
 			code = CERR_NOTFOUND;
 			break;
 		case VIR_ERR_OPERATION_INVALID:
@@ -736,4 +739,245 @@ out:
 	hv_close(hv);
 	virResetLastError();
 	return err->code;
+}
+
+/* Storage: the pool of domain files. */
+
+/* Was libvirt's last error `code`?  Then forget it. */
+static int
+last_error_is(int code)
+{
+	virErrorPtr e = virGetLastError();
+
+	if (e && e->code == code) {
+		virResetLastError();
+		return 1;
+	}
+	return 0;
+}
+
+int
+hv_pool_ensure(struct hv *hv, struct cerr *err)
+{
+	static const char xml[] =
+	    "<pool type='dir'>\n"
+	    "  <name>" HV_POOL "</name>\n"
+	    "  <target><path>" HV_POOL_PATH "</path></target>\n"
+	    "</pool>\n";
+	virStoragePoolPtr pool = virStoragePoolLookupByName(hv->conn, HV_POOL);
+	struct cerr defined = { 0 };
+	int active, autostart = 0, rc = 0;
+
+	if (pool == NULL) {
+		if (!last_error_is(VIR_ERR_NO_STORAGE_POOL))
+			return hv_fail(hv, err, "cannot look up storage pool "
+			    "'%s' on '%s'", HV_POOL, hv->uri);
+		if ((pool = virStoragePoolDefineXML(hv->conn, xml, 0)) == NULL) {
+			/* another command may have defined it meanwhile */
+			hv_fail(hv, &defined, "cannot define storage pool '%s' "
+			    "on '%s'", HV_POOL, hv->uri);
+			pool = virStoragePoolLookupByName(hv->conn, HV_POOL);
+			if (pool == NULL) {
+				virResetLastError();
+				return cerr_set(err, defined.code, "%s",
+				    defined.msg);
+			}
+		}
+		fault_point("hv.pool");
+	}
+	if ((active = virStoragePoolIsActive(pool)) == 0) {
+		/* build makes the folder; one that exists is fine */
+		if (virStoragePoolBuild(pool, 0) < 0)
+			virResetLastError();
+		if (virStoragePoolCreate(pool, 0) < 0 &&
+		    virStoragePoolIsActive(pool) != 1) {
+			rc = hv_fail(hv, err, "cannot start storage pool '%s' "
+			    "on '%s'", HV_POOL, hv->uri);
+			goto out;
+		}
+		virResetLastError();
+	} else if (active < 0) {
+		rc = hv_fail(hv, err, "cannot read storage pool '%s' on '%s'",
+		    HV_POOL, hv->uri);
+		goto out;
+	}
+	if (virStoragePoolGetAutostart(pool, &autostart) < 0 ||
+	    (!autostart && virStoragePoolSetAutostart(pool, 1) < 0))
+		rc = hv_fail(hv, err, "cannot make storage pool '%s' start "
+		    "with '%s'", HV_POOL, hv->uri);
+out:
+	virStoragePoolFree(pool);
+	return rc;
+}
+
+/* The pool, or NULL: *missing tells a missing pool from an error. */
+static virStoragePoolPtr
+pool_lookup(struct hv *hv, int *missing, struct cerr *err)
+{
+	virStoragePoolPtr pool = virStoragePoolLookupByName(hv->conn, HV_POOL);
+
+	*missing = 0;
+	if (pool == NULL) {
+		if (last_error_is(VIR_ERR_NO_STORAGE_POOL))
+			*missing = 1;
+		else
+			hv_fail(hv, err, "cannot look up storage pool '%s' on "
+			    "'%s'", HV_POOL, hv->uri);
+	}
+	return pool;
+}
+
+static int
+vol_remove(struct hv *hv, virStoragePoolPtr pool, const char *name,
+    struct cerr *err)
+{
+	virStorageVolPtr vol = virStorageVolLookupByName(pool, name);
+	int rc = 0;
+
+	if (vol == NULL) {
+		if (last_error_is(VIR_ERR_NO_STORAGE_VOL))
+			return 0;
+		return hv_fail(hv, err, "cannot look up volume '%s' on '%s'",
+		    name, hv->uri);
+	}
+	if (virStorageVolDelete(vol, 0) < 0 &&
+	    !last_error_is(VIR_ERR_NO_STORAGE_VOL))
+		rc = hv_fail(hv, err, "cannot delete volume '%s' on '%s'",
+		    name, hv->uri);
+	virStorageVolFree(vol);
+	return rc;
+}
+
+int
+hv_vol_upload(struct hv *hv, const char *name, const void *data,
+    size_t len, char **path, struct cerr *err)
+{
+	virStoragePoolPtr pool = NULL;
+	virStorageVolPtr vol = NULL;
+	virStreamPtr st = NULL;
+	struct buf xml = BUF_INIT;
+	size_t off = 0;
+	char *p;
+	int missing, rc = 0, sent;
+
+	if (hv_pool_ensure(hv, err) ||
+	    (pool = pool_lookup(hv, &missing, err)) == NULL) {
+		if (missing)
+			cerr_set(err, CERR_NOTFOUND, "storage pool '%s' "
+			    "vanished from '%s'", HV_POOL, hv->uri);
+		return err->code;
+	}
+	if (vol_remove(hv, pool, name, err))
+		goto out;
+	buf_puts(&xml, "<volume>\n  <name>");
+	buf_xml(&xml, name);
+	buf_printf(&xml, "</name>\n  <capacity unit='bytes'>%zu</capacity>\n"
+	    "  <target>\n    <format type='raw'/>\n"
+	    "    <permissions><mode>0644</mode></permissions>\n"
+	    "  </target>\n</volume>\n", len);
+	if ((vol = virStorageVolCreateXML(pool, xml.s, 0)) == NULL) {
+		rc = hv_fail(hv, err, "cannot create volume '%s' on '%s'",
+		    name, hv->uri);
+		goto out;
+	}
+	if ((st = virStreamNew(hv->conn, 0)) == NULL ||
+	    virStorageVolUpload(vol, st, 0, len, 0) < 0)
+		goto fail;
+	while (off < len) {
+		sent = virStreamSend(st, (const char *)data + off, len - off);
+		if (sent < 0)
+			goto fail;
+		off += (size_t)sent;
+	}
+	fault_point("hv.upload");
+	if (virStreamFinish(st) < 0)
+		goto fail;
+	if (path) {
+		if ((p = virStorageVolGetPath(vol)) == NULL) {
+			rc = hv_fail(hv, err, "cannot read the path of volume "
+			    "'%s' on '%s'", name, hv->uri);
+			goto out;
+		}
+		*path = p;
+	}
+	goto out;
+fail:
+	rc = hv_fail(hv, err, "cannot upload volume '%s' to '%s'", name,
+	    hv->uri);
+	if (st && virStreamAbort(st) < 0)
+		virResetLastError();
+	if (virStorageVolDelete(vol, 0) < 0)
+		virResetLastError();
+out:
+	if (st)
+		virStreamFree(st);
+	if (vol)
+		virStorageVolFree(vol);
+	virStoragePoolFree(pool);
+	buf_release(&xml);
+	return rc;
+}
+
+int
+hv_vol_path(struct hv *hv, const char *name, char **path, struct cerr *err)
+{
+	virStoragePoolPtr pool;
+	virStorageVolPtr vol;
+	int missing, rc = 0;
+
+	if ((pool = pool_lookup(hv, &missing, err)) == NULL)
+		return missing ? cerr_set(err, CERR_NOTFOUND, "no volume '%s' "
+		    "on '%s' (no storage pool '%s')", name, hv->uri, HV_POOL) :
+		    err->code;
+	if ((vol = virStorageVolLookupByName(pool, name)) == NULL)
+		rc = hv_fail(hv, err, "no volume '%s' on '%s'", name, hv->uri);
+	else if ((*path = virStorageVolGetPath(vol)) == NULL)
+		rc = hv_fail(hv, err, "cannot read the path of volume '%s' on "
+		    "'%s'", name, hv->uri);
+	if (vol)
+		virStorageVolFree(vol);
+	virStoragePoolFree(pool);
+	return rc;
+}
+
+int
+hv_vol_delete(struct hv *hv, const char *name, struct cerr *err)
+{
+	virStoragePoolPtr pool;
+	int missing, rc;
+
+	if ((pool = pool_lookup(hv, &missing, err)) == NULL)
+		return missing ? 0 : err->code;
+	rc = vol_remove(hv, pool, name, err);
+	virStoragePoolFree(pool);
+	return rc;
+}
+
+int
+hv_vols(struct hv *hv, void (*each)(void *arg, const char *name),
+    void *arg, struct cerr *err)
+{
+	virStoragePoolPtr pool;
+	virStorageVolPtr *vols = NULL;
+	int missing, n, i;
+
+	if ((pool = pool_lookup(hv, &missing, err)) == NULL)
+		return missing ? 0 : err->code;
+	if ((n = virStoragePoolListAllVolumes(pool, &vols, 0)) < 0) {
+		virStoragePoolFree(pool);
+		return hv_fail(hv, err, "cannot list volumes of '%s' on '%s'",
+		    HV_POOL, hv->uri);
+	}
+	for (i = 0; i < n; i++) {
+		const char *name = virStorageVolGetName(vols[i]);
+
+		if (name)
+			each(arg, name);
+		else
+			virResetLastError();
+		virStorageVolFree(vols[i]);
+	}
+	free(vols);
+	virStoragePoolFree(pool);
+	return 0;
 }

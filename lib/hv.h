@@ -14,6 +14,8 @@
 #ifndef CLOUDOS_HV_H
 #define CLOUDOS_HV_H
 
+#include <stddef.h>
+
 #include "cerr.h"
 
 struct hv;
@@ -90,5 +92,32 @@ int hv_resize(struct hv *hv, const char *uuid, int cpu, long long memory,
  * client. */
 int hv_console(const char *uri, const char *uuid, int in, int out, int esc,
     int force, struct cerr *err);
+
+/*
+ * Files for domains (cloud-init seeds) live as volumes of one directory
+ * storage pool per host, named HV_POOL at HV_POOL_PATH, reached through
+ * libvirt's storage API so that a remote host works as a local one.
+ */
+#define HV_POOL "cloudos"
+#define HV_POOL_PATH "/var/lib/libvirt/images/cloudos"
+
+/* Make sure the pool exists, is active and starts with the host: define,
+ * build, start and mark it autostart as far as it is missing. */
+int hv_pool_ensure(struct hv *hv, struct cerr *err);
+/* Create volume name in the pool (replacing one of that name) holding
+ * the len bytes at data; *path (the caller's to free; NULL to skip) is
+ * where the host keeps it. */
+int hv_vol_upload(struct hv *hv, const char *name, const void *data,
+    size_t len, char **path, struct cerr *err);
+/* The path of volume name: CERR_NOTFOUND when it or the pool is missing.
+ * *path is the caller's to free. */
+int hv_vol_path(struct hv *hv, const char *name, char **path,
+    struct cerr *err);
+/* Delete volume name; a missing volume or pool is not an error. */
+int hv_vol_delete(struct hv *hv, const char *name, struct cerr *err);
+/* Call each with the name of every volume in the pool (none when the
+ * pool is missing). */
+int hv_vols(struct hv *hv, void (*each)(void *arg, const char *name),
+    void *arg, struct cerr *err);
 
 #endif

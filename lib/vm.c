@@ -1,6 +1,6 @@
 /*
- * vm.c - service: VMs.  Uses the catalog and hv adapters and the domxml,
- * units and valid engines.
+ * vm.c - service: VMs.  Uses the catalog, hv, iso and yml adapters and the
+ * domxml, seed, units and valid engines.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -16,11 +16,14 @@
 #include "domxml.h"
 #include "fault.h"
 #include "hv.h"
+#include "iso.h"
 #include "labels.h"
+#include "seed.h"
 #include "units.h"
 #include "valid.h"
 #include "vm.h"
 #include "xalloc.h"
+#include "yml.h"
 #include "compat.h"
 
 #define VM_MAX_CPU 1024
@@ -28,7 +31,8 @@
 #define VM_COLS \
 	"SELECT v.id, v.uuid, v.name, v.state, h.name, v.cpu, v.memory, " \
 	"v.labels, u.name, g.name, v.created, v.updated, v.error, h.uri, " \
-	"h.domain_type, v.host_id, v.target, v.intent_pid, v.target_host " \
+	"h.domain_type, v.host_id, v.target, v.intent_pid, v.target_host, " \
+	"v.spec " \
 	"FROM vms v JOIN users u ON u.id = v.owner " \
 	"JOIN groups g ON g.id = v.group_id " \
 	"LEFT JOIN hosts h ON h.id = v.host_id "
@@ -53,6 +57,7 @@ struct vmrow {
 	char *target;		/* what an action in flight aims for */
 	long long intent_pid;	/* the process running it, 0 if none */
 	long long target_host;	/* where a migration goes, 0 if none */
+	char *spec;		/* the VM document as JSON */
 };
 
 static void
@@ -63,6 +68,7 @@ vmrow_release(struct vmrow *r)
 	free(r->uri);
 	free(r->domain_type);
 	free(r->target);
+	free(r->spec);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -88,6 +94,7 @@ vmrow_fill(struct cstmt *st, struct vmrow *r)
 	r->target = dup_or_null(cstmt_text(st, 16));
 	r->intent_pid = cstmt_null(st, 17) ? 0 : cstmt_int(st, 17);
 	r->target_host = cstmt_null(st, 18) ? 0 : cstmt_int(st, 18);
+	r->spec = dup_or_null(cstmt_text(st, 19));
 }
 
 static struct doc *
@@ -225,7 +232,6 @@ static const struct {
 } vm_later[] = {
 	{ "disks", "images and volumes arrive with cimg and cvol" },
 	{ "nics", "networks arrive with cnet" },
-	{ "context", "contextualization arrives with the VM life cycle work" },
 	{ "requirements", "placement expressions arrive with csched" },
 	{ "policy", "placement policies arrive with csched" },
 	{ "group", "affinity groups arrive with csched" },
@@ -284,6 +290,15 @@ vmspec_from_doc(const struct doc *d, struct vmspec *s, struct cerr *err)
 		if (!empty(doc_map_get(d, vm_later[i].field)))
 			return cerr_set(err, CERR_USAGE, "%s: not supported "
 			    "yet (%s)", vm_later[i].field, vm_later[i].why);
+	{
+		struct seed_context c;
+		int has;
+
+		if (seed_context_from_doc(doc_map_get(d, "context"), &c, &has,
+		    err))
+			return err->code;
+		seed_context_release(&c);
+	}
 	if (labels_to_json(doc_map_get(d, "labels"), &s->labels, err))
 		return err->code;
 	{
@@ -413,6 +428,91 @@ vm_place(struct ctx *ctx, struct vmrow *r, struct cerr *err)
 	    r->cpu, r->memory, enabled, enabled == 1 ? "" : "s");
 }
 
+/* Seeds.  A VM's seed is the volume UUID-seed.iso in the pool of the host
+ * that has its domain, so a reconcile pass can tell whose it is. */
+
+#define SEED_SUFFIX "-seed.iso"
+
+static void
+seed_vol(const char *uuid, char out[64])
+{
+	snprintf(out, 64, "%s" SEED_SUFFIX, uuid);
+}
+
+/* The seed image of r, or *iso = NULL when r has no context. */
+static int
+vm_seed_image(const struct vmrow *r, void **iso, size_t *len,
+    struct cerr *err)
+{
+	struct doclist dl = { 0 };
+	struct seed_context c = { 0 };
+	struct seed_files f = { 0 };
+	struct seed_vm vm = { .uuid = r->uuid, .name = r->name, .context = &c };
+	struct iso_file files[3];
+	size_t n = 0;
+	int has = 0;
+
+	*iso = NULL;
+	*len = 0;
+	if (r->spec == NULL)
+		return 0;
+	if (yml_read("spec", r->spec, strlen(r->spec), &dl, err) ||
+	    dl.n != 1 ||
+	    seed_context_from_doc(doc_map_get(dl.v[0], "context"), &c, &has,
+	    err)) {
+		cerr_set(err, CERR_FAIL, "the stored document of vm '%s' is "
+		    "unreadable", r->name);
+		cerr_wrap(err, "cannot make the seed of vm '%s'", r->name);
+		goto out;
+	}
+	if (!has)
+		goto out;
+	/* networks arrive with cnet: no leased addresses yet */
+	seed_build(&vm, &f);
+	files[n++] = (struct iso_file){ "meta-data", f.meta_data,
+	    strlen(f.meta_data) };
+	files[n++] = (struct iso_file){ "user-data", f.user_data,
+	    strlen(f.user_data) };
+	if (f.network_config)
+		files[n++] = (struct iso_file){ "network-config",
+		    f.network_config, strlen(f.network_config) };
+	if (iso_build("cidata", files, n, iso, len, err))
+		cerr_wrap(err, "cannot make the seed of vm '%s'", r->name);
+out:
+	seed_files_release(&f);
+	seed_context_release(&c);
+	doclist_release(&dl);
+	return err->code;
+}
+
+/* Put r's seed on hv; *path is where the host keeps it (the caller's to
+ * free), NULL when r has no context. */
+static int
+vm_seed_upload(struct hv *hv, const struct vmrow *r, char **path,
+    struct cerr *err)
+{
+	char vol[64];
+	void *iso = NULL;
+	size_t len;
+
+	*path = NULL;
+	seed_vol(r->uuid, vol);
+	if (vm_seed_image(r, &iso, &len, err) == 0 && iso)
+		hv_vol_upload(hv, vol, iso, len, path, err);
+	free(iso);
+	return err->code;
+}
+
+/* Remove r's seed from hv, if it is there. */
+static int
+vm_seed_delete(struct hv *hv, const char *uuid, struct cerr *err)
+{
+	char vol[64];
+
+	seed_vol(uuid, vol);
+	return hv_vol_delete(hv, vol, err);
+}
+
 static int
 vm_deploy(struct ctx *ctx, const struct vmrow *r, struct cerr *err)
 {
@@ -421,12 +521,21 @@ vm_deploy(struct ctx *ctx, const struct vmrow *r, struct cerr *err)
 		.owner = ctx->who.user, .domain_type = r->domain_type,
 		.cpu = r->cpu, .memory = r->memory,
 	};
+	struct cerr ignored = { 0 };
 	struct hv *hv = NULL;
-	char *xml = domxml_build(&ds);
+	char *xml = NULL, *seed = NULL;
 
-	if (hv_connect(r->uri, &hv, err) == 0)
-		hv_deploy(hv, xml, err);
+	if (hv_connect(r->uri, &hv, err) == 0 &&
+	    vm_seed_upload(hv, r, &seed, err) == 0) {
+		ds.seed = seed;
+		xml = domxml_build(&ds);
+		/* a domain that did not start is undefined again: its seed
+		 * goes with it */
+		if (hv_deploy(hv, xml, err) && seed)
+			vm_seed_delete(hv, r->uuid, &ignored);
+	}
 	hv_close(hv);
+	free(seed);
 	free(xml);
 	return err->code;
 }
@@ -478,6 +587,7 @@ vm_create(struct ctx *ctx, const struct doc *d, const char *where,
 		goto out;
 	r.cpu = s.cpu;
 	r.memory = s.memory;
+	r.spec = xstrdup(s.spec);
 	if (new_uuid(r.uuid, err) || catalog_begin(ctx->cat, err))
 		goto out;
 	if (catalog_query(ctx->cat, &st, err, "SELECT 1 FROM vms WHERE "
@@ -663,7 +773,9 @@ static int
 do_remove(struct hv *hv, const char *uuid, const struct vm_opts *o,
     struct cerr *err)
 {
-	return hv_remove(hv, uuid, err);
+	if (hv_remove(hv, uuid, err) == 0)
+		vm_seed_delete(hv, uuid, err);
+	return err->code;
 }
 
 static const char *const from_running[] = { "running", NULL };
@@ -856,15 +968,41 @@ vm_dest(struct ctx *ctx, const struct vmrow *r, const char *ref,
 	    "'%s' (cpu %d, memory %lld MiB)", r->name, r->cpu, r->memory);
 }
 
+/* Move r's domain to dst_uri.  Its seed goes first (a domain, running or
+ * not, needs its CD-ROM's file at the same path on the destination) and
+ * is deleted from the source once the domain has moved, or from the
+ * destination when it has not. */
 static int
-vm_move(const char *src_uri, const char *dst_uri, const char *uuid,
-    int live, const char *address, struct cerr *err)
+vm_move(const struct vmrow *r, const char *dst_uri, int live,
+    const char *address, struct cerr *err)
 {
+	struct cerr ignored = { 0 };
 	struct hv *src = NULL, *dst = NULL;
+	char *dpath = NULL, *spath = NULL;
 
-	if (hv_connect(src_uri, &src, err) == 0 &&
-	    hv_connect(dst_uri, &dst, err) == 0)
-		hv_migrate(src, dst, uuid, live, address, err);
+	if (hv_connect(r->uri, &src, err) || hv_connect(dst_uri, &dst, err) ||
+	    vm_seed_upload(dst, r, &dpath, err))
+		goto out;
+	if (dpath && hv_vol_path(src, strrchr(dpath, '/') + 1, &spath,
+	    &ignored) == 0 && strcmp(spath, dpath) != 0) {
+		cerr_set(err, CERR_CONFLICT, "the seed of vm '%s' would move "
+		    "from '%s' to '%s' (storage pool '" HV_POOL "' is not at "
+		    "the same path on both hosts)", r->name, spath, dpath);
+		goto undo;
+	}
+	cerr_clear(&ignored);
+	if (hv_migrate(src, dst, r->uuid, live, address, err))
+		goto undo;
+	fault_point("vm.moved");
+	if (dpath)
+		vm_seed_delete(src, r->uuid, &ignored);
+	goto out;
+undo:
+	if (dpath)
+		vm_seed_delete(dst, r->uuid, &ignored);
+out:
+	free(dpath);
+	free(spath);
 	hv_close(dst);
 	hv_close(src);
 	return err->code;
@@ -906,7 +1044,7 @@ vm_migrate(struct ctx *ctx, const char *ref, const char *to, bool live,
 	    catalog_commit(ctx->cat, err))
 		goto fail;
 	fault_point("vm.intent");
-	vm_move(r.uri, duri, r.uuid, live, daddr, &hverr);
+	vm_move(&r, duri, live, daddr, &hverr);
 	fault_point("vm.outcome");
 	if (hverr.code) {
 		cerr_wrap(&hverr, "cannot migrate vm '%s' from host '%s' to "
@@ -1005,8 +1143,9 @@ vm_start_stopped(struct ctx *ctx, struct vmrow *r, struct doc **out,
 		/* the copy left on the old host, saved state and all */
 		struct cerr rmerr = { 0 };
 
-		if (hv_connect(r->uri, &hv, &rmerr) == 0)
-			hv_remove(hv, r->uuid, &rmerr);
+		if (hv_connect(r->uri, &hv, &rmerr) == 0 &&
+		    hv_remove(hv, r->uuid, &rmerr) == 0)
+			vm_seed_delete(hv, r->uuid, &rmerr);
 		hv_close(hv);
 		snprintf(detail, sizeof(detail), "host '%s' could not take it "
 		    "back; booted afresh on host '%s', its saved state on "
@@ -1212,6 +1351,35 @@ vm_console(struct ctx *ctx, const char *ref, int in, int out, bool force,
 	return err->code;
 }
 
+static bool transitional(const char *state);
+
+int
+vm_reseed(struct ctx *ctx, const char *ref, struct cerr *err)
+{
+	struct vmrow r = { 0 };
+	struct hv *hv = NULL;
+	char *path = NULL;
+
+	if (vm_load(ctx, ref, &r, err))
+		return err->code;
+	if (transitional(r.state)) {
+		cerr_set(err, CERR_CONFLICT, "cannot renew the seed of vm '%s': "
+		    "it is %s", r.name, r.state);
+		goto out;
+	}
+	if (r.host_id == 0 || strcmp(r.state, "stopped") == 0)
+		goto out;
+	if (hv_connect(r.uri, &hv, err) == 0 &&
+	    vm_seed_upload(hv, &r, &path, err))
+		cerr_wrap(err, "cannot renew the seed of vm '%s' on host '%s'",
+		    r.name, r.host);
+out:
+	free(path);
+	hv_close(hv);
+	vmrow_release(&r);
+	return err->code;
+}
+
 /* Reconcile. */
 
 struct domain_seen {
@@ -1335,8 +1503,9 @@ drop_old_copy(struct ctx *ctx, const struct vmrow *r)
 
 	if (catalog_query(ctx->cat, &st, &e, "SELECT uri FROM hosts WHERE "
 	    "id = ?", "i", r->target_host) == 0 && cstmt_row(st, &e) &&
-	    hv_connect(cstmt_text(st, 0), &hv, &e) == 0)
-		hv_remove(hv, r->uuid, &e);
+	    hv_connect(cstmt_text(st, 0), &hv, &e) == 0 &&
+	    hv_remove(hv, r->uuid, &e) == 0)
+		vm_seed_delete(hv, r->uuid, &e);
 	hv_close(hv);
 	cstmt_free(st);
 }
@@ -1432,7 +1601,7 @@ reconcile_vm(struct ctx *ctx, struct hv *hv, struct vmrow *r,
 				return err->code;
 		}
 		if (strcmp(target, "done") == 0) {
-			if (hv_remove(hv, r->uuid, &hverr) == 0) {
+			if (do_remove(hv, r->uuid, NULL, &hverr) == 0) {
 				want = "done";
 				host = 0;
 			}
@@ -1506,6 +1675,73 @@ reconcile_vm(struct ctx *ctx, struct hv *hv, struct vmrow *r,
 	}
 	*changed = true;
 	return 0;
+}
+
+struct name_set {
+	char **v;
+	size_t n, cap;
+};
+
+static void
+name_add(void *arg, const char *name)
+{
+	struct name_set *ns = arg;
+
+	xgrow(&ns->v, &ns->cap, ns->n + 1, sizeof(*ns->v));
+	ns->v[ns->n++] = xstrdup(name);
+}
+
+/* Seeds on a host that no VM of the catalog has there (a deploy or a
+ * migration killed half way leaves them): deleted.  A VM in flight to
+ * the host has it as its host or its migration's target already. */
+static int
+reconcile_seeds(struct ctx *ctx, struct hv *hv, long long host_id,
+    const char *host, void (*note)(struct ctx *, const char *),
+    struct cerr *err)
+{
+	static const size_t uuid_len = 36;
+	struct name_set ns = { 0 };
+	struct cerr hverr = { 0 };
+	char msg[1200];
+	size_t i, n;
+
+	if (hv_vols(hv, name_add, &ns, &hverr)) {
+		snprintf(msg, sizeof(msg), "host '%s': %s", host, hverr.msg);
+		note(ctx, msg);
+		goto out;
+	}
+	for (i = 0; i < ns.n && err->code == 0; i++) {
+		struct cstmt *q = NULL;
+		char uuid[40];
+		int ours;
+
+		n = strlen(ns.v[i]);
+		if (n != uuid_len + strlen(SEED_SUFFIX) ||
+		    strcmp(ns.v[i] + uuid_len, SEED_SUFFIX) != 0)
+			continue;	/* not a seed: not ours to judge */
+		snprintf(uuid, sizeof(uuid), "%.*s", (int)uuid_len, ns.v[i]);
+		if (catalog_query(ctx->cat, &q, err, "SELECT 1 FROM vms WHERE "
+		    "uuid = ? AND state != 'done' AND (host_id = ?2 OR "
+		    "target_host = ?2)", "si", uuid, host_id))
+			break;
+		ours = cstmt_row(q, err);
+		cstmt_free(q);
+		if (ours || err->code)
+			continue;
+		if (hv_vol_delete(hv, ns.v[i], &hverr))
+			snprintf(msg, sizeof(msg), "host '%s': %s", host,
+			    hverr.msg);
+		else
+			snprintf(msg, sizeof(msg), "host '%s': removed seed "
+			    "volume '%s' of no VM on it", host, ns.v[i]);
+		cerr_clear(&hverr);
+		note(ctx, msg);
+	}
+out:
+	for (i = 0; i < ns.n; i++)
+		free(ns.v[i]);
+	free(ns.v);
+	return err->code;
 }
 
 static int
@@ -1608,6 +1844,8 @@ reconcile_host(struct ctx *ctx, long long host_id, const char *host,
 		    ds.v[j].uuid);
 		note(ctx, msg);
 	}
+	if (hverr.code == 0 && err->code == 0)
+		reconcile_seeds(ctx, hv, host_id, host, note, err);
 out:
 	hv_close(hv);
 	domain_set_release(&ds);

@@ -110,6 +110,17 @@ int vm_console(struct ctx *ctx, const char *ref, int in, int out,
 int vm_migrate(struct ctx *ctx, const char *ref, const char *to, bool live,
     struct doc **out, struct cerr *err);
 /*
+ * Build the VM's cloud-init seed again from its document (and, once cnet
+ * leases addresses, its NICs' addresses) and upload it over the one on
+ * its host, for callers that change what the seed holds (NICs).  A VM
+ * without a context, or without a host (hold, pending, stopped, failed,
+ * done), has nothing to renew: 0.  CERR_CONFLICT while an action is in
+ * flight; the hypervisor's code when the upload fails.  A running guest
+ * keeps reading the image it opened: the new seed is seen from the next
+ * start of the domain (cloud-init reads it at boot).
+ */
+int vm_reseed(struct ctx *ctx, const char *ref, struct cerr *err);
+/*
  * One reconcile pass over every host (admins only): finish or roll back
  * actions that a killed command left half done (matching domains by UUID;
  * an action whose process still runs is left alone), mark VMs whose domain

@@ -1,7 +1,8 @@
 /*
  * test-engines - table-driven tests of the pure modules: units, valid, doc
  * (JSON), yml (reading and writing documents), domxml (escaping, checked
- * by parsing the result with libxml2).
+ * by parsing the result with libxml2), seed (cloud-init files, checked by
+ * reading them back with the yml reader).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "cerr.h"
 #include "doc.h"
 #include "domxml.h"
+#include "seed.h"
 #include "units.h"
 #include "valid.h"
 #include "yml.h"
@@ -225,6 +227,23 @@ test_json(void)
 	    "\"z\":null,\"l\":[]}", "doc: JSON escapes strings");
 	buf_release(&b);
 	doc_free(d);
+	{
+		static const char nl[] = " \xc2\x85 \xe2\x80\xa8 \xe2\x80\xa9 ";
+		struct doclist dl = { 0 };
+		struct cerr err = { 0 };
+
+		d = doc_new(DOC_MAP);
+		doc_set_str(d, "s", nl);
+		doc_json(&b, d);
+		is_str(b.s, "{\"s\":\" \\u0085 \\u2028 \\u2029 \"}", "doc: "
+		    "JSON escapes NEL, LS and PS");
+		ok(yml_read("<j>", b.s, b.len, &dl, &err) == 0 && dl.n == 1 &&
+		    strcmp(doc_get_str(dl.v[0], "s"), nl) == 0,
+		    "doc: NEL, LS and PS survive JSON read back");
+		doclist_release(&dl);
+		buf_release(&b);
+		doc_free(d);
+	}
 }
 
 static void
@@ -275,6 +294,286 @@ test_domxml(void)
 	}
 }
 
+static void
+test_domxml_seed(void)
+{
+	static const char *const types[] = { "qemu", "test" };
+	size_t i;
+
+	for (i = 0; i < 2; i++) {
+		struct domspec s = {
+			.id = 7, .uuid = "0b9d6f1e-0000-4000-8000-000000000001",
+			.name = "web-1", .owner = "o", .domain_type = types[i],
+			.cpu = 1, .memory = 64,
+			.seed = "/var/lib/x/a'b\"<c>&d-seed.iso",
+		};
+		char *xml = domxml_build(&s);
+		xmlDocPtr doc = xmlReadMemory(xml, (int)strlen(xml), "d.xml",
+		    NULL, XML_PARSE_NONET | XML_PARSE_NOERROR |
+		    XML_PARSE_NOWARNING);
+		xmlXPathContextPtr xp = doc ? xmlXPathNewContext(doc) : NULL;
+		xmlXPathObjectPtr r = NULL;
+		xmlChar *file = NULL;
+
+		ok(doc != NULL, "domxml: XML with a seed is well formed (%s)",
+		    types[i]);
+		if (xp)
+			r = xmlXPathEvalExpression((const xmlChar *)
+			    "/domain/devices/disk[@device='cdrom' and readonly]"
+			    "[target/@bus='sata']/source/@file", xp);
+		if (r && r->nodesetval && r->nodesetval->nodeNr == 1)
+			file = xmlNodeGetContent(r->nodesetval->nodeTab[0]);
+		is_str((const char *)file, s.seed, "domxml: one read-only SATA "
+		    "CD-ROM holds the seed, its path verbatim (%s)", types[i]);
+		xmlFree(file);
+		xmlXPathFreeObject(r);
+		xmlXPathFreeContext(xp);
+		xmlFreeDoc(doc);
+		free(xml);
+	}
+}
+
+/* Read one YAML document; NULL (and a failed test) when it does not. */
+static struct doc *
+read_one(const char *what, const char *text)
+{
+	struct doclist dl = { 0 };
+	struct cerr err = { 0 };
+	struct doc *d = NULL;
+
+	if (yml_read(what, text, strlen(text), &dl, &err) == 0 && dl.n == 1) {
+		d = dl.v[0];
+		dl.v[0] = NULL;
+		dl.n = 0;
+	}
+	ok(d != NULL, "seed: %s reads back as one map (%s)", what, err.msg);
+	doclist_release(&dl);
+	return d;
+}
+
+static void
+test_seed_context(void)
+{
+	static const struct {
+		const char *in;		/* a document holding context: */
+		const char *want;	/* NULL: accepted; else the error */
+	} t[] = {
+		{ "context: {hostname: web-1}\n", NULL },
+		{ "context: {hostname: a.b-c.example}\n", NULL },
+		{ "context: {ssh_keys: [\"ssh-ed25519 AAAA x@y\"]}\n", NULL },
+		{ "context: {user_data: \"#!/bin/sh\\necho hi\\n\"}\n", NULL },
+		{ "context: {user_data: \"#cloud-config\\npackages: [x]\\n\", "
+		  "ssh_keys: [k]}\n", NULL },
+		{ "context: {}\n", NULL },
+		{ "context: ~\n", NULL },
+		{ "context: [a]\n", "context: expected a map, found a list" },
+		{ "context: x\n", "context: expected a map, found a string" },
+		{ "context: {host: a}\n", "context: unknown field 'host' "
+		  "(expected hostname, ssh_keys or user_data)" },
+		{ "context: {\"a\\nb\": 1}\n", "context: unknown field "
+		  "(expected hostname, ssh_keys or user_data)" },
+		{ "context: {hostname: 12}\n", "context: hostname: expected "
+		  "a string, found a integer" },
+		{ "context: {hostname: [a]}\n", "context: hostname: expected "
+		  "a string, found a list" },
+		{ "context: {hostname: \"a b\"}\n", "context: hostname: 'a b' "
+		  "is not a valid hostname" },
+		{ "context: {hostname: \"a\\nb\"}\n", "context: hostname: not "
+		  "a valid hostname (" },
+		{ "context: {hostname: \"web_1\"}\n", "context: hostname: "
+		  "'web_1' is not" },
+		{ "context: {hostname: -a}\n", "context: hostname: '-a' is not" },
+		{ "context: {hostname: a-}\n", "context: hostname: 'a-' is not" },
+		{ "context: {hostname: a..b}\n", "context: hostname: 'a..b'" },
+		{ "context: {hostname: \"\"}\n", "context: hostname: '' is" },
+		{ "context: {hostname: \"caf\xc3\xa9\"}\n", "context: hostname: "
+		  "not a valid" },
+		{ "context: {hostname: \"<a>&\"}\n", "context: hostname: '<a>&'" },
+		{ "context: {ssh_keys: k}\n", "context: ssh_keys: expected a "
+		  "list of strings, found a string" },
+		{ "context: {ssh_keys: [a, 1]}\n", "context: ssh_keys: item 2: "
+		  "expected a string, found a integer" },
+		{ "context: {ssh_keys: [\"\"]}\n", "context: ssh_keys: item 1: "
+		  "empty key" },
+		{ "context: {user_data: {a: 1}}\n", "context: user_data: "
+		  "expected a string, found a map" },
+		{ "context: {user_data: \"#!/bin/sh\\n\", ssh_keys: [k]}\n",
+		  "context: ssh_keys: cannot be merged into user_data that "
+		  "does not start with '#cloud-config'" },
+		{ "context: {user_data: \"#cloud-configx\\n\", ssh_keys: [k]}\n",
+		  "context: ssh_keys: cannot be merged" },
+		{ "context: {user_data: \"#cloud-config\\nssh_authorized_keys: "
+		  "[a]\\n\", ssh_keys: [k]}\n", "context: ssh_keys: user_data "
+		  "sets ssh_authorized_keys already" },
+		{ "context: {user_data: \"#cloud-config\\n{a: 1}\\n\", "
+		  "ssh_keys: [k]}\n", "context: ssh_keys: cannot be merged into "
+		  "a user_data written as a flow mapping" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct doc *d = read_one("context", t[i].in);
+		struct seed_context c;
+		struct cerr err = { 0 };
+		int has = -1, rc;
+
+		if (d == NULL)
+			continue;
+		rc = seed_context_from_doc(doc_map_get(d, "context"), &c, &has,
+		    &err);
+		if (t[i].want == NULL)
+			ok(rc == 0 && has >= 0, "seed: context #%zu accepted "
+			    "(%s)", i, err.msg);
+		else
+			ok(rc == CERR_USAGE && strncmp(err.msg, t[i].want,
+			    strlen(t[i].want)) == 0 && !strchr(err.msg, '\n') &&
+			    c.hostname == NULL && c.ssh_keys == NULL,
+			    "seed: context #%zu refused (%s)", i, err.msg);
+		seed_context_release(&c);
+		doc_free(d);
+	}
+}
+
+static void
+test_seed_hostname(void)
+{
+	static const struct {
+		const char *name, *want;
+	} t[] = {
+		{ "web-1", "web-1" }, { "Web_1", "web-1" },
+		{ "a<b>&c\"d'", "a-b-c-d" }, { "--x--", "x" },
+		{ "caf\xc3\xa9 1", "caf-1" }, { "\xc3\xa9\xc3\xa9", "vm-0b9d6f1e" },
+		{ "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+		  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		char out[SEED_LABEL_MAX + 1];
+
+		seed_hostname_from_name(t[i].name,
+		    "0b9d6f1e-0000-4000-8000-000000000001", out);
+		is_str(out, t[i].want, "seed: hostname from name #%zu", i);
+		ok(seed_valid_hostname(out), "seed: hostname #%zu is valid", i);
+	}
+}
+
+static void
+test_seed_build(void)
+{
+	static const char *const hostile[] = {
+		"ssh-ed25519 AAAA a@b", "quote\"s'", "new\nline\r\n", "- x",
+		"a: b", "#c", "<x>&amp;", "\\back", "tab\tx", "\x01\x7f",
+		"caf\xc3\xa9", "nel\xc2\x85", "ls\xe2\x80\xa8ps\xe2\x80\xa9",
+		"bom\xef\xbb\xbf", "emoji\xf0\x9f\x98\x80", "{y}", "*a", "&b",
+		"!t", "%d", "@a", "`b", "123", "true", "null", "~", "",
+	};
+	static const char uuid[] = "0b9d6f1e-0000-4000-8000-000000000001";
+	static const char *const dns[] = { "10.0.0.1", "9.9.9.9", NULL };
+	struct seed_addr addr = {
+		.mac = "52:54:00:12:34:56", .address = "10.0.0.5/24",
+		.gateway = "10.0.0.1", .dns = dns,
+	};
+	struct seed_context c = { 0 };
+	struct seed_vm vm = { .uuid = uuid, .name = "Web 1", .context = &c };
+	struct seed_files f;
+	struct doc *d, *v;
+	size_t i, n = sizeof(hostile) / sizeof(hostile[0]);
+
+	/* every hostile string, as a key, comes back byte for byte */
+	c.ssh_keys = (char **)hostile;
+	c.nkeys = n;
+	seed_build(&vm, &f);
+	if ((d = read_one("meta-data", f.meta_data))) {
+		is_str(doc_get_str(d, "instance-id"), uuid, "seed: meta-data "
+		    "instance-id is the UUID");
+		is_str(doc_get_str(d, "local-hostname"), "web-1", "seed: "
+		    "local-hostname comes from the name");
+		doc_free(d);
+	}
+	ok(strncmp(f.user_data, "#cloud-config\n", 14) == 0, "seed: "
+	    "user-data without user_data is #cloud-config");
+	ok(f.network_config == NULL, "seed: no addresses, no "
+	    "network-config");
+	if ((d = read_one("user-data", f.user_data))) {
+		v = doc_map_get(d, "ssh_authorized_keys");
+		ok(v && v->type == DOC_LIST && v->u.list.n == n,
+		    "seed: every key is listed");
+		for (i = 0; v && i < v->u.list.n && i < n; i++)
+			ok(v->u.list.v[i]->type == DOC_STR &&
+			    strcmp(v->u.list.v[i]->u.s, hostile[i]) == 0,
+			    "seed: key #%zu comes back byte for byte", i);
+		doc_free(d);
+	}
+	seed_files_release(&f);
+
+	/* user_data alone is used as is */
+	c.ssh_keys = NULL;
+	c.nkeys = 0;
+	c.user_data = (char *)"#!/bin/sh\necho '<&>\"' \xc3\xa9\n";
+	c.hostname = (char *)"web-1.example";
+	seed_build(&vm, &f);
+	is_str(f.user_data, c.user_data, "seed: user_data alone is kept "
+	    "byte for byte");
+	ok(strstr(f.meta_data, "local-hostname: \"web-1.example\"\n") != NULL,
+	    "seed: the context's hostname wins");
+	seed_files_release(&f);
+
+	/* cloud-config user_data and keys: the keys are appended */
+	c.user_data = (char *)"#cloud-config\nruncmd:\n  - |\n    echo hi";
+	c.ssh_keys = (char **)hostile;
+	c.nkeys = 2;
+	seed_build(&vm, &f);
+	ok(strncmp(f.user_data, c.user_data, strlen(c.user_data)) == 0,
+	    "seed: user_data comes first, unchanged");
+	if ((d = read_one("merged user-data", f.user_data))) {
+		v = doc_map_get(d, "ssh_authorized_keys");
+		ok(v && v->type == DOC_LIST && v->u.list.n == 2 &&
+		    strcmp(v->u.list.v[1]->u.s, hostile[1]) == 0,
+		    "seed: merged keys read back");
+		v = doc_map_get(d, "runcmd");
+		ok(v && v->type == DOC_LIST && v->u.list.n == 1 &&
+		    strcmp(v->u.list.v[0]->u.s, "echo hi\n") == 0,
+		    "seed: user_data's own fields are intact");
+		doc_free(d);
+	}
+	seed_files_release(&f);
+
+	/* addresses give network-config version 2 */
+	c.user_data = NULL;
+	c.nkeys = 0;
+	c.ssh_keys = NULL;
+	vm.addrs = &addr;
+	vm.naddrs = 1;
+	seed_build(&vm, &f);
+	if (f.network_config &&
+	    (d = read_one("network-config", f.network_config))) {
+		struct doc *e;
+
+		v = doc_map_get(d, "version");
+		ok(v && v->type == DOC_INT && v->u.i == 2, "seed: network "
+		    "config version 2");
+		e = doc_map_get(doc_map_get(d, "ethernets"), "nic0");
+		is_str(doc_get_str(doc_map_get(e, "match"), "macaddress"),
+		    addr.mac, "seed: the NIC is matched by MAC");
+		v = doc_map_get(e, "addresses");
+		ok(v && v->type == DOC_LIST && v->u.list.n == 1 &&
+		    strcmp(v->u.list.v[0]->u.s, "10.0.0.5/24") == 0,
+		    "seed: the address with its prefix");
+		v = doc_map_get(e, "routes");
+		ok(v && v->type == DOC_LIST && v->u.list.n == 1 &&
+		    strcmp(doc_get_str(v->u.list.v[0], "via"), "10.0.0.1") ==
+		    0, "seed: a default route through the gateway");
+		v = doc_map_get(doc_map_get(e, "nameservers"), "addresses");
+		ok(v && v->type == DOC_LIST && v->u.list.n == 2,
+		    "seed: the name servers");
+		doc_free(d);
+	} else {
+		ok(0, "seed: addresses give a network-config");
+	}
+	seed_files_release(&f);
+}
+
 int
 main(void)
 {
@@ -284,6 +583,10 @@ main(void)
 	test_yml_roundtrip();
 	test_json();
 	test_domxml();
+	test_domxml_seed();
+	test_seed_context();
+	test_seed_hostname();
+	test_seed_build();
 	xmlCleanupParser();
 	return tap_done();
 }

@@ -71,6 +71,27 @@ cvm_create(struct ctx *ctx, struct args *a, struct cerr *err)
 }
 
 static int
+apply_one(struct ctx *ctx, struct args *a, const struct doc *d,
+    const char *where, int n, struct cerr *err)
+{
+	const char *kind = doc_get_str(d, "kind");
+	struct doc *out = NULL;
+	bool changed;
+
+	if (kind && strcmp(kind, "VM") != 0)
+		return cli_emit(ctx, d, err);	/* another program's */
+	if (vm_apply(ctx, d, where, NULL, &out, &changed, err))
+		return err->code;
+	return cli_emit_free(ctx, out, err);
+}
+
+static int
+cvm_apply(struct ctx *ctx, struct args *a, struct cerr *err)
+{
+	return cli_each_doc(ctx, a, 0, apply_one, err);
+}
+
+static int
 cvm_list(struct ctx *ctx, struct args *a, struct cerr *err)
 {
 	struct vm_filter f = {
@@ -258,6 +279,11 @@ static const struct opt create_opts[] = {
 	{ NULL, 0, 0, NULL, NULL },
 };
 
+static const struct opt apply_opts[] = {
+	{ "file", 'f', OPT_STR, "FILE", "read documents from FILE (- for stdin)" },
+	{ NULL, 0, 0, NULL, NULL },
+};
+
 static const struct opt list_opts[] = {
 	{ "state", 's', OPT_STR, "STATE", "only VMs in STATE" },
 	{ "host", 0, OPT_STR, "HOST", "only VMs on HOST (name or id)" },
@@ -297,6 +323,8 @@ static const struct cmd cvm_cmds[] = {
 	{ "create", cvm_create, create_opts, CMD_WRITE,
 	  "FILE...|-|-f FILE [--count N] [--hold]",
 	  "create VMs from documents, place and start them" },
+	{ "apply", cvm_apply, apply_opts, CMD_WRITE, "FILE...|-|-f FILE",
+	  "create or update VMs by name; other kinds pass through" },
 	{ "list", cvm_list, list_opts, CMD_READ,
 	  "[--state S] [--host H] [--name GLOB] [--all]", "list VMs" },
 	{ "show", cvm_show, NULL, CMD_READ, "VM...|-", "show VMs" },

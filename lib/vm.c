@@ -635,6 +635,131 @@ out:
 	return err->code;
 }
 
+/* The JSON of a document's context ("" when it has none). */
+static char *
+context_json(const struct doc *d)
+{
+	const struct doc *c = d ? doc_map_get(d, "context") : NULL;
+	struct buf b = BUF_INIT;
+
+	if (!empty(c))
+		doc_json(&b, c);
+	buf_puts(&b, "");
+	return buf_detach(&b);
+}
+
+int
+vm_apply(struct ctx *ctx, const struct doc *d, const char *where,
+    const struct vm_opts *o, struct doc **out, bool *changed,
+    struct cerr *err)
+{
+	struct vmspec s = { .labels = BUF_INIT };
+	struct doclist old = { 0 };
+	struct cstmt *st = NULL;
+	struct doc *tmp = NULL;
+	char id[32], now[32], detail[64] = "", *ctx_new = NULL, *ctx_old = NULL;
+	char *labels = NULL, *spec = NULL;
+	long long vid = 0, mem = 0;
+	int cpu = 0, found, new_labels, new_context;
+
+	*changed = false;
+	if (vmspec_from_doc(d, &s, err)) {
+		cerr_wrap(err, "%s", where);
+		goto out;
+	}
+	if (catalog_query(ctx->cat, &st, err, "SELECT v.id, v.cpu, v.memory, "
+	    "v.labels, v.spec FROM vms v WHERE " VM_VISIBLE " AND v.name = ?4 "
+	    "AND v.state != 'done'", "iiis", (long long)ctx->who.admin,
+	    ctx->who.user_id, ctx->who.group_id, s.name))
+		goto out;
+	if ((found = cstmt_row(st, err))) {
+		vid = cstmt_int(st, 0);
+		cpu = (int)cstmt_int(st, 1);
+		mem = cstmt_int(st, 2);
+		labels = xstrdup(cstmt_text(st, 3));
+		spec = xstrdup(cstmt_text(st, 4));
+	}
+	cstmt_free(st);
+	if (err->code)
+		goto out;
+	if (!found) {
+		*changed = true;
+		vm_create(ctx, d, where, o, out, err);
+		goto out;
+	}
+	snprintf(id, sizeof(id), "%lld", vid);
+	/* the size, by the rules of resize */
+	if ((cpu != s.cpu || mem != s.memory) && vm_resize(ctx, id,
+	    cpu != s.cpu ? s.cpu : 0, mem != s.memory ? s.memory : 0, &tmp,
+	    err)) {
+		cerr_wrap(err, "%s", where);
+		goto out;
+	}
+	*changed = cpu != s.cpu || mem != s.memory;
+	/* labels and context, when the document gives them */
+	if (yml_read("spec", spec, strlen(spec), &old, err) || old.n != 1) {
+		cerr_clear(err);
+		cerr_set(err, CERR_FAIL, "the stored document of vm '%s' is "
+		    "unreadable", s.name);
+		goto out;
+	}
+	ctx_old = context_json(old.v[0]);
+	ctx_new = context_json(d);
+	new_labels = doc_map_get(d, "labels") != NULL &&
+	    strcmp(labels, s.labels.s ? s.labels.s : "{}") != 0;
+	new_context = doc_map_get(d, "context") != NULL &&
+	    strcmp(ctx_old, ctx_new) != 0;
+	if (new_labels || new_context) {
+		struct doc *keep = doc_copy(d);
+
+		/* the stored document: the new one, with what it leaves out
+		 * (context) kept from the old */
+		if (!new_context && !empty(doc_map_get(old.v[0], "context")))
+			doc_map_set(keep, "context", doc_copy(doc_map_get(
+			    old.v[0], "context")));
+		free(s.spec);
+		{
+			struct buf b = BUF_INIT;
+
+			doc_json(&b, keep);
+			s.spec = buf_detach(&b);
+		}
+		doc_free(keep);
+		snprintf(detail, sizeof(detail), "%s%s%s",
+		    new_labels ? "labels" : "",
+		    new_labels && new_context ? ", " : "",
+		    new_context ? "context" : "");
+		catalog_now(now);
+		if (catalog_begin(ctx->cat, err))
+			goto out;
+		if (catalog_exec(ctx->cat, err, "UPDATE vms SET labels = "
+		    "CASE WHEN ?1 THEN ?2 ELSE labels END, spec = ?3, "
+		    "updated = ?4 WHERE id = ?5", "isssi",
+		    (long long)new_labels, s.labels.s ? s.labels.s : "{}",
+		    s.spec, now, vid) ||
+		    acct_audit(ctx, "update", "VM", vid, s.name, detail, err) ||
+		    catalog_commit(ctx->cat, err)) {
+			catalog_rollback(ctx->cat);
+			goto out;
+		}
+		*changed = true;
+		/* the guest reads a new seed when it next boots */
+		if (new_context && vm_reseed(ctx, id, err))
+			goto out;
+	}
+	vm_show(ctx, id, out, err);
+out:
+	doc_free(tmp);
+	doclist_release(&old);
+	free(ctx_old);
+	free(ctx_new);
+	free(labels);
+	free(spec);
+	buf_release(&s.labels);
+	free(s.spec);
+	return err->code;
+}
+
 int
 vm_release(struct ctx *ctx, const char *ref, struct doc **out,
     struct cerr *err)

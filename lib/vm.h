@@ -52,6 +52,15 @@ int vm_show(struct ctx *ctx, const char *ref, struct doc **out,
 /* Every recorded transition of the VM, as AuditEvent documents. */
 int vm_history(struct ctx *ctx, const char *ref, emit_fn emit,
     struct cerr *err);
+/* Create or update, by name, the VM a document describes (visible to the
+ * caller): a new name is created as vm_create does; an existing VM takes
+ * the document's cpu and memory by the rules of vm_resize, and its
+ * labels and context when the document gives them (a new context reaches
+ * the guest at its next boot).  *changed says whether anything was
+ * written; a document that matches the VM writes nothing. */
+int vm_apply(struct ctx *ctx, const struct doc *d, const char *where,
+    const struct vm_opts *o, struct doc **out, bool *changed,
+    struct cerr *err);
 /* hold -> placed, deployed, running (as create does) */
 int vm_release(struct ctx *ctx, const char *ref, struct doc **out,
     struct cerr *err);

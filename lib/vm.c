@@ -299,6 +299,11 @@ vmspec_from_doc(const struct doc *d, struct vmspec *s, struct cerr *err)
 			return err->code;
 		seed_context_release(&c);
 	}
+	if ((v = doc_map_get(d, "ha")) != NULL && v->type != DOC_NULL &&
+	    (v->type != DOC_STR || (strcmp(v->u.s, "none") != 0 &&
+	    strcmp(v->u.s, "restart") != 0)))
+		return cerr_set(err, CERR_USAGE, "ha: expected none or "
+		    "restart");
 	if (labels_to_json(doc_map_get(d, "labels"), &s->labels, err))
 		return err->code;
 	{
@@ -660,7 +665,7 @@ vm_apply(struct ctx *ctx, const struct doc *d, const char *where,
 	char id[32], now[32], detail[64] = "", *ctx_new = NULL, *ctx_old = NULL;
 	char *labels = NULL, *spec = NULL;
 	long long vid = 0, mem = 0;
-	int cpu = 0, found, new_labels, new_context;
+	int cpu = 0, found, new_labels, new_context, new_ha;
 
 	*changed = false;
 	if (vmspec_from_doc(d, &s, err)) {
@@ -709,7 +714,15 @@ vm_apply(struct ctx *ctx, const struct doc *d, const char *where,
 	    strcmp(labels, s.labels.s ? s.labels.s : "{}") != 0;
 	new_context = doc_map_get(d, "context") != NULL &&
 	    strcmp(ctx_old, ctx_new) != 0;
-	if (new_labels || new_context) {
+	{
+		const char *ha_old = doc_get_str(old.v[0], "ha");
+		const char *ha_new = doc_get_str(d, "ha");
+
+		new_ha = doc_map_get(d, "ha") != NULL &&
+		    strcmp(ha_old ? ha_old : "none", ha_new ? ha_new :
+		    "none") != 0;
+	}
+	if (new_labels || new_context || new_ha) {
 		struct doc *keep = doc_copy(d);
 
 		/* the stored document: the new one, with what it leaves out
@@ -717,6 +730,9 @@ vm_apply(struct ctx *ctx, const struct doc *d, const char *where,
 		if (!new_context && !empty(doc_map_get(old.v[0], "context")))
 			doc_map_set(keep, "context", doc_copy(doc_map_get(
 			    old.v[0], "context")));
+		if (!new_ha && doc_map_get(old.v[0], "ha"))
+			doc_map_set(keep, "ha", doc_copy(doc_map_get(old.v[0],
+			    "ha")));
 		free(s.spec);
 		{
 			struct buf b = BUF_INIT;
@@ -725,10 +741,12 @@ vm_apply(struct ctx *ctx, const struct doc *d, const char *where,
 			s.spec = buf_detach(&b);
 		}
 		doc_free(keep);
-		snprintf(detail, sizeof(detail), "%s%s%s",
+		snprintf(detail, sizeof(detail), "%s%s%s%s%s",
 		    new_labels ? "labels" : "",
 		    new_labels && new_context ? ", " : "",
-		    new_context ? "context" : "");
+		    new_context ? "context" : "",
+		    (new_labels || new_context) && new_ha ? ", " : "",
+		    new_ha ? "ha" : "");
 		catalog_now(now);
 		if (catalog_begin(ctx->cat, err))
 			goto out;
@@ -1617,6 +1635,117 @@ out:
 	return err->code;
 }
 
+/* Whether r's document asks for HA restarts (ha: restart). */
+static bool
+vm_ha(const struct vmrow *r)
+{
+	struct doclist dl = { 0 };
+	struct cerr e = { 0 };
+	const char *ha;
+	bool on = false;
+
+	if (r->spec && yml_read("spec", r->spec, strlen(r->spec), &dl, &e) == 0
+	    && dl.n == 1 && (ha = doc_get_str(dl.v[0], "ha")) != NULL)
+		on = strcmp(ha, "restart") == 0;
+	doclist_release(&dl);
+	return on;
+}
+
+/* HA on the VM's own host: a crashed domain is started again, a vanished
+ * one defined again from the catalog.  Records running, or failed with
+ * the reason the restart did not work. */
+static int
+ha_restart(struct ctx *ctx, struct hv *hv, struct vmrow *r, enum hv_state hs,
+    bool *changed, struct cerr *err)
+{
+	struct cerr hverr = { 0 };
+	const char *why = hs == HV_CRASHED ? "the domain crashed" :
+	    "the domain vanished from its host";
+	char msg[1100];
+
+	if (hs == HV_CRASHED)
+		hv_start(hv, r->uuid, &hverr);
+	else
+		vm_deploy(ctx, r, &hverr);
+	if (hverr.code)
+		snprintf(msg, sizeof(msg), "%s; HA restart failed: %s", why,
+		    hverr.msg);
+	else
+		snprintf(msg, sizeof(msg), "%s; HA restarted it on host '%s'",
+		    why, r->host);
+	if (vm_record(ctx, r, r->state, hverr.code ? "failed" : "running",
+	    hverr.code && hs == HV_ABSENT ? 0 : -1, hverr.code ? msg : NULL,
+	    "reconcile", err) ||
+	    (!hverr.code && catalog_begin(ctx->cat, err) == 0 &&
+	    (acct_audit(ctx, "ha", "VM", r->id, r->name, msg, err) ||
+	    catalog_commit(ctx->cat, err)))) {
+		catalog_rollback(ctx->cat);
+		if (err->code == CERR_CONFLICT) {
+			cerr_clear(err);
+			return 0;
+		}
+		return err->code;
+	}
+	*changed = true;
+	return 0;
+}
+
+/* HA off a host in error that does not answer: the VM is deployed afresh
+ * on another enabled host with room (intent first, target_host naming
+ * the old host); the copy on the old host is destroyed by the first
+ * pass that reaches it again. */
+static int
+ha_move(struct ctx *ctx, struct vmrow *r, bool *changed, struct cerr *err)
+{
+	struct cerr hverr = { 0 };
+	struct vmrow d;
+	char *dname = NULL, *duri = NULL, *daddr = NULL, *dtype = NULL;
+	char from[16], msg[1200];
+	long long old = r->host_id, dest = 0;
+
+	memcpy(from, r->state, sizeof(from));
+	if (catalog_begin(ctx->cat, err))
+		return err->code;
+	if (vm_dest(ctx, r, NULL, old, &dest, &dname, &duri, &daddr, err) ||
+	    (dtype = host_domain_type(ctx, dest, err)) == NULL ||
+	    vm_intent(ctx, r, from, "deploying", "running", dest, "ha", err) ||
+	    catalog_exec(ctx->cat, err, "UPDATE vms SET target_host = ? WHERE "
+	    "id = ?", "ii", old, r->id) || catalog_commit(ctx->cat, err)) {
+		catalog_rollback(ctx->cat);
+		if (err->code == CERR_CAPACITY || err->code == CERR_CONFLICT) {
+			/* nowhere to go: it stays as it is, said once */
+			cerr_clear(err);
+		}
+		goto out;
+	}
+	d = *r;
+	d.uri = duri;
+	d.domain_type = dtype;
+	d.host = dname;
+	vm_deploy(ctx, &d, &hverr);
+	if (hverr.code)
+		snprintf(msg, sizeof(msg), "host '%s' is in error; HA restart "
+		    "on host '%s' failed: %s", r->host, dname, hverr.msg);
+	else
+		snprintf(msg, sizeof(msg), "host '%s' is in error; HA "
+		    "restarted it on host '%s'", r->host, dname);
+	if (vm_record(ctx, r, "deploying", hverr.code ? "failed" : "running",
+	    hverr.code ? 0 : -1, hverr.code ? msg : NULL, "reconcile", err) ==
+	    0 && !hverr.code && catalog_begin(ctx->cat, err) == 0) {
+		if (acct_audit(ctx, "ha", "VM", r->id, r->name, msg, err) ||
+		    catalog_commit(ctx->cat, err))
+			catalog_rollback(ctx->cat);
+	}
+	if (err->code == 0)
+		*changed = true;
+out:
+	free(dname);
+	free(duri);
+	free(daddr);
+	free(dtype);
+	return err->code;
+}
+
 /* Remove, if it can, the copy a start that moved VM r left on its old
  * host (r->target_host); else the next pass finds it stale. */
 static void
@@ -1776,13 +1905,18 @@ reconcile_vm(struct ctx *ctx, struct hv *hv, struct vmrow *r,
 			    "poweroff";
 			break;
 		case HV_CRASHED:
-			want = "failed";
-			why = "the domain crashed";
-			break;
 		case HV_ABSENT:
+			if ((strcmp(r->state, "running") == 0 ||
+			    strcmp(r->state, "unknown") == 0 ||
+			    strcmp(r->state, "suspended") == 0) && vm_ha(r))
+				return ha_restart(ctx, hv, r, hs, changed, err);
 			want = "failed";
-			host = 0;
-			why = "the domain vanished from its host";
+			if (hs == HV_ABSENT) {
+				host = 0;
+				why = "the domain vanished from its host";
+			} else {
+				why = "the domain crashed";
+			}
 			break;
 		default:
 			return 0;
@@ -1871,8 +2005,8 @@ out:
 
 static int
 reconcile_host(struct ctx *ctx, long long host_id, const char *host,
-    const char *uri, emit_fn emit, void (*note)(struct ctx *, const char *),
-    struct cerr *err)
+    const char *uri, bool in_error, emit_fn emit,
+    void (*note)(struct ctx *, const char *), struct cerr *err)
 {
 	struct domain_set ds = { 0 };
 	struct cerr hverr = { 0 };
@@ -1912,7 +2046,13 @@ reconcile_host(struct ctx *ctx, long long host_id, const char *host,
 				ds.v[j].known = true;
 			}
 		}
-		if (hverr.code) {
+		if (hverr.code && in_error && !transitional(r.state) &&
+		    (strcmp(r.state, "running") == 0 ||
+		    strcmp(r.state, "suspended") == 0 ||
+		    strcmp(r.state, "unknown") == 0) && vm_ha(&r)) {
+			/* its host is in error and still does not answer */
+			ha_move(ctx, &r, &changed, err);
+		} else if (hverr.code) {
 			/* the host does not answer: what runs there is
 			 * unknown until it does */
 			if (!transitional(r.state) &&
@@ -1945,7 +2085,24 @@ reconcile_host(struct ctx *ctx, long long host_id, const char *host,
 		    "'done'", "s", ds.v[j].uuid))
 			break;
 		if ((ours = cstmt_row(q, err)) &&
-		    !transitional(cstmt_text(q, 0)) &&
+		    (strcmp(cstmt_text(q, 0), "running") == 0 ||
+		    strcmp(cstmt_text(q, 0), "suspended") == 0) &&
+		    (ds.v[j].state == HV_RUNNING ||
+		    ds.v[j].state == HV_PAUSED)) {
+			/* it runs elsewhere: this is what an HA restart
+			 * left on a host that was in error and is back */
+			struct cerr rmerr = { 0 };
+
+			if (hv_remove(hv, ds.v[j].uuid, &rmerr) == 0)
+				snprintf(msg, sizeof(msg), "host '%s': "
+				    "duplicate of vm '%s' (it runs on another "
+				    "host) destroyed", host, cstmt_text(q, 2));
+			else
+				snprintf(msg, sizeof(msg), "host '%s': "
+				    "duplicate of vm '%s' left: %s", host,
+				    cstmt_text(q, 2), rmerr.msg);
+			note(ctx, msg);
+		} else if (ours && !transitional(cstmt_text(q, 0)) &&
 		    ds.v[j].state == HV_SHUTOFF) {
 			/* an inactive copy its VM left behind (a start
 			 * elsewhere that could not reach this host) */
@@ -1986,25 +2143,27 @@ vm_reconcile(struct ctx *ctx, emit_fn emit,
 	struct {
 		long long id;
 		char *name, *uri;
+		bool in_error;
 	} *hosts = NULL;
 	size_t n = 0, cap = 0, i;
 
 	if (acct_require_admin(ctx, "reconcile", err))
 		return err->code;
-	if (catalog_query(ctx->cat, &st, err, "SELECT id, name, uri FROM "
-	    "hosts ORDER BY id", ""))
+	if (catalog_query(ctx->cat, &st, err, "SELECT id, name, uri, "
+	    "state = 'error' FROM hosts ORDER BY id", ""))
 		return err->code;
 	while (cstmt_row(st, err)) {
 		xgrow(&hosts, &cap, n + 1, sizeof(*hosts));
 		hosts[n].id = cstmt_int(st, 0);
 		hosts[n].name = xstrdup(cstmt_text(st, 1));
 		hosts[n].uri = xstrdup(cstmt_text(st, 2));
+		hosts[n].in_error = cstmt_int(st, 3) != 0;
 		n++;
 	}
 	cstmt_free(st);
 	for (i = 0; i < n && err->code == 0; i++)
 		reconcile_host(ctx, hosts[i].id, hosts[i].name, hosts[i].uri,
-		    emit, note, err);
+		    hosts[i].in_error, emit, note, err);
 	for (i = 0; i < n; i++) {
 		free(hosts[i].name);
 		free(hosts[i].uri);

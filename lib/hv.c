@@ -50,9 +50,13 @@ hv_fail(struct hv *hv, struct cerr *err, const char *fmt, ...)
 {
 	va_list ap;
 	virErrorPtr e = virGetLastError();
-	const char *msg = e && e->message ? e->message : "unknown error";
-	char what[256];
+	char what[256], msg[512];
 	int code = CERR_FAIL;
+
+	/* copied now: virConnectIsAlive below resets the last error and
+	 * frees its text */
+	snprintf(msg, sizeof(msg), "%s", e && e->message ? e->message :
+	    "unknown error");
 
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);

@@ -382,10 +382,7 @@ vm_place(struct ctx *ctx, struct vmrow *r, struct cerr *err)
 	if (catalog_query(ctx->cat, &st, err,
 	    "SELECT h.id, h.name, h.uri, h.domain_type FROM hosts h "
 	    "WHERE h.state = 'enabled' "
-	    "AND h.cpu - (SELECT COALESCE(sum(v.cpu), 0) FROM vms v "
-	    "  WHERE v.host_id = h.id AND " VM_OCCUPIES ") >= ?1 "
-	    "AND h.memory - (SELECT COALESCE(sum(v.memory), 0) FROM vms v "
-	    "  WHERE v.host_id = h.id AND " VM_OCCUPIES ") >= ?2 "
+	    "AND " HOST_FREE_CPU " >= ?1 AND " HOST_FREE_MEMORY " >= ?2 "
 	    "ORDER BY h.id LIMIT 1", "di", r->cpu, r->memory))
 		return err->code;
 	if ((found = cstmt_row(st, err))) {
@@ -821,10 +818,7 @@ vm_dest(struct ctx *ctx, const struct vmrow *r, const char *ref,
 	    "SELECT h.id, h.name, h.uri, h.migration_address FROM hosts h "
 	    "WHERE h.state = 'enabled' AND h.id != ?3 AND (?4 < 0 OR "
 	    "h.id = ?4) "
-	    "AND h.cpu - (SELECT COALESCE(sum(v.cpu), 0) FROM vms v "
-	    "  WHERE v.host_id = h.id AND " VM_OCCUPIES ") >= ?1 "
-	    "AND h.memory - (SELECT COALESCE(sum(v.memory), 0) FROM vms v "
-	    "  WHERE v.host_id = h.id AND " VM_OCCUPIES ") >= ?2 "
+	    "AND " HOST_FREE_CPU " >= ?1 AND " HOST_FREE_MEMORY " >= ?2 "
 	    "ORDER BY h.id LIMIT 1", "diii", r->cpu, r->memory, exclude, rid))
 		return err->code;
 	if ((found = cstmt_row(st, err))) {

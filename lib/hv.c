@@ -257,11 +257,18 @@ hv_poll(struct hv *hv, int sample_ms, struct hv_stats *st, struct cerr *err)
 	    (long)(sample_ms % 1000) * 1000000L };
 	int sampled;
 
+	virNodeInfo info;
+
 	memset(st, 0, sizeof(*st));
 	st->load = -1;
 	st->free_memory = -1;
-	if (hv_node_info(hv, &st->node, err))
-		return err->code;
+	/* capacity only: capabilities make a qemu host probe its binaries,
+	 * which takes seconds, and the domain type does not change */
+	if (virNodeGetInfo(hv->conn, &info) < 0)
+		return hv_fail(hv, err, "cannot read node info of '%s'",
+		    hv->uri);
+	st->node.cpu = (int)info.cpus;
+	st->node.memory = (long long)(info.memory / 1024);
 	sampled = cpu_times(hv, &b0, &t0) == 0;
 	if ((free_bytes = virNodeGetFreeMemory(hv->conn)) > 0)
 		st->free_memory = (long long)(free_bytes >> 20);

@@ -45,7 +45,7 @@ struct hv_dom_stats {
 
 /* What a monitoring poll reads of a host. */
 struct hv_stats {
-	struct hv_node node;
+	struct hv_node node;	/* cpu and memory only */
 	double load;		/* percent of all CPUs busy; < 0 unknown */
 	long long free_memory;	/* MiB; < 0 unknown */
 	struct hv_dom_stats *doms;	/* hv_stats_release frees them */
@@ -58,7 +58,7 @@ void hv_close(struct hv *hv);
 
 int hv_node_info(struct hv *hv, struct hv_node *node, struct cerr *err);
 
-/* Read node info, load (two CPU samples sample_ms apart), free memory
+/* Read capacity, load (two CPU samples sample_ms apart), free memory
  * and the usage of every active domain.  Only node info must answer:
  * figures a driver does not offer are left unknown. */
 int hv_poll(struct hv *hv, int sample_ms, struct hv_stats *st,

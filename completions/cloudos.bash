@@ -18,7 +18,8 @@ _cloudos()
 	esac
 	local IFS=$'\n'
 	COMPREPLY=($("$prog" __complete "${COMP_WORDS[@]:1:COMP_CWORD}" 2>/dev/null))
-	if [ "${#COMPREPLY[@]}" -eq 0 ] && [ "${COMP_WORDS[1]:-}" = create ]; then
+	if [ "${#COMPREPLY[@]}" -eq 0 ] && { [ "${COMP_WORDS[1]:-}" = create ] ||
+	    [ "${COMP_WORDS[1]:-}" = apply ]; }; then
 		COMPREPLY=($(compgen -f -- "$cur"))
 	fi
 	return 0

@@ -102,6 +102,48 @@ static const char *const migrations[] = {
 	"ALTER TABLE vms ADD COLUMN intent_pid INTEGER;"
 	/* where a host's migration traffic goes, when not to its hostname */
 	"ALTER TABLE hosts ADD COLUMN migration_address TEXT;",
+	/* 2 -> 3: clusters; declared capacity, reservations and overcommit
+	 * (ratios in thousandths, so capacity is integer arithmetic);
+	 * monitoring: what the last pass measured, a host's error and the
+	 * admin state it had before, and per-VM usage */
+	"CREATE TABLE clusters ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  owner INTEGER NOT NULL REFERENCES users(id),"
+	"  group_id INTEGER NOT NULL REFERENCES groups(id),"
+	"  created TEXT NOT NULL,"
+	"  updated TEXT NOT NULL);"
+	"ALTER TABLE hosts ADD COLUMN cluster_id INTEGER"
+	"  REFERENCES clusters(id);"
+	"ALTER TABLE hosts ADD COLUMN declared_cpu INTEGER"
+	"  CHECK (declared_cpu IS NULL OR declared_cpu > 0);"
+	"ALTER TABLE hosts ADD COLUMN declared_memory INTEGER"
+	"  CHECK (declared_memory IS NULL OR declared_memory > 0);"
+	"ALTER TABLE hosts ADD COLUMN declared_disk INTEGER"
+	"  CHECK (declared_disk IS NULL OR declared_disk > 0);"
+	"ALTER TABLE hosts ADD COLUMN reserved_cpu INTEGER NOT NULL DEFAULT 0"
+	"  CHECK (reserved_cpu >= 0);"
+	"ALTER TABLE hosts ADD COLUMN reserved_memory INTEGER NOT NULL"
+	"  DEFAULT 0 CHECK (reserved_memory >= 0);"
+	"ALTER TABLE hosts ADD COLUMN cpu_ratio INTEGER NOT NULL DEFAULT 1000"
+	"  CHECK (cpu_ratio > 0);"
+	"ALTER TABLE hosts ADD COLUMN memory_ratio INTEGER NOT NULL"
+	"  DEFAULT 1000 CHECK (memory_ratio > 0);"
+	"ALTER TABLE hosts ADD COLUMN monitored TEXT;"
+	"ALTER TABLE hosts ADD COLUMN load REAL;"
+	"ALTER TABLE hosts ADD COLUMN measured_free_memory INTEGER;"
+	"ALTER TABLE hosts ADD COLUMN error TEXT;"
+	"ALTER TABLE hosts ADD COLUMN prev_state TEXT"
+	"  CHECK (prev_state IS NULL OR prev_state IN ('enabled', 'disabled'));"
+	"CREATE INDEX hosts_cluster ON hosts(cluster_id)"
+	"  WHERE cluster_id IS NOT NULL;"
+	"CREATE TABLE vm_stats ("
+	"  vm_id INTEGER PRIMARY KEY REFERENCES vms(id) ON DELETE CASCADE,"
+	"  host_id INTEGER REFERENCES hosts(id) ON DELETE SET NULL,"
+	"  cpu_time INTEGER,"
+	"  memory INTEGER,"
+	"  rss INTEGER,"
+	"  monitored TEXT NOT NULL);",
 };
 
 int
@@ -340,6 +382,10 @@ vquery(struct catalog *cat, struct cstmt **out, struct cerr *err,
 		case 'd':
 			rc = sqlite3_bind_int(st->st, i, va_arg(ap, int));
 			break;
+		case 'f':
+			rc = sqlite3_bind_double(st->st, i,
+			    va_arg(ap, double));
+			break;
 		default:
 			rc = sqlite3_bind_null(st->st, i);
 			break;
@@ -407,6 +453,12 @@ long long
 cstmt_int(struct cstmt *st, int col)
 {
 	return sqlite3_column_int64(st->st, col);
+}
+
+double
+cstmt_real(struct cstmt *st, int col)
+{
+	return sqlite3_column_double(st->st, col);
 }
 
 bool

@@ -41,7 +41,8 @@ int catalog_commit(struct catalog *cat, struct cerr *err);
 void catalog_rollback(struct catalog *cat);
 
 /* Prepare sql and bind its ?s from fmt: 's' a string (NULL binds NULL),
- * 'i' a long long, 'd' an int, 'n' NULL (takes no argument). */
+ * 'i' a long long, 'd' an int, 'f' a double, 'n' NULL (takes no
+ * argument). */
 int catalog_query(struct catalog *cat, struct cstmt **out, struct cerr *err,
     const char *sql, const char *fmt, ...);
 /* Prepare, bind and run sql to completion. */
@@ -53,6 +54,7 @@ int catalog_exec(struct catalog *cat, struct cerr *err, const char *sql,
 bool cstmt_row(struct cstmt *st, struct cerr *err);
 const char *cstmt_text(struct cstmt *st, int col);	/* NULL for NULL */
 long long cstmt_int(struct cstmt *st, int col);
+double cstmt_real(struct cstmt *st, int col);
 bool cstmt_null(struct cstmt *st, int col);
 void cstmt_free(struct cstmt *st);
 

@@ -335,6 +335,26 @@ complete_opt(const struct opt *table, const char *word)
 	return NULL;
 }
 
+/* Names from the catalog at path (never created here) for the arguments
+ * of cmd, or the value of its option opt. */
+static void
+complete_names(const struct prog *p, const char *path, const char *cmd,
+    const char *opt, const char *cur)
+{
+	struct ctx ctx = { .prog = p->name };
+	struct cerr err = { 0 };
+
+	if (p->names == NULL && p->complete == NULL)
+		return;
+	if (catalog_open(path && *path ? path : CLOUDOS_DEFAULT_CATALOG,
+	    CATALOG_READ | CATALOG_NOCREATE, &ctx.cat, &err) == 0 &&
+	    acct_identify(ctx.cat, getuid(), NULL, &ctx.who, &err) == 0 &&
+	    !(p->complete && p->complete(&ctx, cmd, opt, cur, print_name)) &&
+	    opt == NULL && p->names)
+		p->names(&ctx, cur, print_name);
+	catalog_close(ctx.cat);
+}
+
 /* Shell completion: words are what follows the program name; the last is
  * the word being completed.  Prints candidates, one per line. */
 static void
@@ -378,10 +398,13 @@ complete(const struct prog *p, int n, char **w)
 		}
 	}
 	if (want) {
-		if (strcmp(want->name, "output") == 0)
+		if (strcmp(want->name, "output") == 0) {
 			for (i = 0; i < ARRAY_SIZE(fmts); i++)
 				if (strncmp(fmts[i], cur, len) == 0)
 					printf("%s\n", fmts[i]);
+		} else if (c && p->complete) {
+			complete_names(p, path, c->name, want->name, cur);
+		}
 		return;
 	}
 	if (cur[0] == '-') {
@@ -426,18 +449,8 @@ complete(const struct prog *p, int n, char **w)
 			printf("help\n");
 		return;
 	}
-	if (p->names && !(c->flags & CMD_NOCAT)) {
-		struct ctx ctx = { .prog = p->name };
-		struct cerr err = { 0 };
-
-		if (catalog_open(path && *path ? path :
-		    CLOUDOS_DEFAULT_CATALOG, CATALOG_READ | CATALOG_NOCREATE,
-		    &ctx.cat,
-		    &err) == 0 &&
-		    acct_identify(ctx.cat, getuid(), NULL, &ctx.who, &err) == 0)
-			p->names(&ctx, cur, print_name);
-		catalog_close(ctx.cat);
-	}
+	if (!(c->flags & CMD_NOCAT))
+		complete_names(p, path, c->name, NULL, cur);
 }
 
 int
@@ -472,6 +485,19 @@ cli_remark(struct ctx *ctx, const char *fmt, ...)
 
 	if (ctx->quiet)
 		return;
+	fprintf(stderr, "%s: ", ctx->prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+void
+cli_error(struct ctx *ctx, const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(stdout);
 	fprintf(stderr, "%s: ", ctx->prog);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);

@@ -52,6 +52,11 @@ struct prog {
 	/* names of objects of kind starting with prefix, for completion */
 	void (*names)(struct ctx *ctx, const char *prefix,
 	    void (*each)(const char *name));
+	/* optional: candidates for the value of option opt of subcommand
+	 * cmd, or (opt NULL) for cmd's arguments; false lets the arguments
+	 * complete as names of kind */
+	bool (*complete)(struct ctx *ctx, const char *cmd, const char *opt,
+	    const char *prefix, void (*each)(const char *name));
 };
 
 int cli_main(const struct prog *p, int argc, char **argv);
@@ -72,6 +77,11 @@ int cli_emit_result(struct ctx *ctx, struct doc *d, struct cerr *err);
 
 /* A remark on stderr ("PROG: ..."), silenced by -q. */
 void cli_remark(struct ctx *ctx, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* An error on stderr ("PROG: ..."), one line, never silenced: for the
+ * failures of a batch that goes on. */
+void cli_error(struct ctx *ctx, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 /* Read every document of FILE ("-" is stdin). */

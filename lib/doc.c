@@ -197,7 +197,11 @@ doc_scalar_text(const struct doc *d, char tmp[64])
 		snprintf(tmp, 64, "%lld", d->u.i);
 		return tmp;
 	case DOC_REAL:
-		snprintf(tmp, 64, "%.17g", d->u.r);
+		/* the shortest text that reads back as the same number:
+		 * 1.15, not 1.1499999999999999 */
+		snprintf(tmp, 64, "%.15g", d->u.r);
+		if (strtod(tmp, NULL) != d->u.r)
+			snprintf(tmp, 64, "%.17g", d->u.r);
 		return tmp;
 	case DOC_STR:
 		return d->u.s;

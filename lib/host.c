@@ -1,15 +1,21 @@
 /*
  * host.c - service: hosts.  Uses the catalog and hv adapters.
  */
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "acct.h"
 #include "buf.h"
 #include "catalog.h"
+#include "cluster.h"
 #include "host.h"
 #include "hv.h"
+#include "units.h"
 #include "valid.h"
 #include "vm.h"
 #include "xalloc.h"
@@ -20,14 +26,40 @@
 	"SELECT h.id, h.name, h.uri, h.state, h.hypervisor, h.domain_type, " \
 	"h.hostname, h.cpu, h.memory, h.labels, u.name, g.name, h.created, " \
 	"h.updated, h.migration_address, " \
-	"(SELECT COALESCE(sum(v.cpu), 0) FROM vms v WHERE v.host_id = h.id " \
-	"  AND " VM_OCCUPIES "), " \
-	"(SELECT COALESCE(sum(v.memory), 0) FROM vms v " \
-	"  WHERE v.host_id = h.id AND " VM_OCCUPIES "), " \
+	HOST_USED_CPU ", " HOST_USED_MEMORY ", " \
 	"(SELECT count(*) FROM vms v WHERE v.host_id = h.id " \
-	"  AND " VM_OCCUPIES ") " \
+	"  AND " VM_OCCUPIES "), " \
+	"c.name, h.declared_cpu, h.declared_memory, h.declared_disk, " \
+	"h.reserved_cpu, h.reserved_memory, h.cpu_ratio, h.memory_ratio, " \
+	HOST_CPU ", " HOST_MEMORY ", h.monitored, h.load, " \
+	"h.measured_free_memory, h.error, h.prev_state " \
 	"FROM hosts h JOIN users u ON u.id = h.owner " \
-	"JOIN groups g ON g.id = h.group_id "
+	"JOIN groups g ON g.id = h.group_id " \
+	"LEFT JOIN clusters c ON c.id = h.cluster_id "
+
+static struct doc *
+real_doc(double r)
+{
+	struct doc *d = doc_new(DOC_REAL);
+
+	d->u.r = r;
+	return d;
+}
+
+/* An integer column, or null when the column is NULL. */
+static struct doc *
+int_or_null(struct cstmt *st, int col)
+{
+	return cstmt_null(st, col) ? doc_new(DOC_NULL) :
+	    doc_new_int(cstmt_int(st, col));
+}
+
+static struct doc *
+str_or_null(struct cstmt *st, int col)
+{
+	return cstmt_null(st, col) ? doc_new(DOC_NULL) :
+	    doc_new_str(cstmt_text(st, col));
+}
 
 static struct doc *
 host_doc(struct cstmt *st)
@@ -39,16 +71,38 @@ host_doc(struct cstmt *st)
 	doc_set_str(d, "name", cstmt_text(st, 1));
 	doc_set_str(d, "uri", cstmt_text(st, 2));
 	doc_set_str(d, "state", cstmt_text(st, 3));
+	if (!cstmt_null(st, 31))
+		doc_set_str(d, "error", cstmt_text(st, 31));
+	if (!cstmt_null(st, 32))
+		doc_set_str(d, "prev_state", cstmt_text(st, 32));
+	doc_map_set(d, "cluster", str_or_null(st, 18));
 	doc_set_str(d, "hypervisor", cstmt_text(st, 4));
 	doc_set_str(d, "domain_type", cstmt_text(st, 5));
 	doc_set_str(d, "hostname", cstmt_text(st, 6));
-	doc_set_int(d, "cpu", cstmt_int(st, 7));
-	doc_set_int(d, "memory", cstmt_int(st, 8));
+	/* effective capacity: what placement offers VMs */
+	doc_set_int(d, "cpu", cstmt_int(st, 26));
+	doc_set_int(d, "memory", cstmt_int(st, 27));
 	doc_set_int(d, "used_cpu", cstmt_int(st, 15));
 	doc_set_int(d, "used_memory", cstmt_int(st, 16));
-	doc_set_int(d, "free_cpu", cstmt_int(st, 7) - cstmt_int(st, 15));
-	doc_set_int(d, "free_memory", cstmt_int(st, 8) - cstmt_int(st, 16));
+	doc_set_int(d, "free_cpu", cstmt_int(st, 26) - cstmt_int(st, 15));
+	doc_set_int(d, "free_memory", cstmt_int(st, 27) - cstmt_int(st, 16));
+	doc_map_set(d, "disk", int_or_null(st, 21));
 	doc_set_int(d, "vms", cstmt_int(st, 17));
+	/* how the effective figures come about */
+	doc_set_int(d, "reported_cpu", cstmt_int(st, 7));
+	doc_set_int(d, "reported_memory", cstmt_int(st, 8));
+	doc_map_set(d, "declared_cpu", int_or_null(st, 19));
+	doc_map_set(d, "declared_memory", int_or_null(st, 20));
+	doc_map_set(d, "declared_disk", int_or_null(st, 21));
+	doc_set_int(d, "reserved_cpu", cstmt_int(st, 22));
+	doc_set_int(d, "reserved_memory", cstmt_int(st, 23));
+	doc_map_set(d, "cpu_ratio", real_doc(cstmt_int(st, 24) / 1000.0));
+	doc_map_set(d, "memory_ratio", real_doc(cstmt_int(st, 25) / 1000.0));
+	/* what the last monitoring pass measured */
+	doc_map_set(d, "monitored", str_or_null(st, 28));
+	doc_map_set(d, "load", cstmt_null(st, 29) ? doc_new(DOC_NULL) :
+	    real_doc(cstmt_real(st, 29)));
+	doc_map_set(d, "measured_free_memory", int_or_null(st, 30));
 	if (!cstmt_null(st, 14))
 		doc_set_str(d, "migration_address", cstmt_text(st, 14));
 	doc_map_set(d, "labels", labels_from_json(cstmt_text(st, 9)));
@@ -92,13 +146,16 @@ host_show(struct ctx *ctx, const char *ref, struct doc **out,
 }
 
 int
-host_list(struct ctx *ctx, const char *state, emit_fn emit,
-    struct cerr *err)
+host_list(struct ctx *ctx, const char *state, const char *cluster,
+    emit_fn emit, struct cerr *err)
 {
 	struct cstmt *st = NULL;
 
+	if (cluster && cluster_id(ctx, cluster, NULL, err))
+		return err->code;
 	if (catalog_query(ctx->cat, &st, err, HOST_COLS
-	    "WHERE ?1 IS NULL OR h.state = ?1 ORDER BY h.id", "s", state))
+	    "WHERE (?1 IS NULL OR h.state = ?1) AND (?2 IS NULL OR "
+	    "c.name = ?2) ORDER BY h.id", "ss", state, cluster))
 		return err->code;
 	while (cstmt_row(st, err)) {
 		struct doc *d = host_doc(st);
@@ -112,35 +169,440 @@ host_list(struct ctx *ctx, const char *state, emit_fn emit,
 	return err->code;
 }
 
+/* A whole number from 0 (or 1 when !zero) to max in s. */
+static int
+parse_count(const char *s, long long max, int zero, long long *out)
+{
+	char *end;
+	long long v;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	v = strtoll(s, &end, 10);
+	if (*end || v < (zero ? 0 : 1) || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* A ratio in thousandths: a number above 0, at most HOST_MAX_RATIO,
+ * rounded to three decimals. */
+static int
+parse_ratio(const char *s, long long *milli)
+{
+	char *end;
+	double r;
+
+	if (!((*s >= '0' && *s <= '9') || *s == '.'))
+		return -1;
+	r = strtod(s, &end);
+	if (*end || !isfinite(r) || r <= 0 || r > HOST_MAX_RATIO)
+		return -1;
+	*milli = llround(r * 1000);
+	return *milli > 0 ? 0 : -1;
+}
+
 int
-host_add(struct ctx *ctx, const char *name, const char *uri,
-    const char *address, const struct doc *labels, struct doc **out,
+host_spec_option(struct host_spec *spec, const char *opt, const char *val,
     struct cerr *err)
 {
-	struct buf json = BUF_INIT;
+	int aut = strcmp(val, "auto") == 0;
+
+	if (strcmp(opt, "cpu") == 0) {
+		spec->set |= HS_DCPU;
+		if (aut)
+			spec->declared_cpu = 0;
+		else if (parse_count(val, HOST_MAX_CPU, 0, &spec->declared_cpu))
+			return cerr_set(err, CERR_USAGE, "--cpu: expected a "
+			    "whole number from 1 to %d or 'auto', found '%s'",
+			    HOST_MAX_CPU, val);
+	} else if (strcmp(opt, "memory") == 0 || strcmp(opt, "disk") == 0) {
+		long long *v = opt[0] == 'm' ? &spec->declared_memory :
+		    &spec->declared_disk;
+
+		spec->set |= opt[0] == 'm' ? HS_DMEMORY : HS_DDISK;
+		if (aut)
+			*v = 0;
+		else if (units_parse_mib(val, v, err) || *v < 1)
+			return cerr_wrap(err, "--%s", opt) ? err->code :
+			    cerr_set(err, CERR_USAGE, "--%s: must be at least "
+			    "1 MiB", opt);
+	} else if (strcmp(opt, "reserved-cpu") == 0) {
+		spec->set |= HS_RCPU;
+		if (parse_count(val, HOST_MAX_CPU, 1, &spec->reserved_cpu))
+			return cerr_set(err, CERR_USAGE, "--reserved-cpu: "
+			    "expected a whole number from 0 to %d, found '%s'",
+			    HOST_MAX_CPU, val);
+	} else if (strcmp(opt, "reserved-memory") == 0) {
+		spec->set |= HS_RMEMORY;
+		if (units_parse_mib(val, &spec->reserved_memory, err))
+			return cerr_wrap(err, "--reserved-memory");
+	} else if (strcmp(opt, "cpu-ratio") == 0 ||
+	    strcmp(opt, "memory-ratio") == 0) {
+		spec->set |= opt[0] == 'c' ? HS_CPU_RATIO : HS_MEMORY_RATIO;
+		if (parse_ratio(val, opt[0] == 'c' ? &spec->cpu_ratio :
+		    &spec->memory_ratio))
+			return cerr_set(err, CERR_USAGE, "--%s: expected a "
+			    "number above 0 and at most %d, found '%s'", opt,
+			    HOST_MAX_RATIO, val);
+	} else {
+		return cerr_set(err, CERR_FAIL, "no host setting '%s'", opt);
+	}
+	return 0;
+}
+
+/* A string field of d, NULL for null; -1 when it is of another type. */
+static int
+doc_field_str(const struct doc *d, const char *key, const char **out,
+    struct cerr *err)
+{
+	const struct doc *v = doc_map_get(d, key);
+
+	if (v->type == DOC_NULL) {
+		*out = NULL;
+		return 0;
+	}
+	if (v->type != DOC_STR)
+		return cerr_set(err, CERR_USAGE, "%s: expected a string, "
+		    "found a %s", key, doc_type_name(v->type));
+	*out = v->u.s;
+	return 0;
+}
+
+/* The text of a scalar field, for host_spec_option; null is "auto". */
+static const char *
+scalar_text(const struct doc *v, char tmp[64])
+{
+	if (v->type == DOC_NULL)
+		return "auto";
+	if (v->type == DOC_MAP || v->type == DOC_LIST || v->type == DOC_BOOL)
+		return NULL;
+	return doc_scalar_text(v, tmp);
+}
+
+int
+host_spec_from_doc(const struct doc *d, struct host_spec *spec,
+    struct cerr *err)
+{
+	static const struct { const char *field, *opt; } nums[] = {
+		{ "declared_cpu", "cpu" }, { "declared_memory", "memory" },
+		{ "declared_disk", "disk" }, { "reserved_cpu", "reserved-cpu" },
+		{ "reserved_memory", "reserved-memory" },
+		{ "cpu_ratio", "cpu-ratio" },
+		{ "memory_ratio", "memory-ratio" },
+	};
+	const struct doc *v;
+	const char *s;
+	char tmp[64];
+	size_t i;
+
+	if (doc_map_get(d, "uri")) {
+		if (doc_field_str(d, "uri", &spec->uri, err))
+			return err->code;
+		if (spec->uri)
+			spec->set |= HS_URI;
+	}
+	if (doc_map_get(d, "cluster")) {
+		if (doc_field_str(d, "cluster", &spec->cluster, err))
+			return err->code;
+		spec->set |= HS_CLUSTER;
+	}
+	if (doc_map_get(d, "migration_address")) {
+		if (doc_field_str(d, "migration_address", &spec->address, err))
+			return err->code;
+		spec->set |= HS_ADDRESS;
+	}
+	if ((v = doc_map_get(d, "labels"))) {
+		struct buf json = BUF_INIT;
+		int rc = labels_to_json(v, &json, err);
+
+		buf_release(&json);
+		if (rc)
+			return rc;
+		spec->labels = v;
+		spec->set |= HS_LABELS;
+	}
+	if (doc_map_get(d, "state")) {
+		if (doc_field_str(d, "state", &s, err))
+			return err->code;
+		/* error is the monitor's to set: reading back a shown
+		 * document leaves the admin state alone */
+		if (s && (strcmp(s, "enabled") == 0 ||
+		    strcmp(s, "disabled") == 0)) {
+			spec->state = s;
+			spec->set |= HS_STATE;
+		} else if (s && strcmp(s, "error") != 0) {
+			return cerr_set(err, CERR_USAGE, "state: expected "
+			    "enabled or disabled, found '%s'", s);
+		}
+	}
+	for (i = 0; i < ARRAY_SIZE(nums); i++) {
+		struct cerr one = { 0 };
+
+		if ((v = doc_map_get(d, nums[i].field)) == NULL)
+			continue;
+		if ((s = scalar_text(v, tmp)) == NULL)
+			return cerr_set(err, CERR_USAGE, "%s: expected a "
+			    "number, found a %s", nums[i].field,
+			    doc_type_name(v->type));
+		if (v->type == DOC_NULL && strncmp(nums[i].field,
+		    "declared", 8) != 0)
+			return cerr_set(err, CERR_USAGE, "%s: expected a "
+			    "number, found null", nums[i].field);
+		if (host_spec_option(spec, nums[i].opt, s, &one)) {
+			/* "--cpu: ..." reads "declared_cpu: ..." here */
+			const char *msg = strchr(one.msg, ':');
+
+			return cerr_set(err, one.code, "%s%s", nums[i].field,
+			    msg ? msg : "");
+		}
+	}
+	return 0;
+}
+
+static int
+check_address(const char *address, struct cerr *err)
+{
+	if (address && (*address == '\0' || strspn(address,
+	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]")
+	    != strlen(address)))
+		return cerr_set(err, CERR_USAGE, "invalid migration address "
+		    "'%s' (a host name or an IP address)", address);
+	return 0;
+}
+
+static int
+check_uri(const char *name, const char *uri, struct cerr *err)
+{
+	if (*uri == '\0' || !valid_utf8(uri, strlen(uri)) ||
+	    strchr(uri, '\n'))
+		return cerr_set(err, CERR_USAGE, "invalid URI for host '%s'",
+		    name);
+	return 0;
+}
+
+/* The settable columns of a host, as stored. */
+struct hostrow {
+	long long id;
+	char *name, *uri, *state, *prev, *address, *labels;
+	long long cluster;	/* 0: none */
+	long long dcpu, dmemory, ddisk;	/* 0: not declared */
+	long long rcpu, rmemory, cpu_ratio, memory_ratio;
+};
+
+static void
+hostrow_release(struct hostrow *r)
+{
+	free(r->name);
+	free(r->uri);
+	free(r->state);
+	free(r->prev);
+	free(r->address);
+	free(r->labels);
+}
+
+static char *
+dup_or_null(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+static int
+hostrow_read(struct ctx *ctx, const char *ref, struct hostrow *r,
+    struct cerr *err)
+{
+	struct cstmt *st = NULL;
+	long long id;
+	int found;
+
+	if (!valid_id(ref, &id))
+		id = -1;
+	if (catalog_query(ctx->cat, &st, err, "SELECT id, name, uri, state, "
+	    "prev_state, migration_address, labels, COALESCE(cluster_id, 0), "
+	    "COALESCE(declared_cpu, 0), COALESCE(declared_memory, 0), "
+	    "COALESCE(declared_disk, 0), reserved_cpu, reserved_memory, "
+	    "cpu_ratio, memory_ratio FROM hosts WHERE id = ? OR "
+	    "(? < 0 AND name = ?)", "iis", id, id, ref))
+		return err->code;
+	if ((found = cstmt_row(st, err))) {
+		r->id = cstmt_int(st, 0);
+		r->name = xstrdup(cstmt_text(st, 1));
+		r->uri = xstrdup(cstmt_text(st, 2));
+		r->state = xstrdup(cstmt_text(st, 3));
+		r->prev = dup_or_null(cstmt_text(st, 4));
+		r->address = dup_or_null(cstmt_text(st, 5));
+		r->labels = xstrdup(cstmt_text(st, 6));
+		r->cluster = cstmt_int(st, 7);
+		r->dcpu = cstmt_int(st, 8);
+		r->dmemory = cstmt_int(st, 9);
+		r->ddisk = cstmt_int(st, 10);
+		r->rcpu = cstmt_int(st, 11);
+		r->rmemory = cstmt_int(st, 12);
+		r->cpu_ratio = cstmt_int(st, 13);
+		r->memory_ratio = cstmt_int(st, 14);
+	}
+	cstmt_free(st);
+	if (err->code == 0 && !found)
+		cerr_set(err, CERR_NOTFOUND, "no host '%s'", ref);
+	return err->code;
+}
+
+static int
+same_str(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
+}
+
+/* Apply spec to r (inside the transaction), noting each field that
+ * changes in *changed. */
+static int
+hostrow_merge(struct ctx *ctx, struct hostrow *r,
+    const struct host_spec *spec, struct buf *changed, struct cerr *err)
+{
+	long long cid = 0;
+	const char *state;
+
+#define CHANGED(what) buf_printf(changed, "%s%s", changed->len ? ", " : "", \
+	what)
+#define MERGE(bit, field, val, what)					\
+	if ((spec->set & (bit)) && r->field != (val)) {			\
+		r->field = (val);					\
+		CHANGED(what);						\
+	}
+
+	if ((spec->set & HS_URI) && strcmp(r->uri, spec->uri) != 0)
+		return cerr_set(err, CERR_CONFLICT, "cannot change the uri of "
+		    "host '%s' (remove it and add it again)", r->name);
+	if (spec->set & HS_CLUSTER) {
+		if (spec->cluster && cluster_id(ctx, spec->cluster, &cid, err))
+			return err->code;
+		MERGE(HS_CLUSTER, cluster, cid, "cluster");
+	}
+	if ((spec->set & HS_ADDRESS) && !same_str(r->address, spec->address)) {
+		if (check_address(spec->address, err))
+			return err->code;
+		free(r->address);
+		r->address = dup_or_null(spec->address);
+		CHANGED("migration_address");
+	}
+	if (spec->set & HS_LABELS) {
+		struct buf json = BUF_INIT;
+
+		if (labels_to_json(spec->labels, &json, err)) {
+			buf_release(&json);
+			return err->code;
+		}
+		if (strcmp(json.s, r->labels) != 0) {
+			free(r->labels);
+			r->labels = buf_detach(&json);
+			CHANGED("labels");
+		}
+		buf_release(&json);
+	}
+	MERGE(HS_DCPU, dcpu, spec->declared_cpu, "declared_cpu");
+	MERGE(HS_DMEMORY, dmemory, spec->declared_memory, "declared_memory");
+	MERGE(HS_DDISK, ddisk, spec->declared_disk, "declared_disk");
+	MERGE(HS_RCPU, rcpu, spec->reserved_cpu, "reserved_cpu");
+	MERGE(HS_RMEMORY, rmemory, spec->reserved_memory, "reserved_memory");
+	MERGE(HS_CPU_RATIO, cpu_ratio, spec->cpu_ratio, "cpu_ratio");
+	MERGE(HS_MEMORY_RATIO, memory_ratio, spec->memory_ratio,
+	    "memory_ratio");
+	if (spec->set & HS_STATE) {
+		/* in error, the admin state waits in prev_state */
+		state = strcmp(r->state, "error") == 0 ? r->prev : r->state;
+		if (!same_str(state, spec->state)) {
+			if (strcmp(r->state, "error") == 0) {
+				free(r->prev);
+				r->prev = xstrdup(spec->state);
+			} else {
+				free(r->state);
+				r->state = xstrdup(spec->state);
+			}
+			CHANGED("state");
+		}
+	}
+#undef MERGE
+#undef CHANGED
+	return 0;
+}
+
+static int
+hostrow_write(struct ctx *ctx, const struct hostrow *r, struct cerr *err)
+{
+	char now[32];
+
+	catalog_now(now);
+	return catalog_exec(ctx->cat, err, "UPDATE hosts SET state = ?, "
+	    "prev_state = ?, migration_address = ?, labels = ?, "
+	    "cluster_id = nullif(?, 0), declared_cpu = nullif(?, 0), "
+	    "declared_memory = nullif(?, 0), declared_disk = nullif(?, 0), "
+	    "reserved_cpu = ?, reserved_memory = ?, cpu_ratio = ?, "
+	    "memory_ratio = ?, updated = ? WHERE id = ?", "ssssiiiiiiiisi",
+	    r->state, r->prev, r->address, r->labels, r->cluster, r->dcpu,
+	    r->dmemory, r->ddisk, r->rcpu, r->rmemory, r->cpu_ratio,
+	    r->memory_ratio, now, r->id);
+}
+
+int
+host_update(struct ctx *ctx, const char *ref, const struct host_spec *spec,
+    struct doc **out, struct cerr *err)
+{
+	struct hostrow r = { 0 };
+	struct buf changed = BUF_INIT;
+	char id[32];
+
+	if (acct_require_admin(ctx, "change hosts", err) ||
+	    catalog_begin(ctx->cat, err))
+		return err->code;
+	if (hostrow_read(ctx, ref, &r, err) ||
+	    hostrow_merge(ctx, &r, spec, &changed, err))
+		goto fail;
+	if (changed.len == 0) {
+		/* nothing to change: write nothing, not even "updated" */
+		catalog_rollback(ctx->cat);
+	} else if (hostrow_write(ctx, &r, err) || acct_audit(ctx, "update",
+	    "Host", r.id, r.name, changed.s, err) ||
+	    catalog_commit(ctx->cat, err)) {
+		goto fail;
+	}
+	snprintf(id, sizeof(id), "%lld", r.id);
+	host_show(ctx, id, out, err);
+	goto out;
+fail:
+	catalog_rollback(ctx->cat);
+out:
+	hostrow_release(&r);
+	buf_release(&changed);
+	return err->code;
+}
+
+int
+host_add(struct ctx *ctx, const char *name, const char *uri,
+    const struct host_spec *spec, struct doc **out, struct cerr *err)
+{
+	struct host_spec none = { 0 };
+	struct buf changed = BUF_INIT;
+	struct hostrow r = { 0 };
 	struct cstmt *st = NULL;
 	struct hv *hv = NULL;
 	struct hv_node node;
 	char now[32];
-	long long id;
 	int taken;
 
+	if (spec == NULL)
+		spec = &none;
 	if (acct_require_admin(ctx, "add hosts", err) ||
-	    valid_name("host", name, err) || labels_to_json(labels, &json, err))
+	    valid_name("host", name, err) || check_uri(name, uri, err) ||
+	    ((spec->set & HS_ADDRESS) && check_address(spec->address, err)))
 		goto out;
-	if (*uri == '\0' || !valid_utf8(uri, strlen(uri)) ||
-	    strchr(uri, '\n')) {
-		cerr_set(err, CERR_USAGE, "invalid URI for host '%s'", name);
+	if ((spec->set & HS_LABELS) &&
+	    labels_to_json(spec->labels, &changed, err))
 		goto out;
-	}
-	if (address && (*address == '\0' || strspn(address,
-	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]")
-	    != strlen(address))) {
-		cerr_set(err, CERR_USAGE, "invalid migration address '%s' (a "
-		    "host name or an IP address)", address);
+	/* a taken name or a missing cluster fails before we spend a
+	 * connection on it */
+	if ((spec->set & HS_CLUSTER) && spec->cluster &&
+	    cluster_id(ctx, spec->cluster, NULL, err))
 		goto out;
-	}
-	/* a taken name fails before we spend a connection on it */
 	if (catalog_query(ctx->cat, &st, err, "SELECT 1 FROM hosts WHERE "
 	    "name = ?", "s", name))
 		goto out;
@@ -161,12 +623,11 @@ host_add(struct ctx *ctx, const char *name, const char *uri,
 	if (catalog_begin(ctx->cat, err))
 		goto out;
 	if (catalog_exec(ctx->cat, err, "INSERT INTO hosts (name, uri, "
-	    "hypervisor, domain_type, hostname, cpu, memory, labels, owner, "
-	    "group_id, created, updated, migration_address) VALUES (?, ?, ?, "
-	    "?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", "sssssdisiisss", name, uri,
-	    node.hypervisor, node.domain_type, node.hostname, node.cpu,
-	    node.memory, json.s, ctx->who.user_id, ctx->who.group_id, now, now,
-	    address)) {
+	    "hypervisor, domain_type, hostname, cpu, memory, owner, "
+	    "group_id, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, "
+	    "?, ?)", "sssssdiiiss", name, uri, node.hypervisor,
+	    node.domain_type, node.hostname, node.cpu, node.memory,
+	    ctx->who.user_id, ctx->who.group_id, now, now)) {
 		if (err->code == CERR_CONFLICT) {
 			cerr_clear(err);
 			cerr_set(err, CERR_CONFLICT, "host '%s' exists "
@@ -174,8 +635,12 @@ host_add(struct ctx *ctx, const char *name, const char *uri,
 		}
 		goto fail;
 	}
-	id = catalog_last_id(ctx->cat);
-	if (acct_audit(ctx, "create", "Host", id, name, uri, err) ||
+	/* the rest of spec, as an update of the new row would set it */
+	buf_reset(&changed);
+	if (hostrow_read(ctx, name, &r, err) ||
+	    hostrow_merge(ctx, &r, spec, &changed, err) ||
+	    (changed.len && hostrow_write(ctx, &r, err)) ||
+	    acct_audit(ctx, "create", "Host", r.id, name, uri, err) ||
 	    catalog_commit(ctx->cat, err))
 		goto fail;
 	host_show(ctx, name, out, err);
@@ -183,9 +648,43 @@ host_add(struct ctx *ctx, const char *name, const char *uri,
 fail:
 	catalog_rollback(ctx->cat);
 out:
+	hostrow_release(&r);
 	hv_close(hv);
-	buf_release(&json);
+	buf_release(&changed);
 	return err->code;
+}
+
+int
+host_apply(struct ctx *ctx, const struct doc *d, const char *where,
+    struct doc **out, struct cerr *err)
+{
+	struct host_spec spec = { 0 };
+	struct cstmt *st = NULL;
+	const struct doc *v;
+	int exists;
+
+	if ((v = doc_map_get(d, "name")) == NULL || v->type != DOC_STR) {
+		cerr_set(err, CERR_USAGE, "name: %s", v ? "expected a string" :
+		    "missing");
+		return cerr_wrap(err, "%s", where);
+	}
+	if (host_spec_from_doc(d, &spec, err))
+		return cerr_wrap(err, "%s", where);
+	if (catalog_query(ctx->cat, &st, err, "SELECT 1 FROM hosts WHERE "
+	    "name = ?", "s", v->u.s))
+		return err->code;
+	exists = cstmt_row(st, err);
+	cstmt_free(st);
+	if (err->code)
+		return err->code;
+	if (exists)
+		return host_update(ctx, v->u.s, &spec, out, err);
+	if (!(spec.set & HS_URI)) {
+		cerr_set(err, CERR_USAGE, "uri: missing (host '%s' is new)",
+		    v->u.s);
+		return cerr_wrap(err, "%s", where);
+	}
+	return host_add(ctx, v->u.s, spec.uri, &spec, out, err);
 }
 
 int
@@ -249,7 +748,9 @@ host_set_state(struct ctx *ctx, const char *ref, const char *state,
 	if ((found = cstmt_row(st, err))) {
 		id = cstmt_int(st, 0);
 		name = strdup(cstmt_text(st, 1));
-		old = strdup(cstmt_text(st, 3));
+		old = strdup(strcmp(cstmt_text(st, 3), "error") == 0 &&
+		    !cstmt_null(st, 32) ? cstmt_text(st, 32) :
+		    cstmt_text(st, 3));
 	}
 	cstmt_free(st);
 	if (err->code)
@@ -260,8 +761,12 @@ host_set_state(struct ctx *ctx, const char *ref, const char *state,
 	}
 	catalog_now(now);
 	snprintf(detail, sizeof(detail), "%s -> %s", old, state);
+	/* a host in error keeps its admin state in prev_state until it
+	 * answers again */
 	if (strcmp(old, state) != 0 && (catalog_exec(ctx->cat, err,
-	    "UPDATE hosts SET state = ?, updated = ? WHERE id = ?", "ssi",
+	    "UPDATE hosts SET state = CASE WHEN state = 'error' THEN state "
+	    "ELSE ?1 END, prev_state = CASE WHEN state = 'error' THEN ?1 "
+	    "ELSE prev_state END, updated = ?2 WHERE id = ?3", "ssi",
 	    state, now, id) || acct_audit(ctx, strcmp(state, "enabled") == 0
 	    ? "enable" : "disable", "Host", id, name, detail, err)))
 		goto fail;
@@ -321,6 +826,336 @@ host_drain(struct ctx *ctx, const char *ref, emit_fn emit,
 out:
 	free(ids);
 	doc_free(h);
+	return err->code;
+}
+
+/*
+ * Monitoring.  Each host is polled by a detached thread of its own that
+ * touches no catalog (the connection is not shared between threads); the
+ * caller waits until every thread is done or the deadline passes, then
+ * records what came back in one transaction.  A thread still stuck in a
+ * hung libvirtd is left behind: the job and the pool are reference counted
+ * so whichever side lets go last frees them.
+ */
+struct poll_pool {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	size_t pending;
+	int refs;
+};
+
+struct poll_job {
+	struct poll_pool *pool;
+	long long id;
+	char *name, *uri;
+	int sample_ms;
+	/* written by the thread, read by the caller once done is set */
+	struct hv_stats st;
+	struct cerr err;
+	int done, refs;
+};
+
+static void
+poll_job_free(struct poll_job *j)
+{
+	hv_stats_release(&j->st);
+	free(j->name);
+	free(j->uri);
+	free(j);
+}
+
+static void
+poll_pool_free(struct poll_pool *p)
+{
+	pthread_mutex_destroy(&p->mu);
+	pthread_cond_destroy(&p->cv);
+	free(p);
+}
+
+/* Let go of j (and its pool); the caller holds the pool's lock, which
+ * this releases. */
+static void
+poll_release(struct poll_job *j)
+{
+	struct poll_pool *p = j->pool;
+	int job_gone = --j->refs == 0, pool_gone = --p->refs == 0;
+
+	pthread_mutex_unlock(&p->mu);
+	if (job_gone)
+		poll_job_free(j);
+	if (pool_gone)
+		poll_pool_free(p);
+}
+
+static void *
+poll_thread(void *arg)
+{
+	struct poll_job *j = arg;
+	struct hv_stats st = { 0 };
+	struct cerr err = { 0 };
+	struct hv *hv = NULL;
+
+	if (hv_connect(j->uri, &hv, &err) == 0 &&
+	    hv_poll(hv, j->sample_ms, &st, &err) != 0)
+		hv_stats_release(&st);
+	hv_close(hv);
+	pthread_mutex_lock(&j->pool->mu);
+	j->st = st;
+	j->err = err;
+	j->done = 1;
+	j->pool->pending--;
+	pthread_cond_broadcast(&j->pool->cv);
+	poll_release(j);
+	return NULL;
+}
+
+static void
+push_job(struct cstmt *st, struct poll_job ***jobs, size_t *n, size_t *cap)
+{
+	struct poll_job *j = xcalloc(1, sizeof(*j));
+
+	j->id = cstmt_int(st, 0);
+	j->name = xstrdup(cstmt_text(st, 1));
+	j->uri = xstrdup(cstmt_text(st, 2));
+	j->refs = 1;
+	xgrow(jobs, cap, *n + 1, sizeof(**jobs));
+	(*jobs)[(*n)++] = j;
+}
+
+/* The hosts to poll: those refs name, or all. */
+static int
+monitor_targets(struct ctx *ctx, const char *const *refs, size_t n,
+    struct poll_job ***jobs, size_t *njobs, struct cerr *err)
+{
+	struct cstmt *st = NULL;
+	size_t i, cap = 0;
+	long long id;
+
+	if (n == 0) {
+		if (catalog_query(ctx->cat, &st, err, "SELECT id, name, uri "
+		    "FROM hosts ORDER BY id", ""))
+			return err->code;
+		while (cstmt_row(st, err))
+			push_job(st, jobs, njobs, &cap);
+		cstmt_free(st);
+		return err->code;
+	}
+	for (i = 0; i < n; i++) {
+		if (!valid_id(refs[i], &id))
+			id = -1;
+		if (catalog_query(ctx->cat, &st, err, "SELECT id, name, uri "
+		    "FROM hosts WHERE id = ? OR (? < 0 AND name = ?)", "iis",
+		    id, id, refs[i]))
+			return err->code;
+		if (cstmt_row(st, err))
+			push_job(st, jobs, njobs, &cap);
+		else if (err->code == 0)
+			cerr_set(err, CERR_NOTFOUND, "no host '%s'", refs[i]);
+		cstmt_free(st);
+		if (err->code)
+			return err->code;
+	}
+	return 0;
+}
+
+/* Record one host's poll (inside the transaction). */
+static int
+monitor_record(struct ctx *ctx, const struct poll_job *j, const char *now,
+    struct cerr *err)
+{
+	struct cstmt *st = NULL;
+	char *state = NULL, *prev = NULL, detail[1100];
+	const struct cerr *e = &j->err;
+	size_t i;
+	int found;
+
+	if (catalog_query(ctx->cat, &st, err, "SELECT state, prev_state FROM "
+	    "hosts WHERE id = ?", "i", j->id))
+		return err->code;
+	if ((found = cstmt_row(st, err))) {
+		state = xstrdup(cstmt_text(st, 0));
+		prev = dup_or_null(cstmt_text(st, 1));
+	}
+	cstmt_free(st);
+	if (err->code || !found)	/* removed meanwhile: nothing to do */
+		goto out;
+	if (e->code) {
+		if (catalog_exec(ctx->cat, err, "UPDATE hosts SET error = ?, "
+		    "prev_state = CASE WHEN state = 'error' THEN prev_state "
+		    "ELSE state END, state = 'error', updated = CASE WHEN "
+		    "state = 'error' THEN updated ELSE ? END WHERE id = ?",
+		    "ssi", e->msg, now, j->id))
+			goto out;
+		if (strcmp(state, "error") != 0) {
+			snprintf(detail, sizeof(detail), "%s -> error: %s",
+			    state, e->msg);
+			acct_audit(ctx, "error", "Host", j->id, j->name, detail,
+			    err);
+		}
+		goto out;
+	}
+	if (catalog_exec(ctx->cat, err, "UPDATE hosts SET cpu = ?, memory = ?, "
+	    "monitored = ?, load = CASE WHEN ? < 0 THEN NULL ELSE ? END, "
+	    "measured_free_memory = nullif(?, -1), error = NULL, "
+	    "state = CASE WHEN state = 'error' THEN COALESCE(prev_state, "
+	    "'enabled') ELSE state END, prev_state = NULL, updated = CASE "
+	    "WHEN state = 'error' THEN ? ELSE updated END WHERE id = ?",
+	    "disffisi", j->st.node.cpu, j->st.node.memory, now, j->st.load,
+	    j->st.load, j->st.free_memory, now, j->id))
+		goto out;
+	if (strcmp(state, "error") == 0) {
+		snprintf(detail, sizeof(detail), "error -> %s", prev ? prev :
+		    "enabled");
+		if (acct_audit(ctx, "recover", "Host", j->id, j->name, detail,
+		    err))
+			goto out;
+	}
+	for (i = 0; i < j->st.ndoms && err->code == 0; i++) {
+		const struct hv_dom_stats *d = &j->st.doms[i];
+
+		/* only the VMs the catalog places on this host */
+		catalog_exec(ctx->cat, err, "INSERT OR REPLACE INTO vm_stats "
+		    "(vm_id, host_id, cpu_time, memory, rss, monitored) "
+		    "SELECT id, host_id, nullif(?, -1), nullif(?, -1), "
+		    "nullif(?, -1), ? FROM vms WHERE uuid = ? AND host_id = ? "
+		    "AND state != 'done'", "iiissi", d->cpu_time, d->memory,
+		    d->rss, now, d->uuid, j->id);
+	}
+out:
+	free(state);
+	free(prev);
+	return err->code;
+}
+
+int
+host_monitor(struct ctx *ctx, const char *const *refs, size_t n,
+    long timeout_ms, emit_fn emit, void (*note)(struct ctx *, const char *),
+    struct cerr *err)
+{
+	struct poll_job **jobs = NULL;
+	struct poll_pool *pool = NULL;
+	pthread_condattr_t ca;
+	pthread_attr_t ta;
+	struct timespec deadline;
+	size_t njobs = 0, i, failed = 0;
+	char now[32], id[32];
+
+	if (acct_require_admin(ctx, "monitor hosts", err) ||
+	    monitor_targets(ctx, refs, n, &jobs, &njobs, err))
+		goto out;
+	pool = xcalloc(1, sizeof(*pool));
+	pthread_mutex_init(&pool->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&pool->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	pool->refs = 1;
+	pthread_attr_init(&ta);
+	pthread_attr_setdetachstate(&ta, PTHREAD_CREATE_DETACHED);
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += timeout_ms / 1000;
+	deadline.tv_nsec += (timeout_ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&pool->mu);
+	for (i = 0; i < njobs; i++) {
+		pthread_t t;
+		struct poll_job *j = jobs[i];
+
+		j->pool = pool;
+		/* the load sample takes a share of the time allowed */
+		j->sample_ms = timeout_ms >= 2000 ? 500 : (int)(timeout_ms / 4);
+		j->refs = 2;
+		pool->refs++;
+		pool->pending++;
+		if (pthread_create(&t, &ta, poll_thread, j) != 0) {
+			j->refs--;
+			pool->refs--;
+			pool->pending--;
+			cerr_set(&j->err, CERR_FAIL, "no thread to poll it");
+			j->done = 1;
+		}
+	}
+	pthread_attr_destroy(&ta);
+	while (pool->pending > 0 && pthread_cond_timedwait(&pool->cv,
+	    &pool->mu, &deadline) != ETIMEDOUT)
+		;
+	for (i = 0; i < njobs; i++) {
+		struct poll_job *j;
+
+		if (jobs[i]->done)
+			continue;
+		/* still stuck: the job is its thread's from now on; we
+		 * record the timeout on a copy */
+		j = xcalloc(1, sizeof(*j));
+		j->id = jobs[i]->id;
+		j->name = xstrdup(jobs[i]->name);
+		j->refs = 1;
+		cerr_set(&j->err, CERR_UNREACHABLE, "no answer within %g s",
+		    timeout_ms / 1000.0);
+		jobs[i]->refs--;
+		jobs[i] = j;
+	}
+	pthread_mutex_unlock(&pool->mu);
+	catalog_now(now);
+	if (catalog_begin(ctx->cat, err))
+		goto out;
+	for (i = 0; i < njobs; i++)
+		if (monitor_record(ctx, jobs[i], now, err))
+			break;
+	if (err->code || catalog_commit(ctx->cat, err)) {
+		catalog_rollback(ctx->cat);
+		goto out;
+	}
+	for (i = 0; i < njobs && err->code == 0; i++) {
+		struct doc *d = NULL;
+		struct cerr gone = { 0 };
+
+		snprintf(id, sizeof(id), "%lld", jobs[i]->id);
+		if (host_show(ctx, id, &d, &gone) == 0)
+			emit(ctx, d, err);
+		doc_free(d);
+	}
+	for (i = 0; i < njobs; i++)
+		if (jobs[i]->err.code)
+			failed++;
+	if (err->code || failed == 0)
+		goto out;
+	for (i = 0; i < njobs; i++) {
+		char msg[sizeof(err->msg) + 300];
+
+		if (jobs[i]->err.code == 0)
+			continue;
+		snprintf(msg, sizeof(msg), "cannot monitor host '%s': %s",
+		    jobs[i]->name, jobs[i]->err.msg);
+		if (njobs == 1) {
+			cerr_set(err, jobs[i]->err.code, "%s", msg);
+			goto out;
+		}
+		note(ctx, msg);
+	}
+	if (failed == njobs)
+		cerr_set(err, CERR_UNREACHABLE, "no host answered (%zu hosts)",
+		    njobs);
+	else
+		cerr_set(err, CERR_PARTIAL, "%zu of %zu hosts did not answer",
+		    failed, njobs);
+out:
+	/* every job left is ours alone: done, or a copy */
+	for (i = 0; i < njobs; i++)
+		poll_job_free(jobs[i]);
+	if (pool) {
+		pthread_mutex_lock(&pool->mu);
+		if (--pool->refs == 0) {
+			pthread_mutex_unlock(&pool->mu);
+			poll_pool_free(pool);
+		} else {
+			pthread_mutex_unlock(&pool->mu);
+		}
+	}
+	free(jobs);
 	return err->code;
 }
 

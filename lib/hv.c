@@ -178,6 +178,129 @@ hv_node_info(struct hv *hv, struct hv_node *node, struct cerr *err)
 	return 0;
 }
 
+/* Busy and total CPU time of the host, in ns; -1 when unknown. */
+static int
+cpu_times(struct hv *hv, unsigned long long *busy, unsigned long long *total)
+{
+	virNodeCPUStatsPtr params = NULL;
+	int n = 0, i, rc = -1;
+
+	*busy = *total = 0;
+	if (virNodeGetCPUStats(hv->conn, VIR_NODE_CPU_STATS_ALL_CPUS, NULL,
+	    &n, 0) < 0 || n <= 0)
+		goto out;
+	params = xcalloc((size_t)n, sizeof(*params));
+	if (virNodeGetCPUStats(hv->conn, VIR_NODE_CPU_STATS_ALL_CPUS, params,
+	    &n, 0) < 0)
+		goto out;
+	for (i = 0; i < n; i++) {
+		if (strcmp(params[i].field, VIR_NODE_CPU_STATS_KERNEL) == 0 ||
+		    strcmp(params[i].field, VIR_NODE_CPU_STATS_USER) == 0) {
+			*busy += params[i].value;
+			*total += params[i].value;
+		} else if (strcmp(params[i].field,
+		    VIR_NODE_CPU_STATS_IDLE) == 0 || strcmp(params[i].field,
+		    VIR_NODE_CPU_STATS_IOWAIT) == 0) {
+			*total += params[i].value;
+		}
+	}
+	rc = 0;
+out:
+	if (rc)
+		virResetLastError();
+	free(params);
+	return rc;
+}
+
+static void
+dom_stats(struct hv *hv, struct hv_stats *st)
+{
+	virDomainStatsRecordPtr *recs = NULL;
+	int n, i, j;
+
+	n = virConnectGetAllDomainStats(hv->conn, VIR_DOMAIN_STATS_CPU_TOTAL |
+	    VIR_DOMAIN_STATS_BALLOON, &recs,
+	    VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE);
+	if (n < 0) {
+		/* drivers without domain stats: the host still answered */
+		virResetLastError();
+		return;
+	}
+	st->doms = xcalloc((size_t)n + 1, sizeof(*st->doms));
+	for (i = 0; i < n; i++) {
+		struct hv_dom_stats *d = &st->doms[st->ndoms];
+		unsigned long long v;
+
+		if (virDomainGetUUIDString(recs[i]->dom, d->uuid) < 0) {
+			virResetLastError();
+			continue;
+		}
+		d->cpu_time = d->memory = d->rss = -1;
+		for (j = 0; j < recs[i]->nparams; j++) {
+			virTypedParameterPtr p = &recs[i]->params[j];
+
+			if (p->type != VIR_TYPED_PARAM_ULLONG)
+				continue;
+			v = p->value.ul;
+			if (strcmp(p->field, "cpu.time") == 0)
+				d->cpu_time = (long long)v;
+			else if (strcmp(p->field, "balloon.current") == 0)
+				d->memory = (long long)(v / 1024);
+			else if (strcmp(p->field, "balloon.rss") == 0)
+				d->rss = (long long)(v / 1024);
+		}
+		st->ndoms++;
+	}
+	virDomainStatsRecordListFree(recs);
+}
+
+int
+hv_poll(struct hv *hv, int sample_ms, struct hv_stats *st, struct cerr *err)
+{
+	unsigned long long b0, t0, b1, t1, free_bytes;
+	struct timespec pause = { sample_ms / 1000,
+	    (long)(sample_ms % 1000) * 1000000L };
+	int sampled;
+
+	virNodeInfo info;
+
+	memset(st, 0, sizeof(*st));
+	st->load = -1;
+	st->free_memory = -1;
+	/* capacity only: capabilities make a qemu host probe its binaries,
+	 * which takes seconds, and the domain type does not change */
+	if (virNodeGetInfo(hv->conn, &info) < 0)
+		return hv_fail(hv, err, "cannot read node info of '%s'",
+		    hv->uri);
+	st->node.cpu = (int)info.cpus;
+	st->node.memory = (long long)(info.memory / 1024);
+	sampled = cpu_times(hv, &b0, &t0) == 0;
+	if ((free_bytes = virNodeGetFreeMemory(hv->conn)) > 0)
+		st->free_memory = (long long)(free_bytes >> 20);
+	else
+		virResetLastError();
+	dom_stats(hv, st);
+	if (sampled) {
+		nanosleep(&pause, NULL);
+		if (cpu_times(hv, &b1, &t1) == 0 && t1 > t0 && b1 >= b0)
+			st->load = 100.0 * (double)(b1 - b0) /
+			    (double)(t1 - t0);
+	}
+	/* a connection that died half-way is no answer */
+	if (virConnectIsAlive(hv->conn) == 0)
+		return cerr_set(err, CERR_UNREACHABLE, "host %s is "
+		    "unreachable (the connection dropped)", hv->uri);
+	return 0;
+}
+
+void
+hv_stats_release(struct hv_stats *st)
+{
+	free(st->doms);
+	st->doms = NULL;
+	st->ndoms = 0;
+}
+
 static virDomainPtr
 lookup(struct hv *hv, const char *uuid, struct cerr *err)
 {

@@ -37,11 +37,35 @@ enum hv_state {
 	HV_OTHER,		/* blocked, shutting down, suspended to PM */
 };
 
+/* What a monitoring poll reads of one active domain; -1 is unknown. */
+struct hv_dom_stats {
+	char uuid[40];
+	long long cpu_time;	/* ns of CPU used since it started */
+	long long memory;	/* MiB the guest has (balloon current) */
+	long long rss;		/* MiB resident on the host */
+};
+
+/* What a monitoring poll reads of a host. */
+struct hv_stats {
+	struct hv_node node;	/* cpu and memory only */
+	double load;		/* percent of all CPUs busy; < 0 unknown */
+	long long free_memory;	/* MiB; < 0 unknown */
+	struct hv_dom_stats *doms;	/* hv_stats_release frees them */
+	size_t ndoms;
+};
+
 /* Connect to uri; give with hv_close. */
 int hv_connect(const char *uri, struct hv **out, struct cerr *err);
 void hv_close(struct hv *hv);
 
 int hv_node_info(struct hv *hv, struct hv_node *node, struct cerr *err);
+
+/* Read capacity, load (two CPU samples sample_ms apart), free memory
+ * and the usage of every active domain.  Only node info must answer:
+ * figures a driver does not offer are left unknown. */
+int hv_poll(struct hv *hv, int sample_ms, struct hv_stats *st,
+    struct cerr *err);
+void hv_stats_release(struct hv_stats *st);
 
 /* Define the domain described by xml and start it; if it cannot start,
  * undefine it again so the host is as it was. */

@@ -402,10 +402,7 @@ vm_place(struct ctx *ctx, struct vmrow *r, struct cerr *err)
 	if (catalog_query(ctx->cat, &st, err,
 	    "SELECT h.id, h.name, h.uri, h.domain_type FROM hosts h "
 	    "WHERE h.state = 'enabled' "
-	    "AND h.cpu - (SELECT COALESCE(sum(v.cpu), 0) FROM vms v "
-	    "  WHERE v.host_id = h.id AND " VM_OCCUPIES ") >= ?1 "
-	    "AND h.memory - (SELECT COALESCE(sum(v.memory), 0) FROM vms v "
-	    "  WHERE v.host_id = h.id AND " VM_OCCUPIES ") >= ?2 "
+	    "AND " HOST_FREE_CPU " >= ?1 AND " HOST_FREE_MEMORY " >= ?2 "
 	    "ORDER BY h.id LIMIT 1", "di", r->cpu, r->memory))
 		return err->code;
 	if ((found = cstmt_row(st, err))) {
@@ -1088,10 +1085,7 @@ vm_dest(struct ctx *ctx, const struct vmrow *r, const char *ref,
 	    "SELECT h.id, h.name, h.uri, h.migration_address FROM hosts h "
 	    "WHERE h.state = 'enabled' AND h.id != ?3 AND (?4 < 0 OR "
 	    "h.id = ?4) "
-	    "AND h.cpu - (SELECT COALESCE(sum(v.cpu), 0) FROM vms v "
-	    "  WHERE v.host_id = h.id AND " VM_OCCUPIES ") >= ?1 "
-	    "AND h.memory - (SELECT COALESCE(sum(v.memory), 0) FROM vms v "
-	    "  WHERE v.host_id = h.id AND " VM_OCCUPIES ") >= ?2 "
+	    "AND " HOST_FREE_CPU " >= ?1 AND " HOST_FREE_MEMORY " >= ?2 "
 	    "ORDER BY h.id LIMIT 1", "diii", r->cpu, r->memory, exclude, rid))
 		return err->code;
 	if ((found = cstmt_row(st, err))) {
@@ -1388,10 +1382,7 @@ vm_resize(struct ctx *ctx, const char *ref, int cpu, long long memory,
 	if (r.host_id && (ncpu > r.cpu || nmem > r.memory)) {
 		/* the growth must fit on the host */
 		if (catalog_query(ctx->cat, &st, err, "SELECT "
-		    "h.cpu - (SELECT COALESCE(sum(v.cpu), 0) FROM vms v "
-		    "  WHERE v.host_id = h.id AND " VM_OCCUPIES ") >= ?2 AND "
-		    "h.memory - (SELECT COALESCE(sum(v.memory), 0) FROM vms v "
-		    "  WHERE v.host_id = h.id AND " VM_OCCUPIES ") >= ?3 "
+		    HOST_FREE_CPU " >= ?2 AND " HOST_FREE_MEMORY " >= ?3 "
 		    "FROM hosts h WHERE h.id = ?1", "iii", r.host_id,
 		    (long long)(ncpu > r.cpu ? ncpu - r.cpu : 0),
 		    nmem > r.memory ? nmem - r.memory : 0))

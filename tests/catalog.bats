@@ -13,9 +13,9 @@ setup() {
 	run -0 cvm list
 	[ -f "$CLOUDOS_CATALOG" ]
 	[ "$(sqlite3 "$CLOUDOS_CATALOG" 'PRAGMA journal_mode')" = wal ]
-	[ "$(sqlite3 "$CLOUDOS_CATALOG" 'PRAGMA user_version')" = 2 ]
+	[ "$(sqlite3 "$CLOUDOS_CATALOG" 'PRAGMA user_version')" = 3 ]
 	run -0 sqlite3 "$CLOUDOS_CATALOG" "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
-	[ "$output" = $'audit\ngroups\nhosts\nusers\nvms' ]
+	[ "$output" = $'audit\nclusters\ngroups\nhosts\nusers\nvm_stats\nvms' ]
 	run -0 sqlite3 "$CLOUDOS_CATALOG" "SELECT name, uid, admin FROM users"
 	[ "$output" = "root|0|1" ]
 }
@@ -44,7 +44,7 @@ setup() {
 	sqlite3 "$CLOUDOS_CATALOG" 'PRAGMA user_version = 99'
 	before=$(catalog_digest)
 	run -1 --separate-stderr chost add t1 test:///default
-	[ "$stderr" = "chost: catalog '$CLOUDOS_CATALOG' has schema version 99, newer than this cloudos knows (2)" ]
+	[ "$stderr" = "chost: catalog '$CLOUDOS_CATALOG' has schema version 99, newer than this cloudos knows (3)" ]
 	[ "$(catalog_digest)" = "$before" ]
 }
 

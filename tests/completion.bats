@@ -73,6 +73,37 @@ complete_line() {
 	[ "$reply" = db-1 ]
 }
 
+@test "completion: chost cluster subcommands, options and names" {
+	chost cluster add rack1 >/dev/null
+	chost cluster add rack2 >/dev/null
+	chost add t1 test:///default >/dev/null
+	complete_line chost cluster ""
+	[ "$reply" = $'add\nlist\nshow\nremove' ]
+	complete_line chost cluster remove r
+	[ "$reply" = $'rack1\nrack2' ]
+	complete_line chost cluster add ""
+	[ -z "$reply" ]
+	complete_line chost set t1 --cluster ""
+	[ "$reply" = $'rack1\nrack2' ]
+	complete_line chost add h1 test:///default --cpu ""
+	[ -z "$reply" ]
+	complete_line chost set ""
+	[ "$reply" = t1 ]
+	complete_line chost set t1 --
+	grep -qx -- --cpu-ratio <<<"$reply"
+	grep -qx -- --no-cluster <<<"$reply"
+	complete_line chost monitor --
+	grep -qx -- --timeout <<<"$reply"
+}
+
+@test "completion: chost apply completes file names" {
+	touch "$BATS_TEST_TMPDIR/env.yaml"
+	complete_line chost apply "$BATS_TEST_TMPDIR/en"
+	[ "$reply" = "$BATS_TEST_TMPDIR/env.yaml" ]
+	complete_line chost apply -f "$BATS_TEST_TMPDIR/en"
+	[ "$reply" = "$BATS_TEST_TMPDIR/env.yaml" ]
+}
+
 @test "completion: a missing catalog gives no names and creates nothing" {
 	CLOUDOS_CATALOG="$BATS_TEST_TMPDIR/none/c.db"
 	complete_line cvm show ""

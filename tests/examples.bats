@@ -32,3 +32,15 @@ load helpers/common
 	run bash -c 'ls -d /tmp/clife.* 2>/dev/null'
 	[ -z "$output" ]
 }
+
+@test "examples: hosts.sh applies a cluster, overcommits, and monitors a host down and back" {
+	run -0 --separate-stderr "$CLOUDOS_SRCDIR/examples/hosts.sh"
+	assert_line "passed on: 1 VM document"
+	assert_line "h1 offers 4 CPUs"
+	assert_line "rack1 has 2 hosts"
+	assert_line "h2 error"
+	assert_line "(monitor exit 8)"
+	assert_line "h2 enabled"
+	run bash -c 'ls -d /tmp/chosts.* 2>/dev/null'
+	[ -z "$output" ]
+}

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -279,6 +280,100 @@ static const struct opt create_opts[] = {
 	{ NULL, 0, 0, NULL, NULL },
 };
 
+static int
+cvm_disk_attach(struct ctx *ctx, struct args *a, struct cerr *err)
+{
+	const char *sz = args_str(a, "size");
+	struct doc *out = NULL;
+	long long mib = 0;
+
+	if (args_count(a) != 1 || strcmp(args_pos(a, 0), "-") == 0)
+		return cerr_set(err, CERR_USAGE, "disk attach takes one VM");
+	if (sz == NULL)
+		return cerr_set(err, CERR_USAGE, "disk attach needs --size");
+	if (units_parse_mib(sz, &mib, err))
+		return cerr_wrap(err, "--size");
+	if (vm_disk_attach(ctx, args_pos(a, 0), mib, &out, err))
+		return err->code;
+	return cli_emit_result(ctx, out, err);
+}
+
+static int
+cvm_disk_detach(struct ctx *ctx, struct args *a, struct cerr *err)
+{
+	struct doc *out = NULL;
+
+	if (args_count(a) != 2 || strcmp(args_pos(a, 0), "-") == 0)
+		return cerr_set(err, CERR_USAGE, "disk detach takes a VM and a "
+		    "disk (its target, such as sdb)");
+	if (vm_disk_detach(ctx, args_pos(a, 0), args_pos(a, 1), &out, err))
+		return err->code;
+	return cli_emit_result(ctx, out, err);
+}
+
+static int
+cvm_snapshot_create(struct ctx *ctx, struct args *a, struct cerr *err)
+{
+	struct doc *out = NULL;
+	char name[64];
+
+	if (args_count(a) < 1 || args_count(a) > 2 ||
+	    strcmp(args_pos(a, 0), "-") == 0)
+		return cerr_set(err, CERR_USAGE, "snapshot create takes a VM "
+		    "and, optionally, a name");
+	if (args_count(a) == 2) {
+		snprintf(name, sizeof(name), "%s", args_pos(a, 1));
+		if (strlen(args_pos(a, 1)) >= sizeof(name))
+			return cerr_set(err, CERR_USAGE, "snapshot name too "
+			    "long (at most %zu bytes)", sizeof(name) - 1);
+	} else {
+		time_t t = time(NULL);
+		struct tm tm;
+
+		gmtime_r(&t, &tm);
+		strftime(name, sizeof(name), "snap-%Y%m%dT%H%M%SZ", &tm);
+	}
+	if (vm_snapshot_create(ctx, args_pos(a, 0), name, &out, err))
+		return err->code;
+	return cli_emit_free(ctx, out, err);
+}
+
+static int
+cvm_snapshot_list(struct ctx *ctx, struct args *a, struct cerr *err)
+{
+	if (args_count(a) != 1 || strcmp(args_pos(a, 0), "-") == 0)
+		return cerr_set(err, CERR_USAGE, "snapshot list takes one VM");
+	return vm_snapshot_list(ctx, args_pos(a, 0), cli_emit, err);
+}
+
+static int
+cvm_snapshot_revert(struct ctx *ctx, struct args *a, struct cerr *err)
+{
+	struct doc *out = NULL;
+
+	if (args_count(a) != 2 || strcmp(args_pos(a, 0), "-") == 0)
+		return cerr_set(err, CERR_USAGE, "snapshot revert takes a VM "
+		    "and a snapshot");
+	if (vm_snapshot_revert(ctx, args_pos(a, 0), args_pos(a, 1), &out,
+	    err))
+		return err->code;
+	return cli_emit_result(ctx, out, err);
+}
+
+static int
+cvm_snapshot_delete(struct ctx *ctx, struct args *a, struct cerr *err)
+{
+	if (args_count(a) != 2 || strcmp(args_pos(a, 0), "-") == 0)
+		return cerr_set(err, CERR_USAGE, "snapshot delete takes a VM "
+		    "and a snapshot");
+	return vm_snapshot_delete(ctx, args_pos(a, 0), args_pos(a, 1), err);
+}
+
+static const struct opt disk_attach_opts[] = {
+	{ "size", 's', OPT_STR, "SIZE", "the disk's size (20GiB, 512MiB, ...)" },
+	{ NULL, 0, 0, NULL, NULL },
+};
+
 static const struct opt apply_opts[] = {
 	{ "file", 'f', OPT_STR, "FILE", "read documents from FILE (- for stdin)" },
 	{ NULL, 0, 0, NULL, NULL },
@@ -348,6 +443,18 @@ static const struct cmd cvm_cmds[] = {
 	  "change VMs' vCPUs and memory (live where the hypervisor can)" },
 	{ "console", cvm_console, console_opts, CMD_READ, "VM [--force]",
 	  "attach the terminal to a VM's serial console (Ctrl-] leaves)" },
+	{ "disk attach", cvm_disk_attach, disk_attach_opts, CMD_WRITE,
+	  "VM --size SIZE", "add a blank disk to a VM (live when it runs)" },
+	{ "disk detach", cvm_disk_detach, NULL, CMD_WRITE, "VM DISK",
+	  "remove a disk (sdb, ...) from a VM and delete it" },
+	{ "snapshot create", cvm_snapshot_create, NULL, CMD_WRITE,
+	  "VM [NAME]", "snapshot a VM's disks (and memory when it runs)" },
+	{ "snapshot list", cvm_snapshot_list, NULL, CMD_READ, "VM",
+	  "list a VM's snapshots, oldest first" },
+	{ "snapshot revert", cvm_snapshot_revert, NULL, CMD_WRITE,
+	  "VM NAME", "put a VM back as it was at a snapshot" },
+	{ "snapshot delete", cvm_snapshot_delete, NULL, CMD_WRITE,
+	  "VM NAME", "delete a snapshot" },
 	{ "migrate", cvm_migrate, migrate_opts, CMD_WRITE,
 	  "VM...|- [--to HOST] [--live]", "move VMs to another host" },
 	{ "release", cvm_release, NULL, CMD_WRITE, "VM...|-",

@@ -144,6 +144,16 @@ static const char *const migrations[] = {
 	"  memory INTEGER,"
 	"  rss INTEGER,"
 	"  monitored TEXT NOT NULL);",
+	/* 3 -> 4: the disks of VMs: qcow2 volumes in the pool of the VM's
+	 * host, on the SCSI bus (sdb, sdc, ...) */
+	"CREATE TABLE vm_disks ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  vm_id INTEGER NOT NULL REFERENCES vms(id),"
+	"  target TEXT NOT NULL,"
+	"  volume TEXT NOT NULL,"
+	"  size INTEGER NOT NULL CHECK (size > 0),"
+	"  created TEXT NOT NULL,"
+	"  UNIQUE (vm_id, target));",
 };
 
 int

@@ -9,9 +9,23 @@
 
 #define CLOUDOS_XMLNS "https://cloudos.dev/xmlns/vm/1"
 
+void
+domxml_disk(struct buf *b, const struct domdisk *d, int is_qemu)
+{
+	buf_puts(b, "    <disk type='file' device='disk'>\n");
+	if (is_qemu)
+		buf_puts(b, "      <driver name='qemu' type='qcow2'/>\n");
+	buf_puts(b, "      <source file='");
+	buf_xml(b, d->path);
+	buf_puts(b, "'/>\n      <target dev='");
+	buf_xml(b, d->target);
+	buf_puts(b, "' bus='scsi'/>\n    </disk>\n");
+}
+
 char *
 domxml_build(const struct domspec *s)
 {
+	size_t i;
 	struct buf b = BUF_INIT;
 	int is_qemu = strcmp(s->domain_type, "qemu") == 0 ||
 	    strcmp(s->domain_type, "kvm") == 0;
@@ -43,8 +57,13 @@ domxml_build(const struct domspec *s)
 	    "  <on_crash>destroy</on_crash>\n");
 	if (is_qemu)
 		buf_puts(&b, "  <features><acpi/></features>\n");
-	if (is_qemu || s->seed)
+	if (is_qemu || s->seed || s->ndisks)
 		buf_puts(&b, "  <devices>\n");
+	for (i = 0; i < s->ndisks; i++)
+		domxml_disk(&b, &s->disks[i], is_qemu);
+	if (is_qemu)	/* disks hot-unplug from SCSI without the guest */
+		buf_puts(&b, "    <controller type='scsi' index='0' "
+		    "model='virtio-scsi'/>\n");
 	if (s->seed) {
 		buf_puts(&b, "    <disk type='file' device='cdrom'>\n");
 		if (is_qemu)
@@ -60,7 +79,7 @@ domxml_build(const struct domspec *s)
 		    "    <console type='pty'><target type='serial' port='0'/>"
 		    "</console>\n"
 		    "    <memballoon model='virtio'/>\n");
-	if (is_qemu || s->seed)
+	if (is_qemu || s->seed || s->ndisks)
 		buf_puts(&b, "  </devices>\n");
 	buf_puts(&b, "</domain>\n");
 	return buf_detach(&b);

@@ -12,6 +12,16 @@
 #ifndef CLOUDOS_DOMXML_H
 #define CLOUDOS_DOMXML_H
 
+#include <stddef.h>
+
+#include "buf.h"
+
+/* A disk: a qcow2 file on the host, on the SCSI bus. */
+struct domdisk {
+	const char *target;	/* sdb, sdc, ... */
+	const char *path;	/* on the host */
+};
+
 struct domspec {
 	long long id;
 	const char *uuid;
@@ -22,7 +32,12 @@ struct domspec {
 	long long memory;	/* MiB */
 	const char *seed;	/* the cloud-init seed's path on the host, or
 				 * NULL: a read-only CD-ROM when given */
+	const struct domdisk *disks;
+	size_t ndisks;
 };
+
+/* Append the <disk> element of d (for attach, detach and definitions). */
+void domxml_disk(struct buf *b, const struct domdisk *d, int is_qemu);
 
 /* The domain XML; free() it. */
 char *domxml_build(const struct domspec *s);

@@ -443,7 +443,7 @@ out:
 
 int
 hv_migrate(struct hv *src, struct hv *dst, const char *uuid, int live,
-    const char *address, struct cerr *err)
+    int copy_disks, const char *address, struct cerr *err)
 {
 	virDomainPtr dom = lookup(src, uuid, err), ddom = NULL;
 	virTypedParameterPtr params = NULL;
@@ -454,7 +454,8 @@ hv_migrate(struct hv *src, struct hv *dst, const char *uuid, int live,
 		return err->code;
 	if (virDomainIsActive(dom) == 1) {
 		unsigned int flags = VIR_MIGRATE_PERSIST_DEST |
-		    VIR_MIGRATE_UNDEFINE_SOURCE | (live ? VIR_MIGRATE_LIVE : 0);
+		    VIR_MIGRATE_UNDEFINE_SOURCE | (live ? VIR_MIGRATE_LIVE : 0) |
+		    (copy_disks ? VIR_MIGRATE_NON_SHARED_DISK : 0);
 
 		if (address && *address) {
 			snprintf(uri, sizeof(uri), "tcp://%s", address);
@@ -1103,4 +1104,338 @@ hv_vols(struct hv *hv, void (*each)(void *arg, const char *name),
 	free(vols);
 	virStoragePoolFree(pool);
 	return 0;
+}
+
+int
+hv_vol_create(struct hv *hv, const char *name, long long size, char **path,
+    struct cerr *err)
+{
+	virStoragePoolPtr pool = NULL;
+	virStorageVolPtr vol = NULL;
+	struct buf xml = BUF_INIT;
+	int missing, rc = 0;
+
+	if (hv_pool_ensure(hv, err) ||
+	    (pool = pool_lookup(hv, &missing, err)) == NULL) {
+		if (missing)
+			cerr_set(err, CERR_NOTFOUND, "storage pool '%s' "
+			    "vanished from '%s'", HV_POOL, hv->uri);
+		return err->code;
+	}
+	if ((vol = virStorageVolLookupByName(pool, name)) == NULL) {
+		if (!last_error_is(VIR_ERR_NO_STORAGE_VOL)) {
+			rc = hv_fail(hv, err, "cannot look up volume '%s' on "
+			    "'%s'", name, hv->uri);
+			goto out;
+		}
+		buf_puts(&xml, "<volume>\n  <name>");
+		buf_xml(&xml, name);
+		buf_printf(&xml, "</name>\n  <capacity unit='MiB'>%lld"
+		    "</capacity>\n  <target>\n    <format type='qcow2'/>\n"
+		    "  </target>\n</volume>\n", size);
+		if ((vol = virStorageVolCreateXML(pool, xml.s, 0)) == NULL) {
+			rc = hv_fail(hv, err, "cannot create volume '%s' on "
+			    "'%s'", name, hv->uri);
+			goto out;
+		}
+	}
+	if (path && (*path = virStorageVolGetPath(vol)) == NULL)
+		rc = hv_fail(hv, err, "cannot read the path of volume '%s' on "
+		    "'%s'", name, hv->uri);
+out:
+	if (vol)
+		virStorageVolFree(vol);
+	virStoragePoolFree(pool);
+	buf_release(&xml);
+	return rc;
+}
+
+int
+hv_vol_copy(struct hv *src, struct hv *dst, const char *name,
+    struct cerr *err)
+{
+	virStoragePoolPtr sp = NULL, dp = NULL;
+	virStorageVolPtr sv = NULL, dv = NULL;
+	virStreamPtr in = NULL, out = NULL;
+	char *xml = NULL, data[256 * 1024];
+	int missing, rc = 0, got, sent, off;
+
+	if ((sp = pool_lookup(src, &missing, err)) == NULL)
+		return missing ? cerr_set(err, CERR_NOTFOUND, "no volume '%s' "
+		    "on '%s'", name, src->uri) : err->code;
+	if ((sv = virStorageVolLookupByName(sp, name)) == NULL) {
+		rc = hv_fail(src, err, "no volume '%s' on '%s'", name,
+		    src->uri);
+		goto done;
+	}
+	if (hv_pool_ensure(dst, err) ||
+	    (dp = pool_lookup(dst, &missing, err)) == NULL) {
+		rc = err->code ? err->code : cerr_set(err, CERR_NOTFOUND,
+		    "storage pool '%s' vanished from '%s'", HV_POOL,
+		    dst->uri);
+		goto done;
+	}
+	/* the same volume (name, capacity, format) on dst, then its bytes */
+	if ((rc = vol_remove(dst, dp, name, err)) != 0)
+		goto done;
+	if ((xml = virStorageVolGetXMLDesc(sv, 0)) == NULL ||
+	    (dv = virStorageVolCreateXML(dp, xml, 0)) == NULL) {
+		rc = hv_fail(xml ? dst : src, err, "cannot create volume '%s' "
+		    "on '%s'", name, dst->uri);
+		goto done;
+	}
+	if ((in = virStreamNew(src->conn, 0)) == NULL ||
+	    (out = virStreamNew(dst->conn, 0)) == NULL ||
+	    virStorageVolDownload(sv, in, 0, 0, 0) < 0 ||
+	    virStorageVolUpload(dv, out, 0, 0, 0) < 0) {
+		rc = hv_fail(in && out ? dst : src, err, "cannot copy volume "
+		    "'%s' to '%s'", name, dst->uri);
+		goto fail;
+	}
+	while ((got = virStreamRecv(in, data, sizeof(data))) > 0) {
+		for (off = 0; off < got; off += sent) {
+			if ((sent = virStreamSend(out, data + off,
+			    (size_t)(got - off))) < 0) {
+				rc = hv_fail(dst, err, "cannot copy volume "
+				    "'%s' to '%s'", name, dst->uri);
+				goto fail;
+			}
+		}
+	}
+	if (got < 0 || virStreamFinish(in) < 0) {
+		rc = hv_fail(src, err, "cannot read volume '%s' on '%s'", name,
+		    src->uri);
+		goto fail;
+	}
+	if (virStreamFinish(out) < 0) {
+		rc = hv_fail(dst, err, "cannot copy volume '%s' to '%s'", name,
+		    dst->uri);
+		goto fail;
+	}
+	goto done;
+fail:
+	if (in && virStreamAbort(in) < 0)
+		virResetLastError();
+	if (out && virStreamAbort(out) < 0)
+		virResetLastError();
+	if (dv && virStorageVolDelete(dv, 0) < 0)
+		virResetLastError();
+done:
+	if (in)
+		virStreamFree(in);
+	if (out)
+		virStreamFree(out);
+	if (sv)
+		virStorageVolFree(sv);
+	if (dv)
+		virStorageVolFree(dv);
+	if (sp)
+		virStoragePoolFree(sp);
+	if (dp)
+		virStoragePoolFree(dp);
+	free(xml);
+	return rc;
+}
+
+static int
+device_change(struct hv *hv, const char *uuid, const char *xml, int attach,
+    struct cerr *err)
+{
+	virDomainPtr dom = lookup(hv, uuid, err);
+	unsigned int flags = VIR_DOMAIN_AFFECT_CONFIG;
+	int rc = 0, active;
+
+	if (dom == NULL)
+		return err->code;
+	if ((active = virDomainIsActive(dom)) < 0) {
+		rc = hv_fail(hv, err, "cannot read state of domain %s", uuid);
+		goto out;
+	}
+	if (active)
+		flags |= VIR_DOMAIN_AFFECT_LIVE;
+	if ((attach ? virDomainAttachDeviceFlags(dom, xml, flags) :
+	    virDomainDetachDeviceFlags(dom, xml, flags)) < 0) {
+		/* a retry: already there, or already gone */
+		virErrorPtr e = virGetLastError();
+
+		if (!attach && e && (e->code == VIR_ERR_DEVICE_MISSING ||
+		    e->code == VIR_ERR_OPERATION_FAILED) &&
+		    e->message && strstr(e->message, "not found")) {
+			virResetLastError();
+			goto out;
+		}
+		rc = hv_fail(hv, err, "cannot %s a device %s domain %s",
+		    attach ? "attach" : "detach", attach ? "to" : "from",
+		    uuid);
+	}
+out:
+	virDomainFree(dom);
+	return rc;
+}
+
+int
+hv_device_attach(struct hv *hv, const char *uuid, const char *xml,
+    struct cerr *err)
+{
+	return device_change(hv, uuid, xml, 1, err);
+}
+
+int
+hv_device_detach(struct hv *hv, const char *uuid, const char *xml,
+    struct cerr *err)
+{
+	return device_change(hv, uuid, xml, 0, err);
+}
+
+int
+hv_snapshot_create(struct hv *hv, const char *uuid, const char *name,
+    struct cerr *err)
+{
+	virDomainPtr dom = lookup(hv, uuid, err);
+	virDomainSnapshotPtr snap;
+	struct buf xml = BUF_INIT;
+	int rc = 0;
+
+	if (dom == NULL)
+		return err->code;
+	buf_puts(&xml, "<domainsnapshot>\n  <name>");
+	buf_xml(&xml, name);
+	buf_puts(&xml, "</name>\n</domainsnapshot>\n");
+	if ((snap = virDomainSnapshotCreateXML(dom, xml.s, 0)) == NULL)
+		rc = hv_fail(hv, err, "cannot snapshot domain %s", uuid);
+	else
+		virDomainSnapshotFree(snap);
+	virDomainFree(dom);
+	buf_release(&xml);
+	return rc;
+}
+
+/* The text of <tag> in xml (the first), into out. */
+static void
+xml_text(const char *xml, const char *tag, char *out, size_t len)
+{
+	char open[64];
+	const char *p, *q;
+
+	out[0] = '\0';
+	snprintf(open, sizeof(open), "<%s>", tag);
+	if ((p = strstr(xml, open)) == NULL)
+		return;
+	p += strlen(open);
+	if ((q = strchr(p, '<')) == NULL)
+		return;
+	snprintf(out, len, "%.*s", (int)(q - p), p);
+}
+
+static int
+snap_cmp(const void *a, const void *b)
+{
+	const struct hv_snapshot *x = a, *y = b;
+
+	return x->created < y->created ? -1 : x->created > y->created;
+}
+
+int
+hv_snapshot_list(struct hv *hv, const char *uuid, struct hv_snapshot **out,
+    size_t *n, struct cerr *err)
+{
+	virDomainPtr dom = lookup(hv, uuid, err);
+	virDomainSnapshotPtr *snaps = NULL;
+	int i, count, rc = 0;
+	char tmp[64];
+
+	*out = NULL;
+	*n = 0;
+	if (dom == NULL)
+		return err->code;
+	if ((count = virDomainListAllSnapshots(dom, &snaps, 0)) < 0) {
+		rc = hv_fail(hv, err, "cannot list snapshots of domain %s",
+		    uuid);
+		goto out;
+	}
+	*out = xcalloc((size_t)count + 1, sizeof(**out));
+	for (i = 0; i < count; i++) {
+		struct hv_snapshot *s = &(*out)[*n];
+		char *xml = virDomainSnapshotGetXMLDesc(snaps[i],
+		    VIR_DOMAIN_SNAPSHOT_XML_SECURE);
+
+		/* the name comes back escaped in the XML: take it from
+		 * libvirt's own accessor */
+		snprintf(s->name, sizeof(s->name), "%s",
+		    virDomainSnapshotGetName(snaps[i]));
+		if (xml) {
+			xml_text(xml, "creationTime", tmp, sizeof(tmp));
+			s->created = atoll(tmp);
+			xml_text(xml, "state", s->state, sizeof(s->state));
+			free(xml);
+		} else {
+			virResetLastError();
+		}
+		s->current = virDomainSnapshotIsCurrent(snaps[i], 0) == 1;
+		virDomainSnapshotFree(snaps[i]);
+		(*n)++;
+	}
+	qsort(*out, *n, sizeof(**out), snap_cmp);
+out:
+	free(snaps);
+	virDomainFree(dom);
+	return rc;
+}
+
+static virDomainSnapshotPtr
+snap_lookup(struct hv *hv, virDomainPtr dom, const char *uuid,
+    const char *name, struct cerr *err)
+{
+	virDomainSnapshotPtr snap = virDomainSnapshotLookupByName(dom, name, 0);
+
+	if (snap == NULL) {
+		if (last_error_is(VIR_ERR_NO_DOMAIN_SNAPSHOT))
+			cerr_set(err, CERR_NOTFOUND, "no snapshot '%s'", name);
+		else
+			hv_fail(hv, err, "cannot look up snapshot '%s' of "
+			    "domain %s", name, uuid);
+	}
+	return snap;
+}
+
+int
+hv_snapshot_revert(struct hv *hv, const char *uuid, const char *name,
+    struct cerr *err)
+{
+	virDomainPtr dom = lookup(hv, uuid, err);
+	virDomainSnapshotPtr snap = NULL;
+	int rc = 0;
+
+	if (dom == NULL)
+		return err->code;
+	if ((snap = snap_lookup(hv, dom, uuid, name, err)) == NULL)
+		rc = err->code;
+	else if (virDomainRevertToSnapshot(snap, 0) < 0)
+		rc = hv_fail(hv, err, "cannot revert domain %s to snapshot "
+		    "'%s'", uuid, name);
+	if (snap)
+		virDomainSnapshotFree(snap);
+	virDomainFree(dom);
+	return rc;
+}
+
+int
+hv_snapshot_delete(struct hv *hv, const char *uuid, const char *name,
+    struct cerr *err)
+{
+	virDomainPtr dom = lookup(hv, uuid, err);
+	virDomainSnapshotPtr snap = NULL;
+	int rc = 0;
+
+	if (dom == NULL)
+		return err->code;
+	if ((snap = snap_lookup(hv, dom, uuid, name, err)) == NULL)
+		rc = err->code;
+	else if (virDomainSnapshotDelete(snap, 0) < 0)
+		rc = hv_fail(hv, err, "cannot delete snapshot '%s' of domain "
+		    "%s", name, uuid);
+	if (snap)
+		virDomainSnapshotFree(snap);
+	virDomainFree(dom);
+	return rc;
 }

@@ -84,10 +84,12 @@ int hv_shutdown(struct hv *hv, const char *uuid, int timeout, int *forced,
     struct cerr *err);
 /* Move a domain from src to dst: live (or paused, without live) when it
  * runs, by moving its definition when it is off.  The domain ends defined
- * on dst only.  address, when not NULL, is where dst listens for the
+ * on dst only.  copy_disks: a running domain's writable disks are copied
+ * into volumes that exist already on dst (at the same paths).  address,
+ * when not NULL, is where dst listens for the
  * migration stream (else dst's hostname). */
 int hv_migrate(struct hv *src, struct hv *dst, const char *uuid, int live,
-    const char *address, struct cerr *err);
+    int copy_disks, const char *address, struct cerr *err);
 /* Power off if needed and undefine. */
 int hv_remove(struct hv *hv, const char *uuid, struct cerr *err);
 int hv_state(struct hv *hv, const char *uuid, enum hv_state *state,
@@ -143,5 +145,39 @@ int hv_vol_delete(struct hv *hv, const char *name, struct cerr *err);
  * pool is missing). */
 int hv_vols(struct hv *hv, void (*each)(void *arg, const char *name),
     void *arg, struct cerr *err);
+
+/* Create the empty qcow2 volume name of size MiB in the pool, unless it
+ * exists; *path (the caller's to free; NULL to skip) is where it is. */
+int hv_vol_create(struct hv *hv, const char *name, long long size,
+    char **path, struct cerr *err);
+/* Copy volume name from src's pool to dst's (replacing one there),
+ * streaming through this process. */
+int hv_vol_copy(struct hv *src, struct hv *dst, const char *name,
+    struct cerr *err);
+/* Attach or detach the device described by xml, in the definition and,
+ * when the domain runs, live.  Detaching a device that is not there
+ * succeeds. */
+int hv_device_attach(struct hv *hv, const char *uuid, const char *xml,
+    struct cerr *err);
+int hv_device_detach(struct hv *hv, const char *uuid, const char *xml,
+    struct cerr *err);
+
+/* Snapshots, kept by the hypervisor (internal qcow2 snapshots, with the
+ * memory of a running guest). */
+struct hv_snapshot {
+	char name[128];
+	long long created;	/* seconds since the epoch */
+	char state[16];		/* what the domain was: running, shutoff... */
+	int current;
+};
+int hv_snapshot_create(struct hv *hv, const char *uuid, const char *name,
+    struct cerr *err);
+/* Fill *out with n snapshots, oldest first; free(*out). */
+int hv_snapshot_list(struct hv *hv, const char *uuid,
+    struct hv_snapshot **out, size_t *n, struct cerr *err);
+int hv_snapshot_revert(struct hv *hv, const char *uuid, const char *name,
+    struct cerr *err);
+int hv_snapshot_delete(struct hv *hv, const char *uuid, const char *name,
+    struct cerr *err);
 
 #endif

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "acct.h"
@@ -27,12 +28,15 @@
 #include "compat.h"
 
 #define VM_MAX_CPU 1024
+/* disks take sdb to sdz (sda is the seed's CD-ROM) */
+#define VM_MAX_DISKS 25
 
 #define VM_COLS \
 	"SELECT v.id, v.uuid, v.name, v.state, h.name, v.cpu, v.memory, " \
 	"v.labels, u.name, g.name, v.created, v.updated, v.error, h.uri, " \
 	"h.domain_type, v.host_id, v.target, v.intent_pid, v.target_host, " \
-	"v.spec " \
+	"v.spec, (SELECT group_concat(d.target || ':' || d.size, ',') " \
+	"FROM vm_disks d WHERE d.vm_id = v.id) " \
 	"FROM vms v JOIN users u ON u.id = v.owner " \
 	"JOIN groups g ON g.id = v.group_id " \
 	"LEFT JOIN hosts h ON h.id = v.host_id "
@@ -97,6 +101,29 @@ vmrow_fill(struct cstmt *st, struct vmrow *r)
 	r->spec = dup_or_null(cstmt_text(st, 19));
 }
 
+/* "sdb:1024,sdc:20" as [{target: sdb, size: 1024}, ...] */
+static struct doc *
+disks_doc(const char *list)
+{
+	struct doc *l = doc_new(DOC_LIST);
+	const char *p = list;
+
+	while (p && *p) {
+		const char *colon = strchr(p, ':'), *comma;
+		struct doc *m;
+
+		if (colon == NULL)
+			break;
+		comma = strchr(colon, ',');
+		m = doc_new(DOC_MAP);
+		doc_map_set(m, "target", doc_new_strn(p, (size_t)(colon - p)));
+		doc_set_int(m, "size", atoll(colon + 1));
+		doc_list_push(l, m);
+		p = comma ? comma + 1 : NULL;
+	}
+	return l;
+}
+
 static struct doc *
 vm_doc(struct cstmt *st)
 {
@@ -118,6 +145,7 @@ vm_doc(struct cstmt *st)
 	doc_set_str(d, "updated", cstmt_text(st, 11));
 	if (!cstmt_null(st, 12))
 		doc_set_str(d, "error", cstmt_text(st, 12));
+	doc_map_set(d, "disks", disks_doc(cstmt_text(st, 20)));
 	return d;
 }
 
@@ -222,6 +250,8 @@ struct vmspec {
 	long long memory;
 	struct buf labels;	/* JSON */
 	char *spec;		/* the document as JSON, kept for later */
+	long long disks[VM_MAX_DISKS];	/* blank disks, MiB */
+	size_t ndisks;
 };
 
 /* Fields of the VM document whose features arrive with later programs:
@@ -230,7 +260,6 @@ static const struct {
 	const char *field;
 	const char *why;
 } vm_later[] = {
-	{ "disks", "images and volumes arrive with cimg and cvol" },
 	{ "nics", "networks arrive with cnet" },
 	{ "requirements", "placement expressions arrive with csched" },
 	{ "policy", "placement policies arrive with csched" },
@@ -244,6 +273,54 @@ empty(const struct doc *d)
 	    (d->type == DOC_LIST && d->u.list.n == 0) ||
 	    (d->type == DOC_MAP && d->u.map.n == 0) ||
 	    (d->type == DOC_STR && d->u.s[0] == '\0');
+}
+
+/* disks: a list of blank disks, each {size: SIZE}; target (as printed)
+ * is ignored; image and datastore arrive with cimg and cvol. */
+static int
+disks_from_doc(const struct doc *l, struct vmspec *s, struct cerr *err)
+{
+	size_t i, j;
+
+	s->ndisks = 0;
+	if (l == NULL || l->type == DOC_NULL)
+		return 0;
+	if (l->type != DOC_LIST)
+		return cerr_set(err, CERR_USAGE, "disks: expected a list, "
+		    "found a %s", doc_type_name(l->type));
+	if (l->u.list.n > VM_MAX_DISKS)
+		return cerr_set(err, CERR_USAGE, "disks: at most %d",
+		    VM_MAX_DISKS);
+	for (i = 0; i < l->u.list.n; i++) {
+		const struct doc *d = l->u.list.v[i], *v;
+
+		if (d->type != DOC_MAP)
+			return cerr_set(err, CERR_USAGE, "disks[%zu]: expected "
+			    "a map such as {size: 20GiB}", i);
+		for (j = 0; j < d->u.map.n; j++) {
+			const char *k = d->u.map.kv[j].key;
+
+			if (strcmp(k, "image") == 0 ||
+			    strcmp(k, "datastore") == 0)
+				return cerr_set(err, CERR_USAGE, "disks[%zu]."
+				    "%s: not supported yet (images and "
+				    "datastores arrive with cimg and cvol)", i,
+				    k);
+			if (strcmp(k, "size") != 0 && strcmp(k, "target") != 0)
+				return cerr_set(err, CERR_USAGE, "disks[%zu]."
+				    "%s: unknown field", i, k);
+		}
+		if ((v = doc_map_get(d, "size")) == NULL)
+			return cerr_set(err, CERR_USAGE, "disks[%zu].size: "
+			    "missing", i);
+		if (units_doc_mib(v, &s->disks[i], err))
+			return cerr_wrap(err, "disks[%zu].size", i);
+		if (s->disks[i] < 1)
+			return cerr_set(err, CERR_USAGE, "disks[%zu].size: must "
+			    "be at least 1 MiB", i);
+		s->ndisks++;
+	}
+	return 0;
 }
 
 static int
@@ -299,6 +376,8 @@ vmspec_from_doc(const struct doc *d, struct vmspec *s, struct cerr *err)
 			return err->code;
 		seed_context_release(&c);
 	}
+	if (disks_from_doc(doc_map_get(d, "disks"), s, err))
+		return err->code;
 	if ((v = doc_map_get(d, "ha")) != NULL && v->type != DOC_NULL &&
 	    (v->type != DOC_STR || (strcmp(v->u.s, "none") != 0 &&
 	    strcmp(v->u.s, "restart") != 0)))
@@ -375,6 +454,19 @@ vm_intent(struct ctx *ctx, const struct vmrow *r, const char *from,
 	    (long long)getpid(), r->id);
 }
 
+/* An audit event in its own transaction. */
+static int
+acct_audit_now(struct ctx *ctx, const char *action, const char *kind,
+    long long id, const char *name, const char *detail, struct cerr *err)
+{
+	if (catalog_begin(ctx->cat, err))
+		return err->code;
+	if (acct_audit(ctx, action, kind, id, name, detail, err) ||
+	    catalog_commit(ctx->cat, err))
+		catalog_rollback(ctx->cat);
+	return err->code;
+}
+
 /* Record an outcome in its own transaction. */
 static int
 vm_record(struct ctx *ctx, const struct vmrow *r, const char *from,
@@ -428,6 +520,102 @@ vm_place(struct ctx *ctx, struct vmrow *r, struct cerr *err)
 	return cerr_set(err, CERR_CAPACITY, "no host has room for vm '%s' "
 	    "(cpu %d, memory %lld MiB) among %lld enabled host%s", r->name,
 	    r->cpu, r->memory, enabled, enabled == 1 ? "" : "s");
+}
+
+/* Disks.  A VM's disk is the qcow2 volume UUID-TARGET.qcow2 in the pool
+ * of its host, on the SCSI bus; vm_disks holds target, volume and size. */
+
+static void
+disk_target(size_t i, char out[8])
+{
+	snprintf(out, 8, "sd%c", (char)('b' + i));
+}
+
+static void
+disk_volume(const char *uuid, const char *target, char out[64])
+{
+	snprintf(out, 64, "%s-%s.qcow2", uuid, target);
+}
+
+struct vmdisk {
+	char target[8];
+	char volume[64];
+	long long size;
+	char *path;		/* on the host, once known */
+};
+
+static int
+vm_disks_load(struct ctx *ctx, long long vm_id, struct vmdisk **out,
+    size_t *n, struct cerr *err)
+{
+	struct cstmt *st = NULL;
+	size_t cap = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (catalog_query(ctx->cat, &st, err, "SELECT target, volume, size "
+	    "FROM vm_disks WHERE vm_id = ? ORDER BY target", "i", vm_id))
+		return err->code;
+	while (cstmt_row(st, err)) {
+		struct vmdisk *d;
+
+		xgrow(out, &cap, *n + 1, sizeof(**out));
+		d = &(*out)[(*n)++];
+		snprintf(d->target, sizeof(d->target), "%s", cstmt_text(st, 0));
+		snprintf(d->volume, sizeof(d->volume), "%s", cstmt_text(st, 1));
+		d->size = cstmt_int(st, 2);
+		d->path = NULL;
+	}
+	cstmt_free(st);
+	return err->code;
+}
+
+static void
+vmdisks_free(struct vmdisk *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(v[i].path);
+	free(v);
+}
+
+struct purge {
+	const char *prefix;	/* "UUID-" */
+	char **names;
+	size_t n, cap;
+};
+
+static void
+purge_each(void *arg, const char *name)
+{
+	struct purge *p = arg;
+	size_t len = strlen(name);
+
+	if (strncmp(name, p->prefix, strlen(p->prefix)) == 0 && len > 6 &&
+	    strcmp(name + len - 6, ".qcow2") == 0) {
+		xgrow(&p->names, &p->cap, p->n + 1, sizeof(*p->names));
+		p->names[p->n++] = xstrdup(name);
+	}
+}
+
+/* Delete every disk volume of VM uuid from hv's pool (after its domain
+ * is gone from that host). */
+static int
+vm_disks_purge(struct hv *hv, const char *uuid, struct cerr *err)
+{
+	char prefix[48];
+	struct purge p = { .prefix = prefix };
+	size_t i;
+
+	snprintf(prefix, sizeof(prefix), "%s-", uuid);
+	if (hv_vols(hv, purge_each, &p, err) == 0)
+		for (i = 0; i < p.n && err->code == 0; i++)
+			hv_vol_delete(hv, p.names[i], err);
+	for (i = 0; i < p.n; i++)
+		free(p.names[i]);
+	free(p.names);
+	return err->code;
 }
 
 /* Seeds.  A VM's seed is the volume UUID-seed.iso in the pool of the host
@@ -525,18 +713,38 @@ vm_deploy(struct ctx *ctx, const struct vmrow *r, struct cerr *err)
 	};
 	struct cerr ignored = { 0 };
 	struct hv *hv = NULL;
+	struct vmdisk *disks = NULL;
+	struct domdisk *dd = NULL;
 	char *xml = NULL, *seed = NULL;
+	size_t n = 0, i;
 
+	if (vm_disks_load(ctx, r->id, &disks, &n, err))
+		return err->code;
+	dd = xcalloc(n + 1, sizeof(*dd));
 	if (hv_connect(r->uri, &hv, err) == 0 &&
 	    vm_seed_upload(hv, r, &seed, err) == 0) {
+		/* the disks: made empty where they do not exist yet */
+		for (i = 0; i < n && err->code == 0; i++) {
+			hv_vol_create(hv, disks[i].volume, disks[i].size,
+			    &disks[i].path, err);
+			dd[i].target = disks[i].target;
+			dd[i].path = disks[i].path;
+		}
 		ds.seed = seed;
-		xml = domxml_build(&ds);
+		ds.disks = dd;
+		ds.ndisks = n;
+		if (err->code == 0) {
+			xml = domxml_build(&ds);
+			hv_deploy(hv, xml, err);
+		}
 		/* a domain that did not start is undefined again: its seed
 		 * goes with it */
-		if (hv_deploy(hv, xml, err) && seed)
+		if (err->code && seed)
 			vm_seed_delete(hv, r->uuid, &ignored);
 	}
 	hv_close(hv);
+	vmdisks_free(disks, n);
+	free(dd);
 	free(seed);
 	free(xml);
 	return err->code;
@@ -578,6 +786,7 @@ vm_create(struct ctx *ctx, const struct doc *d, const char *where,
 	struct vmrow r = { 0 };
 	struct cstmt *st = NULL;
 	char now[32], id[32];
+	size_t i;
 	int taken;
 
 	if (vmspec_from_doc(d, &s, err)) {
@@ -617,6 +826,16 @@ vm_create(struct ctx *ctx, const struct doc *d, const char *where,
 	    o && o->hold ? 0LL : (long long)getpid()))
 		goto fail;
 	r.id = catalog_last_id(ctx->cat);
+	for (i = 0; i < s.ndisks; i++) {
+		char target[8], vol[64];
+
+		disk_target(i, target);
+		disk_volume(r.uuid, target, vol);
+		if (catalog_exec(ctx->cat, err, "INSERT INTO vm_disks (vm_id, "
+		    "target, volume, size, created) VALUES (?, ?, ?, ?, ?)",
+		    "issis", r.id, target, vol, s.disks[i], now))
+			goto fail;
+	}
 	if (acct_audit(ctx, "create", "VM", r.id, r.name,
 	    r.host ? r.host : "hold", err) || catalog_commit(ctx->cat, err))
 		goto fail;
@@ -913,8 +1132,9 @@ static int
 do_remove(struct hv *hv, const char *uuid, const struct vm_opts *o,
     struct cerr *err)
 {
-	if (hv_remove(hv, uuid, err) == 0)
-		vm_seed_delete(hv, uuid, err);
+	if (hv_remove(hv, uuid, err) == 0 &&
+	    vm_seed_delete(hv, uuid, err) == 0)
+		vm_disks_purge(hv, uuid, err);
 	return err->code;
 }
 
@@ -1110,12 +1330,14 @@ vm_dest(struct ctx *ctx, const struct vmrow *r, const char *ref,
  * is deleted from the source once the domain has moved, or from the
  * destination when it has not. */
 static int
-vm_move(const struct vmrow *r, const char *dst_uri, int live,
-    const char *address, struct cerr *err)
+vm_move(const struct vmrow *r, const struct vmdisk *disks, size_t ndisks,
+    const char *dst_uri, int live, const char *address, struct cerr *err)
 {
 	struct cerr ignored = { 0 };
 	struct hv *src = NULL, *dst = NULL;
 	char *dpath = NULL, *spath = NULL;
+	enum hv_state hs = HV_ABSENT;
+	size_t i;
 
 	if (hv_connect(r->uri, &src, err) || hv_connect(dst_uri, &dst, err) ||
 	    vm_seed_upload(dst, r, &dpath, err))
@@ -1128,15 +1350,31 @@ vm_move(const struct vmrow *r, const char *dst_uri, int live,
 		goto undo;
 	}
 	cerr_clear(&ignored);
-	if (hv_migrate(src, dst, r->uuid, live, address, err))
+	/* the disks: empty volumes for the live copy to fill, or the
+	 * volumes themselves when the domain is off */
+	if (ndisks && hv_state(src, r->uuid, &hs, err))
+		goto undo;
+	for (i = 0; i < ndisks && err->code == 0; i++) {
+		if (hs == HV_RUNNING || hs == HV_PAUSED)
+			hv_vol_create(dst, disks[i].volume, disks[i].size, NULL,
+			    err);
+		else
+			hv_vol_copy(src, dst, disks[i].volume, err);
+	}
+	if (err->code || hv_migrate(src, dst, r->uuid, live, ndisks > 0,
+	    address, err))
 		goto undo;
 	fault_point("vm.moved");
 	if (dpath)
 		vm_seed_delete(src, r->uuid, &ignored);
+	if (ndisks)
+		vm_disks_purge(src, r->uuid, &ignored);
 	goto out;
 undo:
 	if (dpath)
 		vm_seed_delete(dst, r->uuid, &ignored);
+	for (i = 0; i < ndisks; i++)
+		hv_vol_delete(dst, disks[i].volume, &ignored);
 out:
 	free(dpath);
 	free(spath);
@@ -1155,8 +1393,9 @@ vm_migrate(struct ctx *ctx, const char *ref, const char *to, bool live,
 	struct vmrow r = { 0 };
 	struct cerr hverr = { 0 };
 	char *dname = NULL, *duri = NULL, *daddr = NULL, from[16], id[32];
+	struct vmdisk *disks = NULL;
 	long long dest = 0;
-	size_t i;
+	size_t i, ndisks = 0;
 
 	if (acct_require_admin(ctx, "migrate vms", err) ||
 	    catalog_begin(ctx->cat, err))
@@ -1181,7 +1420,8 @@ vm_migrate(struct ctx *ctx, const char *ref, const char *to, bool live,
 	    catalog_commit(ctx->cat, err))
 		goto fail;
 	fault_point("vm.intent");
-	vm_move(&r, duri, live, daddr, &hverr);
+	if (vm_disks_load(ctx, r.id, &disks, &ndisks, &hverr) == 0)
+		vm_move(&r, disks, ndisks, duri, live, daddr, &hverr);
 	fault_point("vm.outcome");
 	if (hverr.code) {
 		cerr_wrap(&hverr, "cannot migrate vm '%s' from host '%s' to "
@@ -1200,6 +1440,7 @@ vm_migrate(struct ctx *ctx, const char *ref, const char *to, bool live,
 fail:
 	catalog_rollback(ctx->cat);
 out:
+	vmdisks_free(disks, ndisks);
 	free(dname);
 	free(duri);
 	free(daddr);
@@ -1219,6 +1460,30 @@ host_domain_type(struct ctx *ctx, long long id, struct cerr *err)
 		t = xstrdup(cstmt_text(st, 0));
 	cstmt_free(st);
 	return t;
+}
+
+/* Copy the disk volumes of r from the host at src_uri to dst_uri. */
+static int
+vm_disks_copy(struct ctx *ctx, const struct vmrow *r, const char *src_uri,
+    const char *dst_uri, struct cerr *err)
+{
+	struct vmdisk *disks = NULL;
+	struct hv *src = NULL, *dst = NULL;
+	size_t n = 0, i;
+
+	if (vm_disks_load(ctx, r->id, &disks, &n, err) || n == 0)
+		goto out;
+	if (hv_connect(src_uri, &src, err) || hv_connect(dst_uri, &dst, err))
+		goto out;
+	for (i = 0; i < n && err->code == 0; i++)
+		hv_vol_copy(src, dst, disks[i].volume, err);
+	if (err->code)
+		cerr_wrap(err, "cannot bring the disks of vm '%s'", r->name);
+out:
+	hv_close(src);
+	hv_close(dst);
+	vmdisks_free(disks, n);
+	return err->code;
 }
 
 /* Start a stopped VM: back on the host that holds its saved state when
@@ -1265,7 +1530,9 @@ vm_start_stopped(struct ctx *ctx, struct vmrow *r, struct doc **out,
 		d.uri = duri;
 		d.domain_type = dtype;
 		d.host = dname;
-		vm_deploy(ctx, &d, &hverr);
+		/* its disks come along: copied from the old host */
+		if (vm_disks_copy(ctx, r, r->uri, duri, &hverr) == 0)
+			vm_deploy(ctx, &d, &hverr);
 	}
 	fault_point("vm.outcome");
 	if (hverr.code) {
@@ -1280,9 +1547,8 @@ vm_start_stopped(struct ctx *ctx, struct vmrow *r, struct doc **out,
 		/* the copy left on the old host, saved state and all */
 		struct cerr rmerr = { 0 };
 
-		if (hv_connect(r->uri, &hv, &rmerr) == 0 &&
-		    hv_remove(hv, r->uuid, &rmerr) == 0)
-			vm_seed_delete(hv, r->uuid, &rmerr);
+		if (hv_connect(r->uri, &hv, &rmerr) == 0)
+			do_remove(hv, r->uuid, NULL, &rmerr);
 		hv_close(hv);
 		snprintf(detail, sizeof(detail), "host '%s' could not take it "
 		    "back; booted afresh on host '%s', its saved state on "
@@ -1467,6 +1733,386 @@ out:
 	return err->code;
 }
 
+/* States in which a VM's disks and snapshots may change: its domain is
+ * defined and not in flight, and no saved memory expects the old set. */
+static bool
+disk_state(const char *state)
+{
+	return !strcmp(state, "running") || !strcmp(state, "suspended") ||
+	    !strcmp(state, "poweroff") || !strcmp(state, "pending") ||
+	    !strcmp(state, "hold");
+}
+
+/* Refuse to change the disk set of a VM that has snapshots: each holds
+ * the set it was taken with (and libvirt 9.0 crashes deleting one whose
+ * disk is gone). */
+static int
+no_snapshots(const struct vmrow *r, const char *verb, struct cerr *err)
+{
+	struct hv_snapshot *all = NULL;
+	struct hv *hv = NULL;
+	size_t n = 0;
+
+	if (r->host_id == 0)
+		return 0;
+	if (hv_connect(r->uri, &hv, err) == 0 &&
+	    hv_snapshot_list(hv, r->uuid, &all, &n, err) == 0 && n > 0)
+		cerr_set(err, CERR_CONFLICT, "cannot %s vm '%s': it has %zu "
+		    "snapshot%s, each holding the disks it was taken with "
+		    "(delete them first)", verb, r->name, n, n == 1 ? "" : "s");
+	free(all);
+	hv_close(hv);
+	return err->code;
+}
+
+int
+vm_disk_attach(struct ctx *ctx, const char *ref, long long size,
+    struct doc **out, struct cerr *err)
+{
+	struct vmrow r = { 0 };
+	struct cerr hverr = { 0 };
+	struct cstmt *st = NULL;
+	struct hv *hv = NULL;
+	struct domdisk dd;
+	struct buf xml = BUF_INIT;
+	char target[8] = "", vol[64], now[32], id[32], *path = NULL;
+	bool used[VM_MAX_DISKS] = { false };
+	size_t i;
+
+	if (size < 1)
+		return cerr_set(err, CERR_USAGE, "invalid size (at least "
+		    "1 MiB)");
+	/* asked of the hypervisor before the catalog is locked */
+	if (vm_load(ctx, ref, &r, err) == 0)
+		no_snapshots(&r, "attach a disk to", err);
+	vmrow_release(&r);
+	if (err->code || catalog_begin(ctx->cat, err))
+		return err->code;
+	if (vm_load(ctx, ref, &r, err))
+		goto fail;
+	if (!disk_state(r.state)) {
+		cerr_set(err, CERR_CONFLICT, "cannot attach a disk to vm '%s': "
+		    "it is %s (disk attach needs running, suspended, poweroff, "
+		    "pending or hold)", r.name, r.state);
+		goto fail;
+	}
+	if (catalog_query(ctx->cat, &st, err, "SELECT target FROM vm_disks "
+	    "WHERE vm_id = ?", "i", r.id))
+		goto fail;
+	while (cstmt_row(st, err)) {
+		const char *t = cstmt_text(st, 0);
+
+		if (strlen(t) == 3 && t[2] >= 'b' && t[2] < 'b' + VM_MAX_DISKS)
+			used[t[2] - 'b'] = true;
+	}
+	cstmt_free(st);
+	if (err->code)
+		goto fail;
+	for (i = 0; i < VM_MAX_DISKS && target[0] == '\0'; i++)
+		if (!used[i])
+			disk_target(i, target);
+	if (target[0] == '\0') {
+		cerr_set(err, CERR_CAPACITY, "vm '%s' has %d disks, the most "
+		    "it can have", r.name, VM_MAX_DISKS);
+		goto fail;
+	}
+	/* intent: the disk is recorded first; detach finishes a killed
+	 * attach either way */
+	disk_volume(r.uuid, target, vol);
+	catalog_now(now);
+	snprintf(id, sizeof(id), "%s, %lld MiB", target, size);
+	if (catalog_exec(ctx->cat, err, "INSERT INTO vm_disks (vm_id, target, "
+	    "volume, size, created) VALUES (?, ?, ?, ?, ?)", "issis", r.id,
+	    target, vol, size, now) ||
+	    catalog_exec(ctx->cat, err, "UPDATE vms SET updated = ? WHERE "
+	    "id = ?", "si", now, r.id) ||
+	    acct_audit(ctx, "disk attach", "VM", r.id, r.name, id, err) ||
+	    catalog_commit(ctx->cat, err))
+		goto fail;
+	if (r.host_id == 0)
+		goto done;	/* made when the VM is deployed */
+	fault_point("vm.intent");
+	if (hv_connect(r.uri, &hv, &hverr) == 0 &&
+	    hv_vol_create(hv, vol, size, &path, &hverr) == 0) {
+		dd.target = target;
+		dd.path = path;
+		domxml_disk(&xml, &dd, strcmp(r.domain_type, "test") != 0);
+		if (hv_device_attach(hv, r.uuid, xml.s, &hverr)) {
+			struct cerr ignored = { 0 };
+
+			hv_vol_delete(hv, vol, &ignored);
+		}
+	}
+	hv_close(hv);
+	if (hverr.code) {
+		/* not attached: the record goes again */
+		cerr_wrap(&hverr, "cannot attach a disk to vm '%s' on host "
+		    "'%s'", r.name, r.host);
+		if (catalog_begin(ctx->cat, err) == 0 &&
+		    (catalog_exec(ctx->cat, err, "DELETE FROM vm_disks WHERE "
+		    "vm_id = ? AND target = ?", "is", r.id, target) ||
+		    acct_audit(ctx, "disk attach", "VM", r.id, r.name,
+		    hverr.msg, err) || catalog_commit(ctx->cat, err)))
+			catalog_rollback(ctx->cat);
+		cerr_clear(err);
+		cerr_set(err, hverr.code, "%s", hverr.msg);
+		goto out;
+	}
+done:
+	snprintf(id, sizeof(id), "%lld", r.id);
+	vm_show(ctx, id, out, err);
+	goto out;
+fail:
+	catalog_rollback(ctx->cat);
+out:
+	free(path);
+	buf_release(&xml);
+	vmrow_release(&r);
+	return err->code;
+}
+
+int
+vm_disk_detach(struct ctx *ctx, const char *ref, const char *target,
+    struct doc **out, struct cerr *err)
+{
+	struct vmrow r = { 0 };
+	struct cerr hverr = { 0 };
+	struct cstmt *st = NULL;
+	struct hv *hv = NULL;
+	struct buf xml = BUF_INIT;
+	char vol[64] = "", now[32], id[32];
+	int found;
+
+	if (vm_load(ctx, ref, &r, err))
+		return err->code;
+	if (!disk_state(r.state)) {
+		cerr_set(err, CERR_CONFLICT, "cannot detach a disk from vm "
+		    "'%s': it is %s (disk detach needs running, suspended, "
+		    "poweroff, pending or hold)", r.name, r.state);
+		goto out;
+	}
+	if (no_snapshots(&r, "detach a disk from", err))
+		goto out;
+	if (catalog_query(ctx->cat, &st, err, "SELECT volume FROM vm_disks "
+	    "WHERE vm_id = ? AND target = ?", "is", r.id, target))
+		goto out;
+	if ((found = cstmt_row(st, err)))
+		snprintf(vol, sizeof(vol), "%s", cstmt_text(st, 0));
+	cstmt_free(st);
+	if (err->code)
+		goto out;
+	if (!found) {
+		cerr_set(err, CERR_NOTFOUND, "vm '%s' has no disk '%s'", r.name,
+		    target);
+		goto out;
+	}
+	/* the device goes first, then its volume, then the record: each
+	 * step is a no-op when repeated */
+	if (r.host_id) {
+		buf_puts(&xml, "<disk type='file' device='disk'><target dev='");
+		buf_xml(&xml, target);
+		buf_puts(&xml, "' bus='scsi'/></disk>");
+		if (hv_connect(r.uri, &hv, &hverr) == 0 &&
+		    hv_device_detach(hv, r.uuid, xml.s, &hverr) == 0) {
+			fault_point("vm.outcome");
+			hv_vol_delete(hv, vol, &hverr);
+		}
+		hv_close(hv);
+		if (hverr.code) {
+			cerr_wrap(&hverr, "cannot detach disk '%s' from vm '%s' "
+			    "on host '%s'", target, r.name, r.host);
+			cerr_set(err, hverr.code, "%s", hverr.msg);
+			goto out;
+		}
+	}
+	catalog_now(now);
+	if (catalog_begin(ctx->cat, err))
+		goto out;
+	if (catalog_exec(ctx->cat, err, "DELETE FROM vm_disks WHERE vm_id = ? "
+	    "AND target = ?", "is", r.id, target) ||
+	    catalog_exec(ctx->cat, err, "UPDATE vms SET updated = ? WHERE "
+	    "id = ?", "si", now, r.id) ||
+	    acct_audit(ctx, "disk detach", "VM", r.id, r.name, target, err) ||
+	    catalog_commit(ctx->cat, err)) {
+		catalog_rollback(ctx->cat);
+		goto out;
+	}
+	snprintf(id, sizeof(id), "%lld", r.id);
+	vm_show(ctx, id, out, err);
+out:
+	buf_release(&xml);
+	vmrow_release(&r);
+	return err->code;
+}
+
+/* A VM for a snapshot action: placed, in a state that allows it, with a
+ * disk to keep snapshots in; connects *hv to its host. */
+static int
+snapshot_vm(struct ctx *ctx, const char *ref, const char *verb,
+    struct vmrow *r, struct hv **hv, struct cerr *err)
+{
+	struct cstmt *st = NULL;
+	long long disks = 0;
+
+	if (vm_load(ctx, ref, r, err))
+		return err->code;
+	if (strcmp(r->state, "running") != 0 &&
+	    strcmp(r->state, "suspended") != 0 &&
+	    strcmp(r->state, "poweroff") != 0)
+		return cerr_set(err, CERR_CONFLICT, "cannot %s vm '%s': it is "
+		    "%s (snapshots need running, suspended or poweroff)", verb,
+		    r->name, r->state);
+	if (catalog_query(ctx->cat, &st, err, "SELECT count(*) FROM vm_disks "
+	    "WHERE vm_id = ?", "i", r->id))
+		return err->code;
+	if (cstmt_row(st, err))
+		disks = cstmt_int(st, 0);
+	cstmt_free(st);
+	if (err->code)
+		return err->code;
+	if (disks == 0 && strcmp(verb, "list the snapshots of") != 0)
+		return cerr_set(err, CERR_CONFLICT, "cannot %s vm '%s': it has "
+		    "no disk to keep snapshots in (add one with 'cvm disk "
+		    "attach')", verb, r->name);
+	if (hv_connect(r->uri, hv, err))
+		return cerr_wrap(err, "vm '%s'", r->name);
+	return 0;
+}
+
+static struct doc *
+snapshot_doc(const struct vmrow *r, const struct hv_snapshot *s)
+{
+	struct doc *d = doc_new(DOC_MAP);
+	char when[32];
+	time_t t = (time_t)s->created;
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	doc_set_str(d, "kind", "Snapshot");
+	doc_set_str(d, "name", s->name);
+	doc_set_str(d, "vm", r->name);
+	doc_set_int(d, "vm_id", r->id);
+	doc_set_str(d, "created", when);
+	doc_set_str(d, "state", strcmp(s->state, "shutoff") == 0 ?
+	    "poweroff" : strcmp(s->state, "paused") == 0 ? "suspended" :
+	    s->state);
+	doc_map_set(d, "current", doc_new_bool(s->current != 0));
+	return d;
+}
+
+int
+vm_snapshot_create(struct ctx *ctx, const char *ref, const char *name,
+    struct doc **out, struct cerr *err)
+{
+	struct vmrow r = { 0 };
+	struct hv *hv = NULL;
+	struct hv_snapshot *all = NULL;
+	size_t n = 0, i;
+
+	if (valid_name("snapshot", name, err))
+		return err->code;
+	if (snapshot_vm(ctx, ref, "snapshot", &r, &hv, err) ||
+	    hv_snapshot_create(hv, r.uuid, name, err) ||
+	    hv_snapshot_list(hv, r.uuid, &all, &n, err)) {
+		if (err->code == CERR_FAIL && strstr(err->msg, "already exists"))
+			err->code = CERR_CONFLICT;
+		goto out;
+	}
+	if (acct_audit_now(ctx, "snapshot create", "VM", r.id, r.name, name,
+	    err))
+		goto out;
+	for (i = 0; i < n; i++)
+		if (strcmp(all[i].name, name) == 0)
+			*out = snapshot_doc(&r, &all[i]);
+out:
+	free(all);
+	hv_close(hv);
+	vmrow_release(&r);
+	return err->code;
+}
+
+int
+vm_snapshot_list(struct ctx *ctx, const char *ref, emit_fn emit,
+    struct cerr *err)
+{
+	struct vmrow r = { 0 };
+	struct hv *hv = NULL;
+	struct hv_snapshot *all = NULL;
+	size_t n = 0, i;
+
+	if (snapshot_vm(ctx, ref, "list the snapshots of", &r, &hv, err) ||
+	    hv_snapshot_list(hv, r.uuid, &all, &n, err))
+		goto out;
+	for (i = 0; i < n; i++) {
+		struct doc *d = snapshot_doc(&r, &all[i]);
+		int rc = emit(ctx, d, err);
+
+		doc_free(d);
+		if (rc)
+			break;
+	}
+out:
+	free(all);
+	hv_close(hv);
+	vmrow_release(&r);
+	return err->code;
+}
+
+int
+vm_snapshot_revert(struct ctx *ctx, const char *ref, const char *name,
+    struct doc **out, struct cerr *err)
+{
+	struct vmrow r = { 0 };
+	struct cerr hverr = { 0 };
+	struct hv *hv = NULL;
+	enum hv_state hs = HV_ABSENT;
+	char id[32], detail[200];
+	const char *want;
+
+	if (snapshot_vm(ctx, ref, "revert", &r, &hv, err))
+		goto out;
+	if (hv_snapshot_revert(hv, r.uuid, name, err))
+		goto out;
+	/* the domain is as the snapshot was: running, paused or off */
+	hv_state(hv, r.uuid, &hs, &hverr);
+	want = hs == HV_RUNNING ? "running" : hs == HV_PAUSED ? "suspended" :
+	    "poweroff";
+	snprintf(detail, sizeof(detail), "to snapshot '%s'", name);
+	if (strcmp(want, r.state) != 0)
+		vm_record(ctx, &r, r.state, want, -1, NULL, "snapshot revert",
+		    err);
+	if (err->code == 0)
+		acct_audit_now(ctx, "snapshot revert", "VM", r.id, r.name,
+		    detail, err);
+	if (err->code == 0) {
+		snprintf(id, sizeof(id), "%lld", r.id);
+		vm_show(ctx, id, out, err);
+	}
+out:
+	hv_close(hv);
+	vmrow_release(&r);
+	return err->code;
+}
+
+int
+vm_snapshot_delete(struct ctx *ctx, const char *ref, const char *name,
+    struct cerr *err)
+{
+	struct vmrow r = { 0 };
+	struct hv *hv = NULL;
+
+	if (snapshot_vm(ctx, ref, "delete a snapshot of", &r, &hv, err) == 0 &&
+	    hv_snapshot_delete(hv, r.uuid, name, err) == 0)
+		acct_audit_now(ctx, "snapshot delete", "VM", r.id, r.name, name,
+		    err);
+	if (err->code == CERR_NOTFOUND)
+		cerr_wrap(err, "vm '%s'", r.name);
+	hv_close(hv);
+	vmrow_release(&r);
+	return err->code;
+}
+
 int
 vm_console(struct ctx *ctx, const char *ref, int in, int out, bool force,
     struct cerr *err)
@@ -1602,12 +2248,12 @@ reconcile_migration(struct ctx *ctx, struct hv *src, struct vmrow *r,
 		goto out;	/* destination unreachable: try next pass */
 	if (ds == HV_RUNNING || ds == HV_PAUSED ||
 	    (ds != HV_ABSENT && hs == HV_ABSENT)) {
-		if (hs != HV_ABSENT && hv_remove(src, r->uuid, &hverr))
+		if (hs != HV_ABSENT && do_remove(src, r->uuid, NULL, &hverr))
 			goto out;
 		want = state_for(ds);
 		host = r->target_host;
 	} else if (hs != HV_ABSENT) {
-		if (ds != HV_ABSENT && hv_remove(dst, r->uuid, &hverr))
+		if (ds != HV_ABSENT && do_remove(dst, r->uuid, NULL, &hverr))
 			goto out;
 		want = state_for(hs);
 	} else {
@@ -1695,6 +2341,16 @@ ha_move(struct ctx *ctx, struct vmrow *r, bool *changed, struct cerr *err)
 	long long old = r->host_id, dest = 0;
 
 	memcpy(from, r->state, sizeof(from));
+	{
+		struct vmdisk *disks = NULL;
+		size_t n = 0;
+
+		if (vm_disks_load(ctx, r->id, &disks, &n, err))
+			return err->code;
+		vmdisks_free(disks, n);
+		if (n > 0)
+			return 0;	/* its disks are on the silent host */
+	}
 	if (catalog_begin(ctx->cat, err))
 		return err->code;
 	if (vm_dest(ctx, r, NULL, old, &dest, &dname, &duri, &daddr, err) ||
@@ -1748,9 +2404,8 @@ drop_old_copy(struct ctx *ctx, const struct vmrow *r)
 
 	if (catalog_query(ctx->cat, &st, &e, "SELECT uri FROM hosts WHERE "
 	    "id = ?", "i", r->target_host) == 0 && cstmt_row(st, &e) &&
-	    hv_connect(cstmt_text(st, 0), &hv, &e) == 0 &&
-	    hv_remove(hv, r->uuid, &e) == 0)
-		vm_seed_delete(hv, r->uuid, &e);
+	    hv_connect(cstmt_text(st, 0), &hv, &e) == 0)
+		do_remove(hv, r->uuid, NULL, &e);
 	hv_close(hv);
 	cstmt_free(st);
 }
@@ -2084,7 +2739,7 @@ reconcile_host(struct ctx *ctx, long long host_id, const char *host,
 			 * left on a host that was in error and is back */
 			struct cerr rmerr = { 0 };
 
-			if (hv_remove(hv, ds.v[j].uuid, &rmerr) == 0)
+			if (do_remove(hv, ds.v[j].uuid, NULL, &rmerr) == 0)
 				snprintf(msg, sizeof(msg), "host '%s': "
 				    "duplicate of vm '%s' (it runs on another "
 				    "host) destroyed", host, cstmt_text(q, 2));
@@ -2099,7 +2754,7 @@ reconcile_host(struct ctx *ctx, long long host_id, const char *host,
 			 * elsewhere that could not reach this host) */
 			struct cerr rmerr = { 0 };
 
-			if (hv_remove(hv, ds.v[j].uuid, &rmerr) == 0)
+			if (do_remove(hv, ds.v[j].uuid, NULL, &rmerr) == 0)
 				snprintf(msg, sizeof(msg), "host '%s': stale "
 				    "copy of vm '%s' removed", host,
 				    cstmt_text(q, 2));

@@ -106,6 +106,25 @@ int vm_stop(struct ctx *ctx, const char *ref, const struct vm_opts *o,
  * Stopped VMs are refused (their saved memory has the old size). */
 int vm_resize(struct ctx *ctx, const char *ref, int cpu, long long memory,
     struct doc **out, struct cerr *err);
+/* Disks: blank qcow2 volumes in the pool of the VM's host, on the SCSI
+ * bus as sdb, sdc, ... (at most 25).  Attach and detach work live on a
+ * running VM and in the definition of one that is off; a VM not yet
+ * placed gets them when it is deployed.  Detach deletes the volume. */
+int vm_disk_attach(struct ctx *ctx, const char *ref, long long size,
+    struct doc **out, struct cerr *err);
+int vm_disk_detach(struct ctx *ctx, const char *ref, const char *target,
+    struct doc **out, struct cerr *err);
+/* Snapshots, kept by the hypervisor inside the VM's qcow2 disks (with the
+ * memory of a running guest): a VM needs a disk to have any.  Revert
+ * puts the VM in the state the snapshot had. */
+int vm_snapshot_create(struct ctx *ctx, const char *ref, const char *name,
+    struct doc **out, struct cerr *err);
+int vm_snapshot_list(struct ctx *ctx, const char *ref, emit_fn emit,
+    struct cerr *err);
+int vm_snapshot_revert(struct ctx *ctx, const char *ref, const char *name,
+    struct doc **out, struct cerr *err);
+int vm_snapshot_delete(struct ctx *ctx, const char *ref, const char *name,
+    struct cerr *err);
 /* Ctrl-]: what leaves the console. */
 #define VM_CONSOLE_ESCAPE 0x1d
 /* Attach in and out (a terminal, raw) to the serial console of a

@@ -435,6 +435,10 @@ vm_transition(struct ctx *ctx, const struct vmrow *r, const char *from,
 	if (catalog_changes(ctx->cat) != 1)
 		return cerr_set(err, CERR_CONFLICT, "vm '%s' changed "
 		    "concurrently (it is no longer %s)", r->name, from);
+	/* a deleted VM's disks are gone from its host */
+	if (strcmp(to, "done") == 0 && catalog_exec(ctx->cat, err, "DELETE "
+	    "FROM vm_disks WHERE vm_id = ?", "i", r->id))
+		return err->code;
 	snprintf(detail, sizeof(detail), "%s -> %s", from, to);
 	return acct_audit(ctx, action, "VM", r->id, r->name,
 	    error ? error : detail, err);

@@ -44,3 +44,18 @@ load helpers/common
 	run bash -c 'ls -d /tmp/chosts.* 2>/dev/null'
 	[ -z "$output" ]
 }
+
+@test "examples: vm-ops.sh applies an environment, snapshots, resizes, stops, and sees HA at work" {
+	run -0 --separate-stderr "$CLOUDOS_SRCDIR/examples/vm-ops.sh"
+	assert_line "Network front"
+	assert_line "db-1 disks: sdb sdc"
+	assert_line "snapshot before-upgrade (running)"
+	assert_line "db-1 reverted: running"
+	assert_line "app-1 memory: 48"
+	assert_line "app-1 stopped"
+	assert_line "console: attached and left"
+	assert_line "reconcile: db-1 running"
+	assert_line "ha: the domain crashed; HA restarted it on host 'h1'"
+	run bash -c 'ls -d /tmp/cops.* 2>/dev/null'
+	[ -z "$output" ]
+}

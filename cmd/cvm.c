@@ -25,6 +25,10 @@ vm_opts_from_args(struct args *a, struct vm_opts *o, struct cerr *err)
 
 	memset(o, 0, sizeof(*o));
 	o->hold = args_bool(a, "hold");
+	o->queue = args_bool(a, "queue");
+	if (o->hold && o->queue)
+		return cerr_set(err, CERR_USAGE, "--hold and --queue do not "
+		    "go together");
 	o->hard = args_bool(a, "hard");
 	if (t) {
 		if (!valid_id(t, &v) || v < 1 || v > 86400)
@@ -277,6 +281,7 @@ static const struct opt create_opts[] = {
 	{ "file", 'f', OPT_STR, "FILE", "read VM documents from FILE (- for stdin)" },
 	{ "count", 'n', OPT_STR, "N", "create N VMs per document, named NAME-1..NAME-N" },
 	{ "hold", 0, OPT_BOOL, NULL, "leave the VMs in hold, unplaced, until 'cvm release'" },
+	{ "queue", 0, OPT_BOOL, NULL, "leave the VMs pending for the next 'csched pass'" },
 	{ NULL, 0, 0, NULL, NULL },
 };
 
@@ -416,7 +421,7 @@ static const struct opt console_opts[] = {
 
 static const struct cmd cvm_cmds[] = {
 	{ "create", cvm_create, create_opts, CMD_WRITE,
-	  "FILE...|-|-f FILE [--count N] [--hold]",
+	  "FILE...|-|-f FILE [--count N] [--hold|--queue]",
 	  "create VMs from documents, place and start them" },
 	{ "apply", cvm_apply, apply_opts, CMD_WRITE, "FILE...|-|-f FILE",
 	  "create or update VMs by name; other kinds pass through" },

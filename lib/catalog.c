@@ -153,7 +153,10 @@ static const char *const migrations[] = {
 	"  volume TEXT NOT NULL,"
 	"  size INTEGER NOT NULL CHECK (size > 0),"
 	"  created TEXT NOT NULL,"
-	"  UNIQUE (vm_id, target));",
+	"  UNIQUE (vm_id, target));"
+	/* what migrates to a host holds room there */
+	"CREATE INDEX vms_target_host ON vms(target_host) "
+	"  WHERE target_host IS NOT NULL;",
 };
 
 int

@@ -34,13 +34,17 @@ typedef int (*emit_fn)(struct ctx *, const struct doc *, struct cerr *);
 #define HOST_MEMORY \
 	"(max(0, COALESCE(h.declared_memory, h.memory) - h.reserved_memory) " \
 	"* h.memory_ratio / 1000)"
-/* What the VMs on host h allocate, and what is left for new ones. */
+/* What the VMs on host h allocate, and what is left for new ones.  A VM
+ * migrating to h holds its place there already (and on its source until
+ * it has moved), so two moves or a move and a create never both take the
+ * last room. */
+#define HOST_VMS_ON \
+	"((v.host_id = h.id AND " VM_OCCUPIES ") OR " \
+	"(v.target_host = h.id AND v.state = 'migrating'))"
 #define HOST_USED_CPU \
-	"(SELECT COALESCE(sum(v.cpu), 0) FROM vms v WHERE v.host_id = h.id " \
-	"AND " VM_OCCUPIES ")"
+	"(SELECT COALESCE(sum(v.cpu), 0) FROM vms v WHERE " HOST_VMS_ON ")"
 #define HOST_USED_MEMORY \
-	"(SELECT COALESCE(sum(v.memory), 0) FROM vms v " \
-	"WHERE v.host_id = h.id AND " VM_OCCUPIES ")"
+	"(SELECT COALESCE(sum(v.memory), 0) FROM vms v WHERE " HOST_VMS_ON ")"
 #define HOST_FREE_CPU "(" HOST_CPU " - " HOST_USED_CPU ")"
 #define HOST_FREE_MEMORY "(" HOST_MEMORY " - " HOST_USED_MEMORY ")"
 

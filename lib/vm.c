@@ -816,7 +816,7 @@ vm_create(struct ctx *ctx, const struct doc *d, const char *where,
 		cerr_set(err, CERR_CONFLICT, "vm '%s' exists already", r.name);
 		goto fail;
 	}
-	if (!(o && o->hold) && vm_place(ctx, &r, err))
+	if (!(o && (o->hold || o->queue)) && vm_place(ctx, &r, err))
 		goto fail;
 	/* intent: the VM is deploying to the chosen host (or held) */
 	catalog_now(now);
@@ -824,10 +824,11 @@ vm_create(struct ctx *ctx, const struct doc *d, const char *where,
 	    "host_id, cpu, memory, labels, spec, owner, group_id, created, "
 	    "updated, target, intent_pid) VALUES (?, ?, ?, nullif(?, 0), ?, "
 	    "?, ?, ?, ?, ?, ?, ?, ?, nullif(?, 0))", "sssidissiisssi", r.uuid, r.name,
-	    o && o->hold ? "hold" : "deploying", r.host_id, r.cpu, r.memory,
-	    s.labels.s, s.spec, ctx->who.user_id, ctx->who.group_id, now, now,
-	    o && o->hold ? NULL : "running",
-	    o && o->hold ? 0LL : (long long)getpid()))
+	    o && o->hold ? "hold" : o && o->queue ? "pending" : "deploying",
+	    r.host_id, r.cpu, r.memory, s.labels.s, s.spec, ctx->who.user_id,
+	    ctx->who.group_id, now, now,
+	    o && (o->hold || o->queue) ? NULL : "running",
+	    o && (o->hold || o->queue) ? 0LL : (long long)getpid()))
 		goto fail;
 	r.id = catalog_last_id(ctx->cat);
 	for (i = 0; i < s.ndisks; i++) {
@@ -841,10 +842,11 @@ vm_create(struct ctx *ctx, const struct doc *d, const char *where,
 			goto fail;
 	}
 	if (acct_audit(ctx, "create", "VM", r.id, r.name,
-	    r.host ? r.host : "hold", err) || catalog_commit(ctx->cat, err))
+	    r.host ? r.host : o && o->hold ? "hold" : "pending", err) ||
+	    catalog_commit(ctx->cat, err))
 		goto fail;
 	fault_point("vm.intent");
-	if (o && o->hold) {
+	if (o && (o->hold || o->queue)) {
 		snprintf(id, sizeof(id), "%lld", r.id);
 		vm_show(ctx, id, out, err);
 	} else {

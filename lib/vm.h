@@ -32,6 +32,7 @@ struct vm_filter {
 struct vm_opts {
 	const char *name;	/* create: this name instead of the document's */
 	bool hold;		/* create: leave it in hold, unplaced */
+	bool queue;		/* create: leave it pending for csched */
 	int timeout;		/* shutdown: seconds before powering off */
 	bool hard;		/* reboot: reset at once */
 };

@@ -13,9 +13,9 @@ setup() {
 	run -0 cvm list
 	[ -f "$CLOUDOS_CATALOG" ]
 	[ "$(sqlite3 "$CLOUDOS_CATALOG" 'PRAGMA journal_mode')" = wal ]
-	[ "$(sqlite3 "$CLOUDOS_CATALOG" 'PRAGMA user_version')" = 3 ]
+	[ "$(sqlite3 "$CLOUDOS_CATALOG" 'PRAGMA user_version')" = 4 ]
 	run -0 sqlite3 "$CLOUDOS_CATALOG" "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
-	[ "$output" = $'audit\nclusters\ngroups\nhosts\nusers\nvm_stats\nvms' ]
+	[ "$output" = $'audit\nclusters\ngroups\nhosts\nusers\nvm_disks\nvm_stats\nvms' ]
 	run -0 sqlite3 "$CLOUDOS_CATALOG" "SELECT name, uid, admin FROM users"
 	[ "$output" = "root|0|1" ]
 }

@@ -175,3 +175,22 @@ cvm: all 2 objects failed" ]
 	[ "$stderr" = "cvm: <stdin>: line 1: a Host document, not VM" ]
 	[ "$(catalog_digest)" = "$before" ]
 }
+
+@test "cvm create --queue leaves VMs pending, unplaced, holding nothing" {
+	run -0 cvm create --queue --count 3 "$BATS_TEST_TMPDIR/w.yaml" -o json
+	[ "$(jq -r '[.state, (.host // "none")] | @tsv' <<<"$output" | sort -u)" = "$(printf 'pending\tnone')" ]
+	[ "$(jq -s length <<<"$output")" = 3 ]
+	run -0 chost show h1 -o json
+	[ "$(jq -r .used_cpu <<<"$output")" = 0 ]
+	[ -z "$(virsh -c "$LAB_URI1" list --all --name | sed '/^$/d')" ]
+	run -0 cvm resize w-1 --cpu 2 -o json
+	[ "$(jq -r '[.state, .cpu] | @tsv' <<<"$output")" = "$(printf 'pending\t2')" ]
+	run -5 --separate-stderr cvm release w-1
+	[ "$stderr" = "cvm: cannot release vm 'w-1': it is pending (release needs hold)" ]
+	run -0 cvm history w-2 -o json
+	[ "$(jq -r .detail <<<"$output")" = pending ]
+	before=$(catalog_digest)
+	run -2 --separate-stderr cvm create --queue --hold "$BATS_TEST_TMPDIR/w.yaml"
+	[ "$stderr" = "cvm: --hold and --queue do not go together" ]
+	[ "$(catalog_digest)" = "$before" ]
+}

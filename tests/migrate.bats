@@ -152,3 +152,21 @@ chost: host 'h1' is disabled, but 1 of its 1 VMs did not move" ]
 	run -3 --separate-stderr chost drain nope
 	[ "$stderr" = "chost: no host 'nope'" ]
 }
+
+@test "a migration holds room on its destination until it ends" {
+	chost set -q h2 --cpu 1
+	cvm create -q "$BATS_TEST_TMPDIR/m.yaml" >/dev/null
+	# a migration to h2 that died half-way: m is migrating, bound for h2
+	CLOUDOS_FAULT=vm.intent run -137 cvm migrate m --to h2 --live
+	run -0 chost show h2 -o json
+	[ "$(jq -r .used_cpu <<<"$output")" = 1 ]
+	chost disable -q h1
+	printf 'name: x\ncpu: 1\nmemory: 64MiB\n' > "$BATS_TEST_TMPDIR/x.yaml"
+	run -6 --separate-stderr cvm create "$BATS_TEST_TMPDIR/x.yaml"
+	[ "$stderr" = "cvm: no host has room for vm 'x' (cpu 1, memory 64 MiB) among 1 enabled host" ]
+	# rolled back to h1: h2 is free again
+	cvm reconcile -q >/dev/null
+	run -0 cvm create "$BATS_TEST_TMPDIR/x.yaml" -o json
+	[ "$(jq -r .host <<<"$output")" = h2 ]
+	chost enable -q h1
+}

@@ -157,6 +157,34 @@ static const char *const migrations[] = {
 	/* what migrates to a host holds room there */
 	"CREATE INDEX vms_target_host ON vms(target_host) "
 	"  WHERE target_host IS NOT NULL;",
+	/* 4 -> 5: scheduling: affinity groups, what a VM asks of its host,
+	 * why it is still pending, deploy retries, and the lease that lets
+	 * one csched pass run at a time */
+	"CREATE TABLE vm_groups ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  anti INTEGER NOT NULL CHECK (anti IN (0, 1)),"
+	"  owner INTEGER NOT NULL REFERENCES users(id),"
+	"  group_id INTEGER NOT NULL REFERENCES groups(id),"
+	"  created TEXT NOT NULL);"
+	"ALTER TABLE vms ADD COLUMN vm_group INTEGER REFERENCES vm_groups(id);"
+	"ALTER TABLE vms ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE vms ADD COLUMN requirements TEXT;"
+	"ALTER TABLE vms ADD COLUMN policy TEXT NOT NULL DEFAULT 'pack'"
+	"  CHECK (policy IN ('pack', 'spread', 'load', 'rank'));"
+	"ALTER TABLE vms ADD COLUMN rank TEXT;"
+	"ALTER TABLE vms ADD COLUMN reason TEXT;"
+	"ALTER TABLE vms ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE vms ADD COLUMN retry_after TEXT;"
+	"ALTER TABLE vms ADD COLUMN avoid_host INTEGER;"
+	"CREATE INDEX vms_pending ON vms(priority DESC, id) "
+	"  WHERE state = 'pending';"
+	"CREATE INDEX vms_group ON vms(vm_group) WHERE vm_group IS NOT NULL;"
+	"CREATE TABLE sched_lease ("
+	"  id INTEGER PRIMARY KEY CHECK (id = 1),"
+	"  pid INTEGER NOT NULL,"
+	"  holder TEXT NOT NULL,"
+	"  expires TEXT NOT NULL);",
 };
 
 int

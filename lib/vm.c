@@ -15,10 +15,12 @@
 #include "buf.h"
 #include "catalog.h"
 #include "domxml.h"
+#include "expr.h"
 #include "fault.h"
 #include "hv.h"
 #include "iso.h"
 #include "labels.h"
+#include "scheduler.h"
 #include "seed.h"
 #include "units.h"
 #include "valid.h"
@@ -36,10 +38,14 @@
 	"v.labels, u.name, g.name, v.created, v.updated, v.error, h.uri, " \
 	"h.domain_type, v.host_id, v.target, v.intent_pid, v.target_host, " \
 	"v.spec, (SELECT group_concat(d.target || ':' || d.size, ',') " \
-	"FROM vm_disks d WHERE d.vm_id = v.id) " \
+	"FROM vm_disks d WHERE d.vm_id = v.id), " \
+	"v.requirements, v.policy, v.rank, ag.name, v.priority, v.reason, " \
+	"COALESCE(v.vm_group, 0), (SELECT COALESCE(sum(d.size), 0) FROM " \
+	"vm_disks d WHERE d.vm_id = v.id) " \
 	"FROM vms v JOIN users u ON u.id = v.owner " \
 	"JOIN groups g ON g.id = v.group_id " \
-	"LEFT JOIN hosts h ON h.id = v.host_id "
+	"LEFT JOIN hosts h ON h.id = v.host_id " \
+	"LEFT JOIN vm_groups ag ON ag.id = v.vm_group "
 
 /* Who may see and change a VM: admins and its owner.  Sharing with the
  * group is explicit and arrives with cacct's permissions; ?3 (the group id)
@@ -59,6 +65,10 @@ struct vmrow {
 	int cpu;
 	long long memory;
 	char *target;		/* what an action in flight aims for */
+	char *requirements;	/* what it asks of its host, or NULL */
+	char *policy, *rank;
+	long long group;	/* its affinity group, 0 for none */
+	long long disk;		/* MiB of its disks */
 	long long intent_pid;	/* the process running it, 0 if none */
 	long long target_host;	/* where a migration goes, 0 if none */
 	char *spec;		/* the VM document as JSON */
@@ -72,6 +82,9 @@ vmrow_release(struct vmrow *r)
 	free(r->uri);
 	free(r->domain_type);
 	free(r->target);
+	free(r->requirements);
+	free(r->policy);
+	free(r->rank);
 	free(r->spec);
 	memset(r, 0, sizeof(*r));
 }
@@ -98,6 +111,11 @@ vmrow_fill(struct cstmt *st, struct vmrow *r)
 	r->target = dup_or_null(cstmt_text(st, 16));
 	r->intent_pid = cstmt_null(st, 17) ? 0 : cstmt_int(st, 17);
 	r->target_host = cstmt_null(st, 18) ? 0 : cstmt_int(st, 18);
+	r->requirements = dup_or_null(cstmt_text(st, 21));
+	r->policy = dup_or_null(cstmt_text(st, 22));
+	r->rank = dup_or_null(cstmt_text(st, 23));
+	r->group = cstmt_int(st, 27);
+	r->disk = cstmt_int(st, 28);
 	r->spec = dup_or_null(cstmt_text(st, 19));
 }
 
@@ -146,6 +164,21 @@ vm_doc(struct cstmt *st)
 	if (!cstmt_null(st, 12))
 		doc_set_str(d, "error", cstmt_text(st, 12));
 	doc_map_set(d, "disks", disks_doc(cstmt_text(st, 20)));
+	if (!cstmt_null(st, 21))
+		doc_set_str(d, "requirements", cstmt_text(st, 21));
+	if (strcmp(cstmt_text(st, 22), "rank") == 0) {
+		struct doc *p = doc_new(DOC_MAP);
+
+		doc_set_str(p, "rank", cstmt_text(st, 23));
+		doc_map_set(d, "policy", p);
+	} else {
+		doc_set_str(d, "policy", cstmt_text(st, 22));
+	}
+	if (!cstmt_null(st, 24))
+		doc_set_str(d, "group", cstmt_text(st, 24));
+	doc_set_int(d, "priority", cstmt_int(st, 25));
+	if (!cstmt_null(st, 26))
+		doc_set_str(d, "reason", cstmt_text(st, 26));
 	return d;
 }
 
@@ -252,6 +285,11 @@ struct vmspec {
 	char *spec;		/* the document as JSON, kept for later */
 	long long disks[VM_MAX_DISKS];	/* blank disks, MiB */
 	size_t ndisks;
+	const char *requirements;	/* NULL for none */
+	const char *policy;		/* pack, spread, load, rank */
+	const char *rank;
+	const char *group;		/* an affinity group's name */
+	int priority;
 };
 
 /* Fields of the VM document whose features arrive with later programs:
@@ -261,9 +299,6 @@ static const struct {
 	const char *why;
 } vm_later[] = {
 	{ "nics", "networks arrive with cnet" },
-	{ "requirements", "placement expressions arrive with csched" },
-	{ "policy", "placement policies arrive with csched" },
-	{ "group", "affinity groups arrive with csched" },
 };
 
 static int
@@ -323,6 +358,63 @@ disks_from_doc(const struct doc *l, struct vmspec *s, struct cerr *err)
 	return 0;
 }
 
+/* requirements, policy (pack, spread, load, or rank: EXPR as a string or
+ * a map), group and priority; expressions are compiled to be checked. */
+static int
+sched_from_doc(const struct doc *d, struct vmspec *s, struct cerr *err)
+{
+	const struct doc *v;
+	struct expr *e = NULL;
+
+	s->policy = "pack";
+	if ((v = doc_map_get(d, "requirements")) && v->type != DOC_NULL) {
+		if (v->type != DOC_STR)
+			return cerr_set(err, CERR_USAGE, "requirements: "
+			    "expected a string, found a %s",
+			    doc_type_name(v->type));
+		if (expr_compile(v->u.s, &e, err))
+			return cerr_wrap(err, "requirements");
+		expr_free(e);
+		s->requirements = *v->u.s ? v->u.s : NULL;
+	}
+	if ((v = doc_map_get(d, "policy")) && v->type != DOC_NULL) {
+		const char *rank = NULL;
+
+		if (v->type == DOC_MAP && v->u.map.n == 1 &&
+		    strcmp(v->u.map.kv[0].key, "rank") == 0 &&
+		    v->u.map.kv[0].val->type == DOC_STR)
+			rank = v->u.map.kv[0].val->u.s;
+		else if (v->type == DOC_STR && strncmp(v->u.s, "rank:", 5) == 0)
+			rank = v->u.s + 5 + strspn(v->u.s + 5, " ");
+		else if (v->type != DOC_STR || (strcmp(v->u.s, "pack") &&
+		    strcmp(v->u.s, "spread") && strcmp(v->u.s, "load")))
+			return cerr_set(err, CERR_USAGE, "policy: expected "
+			    "pack, spread, load, or rank: EXPR");
+		if (rank) {
+			if (expr_compile(rank, &e, err))
+				return cerr_wrap(err, "policy: rank");
+			expr_free(e);
+			s->policy = "rank";
+			s->rank = rank;
+		} else {
+			s->policy = v->u.s;
+		}
+	}
+	if ((v = doc_map_get(d, "group")) && v->type != DOC_NULL) {
+		if (v->type != DOC_STR || *v->u.s == '\0')
+			return cerr_set(err, CERR_USAGE, "group: expected the "
+			    "name of an affinity group");
+		s->group = v->u.s;
+	}
+	if ((v = doc_map_get(d, "priority")) && v->type != DOC_NULL) {
+		if (v->type != DOC_INT || v->u.i < -1000 || v->u.i > 1000)
+			return cerr_set(err, CERR_USAGE, "priority: expected a "
+			    "whole number from -1000 to 1000");
+		s->priority = (int)v->u.i;
+	}
+	return 0;
+}
+
 static int
 vmspec_from_doc(const struct doc *d, struct vmspec *s, struct cerr *err)
 {
@@ -376,7 +468,8 @@ vmspec_from_doc(const struct doc *d, struct vmspec *s, struct cerr *err)
 			return err->code;
 		seed_context_release(&c);
 	}
-	if (disks_from_doc(doc_map_get(d, "disks"), s, err))
+	if (disks_from_doc(doc_map_get(d, "disks"), s, err) ||
+	    sched_from_doc(d, s, err))
 		return err->code;
 	if ((v = doc_map_get(d, "ha")) != NULL && v->type != DOC_NULL &&
 	    (v->type != DOC_STR || (strcmp(v->u.s, "none") != 0 &&
@@ -491,39 +584,26 @@ vm_record(struct ctx *ctx, const struct vmrow *r, const char *from,
 static int
 vm_place(struct ctx *ctx, struct vmrow *r, struct cerr *err)
 {
+	struct sched_req q = {
+		.name = r->name, .cpu = r->cpu, .memory = r->memory,
+		.disk = r->disk, .requirements = r->requirements,
+		.policy = r->policy, .rank = r->rank, .group = r->group,
+	};
 	struct cstmt *st = NULL;
-	long long enabled = 0;
-	int found;
+	long long id = 0;
 
-	if (catalog_query(ctx->cat, &st, err,
-	    "SELECT h.id, h.name, h.uri, h.domain_type FROM hosts h "
-	    "WHERE h.state = 'enabled' "
-	    "AND " HOST_FREE_CPU " >= ?1 AND " HOST_FREE_MEMORY " >= ?2 "
-	    "ORDER BY h.id LIMIT 1", "di", r->cpu, r->memory))
+	if (sched_choose(ctx, &q, &id, err) ||
+	    catalog_query(ctx->cat, &st, err, "SELECT name, uri, domain_type "
+	    "FROM hosts WHERE id = ?", "i", id))
 		return err->code;
-	if ((found = cstmt_row(st, err))) {
-		r->host_id = cstmt_int(st, 0);
-		r->host = xstrdup(cstmt_text(st, 1));
-		r->uri = xstrdup(cstmt_text(st, 2));
-		r->domain_type = xstrdup(cstmt_text(st, 3));
+	if (cstmt_row(st, err)) {
+		r->host_id = id;
+		r->host = xstrdup(cstmt_text(st, 0));
+		r->uri = xstrdup(cstmt_text(st, 1));
+		r->domain_type = xstrdup(cstmt_text(st, 2));
 	}
 	cstmt_free(st);
-	if (err->code || found)
-		return err->code;
-	if (catalog_query(ctx->cat, &st, err, "SELECT count(*) FROM hosts "
-	    "WHERE state = 'enabled'", ""))
-		return err->code;
-	if (cstmt_row(st, err))
-		enabled = cstmt_int(st, 0);
-	cstmt_free(st);
-	if (err->code)
-		return err->code;
-	if (enabled == 0)
-		return cerr_set(err, CERR_CAPACITY, "no enabled host to place "
-		    "vm '%s' on (add one with 'chost add')", r->name);
-	return cerr_set(err, CERR_CAPACITY, "no host has room for vm '%s' "
-	    "(cpu %d, memory %lld MiB) among %lld enabled host%s", r->name,
-	    r->cpu, r->memory, enabled, enabled == 1 ? "" : "s");
+	return err->code;
 }
 
 /* Disks.  A VM's disk is the qcow2 volume UUID-TARGET.qcow2 in the pool
@@ -803,8 +883,17 @@ vm_create(struct ctx *ctx, const struct doc *d, const char *where,
 	r.cpu = s.cpu;
 	r.memory = s.memory;
 	r.spec = xstrdup(s.spec);
+	r.requirements = dup_or_null(s.requirements);
+	r.policy = xstrdup(s.policy);
+	r.rank = dup_or_null(s.rank);
+	for (i = 0; i < s.ndisks; i++)
+		r.disk += s.disks[i];
 	if (new_uuid(r.uuid, err) || catalog_begin(ctx->cat, err))
 		goto out;
+	if (s.group && sched_group_id(ctx, s.group, &r.group, err)) {
+		cerr_wrap(err, "%s: group", where);
+		goto fail;
+	}
 	if (catalog_query(ctx->cat, &st, err, "SELECT 1 FROM vms WHERE "
 	    "name = ? AND state != 'done'", "s", r.name))
 		goto fail;
@@ -831,6 +920,11 @@ vm_create(struct ctx *ctx, const struct doc *d, const char *where,
 	    o && (o->hold || o->queue) ? 0LL : (long long)getpid()))
 		goto fail;
 	r.id = catalog_last_id(ctx->cat);
+	if (catalog_exec(ctx->cat, err, "UPDATE vms SET requirements = ?, "
+	    "policy = ?, rank = ?, vm_group = nullif(?, 0), priority = ? "
+	    "WHERE id = ?", "sssiii", r.requirements, r.policy, r.rank,
+	    r.group, (long long)s.priority, r.id))
+		goto fail;
 	for (i = 0; i < s.ndisks; i++) {
 		char target[8], vol[64];
 
@@ -997,6 +1091,54 @@ out:
 	free(spec);
 	buf_release(&s.labels);
 	free(s.spec);
+	return err->code;
+}
+
+int
+vm_dispatch(struct ctx *ctx, const char *ref, struct cerr *err)
+{
+	struct vmrow r = { 0 };
+	struct cerr hverr = { 0 };
+	char now[32];
+
+	if (vm_load(ctx, ref, &r, err))
+		return err->code;
+	if (strcmp(r.state, "deploying") != 0 || r.host_id == 0) {
+		cerr_set(err, CERR_CONFLICT, "cannot deploy vm '%s': it is %s",
+		    r.name, r.state);
+		goto out;
+	}
+	vm_deploy(ctx, &r, &hverr);
+	fault_point("vm.outcome");
+	if (hverr.code == 0) {
+		vm_record(ctx, &r, "deploying", "running", -1, NULL, "deploy",
+		    err);
+		goto out;
+	}
+	/* back to pending, away from this host: at once the first time,
+	 * then after a back-off that doubles, up to an hour */
+	cerr_wrap(&hverr, "cannot deploy vm '%s' on host '%s'", r.name,
+	    r.host);
+	catalog_now(now);
+	if (catalog_begin(ctx->cat, err))
+		goto out;
+	if (catalog_exec(ctx->cat, err, "UPDATE vms SET state = 'pending', "
+	    "host_id = NULL, avoid_host = ?1, attempts = attempts + 1, "
+	    "retry_after = CASE WHEN attempts = 0 THEN NULL ELSE "
+	    "strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '+' || "
+	    "min(3600, 30 << min(attempts, 7)) || ' seconds') END, "
+	    "reason = ?2, error = ?2, target = NULL, intent_pid = NULL, "
+	    "updated = ?3 WHERE id = ?4 AND state = 'deploying'", "issi",
+	    r.host_id, hverr.msg, now, r.id) ||
+	    acct_audit(ctx, "deploy", "VM", r.id, r.name, hverr.msg, err) ||
+	    catalog_commit(ctx->cat, err)) {
+		catalog_rollback(ctx->cat);
+		goto out;
+	}
+	cerr_set(err, hverr.code, "%s (back to pending, to try another "
+	    "host)", hverr.msg);
+out:
+	vmrow_release(&r);
 	return err->code;
 }
 

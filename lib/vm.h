@@ -62,6 +62,10 @@ int vm_history(struct ctx *ctx, const char *ref, emit_fn emit,
 int vm_apply(struct ctx *ctx, const struct doc *d, const char *where,
     const struct vm_opts *o, struct doc **out, bool *changed,
     struct cerr *err);
+/* For csched: deploy VM ref, which a pass recorded as deploying to its
+ * host: running, or back to pending with the host to avoid next time and
+ * the reason (retried at once the first time, then after a back-off). */
+int vm_dispatch(struct ctx *ctx, const char *ref, struct cerr *err);
 /* hold -> placed, deployed, running (as create does) */
 int vm_release(struct ctx *ctx, const char *ref, struct doc **out,
     struct cerr *err);

@@ -1,0 +1,1288 @@
+/*
+ * scheduler.c - service: scheduling.  Loads a model of the cloud from the
+ * catalog (hosts with their effective capacity and allocation, affinity
+ * groups and their members, the VMs to place), hands it to the placement
+ * engine, and records and dispatches what it decides.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "acct.h"
+#include "buf.h"
+#include "catalog.h"
+#include "expr.h"
+#include "labels.h"
+#include "placement.h"
+#include "scheduler.h"
+#include "valid.h"
+#include "vm.h"
+#include "xalloc.h"
+#include "compat.h"
+
+/* Groups. */
+
+#define GROUP_COLS \
+	"SELECT g.id, g.name, g.anti, u.name, g.created, " \
+	"(SELECT count(*) FROM vms v WHERE v.vm_group = g.id AND " \
+	"v.state != 'done') FROM vm_groups g JOIN users u ON u.id = g.owner "
+
+static struct doc *
+group_doc(struct cstmt *st)
+{
+	struct doc *d = doc_new(DOC_MAP);
+
+	doc_set_str(d, "kind", "AffinityGroup");
+	doc_set_int(d, "id", cstmt_int(st, 0));
+	doc_set_str(d, "name", cstmt_text(st, 1));
+	doc_set_str(d, "rule", cstmt_int(st, 2) ? "anti-affinity" :
+	    "affinity");
+	doc_set_int(d, "vms", cstmt_int(st, 5));
+	doc_set_str(d, "owner", cstmt_text(st, 3));
+	doc_set_str(d, "created", cstmt_text(st, 4));
+	return d;
+}
+
+static int
+group_query(struct ctx *ctx, const char *ref, struct cstmt **st,
+    struct cerr *err)
+{
+	long long id = -1;
+
+	if (!valid_id(ref, &id))
+		id = -1;
+	return catalog_query(ctx->cat, st, err, GROUP_COLS "WHERE g.name = ? "
+	    "OR g.id = ?", "si", ref, id);
+}
+
+int
+sched_group_create(struct ctx *ctx, const char *name, bool anti,
+    struct doc **out, struct cerr *err)
+{
+	char now[32];
+
+	if (valid_name("group", name, err) || catalog_begin(ctx->cat, err))
+		return err->code;
+	catalog_now(now);
+	if (catalog_exec(ctx->cat, err, "INSERT INTO vm_groups (name, anti, "
+	    "owner, group_id, created) VALUES (?, ?, ?, ?, ?)", "siiis", name,
+	    (long long)anti, ctx->who.user_id, ctx->who.group_id, now)) {
+		if (err->code == CERR_CONFLICT) {
+			cerr_clear(err);
+			cerr_set(err, CERR_CONFLICT, "group '%s' exists "
+			    "already", name);
+		}
+		goto fail;
+	}
+	if (acct_audit(ctx, "create", "AffinityGroup",
+	    catalog_last_id(ctx->cat), name, anti ? "anti-affinity" :
+	    "affinity", err) || catalog_commit(ctx->cat, err))
+		goto fail;
+	return sched_group_show(ctx, name, out, err);
+fail:
+	catalog_rollback(ctx->cat);
+	return err->code;
+}
+
+int
+sched_group_show(struct ctx *ctx, const char *ref, struct doc **out,
+    struct cerr *err)
+{
+	struct cstmt *st = NULL;
+
+	if (group_query(ctx, ref, &st, err))
+		return err->code;
+	if (cstmt_row(st, err))
+		*out = group_doc(st);
+	else if (err->code == 0)
+		cerr_set(err, CERR_NOTFOUND, "no group '%s'", ref);
+	cstmt_free(st);
+	return err->code;
+}
+
+int
+sched_group_list(struct ctx *ctx, emit_fn emit, struct cerr *err)
+{
+	struct cstmt *st = NULL;
+
+	if (catalog_query(ctx->cat, &st, err, GROUP_COLS "ORDER BY g.id", ""))
+		return err->code;
+	while (cstmt_row(st, err)) {
+		struct doc *d = group_doc(st);
+		int rc = emit(ctx, d, err);
+
+		doc_free(d);
+		if (rc)
+			break;
+	}
+	cstmt_free(st);
+	return err->code;
+}
+
+int
+sched_group_remove(struct ctx *ctx, const char *ref, struct cerr *err)
+{
+	struct cstmt *st = NULL;
+	long long id = 0, vms = 0;
+	char *name = NULL;
+	int found;
+
+	if (catalog_begin(ctx->cat, err))
+		return err->code;
+	if (group_query(ctx, ref, &st, err))
+		goto fail;
+	if ((found = cstmt_row(st, err))) {
+		id = cstmt_int(st, 0);
+		name = xstrdup(cstmt_text(st, 1));
+		vms = cstmt_int(st, 5);
+	}
+	cstmt_free(st);
+	if (err->code)
+		goto fail;
+	if (!found) {
+		cerr_set(err, CERR_NOTFOUND, "no group '%s'", ref);
+		goto fail;
+	}
+	if (vms > 0) {
+		cerr_set(err, CERR_CONFLICT, "cannot remove group '%s': %lld "
+		    "VM%s in it", name, vms, vms == 1 ? " is" : "s are");
+		goto fail;
+	}
+	/* done VMs keep their history, not their group */
+	if (catalog_exec(ctx->cat, err, "UPDATE vms SET vm_group = NULL WHERE "
+	    "vm_group = ?", "i", id) ||
+	    catalog_exec(ctx->cat, err, "DELETE FROM vm_groups WHERE id = ?",
+	    "i", id) ||
+	    acct_audit(ctx, "delete", "AffinityGroup", id, name, NULL, err) ||
+	    catalog_commit(ctx->cat, err))
+		goto fail;
+	free(name);
+	return 0;
+fail:
+	catalog_rollback(ctx->cat);
+	free(name);
+	return err->code;
+}
+
+int
+sched_group_id(struct ctx *ctx, const char *name, long long *id,
+    struct cerr *err)
+{
+	struct cstmt *st = NULL;
+
+	if (catalog_query(ctx->cat, &st, err, "SELECT id FROM vm_groups WHERE "
+	    "name = ?", "s", name))
+		return err->code;
+	if (cstmt_row(st, err))
+		*id = cstmt_int(st, 0);
+	else if (err->code == 0)
+		cerr_set(err, CERR_NOTFOUND, "no group '%s' (make it with "
+		    "'csched group create')", name);
+	cstmt_free(st);
+	return err->code;
+}
+
+/* The model: what the engine sees. */
+
+struct model {
+	struct pl_host *hosts;
+	size_t nhosts, caphosts;
+	char **hnames;			/* owned strings of the hosts */
+	struct pl_group *groups;
+	long long *group_ids;
+	size_t ngroups, capgroups;
+	struct pl_member *members;
+	size_t nmembers, capmembers;
+	struct pl_vm *vms;
+	size_t nvms, capvms;
+	/* compiled expressions, one per distinct source */
+	struct {
+		char *src;
+		struct expr *e;
+	} *exprs;
+	size_t nexprs, capexprs;
+	size_t *slots;			/* hash of exprs by source */
+	size_t nslots;
+};
+
+static void
+model_release(struct model *m)
+{
+	size_t i;
+
+	for (i = 0; i < m->nhosts; i++) {
+		struct expr_host *a = &m->hosts[i].attr;
+		size_t j;
+
+		free((char *)a->name);
+		free((char *)a->cluster);
+		free((char *)a->hypervisor);
+		for (j = 0; j < a->nlabels; j++) {
+			free((char *)a->label_keys[j]);
+			free((char *)a->label_values[j]);
+		}
+		free((void *)a->label_keys);
+		free((void *)a->label_values);
+	}
+	free(m->hosts);
+	free(m->hnames);
+	for (i = 0; i < m->ngroups; i++)
+		free((char *)m->groups[i].name);
+	free(m->groups);
+	free(m->group_ids);
+	free(m->members);
+	free(m->vms);
+	for (i = 0; i < m->nexprs; i++) {
+		free(m->exprs[i].src);
+		expr_free(m->exprs[i].e);
+	}
+	free(m->exprs);
+	free(m->slots);
+	memset(m, 0, sizeof(*m));
+}
+
+static unsigned long
+hash_str(const char *s)
+{
+	unsigned long h = 2166136261UL;
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 16777619UL;
+	return h;
+}
+
+/* The compiled form of src, compiled once per pass.  what names it in
+ * errors ("requirements"). */
+static int
+model_expr(struct model *m, const char *src, const char *what,
+    const struct expr **out, struct cerr *err)
+{
+	struct expr *e = NULL;
+	size_t i, slot;
+
+	if (m->nslots < 2 * (m->nexprs + 1)) {
+		/* grow the table: rehash what is there */
+		size_t n = m->nslots ? m->nslots * 2 : 64;
+
+		free(m->slots);
+		m->slots = xcalloc(n, sizeof(*m->slots));
+		m->nslots = n;
+		for (i = 0; i < m->nexprs; i++) {
+			slot = hash_str(m->exprs[i].src) & (n - 1);
+			while (m->slots[slot])
+				slot = (slot + 1) & (n - 1);
+			m->slots[slot] = i + 1;
+		}
+	}
+	slot = hash_str(src) & (m->nslots - 1);
+	while (m->slots[slot]) {
+		if (strcmp(m->exprs[m->slots[slot] - 1].src, src) == 0) {
+			*out = m->exprs[m->slots[slot] - 1].e;
+			return 0;
+		}
+		slot = (slot + 1) & (m->nslots - 1);
+	}
+	if (expr_compile(src, &e, err))
+		return cerr_wrap(err, "%s", what);
+	xgrow(&m->exprs, &m->capexprs, m->nexprs + 1, sizeof(*m->exprs));
+	m->exprs[m->nexprs].src = xstrdup(src);
+	m->exprs[m->nexprs].e = e;
+	m->slots[slot] = ++m->nexprs;
+	*out = e;
+	return 0;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Labels JSON into the sorted arrays an expression bisects. */
+static void
+host_labels(struct expr_host *a, const char *json)
+{
+	struct doc *l = labels_from_json(json);
+	const char **keys;
+	const char **vals;
+	size_t i, n = l->type == DOC_MAP ? l->u.map.n : 0;
+	char **pairs = xcalloc(n + 1, sizeof(*pairs));
+
+	/* sort "key\0value" pairs by key */
+	for (i = 0; i < n; i++) {
+		char tmp[64];
+		const char *v = doc_scalar_text(l->u.map.kv[i].val, tmp);
+		size_t kl = strlen(l->u.map.kv[i].key), vl = strlen(v ? v : "");
+
+		pairs[i] = xmalloc(kl + vl + 2);
+		memcpy(pairs[i], l->u.map.kv[i].key, kl + 1);
+		memcpy(pairs[i] + kl + 1, v ? v : "", vl + 1);
+	}
+	qsort(pairs, n, sizeof(*pairs), cmp_str);
+	keys = xcalloc(n + 1, sizeof(*keys));
+	vals = xcalloc(n + 1, sizeof(*vals));
+	for (i = 0; i < n; i++) {
+		keys[i] = xstrdup(pairs[i]);
+		vals[i] = xstrdup(pairs[i] + strlen(pairs[i]) + 1);
+		free(pairs[i]);
+	}
+	free(pairs);
+	a->label_keys = keys;
+	a->label_values = vals;
+	a->nlabels = n;
+	doc_free(l);
+}
+
+static int
+cmp_host_id(const void *key, const void *elem)
+{
+	long long id = *(const long long *)key;
+	const struct pl_host *h = elem;
+
+	return id < h->id ? -1 : id > h->id;
+}
+
+static long
+host_index(const struct model *m, long long id)
+{
+	const struct pl_host *h = bsearch(&id, m->hosts, m->nhosts,
+	    sizeof(*m->hosts), cmp_host_id);
+
+	return h ? (long)(h - m->hosts) : -1;
+}
+
+static long
+group_index(const struct model *m, long long id)
+{
+	size_t lo = 0, hi = m->ngroups;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (m->group_ids[mid] == id)
+			return (long)mid;
+		if (m->group_ids[mid] < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+/* Hosts, their allocation, groups and their placed members. */
+static int
+model_load(struct ctx *ctx, struct model *m, struct cerr *err)
+{
+	struct cstmt *st = NULL;
+	long i;
+
+	if (catalog_query(ctx->cat, &st, err, "SELECT h.id, h.name, "
+	    "COALESCE(c.name, ''), h.hypervisor, h.state, " HOST_CPU ", "
+	    HOST_MEMORY ", COALESCE(h.declared_disk, -1), "
+	    "COALESCE(h.load, -1), h.labels FROM hosts h "
+	    "LEFT JOIN clusters c ON c.id = h.cluster_id ORDER BY h.id", ""))
+		return err->code;
+	while (cstmt_row(st, err)) {
+		struct pl_host *h;
+
+		xgrow(&m->hosts, &m->caphosts, m->nhosts + 1,
+		    sizeof(*m->hosts));
+		h = &m->hosts[m->nhosts++];
+		memset(h, 0, sizeof(*h));
+		h->id = cstmt_int(st, 0);
+		h->attr.name = xstrdup(cstmt_text(st, 1));
+		h->attr.cluster = xstrdup(cstmt_text(st, 2));
+		h->attr.hypervisor = xstrdup(cstmt_text(st, 3));
+		h->enabled = strcmp(cstmt_text(st, 4), "enabled") == 0;
+		h->cpu = cstmt_int(st, 5);
+		h->memory = cstmt_int(st, 6);
+		h->disk = cstmt_int(st, 7);
+		h->attr.load = cstmt_real(st, 8);
+		host_labels(&h->attr, cstmt_text(st, 9));
+	}
+	cstmt_free(st);
+	if (err->code)
+		return err->code;
+	/* what the VMs there allocate, in one scan of the VMs */
+	if (catalog_query(ctx->cat, &st, err, "SELECT v.host_id, sum(v.cpu), "
+	    "sum(v.memory), sum(v.state = 'running'), "
+	    "sum((SELECT COALESCE(sum(d.size), 0) FROM vm_disks d "
+	    "WHERE d.vm_id = v.id)) FROM vms v WHERE v.host_id IS NOT NULL "
+	    "AND " VM_OCCUPIES " GROUP BY v.host_id", ""))
+		return err->code;
+	while (cstmt_row(st, err)) {
+		if ((i = host_index(m, cstmt_int(st, 0))) < 0)
+			continue;
+		m->hosts[i].used_cpu += cstmt_int(st, 1);
+		m->hosts[i].used_memory += cstmt_int(st, 2);
+		m->hosts[i].running_vms = (int)cstmt_int(st, 3);
+		m->hosts[i].used_disk += cstmt_int(st, 4);
+	}
+	cstmt_free(st);
+	if (err->code)
+		return err->code;
+	/* a migration holds room on its destination too */
+	if (catalog_query(ctx->cat, &st, err, "SELECT target_host, sum(cpu), "
+	    "sum(memory) FROM vms WHERE state = 'migrating' AND target_host "
+	    "IS NOT NULL GROUP BY target_host", ""))
+		return err->code;
+	while (cstmt_row(st, err)) {
+		if ((i = host_index(m, cstmt_int(st, 0))) < 0)
+			continue;
+		m->hosts[i].used_cpu += cstmt_int(st, 1);
+		m->hosts[i].used_memory += cstmt_int(st, 2);
+	}
+	cstmt_free(st);
+	if (err->code)
+		return err->code;
+	for (i = 0; i < (long)m->nhosts; i++) {
+		struct pl_host *h = &m->hosts[i];
+
+		h->attr.cpu = (double)h->cpu;
+		h->attr.memory = (double)h->memory;
+		h->attr.free_cpu = (double)(h->cpu - h->used_cpu);
+		h->attr.free_memory = (double)(h->memory - h->used_memory);
+		h->attr.free_disk = h->disk < 0 ? 1e18 :
+		    (double)(h->disk - h->used_disk);
+		h->attr.running_vms = h->running_vms;
+	}
+	/* groups, and where their VMs are */
+	if (catalog_query(ctx->cat, &st, err, "SELECT id, name, anti FROM "
+	    "vm_groups ORDER BY id", ""))
+		return err->code;
+	while (cstmt_row(st, err)) {
+		size_t cap = m->capgroups;
+
+		xgrow(&m->groups, &m->capgroups, m->ngroups + 1,
+		    sizeof(*m->groups));
+		xgrow(&m->group_ids, &cap, m->ngroups + 1,
+		    sizeof(*m->group_ids));
+		m->group_ids[m->ngroups] = cstmt_int(st, 0);
+		m->groups[m->ngroups].name = xstrdup(cstmt_text(st, 1));
+		m->groups[m->ngroups].anti = cstmt_int(st, 2) != 0;
+		m->ngroups++;
+	}
+	cstmt_free(st);
+	if (err->code)
+		return err->code;
+	if (catalog_query(ctx->cat, &st, err, "SELECT v.vm_group, v.host_id "
+	    "FROM vms v WHERE v.vm_group IS NOT NULL AND v.host_id IS NOT NULL "
+	    "AND " VM_OCCUPIES, ""))
+		return err->code;
+	while (cstmt_row(st, err)) {
+		long g = group_index(m, cstmt_int(st, 0));
+		long h = host_index(m, cstmt_int(st, 1));
+
+		if (g < 0 || h < 0)
+			continue;
+		xgrow(&m->members, &m->capmembers, m->nmembers + 1,
+		    sizeof(*m->members));
+		m->members[m->nmembers].group = (int)g;
+		m->members[m->nmembers].host = (size_t)h;
+		m->nmembers++;
+	}
+	cstmt_free(st);
+	return err->code;
+}
+
+static enum pl_policy
+policy_of(const char *p)
+{
+	if (p && strcmp(p, "spread") == 0)
+		return PL_SPREAD;
+	if (p && strcmp(p, "load") == 0)
+		return PL_LOAD;
+	if (p && strcmp(p, "rank") == 0)
+		return PL_RANK;
+	return PL_PACK;
+}
+
+/* Append one VM to place.  avoid, when not NULL, is the name of a host
+ * it must not go to (where its deploy just failed). */
+static int
+model_vm(struct model *m, const struct sched_req *q, long long id,
+    int priority, const char *avoid, struct cerr *err)
+{
+	struct pl_vm *v;
+	struct buf src = BUF_INIT;
+	const char *p;
+	long g;
+
+	xgrow(&m->vms, &m->capvms, m->nvms + 1, sizeof(*m->vms));
+	v = &m->vms[m->nvms];
+	memset(v, 0, sizeof(*v));
+	v->id = id;
+	v->cpu = q->cpu;
+	v->memory = q->memory;
+	v->disk = q->disk;
+	v->priority = priority;
+	v->policy = policy_of(q->policy);
+	v->group = -1;
+	if (q->group && (g = group_index(m, q->group)) >= 0)
+		v->group = (int)g;
+	if (avoid) {
+		/* the requirement, and not that host */
+		if (q->requirements && *q->requirements)
+			buf_printf(&src, "(%s) && ", q->requirements);
+		buf_puts(&src, "name != \"");
+		for (p = avoid; *p; p++) {
+			if (*p == '"' || *p == '\\')
+				buf_addc(&src, '\\');
+			buf_addc(&src, *p);
+		}
+		buf_addc(&src, '"');
+	} else if (q->requirements && *q->requirements) {
+		buf_puts(&src, q->requirements);
+	}
+	if (src.len && model_expr(m, src.s, "requirements", &v->requirements,
+	    err))
+		goto out;
+	if (v->policy == PL_RANK && model_expr(m, q->rank ? q->rank : "0",
+	    "rank", &v->rank, err))
+		goto out;
+	m->nvms++;
+out:
+	buf_release(&src);
+	return err->code;
+}
+
+static int
+model_run(struct model *m, struct pl_result **res, struct cerr *err)
+{
+	struct pl_input in = {
+		.hosts = m->hosts, .nhosts = m->nhosts,
+		.groups = m->groups, .ngroups = m->ngroups,
+		.members = m->members, .nmembers = m->nmembers,
+		.vms = m->vms, .nvms = m->nvms,
+	};
+
+	*res = xcalloc(m->nvms + 1, sizeof(**res));
+	if (placement_run(&in, *res) < 0)
+		return cerr_set(err, CERR_FAIL, "the placement engine ran out "
+		    "of memory");
+	return 0;
+}
+
+int
+sched_choose(struct ctx *ctx, const struct sched_req *q, long long *host_id,
+    struct cerr *err)
+{
+	struct model m = { 0 };
+	struct pl_result *res = NULL;
+	char why[512];
+	size_t i, enabled = 0;
+
+	if (model_load(ctx, &m, err) || model_vm(&m, q, 0, 0, NULL, err))
+		goto out;
+	if (q->exclude) {
+		long x = host_index(&m, q->exclude);
+
+		if (x >= 0)
+			m.hosts[x].enabled = false;
+	}
+	if (model_run(&m, &res, err))
+		goto out;
+	if (res[0].reason == PL_PLACED) {
+		*host_id = m.hosts[res[0].host].id;
+		goto out;
+	}
+	for (i = 0; i < m.nhosts; i++)
+		enabled += m.hosts[i].enabled;
+	if (res[0].reason == PL_NO_HOSTS)
+		cerr_set(err, CERR_CAPACITY, "no %shost to place vm '%s' on "
+		    "(add one with 'chost add')", q->exclude ? "other enabled " :
+		    "enabled ", q->name);
+	else if (res[0].reason == PL_CAPACITY && !m.vms[0].requirements &&
+	    m.vms[0].group < 0)
+		cerr_set(err, CERR_CAPACITY, "no %shost has room for vm '%s' "
+		    "(cpu %d, memory %lld MiB) among %zu enabled host%s",
+		    q->exclude ? "other " : "", q->name, q->cpu, q->memory,
+		    enabled, enabled == 1 ? "" : "s");
+	else {
+		placement_reason(&res[0], &m.vms[0], why, sizeof(why));
+		cerr_set(err, CERR_CAPACITY, "cannot place vm '%s': %s",
+		    q->name, why);
+	}
+out:
+	free(res);
+	model_release(&m);
+	return err->code;
+}
+
+/* The pending VMs a pass considers, oldest first within a priority;
+ * ids[i] and names[i] go with m->vms[i]. */
+struct pending {
+	long long *ids;
+	char **names;
+	char **reasons;		/* as recorded */
+	size_t n, cap;
+};
+
+static void
+pending_release(struct pending *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->n; i++) {
+		free(p->names[i]);
+		free(p->reasons[i]);
+	}
+	free(p->ids);
+	free(p->names);
+	free(p->reasons);
+	memset(p, 0, sizeof(*p));
+}
+
+static int
+model_pending(struct ctx *ctx, struct model *m, struct pending *p,
+    long max_vms, struct cerr *err)
+{
+	struct cstmt *st = NULL;
+	char now[32];
+
+	catalog_now(now);
+	if (catalog_query(ctx->cat, &st, err, "SELECT v.id, v.name, v.cpu, "
+	    "v.memory, (SELECT COALESCE(sum(d.size), 0) FROM vm_disks d "
+	    "WHERE d.vm_id = v.id), v.requirements, v.policy, v.rank, "
+	    "COALESCE(v.vm_group, 0), v.priority, h.name, v.reason "
+	    "FROM vms v LEFT JOIN hosts h ON h.id = v.avoid_host "
+	    "WHERE v.state = 'pending' AND (v.retry_after IS NULL OR "
+	    "v.retry_after <= ?1) ORDER BY v.priority DESC, v.id "
+	    "LIMIT CASE WHEN ?2 > 0 THEN ?2 ELSE -1 END", "si", now,
+	    (long long)max_vms))
+		return err->code;
+	while (cstmt_row(st, err)) {
+		struct sched_req q = {
+			.name = cstmt_text(st, 1),
+			.cpu = (int)cstmt_int(st, 2),
+			.memory = cstmt_int(st, 3),
+			.disk = cstmt_int(st, 4),
+			.requirements = cstmt_text(st, 5),
+			.policy = cstmt_text(st, 6),
+			.rank = cstmt_text(st, 7),
+			.group = cstmt_int(st, 8),
+		};
+		size_t cap = p->cap, cap2 = p->cap;
+
+		if (model_vm(m, &q, cstmt_int(st, 0), (int)cstmt_int(st, 9),
+		    cstmt_text(st, 10), err)) {
+			/* a stored expression that no longer compiles:
+			 * left pending, with the reason */
+			cerr_wrap(err, "vm '%s'", q.name);
+			break;
+		}
+		xgrow(&p->ids, &p->cap, p->n + 1, sizeof(*p->ids));
+		xgrow(&p->names, &cap, p->n + 1, sizeof(*p->names));
+		xgrow(&p->reasons, &cap2, p->n + 1, sizeof(*p->reasons));
+		p->ids[p->n] = cstmt_int(st, 0);
+		p->names[p->n] = xstrdup(q.name);
+		p->reasons[p->n] = cstmt_null(st, 11) ? NULL :
+		    xstrdup(cstmt_text(st, 11));
+		p->n++;
+	}
+	cstmt_free(st);
+	return err->code;
+}
+
+static struct doc *
+placement_doc(const char *vm, long long vm_id, const char *host,
+    const char *action)
+{
+	struct doc *d = doc_new(DOC_MAP);
+
+	doc_set_str(d, "kind", "Placement");
+	doc_set_str(d, "vm", vm);
+	doc_set_int(d, "vm_id", vm_id);
+	doc_set_str(d, "host", host);
+	doc_set_str(d, "action", action);
+	return d;
+}
+
+int
+sched_plan(struct ctx *ctx, const struct sched_opts *o, emit_fn emit,
+    struct cerr *err)
+{
+	struct model m = { 0 };
+	struct pending p = { 0 };
+	struct pl_result *res = NULL;
+	size_t i;
+
+	if (acct_require_admin(ctx, "plan placements", err))
+		return err->code;
+	if (model_load(ctx, &m, err) ||
+	    model_pending(ctx, &m, &p, o ? o->max_vms : 0, err) ||
+	    model_run(&m, &res, err))
+		goto out;
+	for (i = 0; i < m.nvms && err->code == 0; i++) {
+		struct doc *d;
+
+		if (res[i].reason != PL_PLACED)
+			continue;
+		d = placement_doc(p.names[i], p.ids[i],
+		    m.hosts[res[i].host].attr.name, "deploy");
+		emit(ctx, d, err);
+		doc_free(d);
+	}
+out:
+	free(res);
+	pending_release(&p);
+	model_release(&m);
+	return err->code;
+}
+
+/* The lease: one pass at a time, across processes and machines sharing
+ * the catalog.  A lease whose holder is gone, or that expired, is taken
+ * over. */
+#define LEASE_SECONDS 600
+
+static int
+lease_take(struct ctx *ctx, struct cerr *err)
+{
+	struct cstmt *st = NULL;
+	char now[32], until[32], holder[300], host[256] = "";
+	time_t t = time(NULL) + LEASE_SECONDS;
+	struct tm tm;
+	long long pid = 0;
+	int held = 0;
+
+	catalog_now(now);
+	gmtime_r(&t, &tm);
+	strftime(until, sizeof(until), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	gethostname(host, sizeof(host) - 1);
+	snprintf(holder, sizeof(holder), "%s:%ld", host, (long)getpid());
+	if (catalog_begin(ctx->cat, err))
+		return err->code;
+	if (catalog_query(ctx->cat, &st, err, "SELECT pid, holder, expires > ? "
+	    "FROM sched_lease WHERE id = 1", "s", now))
+		goto fail;
+	if (cstmt_row(st, err)) {
+		char prefix[270];
+
+		pid = cstmt_int(st, 0);
+		snprintf(prefix, sizeof(prefix), "%s:", host);
+		/* alive: unexpired, and (on this machine) its pid runs */
+		held = cstmt_int(st, 2) != 0 &&
+		    (strncmp(cstmt_text(st, 1), prefix, strlen(prefix)) != 0 ||
+		    kill((pid_t)pid, 0) == 0 || errno == EPERM);
+	}
+	cstmt_free(st);
+	if (err->code)
+		goto fail;
+	if (held) {
+		cerr_set(err, CERR_CONFLICT, "another csched pass runs (pid "
+		    "%lld); one at a time", pid);
+		goto fail;
+	}
+	if (catalog_exec(ctx->cat, err, "INSERT OR REPLACE INTO sched_lease "
+	    "(id, pid, holder, expires) VALUES (1, ?, ?, ?)", "iss",
+	    (long long)getpid(), holder, until) ||
+	    catalog_commit(ctx->cat, err))
+		goto fail;
+	return 0;
+fail:
+	catalog_rollback(ctx->cat);
+	return err->code;
+}
+
+static void
+lease_drop(struct ctx *ctx)
+{
+	struct cerr err = { 0 };
+
+	catalog_exec(ctx->cat, &err, "DELETE FROM sched_lease WHERE id = 1 "
+	    "AND pid = ?", "i", (long long)getpid());
+}
+
+/* One round: place what is pending (under the catalog's write lock, so
+ * the snapshot holds), record the intents and the reasons, and hand back
+ * the VMs to deploy, grouped by host. */
+struct dispatch {
+	long long host_id;
+	long long *vms;
+	size_t n, cap;
+};
+
+static int
+pass_place(struct ctx *ctx, const struct sched_opts *o, struct dispatch **dp,
+    size_t *ndp, struct cerr *err)
+{
+	struct model m = { 0 };
+	struct pending p = { 0 };
+	struct pl_result *res = NULL;
+	char now[32], why[512];
+	size_t i, j, cap = 0;
+
+	*dp = NULL;
+	*ndp = 0;
+	if (catalog_begin(ctx->cat, err))
+		return err->code;
+	if (model_load(ctx, &m, err) ||
+	    model_pending(ctx, &m, &p, o->max_vms, err) ||
+	    model_run(&m, &res, err))
+		goto fail;
+	catalog_now(now);
+	for (i = 0; i < m.nvms; i++) {
+		if (res[i].reason != PL_PLACED) {
+			placement_reason(&res[i], &m.vms[i], why, sizeof(why));
+			if (p.reasons[i] && strcmp(p.reasons[i], why) == 0)
+				continue;	/* said already */
+			if (catalog_exec(ctx->cat, err, "UPDATE vms SET "
+			    "reason = ? WHERE id = ?", "si", why, p.ids[i]))
+				goto fail;
+			continue;
+		}
+		if (catalog_exec(ctx->cat, err, "UPDATE vms SET state = "
+		    "'deploying', host_id = ?, target = 'running', "
+		    "intent_pid = ?, reason = NULL, updated = ? WHERE id = ? "
+		    "AND state = 'pending'", "iisi", m.hosts[res[i].host].id,
+		    (long long)getpid(), now, p.ids[i]) ||
+		    acct_audit(ctx, "schedule", "VM", p.ids[i], p.names[i],
+		    m.hosts[res[i].host].attr.name, err))
+			goto fail;
+		for (j = 0; j < *ndp; j++)
+			if ((*dp)[j].host_id == m.hosts[res[i].host].id)
+				break;
+		if (j == *ndp) {
+			xgrow(dp, &cap, *ndp + 1, sizeof(**dp));
+			memset(&(*dp)[j], 0, sizeof(**dp));
+			(*dp)[j].host_id = m.hosts[res[i].host].id;
+			(*ndp)++;
+		}
+		xgrow(&(*dp)[j].vms, &(*dp)[j].cap, (*dp)[j].n + 1,
+		    sizeof(*(*dp)[j].vms));
+		(*dp)[j].vms[(*dp)[j].n++] = p.ids[i];
+	}
+	if (catalog_commit(ctx->cat, err))
+		goto fail;
+	goto out;
+fail:
+	catalog_rollback(ctx->cat);
+out:
+	free(res);
+	pending_release(&p);
+	model_release(&m);
+	return err->code;
+}
+
+/* Dispatch: a thread per host (at most max_dispatch at once), each with
+ * its own catalog connection, deploying its host's VMs one by one. */
+struct worker {
+	struct ctx ctx;
+	const char *path;
+	struct dispatch *d;
+	size_t placed, failed;
+	struct cerr err;
+	char **notes;
+	size_t nnotes, capnotes;
+};
+
+static void
+worker_note(struct worker *w, const char *msg)
+{
+	xgrow(&w->notes, &w->capnotes, w->nnotes + 1, sizeof(*w->notes));
+	w->notes[w->nnotes++] = xstrdup(msg);
+}
+
+static void *
+worker_run(void *arg)
+{
+	struct worker *w = arg;
+	struct catalog *cat = NULL;
+	size_t i;
+
+	if (catalog_open(w->path, 0, &cat, &w->err))
+		return NULL;
+	w->ctx.cat = cat;
+	for (i = 0; i < w->d->n; i++) {
+		struct cerr e = { 0 };
+		char id[32];
+
+		snprintf(id, sizeof(id), "%lld", w->d->vms[i]);
+		if (vm_dispatch(&w->ctx, id, &e) == 0) {
+			w->placed++;
+		} else {
+			w->failed++;
+			worker_note(w, e.msg);
+		}
+	}
+	catalog_close(cat);
+	return NULL;
+}
+
+static int
+pass_dispatch(struct ctx *ctx, const struct sched_opts *o,
+    struct dispatch *dp, size_t ndp, size_t *failed,
+    void (*note)(struct ctx *, const char *), struct cerr *err)
+{
+	struct worker *w = xcalloc(ndp + 1, sizeof(*w));
+	pthread_t *t = xcalloc(ndp + 1, sizeof(*t));
+	size_t i, j, started = 0, width = o->max_dispatch > 0 ?
+	    (size_t)o->max_dispatch : 8;
+
+	*failed = 0;
+	for (i = 0; i < ndp; i += width) {
+		for (j = i; j < ndp && j < i + width; j++) {
+			w[j].ctx = *ctx;
+			w[j].path = catalog_path(ctx->cat);
+			w[j].d = &dp[j];
+			if (pthread_create(&t[j], NULL, worker_run, &w[j]))
+				worker_run(&w[j]);	/* run it here */
+			else
+				started |= 0;
+		}
+		for (j = i; j < ndp && j < i + width; j++)
+			pthread_join(t[j], NULL);
+	}
+	for (i = 0; i < ndp; i++) {
+		*failed += w[i].failed;
+		for (j = 0; j < w[i].nnotes; j++) {
+			note(ctx, w[i].notes[j]);
+			free(w[i].notes[j]);
+		}
+		free(w[i].notes);
+		if (w[i].err.code && err->code == 0)
+			cerr_set(err, w[i].err.code, "%s", w[i].err.msg);
+	}
+	(void)started;
+	free(w);
+	free(t);
+	return err->code;
+}
+
+static void
+dispatch_release(struct dispatch *dp, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(dp[i].vms);
+	free(dp);
+}
+
+static void
+quiet_note(struct ctx *ctx, const char *msg)
+{
+	(void)ctx;
+	(void)msg;
+}
+
+int
+sched_pass(struct ctx *ctx, const struct sched_opts *o, emit_fn emit,
+    void (*note)(struct ctx *, const char *), struct cerr *err)
+{
+	struct dispatch *dp = NULL;
+	size_t ndp = 0, failed = 0, round, i, j;
+
+	if (acct_require_admin(ctx, "run a scheduler pass", err) ||
+	    lease_take(ctx, err))
+		return err->code;
+	if (o->reconcile && vm_reconcile(ctx, emit, note ? note : quiet_note,
+	    err))
+		goto out;
+	/* a deploy that fails puts its VM back to pending, to be tried on
+	 * another host at once; a second failure waits (back-off) */
+	for (round = 0; round < 3 && err->code == 0; round++) {
+		if (pass_place(ctx, o, &dp, &ndp, err) || ndp == 0)
+			break;
+		if (pass_dispatch(ctx, o, dp, ndp, &failed, note, err) == 0) {
+			for (i = 0; i < ndp && err->code == 0; i++) {
+				for (j = 0; j < dp[i].n && err->code == 0;
+				    j++) {
+					struct doc *d = NULL;
+					char id[32];
+
+					snprintf(id, sizeof(id), "%lld",
+					    dp[i].vms[j]);
+					if (vm_show(ctx, id, &d, err) == 0)
+						emit(ctx, d, err);
+					doc_free(d);
+				}
+			}
+		}
+		dispatch_release(dp, ndp);
+		dp = NULL;
+		ndp = 0;
+		if (failed == 0)
+			break;
+	}
+out:
+	dispatch_release(dp, ndp);
+	lease_drop(ctx);
+	return err->code;
+}
+
+int
+sched_apply(struct ctx *ctx, const struct doc *d, const char *where,
+    struct doc **out, struct cerr *err)
+{
+	const char *vm = doc_get_str(d, "vm"), *host = doc_get_str(d, "host");
+	const char *action = doc_get_str(d, "action"), *k;
+	struct cstmt *st = NULL;
+	long long vid = 0, hid = 0;
+	char id[32];
+	int ok = 0;
+
+	if (acct_require_admin(ctx, "apply placements", err))
+		return err->code;
+	if ((k = doc_get_str(d, "kind")) && strcmp(k, "Placement") != 0)
+		return cerr_set(err, CERR_USAGE, "%s: kind '%s' is not "
+		    "Placement", where, k);
+	if (vm == NULL || host == NULL || action == NULL)
+		return cerr_set(err, CERR_USAGE, "%s: a Placement needs vm, "
+		    "host and action", where);
+	if (strcmp(action, "migrate") == 0)
+		return vm_migrate(ctx, vm, host, true, out, err);
+	if (strcmp(action, "deploy") != 0)
+		return cerr_set(err, CERR_USAGE, "%s: action '%s' is not "
+		    "deploy or migrate", where, action);
+	/* deploy: the VM must still be pending and the host must take it
+	 * now, by the VM's own requirements and group */
+	if (catalog_begin(ctx->cat, err))
+		return err->code;
+	if (catalog_query(ctx->cat, &st, err, "SELECT v.id, v.name, v.cpu, "
+	    "v.memory, (SELECT COALESCE(sum(d.size), 0) FROM vm_disks d "
+	    "WHERE d.vm_id = v.id), v.requirements, v.policy, v.rank, "
+	    "COALESCE(v.vm_group, 0), v.state, h.id FROM vms v, hosts h "
+	    "WHERE (v.name = ?1 AND v.state != 'done' OR v.uuid = ?1) AND "
+	    "h.name = ?2", "ss", vm, host))
+		goto fail;
+	if (cstmt_row(st, err)) {
+		struct sched_req q = {
+			.name = cstmt_text(st, 1),
+			.cpu = (int)cstmt_int(st, 2),
+			.memory = cstmt_int(st, 3),
+			.disk = cstmt_int(st, 4),
+			.requirements = cstmt_text(st, 5),
+			.policy = cstmt_text(st, 6),
+			.rank = cstmt_text(st, 7),
+			.group = cstmt_int(st, 8),
+		};
+		struct model m = { 0 };
+		struct pl_result *res = NULL;
+		char why[512];
+		long hi;
+		size_t i;
+
+		vid = cstmt_int(st, 0);
+		hid = cstmt_int(st, 10);
+		ok = 1;
+		if (strcmp(cstmt_text(st, 9), "pending") != 0) {
+			cerr_set(err, CERR_CONFLICT, "cannot deploy vm '%s': "
+			    "it is %s (deploy needs pending)", q.name,
+			    cstmt_text(st, 9));
+		} else if (model_load(ctx, &m, err) == 0 &&
+		    model_vm(&m, &q, vid, 0, NULL, err) == 0) {
+			/* only the named host is a candidate */
+			hi = host_index(&m, hid);
+			for (i = 0; i < m.nhosts; i++)
+				m.hosts[i].enabled = m.hosts[i].enabled &&
+				    (long)i == hi;
+			if (model_run(&m, &res, err) == 0 &&
+			    res[0].reason != PL_PLACED) {
+				placement_reason(&res[0], &m.vms[0], why,
+				    sizeof(why));
+				cerr_set(err, CERR_CAPACITY, "host '%s' cannot "
+				    "take vm '%s' now: %s", host, q.name, why);
+			}
+		}
+		free(res);
+		model_release(&m);
+	}
+	cstmt_free(st);
+	if (err->code)
+		goto fail;
+	if (!ok) {
+		cerr_set(err, CERR_NOTFOUND, "no pending vm '%s' or no host "
+		    "'%s'", vm, host);
+		goto fail;
+	}
+	{
+		char now[32];
+
+		catalog_now(now);
+		if (catalog_exec(ctx->cat, err, "UPDATE vms SET state = "
+		    "'deploying', host_id = ?, target = 'running', intent_pid "
+		    "= ?, reason = NULL, updated = ? WHERE id = ? AND state = "
+		    "'pending'", "iisi", hid, (long long)getpid(), now, vid) ||
+		    acct_audit(ctx, "schedule", "VM", vid, vm, host, err) ||
+		    catalog_commit(ctx->cat, err))
+			goto fail;
+	}
+	snprintf(id, sizeof(id), "%lld", vid);
+	vm_dispatch(ctx, id, err);
+	if (err->code == 0 || err->code != CERR_USAGE) {
+		struct cerr e = { 0 };
+
+		vm_show(ctx, id, out, &e);
+	}
+	return err->code;
+fail:
+	catalog_rollback(ctx->cat);
+	return err->code;
+}
+
+int
+sched_rebalance(struct ctx *ctx, const char *policy, long max_moves,
+    emit_fn emit, struct cerr *err)
+{
+	struct model m = { 0 };
+	struct cstmt *st = NULL;
+	struct pl_move *moves = NULL;
+	size_t *placed = NULL, cap = 0, capids = 0, i;
+	long long *ids = NULL;
+	char **names = NULL;
+	long n;
+	enum pl_policy pol;
+
+	if (acct_require_admin(ctx, "rebalance", err))
+		return err->code;
+	if (strcmp(policy, "pack") == 0)
+		pol = PL_PACK;
+	else if (strcmp(policy, "spread") == 0)
+		pol = PL_SPREAD;
+	else
+		return cerr_set(err, CERR_USAGE, "unknown policy '%s' (pack or "
+		    "spread)", policy);
+	if (model_load(ctx, &m, err))
+		goto out;
+	/* the VMs that can move: those a migration takes */
+	if (catalog_query(ctx->cat, &st, err, "SELECT v.id, v.name, v.cpu, "
+	    "v.memory, (SELECT COALESCE(sum(d.size), 0) FROM vm_disks d "
+	    "WHERE d.vm_id = v.id), v.requirements, v.policy, v.rank, "
+	    "COALESCE(v.vm_group, 0), v.host_id FROM vms v WHERE v.state IN "
+	    "('running', 'suspended', 'poweroff') AND v.host_id IS NOT NULL "
+	    "ORDER BY v.id", ""))
+		goto out;
+	while (cstmt_row(st, err)) {
+		struct sched_req q = {
+			.name = cstmt_text(st, 1),
+			.cpu = (int)cstmt_int(st, 2),
+			.memory = cstmt_int(st, 3),
+			.disk = cstmt_int(st, 4),
+			.requirements = cstmt_text(st, 5),
+			.policy = cstmt_text(st, 6),
+			.rank = cstmt_text(st, 7),
+			.group = cstmt_int(st, 8),
+		};
+		long h = host_index(&m, cstmt_int(st, 9));
+		size_t c2 = capids;
+
+		if (h < 0 || model_vm(&m, &q, cstmt_int(st, 0), 0, NULL, err))
+			break;
+		xgrow(&placed, &cap, m.nvms, sizeof(*placed));
+		xgrow(&ids, &capids, m.nvms, sizeof(*ids));
+		xgrow(&names, &c2, m.nvms, sizeof(*names));
+		placed[m.nvms - 1] = (size_t)h;
+		ids[m.nvms - 1] = cstmt_int(st, 0);
+		names[m.nvms - 1] = xstrdup(q.name);
+	}
+	cstmt_free(st);
+	if (err->code)
+		goto out;
+	{
+		struct pl_input in = {
+			.hosts = m.hosts, .nhosts = m.nhosts,
+			.groups = m.groups, .ngroups = m.ngroups,
+			.members = m.members, .nmembers = m.nmembers,
+			.vms = m.vms, .nvms = m.nvms,
+		};
+
+		if ((n = placement_rebalance(&in, placed, pol, max_moves,
+		    &moves)) < 0) {
+			cerr_set(err, CERR_FAIL, "the placement engine ran out "
+			    "of memory");
+			goto out;
+		}
+	}
+	for (i = 0; i < (size_t)n && err->code == 0; i++) {
+		struct doc *d = placement_doc(names[moves[i].vm],
+		    ids[moves[i].vm], m.hosts[moves[i].host].attr.name,
+		    "migrate");
+
+		emit(ctx, d, err);
+		doc_free(d);
+	}
+out:
+	for (i = 0; i < m.nvms && names; i++)
+		free(names[i]);
+	free(names);
+	free(ids);
+	free(placed);
+	free(moves);
+	model_release(&m);
+	return err->code;
+}
+
+int
+sched_explain(struct ctx *ctx, const char *ref, struct doc **out,
+    struct cerr *err)
+{
+	struct doc *vm = NULL, *d;
+	struct cstmt *st = NULL;
+	const char *state;
+
+	if (vm_show(ctx, ref, &vm, err))
+		return err->code;
+	state = doc_get_str(vm, "state");
+	d = doc_new(DOC_MAP);
+	doc_set_str(d, "kind", "Placement");
+	doc_set_str(d, "vm", doc_get_str(vm, "name"));
+	doc_map_set(d, "vm_id", doc_copy(doc_map_get(vm, "id")));
+	doc_set_str(d, "state", state);
+	doc_set_str(d, "host", doc_get_str(vm, "host"));
+	if (state && strcmp(state, "pending") == 0) {
+		/* what the engine says now, for this VM alone */
+		if (catalog_query(ctx->cat, &st, err, "SELECT v.name, v.cpu, "
+		    "v.memory, (SELECT COALESCE(sum(d.size), 0) FROM vm_disks "
+		    "d WHERE d.vm_id = v.id), v.requirements, v.policy, "
+		    "v.rank, COALESCE(v.vm_group, 0), v.reason, v.attempts, "
+		    "v.retry_after FROM vms v WHERE v.id = ?", "i",
+		    doc_map_get(vm, "id")->u.i) == 0 && cstmt_row(st, err)) {
+			struct sched_req q = {
+				.name = cstmt_text(st, 0),
+				.cpu = (int)cstmt_int(st, 1),
+				.memory = cstmt_int(st, 2),
+				.disk = cstmt_int(st, 3),
+				.requirements = cstmt_text(st, 4),
+				.policy = cstmt_text(st, 5),
+				.rank = cstmt_text(st, 6),
+				.group = cstmt_int(st, 7),
+			};
+			struct model m = { 0 };
+			struct pl_result *res = NULL;
+			char why[512];
+
+			doc_set_str(d, "reason", cstmt_text(st, 8));
+			doc_set_int(d, "failed_deploys", cstmt_int(st, 9));
+			if (!cstmt_null(st, 10))
+				doc_set_str(d, "retry_after",
+				    cstmt_text(st, 10));
+			if (model_load(ctx, &m, err) == 0 &&
+			    model_vm(&m, &q, 0, 0, NULL, err) == 0 &&
+			    model_run(&m, &res, err) == 0) {
+				if (res[0].reason == PL_PLACED)
+					snprintf(why, sizeof(why), "would go "
+					    "to host '%s'",
+					    m.hosts[res[0].host].attr.name);
+				else
+					placement_reason(&res[0], &m.vms[0],
+					    why, sizeof(why));
+				doc_set_str(d, "now", why);
+			}
+			free(res);
+			model_release(&m);
+		}
+		cstmt_free(st);
+	}
+	doc_free(vm);
+	if (err->code)
+		doc_free(d);
+	else
+		*out = d;
+	return err->code;
+}

@@ -1,0 +1,83 @@
+/*
+ * scheduler.h - service: scheduling.  Affinity groups, and where VMs go: one
+ * VM at a time for cvm create, every pending VM in a csched pass (placed
+ * by the pure placement engine over a snapshot of the catalog taken under
+ * its write lock, then dispatched to the hosts concurrently), plans that
+ * change nothing, and rebalancing plans.
+ *
+ * Documents returned in *out are the caller's to doc_free.
+ */
+#ifndef CLOUDOS_SCHEDULER_H
+#define CLOUDOS_SCHEDULER_H
+
+#include <stdbool.h>
+
+#include "cerr.h"
+#include "ctx.h"
+#include "doc.h"
+#include "host.h"
+
+/* Affinity groups: VMs join one with group: in their document. */
+int sched_group_create(struct ctx *ctx, const char *name, bool anti,
+    struct doc **out, struct cerr *err);
+int sched_group_list(struct ctx *ctx, emit_fn emit, struct cerr *err);
+int sched_group_show(struct ctx *ctx, const char *ref, struct doc **out,
+    struct cerr *err);
+/* Refused with CERR_CONFLICT while VMs that are not done are in it. */
+int sched_group_remove(struct ctx *ctx, const char *ref, struct cerr *err);
+/* The id of group name (for a VM document); CERR_NOTFOUND if none. */
+int sched_group_id(struct ctx *ctx, const char *name, long long *id,
+    struct cerr *err);
+
+/* What a VM asks of its host. */
+struct sched_req {
+	const char *name;		/* for messages */
+	int cpu;
+	long long memory, disk;		/* MiB */
+	const char *requirements;	/* NULL: any host */
+	const char *policy;		/* pack, spread, load, rank */
+	const char *rank;		/* for rank */
+	long long group;		/* 0: none */
+	long long exclude;		/* a host it must not go to, or 0 */
+};
+
+/* Inside the caller's transaction: the host the engine chooses for one
+ * VM now, or CERR_CAPACITY with the reason it cannot be placed. */
+int sched_choose(struct ctx *ctx, const struct sched_req *req,
+    long long *host_id, struct cerr *err);
+
+struct sched_opts {
+	long max_vms;		/* pending VMs a pass considers; <= 0: all */
+	int max_dispatch;	/* hosts deployed to at once */
+	bool reconcile;		/* run cvm reconcile first */
+};
+
+/*
+ * One pass (admins only): take the lease (CERR_CONFLICT when another pass
+ * holds it), reconcile, place pending VMs in priority then age order,
+ * dispatch their deploys concurrently across hosts, put a VM whose deploy
+ * failed back to pending to be retried on another host (at once the first
+ * time, then with a growing back-off), and record on every VM still
+ * pending the reason.  Emits every VM it placed, as it is afterwards;
+ * note gets what reconcile and the dispatch report.
+ */
+int sched_pass(struct ctx *ctx, const struct sched_opts *o, emit_fn emit,
+    void (*note)(struct ctx *, const char *), struct cerr *err);
+/* What a pass would place, as Placement documents (vm, host, action:
+ * deploy), and changing nothing, calling no hypervisor. */
+int sched_plan(struct ctx *ctx, const struct sched_opts *o, emit_fn emit,
+    struct cerr *err);
+/* Carry out one Placement document: deploy a pending VM on its host
+ * (capacity and requirements checked again), or migrate a VM. */
+int sched_apply(struct ctx *ctx, const struct doc *d, const char *where,
+    struct doc **out, struct cerr *err);
+/* The migrations (Placement documents, action: migrate) that bring the
+ * placed VMs towards policy ("pack" or "spread") with the fewest moves. */
+int sched_rebalance(struct ctx *ctx, const char *policy, long max_moves,
+    emit_fn emit, struct cerr *err);
+/* Why VM ref is where it is, or still pending: a Placement document with
+ * the recorded reason and what the engine says now. */
+int sched_explain(struct ctx *ctx, const char *ref, struct doc **out,
+    struct cerr *err);
+
+#endif

@@ -263,6 +263,27 @@ static const struct cmd csched_cmds[] = {
 	{ NULL, NULL, NULL, 0, NULL, NULL },
 };
 
+static bool
+csched_complete(struct ctx *ctx, const char *cmd, const char *opt,
+    const char *prefix, void (*each)(const char *))
+{
+	static const char *const policies[] = { "pack", "spread", NULL };
+	size_t i;
+
+	if (opt && strcmp(opt, "policy") == 0) {
+		for (i = 0; policies[i]; i++)
+			if (strncmp(policies[i], prefix, strlen(prefix)) == 0)
+				each(policies[i]);
+		return true;
+	}
+	if (opt == NULL && strncmp(cmd, "group ", 6) == 0) {
+		if (strcmp(cmd, "group create") != 0)
+			sched_group_names(ctx, prefix, each);
+		return true;
+	}
+	return opt != NULL;
+}
+
 static const struct prog csched = {
 	.name = "csched",
 	.summary = "csched places pending VMs on hosts: passes, plans, "
@@ -273,6 +294,7 @@ static const struct prog csched = {
 	    "'csched rebalance --policy pack |\ncsched apply -'.",
 	.cmds = csched_cmds,
 	.names = vm_names,
+	.complete = csched_complete,
 };
 
 int

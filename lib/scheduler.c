@@ -187,6 +187,22 @@ sched_group_id(struct ctx *ctx, const char *name, long long *id,
 	return err->code;
 }
 
+void
+sched_group_names(struct ctx *ctx, const char *prefix,
+    void (*each)(const char *))
+{
+	struct cerr err = { 0 };
+	struct cstmt *st = NULL;
+
+	if (catalog_query(ctx->cat, &st, &err, "SELECT name FROM vm_groups "
+	    "WHERE substr(name, 1, length(?1)) = ?1 ORDER BY name", "s",
+	    prefix))
+		return;
+	while (cstmt_row(st, &err))
+		each(cstmt_text(st, 0));
+	cstmt_free(st);
+}
+
 /* The model: what the engine sees. */
 
 struct model {

@@ -29,6 +29,10 @@ int sched_group_remove(struct ctx *ctx, const char *ref, struct cerr *err);
 int sched_group_id(struct ctx *ctx, const char *name, long long *id,
     struct cerr *err);
 
+/* Call each with every group name starting with prefix (completion). */
+void sched_group_names(struct ctx *ctx, const char *prefix,
+    void (*each)(const char *name));
+
 /* What a VM asks of its host. */
 struct sched_req {
 	const char *name;		/* for messages */

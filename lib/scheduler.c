@@ -609,16 +609,21 @@ sched_choose(struct ctx *ctx, const struct sched_req *q, long long *host_id,
 	}
 	for (i = 0; i < m.nhosts; i++)
 		enabled += m.hosts[i].enabled;
-	if (res[0].reason == PL_NO_HOSTS)
-		cerr_set(err, CERR_CAPACITY, "no %shost to place vm '%s' on "
-		    "(add one with 'chost add')", q->exclude ? "other enabled " :
-		    "enabled ", q->name);
+	if (q->exclude && (res[0].reason == PL_NO_HOSTS ||
+	    (res[0].reason == PL_CAPACITY && !m.vms[0].requirements &&
+	    m.vms[0].group < 0)))
+		cerr_set(err, CERR_CAPACITY, "no other host has room for vm "
+		    "'%s' (cpu %d, memory %lld MiB)", q->name, q->cpu,
+		    q->memory);
+	else if (res[0].reason == PL_NO_HOSTS)
+		cerr_set(err, CERR_CAPACITY, "no enabled host to place vm '%s' "
+		    "on (add one with 'chost add')", q->name);
 	else if (res[0].reason == PL_CAPACITY && !m.vms[0].requirements &&
 	    m.vms[0].group < 0)
-		cerr_set(err, CERR_CAPACITY, "no %shost has room for vm '%s' "
+		cerr_set(err, CERR_CAPACITY, "no host has room for vm '%s' "
 		    "(cpu %d, memory %lld MiB) among %zu enabled host%s",
-		    q->exclude ? "other " : "", q->name, q->cpu, q->memory,
-		    enabled, enabled == 1 ? "" : "s");
+		    q->name, q->cpu, q->memory, enabled, enabled == 1 ? "" :
+		    "s");
 	else {
 		placement_reason(&res[0], &m.vms[0], why, sizeof(why));
 		cerr_set(err, CERR_CAPACITY, "cannot place vm '%s': %s",

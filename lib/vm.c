@@ -1448,6 +1448,18 @@ vm_dest(struct ctx *ctx, const struct vmrow *r, const char *ref,
 		if (!found)
 			return cerr_set(err, CERR_NOTFOUND, "no host '%s'",
 			    ref);
+	} else {
+		/* the scheduler chooses, by the VM's own requirements,
+		 * policy and group, among the hosts but its own */
+		struct sched_req q = {
+			.name = r->name, .cpu = r->cpu, .memory = r->memory,
+			.disk = r->disk, .requirements = r->requirements,
+			.policy = r->policy, .rank = r->rank,
+			.group = r->group, .exclude = exclude,
+		};
+
+		if (sched_choose(ctx, &q, &rid, err))
+			return err->code;
 	}
 	if (catalog_query(ctx->cat, &st, err,
 	    "SELECT h.id, h.name, h.uri, h.migration_address FROM hosts h "

@@ -20,6 +20,12 @@
  * a missing value: every comparison with it is false except !=.  A rank
  * is the expression's number (a boolean counts 1 or 0; anything else 0).
  *
+ * Labels are strings, but a label compared with a number (or used as a
+ * rank) reads as one when all of it does ("8", "-1.5", "2GiB", "1e3");
+ * one that does not is missing there.  Comparisons whose types are wrong
+ * whatever the host (name < 3, cpu =~ "x", name == 3, ! cpu) are refused
+ * by expr_compile, at the operator's column.
+ *
  * Errors are CERR_USAGE "column N: ..." (1-based, counting bytes of src).
  */
 #ifndef CLOUDOS_EXPR_H
@@ -29,6 +35,10 @@
 #include <stddef.h>
 
 #include "cerr.h"
+
+/* Limits, so a hostile document cannot make compiling slow or deep. */
+#define EXPR_MAX_SOURCE 4096		/* bytes */
+#define EXPR_MAX_DEPTH 64		/* nested parentheses and ! */
 
 /* What an expression reads of a host. */
 struct expr_host {
@@ -47,7 +57,8 @@ struct expr_host {
 
 struct expr;
 
-/* Compile src; *out is the caller's to expr_free. */
+/* Compile src; *out is the caller's to expr_free.  Returns 0, or
+ * CERR_USAGE with "column N: ..." (then *out is untouched). */
 int expr_compile(const char *src, struct expr **out, struct cerr *err);
 void expr_free(struct expr *e);
 /* The source it was compiled from. */
@@ -56,7 +67,13 @@ const char *expr_source(const struct expr *e);
  * memory and labels (nothing that placing a VM changes): then its value
  * for a host can be computed once per pass. */
 bool expr_static(const struct expr *e);
-/* A requirement: true when the host passes. */
+/* Whether the expression's value is a boolean, as a requirement's should
+ * be (callers may refuse requirements that are not). */
+bool expr_boolean(const struct expr *e);
+/* A requirement: true when the host passes, that is when expr_rank is not
+ * 0 (a boolean true, a number other than 0).  Allocates nothing; NULL
+ * name, cluster or hypervisor read as "", a NULL label value as missing;
+ * label_keys may be NULL when nlabels is 0. */
 bool expr_test(const struct expr *e, const struct expr_host *h);
 /* A rank: higher wins. */
 double expr_rank(const struct expr *e, const struct expr_host *h);

@@ -392,14 +392,27 @@ leaf_set(const struct run *r, struct cls *c, size_t p)
 	n->best = (int)h;
 }
 
+static bool
+same_node(const struct node *a, const struct node *b)
+{
+	return a->cpu == b->cpu && a->memory == b->memory &&
+	    a->disk == b->disk && a->key == b->key && a->best == b->best;
+}
+
 static void
 tree_update(const struct run *r, struct cls *c, size_t h)
 {
 	size_t p = c->pos ? c->pos[h] : h, i = (r->leaves + p) / 2;
 
 	leaf_set(r, c, p);
-	for (; i >= 1; i /= 2)
+	for (; i >= 1; i /= 2) {
+		struct node was = c->tree[i];
+
 		tree_pull(c->tree, i);
+		/* an unchanged node leaves its ancestors as they are */
+		if (same_node(&was, &c->tree[i]))
+			break;
+	}
 }
 
 static bool
@@ -727,7 +740,7 @@ place(struct run *r, size_t v, size_t h)
 			r->ghost[vm->group] = (long long)h;
 	}
 	for (i = 0; i < r->ncls; i++)
-		if (r->cls[i].tree && r->cls[i].left > 0)
+		if (r->cls[i].tree && r->cls[i].left > 0 && r->cls[i].pass[h])
 			tree_update(r, &r->cls[i], h);
 }
 

@@ -14,6 +14,7 @@
 
 #define MAXH 128
 #define MAXV 4096
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 static const char *const zone_key[] = { "zone" };
 static const char *const zone_val[] = { "a", "b", "c" };
@@ -529,6 +530,129 @@ test_properties(void)
 	ok(within_capacity(), "properties: capacity kept when overfull");
 }
 
+static double
+ref_share(const struct pl_host *h)
+{
+	double c = (double)h->used_cpu / (double)h->cpu;
+	double m = (double)h->used_memory / (double)h->memory;
+
+	return c > m ? c : m;
+}
+
+static double
+ref_key(const struct pl_vm *v, const struct pl_host *h)
+{
+	switch (v->policy) {
+	case PL_SPREAD:
+		return -ref_share(h);
+	case PL_LOAD:
+		return h->attr.load < 0 ? -100 : -h->attr.load;
+	default:
+		return expr_rank(v->rank, &h->attr);
+	}
+}
+
+/* The obvious placer, hosts x VMs, for policies whose order is the
+ * input's: the engine's trees must choose exactly as it does. */
+static void
+reference(struct pl_host *h, size_t nh, const struct pl_vm *v, size_t nv,
+    long *where)
+{
+	size_t i, k, j;
+	int prio;
+
+	for (i = 0; i < nh; i++) {
+		h[i].attr.cpu = (double)h[i].cpu;
+		h[i].attr.memory = (double)h[i].memory;
+		h[i].attr.free_cpu = (double)(h[i].cpu - h[i].used_cpu);
+		h[i].attr.free_memory = (double)(h[i].memory - h[i].used_memory);
+	}
+	for (prio = 3; prio >= 0; prio--)
+		for (i = 0; i < nv; i++) {
+			long best = -1;
+			double bk = 0, key;
+
+			if (v[i].priority != prio)
+				continue;
+			for (k = 0; k < nh; k++) {
+				if (!h[k].enabled || h[k].cpu - h[k].used_cpu <
+				    v[i].cpu || h[k].memory - h[k].used_memory <
+				    v[i].memory || (v[i].requirements &&
+				    !expr_test(v[i].requirements, &h[k].attr)))
+					continue;
+				key = ref_key(&v[i], &h[k]);
+				if (best < 0 || key > bk) {
+					best = (long)k;
+					bk = key;
+				}
+			}
+			where[i] = best;
+			if (best < 0)
+				continue;
+			j = (size_t)best;
+			h[j].used_cpu += v[i].cpu;
+			h[j].used_memory += v[i].memory;
+			h[j].running_vms++;
+			h[j].attr.free_cpu = (double)(h[j].cpu - h[j].used_cpu);
+			h[j].attr.free_memory = (double)(h[j].memory -
+			    h[j].used_memory);
+			h[j].attr.running_vms = h[j].running_vms;
+		}
+}
+
+static void
+test_reference(void)
+{
+	static struct pl_host copy[MAXH];
+	static long where[MAXV];
+	struct expr *e[] = { ex("labels.zone == \"a\""), ex("labels.zone "
+	    "!= \"c\""), ex("free_cpu >= 6"), ex("free_memory"), ex("cpu") };
+	enum pl_policy pol[] = { PL_SPREAD, PL_LOAD, PL_RANK };
+	static struct expr *own[MAXV];
+	char src[64];
+	size_t round, i, bad;
+
+	/* rounds 12..14: an expression of its own per VM, so that every
+	 * class has one VM and the engine scans instead of using trees */
+	for (round = 0; round < 15; round++) {
+		reset();
+		for (i = 0; i < 100; i++) {
+			host(8 << rnd(3), 8192LL << rnd(3), (int)rnd(4) - 1);
+			F.h[i].enabled = rnd(10) != 0;
+			F.h[i].attr.load = (double)rnd(120) - 10;
+			F.h[i].used_cpu = rnd(4);
+		}
+		for (i = 0; i < 1500; i++) {
+			vm(1 << rnd(3), 512LL << rnd(5), pol[round % 3]);
+			F.v[i].priority = (int)rnd(4);
+			F.v[i].requirements = rnd(2) ? e[rnd(3)] : NULL;
+			F.v[i].rank = e[3 + round / 3 % 2];
+			if (round >= 12) {
+				snprintf(src, sizeof(src), "cpu >= %u.%06zu",
+				    8 << rnd(3), i);
+				own[i] = ex(src);
+				F.v[i].requirements = own[i];
+			}
+		}
+		memcpy(copy, F.h, sizeof(copy));
+		reference(copy, F.in.nhosts, F.v, F.in.nvms, where);
+		run();
+		for (i = 0, bad = 0; i < F.in.nvms; i++)
+			if (F.r[i].reason == PL_PLACED ? where[i] !=
+			    (long)F.r[i].host : where[i] >= 0)
+				bad++;
+		ok(bad == 0, "reference: %s%s%s, %zu of %zu choices differ",
+		    round % 3 == 0 ? "spread" : round % 3 == 1 ? "load" :
+		    "rank ", round % 3 != 2 ? "" : round / 3 % 2 ?
+		    "cpu" : "free_memory", round >= 12 ? " (scans)" : "",
+		    bad, F.in.nvms);
+		for (i = 0; round >= 12 && i < F.in.nvms; i++)
+			expr_free(own[i]);
+	}
+	for (i = 0; i < ARRAY_LEN(e); i++)
+		expr_free(e[i]);
+}
+
 /* Replay moves, checking each against capacity; returns hosts in use. */
 static size_t
 replay(size_t *where, const struct pl_move *m, int n, bool *valid)
@@ -674,6 +798,7 @@ main(void)
 	test_reasons();
 	test_priority();
 	test_properties();
+	test_reference();
 	test_rebalance_pack();
 	test_rebalance_spread();
 	return tap_done();

@@ -10,7 +10,8 @@
  * placement changes one host, so only that leaf's path is recomputed, in
  * each tree still in use.  Static requirements are tested once per host
  * and class; others (free_*, load, running_vms) again whenever the host
- * changes, so the trees stay exact.  Single-VM classes just scan.
+ * changes, so the trees stay exact.  Single-VM classes, and those past
+ * TREE_BUDGET, scan the hosts instead.
  */
 #include <limits.h>
 #include <math.h>
@@ -42,7 +43,7 @@ struct cls {
 	long long min_cpu, min_memory, min_disk;	/* its smallest need */
 	unsigned char *pass;		/* enabled and static part passes */
 	struct node *tree;		/* NULL: scan */
-	size_t *host_at, *pos;		/* leaf order when keys are static */
+	size_t *host_at, *pos;	/* leaf order, static keys */
 };
 
 /* (group, host) pairs with how many of the group's VMs are there. */
@@ -1016,7 +1017,7 @@ struct rbmove {
 
 struct rb {
 	const struct pl_input *in;
-	struct pl_host *hosts;		/* a copy with the moves applied */
+	struct pl_host *hosts;	/* a copy, moves applied */
 	size_t *where;			/* each VM's host now */
 	struct ghash gh;
 	struct rbmove *moves;

@@ -16,7 +16,7 @@ enum { K_TRUE, K_FALSE, K_LABEL, K_CMP, K_ATTR };
 
 struct expr {
 	char *src;
-	int kind, op;			/* op: 0 ==, 1 !=, 2 <, 3 <=, 4 >, 5 >= */
+	int kind, op;			/* == != < <= > >= as 0..5 */
 	char key[64], val[64];
 	size_t attr;
 	double num;

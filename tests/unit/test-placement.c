@@ -565,7 +565,8 @@ reference(struct pl_host *h, size_t nh, const struct pl_vm *v, size_t nv,
 		h[i].attr.cpu = (double)h[i].cpu;
 		h[i].attr.memory = (double)h[i].memory;
 		h[i].attr.free_cpu = (double)(h[i].cpu - h[i].used_cpu);
-		h[i].attr.free_memory = (double)(h[i].memory - h[i].used_memory);
+		h[i].attr.free_memory = (double)(h[i].memory -
+		    h[i].used_memory);
 	}
 	for (prio = 3; prio >= 0; prio--)
 		for (i = 0; i < nv; i++) {

@@ -8,7 +8,13 @@
  * Output: for each pending VM a host, or the reason it stays pending.
  *
  * VMs are placed in priority order (higher first), then in input order
- * (callers pass them oldest first).  Within that, a VM goes to a host that
+ * (callers pass them oldest first), with two exceptions within one
+ * priority: pack VMs take the pack VMs' turns largest first (size: the
+ * largest of its cpu, memory and disk as shares of the mean enabled host;
+ * best fit decreasing comes within a few percent of the fewest hosts where
+ * input order wastes several), and the VMs of an affinity group go together
+ * when the first of them comes, its first choosing a host with room for
+ * all of them when one exists.  A VM goes to a host that
  * is enabled, passes its requirements, has room for its cpu, memory and
  * disk, and keeps its group's rule (affinity: the host of the group's
  * other VMs; anti-affinity: a host none of them is on); among those the
@@ -17,8 +23,15 @@
  *   spread  even allocation: the host with the lowest allocated share
  *   load    the lowest measured load (unknown load counts as 100)
  *   rank    the highest value of the VM's rank expression
- * Ties go to the host listed first.  Every placement updates the host's
- * allocation before the next VM is placed.
+ * Ties go to the host listed first.  The allocated share is the larger of
+ * used/capacity for cpu and for memory.  Every placement updates the
+ * host's allocation (used_*, running_vms and attr's free_* and
+ * running_vms, which placement_run first sets from the numbers; free_disk
+ * only when disk is known) before the next VM is placed.  An affinity
+ * group whose members sit on several hosts follows the first member's.
+ *
+ * Reasons describe the state after the pass: PL_CAPACITY counts the
+ * passing hosts that then lacked each resource.
  *
  * Cost: near-linear in hosts + VMs for VMs that share requirement
  * expressions (each distinct expression is evaluated once per host when
@@ -93,8 +106,9 @@ struct pl_result {
 	size_t short_cpu, short_memory, short_disk;
 };
 
-/* Place in->vms; out has in->nvms entries.  Returns 0, or -1 when memory
- * ran out (then out is not filled). */
+/* Place in->vms; out has in->nvms entries.  Returns 0 (memory running
+ * out ends the process, as xalloc does everywhere; -1 is kept for an
+ * allocator that returns). */
 int placement_run(struct pl_input *in, struct pl_result *out);
 
 /* One line for a reason: "no host passes the requirements", "not enough
@@ -108,8 +122,18 @@ void placement_reason(const struct pl_result *r, const struct pl_vm *vm,
  * hosts as possible; PL_SPREAD: even allocation).  placed[i] is the host
  * index of VM vms[i]; moves gets (vm index, host index) pairs in the
  * order to run them, each valid given the ones before (capacity and
- * requirements).  Returns the number of moves, or -1 when memory ran out;
- * *out is the caller's to free.
+ * requirements).  Returns the number of moves (memory running out ends
+ * the process, as in placement_run); *out is the caller's to free (NULL
+ * when there are no moves).
+ *
+ * The hosts' used_* include the VMs in vms; in->hosts is left as it is.
+ * VMs of affinity groups stay (a group moves whole or not at all; not
+ * attempted); anti-affinity is kept.  PL_PACK empties hosts with fewest
+ * VMs first, wholly or not at all, onto the fullest hosts in use; a host
+ * that received VMs is not emptied.  PL_SPREAD moves from the most
+ * allocated host to the one left least allocated while that stays below
+ * where the source was; on uniform work it ends within one VM.  Other
+ * policies move nothing.
  */
 struct pl_move {
 	size_t vm;

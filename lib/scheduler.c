@@ -1257,48 +1257,48 @@ sched_explain(struct ctx *ctx, const char *ref, struct doc **out,
 	doc_set_str(d, "state", state);
 	doc_set_str(d, "host", doc_get_str(vm, "host"));
 	if (state && strcmp(state, "pending") == 0) {
-		/* what the engine says now, for this VM alone */
-		if (catalog_query(ctx->cat, &st, err, "SELECT v.name, v.cpu, "
-		    "v.memory, (SELECT COALESCE(sum(d.size), 0) FROM vm_disks "
-		    "d WHERE d.vm_id = v.id), v.requirements, v.policy, "
-		    "v.rank, COALESCE(v.vm_group, 0), v.reason, v.attempts, "
-		    "v.retry_after FROM vms v WHERE v.id = ?", "i",
-		    doc_map_get(vm, "id")->u.i) == 0 && cstmt_row(st, err)) {
-			struct sched_req q = {
-				.name = cstmt_text(st, 0),
-				.cpu = (int)cstmt_int(st, 1),
-				.memory = cstmt_int(st, 2),
-				.disk = cstmt_int(st, 3),
-				.requirements = cstmt_text(st, 4),
-				.policy = cstmt_text(st, 5),
-				.rank = cstmt_text(st, 6),
-				.group = cstmt_int(st, 7),
-			};
-			struct model m = { 0 };
-			struct pl_result *res = NULL;
-			char why[512];
+		long long id = doc_map_get(vm, "id")->u.i;
 
-			doc_set_str(d, "reason", cstmt_text(st, 8));
-			doc_set_int(d, "failed_deploys", cstmt_int(st, 9));
-			if (!cstmt_null(st, 10))
+		if (catalog_query(ctx->cat, &st, err, "SELECT reason, "
+		    "attempts, retry_after FROM vms WHERE id = ?", "i", id) ==
+		    0 && cstmt_row(st, err)) {
+			if (!cstmt_null(st, 0))
+				doc_set_str(d, "reason", cstmt_text(st, 0));
+			doc_set_int(d, "failed_deploys", cstmt_int(st, 1));
+			if (!cstmt_null(st, 2))
 				doc_set_str(d, "retry_after",
-				    cstmt_text(st, 10));
+				    cstmt_text(st, 2));
+		}
+		cstmt_free(st);
+		/* what a pass would do now, with every pending VM */
+		if (err->code == 0) {
+			struct model m = { 0 };
+			struct pending p = { 0 };
+			struct pl_result *res = NULL;
+			char why[512] = "waiting for its back-off to end";
+			size_t i;
+
 			if (model_load(ctx, &m, err) == 0 &&
-			    model_vm(&m, &q, 0, 0, NULL, err) == 0 &&
+			    model_pending(ctx, &m, &p, 0, err) == 0 &&
 			    model_run(&m, &res, err) == 0) {
-				if (res[0].reason == PL_PLACED)
-					snprintf(why, sizeof(why), "would go "
-					    "to host '%s'",
-					    m.hosts[res[0].host].attr.name);
-				else
-					placement_reason(&res[0], &m.vms[0],
-					    why, sizeof(why));
+				for (i = 0; i < m.nvms; i++) {
+					if (p.ids[i] != id)
+						continue;
+					if (res[i].reason == PL_PLACED)
+						snprintf(why, sizeof(why),
+						    "would go to host '%s'",
+						    m.hosts[res[i].host].attr.name);
+					else
+						placement_reason(&res[i],
+						    &m.vms[i], why,
+						    sizeof(why));
+				}
 				doc_set_str(d, "now", why);
 			}
 			free(res);
+			pending_release(&p);
 			model_release(&m);
 		}
-		cstmt_free(st);
 	}
 	doc_free(vm);
 	if (err->code)

@@ -72,7 +72,18 @@ cvm_create(struct ctx *ctx, struct args *a, struct cerr *err)
 	if (count && (!valid_id(count, &n) || n < 1 || n > CVM_MAX_COUNT))
 		return cerr_set(err, CERR_USAGE, "invalid count '%s' (1 to "
 		    "%d)", count, CVM_MAX_COUNT);
-	return cli_each_doc(ctx, a, (int)n, create_one, err);
+	/* queued or held VMs touch no hypervisor: one transaction for the
+	 * batch (each VM a savepoint) instead of one per VM */
+	if ((o.queue || o.hold) && vm_batch_begin(ctx, err))
+		return err->code;
+	cli_each_doc(ctx, a, (int)n, create_one, err);
+	if (o.queue || o.hold) {
+		struct cerr end = { 0 };
+
+		if (vm_batch_end(ctx, &end) && err->code == 0)
+			cerr_set(err, end.code, "%s", end.msg);
+	}
+	return err->code;
 }
 
 static int

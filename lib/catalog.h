@@ -37,6 +37,12 @@ const char *catalog_path(const struct catalog *cat);
 
 /* BEGIN IMMEDIATE; COMMIT; ROLLBACK (rollback never fails, takes NULL). */
 int catalog_begin(struct catalog *cat, struct cerr *err);
+/* A batch: one write transaction around many begin/commit pairs, which
+ * become savepoints (a rollback undoes its own part only).  For batches
+ * that call no hypervisor, such as creating queued VMs: the lock is held
+ * throughout, and nothing of the batch is kept if the process dies. */
+int catalog_batch_begin(struct catalog *cat, struct cerr *err);
+int catalog_batch_end(struct catalog *cat, struct cerr *err);
 int catalog_commit(struct catalog *cat, struct cerr *err);
 void catalog_rollback(struct catalog *cat);
 

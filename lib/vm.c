@@ -1143,6 +1143,18 @@ out:
 }
 
 int
+vm_batch_begin(struct ctx *ctx, struct cerr *err)
+{
+	return catalog_batch_begin(ctx->cat, err);
+}
+
+int
+vm_batch_end(struct ctx *ctx, struct cerr *err)
+{
+	return catalog_batch_end(ctx->cat, err);
+}
+
+int
 vm_release(struct ctx *ctx, const char *ref, struct doc **out,
     struct cerr *err)
 {

@@ -45,6 +45,10 @@ struct vm_opts {
  * left in state failed, its host released). */
 int vm_create(struct ctx *ctx, const struct doc *d, const char *where,
     const struct vm_opts *o, struct doc **out, struct cerr *err);
+/* Around a batch of creates with hold or queue (no hypervisor called):
+ * one catalog transaction for all, each create its own savepoint. */
+int vm_batch_begin(struct ctx *ctx, struct cerr *err);
+int vm_batch_end(struct ctx *ctx, struct cerr *err);
 int vm_list(struct ctx *ctx, const struct vm_filter *f, emit_fn emit,
     struct cerr *err);
 /* ref is an id, a UUID or the name of a VM not done. */

@@ -232,7 +232,9 @@ name: a\ncpu: 1\nmemory: 64\ndisks: {size: 1G}\n|disks: expected a list, found a
 name: a\ncpu: 1\nmemory: 64\ndisks: [{size: 0}]\n|disks[0].size: must be at least 1 MiB
 name: a\ncpu: 1\nmemory: 64\ndisks: [{size: 1G, color: red}]\n|disks[0].color: unknown field
 name: a\ncpu: 1\nmemory: 64\nnics: [{network: n}]\n|nics: not supported yet (networks arrive with cnet)
-name: a\ncpu: 1\nmemory: 64\nrequirements: 'cpu > 1'\n|requirements: not supported yet (placement expressions arrive with csched)
+name: a\ncpu: 1\nmemory: 64\nrequirements: 'cpu >'\n|requirements: column 6: expected a value, found end of input
+name: a\ncpu: 1\nmemory: 64\nrequirements: [x]\n|requirements: expected a string, found a list
+name: a\ncpu: 1\nmemory: 64\npriority: high\n|priority: expected a whole number from -1000 to 1000
 EOF_CASES
 	[ "$(catalog_digest)" = "$before" ]
 }

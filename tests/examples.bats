@@ -59,3 +59,15 @@ load helpers/common
 	run bash -c 'ls -d /tmp/cops.* 2>/dev/null'
 	[ -z "$output" ]
 }
+
+@test "examples: scheduler.sh queues, plans, passes and explains" {
+	run -0 --separate-stderr "$CLOUDOS_SRCDIR/examples/scheduler.sh"
+	assert_line "plan: web-1 -> h1"
+	assert_line "plan: web-2 -> h2"
+	assert_line "ran: web-2 on h2"
+	assert_line "gpu-1 waits: no host passes the requirements 'labels.gpu == \"yes\"'"
+	assert_line --regexp "^cache-2 waits: not enough cpu on 1 host"
+	assert_line "pack moves: 0"
+	run bash -c 'ls -d /tmp/csch.* 2>/dev/null'
+	[ -z "$output" ]
+}

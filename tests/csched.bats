@@ -224,3 +224,28 @@ per_host() {
 		[[ "$stderr" == "csched: "*"admin"* ]] || { echo "$sub: $stderr"; false; }
 	done
 }
+
+@test "csched pass --loop runs until a signal; a pass and cvm create never share the last room" {
+	chost add t1 test:///default --cpu 1 --memory 1GiB -q >/dev/null
+	csched pass --loop 1 --no-reconcile -q >/dev/null 2>"$BATS_TEST_TMPDIR/loop.err" &
+	loop=$!
+	sleep 1.5
+	queue l 1
+	for _ in $(seq 1 50); do
+		[ "$(cvm show l-1 -o json | jq -r .state)" = running ] && break
+		sleep 0.1
+	done
+	[ "$(cvm show l-1 -o json | jq -r .state)" = running ]
+	kill -INT "$loop"
+	wait "$loop"
+	[ ! -s "$BATS_TEST_TMPDIR/loop.err" ]
+	cvm delete -q l-1
+	# one unit of room; a pass and a create race for it
+	queue r 1
+	printf 'name: c\ncpu: 1\nmemory: 64MiB\n' > "$BATS_TEST_TMPDIR/c.yaml"
+	csched pass --no-reconcile -q >/dev/null 2>&1 &
+	p=$!
+	cvm create -q "$BATS_TEST_TMPDIR/c.yaml" >/dev/null 2>&1 || true
+	wait "$p" || true
+	[ "$(sqlite3 "$CLOUDOS_CATALOG" "SELECT count(*) FROM vms WHERE host_id IS NOT NULL AND state != 'done'")" = 1 ]
+}

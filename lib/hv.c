@@ -1327,12 +1327,16 @@ xml_text(const char *xml, const char *tag, char *out, size_t len)
 	snprintf(out, len, "%.*s", (int)(q - p), p);
 }
 
+/* Oldest first; snapshots of the same second keep libvirt's topological
+ * order (a parent before its children). */
 static int
 snap_cmp(const void *a, const void *b)
 {
 	const struct hv_snapshot *x = a, *y = b;
 
-	return x->created < y->created ? -1 : x->created > y->created;
+	if (x->created != y->created)
+		return x->created < y->created ? -1 : 1;
+	return x->order < y->order ? -1 : x->order > y->order;
 }
 
 int
@@ -1348,7 +1352,8 @@ hv_snapshot_list(struct hv *hv, const char *uuid, struct hv_snapshot **out,
 	*n = 0;
 	if (dom == NULL)
 		return err->code;
-	if ((count = virDomainListAllSnapshots(dom, &snaps, 0)) < 0) {
+	if ((count = virDomainListAllSnapshots(dom, &snaps,
+	    VIR_DOMAIN_SNAPSHOT_LIST_TOPOLOGICAL)) < 0) {
 		rc = hv_fail(hv, err, "cannot list snapshots of domain %s",
 		    uuid);
 		goto out;
@@ -1372,6 +1377,7 @@ hv_snapshot_list(struct hv *hv, const char *uuid, struct hv_snapshot **out,
 			virResetLastError();
 		}
 		s->current = virDomainSnapshotIsCurrent(snaps[i], 0) == 1;
+		s->order = i;
 		virDomainSnapshotFree(snaps[i]);
 		(*n)++;
 	}

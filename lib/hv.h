@@ -169,6 +169,7 @@ struct hv_snapshot {
 	long long created;	/* seconds since the epoch */
 	char state[16];		/* what the domain was: running, shutoff... */
 	int current;
+	int order;		/* libvirt's topological order */
 };
 int hv_snapshot_create(struct hv *hv, const char *uuid, const char *name,
     struct cerr *err);

@@ -1404,8 +1404,9 @@ snap_lookup(struct hv *hv, virDomainPtr dom, const char *uuid,
 	return snap;
 }
 
-int
-hv_snapshot_revert(struct hv *hv, const char *uuid, const char *name,
+/* Revert to, or delete, snapshot name of domain uuid. */
+static int
+snap_act(struct hv *hv, const char *uuid, const char *name, int revert,
     struct cerr *err)
 {
 	virDomainPtr dom = lookup(hv, uuid, err);
@@ -1416,9 +1417,12 @@ hv_snapshot_revert(struct hv *hv, const char *uuid, const char *name,
 		return err->code;
 	if ((snap = snap_lookup(hv, dom, uuid, name, err)) == NULL)
 		rc = err->code;
-	else if (virDomainRevertToSnapshot(snap, 0) < 0)
+	else if (revert && virDomainRevertToSnapshot(snap, 0) < 0)
 		rc = hv_fail(hv, err, "cannot revert domain %s to snapshot "
 		    "'%s'", uuid, name);
+	else if (!revert && virDomainSnapshotDelete(snap, 0) < 0)
+		rc = hv_fail(hv, err, "cannot delete snapshot '%s' of domain "
+		    "%s", name, uuid);
 	if (snap)
 		virDomainSnapshotFree(snap);
 	virDomainFree(dom);
@@ -1426,22 +1430,15 @@ hv_snapshot_revert(struct hv *hv, const char *uuid, const char *name,
 }
 
 int
+hv_snapshot_revert(struct hv *hv, const char *uuid, const char *name,
+    struct cerr *err)
+{
+	return snap_act(hv, uuid, name, 1, err);
+}
+
+int
 hv_snapshot_delete(struct hv *hv, const char *uuid, const char *name,
     struct cerr *err)
 {
-	virDomainPtr dom = lookup(hv, uuid, err);
-	virDomainSnapshotPtr snap = NULL;
-	int rc = 0;
-
-	if (dom == NULL)
-		return err->code;
-	if ((snap = snap_lookup(hv, dom, uuid, name, err)) == NULL)
-		rc = err->code;
-	else if (virDomainSnapshotDelete(snap, 0) < 0)
-		rc = hv_fail(hv, err, "cannot delete snapshot '%s' of domain "
-		    "%s", name, uuid);
-	if (snap)
-		virDomainSnapshotFree(snap);
-	virDomainFree(dom);
-	return rc;
+	return snap_act(hv, uuid, name, 0, err);
 }

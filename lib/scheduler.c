@@ -635,6 +635,30 @@ out:
 	return err->code;
 }
 
+/* The columns of a VM that say what it asks of a host, from v.id (0) to
+ * its group (8), and the request they make. */
+#define REQ_COLS \
+	"v.id, v.name, v.cpu, v.memory, (SELECT COALESCE(sum(d.size), 0) " \
+	"FROM vm_disks d WHERE d.vm_id = v.id), v.requirements, v.policy, " \
+	"v.rank, COALESCE(v.vm_group, 0)"
+
+static struct sched_req
+req_of(struct cstmt *st)
+{
+	struct sched_req q = {
+		.name = cstmt_text(st, 1),
+		.cpu = (int)cstmt_int(st, 2),
+		.memory = cstmt_int(st, 3),
+		.disk = cstmt_int(st, 4),
+		.requirements = cstmt_text(st, 5),
+		.policy = cstmt_text(st, 6),
+		.rank = cstmt_text(st, 7),
+		.group = cstmt_int(st, 8),
+	};
+
+	return q;
+}
+
 /* The pending VMs a pass considers, oldest first within a priority;
  * ids[i] and names[i] go with m->vms[i]. */
 struct pending {
@@ -667,10 +691,8 @@ model_pending(struct ctx *ctx, struct model *m, struct pending *p,
 	char now[32];
 
 	catalog_now(now);
-	if (catalog_query(ctx->cat, &st, err, "SELECT v.id, v.name, v.cpu, "
-	    "v.memory, (SELECT COALESCE(sum(d.size), 0) FROM vm_disks d "
-	    "WHERE d.vm_id = v.id), v.requirements, v.policy, v.rank, "
-	    "COALESCE(v.vm_group, 0), v.priority, h.name, v.reason "
+	if (catalog_query(ctx->cat, &st, err, "SELECT " REQ_COLS ", "
+	    "v.priority, h.name, v.reason "
 	    "FROM vms v LEFT JOIN hosts h ON h.id = v.avoid_host "
 	    "WHERE v.state = 'pending' AND (v.retry_after IS NULL OR "
 	    "v.retry_after <= ?1) ORDER BY v.priority DESC, v.id "
@@ -678,16 +700,7 @@ model_pending(struct ctx *ctx, struct model *m, struct pending *p,
 	    (long long)max_vms))
 		return err->code;
 	while (cstmt_row(st, err)) {
-		struct sched_req q = {
-			.name = cstmt_text(st, 1),
-			.cpu = (int)cstmt_int(st, 2),
-			.memory = cstmt_int(st, 3),
-			.disk = cstmt_int(st, 4),
-			.requirements = cstmt_text(st, 5),
-			.policy = cstmt_text(st, 6),
-			.rank = cstmt_text(st, 7),
-			.group = cstmt_int(st, 8),
-		};
+		struct sched_req q = req_of(st);
 		size_t cap = p->cap, cap2 = p->cap;
 
 		if (model_vm(m, &q, cstmt_int(st, 0), (int)cstmt_int(st, 9),
@@ -1065,24 +1078,13 @@ sched_apply(struct ctx *ctx, const struct doc *d, const char *where,
 	 * now, by the VM's own requirements and group */
 	if (catalog_begin(ctx->cat, err))
 		return err->code;
-	if (catalog_query(ctx->cat, &st, err, "SELECT v.id, v.name, v.cpu, "
-	    "v.memory, (SELECT COALESCE(sum(d.size), 0) FROM vm_disks d "
-	    "WHERE d.vm_id = v.id), v.requirements, v.policy, v.rank, "
-	    "COALESCE(v.vm_group, 0), v.state, h.id FROM vms v, hosts h "
+	if (catalog_query(ctx->cat, &st, err, "SELECT " REQ_COLS ", "
+	    "v.state, h.id FROM vms v, hosts h "
 	    "WHERE (v.name = ?1 AND v.state != 'done' OR v.uuid = ?1) AND "
 	    "h.name = ?2", "ss", vm, host))
 		goto fail;
 	if (cstmt_row(st, err)) {
-		struct sched_req q = {
-			.name = cstmt_text(st, 1),
-			.cpu = (int)cstmt_int(st, 2),
-			.memory = cstmt_int(st, 3),
-			.disk = cstmt_int(st, 4),
-			.requirements = cstmt_text(st, 5),
-			.policy = cstmt_text(st, 6),
-			.rank = cstmt_text(st, 7),
-			.group = cstmt_int(st, 8),
-		};
+		struct sched_req q = req_of(st);
 		struct model m = { 0 };
 		struct pl_result *res = NULL;
 		char why[512];
@@ -1172,24 +1174,13 @@ sched_rebalance(struct ctx *ctx, const char *policy, long max_moves,
 	if (model_load(ctx, &m, err))
 		goto out;
 	/* the VMs that can move: those a migration takes */
-	if (catalog_query(ctx->cat, &st, err, "SELECT v.id, v.name, v.cpu, "
-	    "v.memory, (SELECT COALESCE(sum(d.size), 0) FROM vm_disks d "
-	    "WHERE d.vm_id = v.id), v.requirements, v.policy, v.rank, "
-	    "COALESCE(v.vm_group, 0), v.host_id FROM vms v WHERE v.state IN "
+	if (catalog_query(ctx->cat, &st, err, "SELECT " REQ_COLS ", "
+	    "v.host_id FROM vms v WHERE v.state IN "
 	    "('running', 'suspended', 'poweroff') AND v.host_id IS NOT NULL "
 	    "ORDER BY v.id", ""))
 		goto out;
 	while (cstmt_row(st, err)) {
-		struct sched_req q = {
-			.name = cstmt_text(st, 1),
-			.cpu = (int)cstmt_int(st, 2),
-			.memory = cstmt_int(st, 3),
-			.disk = cstmt_int(st, 4),
-			.requirements = cstmt_text(st, 5),
-			.policy = cstmt_text(st, 6),
-			.rank = cstmt_text(st, 7),
-			.group = cstmt_int(st, 8),
-		};
+		struct sched_req q = req_of(st);
 		long h = host_index(&m, cstmt_int(st, 9));
 		size_t c2 = capids;
 

@@ -880,27 +880,36 @@ last_error_is(int code)
 	return 0;
 }
 
-int
-hv_pool_ensure(struct hv *hv, struct cerr *err)
+static int vol_remove(struct hv *hv, virStoragePoolPtr pool,
+    const char *name, struct cerr *err);
+
+/* Define, build, start and autostart the dir pool name at path, as far
+ * as it is missing. */
+static int
+pool_ensure(struct hv *hv, const char *name, const char *path,
+    struct cerr *err)
 {
-	static const char xml[] =
-	    "<pool type='dir'>\n"
-	    "  <name>" HV_POOL "</name>\n"
-	    "  <target><path>" HV_POOL_PATH "</path></target>\n"
-	    "</pool>\n";
-	virStoragePoolPtr pool = virStoragePoolLookupByName(hv->conn, HV_POOL);
+	struct buf xml = BUF_INIT;
+	virStoragePoolPtr pool = virStoragePoolLookupByName(hv->conn, name);
 	struct cerr defined = { 0 };
 	int active, autostart = 0, rc = 0;
 
 	if (pool == NULL) {
 		if (!last_error_is(VIR_ERR_NO_STORAGE_POOL))
 			return hv_fail(hv, err, "cannot look up storage pool "
-			    "'%s' on '%s'", HV_POOL, hv->uri);
-		if ((pool = virStoragePoolDefineXML(hv->conn, xml, 0)) == NULL) {
+			    "'%s' on '%s'", name, hv->uri);
+		buf_puts(&xml, "<pool type='dir'>\n  <name>");
+		buf_xml(&xml, name);
+		buf_puts(&xml, "</name>\n  <target><path>");
+		buf_xml(&xml, path);
+		buf_puts(&xml, "</path></target>\n</pool>\n");
+		pool = virStoragePoolDefineXML(hv->conn, xml.s, 0);
+		buf_release(&xml);
+		if (pool == NULL) {
 			/* another command may have defined it meanwhile */
 			hv_fail(hv, &defined, "cannot define storage pool '%s' "
-			    "on '%s'", HV_POOL, hv->uri);
-			pool = virStoragePoolLookupByName(hv->conn, HV_POOL);
+			    "on '%s'", name, hv->uri);
+			pool = virStoragePoolLookupByName(hv->conn, name);
 			if (pool == NULL) {
 				virResetLastError();
 				return cerr_set(err, defined.code, "%s",
@@ -916,21 +925,257 @@ hv_pool_ensure(struct hv *hv, struct cerr *err)
 		if (virStoragePoolCreate(pool, 0) < 0 &&
 		    virStoragePoolIsActive(pool) != 1) {
 			rc = hv_fail(hv, err, "cannot start storage pool '%s' "
-			    "on '%s'", HV_POOL, hv->uri);
+			    "on '%s'", name, hv->uri);
 			goto out;
 		}
 		virResetLastError();
 	} else if (active < 0) {
 		rc = hv_fail(hv, err, "cannot read storage pool '%s' on '%s'",
-		    HV_POOL, hv->uri);
+		    name, hv->uri);
 		goto out;
 	}
 	if (virStoragePoolGetAutostart(pool, &autostart) < 0 ||
 	    (!autostart && virStoragePoolSetAutostart(pool, 1) < 0))
 		rc = hv_fail(hv, err, "cannot make storage pool '%s' start "
-		    "with '%s'", HV_POOL, hv->uri);
+		    "with '%s'", name, hv->uri);
 out:
 	virStoragePoolFree(pool);
+	return rc;
+}
+
+int
+hv_pool_ensure(struct hv *hv, struct cerr *err)
+{
+	return pool_ensure(hv, HV_POOL, HV_POOL_PATH, err);
+}
+
+int
+hv_pool_define(struct hv *hv, const char *name, const char *path,
+    struct cerr *err)
+{
+	return pool_ensure(hv, name, path, err);
+}
+
+/* Pool name, or NULL with err set (CERR_NOTFOUND when missing). */
+static virStoragePoolPtr
+named_pool(struct hv *hv, const char *name, struct cerr *err)
+{
+	virStoragePoolPtr pool = virStoragePoolLookupByName(hv->conn, name);
+
+	if (pool == NULL)
+		hv_fail(hv, err, "no storage pool '%s' on '%s'", name,
+		    hv->uri);
+	return pool;
+}
+
+int
+hv_pool_undefine(struct hv *hv, const char *name, struct cerr *err)
+{
+	virStoragePoolPtr pool = virStoragePoolLookupByName(hv->conn, name);
+	int rc = 0;
+
+	if (pool == NULL) {
+		if (last_error_is(VIR_ERR_NO_STORAGE_POOL)) {
+			virResetLastError();
+			return 0;
+		}
+		return hv_fail(hv, err, "cannot look up storage pool '%s' on "
+		    "'%s'", name, hv->uri);
+	}
+	if (virStoragePoolIsActive(pool) == 1) {
+		/* the folder goes when empty; one holding files stays */
+		if (virStoragePoolDelete(pool, 0) < 0)
+			virResetLastError();
+		if (virStoragePoolDestroy(pool) < 0 &&
+		    virStoragePoolIsActive(pool) == 1) {
+			rc = hv_fail(hv, err, "cannot stop storage pool '%s' "
+			    "on '%s'", name, hv->uri);
+			goto out;
+		}
+	}
+	virResetLastError();
+	if (virStoragePoolUndefine(pool) < 0 &&
+	    !last_error_is(VIR_ERR_NO_STORAGE_POOL))
+		rc = hv_fail(hv, err, "cannot undefine storage pool '%s' on "
+		    "'%s'", name, hv->uri);
+	virResetLastError();
+out:
+	virStoragePoolFree(pool);
+	return rc;
+}
+
+int
+hv_pool_info(struct hv *hv, const char *name, struct hv_pool_info *pi,
+    struct cerr *err)
+{
+	virStoragePoolPtr pool = named_pool(hv, name, err);
+	virStoragePoolInfo info;
+	int rc = 0;
+
+	if (pool == NULL)
+		return err->code;
+	if (virStoragePoolRefresh(pool, 0) < 0)
+		virResetLastError();
+	if (virStoragePoolGetInfo(pool, &info) < 0) {
+		rc = hv_fail(hv, err, "cannot read storage pool '%s' on '%s'",
+		    name, hv->uri);
+	} else {
+		pi->active = info.state == VIR_STORAGE_POOL_RUNNING ||
+		    info.state == VIR_STORAGE_POOL_DEGRADED;
+		pi->capacity = (long long)(info.capacity >> 20);
+		pi->allocation = (long long)(info.allocation >> 20);
+		pi->available = (long long)(info.available >> 20);
+	}
+	virStoragePoolFree(pool);
+	return rc;
+}
+
+/* Volume name of pool, or NULL with err set. */
+static virStorageVolPtr
+named_vol(struct hv *hv, virStoragePoolPtr pool, const char *pname,
+    const char *name, struct cerr *err)
+{
+	virStorageVolPtr vol = virStorageVolLookupByName(pool, name);
+
+	if (vol == NULL)
+		hv_fail(hv, err, "no volume '%s' in storage pool '%s' on '%s'",
+		    name, pname, hv->uri);
+	return vol;
+}
+
+int
+hv_pvol_create(struct hv *hv, const char *pname, const char *name,
+    long long size, const char *backing, char **path, struct cerr *err)
+{
+	virStoragePoolPtr pool = named_pool(hv, pname, err);
+	virStorageVolPtr vol = NULL;
+	struct buf xml = BUF_INIT;
+	int rc = 0;
+
+	if (pool == NULL)
+		return err->code;
+	buf_puts(&xml, "<volume>\n  <name>");
+	buf_xml(&xml, name);
+	buf_printf(&xml, "</name>\n  <capacity unit='MiB'>%lld</capacity>\n"
+	    "  <target>\n    <format type='qcow2'/>\n  </target>\n", size);
+	if (backing) {
+		buf_puts(&xml, "  <backingStore>\n    <path>");
+		buf_xml(&xml, backing);
+		buf_puts(&xml, "</path>\n    <format type='qcow2'/>\n"
+		    "  </backingStore>\n");
+	}
+	buf_puts(&xml, "</volume>\n");
+	if ((vol = virStorageVolCreateXML(pool, xml.s, 0)) == NULL) {
+		rc = hv_fail(hv, err, "cannot create volume '%s' in storage "
+		    "pool '%s' on '%s'", name, pname, hv->uri);
+		goto out;
+	}
+	if (path && (*path = virStorageVolGetPath(vol)) == NULL)
+		rc = hv_fail(hv, err, "cannot read the path of volume '%s' on "
+		    "'%s'", name, hv->uri);
+out:
+	if (vol)
+		virStorageVolFree(vol);
+	virStoragePoolFree(pool);
+	buf_release(&xml);
+	return rc;
+}
+
+int
+hv_pvol_path(struct hv *hv, const char *pname, const char *name,
+    char **path, struct cerr *err)
+{
+	virStoragePoolPtr pool = named_pool(hv, pname, err);
+	virStorageVolPtr vol;
+	int rc = 0;
+
+	if (pool == NULL)
+		return err->code;
+	if ((vol = named_vol(hv, pool, pname, name, err)) == NULL) {
+		rc = err->code;
+	} else {
+		if ((*path = virStorageVolGetPath(vol)) == NULL)
+			rc = hv_fail(hv, err, "cannot read the path of volume "
+			    "'%s' on '%s'", name, hv->uri);
+		virStorageVolFree(vol);
+	}
+	virStoragePoolFree(pool);
+	return rc;
+}
+
+int
+hv_pvol_delete(struct hv *hv, const char *pname, const char *name,
+    struct cerr *err)
+{
+	virStoragePoolPtr pool = virStoragePoolLookupByName(hv->conn, pname);
+	int rc;
+
+	if (pool == NULL) {
+		if (last_error_is(VIR_ERR_NO_STORAGE_POOL)) {
+			virResetLastError();
+			return 0;
+		}
+		return hv_fail(hv, err, "cannot look up storage pool '%s' on "
+		    "'%s'", pname, hv->uri);
+	}
+	rc = vol_remove(hv, pool, name, err);
+	virStoragePoolFree(pool);
+	return rc;
+}
+
+int
+hv_pvol_resize(struct hv *hv, const char *pname, const char *name,
+    long long size, struct cerr *err)
+{
+	virStoragePoolPtr pool = named_pool(hv, pname, err);
+	virStorageVolPtr vol;
+	int rc = 0;
+
+	if (pool == NULL)
+		return err->code;
+	if ((vol = named_vol(hv, pool, pname, name, err)) == NULL) {
+		rc = err->code;
+	} else {
+		if (virStorageVolResize(vol, (unsigned long long)size << 20,
+		    0) < 0)
+			rc = hv_fail(hv, err, "cannot resize volume '%s' on "
+			    "'%s'", name, hv->uri);
+		virStorageVolFree(vol);
+	}
+	virStoragePoolFree(pool);
+	return rc;
+}
+
+int
+hv_pvol_clone(struct hv *hv, const char *pname, const char *src,
+    const char *name, struct cerr *err)
+{
+	virStoragePoolPtr pool = named_pool(hv, pname, err);
+	virStorageVolPtr sv = NULL, dv = NULL;
+	struct buf xml = BUF_INIT;
+	int rc = 0;
+
+	if (pool == NULL)
+		return err->code;
+	if ((sv = named_vol(hv, pool, pname, src, err)) == NULL) {
+		rc = err->code;
+		goto out;
+	}
+	buf_puts(&xml, "<volume>\n  <name>");
+	buf_xml(&xml, name);
+	buf_puts(&xml, "</name>\n  <capacity unit='bytes'>0</capacity>\n"
+	    "  <target>\n    <format type='qcow2'/>\n  </target>\n"
+	    "</volume>\n");
+	if ((dv = virStorageVolCreateXMLFrom(pool, xml.s, sv, 0)) == NULL)
+		rc = hv_fail(hv, err, "cannot clone volume '%s' into '%s' on "
+		    "'%s'", src, name, hv->uri);
+out:
+	if (sv)
+		virStorageVolFree(sv);
+	if (dv)
+		virStorageVolFree(dv);
+	virStoragePoolFree(pool);
+	buf_release(&xml);
 	return rc;
 }
 

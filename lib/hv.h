@@ -130,6 +130,44 @@ int hv_console(const char *uri, const char *uuid, int in, int out, int esc,
 /* Make sure the pool exists, is active and starts with the host: define,
  * build, start and mark it autostart as far as it is missing. */
 int hv_pool_ensure(struct hv *hv, struct cerr *err);
+/*
+ * Datastores: dir pools of any name and path (the 'cloudos' pool above is
+ * one of them).  Sizes in MiB.
+ */
+/* Define, build, start and autostart pool name at path, as far as it is
+ * missing; one that exists already is left as it is. */
+int hv_pool_define(struct hv *hv, const char *name, const char *path,
+    struct cerr *err);
+/* Stop and undefine pool name (removing its folder when empty); a
+ * missing pool is not an error. */
+int hv_pool_undefine(struct hv *hv, const char *name, struct cerr *err);
+struct hv_pool_info {
+	int active;
+	long long capacity, allocation, available;	/* MiB */
+};
+/* Refresh pool name and read its figures (virStoragePoolGetInfo);
+ * CERR_NOTFOUND when the pool is missing. */
+int hv_pool_info(struct hv *hv, const char *name, struct hv_pool_info *pi,
+    struct cerr *err);
+/* Create the qcow2 volume name of size MiB in pool pname, on top of the
+ * qcow2 file backing when not NULL; a volume of that name already there
+ * is an error.  *path (NULL to skip) is the caller's to free. */
+int hv_pvol_create(struct hv *hv, const char *pname, const char *name,
+    long long size, const char *backing, char **path, struct cerr *err);
+/* The path of volume name in pname (CERR_NOTFOUND when missing); free it. */
+int hv_pvol_path(struct hv *hv, const char *pname, const char *name,
+    char **path, struct cerr *err);
+/* Delete volume name of pname; a missing volume or pool is not an error. */
+int hv_pvol_delete(struct hv *hv, const char *pname, const char *name,
+    struct cerr *err);
+/* Grow volume name of pname to size MiB (virStorageVolResize). */
+int hv_pvol_resize(struct hv *hv, const char *pname, const char *name,
+    long long size, struct cerr *err);
+/* Copy volume src of pname into a new volume name of the same pool
+ * (virStorageVolCreateXMLFrom). */
+int hv_pvol_clone(struct hv *hv, const char *pname, const char *src,
+    const char *name, struct cerr *err);
+
 /* Create volume name in the pool (replacing one of that name) holding
  * the len bytes at data; *path (the caller's to free; NULL to skip) is
  * where the host keeps it. */

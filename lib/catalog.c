@@ -201,6 +201,44 @@ static const char *const migrations[] = {
 	"  pid INTEGER NOT NULL,"
 	"  holder TEXT NOT NULL,"
 	"  expires TEXT NOT NULL);",
+	/* 5 -> 6: datastores (a libvirt dir pool cloudos-ds-NAME on each of
+	 * their hosts) and volumes in them; a volume lives on one host, is
+	 * attached to at most one VM, and a snapshot's parent is its
+	 * qcow2 backing file */
+	"CREATE TABLE datastores ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  path TEXT NOT NULL,"
+	"  owner INTEGER NOT NULL REFERENCES users(id),"
+	"  group_id INTEGER NOT NULL REFERENCES groups(id),"
+	"  created TEXT NOT NULL,"
+	"  updated TEXT NOT NULL);"
+	"CREATE TABLE datastore_hosts ("
+	"  datastore_id INTEGER NOT NULL REFERENCES datastores(id)"
+	"    ON DELETE CASCADE,"
+	"  host_id INTEGER NOT NULL REFERENCES hosts(id),"
+	"  capacity INTEGER,"
+	"  available INTEGER,"
+	"  monitored TEXT,"
+	"  PRIMARY KEY (datastore_id, host_id));"
+	"CREATE TABLE volumes ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  datastore_id INTEGER NOT NULL REFERENCES datastores(id),"
+	"  host_id INTEGER NOT NULL REFERENCES hosts(id),"
+	"  size INTEGER NOT NULL CHECK (size > 0),"
+	"  format TEXT NOT NULL DEFAULT 'qcow2',"
+	"  parent_id INTEGER REFERENCES volumes(id),"
+	"  vm_id INTEGER REFERENCES vms(id),"
+	"  target TEXT,"
+	"  bus TEXT CHECK (bus IS NULL OR bus IN ('virtio', 'scsi')),"
+	"  owner INTEGER NOT NULL REFERENCES users(id),"
+	"  group_id INTEGER NOT NULL REFERENCES groups(id),"
+	"  created TEXT NOT NULL,"
+	"  updated TEXT NOT NULL,"
+	"  CHECK ((vm_id IS NULL) = (target IS NULL)));"
+	"CREATE INDEX volumes_vm ON volumes(vm_id) WHERE vm_id IS NOT NULL;"
+	"CREATE INDEX volumes_datastore ON volumes(datastore_id);",
 };
 
 int

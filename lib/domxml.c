@@ -19,7 +19,9 @@ domxml_disk(struct buf *b, const struct domdisk *d, int is_qemu)
 	buf_xml(b, d->path);
 	buf_puts(b, "'/>\n      <target dev='");
 	buf_xml(b, d->target);
-	buf_puts(b, "' bus='scsi'/>\n    </disk>\n");
+	buf_puts(b, "' bus='");
+	buf_xml(b, d->bus ? d->bus : "scsi");
+	buf_puts(b, "'/>\n    </disk>\n");
 }
 
 char *

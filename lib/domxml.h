@@ -20,6 +20,7 @@
 struct domdisk {
 	const char *target;	/* sdb, sdc, ... */
 	const char *path;	/* on the host */
+	const char *bus;	/* NULL: "scsi" */
 };
 
 struct domspec {

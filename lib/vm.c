@@ -1945,7 +1945,7 @@ vm_disk_attach(struct ctx *ctx, const char *ref, long long size,
 	struct cerr hverr = { 0 };
 	struct cstmt *st = NULL;
 	struct hv *hv = NULL;
-	struct domdisk dd;
+	struct domdisk dd = { 0 };
 	struct buf xml = BUF_INIT;
 	char target[8] = "", vol[64], now[32], id[32], *path = NULL;
 	bool used[VM_MAX_DISKS] = { false };
@@ -1968,8 +1968,10 @@ vm_disk_attach(struct ctx *ctx, const char *ref, long long size,
 		    "pending or hold)", r.name, r.state);
 		goto fail;
 	}
+	/* cvol volumes attached on the SCSI bus hold their targets too */
 	if (catalog_query(ctx->cat, &st, err, "SELECT target FROM vm_disks "
-	    "WHERE vm_id = ?", "i", r.id))
+	    "WHERE vm_id = ?1 UNION ALL SELECT target FROM volumes WHERE "
+	    "vm_id = ?1", "i", r.id))
 		goto fail;
 	while (cstmt_row(st, err)) {
 		const char *t = cstmt_text(st, 0);
@@ -2113,6 +2115,67 @@ vm_disk_detach(struct ctx *ctx, const char *ref, const char *target,
 	vm_show(ctx, id, out, err);
 out:
 	buf_release(&xml);
+	vmrow_release(&r);
+	return err->code;
+}
+
+int
+vm_volume_slot(struct ctx *ctx, const char *ref, long long host_id,
+    const char *host, const char *bus, struct vm_slot *out, struct cerr *err)
+{
+	struct vmrow r = { 0 };
+	struct cstmt *st = NULL;
+	bool used[VM_MAX_DISKS + 1] = { false };
+	bool scsi = strcmp(bus, "scsi") == 0;
+	char first = scsi ? 'b' : 'a';
+	size_t i;
+
+	if (vm_load(ctx, ref, &r, err))
+		return err->code;
+	if (!disk_state(r.state)) {
+		cerr_set(err, CERR_CONFLICT, "cannot attach a volume to vm '%s': "
+		    "it is %s (attach needs running, suspended, poweroff, "
+		    "pending or hold)", r.name, r.state);
+		goto out;
+	}
+	if (r.host_id != host_id) {
+		cerr_set(err, CERR_CONFLICT, "cannot attach a volume on host "
+		    "'%s' to vm '%s': the vm is %s%s%s", host, r.name,
+		    r.host_id ? "on host '" : "not placed on a host",
+		    r.host_id ? r.host : "", r.host_id ? "'" : "");
+		goto out;
+	}
+	/* SCSI: after the VM's own disks (sdb...); virtio: vda... */
+	if (catalog_query(ctx->cat, &st, err, "SELECT target FROM vm_disks "
+	    "WHERE vm_id = ?1 UNION ALL SELECT target FROM volumes WHERE "
+	    "vm_id = ?1", "i", r.id))
+		goto out;
+	while (cstmt_row(st, err)) {
+		const char *t = cstmt_text(st, 0);
+
+		if (strlen(t) == 3 && t[0] == (scsi ? 's' : 'v') &&
+		    t[1] == 'd' && t[2] >= first &&
+		    t[2] < first + VM_MAX_DISKS)
+			used[t[2] - first] = true;
+	}
+	cstmt_free(st);
+	if (err->code)
+		goto out;
+	out->target[0] = '\0';
+	for (i = 0; i < VM_MAX_DISKS && out->target[0] == '\0'; i++)
+		if (!used[i])
+			snprintf(out->target, sizeof(out->target), "%s%c",
+			    scsi ? "sd" : "vd", (char)(first + i));
+	if (out->target[0] == '\0') {
+		cerr_set(err, CERR_CAPACITY, "vm '%s' has %d %s disks, the "
+		    "most it can have", r.name, VM_MAX_DISKS, bus);
+		goto out;
+	}
+	out->id = r.id;
+	snprintf(out->name, sizeof(out->name), "%s", r.name);
+	snprintf(out->uuid, sizeof(out->uuid), "%s", r.uuid);
+	out->is_qemu = strcmp(r.domain_type, "test") != 0;
+out:
 	vmrow_release(&r);
 	return err->code;
 }

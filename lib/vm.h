@@ -123,6 +123,22 @@ int vm_disk_attach(struct ctx *ctx, const char *ref, long long size,
     struct doc **out, struct cerr *err);
 int vm_disk_detach(struct ctx *ctx, const char *ref, const char *target,
     struct doc **out, struct cerr *err);
+/* Where cvol may attach a volume of host host_id (named host) to VM ref,
+ * inside the caller's transaction: the VM must allow disk changes and be
+ * placed on that host (else CERR_CONFLICT naming both), and out->target
+ * is its first free target of bus: "scsi" takes sdb, sdc, ... not held
+ * by the VM's own disks or other volumes, "virtio" vda, vdb, ...
+ * (CERR_CAPACITY when none is left). */
+struct vm_slot {
+	long long id;
+	char name[160];
+	char uuid[40];
+	char target[8];
+	int is_qemu;		/* a qcow2 driver line in the disk XML */
+};
+int vm_volume_slot(struct ctx *ctx, const char *ref, long long host_id,
+    const char *host, const char *bus, struct vm_slot *out,
+    struct cerr *err);
 /* Snapshots, kept by the hypervisor inside the VM's qcow2 disks (with the
  * memory of a running guest): a VM needs a disk to have any.  Revert
  * puts the VM in the state the snapshot had. */

@@ -1,0 +1,1123 @@
+/*
+ * vol.c - service: datastores and volumes.  Uses the catalog and hv
+ * adapters, and vm for where a volume may attach; includes neither
+ * sqlite3 nor libvirt.
+ *
+ * Every hypervisor action follows the house rule: the catalog is checked
+ * (and, for a new volume, the row recorded) and committed first, libvirt
+ * is called holding no lock, and the outcome is recorded after.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "acct.h"
+#include "buf.h"
+#include "catalog.h"
+#include "domxml.h"
+#include "hv.h"
+#include "valid.h"
+#include "vm.h"
+#include "vol.h"
+#include "xalloc.h"
+#include "compat.h"
+
+#define VOL_VISIBLE "(?1 OR v.owner = ?2)"
+
+/* Datastore names become pool names and folder names: keep them plain. */
+static int
+ds_name_ok(const char *name, struct cerr *err)
+{
+	const char *p;
+
+	if (valid_name("datastore", name, err))
+		return err->code;
+	for (p = name; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' ||
+		    *p == '.'))
+			return cerr_set(err, CERR_USAGE, "datastore name '%s' "
+			    "may hold only letters, digits, '-', '_' and '.'",
+			    name);
+	return 0;
+}
+
+static void
+ds_pool(const char *name, char out[160])
+{
+	snprintf(out, 160, VOL_DS_POOL_PREFIX "%s", name);
+}
+
+static void
+vol_file(long long id, char out[40])
+{
+	snprintf(out, 40, "vol-%lld.qcow2", id);
+}
+
+/* Datastores. */
+
+struct dshost {
+	long long id;
+	char *name, *uri;
+};
+
+static void
+dshosts_free(struct dshost *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(v[i].name);
+		free(v[i].uri);
+	}
+	free(v);
+}
+
+static int
+ds_id(struct ctx *ctx, const char *ref, long long *id, char **name,
+    char **path, struct cerr *err)
+{
+	struct cstmt *st = NULL;
+	long long want;
+
+	if (!valid_id(ref, &want))
+		want = -1;
+	if (catalog_query(ctx->cat, &st, err, "SELECT id, name, path FROM "
+	    "datastores WHERE id = ?1 OR (?1 < 0 AND name = ?2)", "is", want,
+	    ref))
+		return err->code;
+	if (cstmt_row(st, err)) {
+		*id = cstmt_int(st, 0);
+		if (name)
+			*name = xstrdup(cstmt_text(st, 1));
+		if (path)
+			*path = xstrdup(cstmt_text(st, 2));
+	} else if (err->code == 0) {
+		cerr_set(err, CERR_NOTFOUND, "no datastore '%s'", ref);
+	}
+	cstmt_free(st);
+	return err->code;
+}
+
+static int
+ds_hosts(struct ctx *ctx, long long ds, struct dshost **out, size_t *n,
+    struct cerr *err)
+{
+	struct cstmt *st = NULL;
+	size_t cap = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (catalog_query(ctx->cat, &st, err, "SELECT h.id, h.name, h.uri "
+	    "FROM datastore_hosts x JOIN hosts h ON h.id = x.host_id WHERE "
+	    "x.datastore_id = ? ORDER BY h.id", "i", ds))
+		return err->code;
+	while (cstmt_row(st, err)) {
+		xgrow(out, &cap, *n + 1, sizeof(**out));
+		(*out)[*n].id = cstmt_int(st, 0);
+		(*out)[*n].name = xstrdup(cstmt_text(st, 1));
+		(*out)[*n].uri = xstrdup(cstmt_text(st, 2));
+		(*n)++;
+	}
+	cstmt_free(st);
+	return err->code;
+}
+
+static struct doc *
+ds_doc(struct cstmt *st)
+{
+	struct doc *d = doc_new(DOC_MAP);
+	char pool[160];
+
+	ds_pool(cstmt_text(st, 1), pool);
+	doc_set_str(d, "kind", "Datastore");
+	doc_set_int(d, "id", cstmt_int(st, 0));
+	doc_set_str(d, "name", cstmt_text(st, 1));
+	doc_set_str(d, "pool", pool);
+	doc_set_str(d, "path", cstmt_text(st, 2));
+	doc_set_int(d, "volumes", cstmt_int(st, 3));
+	doc_set_str(d, "owner", cstmt_text(st, 4));
+	doc_set_str(d, "group_owner", cstmt_text(st, 5));
+	doc_set_str(d, "created", cstmt_text(st, 6));
+	doc_set_str(d, "updated", cstmt_text(st, 7));
+	return d;
+}
+
+#define DS_COLS \
+	"SELECT d.id, d.name, d.path, " \
+	"(SELECT count(*) FROM volumes v WHERE v.datastore_id = d.id), " \
+	"u.name, g.name, d.created, d.updated FROM datastores d " \
+	"JOIN users u ON u.id = d.owner JOIN groups g ON g.id = d.group_id "
+
+/* The hosts list of a datastore: figures live when live, else those
+ * recorded by the last command that wrote them. */
+static int
+ds_hosts_doc(struct ctx *ctx, long long ds, const char *name, bool live,
+    struct doc *d, struct cerr *err)
+{
+	struct cstmt *st = NULL;
+	struct doc *list = doc_new(DOC_LIST);
+	char pool[160];
+
+	ds_pool(name, pool);
+	if (catalog_query(ctx->cat, &st, err, "SELECT h.name, h.uri, "
+	    "x.capacity, x.available FROM datastore_hosts x JOIN hosts h ON "
+	    "h.id = x.host_id WHERE x.datastore_id = ? ORDER BY h.id", "i",
+	    ds)) {
+		doc_free(list);
+		return err->code;
+	}
+	while (cstmt_row(st, err)) {
+		struct doc *h = doc_new(DOC_MAP);
+		struct hv_pool_info pi = { 0 };
+		struct cerr e = { 0 };
+		struct hv *hv = NULL;
+
+		doc_set_str(h, "host", cstmt_text(st, 0));
+		if (!live) {
+			doc_set_int(h, "capacity", cstmt_int(st, 2));
+			doc_set_int(h, "available", cstmt_int(st, 3));
+		} else if (hv_connect(cstmt_text(st, 1), &hv, &e) == 0 &&
+		    hv_pool_info(hv, pool, &pi, &e) == 0) {
+			doc_set_str(h, "state", pi.active ? "active" :
+			    "inactive");
+			doc_set_int(h, "capacity", pi.capacity);
+			doc_set_int(h, "allocation", pi.allocation);
+			doc_set_int(h, "available", pi.available);
+		} else {
+			doc_set_str(h, "error", e.msg);
+		}
+		hv_close(hv);
+		doc_list_push(list, h);
+	}
+	cstmt_free(st);
+	doc_map_set(d, "hosts", list);
+	return err->code;
+}
+
+static int
+ds_show(struct ctx *ctx, const char *ref, bool live, struct doc **out,
+    struct cerr *err)
+{
+	struct cstmt *st = NULL;
+	struct doc *d = NULL;
+	long long id;
+
+	if (!valid_id(ref, &id))
+		id = -1;
+	if (catalog_query(ctx->cat, &st, err, DS_COLS "WHERE d.id = ?1 OR "
+	    "(?1 < 0 AND d.name = ?2)", "is", id, ref))
+		return err->code;
+	if (cstmt_row(st, err))
+		d = ds_doc(st);
+	else if (err->code == 0)
+		cerr_set(err, CERR_NOTFOUND, "no datastore '%s'", ref);
+	cstmt_free(st);
+	if (d && ds_hosts_doc(ctx, doc_map_get(d, "id")->u.i,
+	    doc_get_str(d, "name"), live, d, err) == 0) {
+		*out = d;
+		return 0;
+	}
+	doc_free(d);
+	return err->code;
+}
+
+int
+vol_ds_show(struct ctx *ctx, const char *ref, struct doc **out,
+    struct cerr *err)
+{
+	return ds_show(ctx, ref, true, out, err);
+}
+
+int
+vol_ds_list(struct ctx *ctx, emit_fn emit, struct cerr *err)
+{
+	struct cstmt *st = NULL;
+
+	if (catalog_query(ctx->cat, &st, err, DS_COLS "ORDER BY d.id", ""))
+		return err->code;
+	while (cstmt_row(st, err)) {
+		struct doc *d = ds_doc(st);
+		int rc = ds_hosts_doc(ctx, doc_map_get(d, "id")->u.i,
+		    doc_get_str(d, "name"), false, d, err);
+
+		if (rc == 0)
+			rc = emit(ctx, d, err);
+		doc_free(d);
+		if (rc)
+			break;
+	}
+	cstmt_free(st);
+	return err->code;
+}
+
+/* Hosts by name, or every enabled host. */
+static int
+resolve_hosts(struct ctx *ctx, const char *const *names, size_t n,
+    struct dshost **out, size_t *nout, struct cerr *err)
+{
+	struct cstmt *st = NULL;
+	size_t i, cap = 0;
+
+	*out = NULL;
+	*nout = 0;
+	for (i = 0; i < (n ? n : 1) && err->code == 0; i++) {
+		if (n ? catalog_query(ctx->cat, &st, err, "SELECT id, name, "
+		    "uri FROM hosts WHERE name = ?", "s", names[i]) :
+		    catalog_query(ctx->cat, &st, err, "SELECT id, name, uri "
+		    "FROM hosts WHERE state = 'enabled' ORDER BY id", ""))
+			break;
+		while (cstmt_row(st, err)) {
+			xgrow(out, &cap, *nout + 1, sizeof(**out));
+			(*out)[*nout].id = cstmt_int(st, 0);
+			(*out)[*nout].name = xstrdup(cstmt_text(st, 1));
+			(*out)[*nout].uri = xstrdup(cstmt_text(st, 2));
+			(*nout)++;
+			if (n)
+				break;
+		}
+		cstmt_free(st);
+		if (n && err->code == 0 && *nout != i + 1)
+			cerr_set(err, CERR_NOTFOUND, "no host '%s'", names[i]);
+	}
+	if (err->code == 0 && *nout == 0)
+		cerr_set(err, CERR_CAPACITY, "no enabled host to put a "
+		    "datastore on");
+	return err->code;
+}
+
+int
+vol_ds_add(struct ctx *ctx, const char *name, const char *path,
+    const char *const *hosts, size_t n, struct doc **out, struct cerr *err)
+{
+	struct dshost *hs = NULL;
+	struct hv_pool_info *pi = NULL;
+	struct cstmt *st = NULL;
+	char pool[160], now[32], *dflt = NULL;
+	size_t i, done = 0;
+	long long id;
+	bool taken;
+
+	if (acct_require_admin(ctx, "add datastores", err) ||
+	    ds_name_ok(name, err))
+		return err->code;
+	if (path && path[0] != '/')
+		return cerr_set(err, CERR_USAGE, "datastore path '%s' is not "
+		    "absolute", path);
+	if (path == NULL) {
+		dflt = xmalloc(strlen(name) + 64);
+		snprintf(dflt, strlen(name) + 64,
+		    "/var/lib/libvirt/images/cloudos-%s", name);
+		path = dflt;
+	}
+	if (catalog_query(ctx->cat, &st, err, "SELECT 1 FROM datastores "
+	    "WHERE name = ?", "s", name))
+		goto out;
+	taken = cstmt_row(st, err);
+	cstmt_free(st);
+	if (err->code)
+		goto out;
+	if (taken) {
+		cerr_set(err, CERR_CONFLICT, "datastore '%s' exists already",
+		    name);
+		goto out;
+	}
+	if (resolve_hosts(ctx, hosts, n, &hs, &n, err))
+		goto out;
+	ds_pool(name, pool);
+	pi = xcalloc(n, sizeof(*pi));
+	for (done = 0; done < n; done++) {
+		struct hv *hv = NULL;
+
+		if (hv_connect(hs[done].uri, &hv, err) == 0 &&
+		    hv_pool_define(hv, pool, path, err) == 0)
+			hv_pool_info(hv, pool, &pi[done], err);
+		hv_close(hv);
+		if (err->code) {
+			cerr_wrap(err, "cannot add datastore '%s' on host '%s'",
+			    name, hs[done].name);
+			goto undo;
+		}
+	}
+	catalog_now(now);
+	if (catalog_begin(ctx->cat, err))
+		goto undo;
+	if (catalog_exec(ctx->cat, err, "INSERT INTO datastores (name, path, "
+	    "owner, group_id, created, updated) VALUES (?, ?, ?, ?, ?, ?)",
+	    "ssiiss", name, path, ctx->who.user_id, ctx->who.group_id, now,
+	    now))
+		goto fail;
+	id = catalog_last_id(ctx->cat);
+	for (i = 0; i < n; i++)
+		if (catalog_exec(ctx->cat, err, "INSERT INTO datastore_hosts "
+		    "(datastore_id, host_id, capacity, available, monitored) "
+		    "VALUES (?, ?, ?, ?, ?)", "iiiis", id, hs[i].id,
+		    pi[i].capacity, pi[i].available, now))
+			goto fail;
+	if (acct_audit(ctx, "create", "Datastore", id, name, path, err) ||
+	    catalog_commit(ctx->cat, err))
+		goto fail;
+	ds_show(ctx, name, false, out, err);
+	goto out;
+fail:
+	catalog_rollback(ctx->cat);
+	if (err->code == CERR_CONFLICT) {
+		/* another command took the name meanwhile: its pools are
+		 * the same as ours, so they stay */
+		cerr_clear(err);
+		cerr_set(err, CERR_CONFLICT, "datastore '%s' exists already",
+		    name);
+		goto out;
+	}
+undo:
+	for (i = 0; i < done; i++) {
+		struct cerr ignored = { 0 };
+		struct hv *hv = NULL;
+
+		if (hv_connect(hs[i].uri, &hv, &ignored) == 0)
+			hv_pool_undefine(hv, pool, &ignored);
+		hv_close(hv);
+	}
+out:
+	free(pi);
+	free(dflt);
+	dshosts_free(hs, n);
+	return err->code;
+}
+
+int
+vol_ds_remove(struct ctx *ctx, const char *ref, struct cerr *err)
+{
+	struct dshost *hs = NULL;
+	struct cstmt *st = NULL;
+	char *name = NULL, pool[160];
+	long long id, nvol = 0;
+	size_t n = 0, i;
+
+	if (acct_require_admin(ctx, "remove datastores", err) ||
+	    ds_id(ctx, ref, &id, &name, NULL, err))
+		return err->code;
+	if (catalog_query(ctx->cat, &st, err, "SELECT count(*) FROM volumes "
+	    "WHERE datastore_id = ?", "i", id) == 0 && cstmt_row(st, err))
+		nvol = cstmt_int(st, 0);
+	cstmt_free(st);
+	if (err->code)
+		goto out;
+	if (nvol > 0) {
+		cerr_set(err, CERR_CONFLICT, "cannot remove datastore '%s': "
+		    "%lld volume%s in it (delete them first)", name, nvol,
+		    nvol == 1 ? " is" : "s are");
+		goto out;
+	}
+	if (ds_hosts(ctx, id, &hs, &n, err))
+		goto out;
+	ds_pool(name, pool);
+	for (i = 0; i < n; i++) {
+		struct hv *hv = NULL;
+
+		if (hv_connect(hs[i].uri, &hv, err) == 0)
+			hv_pool_undefine(hv, pool, err);
+		hv_close(hv);
+		if (err->code) {
+			cerr_wrap(err, "cannot remove datastore '%s' from host "
+			    "'%s'", name, hs[i].name);
+			goto out;
+		}
+	}
+	if (catalog_begin(ctx->cat, err))
+		goto out;
+	/* a volume created meanwhile keeps the datastore */
+	if (catalog_exec(ctx->cat, err, "DELETE FROM datastores WHERE id = ? "
+	    "AND NOT EXISTS (SELECT 1 FROM volumes WHERE datastore_id = ?)",
+	    "ii", id, id) ||
+	    acct_audit(ctx, "delete", "Datastore", id, name, NULL, err) ||
+	    catalog_commit(ctx->cat, err))
+		catalog_rollback(ctx->cat);
+out:
+	free(name);
+	dshosts_free(hs, n);
+	return err->code;
+}
+
+/* Volumes. */
+
+struct volrow {
+	long long id, ds_id, host_id, size, parent_id, vm_id, children;
+	char *name, *ds, *host, *uri, *vm, *vm_state, *target, *bus;
+	char pool[160];
+	char file[40];
+	bool attached;		/* to a VM that is not done */
+};
+
+static void
+volrow_release(struct volrow *r)
+{
+	free(r->name);
+	free(r->ds);
+	free(r->host);
+	free(r->uri);
+	free(r->vm);
+	free(r->vm_state);
+	free(r->target);
+	free(r->bus);
+	memset(r, 0, sizeof(*r));
+}
+
+static char *
+dup_or_null(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+#define VOL_COLS \
+	"SELECT v.id, v.name, v.datastore_id, d.name, v.host_id, h.name, " \
+	"h.uri, v.size, v.format, v.parent_id, p.name, v.vm_id, m.name, " \
+	"m.state, v.target, v.bus, " \
+	"(SELECT count(*) FROM volumes c WHERE c.parent_id = v.id), " \
+	"u.name, g.name, v.created, v.updated FROM volumes v " \
+	"JOIN datastores d ON d.id = v.datastore_id " \
+	"JOIN hosts h ON h.id = v.host_id " \
+	"LEFT JOIN volumes p ON p.id = v.parent_id " \
+	"LEFT JOIN vms m ON m.id = v.vm_id " \
+	"JOIN users u ON u.id = v.owner JOIN groups g ON g.id = v.group_id "
+
+static struct doc *
+vol_doc(struct cstmt *st)
+{
+	struct doc *d = doc_new(DOC_MAP);
+	bool attached = !cstmt_null(st, 11) && cstmt_text(st, 13) &&
+	    strcmp(cstmt_text(st, 13), "done") != 0;
+
+	doc_set_str(d, "kind", "Volume");
+	doc_set_int(d, "id", cstmt_int(st, 0));
+	doc_set_str(d, "name", cstmt_text(st, 1));
+	doc_set_str(d, "datastore", cstmt_text(st, 3));
+	doc_set_str(d, "host", cstmt_text(st, 5));
+	doc_set_int(d, "size", cstmt_int(st, 7));
+	doc_set_str(d, "format", cstmt_text(st, 8));
+	if (!cstmt_null(st, 9))
+		doc_set_str(d, "parent", cstmt_text(st, 10));
+	doc_set_int(d, "children", cstmt_int(st, 16));
+	if (attached) {
+		doc_set_str(d, "vm", cstmt_text(st, 12));
+		doc_set_str(d, "target", cstmt_text(st, 14));
+		doc_set_str(d, "bus", cstmt_text(st, 15));
+	}
+	doc_set_str(d, "owner", cstmt_text(st, 17));
+	doc_set_str(d, "group_owner", cstmt_text(st, 18));
+	doc_set_str(d, "created", cstmt_text(st, 19));
+	doc_set_str(d, "updated", cstmt_text(st, 20));
+	return d;
+}
+
+static int
+vol_query(struct ctx *ctx, const char *ref, struct cstmt **st,
+    struct cerr *err)
+{
+	long long id;
+
+	if (!valid_id(ref, &id))
+		id = -1;
+	return catalog_query(ctx->cat, st, err, VOL_COLS "WHERE "
+	    VOL_VISIBLE " AND (v.id = ?3 OR (?3 < 0 AND v.name = ?4))",
+	    "diis", (int)ctx->who.admin, ctx->who.user_id, id, ref);
+}
+
+static int
+vol_load(struct ctx *ctx, const char *ref, struct volrow *r,
+    struct cerr *err)
+{
+	struct cstmt *st = NULL;
+
+	if (vol_query(ctx, ref, &st, err))
+		return err->code;
+	if (cstmt_row(st, err)) {
+		r->id = cstmt_int(st, 0);
+		r->name = xstrdup(cstmt_text(st, 1));
+		r->ds_id = cstmt_int(st, 2);
+		r->ds = xstrdup(cstmt_text(st, 3));
+		r->host_id = cstmt_int(st, 4);
+		r->host = xstrdup(cstmt_text(st, 5));
+		r->uri = xstrdup(cstmt_text(st, 6));
+		r->size = cstmt_int(st, 7);
+		r->parent_id = cstmt_int(st, 9);
+		r->vm_id = cstmt_int(st, 11);
+		r->vm = dup_or_null(cstmt_text(st, 12));
+		r->vm_state = dup_or_null(cstmt_text(st, 13));
+		r->target = dup_or_null(cstmt_text(st, 14));
+		r->bus = dup_or_null(cstmt_text(st, 15));
+		r->children = cstmt_int(st, 16);
+		r->attached = r->vm_id && r->vm_state &&
+		    strcmp(r->vm_state, "done") != 0;
+		ds_pool(r->ds, r->pool);
+		vol_file(r->id, r->file);
+	} else if (err->code == 0) {
+		cerr_set(err, CERR_NOTFOUND, "no volume '%s'", ref);
+	}
+	cstmt_free(st);
+	return err->code;
+}
+
+int
+vol_show(struct ctx *ctx, const char *ref, struct doc **out,
+    struct cerr *err)
+{
+	struct cstmt *st = NULL;
+
+	if (vol_query(ctx, ref, &st, err))
+		return err->code;
+	if (cstmt_row(st, err))
+		*out = vol_doc(st);
+	else if (err->code == 0)
+		cerr_set(err, CERR_NOTFOUND, "no volume '%s'", ref);
+	cstmt_free(st);
+	return err->code;
+}
+
+int
+vol_list(struct ctx *ctx, emit_fn emit, struct cerr *err)
+{
+	struct cstmt *st = NULL;
+
+	if (catalog_query(ctx->cat, &st, err, VOL_COLS "WHERE " VOL_VISIBLE
+	    " ORDER BY v.id", "di", (int)ctx->who.admin, ctx->who.user_id))
+		return err->code;
+	while (cstmt_row(st, err)) {
+		struct doc *d = vol_doc(st);
+		int rc = emit(ctx, d, err);
+
+		doc_free(d);
+		if (rc)
+			break;
+	}
+	cstmt_free(st);
+	return err->code;
+}
+
+/* Room for size MiB more in pool on hv's host, read now; records the
+ * figures for placement. */
+static int
+room_for(struct ctx *ctx, struct hv *hv, long long ds, long long host_id,
+    const char *dsname, const char *host, const char *pool, long long size,
+    const char *what, struct cerr *err)
+{
+	struct hv_pool_info pi = { 0 };
+	struct cerr ignored = { 0 };
+	char now[32];
+
+	if (hv_pool_info(hv, pool, &pi, err))
+		return cerr_wrap(err, "cannot %s: datastore '%s' on host '%s'",
+		    what, dsname, host);
+	catalog_now(now);
+	if (catalog_exec(ctx->cat, &ignored, "UPDATE datastore_hosts SET "
+	    "capacity = ?, available = ?, monitored = ? WHERE datastore_id "
+	    "= ? AND host_id = ?", "iisii", pi.capacity, pi.available, now,
+	    ds, host_id))
+		cerr_clear(&ignored);
+	if (size > pi.available)
+		return cerr_set(err, CERR_CAPACITY, "cannot %s: %lld MiB is "
+		    "more than the %lld MiB datastore '%s' has free on host "
+		    "'%s'", what, size, pi.available, dsname, host);
+	return 0;
+}
+
+/* After a change, what the pool has free, for placement. */
+static void
+refresh(struct ctx *ctx, struct hv *hv, const struct volrow *r)
+{
+	struct hv_pool_info pi = { 0 };
+	struct cerr e = { 0 };
+	char now[32];
+
+	if (hv_pool_info(hv, r->pool, &pi, &e))
+		return;
+	catalog_now(now);
+	catalog_exec(ctx->cat, &e, "UPDATE datastore_hosts SET capacity = ?, "
+	    "available = ?, monitored = ? WHERE datastore_id = ? AND "
+	    "host_id = ?", "iisii", pi.capacity, pi.available, now, r->ds_id,
+	    r->host_id);
+}
+
+static int
+name_free(struct ctx *ctx, const char *name, struct cerr *err)
+{
+	struct cstmt *st = NULL;
+	bool taken;
+
+	if (valid_name("volume", name, err) ||
+	    catalog_query(ctx->cat, &st, err, "SELECT 1 FROM volumes WHERE "
+	    "name = ?", "s", name))
+		return err->code;
+	taken = cstmt_row(st, err);
+	cstmt_free(st);
+	if (err->code == 0 && taken)
+		cerr_set(err, CERR_CONFLICT, "volume '%s' exists already",
+		    name);
+	return err->code;
+}
+
+/* Record volume name (the intent), or CERR_CONFLICT when its name was
+ * taken meanwhile; *id is its id. */
+static int
+record_new(struct ctx *ctx, const char *name, long long ds, long long host,
+    long long size, long long parent, const char *how, long long *id,
+    struct cerr *err)
+{
+	char now[32];
+
+	catalog_now(now);
+	if (catalog_begin(ctx->cat, err))
+		return err->code;
+	if (parent ? catalog_exec(ctx->cat, err, "INSERT INTO volumes (name, "
+	    "datastore_id, host_id, size, parent_id, owner, group_id, created, "
+	    "updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", "siiiiiiss", name,
+	    ds, host, size, parent, ctx->who.user_id, ctx->who.group_id, now,
+	    now) : catalog_exec(ctx->cat, err, "INSERT INTO volumes (name, "
+	    "datastore_id, host_id, size, owner, group_id, created, updated) "
+	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", "siiiiiss", name, ds, host,
+	    size, ctx->who.user_id, ctx->who.group_id, now, now)) {
+		catalog_rollback(ctx->cat);
+		if (err->code == CERR_CONFLICT) {
+			cerr_clear(err);
+			cerr_set(err, CERR_CONFLICT, "volume '%s' exists "
+			    "already", name);
+		}
+		return err->code;
+	}
+	*id = catalog_last_id(ctx->cat);
+	if (acct_audit(ctx, "create", "Volume", *id, name, how, err) ||
+	    catalog_commit(ctx->cat, err))
+		catalog_rollback(ctx->cat);
+	return err->code;
+}
+
+/* A volume whose hypervisor part failed goes again. */
+static void
+forget(struct ctx *ctx, long long id)
+{
+	struct cerr e = { 0 };
+
+	if (catalog_begin(ctx->cat, &e) == 0 &&
+	    (catalog_exec(ctx->cat, &e, "DELETE FROM volumes WHERE id = ?",
+	    "i", id) || catalog_commit(ctx->cat, &e)))
+		catalog_rollback(ctx->cat);
+}
+
+static int
+show_id(struct ctx *ctx, long long id, struct doc **out, struct cerr *err)
+{
+	char ref[32];
+
+	snprintf(ref, sizeof(ref), "%lld", id);
+	return vol_show(ctx, ref, out, err);
+}
+
+int
+vol_create(struct ctx *ctx, const char *name, long long size,
+    const char *ds, const char *host, struct doc **out, struct cerr *err)
+{
+	struct volrow r = { 0 };
+	struct cstmt *st = NULL;
+	struct hv *hv = NULL;
+	char what[300];
+	long long id;
+	bool found;
+
+	if (size < 1)
+		return cerr_set(err, CERR_USAGE, "invalid size (at least "
+		    "1 MiB)");
+	if (name_free(ctx, name, err))
+		return err->code;
+	if (ds == NULL) {
+		if (catalog_query(ctx->cat, &st, err, "SELECT id, name FROM "
+		    "datastores ORDER BY id LIMIT 1", ""))
+			return err->code;
+		if ((found = cstmt_row(st, err))) {
+			r.ds_id = cstmt_int(st, 0);
+			r.ds = xstrdup(cstmt_text(st, 1));
+		}
+		cstmt_free(st);
+		if (err->code == 0 && !found)
+			cerr_set(err, CERR_NOTFOUND, "no datastore to create "
+			    "volume '%s' in (add one with 'cvol datastore "
+			    "add')", name);
+	} else {
+		ds_id(ctx, ds, &r.ds_id, &r.ds, NULL, err);
+	}
+	if (err->code)
+		goto out;
+	/* the host given, else the one with most room at the last look */
+	if (catalog_query(ctx->cat, &st, err, "SELECT h.id, h.name, h.uri "
+	    "FROM datastore_hosts x JOIN hosts h ON h.id = x.host_id WHERE "
+	    "x.datastore_id = ?1 AND (?2 IS NULL OR h.name = ?2) ORDER BY "
+	    "x.available DESC, h.id LIMIT 1", "is", r.ds_id, host))
+		goto out;
+	if ((found = cstmt_row(st, err))) {
+		r.host_id = cstmt_int(st, 0);
+		r.host = xstrdup(cstmt_text(st, 1));
+		r.uri = xstrdup(cstmt_text(st, 2));
+	}
+	cstmt_free(st);
+	if (err->code == 0 && !found)
+		cerr_set(err, CERR_NOTFOUND, host ? "datastore '%s' is not on "
+		    "host '%s'" : "datastore '%s' has no host", r.ds, host);
+	if (err->code)
+		goto out;
+	ds_pool(r.ds, r.pool);
+	snprintf(what, sizeof(what), "create volume '%s'", name);
+	if (hv_connect(r.uri, &hv, err) ||
+	    room_for(ctx, hv, r.ds_id, r.host_id, r.ds, r.host, r.pool, size,
+	    what, err) ||
+	    record_new(ctx, name, r.ds_id, r.host_id, size, 0, r.ds, &id,
+	    err))
+		goto out;
+	vol_file(id, r.file);
+	if (hv_pvol_create(hv, r.pool, r.file, size, NULL, NULL, err)) {
+		forget(ctx, id);
+		cerr_wrap(err, "cannot create volume '%s' on host '%s'", name,
+		    r.host);
+		goto out;
+	}
+	refresh(ctx, hv, &r);
+	show_id(ctx, id, out, err);
+out:
+	hv_close(hv);
+	volrow_release(&r);
+	return err->code;
+}
+
+/* Refuse what a base of snapshots or an attached volume may not do. */
+static int
+not_busy(const struct volrow *r, const char *verb, bool attach_ok,
+    struct cerr *err)
+{
+	if (r->children > 0)
+		return cerr_set(err, CERR_CONFLICT, "cannot %s volume '%s': "
+		    "it is the base of %lld snapshot%s (delete them first)",
+		    verb, r->name, r->children, r->children == 1 ? "" : "s");
+	if (!attach_ok && r->attached)
+		return cerr_set(err, CERR_CONFLICT, "cannot %s volume '%s': "
+		    "it is attached to vm '%s' as %s (detach it first)", verb,
+		    r->name, r->vm, r->target);
+	return 0;
+}
+
+int
+vol_resize(struct ctx *ctx, const char *ref, long long size,
+    struct doc **out, struct cerr *err)
+{
+	struct volrow r = { 0 };
+	struct hv *hv = NULL;
+	char what[300], now[32];
+
+	if (size < 1)
+		return cerr_set(err, CERR_USAGE, "invalid size (at least "
+		    "1 MiB)");
+	if (vol_load(ctx, ref, &r, err) || not_busy(&r, "resize", false, err))
+		goto out;
+	if (size < r.size) {
+		cerr_set(err, CERR_USAGE, "cannot shrink volume '%s' from "
+		    "%lld to %lld MiB (volumes only grow)", r.name, r.size,
+		    size);
+		goto out;
+	}
+	if (size == r.size) {
+		vol_show(ctx, ref, out, err);
+		goto out;
+	}
+	snprintf(what, sizeof(what), "resize volume '%s'", r.name);
+	if (hv_connect(r.uri, &hv, err) ||
+	    room_for(ctx, hv, r.ds_id, r.host_id, r.ds, r.host, r.pool,
+	    size - r.size, what, err))
+		goto out;
+	if (hv_pvol_resize(hv, r.pool, r.file, size, err)) {
+		cerr_wrap(err, "cannot resize volume '%s' on host '%s'",
+		    r.name, r.host);
+		goto out;
+	}
+	catalog_now(now);
+	if (catalog_begin(ctx->cat, err))
+		goto out;
+	if (catalog_exec(ctx->cat, err, "UPDATE volumes SET size = ?, "
+	    "updated = ? WHERE id = ?", "isi", size, now, r.id) ||
+	    acct_audit(ctx, "resize", "Volume", r.id, r.name, NULL, err) ||
+	    catalog_commit(ctx->cat, err)) {
+		catalog_rollback(ctx->cat);
+		goto out;
+	}
+	refresh(ctx, hv, &r);
+	show_id(ctx, r.id, out, err);
+out:
+	hv_close(hv);
+	volrow_release(&r);
+	return err->code;
+}
+
+static bool
+vm_active(const char *state)
+{
+	return state && (!strcmp(state, "running") ||
+	    !strcmp(state, "suspended") || !strcmp(state, "deploying") ||
+	    !strcmp(state, "migrating") || !strcmp(state, "shutting-down"));
+}
+
+/* Clone (full copy) or snapshot (linked child) of ref named name. */
+static int
+derive(struct ctx *ctx, const char *ref, const char *name, bool linked,
+    struct doc **out, struct cerr *err)
+{
+	const char *verb = linked ? "snapshot" : "clone";
+	struct volrow r = { 0 };
+	struct hv *hv = NULL;
+	char what[300], file[40], *base = NULL;
+	long long id;
+
+	if (vol_load(ctx, ref, &r, err))
+		return err->code;
+	/* a copy of a disk a running guest writes is torn; a linked child
+	 * of an attached volume would see its base change under it */
+	if (r.attached && (linked || vm_active(r.vm_state))) {
+		cerr_set(err, CERR_CONFLICT, "cannot %s volume '%s': it is "
+		    "attached to vm '%s' (%s)%s", verb, r.name, r.vm,
+		    r.vm_state, linked ? " and would change under its "
+		    "snapshot (detach it first)" : " (power it off or "
+		    "detach it first)");
+		goto out;
+	}
+	if (name_free(ctx, name, err))
+		goto out;
+	snprintf(what, sizeof(what), "%s volume '%s' as '%s'", verb, r.name,
+	    name);
+	if (hv_connect(r.uri, &hv, err) ||
+	    room_for(ctx, hv, r.ds_id, r.host_id, r.ds, r.host, r.pool,
+	    linked ? 1 : r.size, what, err) ||
+	    (linked && hv_pvol_path(hv, r.pool, r.file, &base, err)) ||
+	    record_new(ctx, name, r.ds_id, r.host_id, r.size,
+	    linked ? r.id : 0, linked ? "snapshot" : "clone", &id, err))
+		goto out;
+	vol_file(id, file);
+	if (linked ? hv_pvol_create(hv, r.pool, file, r.size, base, NULL,
+	    err) : hv_pvol_clone(hv, r.pool, r.file, file, err)) {
+		forget(ctx, id);
+		cerr_wrap(err, "cannot %s on host '%s'", what, r.host);
+		goto out;
+	}
+	refresh(ctx, hv, &r);
+	show_id(ctx, id, out, err);
+out:
+	free(base);
+	hv_close(hv);
+	volrow_release(&r);
+	return err->code;
+}
+
+int
+vol_clone(struct ctx *ctx, const char *ref, const char *name,
+    struct doc **out, struct cerr *err)
+{
+	return derive(ctx, ref, name, false, out, err);
+}
+
+int
+vol_snapshot(struct ctx *ctx, const char *ref, const char *name,
+    struct doc **out, struct cerr *err)
+{
+	return derive(ctx, ref, name, true, out, err);
+}
+
+int
+vol_delete(struct ctx *ctx, const char *ref, struct cerr *err)
+{
+	struct volrow r = { 0 };
+	struct hv *hv = NULL;
+
+	if (vol_load(ctx, ref, &r, err) || not_busy(&r, "delete", false, err))
+		goto out;
+	/* the file first, then the record: a retry finishes either */
+	if (hv_connect(r.uri, &hv, err) ||
+	    hv_pvol_delete(hv, r.pool, r.file, err)) {
+		cerr_wrap(err, "cannot delete volume '%s' on host '%s'",
+		    r.name, r.host);
+		goto out;
+	}
+	if (catalog_begin(ctx->cat, err))
+		goto out;
+	if (catalog_exec(ctx->cat, err, "DELETE FROM volumes WHERE id = ?",
+	    "i", r.id) ||
+	    acct_audit(ctx, "delete", "Volume", r.id, r.name, NULL, err) ||
+	    catalog_commit(ctx->cat, err)) {
+		catalog_rollback(ctx->cat);
+		goto out;
+	}
+	refresh(ctx, hv, &r);
+out:
+	hv_close(hv);
+	volrow_release(&r);
+	return err->code;
+}
+
+static int
+set_attached(struct ctx *ctx, const struct volrow *r, long long vm,
+    const char *target, const char *bus, const char *detail,
+    struct cerr *err)
+{
+	char now[32];
+
+	catalog_now(now);
+	if ((vm ? catalog_exec(ctx->cat, err, "UPDATE volumes SET vm_id = ?, "
+	    "target = ?, bus = ?, updated = ? WHERE id = ?", "isssi", vm,
+	    target, bus, now, r->id) : catalog_exec(ctx->cat, err, "UPDATE "
+	    "volumes SET vm_id = NULL, target = NULL, bus = NULL, updated = ? "
+	    "WHERE id = ?", "si", now, r->id)) ||
+	    acct_audit(ctx, vm ? "attach" : "detach", "Volume", r->id,
+	    r->name, detail, err))
+		return err->code;
+	return 0;
+}
+
+int
+vol_attach(struct ctx *ctx, const char *ref, const char *vm,
+    const char *bus, struct doc **out, struct cerr *err)
+{
+	struct volrow r = { 0 };
+	struct vm_slot slot;
+	struct cerr hverr = { 0 };
+	struct hv *hv = NULL;
+	struct domdisk dd = { 0 };
+	struct buf xml = BUF_INIT;
+	char *path = NULL, detail[256];
+
+	if (bus == NULL)
+		bus = "scsi";
+	if (strcmp(bus, "scsi") != 0 && strcmp(bus, "virtio") != 0)
+		return cerr_set(err, CERR_USAGE, "invalid bus '%s' (scsi or "
+		    "virtio)", bus);
+	if (catalog_begin(ctx->cat, err))
+		return err->code;
+	if (vol_load(ctx, ref, &r, err) ||
+	    not_busy(&r, "attach", true, err))
+		goto fail;
+	if (r.attached) {
+		cerr_set(err, CERR_CONFLICT, "cannot attach volume '%s': it "
+		    "is attached to vm '%s' as %s already", r.name, r.vm,
+		    r.target);
+		goto fail;
+	}
+	if (vm_volume_slot(ctx, vm, r.host_id, r.host, bus, &slot, err))
+		goto fail;
+	snprintf(detail, sizeof(detail), "vm %s as %s", slot.name,
+	    slot.target);
+	if (set_attached(ctx, &r, slot.id, slot.target, bus, detail, err) ||
+	    catalog_commit(ctx->cat, err))
+		goto fail;
+	if (hv_connect(r.uri, &hv, &hverr) == 0 &&
+	    hv_pvol_path(hv, r.pool, r.file, &path, &hverr) == 0) {
+		dd.target = slot.target;
+		dd.path = path;
+		dd.bus = bus;
+		domxml_disk(&xml, &dd, slot.is_qemu);
+		hv_device_attach(hv, slot.uuid, xml.s, &hverr);
+	}
+	hv_close(hv);
+	if (hverr.code) {
+		/* not attached: the record says so again */
+		cerr_wrap(&hverr, "cannot attach volume '%s' to vm '%s' on "
+		    "host '%s'", r.name, slot.name, r.host);
+		if (catalog_begin(ctx->cat, err) == 0 &&
+		    (set_attached(ctx, &r, 0, NULL, NULL, hverr.msg, err) ||
+		    catalog_commit(ctx->cat, err)))
+			catalog_rollback(ctx->cat);
+		cerr_clear(err);
+		cerr_set(err, hverr.code, "%s", hverr.msg);
+		goto out;
+	}
+	show_id(ctx, r.id, out, err);
+	goto out;
+fail:
+	catalog_rollback(ctx->cat);
+out:
+	free(path);
+	buf_release(&xml);
+	volrow_release(&r);
+	return err->code;
+}
+
+int
+vol_detach(struct ctx *ctx, const char *ref, struct doc **out,
+    struct cerr *err)
+{
+	struct volrow r = { 0 };
+	struct cstmt *st = NULL;
+	struct hv *hv = NULL;
+	struct buf xml = BUF_INIT;
+	char uuid[40] = "";
+
+	if (vol_load(ctx, ref, &r, err))
+		return err->code;
+	if (!r.attached) {
+		cerr_set(err, CERR_CONFLICT, "cannot detach volume '%s': it is "
+		    "not attached", r.name);
+		goto out;
+	}
+	if (catalog_query(ctx->cat, &st, err, "SELECT uuid FROM vms WHERE "
+	    "id = ?", "i", r.vm_id) == 0 && cstmt_row(st, err))
+		snprintf(uuid, sizeof(uuid), "%s", cstmt_text(st, 0));
+	cstmt_free(st);
+	if (err->code)
+		goto out;
+	/* the device first, then the record: a retry finishes either */
+	buf_puts(&xml, "<disk type='file' device='disk'><target dev='");
+	buf_xml(&xml, r.target);
+	buf_puts(&xml, "' bus='");
+	buf_xml(&xml, r.bus ? r.bus : "scsi");
+	buf_puts(&xml, "'/></disk>");
+	if (hv_connect(r.uri, &hv, err) ||
+	    hv_device_detach(hv, uuid, xml.s, err)) {
+		cerr_wrap(err, "cannot detach volume '%s' from vm '%s' on host "
+		    "'%s'", r.name, r.vm, r.host);
+		goto out;
+	}
+	if (catalog_begin(ctx->cat, err))
+		goto out;
+	if (set_attached(ctx, &r, 0, NULL, NULL, r.vm, err) ||
+	    catalog_commit(ctx->cat, err)) {
+		catalog_rollback(ctx->cat);
+		goto out;
+	}
+	show_id(ctx, r.id, out, err);
+out:
+	hv_close(hv);
+	buf_release(&xml);
+	volrow_release(&r);
+	return err->code;
+}
+
+static void
+names(struct ctx *ctx, const char *table, const char *prefix,
+    void (*each)(const char *))
+{
+	struct cerr err = { 0 };
+	struct cstmt *st = NULL;
+	char sql[160];
+
+	snprintf(sql, sizeof(sql), "SELECT name FROM %s WHERE substr(name, 1, "
+	    "length(?1)) = ?1 ORDER BY name", table);
+	if (catalog_query(ctx->cat, &st, &err, sql, "s", prefix))
+		return;
+	while (cstmt_row(st, &err))
+		each(cstmt_text(st, 0));
+	cstmt_free(st);
+}
+
+void
+vol_names(struct ctx *ctx, const char *prefix, void (*each)(const char *))
+{
+	names(ctx, "volumes", prefix, each);
+}
+
+void
+vol_ds_names(struct ctx *ctx, const char *prefix,
+    void (*each)(const char *))
+{
+	names(ctx, "datastores", prefix, each);
+}

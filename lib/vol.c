@@ -594,26 +594,17 @@ vol_list(struct ctx *ctx, emit_fn emit, struct cerr *err)
 	return err->code;
 }
 
-/* Room for size MiB more in pool on hv's host, read now; records the
- * figures for placement. */
+/* Room for size MiB more in pool on hv's host, read now.  A refusal
+ * writes nothing: the figures are recorded after a change (refresh). */
 static int
-room_for(struct ctx *ctx, struct hv *hv, long long ds, long long host_id,
-    const char *dsname, const char *host, const char *pool, long long size,
-    const char *what, struct cerr *err)
+room_for(struct hv *hv, const char *dsname, const char *host,
+    const char *pool, long long size, const char *what, struct cerr *err)
 {
 	struct hv_pool_info pi = { 0 };
-	struct cerr ignored = { 0 };
-	char now[32];
 
 	if (hv_pool_info(hv, pool, &pi, err))
 		return cerr_wrap(err, "cannot %s: datastore '%s' on host '%s'",
 		    what, dsname, host);
-	catalog_now(now);
-	if (catalog_exec(ctx->cat, &ignored, "UPDATE datastore_hosts SET "
-	    "capacity = ?, available = ?, monitored = ? WHERE datastore_id "
-	    "= ? AND host_id = ?", "iisii", pi.capacity, pi.available, now,
-	    ds, host_id))
-		cerr_clear(&ignored);
 	if (size > pi.available)
 		return cerr_set(err, CERR_CAPACITY, "cannot %s: %lld MiB is "
 		    "more than the %lld MiB datastore '%s' has free on host "
@@ -766,7 +757,7 @@ vol_create(struct ctx *ctx, const char *name, long long size,
 	ds_pool(r.ds, r.pool);
 	snprintf(what, sizeof(what), "create volume '%s'", name);
 	if (hv_connect(r.uri, &hv, err) ||
-	    room_for(ctx, hv, r.ds_id, r.host_id, r.ds, r.host, r.pool, size,
+	    room_for(hv, r.ds, r.host, r.pool, size,
 	    what, err) ||
 	    record_new(ctx, name, r.ds_id, r.host_id, size, 0, r.ds, &id,
 	    err))
@@ -827,7 +818,7 @@ vol_resize(struct ctx *ctx, const char *ref, long long size,
 	}
 	snprintf(what, sizeof(what), "resize volume '%s'", r.name);
 	if (hv_connect(r.uri, &hv, err) ||
-	    room_for(ctx, hv, r.ds_id, r.host_id, r.ds, r.host, r.pool,
+	    room_for(hv, r.ds, r.host, r.pool,
 	    size - r.size, what, err))
 		goto out;
 	if (hv_pvol_resize(hv, r.pool, r.file, size, err)) {
@@ -889,7 +880,7 @@ derive(struct ctx *ctx, const char *ref, const char *name, bool linked,
 	snprintf(what, sizeof(what), "%s volume '%s' as '%s'", verb, r.name,
 	    name);
 	if (hv_connect(r.uri, &hv, err) ||
-	    room_for(ctx, hv, r.ds_id, r.host_id, r.ds, r.host, r.pool,
+	    room_for(hv, r.ds, r.host, r.pool,
 	    linked ? 1 : r.size, what, err) ||
 	    (linked && hv_pvol_path(hv, r.pool, r.file, &base, err)) ||
 	    record_new(ctx, name, r.ds_id, r.host_id, r.size,

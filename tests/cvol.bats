@@ -1,0 +1,293 @@
+#!/usr/bin/env bats
+# cvol: datastores (libvirt dir pools cloudos-ds-NAME on each of their
+# hosts) and qcow2 volumes in them, on two real lab hosts.
+
+load helpers/common
+
+setup_file() {
+	lab_start 2
+}
+
+teardown_file() {
+	lab_stop
+}
+
+setup() {
+	fresh_catalog
+	chost add h1 "$LAB_URI1" >/dev/null
+	chost add h2 "$LAB_URI2" >/dev/null
+	printf 'name: p\ncpu: 1\nmemory: 64MiB\ndisks:\n  - size: 32MiB\n' > "$BATS_TEST_TMPDIR/p.yaml"
+}
+
+teardown() {
+	for v in $(cvm list -o ids 2>/dev/null); do
+		cvm delete -q "$v" 2>/dev/null || true
+	done
+	# children before parents
+	for v in $(cvol list -o json 2>/dev/null | jq -r 'select(.parent) | .id'); do
+		cvol delete -q "$v" 2>/dev/null || true
+	done
+	for v in $(cvol list -o ids 2>/dev/null); do
+		cvol detach -q "$v" 2>/dev/null || true
+		cvol delete -q "$v" 2>/dev/null || true
+	done
+	for d in $(cvol datastore list -o ids 2>/dev/null); do
+		cvol datastore remove -q "$d" 2>/dev/null || true
+	done
+}
+
+pools() {
+	local u=LAB_URI$1
+	virsh -c "${!u}" pool-list --all --name | awk '/cloudos-ds/ { print $1 }'
+}
+
+# file N VOLID: the file of a volume in datastore fast on lab host N
+file() {
+	echo "$(lab_host_dir "$1")/lib/images/cloudos-fast/vol-$2.qcow2"
+}
+
+blk() {
+	local u=LAB_URI$1 uuid
+	uuid=$(cvm show "$2" -o json | jq -r .uuid)
+	virsh -c "${!u}" domblklist "$uuid" | awk 'NR > 2 && $1 { print $1 }' | tr '\n' ' '
+}
+
+@test "cvol datastore add defines, starts and autostarts a dir pool on every enabled host" {
+	run -0 cvol datastore add fast -o json
+	[ "$(jq -r '[.name, .pool, .path] | @tsv' <<<"$output")" = "$(printf 'fast\tcloudos-ds-fast\t/var/lib/libvirt/images/cloudos-fast')" ]
+	[ "$(jq -r '[.hosts[].host] | join(",")' <<<"$output")" = h1,h2 ]
+	for n in 1 2; do
+		u=LAB_URI$n
+		run -0 virsh -c "${!u}" pool-info cloudos-ds-fast
+		assert_output --regexp 'State: +running'
+		assert_output --regexp 'Autostart: +yes'
+		[ -d "$(lab_host_dir $n)/lib/images/cloudos-fast" ]
+	done
+	# the VMs' own pool is untouched
+	run -0 virsh -c "$LAB_URI1" pool-list --all --name
+	refute_output --partial "cloudos-ds-fast2"
+}
+
+@test "cvol datastore add --host and --path put the pool where asked" {
+	run -0 cvol datastore add slow --host h2 --path /var/lib/libvirt/images/elsewhere -o json
+	[ "$(jq -r '[.hosts[].host] | join(",")' <<<"$output")" = h2 ]
+	[ "$(pools 1)" = "" ]
+	[ "$(pools 2)" = cloudos-ds-slow ]
+	[ -d "$(lab_host_dir 2)/lib/images/elsewhere" ]
+}
+
+@test "cvol datastore show reads capacity, allocation and available per host" {
+	cvol datastore add -q fast --host h1
+	run -0 cvol datastore show fast -o json
+	[ "$(jq -r '.hosts[0] | [.host, .state] | @tsv' <<<"$output")" = "$(printf 'h1\tactive')" ]
+	jq -e '.hosts[0] | .capacity > 0 and .available > 0 and .allocation >= 0' <<<"$output"
+	run -0 cvol datastore list -o ids
+	[ "$output" = 1 ]
+}
+
+@test "cvol datastore add refuses bad input, a taken name, an unknown host and tenants" {
+	cvol datastore add -q fast --host h1
+	before=$(catalog_digest)
+	run -2 --separate-stderr cvol datastore add 'a b'
+	[ "$stderr" = "cvol: datastore name 'a b' may hold only letters, digits, '-', '_' and '.'" ]
+	assert_output ""
+	run -2 --separate-stderr cvol datastore add x --path rel/dir
+	[ "$stderr" = "cvol: datastore path 'rel/dir' is not absolute" ]
+	run -5 --separate-stderr cvol datastore add fast
+	[ "$stderr" = "cvol: datastore 'fast' exists already" ]
+	run -3 --separate-stderr cvol datastore add y --host nope
+	[ "$stderr" = "cvol: no host 'nope'" ]
+	run -3 --separate-stderr cvol datastore show nope
+	[ "$stderr" = "cvol: no datastore 'nope'" ]
+	run -2 --separate-stderr cvol datastore add
+	[ "$stderr" = "cvol: usage: cvol datastore add NAME [--path DIR] [--host H]..." ]
+	[ "$(catalog_digest)" = "$before" ]
+	[ "$(pools 2)" = "" ]
+}
+
+@test "cvol datastore add and remove are for admins only" {
+	cvol datastore add -q fast --host h1
+	cacct user add alice --uid 5001 >/dev/null
+	before=$(catalog_digest)
+	run -4 --separate-stderr cvol --as alice datastore add other
+	[[ "$stderr" == "cvol: "*"add datastores"* ]]
+	run -4 --separate-stderr cvol --as alice datastore remove fast
+	[[ "$stderr" == "cvol: "*"remove datastores"* ]]
+	[ "$(catalog_digest)" = "$before" ]
+}
+
+@test "cvol datastore remove undefines the pools, refused with exit 5 while volumes are in it" {
+	cvol datastore add -q fast
+	cvol create -q v1 --size 16MiB
+	before=$(catalog_digest)
+	run -5 --separate-stderr cvol datastore remove fast
+	[ "$stderr" = "cvol: cannot remove datastore 'fast': 1 volume is in it (delete them first)" ]
+	[ "$(catalog_digest)" = "$before" ]
+	[ "$(pools 1)" = cloudos-ds-fast ]
+	cvol delete -q v1
+	run -0 cvol datastore remove fast
+	[ "$(pools 1)" = "" ]
+	[ "$(pools 2)" = "" ]
+	run -0 cvol datastore list -o ids
+	[ "$output" = "" ]
+}
+
+@test "cvol create makes a qcow2 volume in the datastore's pool on the host asked" {
+	cvol datastore add -q fast
+	run -0 cvol create v1 --size 64MiB --datastore fast --host h2 -o json
+	[ "$(jq -r '[.name, .datastore, .host, .size, .format] | @tsv' <<<"$output")" = "$(printf 'v1\tfast\th2\t64\tqcow2')" ]
+	id=$(jq -r .id <<<"$output")
+	run -0 qemu-img info --output=json -U "$(file 2 "$id")"
+	[ "$(jq -r '[.format, ."virtual-size"] | @tsv' <<<"$output")" = "$(printf 'qcow2\t67108864')" ]
+	run -0 cvol show v1 -o json
+	[ "$(jq -r .host <<<"$output")" = h2 ]
+	run -0 cvol list -o ids
+	[ "$output" = "$id" ]
+}
+
+@test "cvol create defaults to the first datastore" {
+	cvol datastore add -q fast --host h1
+	cvol datastore add -q slow --host h1
+	run -0 cvol create v1 --size 8MiB -o json
+	[ "$(jq -r '[.datastore, .host] | @tsv' <<<"$output")" = "$(printf 'fast\th1')" ]
+}
+
+@test "cvol create refuses bad input, a taken name, a missing datastore and a disk too big" {
+	run -3 --separate-stderr cvol create v0 --size 8MiB
+	[ "$stderr" = "cvol: no datastore to create volume 'v0' in (add one with 'cvol datastore add')" ]
+	cvol datastore add -q fast --host h1
+	cvol create -q v1 --size 8MiB
+	before=$(catalog_digest)
+	run -2 --separate-stderr cvol create v2
+	[ "$stderr" = "cvol: --size is required" ]
+	assert_output ""
+	run -2 --separate-stderr cvol create v2 --size 12XB
+	[[ "$stderr" == "cvol: "*"12XB"* ]]
+	run -2 --separate-stderr cvol create 123 --size 8MiB
+	[ "$stderr" = "cvol: volume name '123' is all digits (it would read as an id)" ]
+	run -5 --separate-stderr cvol create v1 --size 8MiB
+	[ "$stderr" = "cvol: volume 'v1' exists already" ]
+	run -3 --separate-stderr cvol create v2 --size 8MiB --datastore nope
+	[ "$stderr" = "cvol: no datastore 'nope'" ]
+	run -3 --separate-stderr cvol create v2 --size 8MiB --host h2
+	[ "$stderr" = "cvol: datastore 'fast' is not on host 'h2'" ]
+	run -6 --separate-stderr cvol create v2 --size 900000GiB
+	[[ "$stderr" =~ ^"cvol: cannot create volume 'v2': 921600000 MiB is more than the "[0-9]+" MiB datastore 'fast' has free on host 'h1'"$ ]]
+	assert_output ""
+	[ "$(catalog_digest)" = "$before" ]
+	[ "$(ls "$(lab_host_dir 1)/lib/images/cloudos-fast")" = vol-1.qcow2 ]
+}
+
+@test "cvol create takes names with XML and quotes as they are" {
+	cvol datastore add -q fast --host h1
+	run -0 cvol create "<a'&\"b>" --size 8MiB -o json
+	[ "$(jq -r .name <<<"$output")" = "<a'&\"b>" ]
+}
+
+@test "cvol resize grows a volume and refuses to shrink it" {
+	cvol datastore add -q fast --host h1
+	id=$(cvol create v1 --size 32MiB -o json | jq -r .id)
+	run -0 cvol resize v1 --size 64MiB -o json
+	[ "$(jq -r .size <<<"$output")" = 64 ]
+	run -0 qemu-img info --output=json -U "$(file 1 "$id")"
+	[ "$(jq -r '."virtual-size"' <<<"$output")" = 67108864 ]
+	before=$(catalog_digest)
+	run -2 --separate-stderr cvol resize v1 --size 16MiB
+	[ "$stderr" = "cvol: cannot shrink volume 'v1' from 64 to 16 MiB (volumes only grow)" ]
+	run -6 --separate-stderr cvol resize v1 --size 900000GiB
+	[[ "$stderr" == "cvol: cannot resize volume 'v1': "*" MiB is more than the "* ]]
+	run -3 --separate-stderr cvol resize nope --size 1GiB
+	[ "$stderr" = "cvol: no volume 'nope'" ]
+	[ "$(catalog_digest)" = "$before" ]
+}
+
+@test "cvol clone copies a volume on its host" {
+	cvol datastore add -q fast --host h1
+	id=$(cvol create v1 --size 16MiB -o json | jq -r .id)
+	qemu-io -f qcow2 -c 'write -P 0x5a 0 64k' "$(file 1 "$id")" >/dev/null
+	run -0 cvol clone v1 v2 -o json
+	[ "$(jq -r '[.name, .host, .size] | @tsv' <<<"$output")" = "$(printf 'v2\th1\t16')" ]
+	cid=$(jq -r .id <<<"$output")
+	run -0 qemu-io -f qcow2 -r -U -c 'read -P 0x5a 0 64k' "$(file 1 "$cid")"
+	refute_output --partial "Pattern verification failed"
+	before=$(catalog_digest)
+	run -5 --separate-stderr cvol clone v1 v2
+	[ "$stderr" = "cvol: volume 'v2' exists already" ]
+	[ "$(catalog_digest)" = "$before" ]
+}
+
+@test "cvol snapshot makes a linked child; its base cannot be deleted, resized or attached meanwhile" {
+	cvol datastore add -q fast --host h1
+	id=$(cvol create v1 --size 16MiB -o json | jq -r .id)
+	run -0 cvol snapshot v1 s1 -o json
+	[ "$(jq -r '[.name, .parent] | @tsv' <<<"$output")" = "$(printf 's1\tv1')" ]
+	sid=$(jq -r .id <<<"$output")
+	run -0 qemu-img info --output=json -U "$(file 1 "$sid")"
+	[ "$(jq -r '."backing-filename"' <<<"$output")" = /var/lib/libvirt/images/cloudos-fast/vol-$id.qcow2 ]
+	cvm create -q "$BATS_TEST_TMPDIR/p.yaml" >/dev/null
+	before=$(catalog_digest)
+	run -5 --separate-stderr cvol delete v1
+	[ "$stderr" = "cvol: cannot delete volume 'v1': it is the base of 1 snapshot (delete them first)" ]
+	run -5 --separate-stderr cvol resize v1 --size 32MiB
+	[ "$stderr" = "cvol: cannot resize volume 'v1': it is the base of 1 snapshot (delete them first)" ]
+	run -5 --separate-stderr cvol attach v1 p
+	[ "$stderr" = "cvol: cannot attach volume 'v1': it is the base of 1 snapshot (delete them first)" ]
+	[ "$(catalog_digest)" = "$before" ]
+	run -0 cvol delete s1
+	run -0 cvol delete v1
+}
+
+@test "cvol attach puts a volume on a running VM live, on SCSI after its own disks or on virtio" {
+	cvol datastore add -q fast --host h1
+	cvol create -q v1 --size 16MiB
+	cvol create -q v2 --size 16MiB
+	cvm create -q "$BATS_TEST_TMPDIR/p.yaml" >/dev/null
+	[ "$(blk 1 p)" = "sdb " ]
+	run -0 cvol attach v1 p -o json
+	[ "$(jq -r '[.vm, .target, .bus] | @tsv' <<<"$output")" = "$(printf 'p\tsdc\tscsi')" ]
+	[ "$(blk 1 p)" = "sdb sdc " ]
+	run -0 cvol attach v2 p --bus virtio -o json
+	[ "$(jq -r '[.target, .bus] | @tsv' <<<"$output")" = "$(printf 'vda\tvirtio')" ]
+	# a disk cvm attaches next skips the volume's target
+	run -0 cvm disk attach p --size 8MiB -o json
+	[ "$(jq -c '[.disks[].target]' <<<"$output")" = '["sdb","sdd"]' ]
+	run -0 cvol detach v1 -o json
+	[ "$(jq -r '.vm // "none"' <<<"$output")" = none ]
+	[[ "$(blk 1 p)" != *sdc* ]]
+}
+
+@test "cvol attach and detach refuse what they cannot do, naming both hosts" {
+	cvol datastore add -q fast
+	cvol create -q v1 --size 16MiB --host h2
+	cvol create -q v2 --size 16MiB --host h1
+	cvm create -q "$BATS_TEST_TMPDIR/p.yaml" >/dev/null
+	[ "$(cvm show p -o json | jq -r .host)" = h1 ]
+	cvol attach -q v2 p
+	before=$(catalog_digest)
+	run -5 --separate-stderr cvol attach v1 p
+	[ "$stderr" = "cvol: cannot attach a volume on host 'h2' to vm 'p': the vm is on host 'h1'" ]
+	assert_output ""
+	run -5 --separate-stderr cvol attach v2 p
+	[ "$stderr" = "cvol: cannot attach volume 'v2': it is attached to vm 'p' as sdc already" ]
+	run -5 --separate-stderr cvol delete v2
+	[ "$stderr" = "cvol: cannot delete volume 'v2': it is attached to vm 'p' as sdc (detach it first)" ]
+	run -5 --separate-stderr cvol detach v1
+	[ "$stderr" = "cvol: cannot detach volume 'v1': it is not attached" ]
+	run -3 --separate-stderr cvol attach v1 nope
+	[ "$stderr" = "cvol: no vm 'nope'" ]
+	run -2 --separate-stderr cvol attach v1 p --bus ide
+	[ "$stderr" = "cvol: invalid bus 'ide' (scsi or virtio)" ]
+	run -2 --separate-stderr cvol attach v1
+	[ "$stderr" = "cvol: usage: cvol attach VOL VM [--bus scsi|virtio]" ]
+	[ "$(catalog_digest)" = "$before" ]
+}
+
+@test "cvol delete removes the file and the record" {
+	cvol datastore add -q fast --host h1
+	id=$(cvol create v1 --size 16MiB -o json | jq -r .id)
+	[ -f "$(file 1 "$id")" ]
+	run -0 cvol delete v1
+	[ ! -f "$(file 1 "$id")" ]
+	run -3 --separate-stderr cvol show v1
+	[ "$stderr" = "cvol: no volume 'v1'" ]
+}

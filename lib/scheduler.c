@@ -397,9 +397,14 @@ model_load(struct ctx *ctx, struct model *m, struct cerr *err)
 	struct cstmt *st = NULL;
 	long i;
 
+	/* disk: declared, else what the roomiest of the host's datastores
+	 * had available when cvol last looked (VMs' disks are counted as
+	 * used against it below), else unknown */
 	if (catalog_query(ctx->cat, &st, err, "SELECT h.id, h.name, "
 	    "COALESCE(c.name, ''), h.hypervisor, h.state, " HOST_CPU ", "
-	    HOST_MEMORY ", COALESCE(h.declared_disk, -1), "
+	    HOST_MEMORY ", COALESCE(h.declared_disk, (SELECT "
+	    "max(x.available) FROM datastore_hosts x WHERE x.host_id = h.id), "
+	    "-1), "
 	    "COALESCE(h.load, -1), h.labels FROM hosts h "
 	    "LEFT JOIN clusters c ON c.id = h.cluster_id ORDER BY h.id", ""))
 		return err->code;

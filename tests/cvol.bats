@@ -291,3 +291,15 @@ blk() {
 	run -3 --separate-stderr cvol show v1
 	[ "$stderr" = "cvol: no volume 'v1'" ]
 }
+
+@test "cvol datastores offer their free space to placement as free_disk" {
+	cvol datastore add -q fast --host h1
+	avail=$(cvol datastore list -o json | jq -r '.hosts[0].available')
+	# h2 has no datastore: its free_disk stays unknown (unbounded)
+	printf 'name: q\ncpu: 1\nmemory: 64MiB\nrequirements: "free_disk < %d"\n' "$((avail + 1))" > "$BATS_TEST_TMPDIR/q.yaml"
+	run -0 cvm create "$BATS_TEST_TMPDIR/q.yaml" -o json
+	[ "$(jq -r .host <<<"$output")" = h1 ]
+	cvm delete -q q
+	printf 'name: q\ncpu: 1\nmemory: 64MiB\nrequirements: "free_disk < %d"\n' "$avail" > "$BATS_TEST_TMPDIR/q.yaml"
+	run -6 --separate-stderr cvm create "$BATS_TEST_TMPDIR/q.yaml"
+}

@@ -303,3 +303,26 @@ blk() {
 	printf 'name: q\ncpu: 1\nmemory: 64MiB\nrequirements: "free_disk < %d"\n' "$avail" > "$BATS_TEST_TMPDIR/q.yaml"
 	run -6 --separate-stderr cvm create "$BATS_TEST_TMPDIR/q.yaml"
 }
+
+@test "cvol completes datastore and volume names, hosts and buses" {
+	source "$CLOUDOS_SRCDIR/completions/cloudos.bash"
+	cvol datastore add -q fast --host h1
+	cvol create -q v1 --size 8MiB
+	c() {
+		COMP_WORDS=("$@")
+		COMP_CWORD=$(($# - 1))
+		COMPREPLY=()
+		_cloudos
+		reply=$(printf '%s\n' "${COMPREPLY[@]}")
+	}
+	c cvol datastore show f
+	[ "$reply" = fast ]
+	c cvol create x --datastore ""
+	[ "$reply" = fast ]
+	c cvol create x --host h
+	[ "$reply" = $'h1\nh2' ]
+	c cvol attach v1 p --bus ""
+	[ "$reply" = $'scsi\nvirtio' ]
+	c cvol show v
+	[ "$reply" = v1 ]
+}

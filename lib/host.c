@@ -718,6 +718,18 @@ host_remove(struct ctx *ctx, const char *ref, struct cerr *err)
 		    vms == 1 ? " is" : "s are");
 		goto fail;
 	}
+	/* a datastore's pool (and its volumes) live on the host */
+	if (catalog_query(ctx->cat, &st, err, "SELECT d.name FROM "
+	    "datastore_hosts x JOIN datastores d ON d.id = x.datastore_id "
+	    "WHERE x.host_id = ? ORDER BY d.id LIMIT 1", "i", id))
+		goto fail;
+	if (cstmt_row(st, err))
+		cerr_set(err, CERR_CONFLICT, "cannot remove host '%s': "
+		    "datastore '%s' is on it (cvol datastore remove first)",
+		    name, cstmt_text(st, 0));
+	cstmt_free(st);
+	if (err->code)
+		goto fail;
 	if (catalog_exec(ctx->cat, err, "DELETE FROM hosts WHERE id = ?", "i",
 	    id) || acct_audit(ctx, "delete", "Host", id, name, NULL, err) ||
 	    catalog_commit(ctx->cat, err))

@@ -606,6 +606,26 @@ vm_place(struct ctx *ctx, struct vmrow *r, struct cerr *err)
 	return err->code;
 }
 
+/* cvol volumes live on one host: a VM with one attached stays there.
+ * CERR_CONFLICT naming the first, for verb. */
+static int
+no_volumes(struct ctx *ctx, const struct vmrow *r, const char *verb,
+    struct cerr *err)
+{
+	struct cstmt *st = NULL;
+
+	if (catalog_query(ctx->cat, &st, err, "SELECT name FROM volumes "
+	    "WHERE vm_id = ? ORDER BY id LIMIT 1", "i", r->id))
+		return err->code;
+	if (cstmt_row(st, err))
+		cerr_set(err, CERR_CONFLICT, "cannot %s vm '%s': volume '%s' "
+		    "is attached to it and lives on host '%s' (cvol detach "
+		    "it first)", verb, r->name, cstmt_text(st, 0),
+		    r->host ? r->host : "?");
+	cstmt_free(st);
+	return err->code;
+}
+
 /* Disks.  A VM's disk is the qcow2 volume UUID-TARGET.qcow2 in the pool
  * of its host, on the SCSI bus; vm_disks holds target, volume and size. */
 
@@ -1583,6 +1603,8 @@ vm_migrate(struct ctx *ctx, const char *ref, const char *to, bool live,
 		    r.name, r.state);
 		goto fail;
 	}
+	if (no_volumes(ctx, &r, "migrate", err))
+		goto fail;
 	memcpy(from, r.state, sizeof(from));
 	if (vm_dest(ctx, &r, to, r.host_id, &dest, &dname, &duri, &daddr,
 	    err) ||
@@ -1679,6 +1701,12 @@ vm_start_stopped(struct ctx *ctx, struct vmrow *r, struct doc **out,
 	if (!back) {
 		if (err->code != CERR_CONFLICT && err->code != CERR_CAPACITY)
 			goto fail;
+		/* volumes cannot follow it: it waits for its own host */
+		if (no_volumes(ctx, r, "start", &hverr)) {
+			cerr_wrap(err, "cannot start vm '%s' elsewhere: it has "
+			    "volumes on host '%s'", r->name, r->host);
+			goto fail;
+		}
 		cerr_clear(err);
 		if (vm_dest(ctx, r, NULL, home, &dest, &dname, &duri, &daddr,
 		    err) || (dtype = host_domain_type(ctx, dest, err)) == NULL)
@@ -2580,11 +2608,15 @@ ha_move(struct ctx *ctx, struct vmrow *r, bool *changed, struct cerr *err)
 		struct vmdisk *disks = NULL;
 		size_t n = 0;
 
+		struct cerr e = { 0 };
+
 		if (vm_disks_load(ctx, r->id, &disks, &n, err))
 			return err->code;
 		vmdisks_free(disks, n);
 		if (n > 0)
 			return 0;	/* its disks are on the silent host */
+		if (no_volumes(ctx, r, "move", &e))
+			return 0;	/* and so are its volumes */
 	}
 	if (catalog_begin(ctx->cat, err))
 		return err->code;

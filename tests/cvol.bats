@@ -326,3 +326,29 @@ blk() {
 	c cvol show v
 	[ "$reply" = v1 ]
 }
+
+@test "cvol: a VM with a volume attached is not migrated, and its host is not removed under a datastore" {
+	cvol datastore add -q fast --host h1
+	cvol create -q v1 --size 8MiB
+	cvm create -q "$BATS_TEST_TMPDIR/p.yaml" >/dev/null
+	cvol attach -q v1 p
+	before=$(catalog_digest)
+	run -5 --separate-stderr cvm migrate p --to h2
+	[ "$stderr" = "cvm: cannot migrate vm 'p': volume 'v1' is attached to it and lives on host 'h1' (cvol detach it first)" ]
+	[ "$(catalog_digest)" = "$before" ]
+	cvm delete -q p
+	run -5 --separate-stderr chost remove h1
+	[ "$stderr" = "chost: cannot remove host 'h1': datastore 'fast' is on it (cvol datastore remove first)" ]
+}
+
+@test "cvol: a volume outlives the VM it was attached to, detached" {
+	cvol datastore add -q fast --host h1
+	id=$(cvol create v1 --size 8MiB -o json | jq -r .id)
+	cvm create -q "$BATS_TEST_TMPDIR/p.yaml" >/dev/null
+	cvol attach -q v1 p
+	cvm delete -q p
+	[ -f "$(file 1 "$id")" ]
+	run -0 cvol show v1 -o json
+	[ "$(jq -r '.vm // "none"' <<<"$output")" = none ]
+	run -0 cvol delete v1
+}

@@ -352,3 +352,19 @@ blk() {
 	[ "$(jq -r '.vm // "none"' <<<"$output")" = none ]
 	run -0 cvol delete v1
 }
+
+@test "cvol list -o table has a column per field of a volume; tenants see only their own" {
+	cvol datastore add -q fast --host h1
+	cvol create -q v1 --size 8MiB
+	run -0 cvol list -o table
+	[ "$(head -1 <<<"$output" | tr -s ' ')" = "ID NAME DATASTORE HOST SIZE PARENT VM TARGET OWNER" ]
+	run -0 cvol datastore list -o table
+	[ "$(head -1 <<<"$output" | tr -s ' ')" = "ID NAME POOL VOLUMES PATH" ]
+	cacct user add alice --uid 5001 >/dev/null
+	run -0 cvol --as alice list -o ids
+	[ "$output" = "" ]
+	run -3 --separate-stderr cvol --as alice show v1
+	[ "$stderr" = "cvol: no volume 'v1'" ]
+	run -0 cvol --as alice create a1 --size 8MiB -o json
+	[ "$(jq -r .owner <<<"$output")" = alice ]
+}

@@ -261,6 +261,14 @@ resolve_hosts(struct ctx *ctx, const char *const *names, size_t n,
 
 	*out = NULL;
 	*nout = 0;
+	for (i = 0; i < n; i++) {
+		size_t j;
+
+		for (j = 0; j < i; j++)
+			if (strcmp(names[i], names[j]) == 0)
+				return cerr_set(err, CERR_USAGE, "host '%s' is "
+				    "given twice", names[i]);
+	}
 	for (i = 0; i < (n ? n : 1) && err->code == 0; i++) {
 		if (n ? catalog_query(ctx->cat, &st, err, "SELECT id, name, "
 		    "uri FROM hosts WHERE name = ?", "s", names[i]) :

@@ -368,3 +368,16 @@ blk() {
 	run -0 cvol --as alice create a1 --size 8MiB -o json
 	[ "$(jq -r .owner <<<"$output")" = alice ]
 }
+
+@test "cvol datastore add on a host that does not answer exits 7 and leaves no pool behind" {
+	sqlite3 "$CLOUDOS_CATALOG" "UPDATE hosts SET uri = 'qemu+unix:///system?socket=$BATS_TEST_TMPDIR/none' WHERE name = 'h2'"
+	before=$(catalog_digest)
+	run -7 --separate-stderr cvol datastore add fast
+	[[ "$stderr" == "cvol: cannot add datastore 'fast' on host 'h2': cannot connect to "* ]]
+	assert_output ""
+	[ "$(catalog_digest)" = "$before" ]
+	[ "$(pools 1)" = "" ]
+	run -2 --separate-stderr cvol datastore add fast --host h1 --host h1
+	[ "$stderr" = "cvol: host 'h1' is given twice" ]
+	[ "$(catalog_digest)" = "$before" ]
+}

@@ -398,6 +398,7 @@ vol_ds_remove(struct ctx *ctx, const char *ref, struct cerr *err)
 {
 	struct dshost *hs = NULL;
 	struct cstmt *st = NULL;
+	struct hv **hvs = NULL;
 	char *name = NULL, pool[160];
 	long long id, nvol = 0;
 	size_t n = 0, i;
@@ -420,18 +421,19 @@ vol_ds_remove(struct ctx *ctx, const char *ref, struct cerr *err)
 	if (ds_hosts(ctx, id, &hs, &n, err))
 		goto out;
 	ds_pool(name, pool);
-	for (i = 0; i < n; i++) {
-		struct hv *hv = NULL;
-
-		if (hv_connect(hs[i].uri, &hv, err) == 0)
-			hv_pool_undefine(hv, pool, err);
-		hv_close(hv);
-		if (err->code) {
+	/* every host must answer before any pool goes, so a refusal
+	 * leaves the datastore whole */
+	hvs = xcalloc(n ? n : 1, sizeof(*hvs));
+	for (i = 0; i < n && err->code == 0; i++)
+		if (hv_connect(hs[i].uri, &hvs[i], err))
 			cerr_wrap(err, "cannot remove datastore '%s' from host "
 			    "'%s'", name, hs[i].name);
-			goto out;
-		}
-	}
+	for (i = 0; i < n && err->code == 0; i++)
+		if (hv_pool_undefine(hvs[i], pool, err))
+			cerr_wrap(err, "cannot remove datastore '%s' from host "
+			    "'%s'", name, hs[i].name);
+	if (err->code)
+		goto out;
 	if (catalog_begin(ctx->cat, err))
 		goto out;
 	/* a volume created meanwhile keeps the datastore */
@@ -442,6 +444,9 @@ vol_ds_remove(struct ctx *ctx, const char *ref, struct cerr *err)
 	    catalog_commit(ctx->cat, err))
 		catalog_rollback(ctx->cat);
 out:
+	for (i = 0; hvs && i < n; i++)
+		hv_close(hvs[i]);
+	free(hvs);
 	free(name);
 	dshosts_free(hs, n);
 	return err->code;

@@ -381,3 +381,20 @@ blk() {
 	[ "$stderr" = "cvol: host 'h1' is given twice" ]
 	[ "$(catalog_digest)" = "$before" ]
 }
+
+@test "cvol datastore show marks a host that does not answer; remove then exits 7 and keeps it" {
+	cvol datastore add -q fast
+	sqlite3 "$CLOUDOS_CATALOG" "UPDATE hosts SET uri = 'qemu+unix:///system?socket=$BATS_TEST_TMPDIR/none' WHERE name = 'h2'"
+	run -0 cvol datastore show fast -o json
+	[ "$(jq -r '.hosts[0].state' <<<"$output")" = active ]
+	[[ "$(jq -r '.hosts[1].error' <<<"$output")" == "cannot connect to "* ]]
+	before=$(catalog_digest)
+	run -7 --separate-stderr cvol datastore remove fast
+	[[ "$stderr" == "cvol: cannot remove datastore 'fast' from host 'h2': cannot connect to "* ]]
+	[ "$(catalog_digest)" = "$before" ]
+	[ "$(pools 1)" = cloudos-ds-fast ]
+	sqlite3 "$CLOUDOS_CATALOG" "UPDATE hosts SET uri = '$LAB_URI2' WHERE name = 'h2'"
+	run -0 cvol datastore remove fast
+	[ "$(pools 1)" = "" ]
+	[ "$(pools 2)" = "" ]
+}

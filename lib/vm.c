@@ -2607,7 +2607,6 @@ ha_move(struct ctx *ctx, struct vmrow *r, bool *changed, struct cerr *err)
 	{
 		struct vmdisk *disks = NULL;
 		size_t n = 0;
-
 		struct cerr e = { 0 };
 
 		if (vm_disks_load(ctx, r->id, &disks, &n, err))

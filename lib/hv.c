@@ -1482,6 +1482,23 @@ done:
 	return rc;
 }
 
+int
+hv_block_resize(struct hv *hv, const char *uuid, const char *target,
+    long long size, struct cerr *err)
+{
+	virDomainPtr dom = lookup(hv, uuid, err);
+	int rc = 0;
+
+	if (dom == NULL)
+		return err->code;
+	if (virDomainBlockResize(dom, target, (unsigned long long)size << 20,
+	    VIR_DOMAIN_BLOCK_RESIZE_BYTES) < 0)
+		rc = hv_fail(hv, err, "cannot resize disk %s of domain %s",
+		    target, uuid);
+	virDomainFree(dom);
+	return rc;
+}
+
 static int
 device_change(struct hv *hv, const char *uuid, const char *xml, int attach,
     struct cerr *err)

@@ -200,6 +200,11 @@ int hv_device_attach(struct hv *hv, const char *uuid, const char *xml,
 int hv_device_detach(struct hv *hv, const char *uuid, const char *xml,
     struct cerr *err);
 
+/* Grow disk target of the running domain uuid to size MiB, through the
+ * guest's qemu (virDomainBlockResize). */
+int hv_block_resize(struct hv *hv, const char *uuid, const char *target,
+    long long size, struct cerr *err);
+
 /* Snapshots, kept by the hypervisor (internal qcow2 snapshots, with the
  * memory of a running guest). */
 struct hv_snapshot {

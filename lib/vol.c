@@ -806,18 +806,41 @@ not_busy(const struct volrow *r, const char *verb, bool attach_ok,
 	return 0;
 }
 
+static bool
+vm_active(const char *state)
+{
+	return state && (!strcmp(state, "running") ||
+	    !strcmp(state, "suspended") || !strcmp(state, "deploying") ||
+	    !strcmp(state, "migrating") || !strcmp(state, "shutting-down"));
+}
+
+static int
+vm_uuid(struct ctx *ctx, long long vm, char uuid[40], struct cerr *err)
+{
+	struct cstmt *st = NULL;
+
+	uuid[0] = '\0';
+	if (catalog_query(ctx->cat, &st, err, "SELECT uuid FROM vms WHERE "
+	    "id = ?", "i", vm) == 0 && cstmt_row(st, err))
+		snprintf(uuid, 40, "%s", cstmt_text(st, 0));
+	cstmt_free(st);
+	if (err->code == 0 && uuid[0] == '\0')
+		cerr_set(err, CERR_NOTFOUND, "no vm %lld", vm);
+	return err->code;
+}
+
 int
 vol_resize(struct ctx *ctx, const char *ref, long long size,
     struct doc **out, struct cerr *err)
 {
 	struct volrow r = { 0 };
 	struct hv *hv = NULL;
-	char what[300], now[32];
+	char what[300], now[32], uuid[40];
 
 	if (size < 1)
 		return cerr_set(err, CERR_USAGE, "invalid size (at least "
 		    "1 MiB)");
-	if (vol_load(ctx, ref, &r, err) || not_busy(&r, "resize", false, err))
+	if (vol_load(ctx, ref, &r, err) || not_busy(&r, "resize", true, err))
 		goto out;
 	if (size < r.size) {
 		cerr_set(err, CERR_USAGE, "cannot shrink volume '%s' from "
@@ -834,7 +857,10 @@ vol_resize(struct ctx *ctx, const char *ref, long long size,
 	    room_for(hv, r.ds, r.host, r.pool,
 	    size - r.size, what, err))
 		goto out;
-	if (hv_pvol_resize(hv, r.pool, r.file, size, err)) {
+	/* a running guest's qemu holds the file: it grows it itself */
+	if (r.attached && vm_active(r.vm_state) ? vm_uuid(ctx, r.vm_id, uuid,
+	    err) || hv_block_resize(hv, uuid, r.target, size, err) :
+	    hv_pvol_resize(hv, r.pool, r.file, size, err)) {
 		cerr_wrap(err, "cannot resize volume '%s' on host '%s'",
 		    r.name, r.host);
 		goto out;
@@ -855,14 +881,6 @@ out:
 	hv_close(hv);
 	volrow_release(&r);
 	return err->code;
-}
-
-static bool
-vm_active(const char *state)
-{
-	return state && (!strcmp(state, "running") ||
-	    !strcmp(state, "suspended") || !strcmp(state, "deploying") ||
-	    !strcmp(state, "migrating") || !strcmp(state, "shutting-down"));
 }
 
 /* Clone (full copy) or snapshot (linked child) of ref named name. */

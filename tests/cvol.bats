@@ -399,7 +399,7 @@ blk() {
 	[ "$(pools 2)" = "" ]
 }
 
-@test "cvol clone and snapshot refuse a volume a running VM writes; attach to a VM that is off goes into its definition" {
+@test "cvol clone and snapshot refuse a volume a running VM writes, resize grows it live; attach to a VM that is off goes into its definition" {
 	cvol datastore add -q fast --host h1
 	cvol create -q v1 --size 8MiB
 	cvm create -q "$BATS_TEST_TMPDIR/p.yaml" >/dev/null
@@ -409,14 +409,17 @@ blk() {
 	[ "$stderr" = "cvol: cannot clone volume 'v1': it is attached to vm 'p' (running) (power it off or detach it first)" ]
 	run -5 --separate-stderr cvol snapshot v1 s1
 	[ "$stderr" = "cvol: cannot snapshot volume 'v1': it is attached to vm 'p' (running) and would change under its snapshot (detach it first)" ]
-	run -5 --separate-stderr cvol resize v1 --size 16MiB
-	[ "$stderr" = "cvol: cannot resize volume 'v1': it is attached to vm 'p' as sdc (detach it first)" ]
 	[ "$(catalog_digest)" = "$before" ]
+	# growing works live, through the guest's qemu
+	run -0 cvol resize v1 --size 16MiB -o json
+	[ "$(jq -r .size <<<"$output")" = 16 ]
+	uuid=$(cvm show p -o json | jq -r .uuid)
+	run -0 virsh -c "$LAB_URI1" domblkinfo "$uuid" sdc
+	assert_output --regexp 'Capacity: +16777216'
 	cvol detach -q v1
 	cvm poweroff -q p
 	run -0 cvol attach v1 p -o json
 	[ "$(jq -r .target <<<"$output")" = sdc ]
-	uuid=$(cvm show p -o json | jq -r .uuid)
 	run -0 virsh -c "$LAB_URI1" dumpxml --inactive "$uuid"
 	assert_output --partial "cloudos-fast/vol-1.qcow2"
 	# a VM that is off: a copy is whole

@@ -39,6 +39,12 @@ static const struct opt attach_opts[] = {
 	{ NULL, 0, 0, NULL, NULL },
 };
 
+static const struct opt apply_opts[] = {
+	{ "file", 'f', OPT_STR, "FILE", "read documents from FILE (- for "
+	  "stdin)" },
+	{ NULL, 0, 0, NULL, NULL },
+};
+
 static int
 npos(struct args *a, size_t n, const char *usage, struct cerr *err)
 {
@@ -229,6 +235,37 @@ cvol_detach(struct ctx *ctx, struct args *a, struct cerr *err)
 	return cli_emit_result(ctx, out, err);
 }
 
+static int
+apply_one(struct ctx *ctx, struct args *a, const struct doc *d,
+    const char *where, int n, struct cerr *err)
+{
+	const char *kind = doc_get_str(d, "kind");
+	struct doc *out = NULL;
+
+	(void)a;
+	(void)n;
+	if (kind == NULL)
+		return cerr_set(err, CERR_USAGE, "%s: kind: missing (apply "
+		    "needs it to route the document)", where);
+	if (strcmp(kind, "Datastore") == 0) {
+		if (vol_ds_apply(ctx, d, where, &out, err))
+			return err->code;
+	} else if (strcmp(kind, "Volume") == 0) {
+		if (vol_apply(ctx, d, where, &out, err))
+			return err->code;
+	} else {
+		/* not ours: on to the next program in the pipe */
+		return cli_emit(ctx, d, err);
+	}
+	return cli_emit_result(ctx, out, err);
+}
+
+static int
+cvol_apply(struct ctx *ctx, struct args *a, struct cerr *err)
+{
+	return cli_each_doc(ctx, a, 0, apply_one, err);
+}
+
 static const struct cmd cvol_cmds[] = {
 	{ "datastore add", cvol_ds_add, ds_add_opts, CMD_WRITE,
 	  "NAME [--path DIR] [--host HOST]...",
@@ -256,6 +293,9 @@ static const struct cmd cvol_cmds[] = {
 	  "VOL VM [--bus scsi|virtio]", "attach a volume to a VM on its host" },
 	{ "detach", cvol_detach, NULL, CMD_WRITE, "VOL",
 	  "detach a volume from its VM" },
+	{ "apply", cvol_apply, apply_opts, CMD_WRITE, "-f FILE|-",
+	  "create or grow Datastore and Volume documents by name; pass others "
+	  "on" },
 	{ NULL, NULL, NULL, 0, NULL, NULL },
 };
 

@@ -16,6 +16,7 @@
 #include "catalog.h"
 #include "domxml.h"
 #include "hv.h"
+#include "units.h"
 #include "valid.h"
 #include "vm.h"
 #include "vol.h"
@@ -1142,4 +1143,111 @@ vol_ds_names(struct ctx *ctx, const char *prefix,
     void (*each)(const char *))
 {
 	names(ctx, "datastores", prefix, each);
+}
+
+/* Apply. */
+
+static int
+doc_str(const struct doc *d, const char *key, bool need, const char **out,
+    const char *where, struct cerr *err)
+{
+	const struct doc *v = doc_map_get(d, key);
+
+	*out = NULL;
+	if (v == NULL || v->type == DOC_NULL) {
+		if (need) {
+			cerr_set(err, CERR_USAGE, "%s: missing", key);
+			return cerr_wrap(err, "%s", where);
+		}
+		return 0;
+	}
+	if (v->type != DOC_STR) {
+		cerr_set(err, CERR_USAGE, "%s: expected a string", key);
+		return cerr_wrap(err, "%s", where);
+	}
+	*out = v->u.s;
+	return 0;
+}
+
+int
+vol_ds_apply(struct ctx *ctx, const struct doc *d, const char *where,
+    struct doc **out, struct cerr *err)
+{
+	const struct doc *hl = doc_map_get(d, "hosts");
+	const char *name, *path, **hosts = NULL;
+	char *have = NULL;
+	long long id;
+	size_t n = 0, i;
+
+	if (doc_str(d, "name", true, &name, where, err) ||
+	    doc_str(d, "path", false, &path, where, err))
+		return err->code;
+	if (hl && hl->type != DOC_NULL) {
+		if (hl->type != DOC_LIST) {
+			cerr_set(err, CERR_USAGE, "hosts: expected a list of "
+			    "host names");
+			return cerr_wrap(err, "%s", where);
+		}
+		hosts = xcalloc(hl->u.list.n + 1, sizeof(*hosts));
+		for (i = 0; i < hl->u.list.n; i++) {
+			const struct doc *h = hl->u.list.v[i];
+
+			if (h->type != DOC_STR) {
+				free(hosts);
+				cerr_set(err, CERR_USAGE, "hosts: expected a "
+				    "list of host names");
+				return cerr_wrap(err, "%s", where);
+			}
+			hosts[n++] = h->u.s;
+		}
+	}
+	if (ds_id(ctx, name, &id, NULL, &have, err) == 0) {
+		/* there already: the same, or a change cvol cannot make */
+		if (path && strcmp(path, have) != 0)
+			cerr_set(err, CERR_CONFLICT, "cannot move datastore "
+			    "'%s' from '%s' to '%s'", name, have, path);
+		else
+			ds_show(ctx, name, false, out, err);
+	} else if (err->code == CERR_NOTFOUND) {
+		cerr_clear(err);
+		vol_ds_add(ctx, name, path, hosts, n, out, err);
+	}
+	free(have);
+	free(hosts);
+	return err->code;
+}
+
+int
+vol_apply(struct ctx *ctx, const struct doc *d, const char *where,
+    struct doc **out, struct cerr *err)
+{
+	const struct doc *sz = doc_map_get(d, "size");
+	const char *name, *ds, *host;
+	struct volrow r = { 0 };
+	long long size;
+
+	if (doc_str(d, "name", true, &name, where, err) ||
+	    doc_str(d, "datastore", false, &ds, where, err) ||
+	    doc_str(d, "host", false, &host, where, err))
+		return err->code;
+	if (sz == NULL) {
+		cerr_set(err, CERR_USAGE, "size: missing");
+		return cerr_wrap(err, "%s", where);
+	}
+	if (units_doc_mib(sz, &size, err))
+		return cerr_wrap(err, "%s: size", where);
+	if (vol_load(ctx, name, &r, err) == 0) {
+		if ((ds && strcmp(ds, r.ds) != 0) ||
+		    (host && strcmp(host, r.host) != 0))
+			cerr_set(err, CERR_CONFLICT, "cannot move volume '%s' "
+			    "(it is in datastore '%s' on host '%s')", name,
+			    r.ds, r.host);
+		else
+			vol_resize(ctx, name, size, out, err);
+	} else if (err->code == CERR_NOTFOUND) {
+		cerr_clear(err);
+		vol_create(ctx, name, size, ds, host, out, err);
+	}
+	volrow_release(&r);
+	return err->code;
 }

@@ -47,7 +47,8 @@ int vol_create(struct ctx *ctx, const char *name, long long size,
 int vol_list(struct ctx *ctx, emit_fn emit, struct cerr *err);
 int vol_show(struct ctx *ctx, const char *ref, struct doc **out,
     struct cerr *err);
-/* Grow to size MiB (the same size is a no-op, smaller CERR_USAGE). */
+/* Grow to size MiB (the same size is a no-op, smaller CERR_USAGE): live
+ * through the guest when its VM runs. */
 int vol_resize(struct ctx *ctx, const char *ref, long long size,
     struct doc **out, struct cerr *err);
 /* A full copy named name, on the same host and datastore. */
@@ -63,6 +64,15 @@ int vol_attach(struct ctx *ctx, const char *ref, const char *vm,
     const char *bus, struct doc **out, struct cerr *err);
 int vol_detach(struct ctx *ctx, const char *ref, struct doc **out,
     struct cerr *err);
+
+/* Apply one Datastore (name, path, hosts) or Volume (name, size,
+ * datastore, host) document: create it when new; a Volume there already
+ * grows to size; what cannot change (a path, a datastore, a host) is
+ * CERR_CONFLICT. */
+int vol_ds_apply(struct ctx *ctx, const struct doc *d, const char *where,
+    struct doc **out, struct cerr *err);
+int vol_apply(struct ctx *ctx, const struct doc *d, const char *where,
+    struct doc **out, struct cerr *err);
 
 /* Names for completion. */
 void vol_names(struct ctx *ctx, const char *prefix,

@@ -425,3 +425,35 @@ blk() {
 	# a VM that is off: a copy is whole
 	run -0 cvol clone v1 c1
 }
+
+@test "cvol apply creates datastores and volumes by name, grows them again, passes other kinds on" {
+	cat > "$BATS_TEST_TMPDIR/env.yaml" <<'YAML'
+kind: Datastore
+name: fast
+hosts: [h1]
+---
+kind: Volume
+name: data
+size: 16MiB
+datastore: fast
+---
+kind: VM
+name: web
+YAML
+	run -0 cvol apply -f "$BATS_TEST_TMPDIR/env.yaml" -o json
+	[ "$(jq -r '[.kind, .name] | @tsv' <<<"$output" | tr '\n' ' ')" = "$(printf 'Datastore\tfast Volume\tdata VM\tweb ')" ]
+	before=$(catalog_digest)
+	run -0 cvol apply -f "$BATS_TEST_TMPDIR/env.yaml" -o json
+	[ "$(catalog_digest)" = "$before" ]
+	sed -i 's/16MiB/32MiB/' "$BATS_TEST_TMPDIR/env.yaml"
+	run -0 cvol apply - -o json < "$BATS_TEST_TMPDIR/env.yaml"
+	[ "$(jq -r 'select(.kind == "Volume") | .size' <<<"$output")" = 32 ]
+	before=$(catalog_digest)
+	printf 'kind: Volume\nname: data\nsize: 32MiB\nhost: h2\n' > "$BATS_TEST_TMPDIR/bad.yaml"
+	run -5 --separate-stderr cvol apply -f "$BATS_TEST_TMPDIR/bad.yaml"
+	[ "$stderr" = "cvol: cannot move volume 'data' (it is in datastore 'fast' on host 'h1')" ]
+	printf 'kind: Volume\nname: other\n' > "$BATS_TEST_TMPDIR/bad.yaml"
+	run -2 --separate-stderr cvol apply -f "$BATS_TEST_TMPDIR/bad.yaml"
+	[[ "$stderr" == "cvol: "*": size: missing" ]]
+	[ "$(catalog_digest)" = "$before" ]
+}

@@ -333,6 +333,27 @@ test_domxml_seed(void)
 	}
 }
 
+/* A disk's bus: SCSI unless asked; the path escaped. */
+static void
+test_domxml_disk_bus(void)
+{
+	struct domdisk d = { .target = "sdc", .path = "/p/a'b<c>.qcow2" };
+	struct buf b = BUF_INIT;
+
+	domxml_disk(&b, &d, 1);
+	ok(strstr(b.s, "<target dev='sdc' bus='scsi'/>") != NULL,
+	    "domxml: a disk is on the SCSI bus by default");
+	ok(strstr(b.s, "/p/a&apos;b&lt;c&gt;.qcow2") != NULL,
+	    "domxml: a disk's path is escaped");
+	buf_reset(&b);
+	d.target = "vda";
+	d.bus = "virtio";
+	domxml_disk(&b, &d, 1);
+	ok(strstr(b.s, "<target dev='vda' bus='virtio'/>") != NULL,
+	    "domxml: a disk goes on the bus asked");
+	buf_release(&b);
+}
+
 /* Read one YAML document; NULL (and a failed test) when it does not. */
 static struct doc *
 read_one(const char *what, const char *text)
@@ -584,6 +605,7 @@ main(void)
 	test_json();
 	test_domxml();
 	test_domxml_seed();
+	test_domxml_disk_bus();
 	test_seed_context();
 	test_seed_hostname();
 	test_seed_build();

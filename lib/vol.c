@@ -15,6 +15,7 @@
 #include "buf.h"
 #include "catalog.h"
 #include "domxml.h"
+#include "fault.h"
 #include "hv.h"
 #include "units.h"
 #include "valid.h"
@@ -777,6 +778,7 @@ vol_create(struct ctx *ctx, const char *name, long long size,
 	    err))
 		goto out;
 	vol_file(id, r.file);
+	fault_point("vol.intent");
 	if (hv_pvol_create(hv, r.pool, r.file, size, NULL, NULL, err)) {
 		forget(ctx, id);
 		cerr_wrap(err, "cannot create volume '%s' on host '%s'", name,
@@ -1033,6 +1035,7 @@ vol_attach(struct ctx *ctx, const char *ref, const char *vm,
 	if (set_attached(ctx, &r, slot.id, slot.target, bus, detail, err) ||
 	    catalog_commit(ctx->cat, err))
 		goto fail;
+	fault_point("vol.attach");
 	if (hv_connect(r.uri, &hv, &hverr) == 0 &&
 	    hv_pvol_path(hv, r.pool, r.file, &path, &hverr) == 0) {
 		dd.target = slot.target;

@@ -457,3 +457,21 @@ YAML
 	[[ "$stderr" == "cvol: "*": size: missing" ]]
 	[ "$(catalog_digest)" = "$before" ]
 }
+
+@test "cvol: what a killed create or attach leaves, delete and detach finish" {
+	cvol datastore add -q fast --host h1
+	CLOUDOS_FAULT=vol.intent run -137 cvol create v1 --size 8MiB
+	run -0 cvol show v1 -o json
+	id=$(jq -r .id <<<"$output")
+	[ ! -f "$(file 1 "$id")" ]
+	run -0 cvol delete v1
+	run -3 cvol show v1
+	cvol create -q v2 --size 8MiB
+	cvm create -q "$BATS_TEST_TMPDIR/p.yaml" >/dev/null
+	CLOUDOS_FAULT=vol.attach run -137 cvol attach v2 p
+	[ "$(blk 1 p)" = "sdb " ]
+	run -0 cvol detach v2
+	run -0 cvol attach v2 p -o json
+	[ "$(jq -r .target <<<"$output")" = sdc ]
+	[ "$(blk 1 p)" = "sdb sdc " ]
+}

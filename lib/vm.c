@@ -2867,8 +2867,8 @@ name_add(void *arg, const char *name)
  * the host has it as its host or its migration's target already. */
 static int
 reconcile_seeds(struct ctx *ctx, struct hv *hv, long long host_id,
-    const char *host, void (*note)(struct ctx *, const char *),
-    struct cerr *err)
+    const char *host, const struct domain_set *ds,
+    void (*note)(struct ctx *, const char *), struct cerr *err)
 {
 	static const size_t uuid_len = 36;
 	struct name_set ns = { 0 };
@@ -2891,6 +2891,13 @@ reconcile_seeds(struct ctx *ctx, struct hv *hv, long long host_id,
 		    strcmp(ns.v[i] + uuid_len, SEED_SUFFIX) != 0)
 			continue;	/* not a seed: not ours to judge */
 		snprintf(uuid, sizeof(uuid), "%.*s", (int)uuid_len, ns.v[i]);
+		/* a domain defined there owns it, whoever manages it
+		 * (another catalog's VM is left alone, and so is its seed) */
+		for (n = 0; n < ds->n; n++)
+			if (strcmp(ds->v[n].uuid, uuid) == 0)
+				break;
+		if (n < ds->n)
+			continue;
 		if (catalog_query(ctx->cat, &q, err, "SELECT 1 FROM vms WHERE "
 		    "uuid = ? AND state != 'done' AND (host_id = ?2 OR "
 		    "target_host = ?2)", "si", uuid, host_id))
@@ -3039,7 +3046,7 @@ reconcile_host(struct ctx *ctx, long long host_id, const char *host,
 		note(ctx, msg);
 	}
 	if (hverr.code == 0 && err->code == 0)
-		reconcile_seeds(ctx, hv, host_id, host, note, err);
+		reconcile_seeds(ctx, hv, host_id, host, &ds, note, err);
 out:
 	hv_close(hv);
 	domain_set_release(&ds);

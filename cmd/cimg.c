@@ -2,11 +2,13 @@
  * cimg - the image repository: the face.
  */
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 #include "img.h"
 #include "labels.h"
+#include "progress.h"
 #include "compat.h"
 
 static void
@@ -23,13 +25,26 @@ cimg_import(struct ctx *ctx, struct args *a, struct cerr *err)
 {
 	struct img_spec spec = { 0 };
 	struct doc *out = NULL;
+	const char *t;
+	char *end;
+	int rc;
 
 	if (args_count(a) != 1)
-		return cerr_set(err, CERR_USAGE, "usage: cimg import FILE "
+		return cerr_set(err, CERR_USAGE, "usage: cimg import FILE|URL "
 		    "--name NAME [--sha256 HEX]");
 	spec_from_args(a, &spec);
 	spec.sha256 = args_str(a, "sha256");
-	if (img_import(ctx, args_pos(a, 0), &spec, NULL, &out, err))
+	if ((t = args_str(a, "timeout"))) {
+		spec.stall_timeout = strtol(t, &end, 10);
+		if (*t < '0' || *t > '9' || *end || spec.stall_timeout < 1 ||
+		    spec.stall_timeout > 86400)
+			return cerr_set(err, CERR_USAGE, "--timeout: expected "
+			    "seconds from 1 to 86400, found '%s'", t);
+	}
+	rc = img_import(ctx, args_pos(a, 0), &spec, progress_bytes, &out,
+	    err);
+	progress_end(ctx);
+	if (rc)
 		return err->code;
 	return cli_emit_result(ctx, out, err);
 }
@@ -156,6 +171,7 @@ static const struct opt import_opts[] = {
 	{ "description", 'd', OPT_STR, "TEXT", "what the image holds" },
 	{ "os", 0, OPT_STR, "OS", "the guest operating system" },
 	{ "arch", 0, OPT_STR, "ARCH", "the guest architecture (x86_64, aarch64, ...)" },
+	{ "timeout", 't', OPT_STR, "SECONDS", "give up on a URL that sends nothing for this long (default 60)" },
 	{ NULL, 0, 0, NULL, NULL },
 };
 
@@ -175,9 +191,10 @@ static const struct opt apply_opts[] = {
 
 static const struct cmd cimg_cmds[] = {
 	{ "import", cimg_import, import_opts, CMD_WRITE,
-	  "FILE --name NAME [--sha256 HEX] [--description D] [--os OS] "
-	  "[--arch ARCH]",
-	  "copy a disk image into the repository, checking it" },
+	  "FILE|URL --name NAME [--sha256 HEX] [--description D] [--os OS] "
+	  "[--arch ARCH] [--timeout S]",
+	  "copy a disk image (a file, or an http(s) URL) into the "
+	  "repository, checking it" },
 	{ "list", cimg_list, NULL, CMD_READ, "", "list the images you may see" },
 	{ "show", cimg_show, NULL, CMD_READ, "IMAGE...|-", "show images" },
 	{ "set", cimg_set, set_opts, CMD_WRITE,

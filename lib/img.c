@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -14,6 +16,7 @@
 #include "buf.h"
 #include "catalog.h"
 #include "digest.h"
+#include "http.h"
 #include "img.h"
 #include "imgfmt.h"
 #include "labels.h"
@@ -327,12 +330,12 @@ inspect(const struct sink *s, const char **format, long long *vmib,
 
 /* Forget an import that failed: its file and its locked row. */
 static void
-import_undo(struct ctx *ctx, const char *path, long long id)
+import_undo(struct ctx *ctx, long long id)
 {
 	struct cerr e2 = { 0 };
 
-	if (path)
-		unlink(path);
+	if (id < 0)
+		return;
 	if (catalog_begin(ctx->cat, &e2) == 0) {
 		if (catalog_exec(ctx->cat, &e2, "DELETE FROM images WHERE "
 		    "id = ? AND state = 'locked'", "i", id) ||
@@ -352,20 +355,135 @@ labels_json(const struct doc *labels, struct buf *json, struct cerr *err)
 	return labels_to_json(labels, json, err);
 }
 
+/* A download into the sink: starting over when the server ignores the
+ * range. */
+struct fetch {
+	struct sink *s;
+	const char *dst;
+	unsigned long long offset;
+	struct ctx *ctx;
+	img_progress_fn progress;
+};
+
+static int
+fetch_begin(void *arg, long status, unsigned long long total,
+    struct cerr *err)
+{
+	struct fetch *f = arg;
+	struct sink *s = f->s;
+
+	(void)total;
+	if (f->offset > 0 && status != 206) {
+		/* the whole file again: forget the partial one */
+		digest_free(s->dg);
+		s->dg = NULL;
+		if (ftruncate(s->fd, 0) != 0 || lseek(s->fd, 0, SEEK_SET) != 0)
+			return cerr_set(err, CERR_FAIL, "cannot truncate '%s': "
+			    "%s", f->dst, strerror(errno));
+		s->nprobe = 0;
+		s->bytes = 0;
+		if (digest_new(&s->dg, err))
+			return err->code;
+	}
+	return 0;
+}
+
+static int
+fetch_write(void *arg, const void *data, size_t n, struct cerr *err)
+{
+	struct fetch *f = arg;
+
+	return sink_write(f->s, data, n, f->dst, err);
+}
+
+static void
+fetch_progress(void *arg, unsigned long long done, unsigned long long total)
+{
+	struct fetch *f = arg;
+
+	f->progress(f->ctx, done, total);
+}
+
+/*
+ * Download url into dir/HASH.part (HASH the sha256 of the URL), resuming
+ * from the bytes a broken transfer left there: they are read back through
+ * the digest first, so the digest covers the whole file.  On success
+ * *part is the file's path; on failure the bytes received stay for the
+ * next try.
+ */
+static int
+fetch_url(struct ctx *ctx, const char *url, const char *dir, struct sink *s,
+    long stall, img_progress_fn progress, struct buf *part,
+    struct cerr *err)
+{
+	struct digest *uh = NULL;
+	struct fetch f = { .s = s, .ctx = ctx, .progress = progress };
+	struct http_get g = { 0 };
+	unsigned char *b = NULL;
+	char hex[65];
+	ssize_t r;
+
+	if (digest_new(&uh, err))
+		return err->code;
+	digest_update(uh, url, strlen(url));
+	digest_hex(uh, hex);
+	digest_free(uh);
+	buf_printf(part, "%s/%s.part", dir, hex);
+	s->fd = open(part->s, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (s->fd < 0)
+		return cerr_set(err, CERR_FAIL, "cannot open '%s': %s",
+		    part->s, strerror(errno));
+	if (flock(s->fd, LOCK_EX | LOCK_NB) != 0)
+		return cerr_set(err, CERR_CONFLICT, "cannot import '%s': "
+		    "another import of it is running", url);
+	/* what a broken transfer left: hashed again, then continued */
+	if ((b = malloc(COPY_BUF)) == NULL)
+		return cerr_set(err, CERR_FAIL, "out of memory");
+	while ((r = read(s->fd, b, COPY_BUF)) > 0) {
+		if (s->nprobe < sizeof(s->probe)) {
+			size_t k = sizeof(s->probe) - s->nprobe;
+
+			if (k > (size_t)r)
+				k = (size_t)r;
+			memcpy(s->probe + s->nprobe, b, k);
+			s->nprobe += k;
+		}
+		digest_update(s->dg, b, (size_t)r);
+		s->bytes += (unsigned long long)r;
+	}
+	free(b);
+	if (r < 0)
+		return cerr_set(err, CERR_FAIL, "cannot read '%s': %s",
+		    part->s, strerror(errno));
+	f.dst = part->s;
+	f.offset = s->bytes;
+	g.url = url;
+	g.offset = s->bytes;
+	g.connect_timeout = 30;
+	g.stall_timeout = stall;
+	g.begin = fetch_begin;
+	g.write = fetch_write;
+	g.progress = progress ? fetch_progress : NULL;
+	g.arg = &f;
+	return http_fetch(&g, err);
+}
+
 int
 img_import(struct ctx *ctx, const char *source, const struct img_spec *spec,
     img_progress_fn progress, struct doc **out, struct cerr *err)
 {
-	struct buf dir, path, json;
+	struct buf dir, path, part, json;
 	struct sink s = { .fd = -1 };
 	unsigned long long total = 0;
 	const char *format = NULL;
 	long long id = -1, vmib = 0;
 	char now[32], hex[65], *abs = NULL;
+	bool url = http_is_url(source);
 	int in = -1;
 
 	buf_init(&dir);
 	buf_init(&path);
+	buf_init(&part);
 	buf_init(&json);
 	if (spec->name == NULL) {
 		cerr_set(err, CERR_USAGE, "import needs --name");
@@ -378,9 +496,16 @@ img_import(struct ctx *ctx, const char *source, const struct img_spec *spec,
 		    "found '%s'", spec->sha256);
 		goto out;
 	}
-	if ((abs = realpath(source, NULL)) == NULL)
+	if (!url && strstr(source, "://")) {
+		cerr_set(err, CERR_USAGE, "cannot import '%s': only http:// "
+		    "and https:// URLs are fetched", source);
+		goto out;
+	}
+	if (url)
 		abs = strdup(source);
-	if (open_source(source, &in, &total, err) ||
+	else if ((abs = realpath(source, NULL)) == NULL)
+		abs = strdup(source);
+	if ((!url && open_source(source, &in, &total, err)) ||
 	    img_repo_ensure(ctx, &dir, err) || digest_new(&s.dg, err))
 		goto out;
 
@@ -409,57 +534,79 @@ img_import(struct ctx *ctx, const char *source, const struct img_spec *spec,
 	}
 
 	buf_printf(&path, "%s/%lld", dir.s, id);
-	s.fd = open(path.s, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (s.fd < 0) {
-		cerr_set(err, CERR_FAIL, "cannot create '%s': %s", path.s,
-		    strerror(errno));
-		goto undo;
+	if (url) {
+		if (fetch_url(ctx, source, dir.s, &s, spec->stall_timeout > 0 ?
+		    spec->stall_timeout : 60, progress, &part, err)) {
+			/* the bytes received stay for a resume; an empty
+			 * partial file is no use to anyone */
+			if (s.fd >= 0 && s.bytes == 0)
+				unlink(part.s);
+			goto undo;
+		}
+	} else {
+		s.fd = open(path.s, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+		    0600);
+		if (s.fd < 0) {
+			cerr_set(err, CERR_FAIL, "cannot create '%s': %s",
+			    path.s, strerror(errno));
+			goto undo;
+		}
+		if (copy_fd(ctx, in, source, &s, path.s, total, progress, err))
+			goto undo_file;
 	}
-	if (copy_fd(ctx, in, source, &s, path.s, total, progress, err))
-		goto undo;
 	if (close(s.fd) != 0) {
 		s.fd = -1;
 		cerr_set(err, CERR_FAIL, "cannot write '%s': %s", path.s,
 		    strerror(errno));
-		goto undo;
+		goto undo_file;
 	}
 	s.fd = -1;
 	digest_hex(s.dg, hex);
 	if (spec->sha256 && strcasecmp(spec->sha256, hex) != 0) {
 		cerr_set(err, CERR_USAGE, "cannot import '%s': sha256 is %s, "
 		    "not %s as given", source, hex, spec->sha256);
-		goto undo;
+		goto undo_file;
 	}
 	if (inspect(&s, &format, &vmib, err)) {
 		cerr_wrap(err, "cannot import '%s'", source);
-		goto undo;
+		goto undo_file;
+	}
+	if (url && rename(part.s, path.s) != 0) {
+		cerr_set(err, CERR_FAIL, "cannot rename '%s': %s", part.s,
+		    strerror(errno));
+		goto undo_file;
 	}
 
 	catalog_now(now);
 	if (catalog_begin(ctx->cat, err))
-		goto undo;
+		goto undo_file;
 	if (catalog_exec(ctx->cat, err, "UPDATE images SET state = 'ready', "
 	    "format = ?, size = ?, virtual_size = ?, sha256 = ?, updated = ? "
 	    "WHERE id = ?", "siissi", format, (long long)s.bytes, vmib, hex,
 	    now, id) || acct_audit(ctx, "create", "Image", id, spec->name,
 	    abs, err) || catalog_commit(ctx->cat, err)) {
 		catalog_rollback(ctx->cat);
-		goto undo;
+		goto undo_file;
 	}
 	img_show(ctx, spec->name, out, err);
 	goto out;
+undo_file:
+	/* a whole file that is wrong: no resume can mend it */
+	if (part.len)
+		unlink(part.s);
+	unlink(path.s);
 undo:
+	import_undo(ctx, id);
+out:
 	if (s.fd >= 0)
 		close(s.fd);
-	s.fd = -1;
-	import_undo(ctx, path.len ? path.s : NULL, id);
-out:
 	if (in >= 0)
 		close(in);
 	digest_free(s.dg);
 	free(abs);
 	buf_release(&dir);
 	buf_release(&path);
+	buf_release(&part);
 	buf_release(&json);
 	return err->code;
 }

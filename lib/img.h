@@ -29,6 +29,7 @@ struct img_spec {
 	const char *sha256;		/* import: the expected digest */
 	const struct doc *labels;	/* a map */
 	int merge_labels;		/* set: add to the labels, not replace */
+	long stall_timeout;		/* URLs: seconds of stall (0: 60) */
 };
 
 /* Called with bytes done and total (0 when unknown) while importing. */
@@ -36,10 +37,14 @@ typedef void (*img_progress_fn)(struct ctx *ctx, unsigned long long done,
     unsigned long long total);
 
 /*
- * Import source (a file) as a new image named spec->name.  CERR_NOTFOUND
- * for a missing file, CERR_PERM for an unreadable one, CERR_USAGE for a
- * folder, a bad name, a sha256 that does not match, a corrupt qcow2;
- * CERR_CONFLICT when the name is taken.
+ * Import source (a file, or an http:// or https:// URL) as a new image
+ * named spec->name.  CERR_NOTFOUND for a missing file or a URL answering
+ * 404, CERR_PERM for an unreadable file, CERR_USAGE for a folder, a bad
+ * name, a sha256 that does not match, a corrupt qcow2; CERR_CONFLICT when
+ * the name is taken; CERR_UNREACHABLE when a server cannot be reached or
+ * the transfer stalls.  A broken download keeps the bytes received in the
+ * repository as HASH.part (HASH: the URL's sha256) and the next import of
+ * the same URL continues from there with a range request.
  */
 int img_import(struct ctx *ctx, const char *source,
     const struct img_spec *spec, img_progress_fn progress, struct doc **out,

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -395,6 +396,124 @@ copy_fd(struct ctx *ctx, int in, const char *source, struct sink *s,
 	return err->code;
 }
 
+/*
+ * The fast path for a regular file: the kernel copies (copy_file_range, as
+ * cp does), and a thread hashes what has landed in the repository file,
+ * trailing the copy, so the digest is of the stored bytes.  Returns 1,
+ * with nothing written, when the kernel cannot copy between these files
+ * (the caller falls back to copy_fd).
+ */
+#define RANGE_STEP (16 << 20)
+
+struct trail {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	unsigned long long copied;
+	bool done;
+	struct sink *s;
+	int rerr;
+};
+
+static void *
+trail_run(void *arg)
+{
+	struct trail *t = arg;
+	struct sink *s = t->s;
+	unsigned long long off = 0, end, at;
+	long page = sysconf(_SC_PAGESIZE);
+	unsigned char *m;
+	size_t len, k;
+
+	pthread_mutex_lock(&t->mu);
+	for (;;) {
+		while (off == t->copied && !t->done)
+			pthread_cond_wait(&t->cv, &t->mu);
+		if (off == t->copied)
+			break;
+		end = t->copied;
+		pthread_mutex_unlock(&t->mu);
+		/* hashed where it lies in the page cache: no copy to a
+		 * buffer, so the digest costs only itself */
+		at = off & ~(unsigned long long)(page - 1);
+		len = (size_t)(end - at);
+		m = mmap(NULL, len, PROT_READ, MAP_SHARED, s->fd, (off_t)at);
+		if (m == MAP_FAILED) {
+			t->rerr = errno;
+			return NULL;
+		}
+		(void)madvise(m, len, MADV_SEQUENTIAL | MADV_WILLNEED);
+		if (s->nprobe < sizeof(s->probe) && off == s->nprobe) {
+			k = sizeof(s->probe) - s->nprobe;
+			if (k > end - off)
+				k = (size_t)(end - off);
+			memcpy(s->probe + s->nprobe, m + (off - at), k);
+			s->nprobe += k;
+		}
+		digest_update(s->dg, m + (off - at), (size_t)(end - off));
+		munmap(m, len);
+		off = end;
+		pthread_mutex_lock(&t->mu);
+	}
+	pthread_mutex_unlock(&t->mu);
+	return NULL;
+}
+
+static int
+copy_range(struct ctx *ctx, int in, const char *source, struct sink *s,
+    const char *dst, unsigned long long total, img_progress_fn progress,
+    struct cerr *err)
+{
+	struct trail t = { .s = s };
+	pthread_t th;
+	ssize_t r;
+
+	r = copy_file_range(in, NULL, s->fd, NULL, RANGE_STEP, 0);
+	if (r < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL ||
+	    errno == EOPNOTSUPP || errno == EBADF))
+		return 1;
+	pthread_mutex_init(&t.mu, NULL);
+	pthread_cond_init(&t.cv, NULL);
+	if (pthread_create(&th, NULL, trail_run, &t) != 0) {
+		pthread_cond_destroy(&t.cv);
+		pthread_mutex_destroy(&t.mu);
+		return cerr_set(err, CERR_FAIL, "cannot start a thread");
+	}
+	for (;;) {
+		if (r < 0 && errno == EINTR) {
+			r = copy_file_range(in, NULL, s->fd, NULL, RANGE_STEP,
+			    0);
+			continue;
+		}
+		if (r < 0) {
+			cerr_set(err, errno == ENOSPC ? CERR_CAPACITY :
+			    CERR_FAIL, "cannot copy '%s' to '%s': %s", source,
+			    dst, strerror(errno));
+			break;
+		}
+		if (r == 0)
+			break;
+		pthread_mutex_lock(&t.mu);
+		t.copied += (unsigned long long)r;
+		pthread_cond_broadcast(&t.cv);
+		pthread_mutex_unlock(&t.mu);
+		if (progress)
+			progress(ctx, t.copied, total);
+		r = copy_file_range(in, NULL, s->fd, NULL, RANGE_STEP, 0);
+	}
+	pthread_mutex_lock(&t.mu);
+	t.done = true;
+	pthread_cond_broadcast(&t.cv);
+	pthread_mutex_unlock(&t.mu);
+	pthread_join(th, NULL);
+	pthread_cond_destroy(&t.cv);
+	pthread_mutex_destroy(&t.mu);
+	s->bytes = t.copied;
+	if (err->code == 0 && t.rerr)
+		cerr_set(err, CERR_FAIL, "cannot read back '%s': %s", dst,
+		    strerror(t.rerr));
+	return err->code;
+}
+
 /* The format and virtual size (MiB) of the imported bytes; CERR_USAGE for
  * a corrupt qcow2. */
 static int
@@ -565,7 +684,7 @@ img_import(struct ctx *ctx, const char *source, const struct img_spec *spec,
 	long long id = -1, vmib = 0;
 	char now[32], hex[65], *abs = NULL;
 	bool url = http_is_url(source);
-	int in = -1;
+	int in = -1, rc;
 
 	buf_init(&dir);
 	buf_init(&path);
@@ -630,14 +749,19 @@ img_import(struct ctx *ctx, const char *source, const struct img_spec *spec,
 			goto undo;
 		}
 	} else {
-		s.fd = open(path.s, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+		s.fd = open(path.s, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC,
 		    0600);
 		if (s.fd < 0) {
 			cerr_set(err, CERR_FAIL, "cannot create '%s': %s",
 			    path.s, strerror(errno));
 			goto undo;
 		}
-		if (copy_fd(ctx, in, source, &s, path.s, total, progress, err))
+		rc = copy_range(ctx, in, source, &s, path.s, total, progress,
+		    err);
+		if (rc == 1)
+			rc = copy_fd(ctx, in, source, &s, path.s, total,
+			    progress, err);
+		if (rc)
 			goto undo_file;
 	}
 	if (close(s.fd) != 0) {

@@ -56,6 +56,14 @@ repo_files() {
 	[ "$(jq -r .virtual_size <<<"$output")" = 1 ]
 }
 
+@test "cimg import reads a pipe too (no kernel copy there), with the same digest" {
+	sum=$(sha256sum < "$BATS_TEST_TMPDIR/disk.raw" | cut -c1-64)
+	run -0 --separate-stderr bash -c 'cat "$1" | cimg import /dev/stdin --name p -o json' _ "$BATS_TEST_TMPDIR/disk.raw"
+	[ "$(jq -r .sha256 <<<"$output")" = "$sum" ]
+	[ "$(jq -r .size <<<"$output")" = 3145728 ]
+	cmp "$REPO/1" "$BATS_TEST_TMPDIR/disk.raw"
+}
+
 @test "cimg import --sha256 accepts the right digest, in either case" {
 	sum=$(sha256sum < "$BATS_TEST_TMPDIR/disk.raw" | cut -c1-64)
 	run -0 cimg import "$BATS_TEST_TMPDIR/disk.raw" --name a --sha256 "${sum^^}" -o ids

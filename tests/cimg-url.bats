@@ -164,3 +164,13 @@ repo_files() {
 	[ -z "$stderr" ]
 	[ "$output" = 1 ]
 }
+
+@test "cimg import URL draws a progress meter when stderr is a terminal, none under -q" {
+	plain_server
+	run -0 script -qec "cimg import http://127.0.0.1:$PORT/disk.raw --name u -o ids" /dev/null
+	[[ "$output" == *"cimg: 100% 3 of 3 MiB, "*" MiB/s"* ]]
+	run -0 script -qec "cimg import http://127.0.0.1:$PORT/disk.raw --name v -q" /dev/null
+	[ -z "$output" ]
+	run -0 cimg list -o ids
+	[ "$output" = $'1\n2' ]
+}

@@ -533,6 +533,50 @@ inspect(const struct sink *s, const char **format, long long *vmib,
 	return 0;
 }
 
+/*
+ * An import holds an flock on REPO/ID.lock from before its locked row is
+ * committed until it ends, so a locked image whose lock is free was left
+ * by an import that died (kill -9, a crash) and may be deleted.
+ */
+static int
+import_lock(const char *dir, long long id, struct buf *lock,
+    struct cerr *err)
+{
+	int fd;
+
+	buf_printf(lock, "%s/%lld.lock", dir, id);
+	fd = open(lock->s, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0 || flock(fd, LOCK_EX) != 0) {
+		cerr_set(err, CERR_FAIL, "cannot lock '%s': %s", lock->s,
+		    strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* True while an import of image id runs. */
+static bool
+importing(struct ctx *ctx, long long id)
+{
+	struct buf lock;
+	bool alive = false;
+	int fd;
+
+	buf_init(&lock);
+	img_repo(ctx, &lock);
+	buf_printf(&lock, "/%lld.lock", id);
+	fd = open(lock.s, O_RDWR | O_CLOEXEC);
+	if (fd >= 0) {
+		alive = flock(fd, LOCK_EX | LOCK_NB) != 0 &&
+		    errno == EWOULDBLOCK;
+		close(fd);
+	}
+	buf_release(&lock);
+	return alive;
+}
+
 /* Forget an import that failed: its file and its locked row. */
 static void
 import_undo(struct ctx *ctx, long long id)
@@ -677,18 +721,19 @@ int
 img_import(struct ctx *ctx, const char *source, const struct img_spec *spec,
     img_progress_fn progress, struct doc **out, struct cerr *err)
 {
-	struct buf dir, path, part, json;
+	struct buf dir, path, part, lock, json;
 	struct sink s = { .fd = -1 };
 	unsigned long long total = 0;
 	const char *format = NULL;
 	long long id = -1, vmib = 0;
 	char now[32], hex[65], *abs = NULL;
 	bool url = http_is_url(source);
-	int in = -1, rc;
+	int in = -1, lockfd = -1, rc;
 
 	buf_init(&dir);
 	buf_init(&path);
 	buf_init(&part);
+	buf_init(&lock);
 	buf_init(&json);
 	if (spec->name == NULL) {
 		cerr_set(err, CERR_USAGE, "import needs --name");
@@ -732,7 +777,8 @@ img_import(struct ctx *ctx, const char *source, const struct img_spec *spec,
 		goto out;
 	}
 	id = catalog_last_id(ctx->cat);
-	if (catalog_commit(ctx->cat, err)) {
+	if ((lockfd = import_lock(dir.s, id, &lock, err)) < 0 ||
+	    catalog_commit(ctx->cat, err)) {
 		catalog_rollback(ctx->cat);
 		id = -1;
 		goto out;
@@ -792,8 +838,11 @@ img_import(struct ctx *ctx, const char *source, const struct img_spec *spec,
 		goto undo_file;
 	if (catalog_exec(ctx->cat, err, "UPDATE images SET state = 'ready', "
 	    "format = ?, size = ?, virtual_size = ?, sha256 = ?, updated = ? "
-	    "WHERE id = ?", "siissi", format, (long long)s.bytes, vmib, hex,
-	    now, id) || acct_audit(ctx, "create", "Image", id, spec->name,
+	    "WHERE id = ? AND state = 'locked'", "siissi", format,
+	    (long long)s.bytes, vmib, hex, now, id) ||
+	    (catalog_changes(ctx->cat) != 1 && cerr_set(err, CERR_CONFLICT,
+	    "cannot import '%s': image '%s' was deleted meanwhile", source,
+	    spec->name)) || acct_audit(ctx, "create", "Image", id, spec->name,
 	    abs, err) || catalog_commit(ctx->cat, err)) {
 		catalog_rollback(ctx->cat);
 		goto undo_file;
@@ -808,6 +857,10 @@ undo_file:
 undo:
 	import_undo(ctx, id);
 out:
+	if (lockfd >= 0) {
+		unlink(lock.s);
+		close(lockfd);
+	}
 	if (s.fd >= 0)
 		close(s.fd);
 	if (in >= 0)
@@ -817,6 +870,7 @@ out:
 	buf_release(&dir);
 	buf_release(&path);
 	buf_release(&part);
+	buf_release(&lock);
 	buf_release(&json);
 	return err->code;
 }
@@ -928,10 +982,11 @@ img_delete(struct ctx *ctx, const char *ref, struct cerr *err)
 		goto fail;
 	id = doc_map_get(cur, "id")->u.i;
 	state = doc_get_str(cur, "state");
-	if (strcmp(state, "used") == 0 || strcmp(state, "locked") == 0) {
+	if (strcmp(state, "used") == 0 || (strcmp(state, "locked") == 0 &&
+	    importing(ctx, id))) {
 		cerr_set(err, CERR_CONFLICT, "cannot delete image '%s': it is "
 		    "%s", doc_get_str(cur, "name"), strcmp(state, "used") == 0 ?
-		    "used by a VM" : "locked (being imported)");
+		    "used by a VM" : "being imported");
 		goto fail;
 	}
 	if (catalog_exec(ctx->cat, err, "DELETE FROM images WHERE id = ?",
@@ -943,6 +998,8 @@ img_delete(struct ctx *ctx, const char *ref, struct cerr *err)
 	 * image names, never an image without its file */
 	img_repo(ctx, &path);
 	buf_printf(&path, "/%lld", id);
+	unlink(path.s);
+	buf_puts(&path, ".lock");	/* what a dead import left */
 	unlink(path.s);
 	buf_release(&path);
 	doc_free(cur);

@@ -174,3 +174,21 @@ repo_files() {
 	run -0 cimg list -o ids
 	[ "$output" = $'1\n2' ]
 }
+
+@test "cimg delete refuses an image while its import runs (5), and the import then fails" {
+	flaky_server --stall 1000
+	cimg import "http://127.0.0.1:$PORT/disk.raw" --name u --timeout 30 2>"$BATS_TEST_TMPDIR/imp.err" &
+	imp=$!
+	for _ in $(seq 1 50); do
+		[ "$(sqlite3 "$CLOUDOS_CATALOG" "SELECT state FROM images WHERE name = 'u'")" = locked ] && break
+		sleep 0.1
+	done
+	run -5 --separate-stderr cimg delete u
+	assert_output ""
+	[ "$stderr" = "cimg: cannot delete image 'u': it is being imported" ]
+	kill -9 "$imp"
+	wait "$imp" || true
+	run -0 cimg delete u -q
+	[ "$(sqlite3 "$CLOUDOS_CATALOG" 'SELECT count(*) FROM images')" = 0 ]
+	[ -z "$(ls "$REPO" | grep -v '[.]part$')" ]
+}

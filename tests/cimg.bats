@@ -316,3 +316,18 @@ repo_files() {
 	[ "$stderr" = "cimg: cannot import '/nope': no such file" ]
 	[ "$(catalog_digest)" = "$before" ]
 }
+
+@test "cimg completes image names, and file names for import" {
+	source "$CLOUDOS_SRCDIR/completions/cloudos.bash"
+	cimg import "$BATS_TEST_TMPDIR/disk.raw" --name debian-12 >/dev/null
+	cimg import "$BATS_TEST_TMPDIR/disk.raw" --name alpine >/dev/null
+	COMP_WORDS=(cimg show de) COMP_CWORD=2 COMPREPLY=()
+	_cloudos
+	[ "${COMPREPLY[*]}" = debian-12 ]
+	COMP_WORDS=(cimg import "$BATS_TEST_TMPDIR/dis") COMP_CWORD=2 COMPREPLY=()
+	_cloudos
+	[ "${COMPREPLY[*]}" = "$BATS_TEST_TMPDIR/disk.raw" ]
+	run -0 cimg __complete import --
+	assert_line --sha256
+	assert_line --timeout
+}

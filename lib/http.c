@@ -2,6 +2,7 @@
  * http.c - adapter: downloads over libcurl.  Includes <curl/curl.h>.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -16,6 +17,7 @@ struct xfer {
 	const struct http_get *g;
 	CURL *c;
 	bool begun;
+	long long range_total;	/* the N of a 416's Content-Range, or -1 */
 	struct cerr *err;	/* set by the callbacks */
 };
 
@@ -50,6 +52,27 @@ on_data(char *p, size_t size, size_t nmemb, void *arg)
 	}
 	if (x->g->write(x->g->arg, p, n, x->err))
 		return 0;	/* curl stops with CURLE_WRITE_ERROR */
+	return n;
+}
+
+static size_t
+on_header(char *p, size_t size, size_t nmemb, void *arg)
+{
+	static const char name[] = "content-range: bytes */";
+	struct xfer *x = arg;
+	size_t n = size * nmemb;
+	char num[32];
+	char *end;
+	long long v;
+
+	if (n > sizeof(name) - 1 && n - (sizeof(name) - 1) < sizeof(num) &&
+	    strncasecmp(p, name, sizeof(name) - 1) == 0) {
+		memcpy(num, p + sizeof(name) - 1, n - (sizeof(name) - 1));
+		num[n - (sizeof(name) - 1)] = '\0';
+		v = strtoll(num, &end, 10);
+		if (end != num && v >= 0)
+			x->range_total = v;
+	}
 	return n;
 }
 
@@ -96,7 +119,7 @@ int
 http_fetch(const struct http_get *g, struct cerr *err)
 {
 	static bool inited;
-	struct xfer x = { .g = g, .err = err };
+	struct xfer x = { .g = g, .err = err, .range_total = -1 };
 	char errbuf[CURL_ERROR_SIZE] = "", range[32];
 	long status = 0;
 	CURLcode rc;
@@ -127,6 +150,8 @@ http_fetch(const struct http_get *g, struct cerr *err)
 	curl_easy_setopt(x.c, CURLOPT_USERAGENT, "cloudos-cimg/" VERSION);
 	curl_easy_setopt(x.c, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(x.c, CURLOPT_WRITEDATA, &x);
+	curl_easy_setopt(x.c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(x.c, CURLOPT_HEADERDATA, &x);
 	if (g->progress) {
 		curl_easy_setopt(x.c, CURLOPT_XFERINFOFUNCTION, on_progress);
 		curl_easy_setopt(x.c, CURLOPT_XFERINFODATA, &x);
@@ -144,6 +169,12 @@ http_fetch(const struct http_get *g, struct cerr *err)
 	curl_easy_cleanup(x.c);
 	if (err->code)
 		return err->code;	/* a callback's own error */
+	/* a resume of a file that had all its bytes already: the server
+	 * says the range starts at its end */
+	if (rc == CURLE_HTTP_RETURNED_ERROR && status == 416 &&
+	    g->offset > 0 && x.range_total >= 0 &&
+	    (unsigned long long)x.range_total == g->offset)
+		return 0;
 	if (rc != CURLE_OK)
 		return http_error(rc, status, g, errbuf, err);
 	return 0;

@@ -682,9 +682,13 @@ fetch_url(struct ctx *ctx, const char *url, const char *dir, struct sink *s,
 	if (s->fd < 0)
 		return cerr_set(err, CERR_FAIL, "cannot open '%s': %s",
 		    part->s, strerror(errno));
-	if (flock(s->fd, LOCK_EX | LOCK_NB) != 0)
+	if (flock(s->fd, LOCK_EX | LOCK_NB) != 0) {
+		/* the file is the other import's: not ours to remove */
+		close(s->fd);
+		s->fd = -1;
 		return cerr_set(err, CERR_CONFLICT, "cannot import '%s': "
 		    "another import of it is running", url);
+	}
 	/* what a broken transfer left: hashed again, then continued */
 	if ((b = malloc(COPY_BUF)) == NULL)
 		return cerr_set(err, CERR_FAIL, "out of memory");

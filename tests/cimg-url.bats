@@ -192,3 +192,32 @@ repo_files() {
 	[ "$(sqlite3 "$CLOUDOS_CATALOG" 'SELECT count(*) FROM images')" = 0 ]
 	[ -z "$(ls "$REPO" | grep -v '[.]part$')" ]
 }
+
+@test "cimg import URL finishes a download whose bytes had all arrived (416 on resume)" {
+	flaky_server
+	mkdir -p "$REPO"
+	url="http://127.0.0.1:$PORT/disk.raw"
+	hash=$(printf %s "$url" | sha256sum | cut -c1-64)
+	cp "$SRV/disk.raw" "$REPO/$hash.part"
+	run -0 cimg import "$url" --name u --sha256 "$SUM" -o json
+	[ "$(jq -r .size <<<"$output")" = 3145728 ]
+	[ "$(cat "$BATS_TEST_TMPDIR/requests.log")" = "/disk.raw bytes=3145728-" ]
+	[ "$(repo_files)" = 1 ]
+}
+
+@test "cimg import URL refuses a second import of a URL being fetched (5), leaving the first's bytes" {
+	plain_server
+	mkdir -p "$REPO"
+	url="http://127.0.0.1:$PORT/disk.raw"
+	hash=$(printf %s "$url" | sha256sum | cut -c1-64)
+	: > "$REPO/$hash.part"
+	flock "$REPO/$hash.part" sleep 30 3>&- &
+	holder=$!
+	sleep 0.3
+	run -5 --separate-stderr cimg import "$url" --name u
+	kill "$holder"
+	assert_output ""
+	[ "$stderr" = "cimg: cannot import '$url': another import of it is running" ]
+	[ -f "$REPO/$hash.part" ]
+	[ "$(sqlite3 "$CLOUDOS_CATALOG" 'SELECT count(*) FROM images')" = 0 ]
+}

@@ -221,3 +221,13 @@ repo_files() {
 	[ -f "$REPO/$hash.part" ]
 	[ "$(sqlite3 "$CLOUDOS_CATALOG" 'SELECT count(*) FROM images')" = 0 ]
 }
+
+@test "cimg apply imports an Image document whose source is a URL" {
+	plain_server
+	printf 'kind: Image\nname: web\nsource: http://127.0.0.1:%s/disk.raw\nsha256: %s\n---\nkind: VM\nname: v\n' "$PORT" "$SUM" > "$BATS_TEST_TMPDIR/env.yaml"
+	run -0 --separate-stderr cimg apply -f "$BATS_TEST_TMPDIR/env.yaml" -o json
+	[ "${#lines[@]}" = 2 ]
+	[ "$(jq -r .state <<<"${lines[0]}")" = ready ]
+	[ "$(jq -r .sha256 <<<"${lines[0]}")" = "$SUM" ]
+	[ "$(jq -r .kind <<<"${lines[1]}")" = VM ]
+}

@@ -1,22 +1,236 @@
 /*
- * cimg - images: the face.  Its subcommands arrive with their own issue; until
- * then it has help and --version, and says what it will own.
+ * cimg - the image repository: the face.
  */
 #include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "cli.h"
+#include "img.h"
+#include "labels.h"
+#include "progress.h"
 #include "compat.h"
 
+static void
+spec_from_args(struct args *a, struct img_spec *spec)
+{
+	spec->name = args_str(a, "name");
+	spec->description = args_str(a, "description");
+	spec->os = args_str(a, "os");
+	spec->arch = args_str(a, "arch");
+}
+
+static int
+cimg_import(struct ctx *ctx, struct args *a, struct cerr *err)
+{
+	struct img_spec spec = { 0 };
+	struct doc *out = NULL;
+	const char *t;
+	char *end;
+	int rc;
+
+	if (args_count(a) != 1)
+		return cerr_set(err, CERR_USAGE, "usage: cimg import FILE|URL "
+		    "--name NAME [--sha256 HEX]");
+	spec_from_args(a, &spec);
+	spec.sha256 = args_str(a, "sha256");
+	if ((t = args_str(a, "timeout"))) {
+		spec.stall_timeout = strtol(t, &end, 10);
+		if (*t < '0' || *t > '9' || *end || spec.stall_timeout < 1 ||
+		    spec.stall_timeout > 86400)
+			return cerr_set(err, CERR_USAGE, "--timeout: expected "
+			    "seconds from 1 to 86400, found '%s'", t);
+	}
+	rc = img_import(ctx, args_pos(a, 0), &spec, progress_bytes, &out,
+	    err);
+	progress_end(ctx);
+	if (rc)
+		return err->code;
+	return cli_emit_result(ctx, out, err);
+}
+
+static int
+cimg_list(struct ctx *ctx, struct args *a, struct cerr *err)
+{
+	if (args_count(a) > 0)
+		return cerr_set(err, CERR_USAGE, "list takes no arguments");
+	return img_list(ctx, cli_emit, err);
+}
+
+static int
+show_one(struct ctx *ctx, struct args *a, const char *ref, struct cerr *err)
+{
+	struct doc *out = NULL;
+
+	if (img_show(ctx, ref, &out, err))
+		return err->code;
+	return cli_emit_free(ctx, out, err);
+}
+
+static int
+cimg_show(struct ctx *ctx, struct args *a, struct cerr *err)
+{
+	return cli_each_ref(ctx, a, "Image", show_one, err);
+}
+
+static int
+set_one(struct ctx *ctx, struct args *a, const char *ref, struct cerr *err)
+{
+	const char *const *kv;
+	size_t n = args_list(a, "label", &kv);
+	struct img_spec spec = { 0 };
+	struct doc *labels = NULL, *out = NULL;
+
+	spec_from_args(a, &spec);
+	if (n > 0 && labels_from_args(kv, n, &labels, err))
+		return err->code;
+	spec.labels = labels;
+	spec.merge_labels = 1;
+	if (spec.name == NULL && spec.description == NULL && spec.os == NULL &&
+	    spec.arch == NULL && labels == NULL)
+		cerr_set(err, CERR_USAGE, "nothing to set (see 'cimg set "
+		    "--help')");
+	else if (img_update(ctx, ref, &spec, &out, err) == 0)
+		cli_emit_result(ctx, out, err);
+	doc_free(labels);
+	return err->code;
+}
+
+static int
+cimg_set(struct ctx *ctx, struct args *a, struct cerr *err)
+{
+	if (args_str(a, "name") && args_count(a) > 1)
+		return cerr_set(err, CERR_USAGE, "--name renames one image, "
+		    "not %zu", args_count(a));
+	return cli_each_ref(ctx, a, "Image", set_one, err);
+}
+
+static int
+delete_one(struct ctx *ctx, struct args *a, const char *ref,
+    struct cerr *err)
+{
+	if (img_delete(ctx, ref, err))
+		return err->code;
+	cli_remark(ctx, "deleted image '%s'", ref);
+	return 0;
+}
+
+static int
+cimg_delete(struct ctx *ctx, struct args *a, struct cerr *err)
+{
+	return cli_each_ref(ctx, a, "Image", delete_one, err);
+}
+
+#define VIS_CMD(fn, vis)						\
+static int								\
+fn##_one(struct ctx *ctx, struct args *a, const char *ref,		\
+    struct cerr *err)							\
+{									\
+	struct doc *out = NULL;						\
+									\
+	if (img_set_visibility(ctx, ref, vis, &out, err))		\
+		return err->code;					\
+	return cli_emit_result(ctx, out, err);				\
+}									\
+static int								\
+fn(struct ctx *ctx, struct args *a, struct cerr *err)			\
+{									\
+	return cli_each_ref(ctx, a, "Image", fn##_one, err);		\
+}
+
+VIS_CMD(cimg_publish, "public")
+VIS_CMD(cimg_unpublish, "private")
+
+static int
+apply_one(struct ctx *ctx, struct args *a, const struct doc *d,
+    const char *where, int n, struct cerr *err)
+{
+	const char *kind = doc_get_str(d, "kind");
+	struct doc *out = NULL;
+
+	if (kind == NULL)
+		return cerr_set(err, CERR_USAGE, "%s: kind: missing (apply "
+		    "needs it to route the document)", where);
+	if (strcmp(kind, "Image") != 0)
+		/* not ours: on to the next program in the pipe */
+		return cli_emit(ctx, d, err);
+	if (img_apply(ctx, d, where, &out, err))
+		return err->code;
+	return cli_emit_result(ctx, out, err);
+}
+
+static int
+cimg_apply(struct ctx *ctx, struct args *a, struct cerr *err)
+{
+	return cli_each_doc(ctx, a, 0, apply_one, err);
+}
+
+static const struct opt import_opts[] = {
+	{ "name", 'n', OPT_STR, "NAME", "the image's name (required)" },
+	{ "sha256", 0, OPT_STR, "HEX", "refuse the file unless its sha256 is HEX" },
+	{ "description", 'd', OPT_STR, "TEXT", "what the image holds" },
+	{ "os", 0, OPT_STR, "OS", "the guest operating system" },
+	{ "arch", 0, OPT_STR, "ARCH", "the guest architecture (x86_64, aarch64, ...)" },
+	{ "timeout", 't', OPT_STR, "SECONDS", "give up on a URL that sends nothing for this long (default 60)" },
+	{ NULL, 0, 0, NULL, NULL },
+};
+
+static const struct opt set_opts[] = {
+	{ "name", 'n', OPT_STR, "NAME", "rename the image" },
+	{ "description", 'd', OPT_STR, "TEXT", "what the image holds" },
+	{ "os", 0, OPT_STR, "OS", "the guest operating system" },
+	{ "arch", 0, OPT_STR, "ARCH", "the guest architecture" },
+	{ "label", 'l', OPT_LIST, "KEY=VALUE", "add or change a label" },
+	{ NULL, 0, 0, NULL, NULL },
+};
+
+static const struct opt apply_opts[] = {
+	{ "file", 'f', OPT_STR, "FILE", "read documents from FILE (- for stdin)" },
+	{ NULL, 0, 0, NULL, NULL },
+};
+
 static const struct cmd cimg_cmds[] = {
+	{ "import", cimg_import, import_opts, CMD_WRITE,
+	  "FILE|URL --name NAME [--sha256 HEX] [--description D] [--os OS] "
+	  "[--arch ARCH] [--timeout S]",
+	  "copy a disk image (a file, or an http(s) URL) into the "
+	  "repository, checking it" },
+	{ "list", cimg_list, NULL, CMD_READ, "", "list the images you may see" },
+	{ "show", cimg_show, NULL, CMD_READ, "IMAGE...|-", "show images" },
+	{ "set", cimg_set, set_opts, CMD_WRITE,
+	  "IMAGE...|- [--name N] [--description D] [--os OS] [--arch A] "
+	  "[--label K=V]...",
+	  "change images' name, description, os, arch, labels" },
+	{ "publish", cimg_publish, NULL, CMD_WRITE, "IMAGE...|-",
+	  "let every user see and use images" },
+	{ "unpublish", cimg_unpublish, NULL, CMD_WRITE, "IMAGE...|-",
+	  "make images private again" },
+	{ "delete", cimg_delete, NULL, CMD_WRITE, "IMAGE...|-",
+	  "delete images no VM uses, with their files" },
+	{ "apply", cimg_apply, apply_opts, CMD_WRITE, "-f FILE|-",
+	  "update Image documents by name, importing new ones from their "
+	  "source; pass others on" },
 	{ NULL, NULL, NULL, 0, NULL, NULL },
 };
+
+static bool
+cimg_complete(struct ctx *ctx, const char *cmd, const char *opt,
+    const char *prefix, void (*each)(const char *))
+{
+	/* import takes a file: let the shell complete it */
+	return opt != NULL || strcmp(cmd, "import") == 0;
+}
 
 static const struct prog cimg = {
 	.name = "cimg",
 	.summary = "cimg manages the image repository.",
 	.kind = "Image",
-	.more = "Not built yet: the image repository arrives with its own issue.",
+	.more = "Images are files kept beside the catalog, in its images "
+	    "folder; their format\nis read from their header, never from "
+	    "their name.",
 	.cmds = cimg_cmds,
+	.names = img_names,
+	.complete = cimg_complete,
 };
 
 int

@@ -19,7 +19,8 @@ _cloudos()
 	local IFS=$'\n'
 	COMPREPLY=($("$prog" __complete "${COMP_WORDS[@]:1:COMP_CWORD}" 2>/dev/null))
 	if [ "${#COMPREPLY[@]}" -eq 0 ] && { [ "${COMP_WORDS[1]:-}" = create ] ||
-	    [ "${COMP_WORDS[1]:-}" = apply ]; }; then
+	    [ "${COMP_WORDS[1]:-}" = apply ] ||
+	    [ "${COMP_WORDS[1]:-}" = import ]; }; then
 		COMPREPLY=($(compgen -f -- "$cur"))
 	fi
 	return 0

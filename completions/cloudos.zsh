@@ -14,7 +14,7 @@ _cloudos() {
 	cands=(${cands:#})
 	if (( ${#cands} )); then
 		compadd -a cands
-	elif [[ ${words[2]} == (create|apply) ]]; then
+	elif [[ ${words[2]} == (create|apply|import) ]]; then
 		_files
 	fi
 }

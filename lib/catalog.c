@@ -239,6 +239,31 @@ static const char *const migrations[] = {
 	"  CHECK ((vm_id IS NULL) = (target IS NULL)));"
 	"CREATE INDEX volumes_vm ON volumes(vm_id) WHERE vm_id IS NOT NULL;"
 	"CREATE INDEX volumes_datastore ON volumes(datastore_id);",
+	/* 6 -> 7: the image repository: one row per image file kept in the
+	 * images folder beside the catalog; locked while it is imported */
+	"CREATE TABLE images ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  description TEXT,"
+	"  os TEXT,"
+	"  arch TEXT,"
+	"  labels TEXT NOT NULL DEFAULT '{}',"
+	"  format TEXT CHECK (format IS NULL OR"
+	"    format IN ('raw', 'qcow2', 'vmdk', 'iso')),"
+	"  size INTEGER CHECK (size IS NULL OR size >= 0),"
+	"  virtual_size INTEGER CHECK (virtual_size IS NULL OR"
+	"    virtual_size >= 0),"
+	"  sha256 TEXT,"
+	"  state TEXT NOT NULL"
+	"    CHECK (state IN ('locked', 'ready', 'used', 'error')),"
+	"  visibility TEXT NOT NULL DEFAULT 'private'"
+	"    CHECK (visibility IN ('private', 'public')),"
+	"  owner INTEGER NOT NULL REFERENCES users(id),"
+	"  group_id INTEGER NOT NULL REFERENCES groups(id),"
+	"  source TEXT,"
+	"  created TEXT NOT NULL,"
+	"  updated TEXT NOT NULL);"
+	"CREATE INDEX images_owner ON images(owner);",
 };
 
 int

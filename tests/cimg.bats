@@ -1,0 +1,333 @@
+#!/usr/bin/env bats
+# cimg: the image repository.  Imports from files (formats from headers,
+# sha256, corrupt qcow2), list, show, set, publish, unpublish, delete and
+# apply, and the refusals of bad input, each leaving nothing half made.
+
+load helpers/common
+
+setup() {
+	fresh_catalog
+	REPO="$BATS_TEST_TMPDIR/images"
+	cimg list >/dev/null	# create the catalog, so digests compare
+	head -c 3145728 /dev/urandom > "$BATS_TEST_TMPDIR/disk.raw"
+}
+
+# repo_files: the files of the repository, one a line
+repo_files() {
+	ls -A "$REPO" 2>/dev/null || true
+}
+
+@test "cimg import copies a raw file into the repository, ready, with its sha256" {
+	run -0 --separate-stderr cimg import "$BATS_TEST_TMPDIR/disk.raw" --name deb -o json --os debian --arch x86_64 --description "a disk"
+	[ -z "$stderr" ]
+	[ "$(jq -r .kind <<<"$output")" = Image ]
+	[ "$(jq -r .state <<<"$output")" = ready ]
+	[ "$(jq -r .format <<<"$output")" = raw ]
+	[ "$(jq -r .size <<<"$output")" = 3145728 ]
+	[ "$(jq -r .virtual_size <<<"$output")" = 3 ]
+	[ "$(jq -r .os <<<"$output")" = debian ]
+	[ "$(jq -r .arch <<<"$output")" = x86_64 ]
+	[ "$(jq -r .visibility <<<"$output")" = private ]
+	[ "$(jq -r .source <<<"$output")" = "$BATS_TEST_TMPDIR/disk.raw" ]
+	sum=$(sha256sum < "$BATS_TEST_TMPDIR/disk.raw" | cut -c1-64)
+	[ "$(jq -r .sha256 <<<"$output")" = "$sum" ]
+	[ "$(stat -c %a "$REPO")" = 700 ]
+	cmp "$REPO/1" "$BATS_TEST_TMPDIR/disk.raw"
+	[ "$(sqlite3 "$CLOUDOS_CATALOG" "SELECT action, kind, object_name FROM audit WHERE kind = 'Image'")" = "create|Image|deb" ]
+}
+
+@test "cimg import reads the format from the header, never the name" {
+	qemu-img create -q -f qcow2 "$BATS_TEST_TMPDIR/a.raw" 2G
+	run -0 cimg import "$BATS_TEST_TMPDIR/a.raw" --name q -o json
+	[ "$(jq -r .format <<<"$output")" = qcow2 ]
+	[ "$(jq -r .virtual_size <<<"$output")" = 2048 ]
+	qemu-img create -q -f vmdk "$BATS_TEST_TMPDIR/b.qcow2" 64M
+	run -0 cimg import "$BATS_TEST_TMPDIR/b.qcow2" --name v -o json
+	[ "$(jq -r .format <<<"$output")" = vmdk ]
+	[ "$(jq -r .virtual_size <<<"$output")" = 64 ]
+	mkdir "$BATS_TEST_TMPDIR/iso"
+	echo hi > "$BATS_TEST_TMPDIR/iso/f"
+	xorriso -as mkisofs -quiet -o "$BATS_TEST_TMPDIR/c.vmdk" "$BATS_TEST_TMPDIR/iso" 2>/dev/null
+	run -0 cimg import "$BATS_TEST_TMPDIR/c.vmdk" --name i -o json
+	[ "$(jq -r .format <<<"$output")" = iso ]
+	printf 'QFI' > "$BATS_TEST_TMPDIR/d.qcow2"
+	run -0 cimg import "$BATS_TEST_TMPDIR/d.qcow2" --name r -o json
+	[ "$(jq -r .format <<<"$output")" = raw ]
+	[ "$(jq -r .virtual_size <<<"$output")" = 1 ]
+}
+
+@test "cimg import reads a pipe too (no kernel copy there), with the same digest" {
+	sum=$(sha256sum < "$BATS_TEST_TMPDIR/disk.raw" | cut -c1-64)
+	run -0 --separate-stderr bash -c 'cat "$1" | cimg import /dev/stdin --name p -o json' _ "$BATS_TEST_TMPDIR/disk.raw"
+	[ "$(jq -r .sha256 <<<"$output")" = "$sum" ]
+	[ "$(jq -r .size <<<"$output")" = 3145728 ]
+	cmp "$REPO/1" "$BATS_TEST_TMPDIR/disk.raw"
+}
+
+@test "cimg import --sha256 accepts the right digest, in either case" {
+	sum=$(sha256sum < "$BATS_TEST_TMPDIR/disk.raw" | cut -c1-64)
+	run -0 cimg import "$BATS_TEST_TMPDIR/disk.raw" --name a --sha256 "${sum^^}" -o ids
+	[ "$output" = 1 ]
+}
+
+@test "cimg import refuses a sha256 mismatch with exit 2, leaving no image and no file" {
+	bad=$(printf '0%.0s' $(seq 64))
+	run -2 --separate-stderr cimg import "$BATS_TEST_TMPDIR/disk.raw" --name a --sha256 "$bad"
+	assert_output ""
+	sum=$(sha256sum < "$BATS_TEST_TMPDIR/disk.raw" | cut -c1-64)
+	[ "$stderr" = "cimg: cannot import '$BATS_TEST_TMPDIR/disk.raw': sha256 is $sum, not $bad as given" ]
+	[ "$(sqlite3 "$CLOUDOS_CATALOG" 'SELECT count(*) FROM images')" = 0 ]
+	[ -z "$(repo_files)" ]
+	# the name is free again
+	run -0 cimg import "$BATS_TEST_TMPDIR/disk.raw" --name a -o ids
+}
+
+@test "cimg import refuses a malformed --sha256 with exit 2 and changes nothing" {
+	before=$(catalog_digest)
+	run -2 --separate-stderr cimg import "$BATS_TEST_TMPDIR/disk.raw" --name a --sha256 abc
+	assert_output ""
+	[ "$stderr" = "cimg: --sha256: expected 64 hex digits, found 'abc'" ]
+	[ "$(catalog_digest)" = "$before" ]
+}
+
+@test "cimg import refuses truncated and corrupt qcow2 with exit 2, leaving nothing" {
+	qemu-img create -q -f qcow2 "$BATS_TEST_TMPDIR/good.qcow2" 1G
+	head -c 50 "$BATS_TEST_TMPDIR/good.qcow2" > "$BATS_TEST_TMPDIR/short.qcow2"
+	run -2 --separate-stderr cimg import "$BATS_TEST_TMPDIR/short.qcow2" --name s
+	assert_output ""
+	[ "$stderr" = "cimg: cannot import '$BATS_TEST_TMPDIR/short.qcow2': qcow2 header is truncated (50 bytes)" ]
+	cp "$BATS_TEST_TMPDIR/good.qcow2" "$BATS_TEST_TMPDIR/v9.qcow2"
+	printf '\x00\x00\x00\x09' | dd of="$BATS_TEST_TMPDIR/v9.qcow2" bs=1 seek=4 conv=notrunc 2>/dev/null
+	run -2 --separate-stderr cimg import "$BATS_TEST_TMPDIR/v9.qcow2" --name s
+	[ "$stderr" = "cimg: cannot import '$BATS_TEST_TMPDIR/v9.qcow2': qcow2 version 9 is not 2 or 3" ]
+	cp "$BATS_TEST_TMPDIR/good.qcow2" "$BATS_TEST_TMPDIR/zero.qcow2"
+	head -c 8 /dev/zero | dd of="$BATS_TEST_TMPDIR/zero.qcow2" bs=1 seek=24 conv=notrunc 2>/dev/null
+	run -2 --separate-stderr cimg import "$BATS_TEST_TMPDIR/zero.qcow2" --name s
+	[ "$stderr" = "cimg: cannot import '$BATS_TEST_TMPDIR/zero.qcow2': qcow2 virtual size is 0" ]
+	[ "$(sqlite3 "$CLOUDOS_CATALOG" 'SELECT count(*) FROM images')" = 0 ]
+	[ -z "$(repo_files)" ]
+}
+
+@test "cimg import refuses a missing file with exit 3 and changes nothing" {
+	before=$(catalog_digest)
+	run -3 --separate-stderr cimg import "$BATS_TEST_TMPDIR/nope.img" --name a
+	assert_output ""
+	[ "$stderr" = "cimg: cannot import '$BATS_TEST_TMPDIR/nope.img': no such file" ]
+	[ "$(catalog_digest)" = "$before" ]
+}
+
+@test "cimg import refuses a folder with exit 2 and changes nothing" {
+	before=$(catalog_digest)
+	run -2 --separate-stderr cimg import "$BATS_TEST_TMPDIR" --name a
+	assert_output ""
+	[ "$stderr" = "cimg: cannot import '$BATS_TEST_TMPDIR': it is a folder, not a file" ]
+	[ "$(catalog_digest)" = "$before" ]
+}
+
+@test "cimg import refuses a file the caller may not read with exit 4" {
+	dir=$(mktemp -d /tmp/cimg.XXXXXX)
+	chmod 0755 "$dir"
+	export CLOUDOS_CATALOG="$dir/catalog.db"
+	cacct user add alice --uid 5001 >/dev/null
+	chown -R 5001 "$dir"
+	head -c 1024 /dev/urandom > "$dir/secret.img"
+	chown 0 "$dir/secret.img"
+	chmod 0600 "$dir/secret.img"
+	before=$(catalog_digest)
+	run -4 --separate-stderr setpriv --reuid 5001 --regid 5001 --clear-groups -- "$CLOUDOS_BUILDDIR/cimg" import "$dir/secret.img" --name a
+	assert_output ""
+	[ "$stderr" = "cimg: cannot import '$dir/secret.img': permission denied" ]
+	[ "$(catalog_digest)" = "$before" ]
+	rm -rf "$dir"
+}
+
+@test "cimg import refuses a taken name with exit 5, keeping the first image" {
+	run -0 cimg import "$BATS_TEST_TMPDIR/disk.raw" --name a
+	before=$(catalog_digest)
+	run -5 --separate-stderr cimg import "$BATS_TEST_TMPDIR/disk.raw" --name a
+	assert_output ""
+	[ "$stderr" = "cimg: image 'a' exists already" ]
+	[ "$(catalog_digest)" = "$before" ]
+	[ "$(repo_files)" = 1 ]
+}
+
+@test "cimg import refuses bad names with exit 2 and changes nothing" {
+	before=$(catalog_digest)
+	run -2 --separate-stderr cimg import "$BATS_TEST_TMPDIR/disk.raw" --name $'a\nb'
+	[ "$stderr" = "cimg: image name holds a control character" ]
+	run -2 --separate-stderr cimg import "$BATS_TEST_TMPDIR/disk.raw" --name 42
+	[ "$stderr" = "cimg: image name '42' is all digits (it would read as an id)" ]
+	run -2 --separate-stderr cimg import "$BATS_TEST_TMPDIR/disk.raw"
+	[ "$stderr" = "cimg: import needs --name" ]
+	run -2 --separate-stderr cimg import "$BATS_TEST_TMPDIR/disk.raw" --name a --os $'x\ny'
+	[ "$stderr" = "cimg: os: expected one line of at most 128 bytes" ]
+	[ "$(catalog_digest)" = "$before" ]
+	[ -z "$(repo_files)" ]
+}
+
+@test "cimg import keeps hostile names with quotes as they are" {
+	name=$'it\'s "the" `one`; $(x)'
+	run -0 cimg import "$BATS_TEST_TMPDIR/disk.raw" --name "$name" -o json
+	[ "$(jq -r .name <<<"$output")" = "$name" ]
+	run -0 cimg show "$name" -o json
+	[ "$(jq -r .id <<<"$output")" = 1 ]
+	[ "$(repo_files)" = 1 ]
+}
+
+@test "cimg list and show give the images as documents" {
+	cimg import "$BATS_TEST_TMPDIR/disk.raw" --name a >/dev/null
+	cimg import "$BATS_TEST_TMPDIR/disk.raw" --name b >/dev/null
+	run -0 cimg list -o ids
+	[ "$output" = $'1\n2' ]
+	run -0 cimg list -o table
+	[[ "${lines[0]}" == "ID  NAME  STATE  FORMAT  SIZE"* ]]
+	run -0 cimg show b -o json
+	[ "$(jq -r .id <<<"$output")" = 2 ]
+	run -0 cimg show 1 -o yaml
+	assert_line "name: a"
+	run -3 --separate-stderr cimg show nope
+	assert_output ""
+	[ "$stderr" = "cimg: no image 'nope'" ]
+}
+
+@test "cimg set changes name, description, os, arch and adds labels" {
+	cimg import "$BATS_TEST_TMPDIR/disk.raw" --name a >/dev/null
+	run -0 cimg set a --label tier=gold -o json
+	run -0 cimg set a --name b --description $'two\nlines' --os alpine --arch aarch64 --label zone=edge -o json
+	[ "$(jq -r .name <<<"$output")" = b ]
+	[ "$(jq -r .description <<<"$output")" = $'two\nlines' ]
+	[ "$(jq -r .os <<<"$output")" = alpine ]
+	[ "$(jq -r .arch <<<"$output")" = aarch64 ]
+	[ "$(jq -c .labels <<<"$output")" = '{"tier":"gold","zone":"edge"}' ]
+}
+
+@test "cimg set refuses a taken name (5), nothing to set (2), a missing image (3)" {
+	cimg import "$BATS_TEST_TMPDIR/disk.raw" --name a >/dev/null
+	cimg import "$BATS_TEST_TMPDIR/disk.raw" --name b >/dev/null
+	before=$(catalog_digest)
+	run -5 --separate-stderr cimg set a --name b
+	assert_output ""
+	[ "$stderr" = "cimg: image 'b' exists already" ]
+	run -2 --separate-stderr cimg set a
+	[ "$stderr" = "cimg: nothing to set (see 'cimg set --help')" ]
+	run -3 --separate-stderr cimg set nope --os x
+	[ "$stderr" = "cimg: no image 'nope'" ]
+	run -2 --separate-stderr cimg set a --label 'bad key=1'
+	[ "$(catalog_digest)" = "$before" ]
+}
+
+@test "cimg delete removes the image and its file" {
+	cimg import "$BATS_TEST_TMPDIR/disk.raw" --name a >/dev/null
+	run -0 --separate-stderr cimg delete a
+	[ "$stderr" = "cimg: deleted image 'a'" ]
+	run -0 cimg list -o ids
+	[ -z "$output" ]
+	[ -z "$(repo_files)" ]
+}
+
+@test "cimg delete refuses an image in use with exit 5, and a missing one with 3" {
+	cimg import "$BATS_TEST_TMPDIR/disk.raw" --name a >/dev/null
+	sqlite3 "$CLOUDOS_CATALOG" "UPDATE images SET state = 'used'"
+	before=$(catalog_digest)
+	run -5 --separate-stderr cimg delete a
+	assert_output ""
+	[ "$stderr" = "cimg: cannot delete image 'a': it is used by a VM" ]
+	[ "$(catalog_digest)" = "$before" ]
+	[ "$(repo_files)" = 1 ]
+	run -3 --separate-stderr cimg delete nope
+	assert_output ""
+	[ "$stderr" = "cimg: no image 'nope'" ]
+}
+
+@test "cimg delete removes an image a dead import left locked" {
+	cimg import "$BATS_TEST_TMPDIR/disk.raw" --name a >/dev/null
+	# what kill -9 leaves: a locked row, its partial file, a free lock
+	sqlite3 "$CLOUDOS_CATALOG" "UPDATE images SET state = 'locked'"
+	: > "$REPO/1.lock"
+	run -0 --separate-stderr cimg delete a
+	[ "$stderr" = "cimg: deleted image 'a'" ]
+	[ -z "$(repo_files)" ]
+}
+
+@test "cimg publish lets tenants see an image; unpublish hides it again" {
+	cacct user add alice --uid 5001 >/dev/null
+	cacct user add bob --uid 5002 >/dev/null
+	cimg --as alice import "$BATS_TEST_TMPDIR/disk.raw" --name mine >/dev/null
+	cimg import "$BATS_TEST_TMPDIR/disk.raw" --name adm >/dev/null
+	run -0 cimg --as bob list -o ids
+	[ -z "$output" ]
+	run -0 cimg --as alice list -o ids
+	[ "$output" = 1 ]
+	run -0 cimg list -o ids
+	[ "$output" = $'1\n2' ]
+	run -0 cimg --as alice publish mine -o json
+	[ "$(jq -r .visibility <<<"$output")" = public ]
+	run -0 cimg --as bob list -o ids
+	[ "$output" = 1 ]
+	run -4 --separate-stderr cimg --as bob delete mine
+	[ "$stderr" = "cimg: cannot delete image 'mine': it is not yours" ]
+	run -3 --separate-stderr cimg --as bob show adm
+	[ "$stderr" = "cimg: no image 'adm'" ]
+	run -0 cimg --as alice unpublish mine -o json
+	[ "$(jq -r .visibility <<<"$output")" = private ]
+	run -0 cimg --as bob list -o ids
+	[ -z "$output" ]
+}
+
+@test "cimg apply updates Image documents by name and passes other kinds on" {
+	cimg import "$BATS_TEST_TMPDIR/disk.raw" --name a >/dev/null
+	cat > "$BATS_TEST_TMPDIR/env.yaml" <<-YAML
+	kind: Network
+	name: front
+	---
+	kind: Image
+	name: a
+	description: updated
+	os: debian
+	labels: {tier: base}
+	YAML
+	run -0 --separate-stderr cimg apply -f "$BATS_TEST_TMPDIR/env.yaml" -o json
+	[ "${#lines[@]}" = 2 ]
+	[ "$(jq -r .kind <<<"${lines[0]}")" = Network ]
+	[ "$(jq -r .description <<<"${lines[1]}")" = updated ]
+	[ "$(jq -r .os <<<"${lines[1]}")" = debian ]
+	[ "$(jq -c .labels <<<"${lines[1]}")" = '{"tier":"base"}' ]
+	run -0 cimg list -o ids
+	[ "$output" = 1 ]
+}
+
+@test "cimg apply imports an Image document's source when the image is new" {
+	printf 'kind: Image\nname: n\nsource: %s\nos: alpine\n' "$BATS_TEST_TMPDIR/disk.raw" > "$BATS_TEST_TMPDIR/i.yaml"
+	run -0 cimg apply - -o json < "$BATS_TEST_TMPDIR/i.yaml"
+	[ "$(jq -r .state <<<"$output")" = ready ]
+	[ "$(jq -r .os <<<"$output")" = alpine ]
+	# a second apply is idempotent: no second copy
+	run -0 cimg apply - -o ids < "$BATS_TEST_TMPDIR/i.yaml"
+	[ "$output" = 1 ]
+	[ "$(repo_files)" = 1 ]
+}
+
+@test "cimg apply refuses a new Image without source, or with a missing one" {
+	before=$(catalog_digest)
+	run -2 --separate-stderr cimg apply - <<<$'kind: Image\nname: n'
+	assert_output ""
+	[[ "$stderr" == "cimg: <stdin>: "*"source: missing (image 'n' does not exist yet, so it is imported from its source)" ]]
+	run -3 --separate-stderr cimg apply - <<<$'kind: Image\nname: n\nsource: /nope'
+	[ "$stderr" = "cimg: cannot import '/nope': no such file" ]
+	[ "$(catalog_digest)" = "$before" ]
+}
+
+@test "cimg completes image names, and file names for import" {
+	source "$CLOUDOS_SRCDIR/completions/cloudos.bash"
+	cimg import "$BATS_TEST_TMPDIR/disk.raw" --name debian-12 >/dev/null
+	cimg import "$BATS_TEST_TMPDIR/disk.raw" --name alpine >/dev/null
+	COMP_WORDS=(cimg show de) COMP_CWORD=2 COMPREPLY=()
+	_cloudos
+	[ "${COMPREPLY[*]}" = debian-12 ]
+	COMP_WORDS=(cimg import "$BATS_TEST_TMPDIR/dis") COMP_CWORD=2 COMPREPLY=()
+	_cloudos
+	[ "${COMPREPLY[*]}" = "$BATS_TEST_TMPDIR/disk.raw" ]
+	run -0 cimg __complete import --
+	assert_line --sha256
+	assert_line --timeout
+}

@@ -11,6 +11,7 @@
 #include "acct.h"
 #include "catalog.h"
 #include "valid.h"
+#include "rows.h"
 #include "compat.h"
 
 #define USER_COLS \
@@ -181,14 +182,7 @@ acct_user_list(struct ctx *ctx,
 	    "WHERE ? OR u.id = ? ORDER BY u.id", "ii",
 	    (long long)ctx->who.admin, ctx->who.user_id))
 		return err->code;
-	while (cstmt_row(st, err)) {
-		struct doc *d = user_doc(st);
-		int rc = emit(ctx, d, err);
-
-		doc_free(d);
-		if (rc)
-			break;
-	}
+	rows_emit(ctx, st, user_doc, emit, err);
 	cstmt_free(st);
 	return err->code;
 }

@@ -10,6 +10,7 @@
 #include "catalog.h"
 #include "cluster.h"
 #include "valid.h"
+#include "rows.h"
 #include "compat.h"
 
 /* Sums over the hosts h of cluster c. */
@@ -94,14 +95,7 @@ cluster_list(struct ctx *ctx, emit_fn emit, struct cerr *err)
 	if (catalog_query(ctx->cat, &st, err, CLUSTER_COLS "ORDER BY c.id",
 	    ""))
 		return err->code;
-	while (cstmt_row(st, err)) {
-		struct doc *d = cluster_doc(st);
-		int rc = emit(ctx, d, err);
-
-		doc_free(d);
-		if (rc)
-			break;
-	}
+	rows_emit(ctx, st, cluster_doc, emit, err);
 	cstmt_free(st);
 	return err->code;
 }

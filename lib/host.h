@@ -13,8 +13,8 @@
 #include "cerr.h"
 #include "ctx.h"
 #include "doc.h"
+#include "rows.h"
 
-typedef int (*emit_fn)(struct ctx *, const struct doc *, struct cerr *);
 
 /* The SQL condition, on a row of vms aliased v, that the VM holds part of
  * its host's capacity. */

@@ -24,6 +24,7 @@
 #include "imgfmt.h"
 #include "labels.h"
 #include "valid.h"
+#include "rows.h"
 #include "compat.h"
 
 /* Large reads and writes: a copy runs at the speed of the disks. */
@@ -113,14 +114,7 @@ img_list(struct ctx *ctx, emit_fn emit, struct cerr *err)
 	    "ORDER BY i.id", "ii", (long long)ctx->who.admin,
 	    ctx->who.user_id))
 		return err->code;
-	while (cstmt_row(st, err)) {
-		struct doc *d = img_doc(st);
-		int rc = emit(ctx, d, err);
-
-		doc_free(d);
-		if (rc)
-			break;
-	}
+	rows_emit(ctx, st, img_doc, emit, err);
 	cstmt_free(st);
 	return err->code;
 }

@@ -23,6 +23,7 @@
 #include "valid.h"
 #include "vm.h"
 #include "xalloc.h"
+#include "rows.h"
 #include "compat.h"
 
 /* Groups. */
@@ -112,14 +113,7 @@ sched_group_list(struct ctx *ctx, emit_fn emit, struct cerr *err)
 
 	if (catalog_query(ctx->cat, &st, err, GROUP_COLS "ORDER BY g.id", ""))
 		return err->code;
-	while (cstmt_row(st, err)) {
-		struct doc *d = group_doc(st);
-		int rc = emit(ctx, d, err);
-
-		doc_free(d);
-		if (rc)
-			break;
-	}
+	rows_emit(ctx, st, group_doc, emit, err);
 	cstmt_free(st);
 	return err->code;
 }

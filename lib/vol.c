@@ -22,6 +22,7 @@
 #include "vm.h"
 #include "vol.h"
 #include "xalloc.h"
+#include "rows.h"
 #include "compat.h"
 
 #define VOL_VISIBLE "(?1 OR v.owner = ?2)"
@@ -597,14 +598,7 @@ vol_list(struct ctx *ctx, emit_fn emit, struct cerr *err)
 	if (catalog_query(ctx->cat, &st, err, VOL_COLS "WHERE " VOL_VISIBLE
 	    " ORDER BY v.id", "di", (int)ctx->who.admin, ctx->who.user_id))
 		return err->code;
-	while (cstmt_row(st, err)) {
-		struct doc *d = vol_doc(st);
-		int rc = emit(ctx, d, err);
-
-		doc_free(d);
-		if (rc)
-			break;
-	}
+	rows_emit(ctx, st, vol_doc, emit, err);
 	cstmt_free(st);
 	return err->code;
 }

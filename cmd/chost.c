@@ -92,33 +92,16 @@ chost_set(struct ctx *ctx, struct args *a, struct cerr *err)
 	return cli_each_ref(ctx, a, "Host", set_one, err);
 }
 
-static int
-apply_one(struct ctx *ctx, struct args *a, const struct doc *d,
-    const char *where, int n, struct cerr *err)
-{
-	const char *kind = doc_get_str(d, "kind");
-	struct doc *out = NULL;
-
-	if (kind == NULL)
-		return cerr_set(err, CERR_USAGE, "%s: kind: missing (apply "
-		    "needs it to route the document)", where);
-	if (strcmp(kind, "Host") == 0) {
-		if (host_apply(ctx, d, where, &out, err))
-			return err->code;
-	} else if (strcmp(kind, "Cluster") == 0) {
-		if (cluster_apply(ctx, d, where, &out, err))
-			return err->code;
-	} else {
-		/* not ours: on to the next program in the pipe */
-		return cli_emit(ctx, d, err);
-	}
-	return cli_emit_result(ctx, out, err);
-}
+static const struct cli_route chost_routes[] = {
+	{ "Host", host_apply },
+	{ "Cluster", cluster_apply },
+	{ NULL, NULL },
+};
 
 static int
 chost_apply(struct ctx *ctx, struct args *a, struct cerr *err)
 {
-	return cli_each_doc(ctx, a, 0, apply_one, err);
+	return cli_apply(ctx, a, chost_routes, false, err);
 }
 
 static void

@@ -141,28 +141,15 @@ fn(struct ctx *ctx, struct args *a, struct cerr *err)			\
 VIS_CMD(cimg_publish, "public")
 VIS_CMD(cimg_unpublish, "private")
 
-static int
-apply_one(struct ctx *ctx, struct args *a, const struct doc *d,
-    const char *where, int n, struct cerr *err)
-{
-	const char *kind = doc_get_str(d, "kind");
-	struct doc *out = NULL;
-
-	if (kind == NULL)
-		return cerr_set(err, CERR_USAGE, "%s: kind: missing (apply "
-		    "needs it to route the document)", where);
-	if (strcmp(kind, "Image") != 0)
-		/* not ours: on to the next program in the pipe */
-		return cli_emit(ctx, d, err);
-	if (img_apply(ctx, d, where, &out, err))
-		return err->code;
-	return cli_emit_result(ctx, out, err);
-}
+static const struct cli_route cimg_routes[] = {
+	{ "Image", img_apply },
+	{ NULL, NULL },
+};
 
 static int
 cimg_apply(struct ctx *ctx, struct args *a, struct cerr *err)
 {
-	return cli_each_doc(ctx, a, 0, apply_one, err);
+	return cli_apply(ctx, a, cimg_routes, false, err);
 }
 
 static const struct opt import_opts[] = {

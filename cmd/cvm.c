@@ -87,24 +87,24 @@ cvm_create(struct ctx *ctx, struct args *a, struct cerr *err)
 }
 
 static int
-apply_one(struct ctx *ctx, struct args *a, const struct doc *d,
-    const char *where, int n, struct cerr *err)
+apply_vm(struct ctx *ctx, const struct doc *d, const char *where,
+    struct doc **out, struct cerr *err)
 {
-	const char *kind = doc_get_str(d, "kind");
-	struct doc *out = NULL;
 	bool changed;
 
-	if (kind && strcmp(kind, "VM") != 0)
-		return cli_emit(ctx, d, err);	/* another program's */
-	if (vm_apply(ctx, d, where, NULL, &out, &changed, err))
-		return err->code;
-	return cli_emit_free(ctx, out, err);
+	return vm_apply(ctx, d, where, NULL, out, &changed, err);
 }
+
+static const struct cli_route cvm_routes[] = {
+	{ "VM", apply_vm },
+	{ NULL, NULL },
+};
 
 static int
 cvm_apply(struct ctx *ctx, struct args *a, struct cerr *err)
 {
-	return cli_each_doc(ctx, a, 0, apply_one, err);
+	/* a VM document may leave kind out, as create allows */
+	return cli_apply(ctx, a, cvm_routes, true, err);
 }
 
 static int

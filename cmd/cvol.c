@@ -235,35 +235,16 @@ cvol_detach(struct ctx *ctx, struct args *a, struct cerr *err)
 	return cli_emit_result(ctx, out, err);
 }
 
-static int
-apply_one(struct ctx *ctx, struct args *a, const struct doc *d,
-    const char *where, int n, struct cerr *err)
-{
-	const char *kind = doc_get_str(d, "kind");
-	struct doc *out = NULL;
-
-	(void)a;
-	(void)n;
-	if (kind == NULL)
-		return cerr_set(err, CERR_USAGE, "%s: kind: missing (apply "
-		    "needs it to route the document)", where);
-	if (strcmp(kind, "Datastore") == 0) {
-		if (vol_ds_apply(ctx, d, where, &out, err))
-			return err->code;
-	} else if (strcmp(kind, "Volume") == 0) {
-		if (vol_apply(ctx, d, where, &out, err))
-			return err->code;
-	} else {
-		/* not ours: on to the next program in the pipe */
-		return cli_emit(ctx, d, err);
-	}
-	return cli_emit_result(ctx, out, err);
-}
+static const struct cli_route cvol_routes[] = {
+	{ "Datastore", vol_ds_apply },
+	{ "Volume", vol_apply },
+	{ NULL, NULL },
+};
 
 static int
 cvol_apply(struct ctx *ctx, struct args *a, struct cerr *err)
 {
-	return cli_each_doc(ctx, a, 0, apply_one, err);
+	return cli_apply(ctx, a, cvol_routes, false, err);
 }
 
 static const struct cmd cvol_cmds[] = {

@@ -819,3 +819,42 @@ done:
 	args_free(&a);
 	return rc;
 }
+
+/* cli_each_doc has no argument for its callback: the routes of the one
+ * apply a command runs. */
+static const struct cli_route *apply_routes;
+static bool apply_kindless;
+
+static int
+apply_one(struct ctx *ctx, struct args *a, const struct doc *d,
+    const char *where, int n, struct cerr *err)
+{
+	const char *kind = doc_get_str(d, "kind");
+	const struct cli_route *r = apply_routes;
+	struct doc *out = NULL;
+
+	(void)a;
+	(void)n;
+	if (kind == NULL && !apply_kindless)
+		return cerr_set(err, CERR_USAGE, "%s: kind: missing (apply "
+		    "needs it to route the document)", where);
+	if (kind)
+		for (; r->kind && strcmp(r->kind, kind) != 0; r++)
+			;
+	if (r->kind == NULL)
+		return cli_emit(ctx, d, err);	/* the next program's */
+	if (r->fn(ctx, d, where, &out, err)) {
+		doc_free(out);
+		return err->code;
+	}
+	return cli_emit_result(ctx, out, err);
+}
+
+int
+cli_apply(struct ctx *ctx, struct args *a, const struct cli_route *routes,
+    bool kindless, struct cerr *err)
+{
+	apply_routes = routes;
+	apply_kindless = kindless;
+	return cli_each_doc(ctx, a, 0, apply_one, err);
+}

@@ -107,4 +107,21 @@ int cli_each_ref(struct ctx *ctx, struct args *a, const char *kind,
 int cli_each_doc(struct ctx *ctx, struct args *a, int repeat, cli_doc_fn fn,
     struct cerr *err);
 
+/*
+ * apply (CONTRACT.md): every document of the inputs goes, by its kind, to
+ * the service that owns that kind, and what it makes is printed (unless
+ * -q); documents of other kinds pass through to stdout unchanged, in
+ * order, for the next program of a pipe.  A document without a kind goes
+ * to routes[0] when kindless is true, and is refused otherwise.  routes
+ * ends with a NULL kind.
+ */
+typedef int (*cli_apply_fn)(struct ctx *ctx, const struct doc *d,
+    const char *where, struct doc **out, struct cerr *err);
+struct cli_route {
+	const char *kind;
+	cli_apply_fn fn;
+};
+int cli_apply(struct ctx *ctx, struct args *a, const struct cli_route *routes,
+    bool kindless, struct cerr *err);
+
 #endif

@@ -20,6 +20,7 @@
 #include "vm.h"
 #include "xalloc.h"
 #include "labels.h"
+#include "rows.h"
 #include "compat.h"
 
 #define HOST_COLS \
@@ -157,14 +158,7 @@ host_list(struct ctx *ctx, const char *state, const char *cluster,
 	    "WHERE (?1 IS NULL OR h.state = ?1) AND (?2 IS NULL OR "
 	    "c.name = ?2) ORDER BY h.id", "ss", state, cluster))
 		return err->code;
-	while (cstmt_row(st, err)) {
-		struct doc *d = host_doc(st);
-		int rc = emit(ctx, d, err);
-
-		doc_free(d);
-		if (rc)
-			break;
-	}
+	rows_emit(ctx, st, host_doc, emit, err);
 	cstmt_free(st);
 	return err->code;
 }
@@ -718,6 +712,19 @@ host_remove(struct ctx *ctx, const char *ref, struct cerr *err)
 		    vms == 1 ? " is" : "s are");
 		goto fail;
 	}
+	/* VMs that hold no capacity may still keep something there: a
+	 * stopped VM its saved memory, a failed one its domain */
+	if (catalog_query(ctx->cat, &st, err, "SELECT name, state FROM vms "
+	    "WHERE host_id = ? AND state != 'done' ORDER BY id LIMIT 1", "i",
+	    id))
+		goto fail;
+	if (cstmt_row(st, err))
+		cerr_set(err, CERR_CONFLICT, "cannot remove host '%s': vm '%s' "
+		    "is %s there (delete or start it first)", name,
+		    cstmt_text(st, 0), cstmt_text(st, 1));
+	cstmt_free(st);
+	if (err->code)
+		goto fail;
 	/* a datastore's pool (and its volumes) live on the host */
 	if (catalog_query(ctx->cat, &st, err, "SELECT d.name FROM "
 	    "datastore_hosts x JOIN datastores d ON d.id = x.datastore_id "

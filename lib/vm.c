@@ -27,6 +27,7 @@
 #include "vm.h"
 #include "xalloc.h"
 #include "yml.h"
+#include "rows.h"
 #include "compat.h"
 
 #define VM_MAX_CPU 1024
@@ -231,6 +232,17 @@ vm_show(struct ctx *ctx, const char *ref, struct doc **out,
 	return err->code;
 }
 
+/* vm_show by catalog id, for what an action hands back. */
+static int
+vm_show_id(struct ctx *ctx, long long id, struct doc **out,
+    struct cerr *err)
+{
+	char ref[32];
+
+	snprintf(ref, sizeof(ref), "%lld", id);
+	return vm_show(ctx, ref, out, err);
+}
+
 static const char *const vm_states[] = {
 	"pending", "hold", "deploying", "running", "suspended", "stopped",
 	"poweroff", "migrating", "shutting-down", "failed", "unknown", "done",
@@ -264,14 +276,7 @@ vm_list(struct ctx *ctx, const struct vm_filter *f, emit_fn emit,
 	    ctx->who.user_id, ctx->who.group_id, f->state, (int)f->all,
 	    f->host, hid, f->name))
 		return err->code;
-	while (cstmt_row(st, err)) {
-		struct doc *d = vm_doc(st);
-		int rc = emit(ctx, d, err);
-
-		doc_free(d);
-		if (rc)
-			break;
-	}
+	rows_emit(ctx, st, vm_doc, emit, err);
 	cstmt_free(st);
 	return err->code;
 }
@@ -889,7 +894,7 @@ vm_create(struct ctx *ctx, const struct doc *d, const char *where,
 	struct vmspec s = { .labels = BUF_INIT };
 	struct vmrow r = { 0 };
 	struct cstmt *st = NULL;
-	char now[32], id[32];
+	char now[32];
 	size_t i;
 	int taken;
 
@@ -961,8 +966,7 @@ vm_create(struct ctx *ctx, const struct doc *d, const char *where,
 		goto fail;
 	fault_point("vm.intent");
 	if (o && (o->hold || o->queue)) {
-		snprintf(id, sizeof(id), "%lld", r.id);
-		vm_show(ctx, id, out, err);
+		vm_show_id(ctx, r.id, out, err);
 	} else {
 		vm_deploy_outcome(ctx, &r, out, err);
 	}
@@ -1230,14 +1234,7 @@ vm_history(struct ctx *ctx, const char *ref, emit_fn emit, struct cerr *err)
 	if (catalog_query(ctx->cat, &st, err, "SELECT id, time, user, "
 	    "action, kind, object_id, object_name, detail FROM audit "
 	    "WHERE kind = 'VM' AND object_id = ? ORDER BY id", "i", r.id) == 0) {
-		while (cstmt_row(st, err)) {
-			struct doc *d = audit_doc(st);
-			int rc = emit(ctx, d, err);
-
-			doc_free(d);
-			if (rc)
-				break;
-		}
+		rows_emit(ctx, st, audit_doc, emit, err);
 	}
 	cstmt_free(st);
 	vmrow_release(&r);
@@ -1369,7 +1366,7 @@ vm_act(struct ctx *ctx, const char *ref, const struct action *a,
 	struct vmrow r = { 0 };
 	struct cerr hverr = { 0 };
 	struct hv *hv = NULL;
-	char from[16], id[32];
+	char from[16];
 	const char *during, *after;
 	size_t i;
 
@@ -1420,8 +1417,7 @@ vm_act(struct ctx *ctx, const char *ref, const struct action *a,
 	    a->verb, err))
 		goto out;
 done:
-	snprintf(id, sizeof(id), "%lld", r.id);
-	vm_show(ctx, id, out, err);
+	vm_show_id(ctx, r.id, out, err);
 	goto out;
 fail:
 	catalog_rollback(ctx->cat);
@@ -1584,7 +1580,7 @@ vm_migrate(struct ctx *ctx, const char *ref, const char *to, bool live,
 	};
 	struct vmrow r = { 0 };
 	struct cerr hverr = { 0 };
-	char *dname = NULL, *duri = NULL, *daddr = NULL, from[16], id[32];
+	char *dname = NULL, *duri = NULL, *daddr = NULL, from[16];
 	struct vmdisk *disks = NULL;
 	long long dest = 0;
 	size_t i, ndisks = 0;
@@ -1627,8 +1623,7 @@ vm_migrate(struct ctx *ctx, const char *ref, const char *to, bool live,
 	}
 	if (vm_record(ctx, &r, "migrating", from, dest, NULL, "migrate",
 	    err) == 0) {
-		snprintf(id, sizeof(id), "%lld", r.id);
-		vm_show(ctx, id, out, err);
+		vm_show_id(ctx, r.id, out, err);
 	}
 	goto out;
 fail:
@@ -1691,7 +1686,7 @@ vm_start_stopped(struct ctx *ctx, struct vmrow *r, struct doc **out,
 	struct cerr hverr = { 0 };
 	struct hv *hv = NULL;
 	char *dname = NULL, *duri = NULL, *daddr = NULL, *dtype = NULL;
-	char home_ref[32], id[32], detail[600];
+	char home_ref[32], detail[600];
 	long long home = r->host_id, dest = 0;
 	bool back;
 
@@ -1764,8 +1759,7 @@ vm_start_stopped(struct ctx *ctx, struct vmrow *r, struct doc **out,
 		catalog_rollback(ctx->cat);
 		goto out;
 	}
-	snprintf(id, sizeof(id), "%lld", r->id);
-	vm_show(ctx, id, out, err);
+	vm_show_id(ctx, r->id, out, err);
 	goto out;
 fail:
 	catalog_rollback(ctx->cat);
@@ -1813,7 +1807,7 @@ vm_resize(struct ctx *ctx, const char *ref, int cpu, long long memory,
 	struct cerr hverr = { 0 };
 	struct cstmt *st = NULL;
 	struct hv *hv = NULL;
-	char now[32], id[32], detail[128];
+	char now[32], detail[128];
 	int ncpu, room = 1;
 	long long nmem;
 	size_t i;
@@ -1923,8 +1917,7 @@ vm_resize(struct ctx *ctx, const char *ref, int cpu, long long memory,
 		goto out;
 	}
 done:
-	snprintf(id, sizeof(id), "%lld", r.id);
-	vm_show(ctx, id, out, err);
+	vm_show_id(ctx, r.id, out, err);
 	goto out;
 fail:
 	catalog_rollback(ctx->cat);
@@ -2061,8 +2054,7 @@ vm_disk_attach(struct ctx *ctx, const char *ref, long long size,
 		goto out;
 	}
 done:
-	snprintf(id, sizeof(id), "%lld", r.id);
-	vm_show(ctx, id, out, err);
+	vm_show_id(ctx, r.id, out, err);
 	goto out;
 fail:
 	catalog_rollback(ctx->cat);
@@ -2082,7 +2074,7 @@ vm_disk_detach(struct ctx *ctx, const char *ref, const char *target,
 	struct cstmt *st = NULL;
 	struct hv *hv = NULL;
 	struct buf xml = BUF_INIT;
-	char vol[64] = "", now[32], id[32];
+	char vol[64] = "", now[32];
 	int found;
 
 	if (vm_load(ctx, ref, &r, err))
@@ -2139,8 +2131,7 @@ vm_disk_detach(struct ctx *ctx, const char *ref, const char *target,
 		catalog_rollback(ctx->cat);
 		goto out;
 	}
-	snprintf(id, sizeof(id), "%lld", r.id);
-	vm_show(ctx, id, out, err);
+	vm_show_id(ctx, r.id, out, err);
 out:
 	buf_release(&xml);
 	vmrow_release(&r);
@@ -2330,7 +2321,7 @@ vm_snapshot_revert(struct ctx *ctx, const char *ref, const char *name,
 	struct cerr hverr = { 0 };
 	struct hv *hv = NULL;
 	enum hv_state hs = HV_ABSENT;
-	char id[32], detail[200];
+	char detail[200];
 	const char *want;
 
 	if (snapshot_vm(ctx, ref, "revert", &r, &hv, err))
@@ -2349,8 +2340,7 @@ vm_snapshot_revert(struct ctx *ctx, const char *ref, const char *name,
 		acct_audit_now(ctx, "snapshot revert", "VM", r.id, r.name,
 		    detail, err);
 	if (err->code == 0) {
-		snprintf(id, sizeof(id), "%lld", r.id);
-		vm_show(ctx, id, out, err);
+		vm_show_id(ctx, r.id, out, err);
 	}
 out:
 	hv_close(hv);

@@ -126,3 +126,18 @@ complete_line() {
 	run -0 head -n 1 "$CLOUDOS_SRCDIR/completions/cloudos.zsh"
 	[ "$output" = "#compdef chost cvm csched cnet cvol cimg cacct cfed cgallery" ]
 }
+
+@test "completion: csched groups and policies" {
+	csched group create web --anti-affinity >/dev/null
+	csched group create db --affinity >/dev/null
+	complete_line csched group ""
+	[ "$reply" = $'create\nlist\nshow\nremove' ]
+	complete_line csched group remove w
+	[ "$reply" = web ]
+	complete_line csched group show ""
+	[ "$reply" = $'db\nweb' ]
+	complete_line csched group create ""
+	[ -z "$reply" ]
+	complete_line csched rebalance --policy s
+	[ "$reply" = spread ]
+}

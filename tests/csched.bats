@@ -249,3 +249,15 @@ per_host() {
 	wait "$p" || true
 	[ "$(sqlite3 "$CLOUDOS_CATALOG" "SELECT count(*) FROM vms WHERE host_id IS NOT NULL AND state != 'done'")" = 1 ]
 }
+
+@test "cvm migrate without --to lets the scheduler choose, by the VM's requirements" {
+	chost add t1 test:///default --cpu 4 --memory 4GiB --label zone=a -q >/dev/null
+	chost add t2 test:///default --cpu 4 --memory 4GiB --label zone=b -q >/dev/null
+	printf 'name: m\ncpu: 1\nmemory: 64MiB\nrequirements: labels.zone == "a"\n' | cvm create - -q >/dev/null
+	[ "$(cvm show m -o json | jq -r .host)" = t1 ]
+	before=$(catalog_digest)
+	# t2 has room, but the VM may not go there
+	run -6 --separate-stderr cvm migrate m
+	[ "$stderr" = "cvm: cannot place vm 'm': no host passes the requirements 'labels.zone == \"a\"'" ]
+	[ "$(catalog_digest)" = "$before" ]
+}

@@ -78,6 +78,15 @@ has() {
 	[ "$(dom 1 s)" = running ]
 }
 
+@test "a host keeping a stopped VM's saved state cannot be removed" {
+	cvm create -q "$BATS_TEST_TMPDIR/s.yaml" >/dev/null
+	cvm stop -q s
+	before=$(catalog_digest)
+	run -5 --separate-stderr chost remove h1
+	[ "$stderr" = "chost: cannot remove host 'h1': vm 's' is stopped there (delete or start it first)" ]
+	[ "$(catalog_digest)" = "$before" ]
+}
+
 @test "cvm stop is refused, changing nothing, where it cannot apply" {
 	cvm create -q "$BATS_TEST_TMPDIR/s.yaml" >/dev/null
 	cvm poweroff -q s

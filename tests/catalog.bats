@@ -44,7 +44,7 @@ setup() {
 	sqlite3 "$CLOUDOS_CATALOG" 'PRAGMA user_version = 99'
 	before=$(catalog_digest)
 	run -1 --separate-stderr chost add t1 test:///default
-	[ "$stderr" = "chost: catalog '$CLOUDOS_CATALOG' has schema version 99, newer than this cloudos knows (7)" ]
+	[ "$stderr" = "chost: catalog '$CLOUDOS_CATALOG' has schema version 99, newer than this cloudos knows (9)" ]
 	[ "$(catalog_digest)" = "$before" ]
 }
 

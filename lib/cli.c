@@ -220,22 +220,43 @@ parse_option(struct args *a, int argc, char **argv, int *i)
 	}
 }
 
-/* The subcommand named by word (and, for two-word names, next). */
+/* Does name ("secgroup rule add") start with the n words w[0..n-1]?  With
+ * whole, it must be exactly those words. */
+static bool
+name_has_words(const char *name, const char *const *w, int n, bool whole)
+{
+	int k;
+
+	for (k = 0; k < n; k++) {
+		size_t len = strlen(w[k]);
+
+		if (strncmp(name, w[k], len) != 0 ||
+		    (name[len] != ' ' && name[len] != '\0'))
+			return false;
+		name += len;
+		if (*name == ' ')
+			name++;
+		else if (k + 1 < n)
+			return false;
+	}
+	return !whole || *name == '\0';
+}
+
+/* The subcommand named by the first words of w (n of them): names have
+ * one word ("list") or several ("user add", "secgroup rule add"). */
 static const struct cmd *
-find_cmd(const struct prog *p, const char *word, const char *next,
-    int *words)
+find_cmd(const struct prog *p, const char *const *w, int n, int *words)
 {
 	const struct cmd *c;
-	size_t n = strlen(word);
+	int k;
 
 	for (c = p->cmds; c->name; c++) {
-		if (strcmp(c->name, word) == 0) {
-			*words = 1;
-			return c;
-		}
-		if (next && strncmp(c->name, word, n) == 0 &&
-		    c->name[n] == ' ' && strcmp(c->name + n + 1, next) == 0) {
-			*words = 2;
+		int nw = 1;
+
+		for (k = 0; c->name[k]; k++)
+			nw += c->name[k] == ' ';
+		if (nw <= n && name_has_words(c->name, w, nw, true)) {
+			*words = nw;
 			return c;
 		}
 	}
@@ -269,10 +290,16 @@ help_prog(const struct prog *p, FILE *fp)
 	if (p->more)
 		fprintf(fp, "%s\n\n", p->more);
 	if (p->cmds->name) {
+		int width = 18;
+
+		/* the widest name sets the column: two spaces at least */
+		for (c = p->cmds; c->name; c++)
+			if ((int)strlen(c->name) + 1 > width)
+				width = (int)strlen(c->name) + 1;
 		fprintf(fp, "Subcommands:\n");
 		for (c = p->cmds; c->name; c++)
-			fprintf(fp, "  %-18s %s\n", c->name, c->help);
-		fprintf(fp, "  %-18s %s\n\n", "help [SUBCOMMAND]",
+			fprintf(fp, "  %-*s %s\n", width, c->name, c->help);
+		fprintf(fp, "  %-*s %s\n\n", width, "help [SUBCOMMAND]",
 		    "show help");
 	}
 	fprintf(fp, "Options (on every subcommand):\n");
@@ -307,7 +334,7 @@ builtin_help(const struct prog *p, struct args *a)
 		help_prog(p, stdout);
 		return 0;
 	}
-	c = find_cmd(p, a->pos[1], a->npos > 2 ? a->pos[2] : NULL, &words);
+	c = find_cmd(p, a->pos + 1, (int)a->npos - 1, &words);
 	if (c == NULL)
 		die_usage("no subcommand '%s' (see '%s help')", a->pos[1],
 		    p->name);
@@ -362,10 +389,12 @@ complete(const struct prog *p, int n, char **w)
 {
 	static const char *const fmts[] = { "table", "yaml", "json", "ids" };
 	const struct cmd *c = NULL, *k;
-	const char *cur = n > 0 ? w[n - 1] : "", *first = NULL, *path;
+	const char *cur = n > 0 ? w[n - 1] : "", *path;
+	/* the words of a subcommand name read so far ("secgroup rule") */
+	const char *pend[8];
 	const struct opt *want = NULL;
 	size_t len = strlen(cur), i;
-	int j, words, dashdash = 0;
+	int j, words, npend = 0, dashdash = 0;
 
 	path = getenv("CLOUDOS_CATALOG");
 	for (j = 0; j < n - 1; j++) {
@@ -388,14 +417,12 @@ complete(const struct prog *p, int n, char **w)
 			}
 			continue;
 		}
-		if (c)
+		if (c || npend == (int)ARRAY_SIZE(pend))
 			continue;
-		if (first) {
-			c = find_cmd(p, first, w[j], &words);
-			first = NULL;
-		} else if ((c = find_cmd(p, w[j], NULL, &words)) == NULL) {
-			first = w[j];
-		}
+		pend[npend++] = w[j];
+		if ((c = find_cmd(p, pend, npend, &words)) != NULL &&
+		    words != npend)
+			c = NULL;
 	}
 	if (want) {
 		if (strcmp(want->name, "output") == 0) {
@@ -419,33 +446,32 @@ complete(const struct prog *p, int n, char **w)
 					printf("--%s\n", q->name);
 		return;
 	}
-	if (c == NULL && first) {
-		/* the second word of a two-word subcommand */
-		size_t fl = strlen(first);
-
-		for (k = p->cmds; k->name; k++)
-			if (strncmp(k->name, first, fl) == 0 &&
-			    k->name[fl] == ' ' &&
-			    strncmp(k->name + fl + 1, cur, len) == 0)
-				printf("%s\n", k->name + fl + 1);
-		return;
-	}
 	if (c == NULL) {
+		/* the next word of the subcommands that start with the words
+		 * read so far, each once */
 		const char *last = NULL;
 		size_t lastlen = 0;
 
 		for (k = p->cmds; k->name; k++) {
-			size_t wl = strcspn(k->name, " ");
+			const char *nw = k->name;
+			size_t wl;
+			int m;
 
-			if (strncmp(k->name, cur, len) != 0 ||
-			    (last && lastlen == wl &&
-			    strncmp(last, k->name, wl) == 0))
+			if (!name_has_words(k->name, pend, npend, false))
 				continue;
-			printf("%.*s\n", (int)wl, k->name);
-			last = k->name;
+			for (m = 0; m < npend && nw; m++)
+				nw = (nw = strchr(nw, ' ')) ? nw + 1 : NULL;
+			if (nw == NULL)
+				continue;
+			wl = strcspn(nw, " ");
+			if (strncmp(nw, cur, len) != 0 || (last &&
+			    lastlen == wl && strncmp(last, nw, wl) == 0))
+				continue;
+			printf("%.*s\n", (int)wl, nw);
+			last = nw;
 			lastlen = wl;
 		}
-		if (strncmp("help", cur, len) == 0)
+		if (npend == 0 && strncmp("help", cur, len) == 0)
 			printf("help\n");
 		return;
 	}
@@ -739,8 +765,8 @@ cli_main(const struct prog *p, int argc, char **argv)
 			parse_option(&a, argc, argv, &i);
 		} else if (cmd == NULL && a.npos == 0 &&
 		    strcmp(arg, "help") != 0) {
-			cmd = find_cmd(p, arg, i + 1 < argc ? argv[i + 1] :
-			    NULL, &words);
+			cmd = find_cmd(p, (const char *const *)argv + i,
+			    argc - i, &words);
 			if (cmd == NULL && p->cmds->name == NULL)
 				die_usage("%s has no subcommands yet (see "
 				    "'%s help' for what it will own)",

@@ -69,6 +69,7 @@ hv_fail(struct hv *hv, struct cerr *err, const char *fmt, ...)
 		case VIR_ERR_NO_DOMAIN:
 		case VIR_ERR_NO_STORAGE_POOL:
 		case VIR_ERR_NO_STORAGE_VOL:
+		case VIR_ERR_NO_NWFILTER:
 			code = CERR_NOTFOUND;
 			break;
 		case VIR_ERR_OPERATION_INVALID:
@@ -1703,4 +1704,99 @@ hv_snapshot_delete(struct hv *hv, const char *uuid, const char *name,
     struct cerr *err)
 {
 	return snap_act(hv, uuid, name, 0, err);
+}
+
+/*
+ * Network filters (nwfilter).  A filter keeps its UUID across
+ * redefinitions: libvirt refuses a definition of an existing name under
+ * another UUID, so the one it has goes into the new XML.
+ */
+int
+hv_nwfilter_define(struct hv *hv, const char *name, const char *xml,
+    struct cerr *err)
+{
+	virNWFilterPtr f;
+	struct buf doc = BUF_INIT;
+	char uuid[VIR_UUID_STRING_BUFLEN];
+	const char *gt = strchr(xml, '>');
+
+	if (strncmp(xml, "<filter", 7) != 0 || gt == NULL)
+		return cerr_set(err, CERR_FAIL, "cannot define network filter "
+		    "'%s': not a <filter> document", name);
+	if ((f = virNWFilterLookupByName(hv->conn, name)) != NULL) {
+		if (virNWFilterGetUUIDString(f, uuid) < 0) {
+			virNWFilterFree(f);
+			return hv_fail(hv, err, "cannot read network filter "
+			    "'%s'", name);
+		}
+		virNWFilterFree(f);
+		buf_add(&doc, xml, (size_t)(gt - xml) + 1);
+		buf_printf(&doc, "<uuid>%s</uuid>", uuid);
+		buf_puts(&doc, gt + 1);
+	} else if (last_error_is(VIR_ERR_NO_NWFILTER)) {
+		buf_puts(&doc, xml);
+	} else {
+		return hv_fail(hv, err, "cannot look up network filter '%s'",
+		    name);
+	}
+	f = virNWFilterDefineXML(hv->conn, doc.s);
+	buf_release(&doc);
+	if (f == NULL)
+		return hv_fail(hv, err, "cannot define network filter '%s'",
+		    name);
+	virNWFilterFree(f);
+	return 0;
+}
+
+int
+hv_nwfilter_undefine(struct hv *hv, const char *name, struct cerr *err)
+{
+	virNWFilterPtr f = virNWFilterLookupByName(hv->conn, name);
+	int rc = 0;
+
+	if (f == NULL) {
+		if (last_error_is(VIR_ERR_NO_NWFILTER))
+			return 0;
+		return hv_fail(hv, err, "cannot look up network filter '%s'",
+		    name);
+	}
+	if (virNWFilterUndefine(f) < 0)
+		rc = hv_fail(hv, err, "cannot undefine network filter '%s'",
+		    name);
+	virNWFilterFree(f);
+	return rc;
+}
+
+int
+hv_nwfilters(struct hv *hv, void (*each)(void *arg, const char *name),
+    void *arg, struct cerr *err)
+{
+	virNWFilterPtr *fs = NULL;
+	int n, i;
+
+	if ((n = virConnectListAllNWFilters(hv->conn, &fs, 0)) < 0)
+		return hv_fail(hv, err, "cannot list network filters");
+	for (i = 0; i < n; i++) {
+		each(arg, virNWFilterGetName(fs[i]));
+		virNWFilterFree(fs[i]);
+	}
+	free(fs);
+	return 0;
+}
+
+int
+hv_nwfilter_xml(struct hv *hv, const char *name, char **xml,
+    struct cerr *err)
+{
+	virNWFilterPtr f = virNWFilterLookupByName(hv->conn, name);
+
+	if (f == NULL)
+		return hv_fail(hv, err, "cannot look up network filter '%s'",
+		    name);
+	*xml = virNWFilterGetXMLDesc(f, 0);
+	virNWFilterFree(f);
+	if (*xml == NULL)
+		return hv_fail(hv, err, "cannot read network filter '%s'",
+		    name);
+	return 0;
 }

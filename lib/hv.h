@@ -224,4 +224,23 @@ int hv_snapshot_revert(struct hv *hv, const char *uuid, const char *name,
 int hv_snapshot_delete(struct hv *hv, const char *uuid, const char *name,
     struct cerr *err);
 
+/*
+ * Network filters (libvirt nwfilter), which a domain's interface names in
+ * <filterref filter='NAME'/>.  Redefining a filter replaces its rules and
+ * libvirt re-instantiates it at once on every running guest that uses it.
+ */
+/* Define filter name from xml, which starts with "<filter" and carries no
+ * <uuid>: a filter of that name there already keeps its UUID. */
+int hv_nwfilter_define(struct hv *hv, const char *name, const char *xml,
+    struct cerr *err);
+/* Undefine filter name; a missing filter is not an error, one that a
+ * running guest uses is CERR_CONFLICT. */
+int hv_nwfilter_undefine(struct hv *hv, const char *name, struct cerr *err);
+/* Call each with the name of every filter defined on the host. */
+int hv_nwfilters(struct hv *hv, void (*each)(void *arg, const char *name),
+    void *arg, struct cerr *err);
+/* The XML of filter name (CERR_NOTFOUND when missing); free(*xml). */
+int hv_nwfilter_xml(struct hv *hv, const char *name, char **xml,
+    struct cerr *err);
+
 #endif

@@ -909,12 +909,16 @@ secgroup_apply(struct ctx *ctx, const struct doc *d, const char *where,
 		goto fail;
 	} else if (desc || vis) {
 		catalog_now(now);
+		/* only what differs: an apply of the same document changes
+		 * nothing, not even the time */
 		if (catalog_exec(ctx->cat, err, "UPDATE secgroups SET "
-		    "description = coalesce(?, description), visibility = "
-		    "coalesce(?, visibility), updated = ? WHERE id = ?",
-		    "sssi", desc, vis, now, g.id) ||
+		    "description = coalesce(?1, description), visibility = "
+		    "coalesce(?2, visibility), updated = ?3 WHERE id = ?4 AND "
+		    "(description IS NOT coalesce(?1, description) OR "
+		    "visibility IS NOT coalesce(?2, visibility))", "sssi", desc,
+		    vis, now, g.id) || (catalog_changes(ctx->cat) > 0 &&
 		    acct_audit(ctx, "update", "SecurityGroup", g.id, g.name,
-		    NULL, err))
+		    NULL, err)))
 			goto fail;
 	}
 	if (rules && rules->type == DOC_LIST) {
@@ -926,11 +930,13 @@ secgroup_apply(struct ctx *ctx, const struct doc *d, const char *where,
 				char text[256];
 
 				rule_text(&want[i], text, sizeof(text));
-				if (rule_insert(ctx, g.id, &want[i], err) ||
-				    acct_audit(ctx, "rule-add",
+				if (rule_insert(ctx, g.id, &want[i], err))
+					goto fail;
+				/* before the audit row takes the last id */
+				rid = catalog_last_id(ctx->cat);
+				if (acct_audit(ctx, "rule-add",
 				    "SecurityGroup", g.id, g.name, text, err))
 					goto fail;
-				rid = catalog_last_id(ctx->cat);
 				changed = 1;
 			}
 			xgrow(&keep, &capkeep, nkeep + 1, sizeof(*keep));

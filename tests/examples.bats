@@ -71,3 +71,16 @@ load helpers/common
 	run bash -c 'ls -d /tmp/csch.* 2>/dev/null'
 	[ -z "$output" ]
 }
+
+@test "examples: secgroups.sh applies security groups, changes rules, and refuses what it must" {
+	run -0 --separate-stderr "$CLOUDOS_SRCDIR/examples/secgroups.sh"
+	assert_line "applied again: web, 4 rules"
+	assert_line "web: in tcp 22 bastion"
+	assert_line "web: in udp 60000-61000 any"
+	assert_line "(refused, exit 2)"
+	assert_line "alice sees: bastion alice-app"
+	assert_line "(refused, exit 5)"
+	assert_line "left: bastion"
+	run bash -c 'ls -d /tmp/csg.* 2>/dev/null'
+	[ -z "$output" ]
+}

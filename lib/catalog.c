@@ -355,6 +355,9 @@ static const char *const migrations[] = {
 	"  CHECK ((port_min IS NULL) = (port_max IS NULL)),"
 	"  CHECK (port_min IS NULL OR port_min <= port_max));"
 	"CREATE INDEX secgroup_rules_group ON secgroup_rules(secgroup_id);"
+	/* the groups naming a group as their peer: refresh and delete */
+	"CREATE INDEX secgroup_rules_peer ON secgroup_rules(peer_group)"
+	"  WHERE peer_group IS NOT NULL;"
 	"CREATE TABLE nic_secgroups ("
 	"  nic_id INTEGER NOT NULL REFERENCES vm_nics(id) ON DELETE CASCADE,"
 	"  secgroup_id INTEGER NOT NULL REFERENCES secgroups(id),"

@@ -31,6 +31,8 @@
 /* Rule priorities in the filters: the always-allowed (DHCP, neighbour
  * discovery) and replies first, the groups' rules, then the default
  * outbound accept, then the drop of everything else. */
+#define PRIO_SPOOF	"-700"
+#define PRIO_SPOOF_DROP	"-690"
 #define PRIO_BASE	"-500"
 #define PRIO_REPLY	"-400"
 #define PRIO_RULE	"0"
@@ -1171,6 +1173,54 @@ nic_groups(struct ctx *ctx, long long nic_id, long long **ids, size_t *n,
 	return err->code;
 }
 
+/*
+ * No spoofing: peers are matched by address, so a NIC sends IPv4 (IPv6)
+ * only from the addresses leased to it, when it has leases of that family,
+ * besides what DHCP and neighbour discovery need (0.0.0.0 to a DHCP
+ * server, :: and link-local).  These are ebtables rules on the bridge port.
+ */
+static int
+spoof_xml(struct ctx *ctx, long long nic_id, struct buf *x, struct cerr *err)
+{
+	struct cstmt *st = NULL;
+	bool v4 = false, v6 = false;
+
+	if (catalog_query(ctx->cat, &st, err, "SELECT ip, family FROM leases "
+	    "WHERE nic_id = ? ORDER BY family, ip", "i", nic_id))
+		return err->code;
+	while (cstmt_row(st, err)) {
+		int fam = (int)cstmt_int(st, 1);
+
+		buf_printf(x, "  <rule action='accept' direction='out' "
+		    "priority='" PRIO_SPOOF "'>\n    <%s srcipaddr='",
+		    fam == 4 ? "ip" : "ipv6");
+		buf_xml(x, cstmt_text(st, 0));
+		buf_puts(x, "'/>\n  </rule>\n");
+		v4 |= fam == 4;
+		v6 |= fam == 6;
+	}
+	cstmt_free(st);
+	if (err->code)
+		return err->code;
+	if (v4)
+		buf_puts(x, "  <rule action='accept' direction='out' "
+		    "priority='" PRIO_SPOOF "'>\n    <ip srcipaddr='0.0.0.0' "
+		    "protocol='udp' srcportstart='68' dstportstart='67'/>\n"
+		    "  </rule>\n"
+		    "  <rule action='drop' direction='out' priority='"
+		    PRIO_SPOOF_DROP "'>\n    <ip/>\n  </rule>\n");
+	if (v6)
+		buf_puts(x, "  <rule action='accept' direction='out' "
+		    "priority='" PRIO_SPOOF "'>\n    <ipv6 srcipaddr='::' "
+		    "srcipmask='128'/>\n  </rule>\n"
+		    "  <rule action='accept' direction='out' "
+		    "priority='" PRIO_SPOOF "'>\n    <ipv6 srcipaddr='fe80::' "
+		    "srcipmask='10'/>\n  </rule>\n"
+		    "  <rule action='drop' direction='out' priority='"
+		    PRIO_SPOOF_DROP "'>\n    <ipv6/>\n  </rule>\n");
+	return 0;
+}
+
 int
 secgroup_nic_filter_xml(struct ctx *ctx, long long nic_id, char **xml,
     struct cerr *err)
@@ -1205,6 +1255,10 @@ secgroup_nic_filter_xml(struct ctx *ctx, long long nic_id, char **xml,
 		outs = cstmt_int(st, 0);
 	cstmt_free(st);
 	if (err->code) {
+		buf_release(&x);
+		return err->code;
+	}
+	if (spoof_xml(ctx, nic_id, &x, err)) {
 		buf_release(&x);
 		return err->code;
 	}

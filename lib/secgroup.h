@@ -10,7 +10,10 @@
  *     then only what the "out" rules allow;
  *   - replies to allowed connections, either way (conntrack
  *     ESTABLISHED,RELATED), and always DHCP (v4 and v6), IPv6 neighbour
- *     discovery and ARP, so a guest can configure its network.
+ *     discovery and ARP, so a guest can configure its network;
+ *   - no spoofing: IPv4 (IPv6) leaves the NIC only from the addresses
+ *     leased to it when it has leases of that family (peers are matched
+ *     by address), besides 0.0.0.0 to DHCP, :: and link-local.
  * A NIC in no group is not filtered.
  *
  * On a host, group ID is the filter cloudos-sg-ID (its rules, with peer

@@ -414,6 +414,13 @@ plug() {
 	# outbound is open: no group has an out rule
 	run -0 ipt -S "FI-$vnet"
 	assert_line "-A FI-$vnet -m conntrack --ctstate NEW,ESTABLISHED -m conntrack --ctdir ORIGINAL -j RETURN"
+	# the guest sends IPv4 only from its leased address (and DHCP's
+	# 0.0.0.0): a peer's address cannot be borrowed
+	run -0 nsenter -t "$(cat "$LAB_DIR/h1/nspid")" -n ebtables-save
+	assert_line "-A libvirt-I-$vnet -p IPv4 --ip-src 192.168.150.10 -j ACCEPT"
+	assert_line "-A libvirt-I-$vnet -p IPv4 --ip-src 0.0.0.0 --ip-proto udp --ip-sport 68 --ip-dport 67 -j ACCEPT"
+	assert_line "-A libvirt-I-$vnet -p IPv4 -j DROP"
+	refute_output --partial IPv6
 	# idempotent
 	run -0 "$SGTOOL" "$LAB_URI1" filter "$nic"
 	[ "$output" = "cloudos-nic-$nic" ]

@@ -881,13 +881,6 @@ secgroup_apply(struct ctx *ctx, const struct doc *d, const char *where,
 	}
 	if (catalog_begin(ctx->cat, err))
 		return err->code;
-	if (rules && rules->type == DOC_LIST) {
-		want = xcalloc(rules->u.list.n + 1, sizeof(*want));
-		for (i = 0; i < rules->u.list.n; i++)
-			if (doc_rule(ctx, rules->u.list.v[i], (int)i,
-			    &want[nwant++], err))
-				goto fail;
-	}
 	if (sg_find(ctx, name, &g, err) == CERR_NOTFOUND) {
 		cerr_clear(err);
 		catalog_now(now);
@@ -924,6 +917,12 @@ secgroup_apply(struct ctx *ctx, const struct doc *d, const char *where,
 			goto fail;
 	}
 	if (rules && rules->type == DOC_LIST) {
+		/* checked once the group is there: a rule may name it */
+		want = xcalloc(rules->u.list.n + 1, sizeof(*want));
+		for (i = 0; i < rules->u.list.n; i++)
+			if (doc_rule(ctx, rules->u.list.v[i], (int)i,
+			    &want[nwant++], err))
+				goto fail;
 		/* the rules become exactly those listed */
 		for (i = 0; i < nwant; i++) {
 			if (rule_find(ctx, g.id, &want[i], &rid, err))

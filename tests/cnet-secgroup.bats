@@ -332,6 +332,10 @@ plug() {
 	    cnet apply - -o json > "$BATS_TEST_TMPDIR/out.json"
 	[ "$(jq -r '[.rules[] | "\(.id):\(.direction)/\(.proto)/\(.port)"] | join(" ")' "$BATS_TEST_TMPDIR/out.json")" = "1:in/tcp/80 4:out/udp/53" ]
 	[ "$(jq -r .description "$BATS_TEST_TMPDIR/out.json")" = front ]
+	# a new group's rule may name the group itself
+	printf 'kind: SecurityGroup\nname: cluster\nrules: [{direction: in, proto: all, group: cluster}]\n' |
+	    cnet apply - -o json > "$BATS_TEST_TMPDIR/out.json"
+	[ "$(jq -r '.rules[0].group' "$BATS_TEST_TMPDIR/out.json")" = cluster ]
 }
 
 @test "cnet apply refuses bad SecurityGroup documents with exit 2, changing nothing" {
@@ -382,8 +386,10 @@ plug() {
 	cnet secgroup create -q web
 	cnet secgroup rule add -q web --in --proto tcp --port 80
 	cnet secgroup rule add -q web --in --proto tcp --port 8000-8080 --cidr 10.0.0.0/8
-	cnet secgroup create -q ssh
-	cnet secgroup rule add -q ssh --in --proto tcp --port 22 --cidr fd00:1::/64
+	# a hostile name goes nowhere near the XML: filters are named by id
+	cnet secgroup create -q "ssh'\"<&>"
+	cnet secgroup rule add -q "ssh'\"<&>" --in --proto tcp --port 22 --cidr fd00:1::/64
+	[ "$(cnet secgroup show 2 -o json | jq -r .name)" = "ssh'\"<&>" ]
 	vm=$(mkvm sgvm)
 	nic=$(add_nic "$vm" 0 192.168.150.10 1 2)
 	run -0 "$SGTOOL" "$LAB_URI1" filter "$nic"

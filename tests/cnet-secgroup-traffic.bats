@@ -43,11 +43,20 @@ setup_file() {
 	nsenter -t "$ns" -n ip link set sgc0 master sgbr0 up
 	nsenter -t "$(cat "$LAB_DIR/client.pid")" -n sh -c "ip link set lo up &&
 	    ip addr add $CLIENT_IP/24 dev sgc1 && ip link set sgc1 up"
+	# what the guest fetches, for outbound traffic
+	mkdir -p "$LAB_DIR/www"
+	echo hello-from-the-client > "$LAB_DIR/www/index.html"
+	setsid nsenter -t "$(cat "$LAB_DIR/client.pid")" -n python3 -m http.server 8080 \
+	    --bind "$CLIENT_IP" --directory "$LAB_DIR/www" </dev/null >/dev/null 2>&1 &
+	echo $! > "$LAB_DIR/server.pid"
 }
 
 teardown_file() {
-	[ -z "${LAB_DIR:-}" ] || [ ! -f "$LAB_DIR/client.pid" ] ||
-		kill "$(cat "$LAB_DIR/client.pid")" 2>/dev/null || true
+	local p
+	for p in server client; do
+		[ -z "${LAB_DIR:-}" ] || [ ! -f "$LAB_DIR/$p.pid" ] ||
+			kill "$(cat "$LAB_DIR/$p.pid")" 2>/dev/null || true
+	done
 	lab_stop
 }
 
@@ -91,7 +100,7 @@ boot_guest() {
 	<memory unit='MiB'>96</memory><vcpu>1</vcpu>
 	<os><type arch='x86_64'>hvm</type><kernel>$GUEST_DIR/vmlinuz</kernel>
 	<initrd>$GUEST_DIR/initrd</initrd>
-	<cmdline>console=ttyS0 quiet sgip=$GUEST_IP/24</cmdline></os>
+	<cmdline>console=ttyS0 quiet sgip=$GUEST_IP/24 sgpeer=$CLIENT_IP:8080</cmdline></os>
 	<devices><interface type='network'><source network='sgnet'/>
 	<mac address='52:54:00:5e:01:00'/><model type='virtio'/>
 	<filterref filter='$filter'/></interface>
@@ -107,6 +116,22 @@ boot_guest() {
 	done
 	echo "the guest did not come up; its console:" >&2
 	tail -n 20 "$LAB_DIR/guest.log" >&2
+	return 1
+}
+
+# out WORD: wait until the guest's last two fetches of the client's page,
+# both begun after now, say OUT-WORD
+out() {
+	local n i
+	n=$(grep -c '^OUT-' "$LAB_DIR/guest.log" || true)
+	for i in $(seq 1 60); do
+		if [ "$(grep '^OUT-' "$LAB_DIR/guest.log" | tail -n +$((n + 2)) | tail -n 2 | tr -d '\r' | sort -u)" = "OUT-$1" ]; then
+			return 0
+		fi
+		sleep 0.5
+	done
+	echo "the guest's fetches did not come to OUT-$1:" >&2
+	grep '^OUT-' "$LAB_DIR/guest.log" | tail -n 5 >&2
 	return 1
 }
 
@@ -145,4 +170,20 @@ boot_guest() {
 	run -0 get 81 192.168.150.51
 	[ "$output" = hello-from-the-guest ]
 	nsenter -t "$(cat "$LAB_DIR/client.pid")" -n ip addr del 192.168.150.51/24 dev sgc1
+}
+
+@test "traffic: outbound is open until a group has an out rule, then only what out rules allow" {
+	cnet secgroup create -q web
+	cnet secgroup rule add -q web --in --proto tcp --port 80
+	cnet secgroup create -q egress
+	boot_guest 1 2
+	out OK
+	run -0 cnet secgroup rule add egress --out --proto tcp --port 443 -o json
+	out FAIL
+	# inbound is unchanged
+	run -0 get 80
+	run -0 cnet secgroup rule add egress --out --proto tcp --port 8080 --cidr "$CLIENT_IP/32" -o json
+	out OK
+	run -0 cnet secgroup rule remove egress --out --proto tcp --port 8080 --cidr "$CLIENT_IP/32" -o json
+	out FAIL
 }

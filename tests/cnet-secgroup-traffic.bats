@@ -187,3 +187,26 @@ out() {
 	run -0 cnet secgroup rule remove egress --out --proto tcp --port 8080 --cidr "$CLIENT_IP/32" -o json
 	out FAIL
 }
+
+@test "traffic: a --group peer lets in the addresses of that group's NICs, and follows them" {
+	cnet secgroup create -q web
+	cnet secgroup create -q clients
+	cnet secgroup rule add -q web --in --proto tcp --port 80 --group clients
+	boot_guest 1
+	# the client stands for a VM of group clients: a NIC leased its address
+	sql "INSERT INTO vms (uuid, name, state, cpu, memory, spec, owner, group_id, created, updated) VALUES ('7f3c9a52-0d4e-4a8b-9c61-5e2f0b1d7a02', 'client', 'running', 1, 64, '{}', 0, 0, 'now', 'now')"
+	cnic=$(sql "INSERT INTO vm_nics (vm_id, idx, network_id, mac, model, created) VALUES (2, 0, 1, '52:54:00:5e:02:00', 'virtio', 'now') RETURNING id")
+	sql "INSERT INTO leases (network_id, family, ip, nic_id, created) VALUES (1, 4, '$CLIENT_IP', $cnic, 'now')"
+	run -28 get 80
+	sql "INSERT INTO nic_secgroups (nic_id, secgroup_id) VALUES ($cnic, 2)"
+	run -0 cnet secgroup refresh clients
+	run -0 get 80
+	[ "$output" = hello-from-the-guest ]
+	nsenter -t "$(cat "$LAB_DIR/client.pid")" -n ip addr add 192.168.150.51/24 dev sgc1
+	run -28 get 80 192.168.150.51
+	nsenter -t "$(cat "$LAB_DIR/client.pid")" -n ip addr del 192.168.150.51/24 dev sgc1
+	# the client's NIC leaves the group: its address is let in no more
+	sql "DELETE FROM nic_secgroups WHERE nic_id = $cnic"
+	run -0 cnet secgroup refresh clients
+	run -28 get 80
+}

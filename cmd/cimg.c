@@ -24,9 +24,11 @@ static int
 cimg_import(struct ctx *ctx, struct args *a, struct cerr *err)
 {
 	struct img_spec spec = { 0 };
+	struct doclist more = { 0 };
 	struct doc *out = NULL;
 	const char *t;
 	char *end;
+	size_t i;
 	int rc;
 
 	if (args_count(a) != 1)
@@ -41,12 +43,49 @@ cimg_import(struct ctx *ctx, struct args *a, struct cerr *err)
 			return cerr_set(err, CERR_USAGE, "--timeout: expected "
 			    "seconds from 1 to 86400, found '%s'", t);
 	}
+	spec.more = &more;
 	rc = img_import(ctx, args_pos(a, 0), &spec, progress_bytes, &out,
 	    err);
 	progress_end(ctx);
-	if (rc)
+	if (rc == 0 && cli_emit_result(ctx, out, err) == 0)
+		for (i = 0; i < more.n; i++) {
+			if (cli_emit_result(ctx, more.v[i], err))
+				break;
+			more.v[i] = NULL;
+		}
+	doclist_release(&more);
+	return err->code;
+}
+
+static int
+cimg_clone(struct ctx *ctx, struct args *a, struct cerr *err)
+{
+	struct doc *out = NULL;
+	const char *name = args_str(a, "name");
+
+	if (args_count(a) != (name ? 1 : 2))
+		return cerr_set(err, CERR_USAGE, "usage: cimg clone IMAGE NEW "
+		    "(or IMAGE --name NEW)");
+	if (img_clone(ctx, args_pos(a, 0), name ? name : args_pos(a, 1),
+	    &out, err))
 		return err->code;
 	return cli_emit_result(ctx, out, err);
+}
+
+static int
+cimg_export(struct ctx *ctx, struct args *a, struct cerr *err)
+{
+	const char *file = args_str(a, "file");
+
+	if (args_count(a) != 1)
+		return cerr_set(err, CERR_USAGE, "usage: cimg export IMAGE "
+		    "[-f FILE] (or > FILE)");
+	if (img_export(ctx, args_pos(a, 0), file, err))
+		return err->code;
+	if (file)
+		cli_remark(ctx, "exported image '%s' to '%s'", args_pos(a, 0),
+		    file);
+	return 0;
 }
 
 static int
@@ -171,6 +210,16 @@ static const struct opt set_opts[] = {
 	{ NULL, 0, 0, NULL, NULL },
 };
 
+static const struct opt clone_opts[] = {
+	{ "name", 'n', OPT_STR, "NEW", "the copy's name (instead of NEW)" },
+	{ NULL, 0, 0, NULL, NULL },
+};
+
+static const struct opt export_opts[] = {
+	{ "file", 'f', OPT_STR, "FILE", "write the OVA to FILE, not standard output" },
+	{ NULL, 0, 0, NULL, NULL },
+};
+
 static const struct opt apply_opts[] = {
 	{ "file", 'f', OPT_STR, "FILE", "read documents from FILE (- for stdin)" },
 	{ NULL, 0, 0, NULL, NULL },
@@ -180,8 +229,12 @@ static const struct cmd cimg_cmds[] = {
 	{ "import", cimg_import, import_opts, CMD_WRITE,
 	  "FILE|URL --name NAME [--sha256 HEX] [--description D] [--os OS] "
 	  "[--arch ARCH] [--timeout S]",
-	  "copy a disk image (a file, or an http(s) URL) into the "
-	  "repository, checking it" },
+	  "copy a disk image or an OVA (a file, or an http(s) URL) into "
+	  "the repository, checking it" },
+	{ "clone", cimg_clone, clone_opts, CMD_WRITE, "IMAGE NEW|--name NEW",
+	  "copy an image to a new, independent one" },
+	{ "export", cimg_export, export_opts, CMD_READ, "IMAGE [-f FILE]",
+	  "write an image as an OVA (OVF, manifest, streamOptimized vmdk)" },
 	{ "list", cimg_list, NULL, CMD_READ, "", "list the images you may see" },
 	{ "show", cimg_show, NULL, CMD_READ, "IMAGE...|-", "show images" },
 	{ "set", cimg_set, set_opts, CMD_WRITE,

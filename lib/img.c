@@ -2,6 +2,7 @@
  * img.c - service: the image repository.  Uses the catalog, digest and
  * imgfmt modules; reads and writes image files, never prints.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -12,10 +13,15 @@
 #include <strings.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/wait.h>
 #include <unistd.h>
+#include <linux/fs.h>
 
 #include "acct.h"
+#include "arc.h"
 #include "buf.h"
 #include "catalog.h"
 #include "digest.h"
@@ -23,6 +29,7 @@
 #include "img.h"
 #include "imgfmt.h"
 #include "labels.h"
+#include "ovf.h"
 #include "valid.h"
 #include "rows.h"
 #include "compat.h"
@@ -35,7 +42,8 @@
 	"SELECT i.id, i.name, i.description, i.os, i.arch, i.labels, " \
 	"i.format, i.size, i.virtual_size, i.sha256, i.state, " \
 	"i.visibility, u.name, g.name, i.source, i.created, i.updated, " \
-	"i.owner FROM images i JOIN users u ON u.id = i.owner " \
+	"i.owner, i.cpu, i.memory FROM images i " \
+	"JOIN users u ON u.id = i.owner " \
 	"JOIN groups g ON g.id = i.group_id "
 /* What the caller may see: binds ?1 (admin), ?2 (user id). */
 #define IMG_VISIBLE "(?1 OR i.owner = ?2 OR i.visibility = 'public') "
@@ -67,6 +75,14 @@ img_doc(struct cstmt *st)
 	doc_set_str(d, "owner", cstmt_text(st, 12));
 	doc_set_str(d, "group_owner", cstmt_text(st, 13));
 	doc_set_str(d, "source", cstmt_text(st, 14));
+	if (cstmt_null(st, 18))
+		doc_set_str(d, "cpu", NULL);
+	else
+		doc_set_int(d, "cpu", cstmt_int(st, 18));
+	if (cstmt_null(st, 19))
+		doc_set_str(d, "memory", NULL);
+	else
+		doc_set_int(d, "memory", cstmt_int(st, 19));
 	doc_set_str(d, "created", cstmt_text(st, 15));
 	doc_set_str(d, "updated", cstmt_text(st, 16));
 	return d;
@@ -236,6 +252,28 @@ sink_put(struct sink *s, const unsigned char *p, size_t n, const char *dst,
 	while (n > 0) {
 		ssize_t w = write(s->fd, p, n);
 
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return cerr_set(err, errno == ENOSPC ? CERR_CAPACITY :
+			    CERR_FAIL, "cannot write '%s': %s", dst,
+			    strerror(errno));
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Write all n bytes of p to fd; dst names it in messages. */
+static int
+write_all(int fd, const void *buf, size_t n, const char *dst,
+    struct cerr *err)
+{
+	const unsigned char *p = buf;
+	ssize_t w;
+
+	while (n > 0) {
+		w = write(fd, p, n);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w < 0)
@@ -715,17 +753,701 @@ fetch_url(struct ctx *ctx, const char *url, const char *dir, struct sink *s,
 	return http_fetch(&g, err);
 }
 
+/* CERR_CAPACITY unless the repository's file system has need bytes
+ * free. */
+static int
+repo_room(const char *dir, unsigned long long need, const char *what,
+    struct cerr *err)
+{
+	struct statvfs sv;
+	unsigned long long avail;
+
+	if (statvfs(dir, &sv) != 0)
+		return 0;	/* cannot tell: the write will say */
+	avail = (unsigned long long)sv.f_bavail * sv.f_frsize;
+	if (need > avail)
+		return cerr_set(err, CERR_CAPACITY, "cannot %s: it needs %llu "
+		    "MiB and the image repository has %llu MiB free", what,
+		    (need + MIB - 1) / MIB, avail / MIB);
+	return 0;
+}
+
+/*
+ * A new locked row for image name, holding its import lock (see
+ * import_lock): *id, *lockfd and lock are set on success.  CERR_CONFLICT
+ * when the name is taken.
+ */
+static int
+import_row(struct ctx *ctx, const struct img_spec *spec, const char *name,
+    const char *source, const char *labels, const char *dir, long long *id,
+    int *lockfd, struct buf *lock, struct cerr *err)
+{
+	char now[32];
+
+	catalog_now(now);
+	if (catalog_begin(ctx->cat, err))
+		return err->code;
+	if (catalog_exec(ctx->cat, err, "INSERT INTO images (name, "
+	    "description, os, arch, labels, state, owner, group_id, source, "
+	    "created, updated) VALUES (?, ?, ?, ?, ?, 'locked', ?, ?, ?, ?, ?)",
+	    "sssssiisss", name, spec->description, spec->os, spec->arch,
+	    labels, ctx->who.user_id, ctx->who.group_id, source, now, now)) {
+		if (err->code == CERR_CONFLICT) {
+			cerr_clear(err);
+			cerr_set(err, CERR_CONFLICT, "image '%s' exists "
+			    "already", name);
+		}
+		catalog_rollback(ctx->cat);
+		return err->code;
+	}
+	*id = catalog_last_id(ctx->cat);
+	if ((*lockfd = import_lock(dir, *id, lock, err)) < 0 ||
+	    catalog_commit(ctx->cat, err)) {
+		catalog_rollback(ctx->cat);
+		if (*lockfd >= 0) {
+			unlink(lock->s);
+			close(*lockfd);
+			*lockfd = -1;
+		}
+		*id = -1;
+		return err->code;
+	}
+	return 0;
+}
+
+static void
+unlock_row(int *lockfd, struct buf *lock)
+{
+	if (*lockfd >= 0) {
+		unlink(lock->s);
+		close(*lockfd);
+		*lockfd = -1;
+	}
+}
+
+/* The digest (algo: "SHA256" or "SHA1") of the file at path, with its
+ * size and its first bytes in probe (up to *nprobe; set to the count). */
+static int
+hash_file(const char *path, const char *algo, char hex[65],
+    unsigned long long *size, unsigned char *probe, size_t *nprobe,
+    struct cerr *err)
+{
+	struct digest *dg = NULL;
+	unsigned char *b = NULL;
+	unsigned long long n = 0;
+	size_t want = nprobe ? *nprobe : 0, got = 0, k;
+	ssize_t r;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return cerr_set(err, CERR_FAIL, "cannot read '%s': %s", path,
+		    strerror(errno));
+	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	if (digest_new_algo(&dg, algo, err))
+		goto out;
+	if ((b = malloc(COPY_BUF)) == NULL) {
+		cerr_set(err, CERR_FAIL, "out of memory");
+		goto out;
+	}
+	while ((r = read(fd, b, COPY_BUF)) > 0) {
+		if (got < want) {
+			k = want - got < (size_t)r ? want - got : (size_t)r;
+			memcpy(probe + got, b, k);
+			got += k;
+		}
+		digest_update(dg, b, (size_t)r);
+		n += (unsigned long long)r;
+	}
+	if (r < 0) {
+		cerr_set(err, CERR_FAIL, "cannot read '%s': %s", path,
+		    strerror(errno));
+		goto out;
+	}
+	digest_hex(dg, hex);
+	if (size)
+		*size = n;
+	if (nprobe)
+		*nprobe = got;
+out:
+	free(b);
+	digest_free(dg);
+	close(fd);
+	return err->code;
+}
+
+/*
+ * Run qemu-img with argv (argv[0] is "qemu-img"): no shell, stdin and
+ * stdout on /dev/null, the first line of its stderr in msg.  Returns its
+ * exit status, or -1 when it cannot be started.
+ */
+static int
+run_qemu_img(char *const argv[], struct buf *msg)
+{
+	char b[4096];
+	size_t n = 0;
+	ssize_t r;
+	int p[2], st, nul;
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) != 0)
+		return -1;
+	if ((pid = fork()) < 0) {
+		close(p[0]);
+		close(p[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		nul = open("/dev/null", O_RDWR);
+		if (nul < 0 || dup2(nul, 0) < 0 || dup2(nul, 1) < 0 ||
+		    dup2(p[1], 2) < 0)
+			_exit(126);
+		execvp("qemu-img", argv);
+		_exit(127);
+	}
+	close(p[1]);
+	while ((r = read(p[0], b + n, sizeof(b) - 1 - n)) != 0) {
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			break;
+		n += (size_t)r;
+		if (n == sizeof(b) - 1) {	/* drain the rest */
+			char junk[512];
+
+			while (read(p[0], junk, sizeof(junk)) > 0)
+				;
+			break;
+		}
+	}
+	close(p[0]);
+	b[n] = '\0';
+	b[strcspn(b, "\n")] = '\0';
+	buf_puts(msg, b);
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	if (!WIFEXITED(st))
+		return -1;
+	return WEXITSTATUS(st) == 127 && msg->len == 0 ? -1 :
+	    WEXITSTATUS(st);
+}
+
+/* A qemu-img source for the file at path in format fmt that reads no
+ * other file: the driver named, a backing file refused. */
+static void
+qemu_source(struct buf *b, const char *path, const char *fmt)
+{
+	struct doc *p = doc_new_str(path);
+
+	buf_printf(b, "json:{\"driver\":\"%s\",%s\"file\":{\"driver\":"
+	    "\"file\",\"filename\":", fmt, strcmp(fmt, "raw") == 0 ? "" :
+	    "\"backing\":null,");
+	doc_json(b, p);
+	buf_puts(b, "}}");
+	doc_free(p);
+}
+
+/* qemu-img convert from src (format fmt) to dst in format out with
+ * options opts (or NULL).  A failure: CERR_CAPACITY when the disk is
+ * full, bad (CERR_USAGE for input, CERR_FAIL for our own) otherwise. */
+static int
+qemu_convert(const char *src, const char *fmt, const char *dst,
+    const char *out, const char *opts, int bad, const char *what,
+    struct cerr *err)
+{
+	struct buf in, msg;
+	char *argv[10];
+	int n = 0, rc;
+
+	buf_init(&in);
+	buf_init(&msg);
+	qemu_source(&in, src, fmt);
+	argv[n++] = (char *)"qemu-img";
+	argv[n++] = (char *)"convert";
+	argv[n++] = (char *)"-q";
+	argv[n++] = (char *)"-O";
+	argv[n++] = (char *)out;
+	if (opts) {
+		argv[n++] = (char *)"-o";
+		argv[n++] = (char *)opts;
+	}
+	argv[n++] = in.s;
+	argv[n++] = (char *)dst;
+	argv[n] = NULL;
+	rc = run_qemu_img(argv, &msg);
+	if (rc < 0)
+		cerr_set(err, CERR_FAIL, "%s: cannot run qemu-img (is it "
+		    "installed?)", what);
+	else if (rc > 0 && strstr(msg.s, "No space left"))
+		cerr_set(err, CERR_CAPACITY, "%s: the image repository is "
+		    "full (%s)", what, msg.s);
+	else if (rc > 0)
+		cerr_set(err, bad, "%s: %s", what, msg.len ? msg.s :
+		    "qemu-img failed");
+	buf_release(&in);
+	buf_release(&msg);
+	return err->code;
+}
+
+/*
+ * OVA import.  The tar is read twice: first its names, descriptor and
+ * manifest (the data of other entries is skipped), then the bytes of
+ * the disks the descriptor names, each into a temporary file in the
+ * repository, hashed against the manifest, converted to qcow2 by
+ * qemu-img.  One image a disk: the first takes the name asked for, the
+ * others NAME-disk2, NAME-disk3, ...
+ */
+#define OVF_MAX (8 << 20)
+
+struct ova_disk {
+	const struct ovf_disk *d;
+	const char *file;		/* its entry's name */
+	const struct ovf_mf_line *mf;
+	unsigned long long entry_size;
+	long long id;
+	int lockfd;
+	bool got;
+	struct buf name, lock, tmp, path;
+	char hex[65];
+	unsigned long long size, vsize;
+};
+
+struct ova {
+	char *ovf, *mf;
+	size_t novf, nmf;
+	char *ovf_name, *mf_name;
+	char **names;		/* every regular file's name */
+	unsigned long long *sizes;
+	size_t n;
+};
+
+static void
+ova_release(struct ova *o)
+{
+	size_t i;
+
+	free(o->ovf);
+	free(o->mf);
+	free(o->ovf_name);
+	free(o->mf_name);
+	for (i = 0; i < o->n; i++)
+		free(o->names[i]);
+	free(o->names);
+	free(o->sizes);
+}
+
+static bool
+ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), k = strlen(suffix);
+
+	return n >= k && strcasecmp(s + n - k, suffix) == 0;
+}
+
+/* Read the current entry (at most max bytes) into *out. */
+static int
+arc_slurp(struct arc *a, unsigned long long size, size_t max,
+    const char *what, const char *name, char **out, size_t *len,
+    struct cerr *err)
+{
+	size_t got, n = 0;
+	char *b;
+
+	if (size > max)
+		return cerr_set(err, CERR_USAGE, "%s: '%s' is larger than "
+		    "%zu MiB", what, name, max >> 20);
+	if ((b = malloc((size_t)size + 1)) == NULL)
+		return cerr_set(err, CERR_FAIL, "out of memory");
+	for (;;) {
+		if (arc_read(a, b + n, (size_t)size - n, &got, err)) {
+			free(b);
+			return err->code;
+		}
+		if (got == 0 || n + got == size) {
+			n += got;
+			break;
+		}
+		n += got;
+	}
+	b[n] = '\0';
+	*out = b;
+	*len = n;
+	return 0;
+}
+
+/* The first pass: every name, the descriptor and the manifest. */
+static int
+ova_scan(const char *path, const char *what, struct ova *o,
+    struct cerr *err)
+{
+	struct arc *a = NULL;
+	const char *name;
+	unsigned long long size;
+
+	if (arc_open(path, what, &a, err))
+		return err->code;
+	for (;;) {
+		if (arc_next(a, &name, &size, err))
+			goto out;
+		if (name == NULL)
+			break;
+		o->names = realloc(o->names, (o->n + 1) * sizeof(*o->names));
+		o->sizes = realloc(o->sizes, (o->n + 1) * sizeof(*o->sizes));
+		if (o->names == NULL || o->sizes == NULL)
+			abort();
+		o->names[o->n] = strdup(name);
+		o->sizes[o->n++] = size;
+		if (o->ovf == NULL && ends_with(name, ".ovf")) {
+			if (arc_slurp(a, size, OVF_MAX, what, name, &o->ovf,
+			    &o->novf, err))
+				goto out;
+			o->ovf_name = strdup(name);
+		} else if (o->mf == NULL && ends_with(name, ".mf")) {
+			if (arc_slurp(a, size, OVF_MAX, what, name, &o->mf,
+			    &o->nmf, err))
+				goto out;
+			o->mf_name = strdup(name);
+		}
+	}
+	if (o->ovf == NULL)
+		cerr_set(err, CERR_USAGE, "%s: holds no OVF descriptor (.ovf)",
+		    what);
+out:
+	arc_free(a);
+	return err->code;
+}
+
+/* An OVF href as the name of an entry: relative, inside the package. */
+static const char *
+href_entry(const char *href)
+{
+	const char *p;
+
+	while (href[0] == '.' && href[1] == '/')
+		href += 2;
+	if (*href == '\0' || *href == '/' || strstr(href, "://") ||
+	    strcmp(href, "..") == 0 || strncmp(href, "../", 3) == 0)
+		return NULL;
+	for (p = href; (p = strstr(p, "/..")) != NULL; p += 3)
+		if (p[3] == '/' || p[3] == '\0')
+			return NULL;
+	return href;
+}
+
+/* Check the digest the manifest gives for a file; NULL line: none. */
+static int
+mf_check(const struct ovf_mf_line *l, const char *name, const char *hex,
+    const char *what, struct cerr *err)
+{
+	if (l && strcmp(l->hex, hex) != 0)
+		return cerr_set(err, CERR_USAGE, "%s: the manifest gives %s "
+		    "%s for '%s', its bytes have %s", what, l->algo, l->hex,
+		    name, hex);
+	return 0;
+}
+
+/* The second pass: the disks' bytes into their temporary files. */
+static int
+ova_extract(struct ctx *ctx, const char *path, const char *what,
+    struct ova_disk *dk, size_t nd, unsigned long long total,
+    img_progress_fn progress, struct cerr *err)
+{
+	struct arc *a = NULL;
+	struct digest *dg = NULL;
+	unsigned char *b = NULL;
+	unsigned long long size, done = 0;
+	const char *name;
+	char hex[65];
+	size_t i, got;
+	int fd = -1;
+
+	if ((b = malloc(COPY_BUF)) == NULL)
+		return cerr_set(err, CERR_FAIL, "out of memory");
+	if (arc_open(path, what, &a, err))
+		goto out;
+	for (;;) {
+		if (arc_next(a, &name, &size, err))
+			goto out;
+		if (name == NULL)
+			break;
+		for (i = 0; i < nd; i++)
+			if (!dk[i].got && strcmp(dk[i].file, name) == 0)
+				break;
+		if (i == nd)
+			continue;
+		fd = open(dk[i].tmp.s, O_WRONLY | O_CREAT | O_EXCL |
+		    O_CLOEXEC, 0600);
+		if (fd < 0) {
+			cerr_set(err, CERR_FAIL, "cannot create '%s': %s",
+			    dk[i].tmp.s, strerror(errno));
+			goto out;
+		}
+		if (dk[i].mf && digest_new_algo(&dg, dk[i].mf->algo, err))
+			goto out;
+		for (;;) {
+			if (arc_read(a, b, COPY_BUF, &got, err))
+				goto out;
+			if (got == 0)
+				break;
+			if (dg)
+				digest_update(dg, b, got);
+			if (write_all(fd, b, got, dk[i].tmp.s, err))
+				goto out;
+			done += got;
+			if (progress)
+				progress(ctx, done, total);
+		}
+		if (close(fd) != 0) {
+			fd = -1;
+			cerr_set(err, CERR_FAIL, "cannot write '%s': %s",
+			    dk[i].tmp.s, strerror(errno));
+			goto out;
+		}
+		fd = -1;
+		if (dg) {
+			digest_hex(dg, hex);
+			digest_free(dg);
+			dg = NULL;
+			if (mf_check(dk[i].mf, name, hex, what, err))
+				goto out;
+		}
+		/* another disk may name the same file: it is read once */
+		for (; i < nd; i++)
+			if (strcmp(dk[i].file, name) == 0)
+				dk[i].got = true;
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	digest_free(dg);
+	arc_free(a);
+	free(b);
+	return err->code;
+}
+
+/* Convert disk k's temporary file to qcow2 at its path and read back
+ * what the catalog keeps. */
+static int
+ova_convert(struct ova_disk *k, const char *what, struct cerr *err)
+{
+	unsigned char probe[IMGFMT_PROBE_LEN];
+	size_t np = sizeof(probe);
+	const char *fmt;
+	char tmphex[65];
+	struct buf w;
+
+	buf_init(&w);
+	buf_printf(&w, "%s: disk file '%s'", what, k->file);
+	if (hash_file(k->tmp.s, "SHA256", tmphex, NULL, probe, &np, err))
+		goto out;
+	if (imgfmt_standalone(probe, np, err)) {
+		cerr_wrap(err, "%s is refused", w.s);
+		goto out;
+	}
+	fmt = imgfmt_name(imgfmt_detect(probe, np));
+	if (qemu_convert(k->tmp.s, fmt, k->path.s, "qcow2", NULL, CERR_USAGE,
+	    w.s, err))
+		goto out;
+	(void)chmod(k->path.s, 0600);	/* as every image file */
+	np = sizeof(probe);
+	if (hash_file(k->path.s, "SHA256", k->hex, &k->size, probe, &np,
+	    err) || imgfmt_qcow2_size(probe, np, &k->vsize, err))
+		goto out;
+out:
+	unlink(k->tmp.s);
+	buf_release(&w);
+	return err->code;
+}
+
+static int
+ova_import(struct ctx *ctx, const char *path, const char *source,
+    const struct img_spec *spec, const char *labels, long long id0,
+    const char *dir, img_progress_fn progress, struct cerr *err)
+{
+	struct ova o = { 0 };
+	struct ovf *ovf = NULL;
+	struct ovf_mf *mf = NULL;
+	struct ova_disk *dk = NULL;
+	struct img_spec sub = *spec;
+	unsigned long long need = 0, total = 0;
+	const char *what = source, *ent;
+	char now[32], hex[65];
+	struct digest *dg = NULL;
+	size_t i, j, nd = 0;
+	long long vcpu, vmem;
+
+	if (ova_scan(path, what, &o, err) ||
+	    ovf_parse(o.ovf, o.novf, o.ovf_name, &ovf, err) ||
+	    (o.mf && ovf_manifest(o.mf, o.nmf, o.mf_name, &mf, err))) {
+		if (err->code == CERR_USAGE && ovf != NULL)
+			cerr_wrap(err, "%s", what);
+		goto out;
+	}
+	if (ovf->ndisks == 0) {
+		cerr_set(err, CERR_USAGE, "%s: the OVF descriptor names no "
+		    "disk file", what);
+		goto out;
+	}
+	if (mf) {
+		const struct ovf_mf_line *l = ovf_mf_find(mf, o.ovf_name);
+
+		if (l == NULL) {
+			cerr_set(err, CERR_USAGE, "%s: the manifest does not "
+			    "list '%s'", what, o.ovf_name);
+			goto out;
+		}
+		if (digest_new_algo(&dg, l->algo, err))
+			goto out;
+		digest_update(dg, o.ovf, o.novf);
+		digest_hex(dg, hex);
+		if (mf_check(l, o.ovf_name, hex, what, err))
+			goto out;
+	}
+	nd = ovf->ndisks;
+	if ((dk = calloc(nd, sizeof(*dk))) == NULL)
+		abort();
+	for (i = 0; i < nd; i++) {
+		dk[i].id = i == 0 ? id0 : -1;
+		dk[i].lockfd = -1;
+		buf_init(&dk[i].name);
+		buf_init(&dk[i].lock);
+		buf_init(&dk[i].tmp);
+		buf_init(&dk[i].path);
+	}
+	for (i = 0; i < nd; i++) {
+		dk[i].d = &ovf->disks[i];
+		if (dk[i].d->compressed) {
+			cerr_set(err, CERR_USAGE, "%s: disk file '%s' is "
+			    "compressed (ovf:compression), which is not "
+			    "supported", what, dk[i].d->file);
+			goto out;
+		}
+		if ((ent = href_entry(dk[i].d->file)) == NULL) {
+			cerr_set(err, CERR_USAGE, "%s: the OVF names disk file "
+			    "'%s', outside the package", what, dk[i].d->file);
+			goto out;
+		}
+		dk[i].file = ent;
+		for (j = 0; j < o.n; j++)
+			if (strcmp(o.names[j], ent) == 0)
+				break;
+		if (j == o.n) {
+			cerr_set(err, CERR_USAGE, "%s: the OVF names disk file "
+			    "'%s', which the archive does not hold", what,
+			    ent);
+			goto out;
+		}
+		dk[i].entry_size = o.sizes[j];
+		if (mf && (dk[i].mf = ovf_mf_find(mf, ent)) == NULL) {
+			cerr_set(err, CERR_USAGE, "%s: the manifest does not "
+			    "list '%s'", what, ent);
+			goto out;
+		}
+		/* the file while it is converted, and what it becomes: a
+		 * qcow2 of at least its bytes (more when it was compressed) */
+		need += 2 * o.sizes[j];
+		total += o.sizes[j];
+	}
+	{
+		struct buf w = BUF_INIT;
+
+		buf_printf(&w, "import '%s'", what);
+		repo_room(dir, need, w.s, err);
+		buf_release(&w);
+		if (err->code)
+			goto out;
+	}
+	for (i = 0; i < nd; i++) {
+		if (i == 0)
+			buf_puts(&dk[i].name, spec->name);
+		else
+			buf_printf(&dk[i].name, "%s-disk%zu", spec->name,
+			    i + 1);
+		if (i > 0 && import_row(ctx, &sub, dk[i].name.s, source,
+		    labels, dir, &dk[i].id, &dk[i].lockfd, &dk[i].lock, err))
+			goto out;
+		buf_printf(&dk[i].path, "%s/%lld", dir, dk[i].id);
+		buf_printf(&dk[i].tmp, "%s/%lld.ova-disk", dir, dk[i].id);
+	}
+	if (ova_extract(ctx, path, what, dk, nd, total, progress, err))
+		goto out;
+	for (i = 0; i < nd; i++)
+		if (ova_convert(&dk[i], what, err))
+			goto out;
+
+	vcpu = ovf->cpu;
+	vmem = ovf->memory;
+	catalog_now(now);
+	if (catalog_begin(ctx->cat, err))
+		goto out;
+	for (i = 0; i < nd; i++)
+		if (catalog_exec(ctx->cat, err, "UPDATE images SET state = "
+		    "'ready', format = 'qcow2', size = ?, virtual_size = ?, "
+		    "sha256 = ?, cpu = nullif(?, 0), memory = nullif(?, 0), "
+		    "description = coalesce(description, ?), "
+		    "os = coalesce(os, ?), updated = ? "
+		    "WHERE id = ? AND state = 'locked'", "iisiisssi",
+		    (long long)dk[i].size, (long long)((dk[i].vsize + MIB - 1) /
+		    MIB), dk[i].hex, vcpu, vmem, ovf->annotation, ovf->os, now,
+		    dk[i].id) ||
+		    (catalog_changes(ctx->cat) != 1 && cerr_set(err,
+		    CERR_CONFLICT, "cannot import '%s': image '%s' was "
+		    "deleted meanwhile", source, dk[i].name.s)) ||
+		    acct_audit(ctx, "create", "Image", dk[i].id, dk[i].name.s,
+		    source, err)) {
+			catalog_rollback(ctx->cat);
+			goto out;
+		}
+	if (catalog_commit(ctx->cat, err)) {
+		catalog_rollback(ctx->cat);
+		goto out;
+	}
+	if (spec->more)
+		for (i = 1; i < nd; i++) {
+			struct doc *d = NULL;
+			struct cerr e2 = { 0 };
+			char idbuf[32];
+
+			snprintf(idbuf, sizeof(idbuf), "%lld", dk[i].id);
+			if (img_show(ctx, idbuf, &d, &e2) == 0)
+				doclist_push(spec->more, d);
+		}
+out:
+	for (i = 0; dk && i < nd; i++) {
+		if (err->code) {
+			if (dk[i].tmp.len)
+				unlink(dk[i].tmp.s);
+			if (dk[i].path.len)
+				unlink(dk[i].path.s);
+			if (i > 0)
+				import_undo(ctx, dk[i].id);
+		}
+		unlock_row(&dk[i].lockfd, &dk[i].lock);
+		buf_release(&dk[i].name);
+		buf_release(&dk[i].lock);
+		buf_release(&dk[i].tmp);
+		buf_release(&dk[i].path);
+	}
+	free(dk);
+	digest_free(dg);
+	ovf_mf_free(mf);
+	ovf_free(ovf);
+	ova_release(&o);
+	return err->code;
+}
+
 int
 img_import(struct ctx *ctx, const char *source, const struct img_spec *spec,
     img_progress_fn progress, struct doc **out, struct cerr *err)
 {
-	struct buf dir, path, part, lock, json;
+	struct buf dir, path, part, lock, json, what;
 	struct sink s = { .fd = -1 };
 	unsigned long long total = 0;
 	const char *format = NULL;
 	long long id = -1, vmib = 0;
-	char now[32], hex[65], *abs = NULL;
-	bool url = http_is_url(source);
+	char now[32], hex[65], idbuf[32], *abs = NULL;
+	unsigned char head[512];
+	bool url = http_is_url(source), tar = false;
 	int in = -1, lockfd = -1, rc;
 
 	buf_init(&dir);
@@ -733,6 +1455,7 @@ img_import(struct ctx *ctx, const char *source, const struct img_spec *spec,
 	buf_init(&part);
 	buf_init(&lock);
 	buf_init(&json);
+	buf_init(&what);
 	if (spec->name == NULL) {
 		cerr_set(err, CERR_USAGE, "import needs --name");
 		goto out;
@@ -756,31 +1479,19 @@ img_import(struct ctx *ctx, const char *source, const struct img_spec *spec,
 	if ((!url && open_source(source, &in, &total, err)) ||
 	    img_repo_ensure(ctx, &dir, err) || digest_new(&s.dg, err))
 		goto out;
+	buf_printf(&what, "import '%s'", source);
+	if (!url) {
+		/* an OVA is a tar: known by its header, as formats are */
+		tar = pread(in, head, sizeof(head), 0) == (ssize_t)sizeof(head)
+		    && arc_is_tar(head, sizeof(head));
+		if (!tar && repo_room(dir.s, total, what.s, err))
+			goto out;
+	}
 
 	/* the name is taken at once; the image stays locked while it comes */
-	catalog_now(now);
-	if (catalog_begin(ctx->cat, err))
+	if (import_row(ctx, spec, spec->name, abs, json.s, dir.s, &id,
+	    &lockfd, &lock, err))
 		goto out;
-	if (catalog_exec(ctx->cat, err, "INSERT INTO images (name, "
-	    "description, os, arch, labels, state, owner, group_id, source, "
-	    "created, updated) VALUES (?, ?, ?, ?, ?, 'locked', ?, ?, ?, ?, ?)",
-	    "sssssiisss", spec->name, spec->description, spec->os, spec->arch,
-	    json.s, ctx->who.user_id, ctx->who.group_id, abs, now, now)) {
-		if (err->code == CERR_CONFLICT) {
-			cerr_clear(err);
-			cerr_set(err, CERR_CONFLICT, "image '%s' exists "
-			    "already", spec->name);
-		}
-		catalog_rollback(ctx->cat);
-		goto out;
-	}
-	id = catalog_last_id(ctx->cat);
-	if ((lockfd = import_lock(dir.s, id, &lock, err)) < 0 ||
-	    catalog_commit(ctx->cat, err)) {
-		catalog_rollback(ctx->cat);
-		id = -1;
-		goto out;
-	}
 
 	buf_printf(&path, "%s/%lld", dir.s, id);
 	if (url) {
@@ -792,6 +1503,24 @@ img_import(struct ctx *ctx, const char *source, const struct img_spec *spec,
 				unlink(part.s);
 			goto undo;
 		}
+	} else if (tar) {
+		close(in);
+		in = -1;
+		if (spec->sha256) {
+			if (hash_file(source, "SHA256", hex, NULL, NULL, NULL,
+			    err))
+				goto undo;
+			if (strcasecmp(spec->sha256, hex) != 0) {
+				cerr_set(err, CERR_USAGE, "cannot import '%s': "
+				    "sha256 is %s, not %s as given", source,
+				    hex, spec->sha256);
+				goto undo;
+			}
+		}
+		if (ova_import(ctx, source, abs, spec, json.s, id, dir.s,
+		    progress, err))
+			goto undo_file;
+		goto done;
 	} else {
 		s.fd = open(path.s, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC,
 		    0600);
@@ -821,6 +1550,15 @@ img_import(struct ctx *ctx, const char *source, const struct img_spec *spec,
 		    "not %s as given", source, hex, spec->sha256);
 		goto undo_file;
 	}
+	if (url && arc_is_tar(s.probe, s.nprobe)) {
+		/* an OVA served over HTTP: imported from the download */
+		rc = ova_import(ctx, part.s, abs, spec, json.s, id, dir.s,
+		    progress, err);
+		unlink(part.s);
+		if (rc)
+			goto undo_file;
+		goto done;
+	}
 	if (inspect(&s, &format, &vmib, err)) {
 		cerr_wrap(err, "cannot import '%s'", source);
 		goto undo_file;
@@ -845,7 +1583,9 @@ img_import(struct ctx *ctx, const char *source, const struct img_spec *spec,
 		catalog_rollback(ctx->cat);
 		goto undo_file;
 	}
-	img_show(ctx, spec->name, out, err);
+done:
+	snprintf(idbuf, sizeof(idbuf), "%lld", id);
+	img_show(ctx, idbuf, out, err);
 	goto out;
 undo_file:
 	/* a whole file that is wrong: no resume can mend it */
@@ -855,10 +1595,7 @@ undo_file:
 undo:
 	import_undo(ctx, id);
 out:
-	if (lockfd >= 0) {
-		unlink(lock.s);
-		close(lockfd);
-	}
+	unlock_row(&lockfd, &lock);
 	if (s.fd >= 0)
 		close(s.fd);
 	if (in >= 0)
@@ -870,6 +1607,312 @@ out:
 	buf_release(&part);
 	buf_release(&lock);
 	buf_release(&json);
+	buf_release(&what);
+	return err->code;
+}
+
+/* Copy in to out: a reflink where the file system shares blocks, else
+ * the kernel's copy, else read and write. */
+static int
+file_copy(int in, int out, const char *src, const char *dst,
+    struct cerr *err)
+{
+	unsigned char *b;
+	ssize_t r;
+
+	if (ioctl(out, FICLONE, in) == 0)
+		return 0;
+	for (;;) {
+		r = copy_file_range(in, NULL, out, NULL, RANGE_STEP, 0);
+		if (r == 0)
+			return 0;
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			break;
+	}
+	if (errno == ENOSPC)
+		return cerr_set(err, CERR_CAPACITY, "cannot copy '%s' to "
+		    "'%s': %s", src, dst, strerror(errno));
+	if (errno != EXDEV && errno != ENOSYS && errno != EINVAL &&
+	    errno != EOPNOTSUPP)
+		return cerr_set(err, CERR_FAIL, "cannot copy '%s' to '%s': %s",
+		    src, dst, strerror(errno));
+	if ((b = malloc(COPY_BUF)) == NULL)
+		return cerr_set(err, CERR_FAIL, "out of memory");
+	while ((r = read(in, b, COPY_BUF)) > 0)
+		if (write_all(out, b, (size_t)r, dst, err))
+			break;
+	if (r < 0)
+		cerr_set(err, CERR_FAIL, "cannot read '%s': %s", src,
+		    strerror(errno));
+	free(b);
+	return err->code;
+}
+
+int
+img_clone(struct ctx *ctx, const char *ref, const char *name,
+    struct doc **out, struct cerr *err)
+{
+	struct doc *cur = NULL;
+	struct buf dir, src, dst, lock, what;
+	struct img_spec spec = { 0 };
+	long long id = -1, from;
+	char now[32], idbuf[32];
+	int in = -1, fd = -1, lockfd = -1;
+	struct stat sb;
+
+	buf_init(&dir);
+	buf_init(&src);
+	buf_init(&dst);
+	buf_init(&lock);
+	buf_init(&what);
+	if (valid_name("image", name, err) || img_find(ctx, ref, &cur, NULL,
+	    err))
+		goto out;
+	from = doc_map_get(cur, "id")->u.i;
+	if (strcmp(doc_get_str(cur, "state"), "ready") != 0 &&
+	    strcmp(doc_get_str(cur, "state"), "used") != 0) {
+		cerr_set(err, CERR_CONFLICT, "cannot clone image '%s': it is "
+		    "%s", ref, doc_get_str(cur, "state"));
+		goto out;
+	}
+	if (img_repo_ensure(ctx, &dir, err))
+		goto out;
+	buf_printf(&src, "%s/%lld", dir.s, from);
+	buf_printf(&what, "clone image '%s'", ref);
+	if ((in = open(src.s, O_RDONLY | O_CLOEXEC)) < 0 ||
+	    fstat(in, &sb) != 0) {
+		cerr_set(err, CERR_FAIL, "cannot %s: cannot read '%s': %s",
+		    what.s + 0, src.s, strerror(errno));
+		goto out;
+	}
+	if (repo_room(dir.s, (unsigned long long)sb.st_size, what.s, err))
+		goto out;
+	spec.description = doc_get_str(cur, "description");
+	spec.os = doc_get_str(cur, "os");
+	spec.arch = doc_get_str(cur, "arch");
+	{
+		struct buf json = BUF_INIT;
+
+		if (labels_json(doc_map_get(cur, "labels"), &json, err) == 0)
+			import_row(ctx, &spec, name, doc_get_str(cur,
+			    "source"), json.s, dir.s, &id, &lockfd, &lock,
+			    err);
+		buf_release(&json);
+		if (err->code)
+			goto out;
+	}
+	buf_printf(&dst, "%s/%lld", dir.s, id);
+	fd = open(dst.s, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		cerr_set(err, CERR_FAIL, "cannot create '%s': %s", dst.s,
+		    strerror(errno));
+		goto undo;
+	}
+	if (file_copy(in, fd, src.s, dst.s, err))
+		goto undo_file;
+	if (close(fd) != 0) {
+		fd = -1;
+		cerr_set(err, CERR_FAIL, "cannot write '%s': %s", dst.s,
+		    strerror(errno));
+		goto undo_file;
+	}
+	fd = -1;
+	catalog_now(now);
+	if (catalog_begin(ctx->cat, err))
+		goto undo_file;
+	if (catalog_exec(ctx->cat, err, "UPDATE images SET state = 'ready', "
+	    "(format, size, virtual_size, sha256, cpu, memory) = (SELECT "
+	    "format, size, virtual_size, sha256, cpu, memory FROM images "
+	    "WHERE id = ?), updated = ? WHERE id = ? AND state = 'locked'",
+	    "isi", from, now, id) ||
+	    (catalog_changes(ctx->cat) != 1 && cerr_set(err, CERR_CONFLICT,
+	    "cannot %s: image '%s' was deleted meanwhile", what.s, name)) ||
+	    acct_audit(ctx, "clone", "Image", id, name, doc_get_str(cur,
+	    "name"), err) || catalog_commit(ctx->cat, err)) {
+		catalog_rollback(ctx->cat);
+		goto undo_file;
+	}
+	snprintf(idbuf, sizeof(idbuf), "%lld", id);
+	img_show(ctx, idbuf, out, err);
+	goto out;
+undo_file:
+	unlink(dst.s);
+undo:
+	import_undo(ctx, id);
+out:
+	unlock_row(&lockfd, &lock);
+	if (fd >= 0)
+		close(fd);
+	if (in >= 0)
+		close(in);
+	doc_free(cur);
+	buf_release(&dir);
+	buf_release(&src);
+	buf_release(&dst);
+	buf_release(&lock);
+	buf_release(&what);
+	return err->code;
+}
+
+/* A name for files inside an OVA: the image's, with anything but
+ * letters, digits, '.', '_' and '-' made '_'. */
+static void
+ova_base(struct buf *b, const char *name)
+{
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)name; *p; p++)
+		buf_add(b, (isalnum(*p) || strchr("._-", *p)) && *p < 0x80 ?
+		    (const char *)p : "_", 1);
+}
+
+int
+img_export(struct ctx *ctx, const char *ref, const char *file,
+    struct cerr *err)
+{
+	struct doc *cur = NULL;
+	struct buf dir, src, tmp, what, base, ovfname, mfname, diskname, ovfx,
+	    mft;
+	struct ovf_spec os = { 0 };
+	struct arc *a = NULL;
+	struct digest *dg = NULL;
+	const struct doc *v;
+	unsigned char probe[512], *b = NULL;
+	size_t np = sizeof(probe);
+	unsigned long long vsz = 0;
+	char ovfhex[65], diskhex[65];
+	const char *state, *fmt;
+	int fd = -1, in = -1;
+	ssize_t r;
+
+	buf_init(&dir);
+	buf_init(&src);
+	buf_init(&tmp);
+	buf_init(&what);
+	buf_init(&base);
+	buf_init(&ovfname);
+	buf_init(&mfname);
+	buf_init(&diskname);
+	buf_init(&ovfx);
+	buf_init(&mft);
+	buf_printf(&what, "cannot export image '%s'", ref);
+	if (file == NULL && isatty(STDOUT_FILENO)) {
+		cerr_set(err, CERR_USAGE, "%s: standard output is a terminal "
+		    "(redirect it, or give -f FILE)", what.s);
+		goto out;
+	}
+	if (img_find(ctx, ref, &cur, NULL, err))
+		goto out;
+	state = doc_get_str(cur, "state");
+	fmt = doc_get_str(cur, "format");
+	if (strcmp(state, "ready") != 0 && strcmp(state, "used") != 0) {
+		cerr_set(err, CERR_CONFLICT, "%s: it is %s", what.s, state);
+		goto out;
+	}
+	if (fmt == NULL || strcmp(fmt, "iso") == 0) {
+		cerr_set(err, CERR_USAGE, "%s: an ISO image is not a disk",
+		    what.s);
+		goto out;
+	}
+	img_repo(ctx, &dir);
+	buf_printf(&src, "%s/%lld", dir.s, doc_map_get(cur, "id")->u.i);
+	buf_printf(&tmp, "%s/%lld.export-%ld.vmdk", dir.s,
+	    doc_map_get(cur, "id")->u.i, (long)getpid());
+	if (file) {
+		fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+		    0644);
+		if (fd < 0) {
+			cerr_set(err, errno == EACCES ? CERR_PERM : errno ==
+			    ENOENT ? CERR_NOTFOUND : CERR_FAIL, "%s: cannot "
+			    "create '%s': %s", what.s, file, strerror(errno));
+			goto out;
+		}
+	}
+	if (qemu_convert(src.s, fmt, tmp.s, "vmdk",
+	    "subformat=streamOptimized", CERR_FAIL, what.s, err) ||
+	    hash_file(tmp.s, "SHA256", diskhex, &os.file_size, probe, &np,
+	    err))
+		goto fail;
+	vsz = imgfmt_vmdk_size(probe, np);
+	ova_base(&base, doc_get_str(cur, "name"));
+	buf_printf(&ovfname, "%s.ovf", base.s);
+	buf_printf(&mfname, "%s.mf", base.s);
+	buf_printf(&diskname, "%s-disk1.vmdk", base.s);
+	os.name = doc_get_str(cur, "name");
+	os.description = doc_get_str(cur, "description");
+	os.os = doc_get_str(cur, "os");
+	v = doc_map_get(cur, "cpu");
+	os.cpu = v && v->type == DOC_INT ? v->u.i : 1;
+	v = doc_map_get(cur, "memory");
+	os.memory = v && v->type == DOC_INT ? v->u.i : 1024;
+	os.file = diskname.s;
+	os.capacity = vsz;
+	if (ovf_write(&os, &ovfx, err) || digest_new(&dg, err))
+		goto fail;
+	digest_update(dg, ovfx.s, ovfx.len);
+	digest_hex(dg, ovfhex);
+	buf_printf(&mft, "SHA256(%s)= %s\nSHA256(%s)= %s\n", ovfname.s,
+	    ovfhex, diskname.s, diskhex);
+	/* the descriptor first, the manifest next, then the disk, as
+	 * DSP0243 orders an OVA */
+	if (arc_create(fd >= 0 ? fd : STDOUT_FILENO, file ? file : "<stdout>",
+	    &a, err) ||
+	    arc_add(a, ovfname.s, ovfx.len, err) ||
+	    arc_write(a, ovfx.s, ovfx.len, err) ||
+	    arc_add(a, mfname.s, mft.len, err) ||
+	    arc_write(a, mft.s, mft.len, err) ||
+	    arc_add(a, diskname.s, os.file_size, err))
+		goto fail;
+	if ((in = open(tmp.s, O_RDONLY | O_CLOEXEC)) < 0 ||
+	    (b = malloc(COPY_BUF)) == NULL) {
+		cerr_set(err, CERR_FAIL, "%s: cannot read '%s'", what.s,
+		    tmp.s);
+		goto fail;
+	}
+	while ((r = read(in, b, COPY_BUF)) > 0)
+		if (arc_write(a, b, (size_t)r, err))
+			goto fail;
+	if (r < 0) {
+		cerr_set(err, CERR_FAIL, "%s: cannot read '%s': %s", what.s,
+		    tmp.s, strerror(errno));
+		goto fail;
+	}
+	if (arc_finish(a, err))
+		goto fail;
+	if (fd >= 0 && close(fd) != 0) {
+		fd = -1;
+		cerr_set(err, CERR_FAIL, "%s: cannot write '%s': %s", what.s,
+		    file, strerror(errno));
+		goto fail;
+	}
+	fd = -1;
+	goto out;
+fail:
+	if (file)
+		unlink(file);
+out:
+	arc_free(a);
+	if (tmp.len)
+		unlink(tmp.s);
+	if (fd >= 0)
+		close(fd);
+	if (in >= 0)
+		close(in);
+	free(b);
+	digest_free(dg);
+	doc_free(cur);
+	buf_release(&dir);
+	buf_release(&src);
+	buf_release(&tmp);
+	buf_release(&what);
+	buf_release(&base);
+	buf_release(&ovfname);
+	buf_release(&mfname);
+	buf_release(&diskname);
+	buf_release(&ovfx);
+	buf_release(&mft);
 	return err->code;
 }
 

@@ -1259,94 +1259,94 @@ out:
 	return err->code;
 }
 
+/* An OVA checked and ready to import. */
+struct ova_job {
+	struct ova o;
+	struct ovf *ovf;
+	struct ovf_mf *mf;
+	struct ova_disk *dk;
+	size_t nd;
+	unsigned long long total;
+};
+
+/*
+ * Everything that can be checked before an image row is made: the tar's
+ * entries, the descriptor, the manifest's digest of it, that every disk
+ * file is in the tar and listed by the manifest, the room.
+ */
 static int
-ova_import(struct ctx *ctx, const char *path, const char *source,
-    const struct img_spec *spec, const char *labels, long long id0,
-    const char *dir, img_progress_fn progress, struct cerr *err)
+ova_prepare(const char *path, const char *what, const char *dir,
+    struct ova_job *j, struct cerr *err)
 {
-	struct ova o = { 0 };
-	struct ovf *ovf = NULL;
-	struct ovf_mf *mf = NULL;
-	struct ova_disk *dk = NULL;
-	struct img_spec sub = *spec;
-	unsigned long long need = 0, total = 0;
-	const char *what = source, *ent;
-	char now[32], hex[65];
+	struct ova *o = &j->o;
 	struct digest *dg = NULL;
-	size_t i, j, nd = 0;
-	long long vcpu, vmem;
+	unsigned long long need = 0;
+	const char *ent;
+	char hex[65];
+	size_t i, k;
 
-	if (ova_scan(path, what, &o, err) ||
-	    ovf_parse(o.ovf, o.novf, o.ovf_name, &ovf, err) ||
-	    (o.mf && ovf_manifest(o.mf, o.nmf, o.mf_name, &mf, err))) {
-		if (err->code == CERR_USAGE && ovf != NULL)
-			cerr_wrap(err, "%s", what);
-		goto out;
-	}
-	if (ovf->ndisks == 0) {
-		cerr_set(err, CERR_USAGE, "%s: the OVF descriptor names no "
-		    "disk file", what);
-		goto out;
-	}
-	if (mf) {
-		const struct ovf_mf_line *l = ovf_mf_find(mf, o.ovf_name);
+	if (ova_scan(path, what, o, err) ||
+	    ovf_parse(o->ovf, o->novf, o->ovf_name, &j->ovf, err) ||
+	    (o->mf && ovf_manifest(o->mf, o->nmf, o->mf_name, &j->mf, err)))
+		return err->code;
+	if (j->ovf->ndisks == 0)
+		return cerr_set(err, CERR_USAGE, "%s: the OVF descriptor names "
+		    "no disk file", what);
+	if (j->mf) {
+		const struct ovf_mf_line *l = ovf_mf_find(j->mf, o->ovf_name);
 
-		if (l == NULL) {
-			cerr_set(err, CERR_USAGE, "%s: the manifest does not "
-			    "list '%s'", what, o.ovf_name);
-			goto out;
-		}
+		if (l == NULL)
+			return cerr_set(err, CERR_USAGE, "%s: the manifest "
+			    "does not list '%s'", what, o->ovf_name);
 		if (digest_new_algo(&dg, l->algo, err))
-			goto out;
-		digest_update(dg, o.ovf, o.novf);
+			return err->code;
+		digest_update(dg, o->ovf, o->novf);
 		digest_hex(dg, hex);
-		if (mf_check(l, o.ovf_name, hex, what, err))
-			goto out;
+		digest_free(dg);
+		if (mf_check(l, o->ovf_name, hex, what, err))
+			return err->code;
 	}
-	nd = ovf->ndisks;
-	if ((dk = calloc(nd, sizeof(*dk))) == NULL)
+	j->nd = j->ovf->ndisks;
+	if ((j->dk = calloc(j->nd, sizeof(*j->dk))) == NULL)
 		abort();
-	for (i = 0; i < nd; i++) {
-		dk[i].id = i == 0 ? id0 : -1;
-		dk[i].lockfd = -1;
-		buf_init(&dk[i].name);
-		buf_init(&dk[i].lock);
-		buf_init(&dk[i].tmp);
-		buf_init(&dk[i].path);
+	for (i = 0; i < j->nd; i++) {
+		struct ova_disk *d = &j->dk[i];
+
+		d->id = -1;
+		d->lockfd = -1;
+		buf_init(&d->name);
+		buf_init(&d->lock);
+		buf_init(&d->tmp);
+		buf_init(&d->path);
+		d->d = &j->ovf->disks[i];
 	}
-	for (i = 0; i < nd; i++) {
-		dk[i].d = &ovf->disks[i];
-		if (dk[i].d->compressed) {
-			cerr_set(err, CERR_USAGE, "%s: disk file '%s' is "
+	for (i = 0; i < j->nd; i++) {
+		struct ova_disk *d = &j->dk[i];
+
+		if (d->d->compressed)
+			return cerr_set(err, CERR_USAGE, "%s: disk file '%s' is "
 			    "compressed (ovf:compression), which is not "
-			    "supported", what, dk[i].d->file);
-			goto out;
-		}
-		if ((ent = href_entry(dk[i].d->file)) == NULL) {
-			cerr_set(err, CERR_USAGE, "%s: the OVF names disk file "
-			    "'%s', outside the package", what, dk[i].d->file);
-			goto out;
-		}
-		dk[i].file = ent;
-		for (j = 0; j < o.n; j++)
-			if (strcmp(o.names[j], ent) == 0)
+			    "supported", what, d->d->file);
+		if ((ent = href_entry(d->d->file)) == NULL)
+			return cerr_set(err, CERR_USAGE, "%s: the OVF names "
+			    "disk file '%s', outside the package", what,
+			    d->d->file);
+		d->file = ent;
+		for (k = 0; k < o->n; k++)
+			if (strcmp(o->names[k], ent) == 0)
 				break;
-		if (j == o.n) {
-			cerr_set(err, CERR_USAGE, "%s: the OVF names disk file "
-			    "'%s', which the archive does not hold", what,
-			    ent);
-			goto out;
-		}
-		dk[i].entry_size = o.sizes[j];
-		if (mf && (dk[i].mf = ovf_mf_find(mf, ent)) == NULL) {
-			cerr_set(err, CERR_USAGE, "%s: the manifest does not "
-			    "list '%s'", what, ent);
-			goto out;
-		}
+		if (k == o->n)
+			return cerr_set(err, CERR_USAGE, "%s: the OVF names "
+			    "disk file '%s', which the archive does not hold",
+			    what, ent);
+		d->entry_size = o->sizes[k];
+		if (j->mf && (d->mf = ovf_mf_find(j->mf, ent)) == NULL)
+			return cerr_set(err, CERR_USAGE, "%s: the manifest "
+			    "does not list '%s'", what, ent);
 		/* the file while it is converted, and what it becomes: a
 		 * qcow2 of at least its bytes (more when it was compressed) */
-		need += 2 * o.sizes[j];
-		total += o.sizes[j];
+		need += 2 * o->sizes[k];
+		j->total += o->sizes[k];
 	}
 	{
 		struct buf w = BUF_INIT;
@@ -1354,33 +1354,76 @@ ova_import(struct ctx *ctx, const char *path, const char *source,
 		buf_printf(&w, "import '%s'", what);
 		repo_room(dir, need, w.s, err);
 		buf_release(&w);
-		if (err->code)
-			goto out;
 	}
-	for (i = 0; i < nd; i++) {
-		if (i == 0)
+	return err->code;
+}
+
+/* Forget a job; when it failed, with its files and its further rows. */
+static void
+ova_release_job(struct ctx *ctx, struct ova_job *j, bool failed)
+{
+	size_t i;
+
+	for (i = 0; j->dk && i < j->nd; i++) {
+		struct ova_disk *d = &j->dk[i];
+
+		if (failed) {
+			if (d->tmp.len)
+				unlink(d->tmp.s);
+			if (d->path.len)
+				unlink(d->path.s);
+			if (i > 0)
+				import_undo(ctx, d->id);
+		}
+		unlock_row(&d->lockfd, &d->lock);
+		buf_release(&d->name);
+		buf_release(&d->lock);
+		buf_release(&d->tmp);
+		buf_release(&d->path);
+	}
+	free(j->dk);
+	ovf_mf_free(j->mf);
+	ovf_free(j->ovf);
+	ova_release(&j->o);
+	memset(j, 0, sizeof(*j));
+}
+
+/* Import a prepared OVA: the first disk into the locked row id0, the
+ * others into new rows. */
+static int
+ova_run(struct ctx *ctx, struct ova_job *j, const char *path,
+    const char *what, const char *source, const struct img_spec *spec,
+    const char *labels, long long id0, const char *dir,
+    img_progress_fn progress, struct cerr *err)
+{
+	struct ova_disk *dk = j->dk;
+	char now[32];
+	size_t i;
+
+	for (i = 0; i < j->nd; i++) {
+		if (i == 0) {
 			buf_puts(&dk[i].name, spec->name);
-		else
+			dk[i].id = id0;
+		} else {
 			buf_printf(&dk[i].name, "%s-disk%zu", spec->name,
 			    i + 1);
-		if (i > 0 && import_row(ctx, &sub, dk[i].name.s, source,
+		}
+		if (i > 0 && import_row(ctx, spec, dk[i].name.s, source,
 		    labels, dir, &dk[i].id, &dk[i].lockfd, &dk[i].lock, err))
-			goto out;
+			return err->code;
 		buf_printf(&dk[i].path, "%s/%lld", dir, dk[i].id);
 		buf_printf(&dk[i].tmp, "%s/%lld.ova-disk", dir, dk[i].id);
 	}
-	if (ova_extract(ctx, path, what, dk, nd, total, progress, err))
-		goto out;
-	for (i = 0; i < nd; i++)
+	if (ova_extract(ctx, path, what, dk, j->nd, j->total, progress, err))
+		return err->code;
+	for (i = 0; i < j->nd; i++)
 		if (ova_convert(&dk[i], what, err))
-			goto out;
+			return err->code;
 
-	vcpu = ovf->cpu;
-	vmem = ovf->memory;
 	catalog_now(now);
 	if (catalog_begin(ctx->cat, err))
-		goto out;
-	for (i = 0; i < nd; i++)
+		return err->code;
+	for (i = 0; i < j->nd; i++)
 		if (catalog_exec(ctx->cat, err, "UPDATE images SET state = "
 		    "'ready', format = 'qcow2', size = ?, virtual_size = ?, "
 		    "sha256 = ?, cpu = nullif(?, 0), memory = nullif(?, 0), "
@@ -1388,22 +1431,22 @@ ova_import(struct ctx *ctx, const char *path, const char *source,
 		    "os = coalesce(os, ?), updated = ? "
 		    "WHERE id = ? AND state = 'locked'", "iisiisssi",
 		    (long long)dk[i].size, (long long)((dk[i].vsize + MIB - 1) /
-		    MIB), dk[i].hex, vcpu, vmem, ovf->annotation, ovf->os, now,
-		    dk[i].id) ||
+		    MIB), dk[i].hex, j->ovf->cpu, j->ovf->memory,
+		    j->ovf->annotation, j->ovf->os, now, dk[i].id) ||
 		    (catalog_changes(ctx->cat) != 1 && cerr_set(err,
 		    CERR_CONFLICT, "cannot import '%s': image '%s' was "
-		    "deleted meanwhile", source, dk[i].name.s)) ||
+		    "deleted meanwhile", what, dk[i].name.s)) ||
 		    acct_audit(ctx, "create", "Image", dk[i].id, dk[i].name.s,
 		    source, err)) {
 			catalog_rollback(ctx->cat);
-			goto out;
+			return err->code;
 		}
 	if (catalog_commit(ctx->cat, err)) {
 		catalog_rollback(ctx->cat);
-		goto out;
+		return err->code;
 	}
 	if (spec->more)
-		for (i = 1; i < nd; i++) {
+		for (i = 1; i < j->nd; i++) {
 			struct doc *d = NULL;
 			struct cerr e2 = { 0 };
 			char idbuf[32];
@@ -1412,28 +1455,7 @@ ova_import(struct ctx *ctx, const char *path, const char *source,
 			if (img_show(ctx, idbuf, &d, &e2) == 0)
 				doclist_push(spec->more, d);
 		}
-out:
-	for (i = 0; dk && i < nd; i++) {
-		if (err->code) {
-			if (dk[i].tmp.len)
-				unlink(dk[i].tmp.s);
-			if (dk[i].path.len)
-				unlink(dk[i].path.s);
-			if (i > 0)
-				import_undo(ctx, dk[i].id);
-		}
-		unlock_row(&dk[i].lockfd, &dk[i].lock);
-		buf_release(&dk[i].name);
-		buf_release(&dk[i].lock);
-		buf_release(&dk[i].tmp);
-		buf_release(&dk[i].path);
-	}
-	free(dk);
-	digest_free(dg);
-	ovf_mf_free(mf);
-	ovf_free(ovf);
-	ova_release(&o);
-	return err->code;
+	return 0;
 }
 
 int
@@ -1442,6 +1464,7 @@ img_import(struct ctx *ctx, const char *source, const struct img_spec *spec,
 {
 	struct buf dir, path, part, lock, json, what;
 	struct sink s = { .fd = -1 };
+	struct ova_job job = { 0 };
 	unsigned long long total = 0;
 	const char *format = NULL;
 	long long id = -1, vmib = 0;
@@ -1486,6 +1509,24 @@ img_import(struct ctx *ctx, const char *source, const struct img_spec *spec,
 		    && arc_is_tar(head, sizeof(head));
 		if (!tar && repo_room(dir.s, total, what.s, err))
 			goto out;
+		if (tar) {
+			close(in);
+			in = -1;
+			if (spec->sha256) {
+				if (hash_file(source, "SHA256", hex, NULL, NULL,
+				    NULL, err))
+					goto out;
+				if (strcasecmp(spec->sha256, hex) != 0) {
+					cerr_set(err, CERR_USAGE, "cannot "
+					    "import '%s': sha256 is %s, not %s "
+					    "as given", source, hex,
+					    spec->sha256);
+					goto out;
+				}
+			}
+			if (ova_prepare(source, source, dir.s, &job, err))
+				goto out;
+		}
 	}
 
 	/* the name is taken at once; the image stays locked while it comes */
@@ -1504,21 +1545,8 @@ img_import(struct ctx *ctx, const char *source, const struct img_spec *spec,
 			goto undo;
 		}
 	} else if (tar) {
-		close(in);
-		in = -1;
-		if (spec->sha256) {
-			if (hash_file(source, "SHA256", hex, NULL, NULL, NULL,
-			    err))
-				goto undo;
-			if (strcasecmp(spec->sha256, hex) != 0) {
-				cerr_set(err, CERR_USAGE, "cannot import '%s': "
-				    "sha256 is %s, not %s as given", source,
-				    hex, spec->sha256);
-				goto undo;
-			}
-		}
-		if (ova_import(ctx, source, abs, spec, json.s, id, dir.s,
-		    progress, err))
+		if (ova_run(ctx, &job, source, source, abs, spec, json.s, id,
+		    dir.s, progress, err))
 			goto undo_file;
 		goto done;
 	} else {
@@ -1552,8 +1580,9 @@ img_import(struct ctx *ctx, const char *source, const struct img_spec *spec,
 	}
 	if (url && arc_is_tar(s.probe, s.nprobe)) {
 		/* an OVA served over HTTP: imported from the download */
-		rc = ova_import(ctx, part.s, abs, spec, json.s, id, dir.s,
-		    progress, err);
+		rc = ova_prepare(part.s, source, dir.s, &job, err) ||
+		    ova_run(ctx, &job, part.s, source, abs, spec, json.s, id,
+		    dir.s, progress, err);
 		unlink(part.s);
 		if (rc)
 			goto undo_file;
@@ -1595,6 +1624,7 @@ undo_file:
 undo:
 	import_undo(ctx, id);
 out:
+	ova_release_job(ctx, &job, err->code != 0);
 	unlock_row(&lockfd, &lock);
 	if (s.fd >= 0)
 		close(s.fd);

@@ -223,6 +223,25 @@ check_spec(const struct img_spec *spec, struct cerr *err)
 	return 0;
 }
 
+/* CERR_CAPACITY unless the repository's file system has need bytes
+ * free. */
+static int
+repo_room(const char *dir, unsigned long long need, const char *what,
+    struct cerr *err)
+{
+	struct statvfs sv;
+	unsigned long long avail;
+
+	if (statvfs(dir, &sv) != 0)
+		return 0;	/* cannot tell: the write will say */
+	avail = (unsigned long long)sv.f_bavail * sv.f_frsize;
+	if (need > avail)
+		return cerr_set(err, CERR_CAPACITY, "cannot %s: it needs %llu "
+		    "MiB and the image repository has %llu MiB free", what,
+		    (need + MIB - 1) / MIB, avail / MIB);
+	return 0;
+}
+
 /* Where the bytes of an import go: the file, the digest, and the first
  * bytes kept to read the format from. */
 struct sink {
@@ -641,6 +660,8 @@ labels_json(const struct doc *labels, struct buf *json, struct cerr *err)
 struct fetch {
 	struct sink *s;
 	const char *dst;
+	const char *dir;
+	const char *url;
 	unsigned long long offset;
 	struct ctx *ctx;
 	img_progress_fn progress;
@@ -653,7 +674,17 @@ fetch_begin(void *arg, long status, unsigned long long total,
 	struct fetch *f = arg;
 	struct sink *s = f->s;
 
-	(void)total;
+	if (total > 0) {
+		struct buf w = BUF_INIT;
+
+		/* what is still to come must fit */
+		buf_printf(&w, "import '%s'", f->url);
+		repo_room(f->dir, total - (status == 206 && total > f->offset ?
+		    f->offset : 0), w.s, err);
+		buf_release(&w);
+		if (err->code)
+			return err->code;
+	}
 	if (f->offset > 0 && status != 206) {
 		/* the whole file again: forget the partial one */
 		digest_free(s->dg);
@@ -698,7 +729,8 @@ fetch_url(struct ctx *ctx, const char *url, const char *dir, struct sink *s,
     struct cerr *err)
 {
 	struct digest *uh = NULL;
-	struct fetch f = { .s = s, .ctx = ctx, .progress = progress };
+	struct fetch f = { .s = s, .ctx = ctx, .progress = progress,
+	    .dir = dir, .url = url };
 	struct http_get g = { 0 };
 	unsigned char *b = NULL;
 	char hex[65];
@@ -751,25 +783,6 @@ fetch_url(struct ctx *ctx, const char *url, const char *dir, struct sink *s,
 	g.progress = progress ? fetch_progress : NULL;
 	g.arg = &f;
 	return http_fetch(&g, err);
-}
-
-/* CERR_CAPACITY unless the repository's file system has need bytes
- * free. */
-static int
-repo_room(const char *dir, unsigned long long need, const char *what,
-    struct cerr *err)
-{
-	struct statvfs sv;
-	unsigned long long avail;
-
-	if (statvfs(dir, &sv) != 0)
-		return 0;	/* cannot tell: the write will say */
-	avail = (unsigned long long)sv.f_bavail * sv.f_frsize;
-	if (need > avail)
-		return cerr_set(err, CERR_CAPACITY, "cannot %s: it needs %llu "
-		    "MiB and the image repository has %llu MiB free", what,
-		    (need + MIB - 1) / MIB, avail / MIB);
-	return 0;
 }
 
 /*

@@ -382,6 +382,26 @@ refused_late() {
 	[ -z "$(repo_files)" ]
 }
 
+@test "cimg import refuses a URL whose length exceeds the repository's free space" {
+	[ "$(id -u)" = 0 ] || skip "needs root for a small tmpfs in a mount namespace"
+	mkdir -p "$REPO" "$BATS_TEST_TMPDIR/srv"
+	cp "$BATS_TEST_TMPDIR/disk.raw" "$BATS_TEST_TMPDIR/srv/"
+	PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	python3 -m http.server -b 127.0.0.1 -d "$BATS_TEST_TMPDIR/srv" "$PORT" >/dev/null 2>&1 3>&- &
+	SRV_PID=$!
+	for _ in $(seq 1 50); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
+		sleep 0.1
+	done
+	before=$(catalog_content)
+	run -6 --separate-stderr unshare -m sh -c 'mount -t tmpfs -o size=2m,mode=0700 tmpfs "$1" && shift && exec "$@"' sh "$REPO" \
+	    cimg import "http://127.0.0.1:$PORT/disk.raw" --name big
+	[ "$stderr" = "cimg: cannot import 'http://127.0.0.1:$PORT/disk.raw': it needs 3 MiB and the image repository has 2 MiB free" ]
+	[ -z "$output" ]
+	[ "$(catalog_content)" = "$before" ]
+	[ -z "$(repo_files)" ]
+}
+
 @test "cimg export writes an OVA that cimg import reads back identical" {
 	run -0 cimg import "$BATS_TEST_TMPDIR/disk.raw" --name src --os debian --description "a disk" -q
 	sqlite3 "$CLOUDOS_CATALOG" "UPDATE images SET cpu = 2, memory = 128 WHERE name = 'src'"

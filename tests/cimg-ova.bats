@@ -492,3 +492,22 @@ refused_late() {
 	[ "$(catalog_digest)" = "$before" ]
 	[ "$(repo_files)" = 1 ]
 }
+
+@test "cimg completion offers clone and export, image names, and files for export -f" {
+	source "$CLOUDOS_SRCDIR/completions/cloudos.bash"
+	run -0 cimg import "$BATS_TEST_TMPDIR/disk.raw" --name deb -q
+	run -0 cimg import "$BATS_TEST_TMPDIR/disk.raw" --name alpine -q
+	COMP_WORDS=(cimg "") COMP_CWORD=1 COMPREPLY=()
+	_cloudos
+	[[ " ${COMPREPLY[*]} " == *" clone "* && " ${COMPREPLY[*]} " == *" export "* ]]
+	COMP_WORDS=(cimg export d) COMP_CWORD=2 COMPREPLY=()
+	_cloudos
+	[ "${COMPREPLY[*]}" = deb ]
+	COMP_WORDS=(cimg clone "") COMP_CWORD=2 COMPREPLY=()
+	_cloudos
+	[ "${COMPREPLY[*]}" = "alpine deb" ]
+	touch "$W/out.ova"
+	COMP_WORDS=(cimg export deb -f "$W/ou") COMP_CWORD=4 COMPREPLY=()
+	_cloudos
+	[ "${COMPREPLY[*]}" = "$W/out.ova" ]
+}

@@ -253,7 +253,7 @@ struct sink {
 };
 
 /* Keep the first bytes for inspect and write p to the file; the digest
- * is the caller's (sink_write, or the hashing thread of copy_fd). */
+ * is the caller's (the hashing thread of copy_fd). */
 static int
 sink_put(struct sink *s, const unsigned char *p, size_t n, const char *dst,
     struct cerr *err)
@@ -303,14 +303,6 @@ write_all(int fd, const void *buf, size_t n, const char *dst,
 		n -= (size_t)w;
 	}
 	return 0;
-}
-
-static int
-sink_write(struct sink *s, const unsigned char *p, size_t n, const char *dst,
-    struct cerr *err)
-{
-	digest_update(s->dg, p, n);
-	return sink_put(s, p, n, dst, err);
 }
 
 /* Open source for reading: CERR_NOTFOUND, CERR_PERM, CERR_USAGE for a
@@ -459,6 +451,7 @@ copy_fd(struct ctx *ctx, int in, const char *source, struct sink *s,
 struct trail {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
+	unsigned long long start;	/* hashed already */
 	unsigned long long copied;
 	bool done;
 	struct sink *s;
@@ -470,7 +463,7 @@ trail_run(void *arg)
 {
 	struct trail *t = arg;
 	struct sink *s = t->s;
-	unsigned long long off = 0, end, at;
+	unsigned long long off = t->start, end, at;
 	long page = sysconf(_SC_PAGESIZE);
 	unsigned char *m;
 	size_t len, k;
@@ -487,7 +480,8 @@ trail_run(void *arg)
 		 * buffer, so the digest costs only itself */
 		at = off & ~(unsigned long long)(page - 1);
 		len = (size_t)(end - at);
-		m = mmap(NULL, len, PROT_READ, MAP_SHARED, s->fd, (off_t)at);
+		m = mmap(NULL, len, PROT_READ, MAP_SHARED | MAP_POPULATE, s->fd,
+		    (off_t)at);
 		if (m == MAP_FAILED) {
 			t->rerr = errno;
 			return NULL;
@@ -662,6 +656,9 @@ struct fetch {
 	const char *dst;
 	const char *dir;
 	const char *url;
+	struct trail t;		/* hashes what is written, in a thread */
+	pthread_t th;
+	bool hashing;
 	unsigned long long offset;
 	struct ctx *ctx;
 	img_progress_fn progress;
@@ -697,15 +694,56 @@ fetch_begin(void *arg, long status, unsigned long long total,
 		if (digest_new(&s->dg, err))
 			return err->code;
 	}
+	/* from here the digest and the probe are the thread's */
+	f->t.s = s;
+	f->t.start = f->t.copied = s->bytes;
+	pthread_mutex_init(&f->t.mu, NULL);
+	pthread_cond_init(&f->t.cv, NULL);
+	if (pthread_create(&f->th, NULL, trail_run, &f->t) != 0) {
+		pthread_cond_destroy(&f->t.cv);
+		pthread_mutex_destroy(&f->t.mu);
+		return cerr_set(err, CERR_FAIL, "cannot start a thread");
+	}
+	f->hashing = true;
 	return 0;
+}
+
+/* Wait for the hashing thread to catch up and end. */
+static int
+fetch_end(struct fetch *f, struct cerr *err)
+{
+	if (!f->hashing)
+		return err->code;
+	pthread_mutex_lock(&f->t.mu);
+	f->t.done = true;
+	pthread_cond_broadcast(&f->t.cv);
+	pthread_mutex_unlock(&f->t.mu);
+	pthread_join(f->th, NULL);
+	pthread_cond_destroy(&f->t.cv);
+	pthread_mutex_destroy(&f->t.mu);
+	f->hashing = false;
+	if (err->code == 0 && f->t.rerr)
+		cerr_set(err, CERR_FAIL, "cannot read back '%s': %s", f->dst,
+		    strerror(f->t.rerr));
+	return err->code;
 }
 
 static int
 fetch_write(void *arg, const void *data, size_t n, struct cerr *err)
 {
 	struct fetch *f = arg;
+	struct sink *s = f->s;
 
-	return sink_write(f->s, data, n, f->dst, err);
+	/* the thread hashes the bytes once they are in the file, as the
+	 * copy of a local file does: the transfer does not wait for it */
+	if (write_all(s->fd, data, n, f->dst, err))
+		return err->code;
+	s->bytes += n;
+	pthread_mutex_lock(&f->t.mu);
+	f->t.copied = s->bytes;
+	pthread_cond_broadcast(&f->t.cv);
+	pthread_mutex_unlock(&f->t.mu);
+	return 0;
 }
 
 static void
@@ -782,7 +820,8 @@ fetch_url(struct ctx *ctx, const char *url, const char *dir, struct sink *s,
 	g.write = fetch_write;
 	g.progress = progress ? fetch_progress : NULL;
 	g.arg = &f;
-	return http_fetch(&g, err);
+	http_fetch(&g, err);
+	return fetch_end(&f, err);
 }
 
 /*

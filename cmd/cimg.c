@@ -9,6 +9,7 @@
 #include "img.h"
 #include "labels.h"
 #include "progress.h"
+#include "units.h"
 #include "compat.h"
 
 static void
@@ -120,13 +121,27 @@ set_one(struct ctx *ctx, struct args *a, const char *ref, struct cerr *err)
 	struct img_spec spec = { 0 };
 	struct doc *labels = NULL, *out = NULL;
 
+	const char *cpu = args_str(a, "cpu"), *mem = args_str(a, "memory");
+	char *end;
+
 	spec_from_args(a, &spec);
+	if (cpu) {
+		spec.cpu = strtoll(cpu, &end, 10);
+		if (*cpu < '1' || *cpu > '9' || *end || spec.cpu > 4096)
+			return cerr_set(err, CERR_USAGE, "--cpu: expected 1 to "
+			    "4096 vCPUs, found '%s'", cpu);
+	}
+	if (mem && units_parse_mib(mem, &spec.memory, err))
+		return cerr_wrap(err, "--memory");
+	if (mem && spec.memory < 1)
+		return cerr_set(err, CERR_USAGE, "--memory: expected a size "
+		    "of at least 1 MiB, found '%s'", mem);
 	if (n > 0 && labels_from_args(kv, n, &labels, err))
 		return err->code;
 	spec.labels = labels;
 	spec.merge_labels = 1;
 	if (spec.name == NULL && spec.description == NULL && spec.os == NULL &&
-	    spec.arch == NULL && labels == NULL)
+	    spec.arch == NULL && labels == NULL && cpu == NULL && mem == NULL)
 		cerr_set(err, CERR_USAGE, "nothing to set (see 'cimg set "
 		    "--help')");
 	else if (img_update(ctx, ref, &spec, &out, err) == 0)
@@ -207,6 +222,8 @@ static const struct opt set_opts[] = {
 	{ "os", 0, OPT_STR, "OS", "the guest operating system" },
 	{ "arch", 0, OPT_STR, "ARCH", "the guest architecture" },
 	{ "label", 'l', OPT_LIST, "KEY=VALUE", "add or change a label" },
+	{ "cpu", 0, OPT_STR, "N", "the vCPUs the image suggests for its VMs" },
+	{ "memory", 'm', OPT_STR, "SIZE", "the memory the image suggests (512MiB, 2GiB)" },
 	{ NULL, 0, 0, NULL, NULL },
 };
 
@@ -239,8 +256,9 @@ static const struct cmd cimg_cmds[] = {
 	{ "show", cimg_show, NULL, CMD_READ, "IMAGE...|-", "show images" },
 	{ "set", cimg_set, set_opts, CMD_WRITE,
 	  "IMAGE...|- [--name N] [--description D] [--os OS] [--arch A] "
-	  "[--label K=V]...",
-	  "change images' name, description, os, arch, labels" },
+	  "[--label K=V]... [--cpu N] [--memory SIZE]",
+	  "change images' name, description, os, arch, labels, suggested "
+	  "size" },
 	{ "publish", cimg_publish, NULL, CMD_WRITE, "IMAGE...|-",
 	  "let every user see and use images" },
 	{ "unpublish", cimg_unpublish, NULL, CMD_WRITE, "IMAGE...|-",

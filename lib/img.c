@@ -32,6 +32,7 @@
 #include "ovf.h"
 #include "valid.h"
 #include "rows.h"
+#include "units.h"
 #include "compat.h"
 
 /* Large reads and writes: a copy runs at the speed of the disks. */
@@ -215,6 +216,11 @@ check_word(const char *field, const char *s, struct cerr *err)
 static int
 check_spec(const struct img_spec *spec, struct cerr *err)
 {
+	if (spec->cpu < 0 || spec->cpu > 4096)
+		return cerr_set(err, CERR_USAGE, "cpu: expected 1 to 4096 "
+		    "vCPUs, found %lld", spec->cpu);
+	if (spec->memory < 0)
+		return cerr_set(err, CERR_USAGE, "memory: expected a size");
 	if ((spec->name && valid_name("image", spec->name, err)) ||
 	    check_text("description", spec->description, err) ||
 	    check_word("os", spec->os, err) ||
@@ -2028,9 +2034,11 @@ img_update(struct ctx *ctx, const char *ref, const struct img_spec *spec,
 	if (catalog_exec(ctx->cat, err, "UPDATE images SET "
 	    "name = coalesce(?, name), description = coalesce(?, description), "
 	    "os = coalesce(?, os), arch = coalesce(?, arch), "
-	    "labels = coalesce(?, labels), updated = ? WHERE id = ?",
-	    "ssssssi", spec->name, spec->description, spec->os, spec->arch,
-	    labels ? json.s : NULL, now, id)) {
+	    "labels = coalesce(?, labels), cpu = coalesce(nullif(?, 0), cpu), "
+	    "memory = coalesce(nullif(?, 0), memory), updated = ? "
+	    "WHERE id = ?", "sssssiisi", spec->name, spec->description,
+	    spec->os, spec->arch, labels ? json.s : NULL, spec->cpu,
+	    spec->memory, now, id)) {
 		if (err->code == CERR_CONFLICT) {
 			cerr_clear(err);
 			cerr_set(err, CERR_CONFLICT, "image '%s' exists "
@@ -2124,6 +2132,10 @@ img_delete(struct ctx *ctx, const char *ref, struct cerr *err)
 	unlink(path.s);
 	buf_puts(&path, ".lock");	/* what a dead import left */
 	unlink(path.s);
+	buf_reset(&path);		/* and a dead OVA import */
+	img_repo(ctx, &path);
+	buf_printf(&path, "/%lld.ova-disk", id);
+	unlink(path.s);
 	buf_release(&path);
 	doc_free(cur);
 	return 0;
@@ -2159,7 +2171,7 @@ img_apply(struct ctx *ctx, const struct doc *d, const char *where,
 	struct img_spec spec = { 0 };
 	const char *source = NULL;
 	struct doc *cur = NULL;
-	const struct doc *lab = doc_map_get(d, "labels");
+	const struct doc *lab = doc_map_get(d, "labels"), *v;
 
 	if (doc_field(d, "name", where, &spec.name, err) ||
 	    doc_field(d, "description", where, &spec.description, err) ||
@@ -2172,6 +2184,17 @@ img_apply(struct ctx *ctx, const struct doc *d, const char *where,
 		cerr_set(err, CERR_USAGE, "name: missing");
 		return cerr_wrap(err, "%s", where);
 	}
+	if ((v = doc_map_get(d, "cpu")) != NULL && v->type != DOC_NULL) {
+		if (v->type != DOC_INT || v->u.i < 1) {
+			cerr_set(err, CERR_USAGE, "cpu: expected a whole "
+			    "number of vCPUs");
+			return cerr_wrap(err, "%s", where);
+		}
+		spec.cpu = v->u.i;
+	}
+	if ((v = doc_map_get(d, "memory")) != NULL && v->type != DOC_NULL &&
+	    units_doc_mib(v, &spec.memory, err))
+		return cerr_wrap(err, "%s: memory", where);
 	if (lab && lab->type != DOC_NULL) {
 		if (lab->type != DOC_MAP) {
 			cerr_set(err, CERR_USAGE, "labels: expected a map");

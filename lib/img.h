@@ -29,6 +29,8 @@ struct img_spec {
 	const char *sha256;		/* import: the expected digest */
 	const struct doc *labels;	/* a map */
 	int merge_labels;		/* set: add to the labels, not replace */
+	long long cpu;			/* set: suggested vCPUs (0: not given) */
+	long long memory;		/* set: suggested MiB (0: not given) */
 	long stall_timeout;		/* URLs: seconds of stall (0: 60) */
 	struct doclist *more;		/* import: an OVA's further images */
 };
@@ -83,8 +85,8 @@ int img_clone(struct ctx *ctx, const char *ref, const char *name,
 int img_export(struct ctx *ctx, const char *ref, const char *file,
     struct cerr *err);
 int img_list(struct ctx *ctx, emit_fn emit, struct cerr *err);
-/* Change name, description, os, arch, labels.  CERR_CONFLICT for a taken
- * name, CERR_PERM for another's image. */
+/* Change name, description, os, arch, labels, suggested cpu and memory.
+ * CERR_CONFLICT for a taken name, CERR_PERM for another's image. */
 int img_update(struct ctx *ctx, const char *ref, const struct img_spec *spec,
     struct doc **out, struct cerr *err);
 /* "public" or "private". */

@@ -511,3 +511,40 @@ refused_late() {
 	_cloudos
 	[ "${COMPREPLY[*]}" = "$W/out.ova" ]
 }
+
+@test "cimg set and apply change the suggested cpu and memory; bad values are refused" {
+	run -0 cimg import "$BATS_TEST_TMPDIR/disk.raw" --name src -q
+	run -0 cimg set src --cpu 2 --memory 1GiB -o json
+	[ "$(jq -r .cpu <<<"$output")" = 2 ]
+	[ "$(jq -r .memory <<<"$output")" = 1024 ]
+	run -0 cimg set src --label a=b -o json
+	[ "$(jq -r .cpu <<<"$output")" = 2 ]
+	before=$(catalog_digest)
+	run -2 --separate-stderr cimg set src --cpu 0
+	[ "$stderr" = "cimg: --cpu: expected 1 to 4096 vCPUs, found '0'" ]
+	run -2 --separate-stderr cimg set src --memory lots
+	[ "$stderr" = "cimg: --memory: invalid size 'lots'" ]
+	[ "$(catalog_digest)" = "$before" ]
+	printf 'kind: Image\nname: src\ncpu: 4\nmemory: 512MiB\n' > "$W/src.yaml"
+	run -0 cimg apply -f "$W/src.yaml" -o json
+	[ "$(jq -r .cpu <<<"$output")" = 4 ]
+	[ "$(jq -r .memory <<<"$output")" = 512 ]
+	printf 'kind: Image\nname: src\ncpu: many\n' > "$W/bad.yaml"
+	run -2 --separate-stderr cimg apply -f "$W/bad.yaml"
+	[[ "$stderr" == *"cpu: expected a whole number of vCPUs" ]]
+}
+
+@test "cimg import refuses a hostile OVA from a URL and keeps nothing of it" {
+	write_ovf "$W/appliance.ovf" disk1.vmdk
+	mkdir "$BATS_TEST_TMPDIR/srv"
+	python3 "$CLOUDOS_SRCDIR/tests/helpers/evil-ova.py" "$BATS_TEST_TMPDIR/srv/evil.ova" symlink "$W/appliance.ovf"
+	PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	python3 -m http.server -b 127.0.0.1 -d "$BATS_TEST_TMPDIR/srv" "$PORT" >/dev/null 2>&1 3>&- &
+	SRV_PID=$!
+	for _ in $(seq 1 50); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
+		sleep 0.1
+	done
+	refused_late 2 "cimg: http://127.0.0.1:$PORT/evil.ova: entry 'disk1.vmdk' is a symbolic link" \
+	    cimg import "http://127.0.0.1:$PORT/evil.ova" --name evil
+}

@@ -215,3 +215,9 @@ arc_finish(struct arc *a, struct cerr *err)
 		return arc_fail(a, CERR_FAIL, "cannot write", err);
 	return 0;
 }
+
+bool
+arc_reader_left(struct arc *a)
+{
+	return a && a->writing && archive_errno(a->a) == EPIPE;
+}

@@ -45,6 +45,9 @@ int arc_write(struct arc *a, const void *buf, size_t n, struct cerr *err);
 /* Write the end of the archive. */
 int arc_finish(struct arc *a, struct cerr *err);
 
+/* True when the last write failed because the reader of a pipe left. */
+bool arc_reader_left(struct arc *a);
+
 void arc_free(struct arc *a);
 
 /* True when the 512 bytes at buf are a tar header (ustar magic). */

@@ -1269,10 +1269,7 @@ ova_extract(struct ctx *ctx, const char *path, const char *what,
 			if (mf_check(dk[i].mf, name, hex, what, err))
 				goto out;
 		}
-		/* another disk may name the same file: it is read once */
-		for (; i < nd; i++)
-			if (strcmp(dk[i].file, name) == 0)
-				dk[i].got = true;
+		dk[i].got = true;
 	}
 out:
 	if (fd >= 0)
@@ -1341,7 +1338,7 @@ ova_prepare(const char *path, const char *what, const char *dir,
 	unsigned long long need = 0;
 	const char *ent;
 	char hex[65];
-	size_t i, k;
+	size_t i, k, m;
 
 	if (ova_scan(path, what, o, err) ||
 	    ovf_parse(o->ovf, o->novf, o->ovf_name, &j->ovf, err) ||
@@ -1398,6 +1395,11 @@ ova_prepare(const char *path, const char *what, const char *dir,
 			    "disk file '%s', which the archive does not hold",
 			    what, ent);
 		d->entry_size = o->sizes[k];
+		for (m = 0; m < i; m++)
+			if (strcmp(j->dk[m].file, ent) == 0)
+				return cerr_set(err, CERR_USAGE, "%s: the OVF "
+				    "names disk file '%s' for two disks", what,
+				    ent);
 		if (j->mf && (d->mf = ovf_mf_find(j->mf, ent)) == NULL)
 			return cerr_set(err, CERR_USAGE, "%s: the manifest "
 			    "does not list '%s'", what, ent);
@@ -1647,6 +1649,12 @@ img_import(struct ctx *ctx, const char *source, const struct img_spec *spec,
 		goto done;
 	}
 	if (inspect(&s, &format, &vmib, err)) {
+		cerr_wrap(err, "cannot import '%s'", source);
+		goto undo_file;
+	}
+	/* an image VMs boot must not make qemu open files of the host */
+	if ((strcmp(format, "qcow2") == 0 || strcmp(format, "vmdk") == 0) &&
+	    imgfmt_standalone(s.probe, s.nprobe, err)) {
 		cerr_wrap(err, "cannot import '%s'", source);
 		goto undo_file;
 	}
@@ -1980,6 +1988,8 @@ img_export(struct ctx *ctx, const char *ref, const char *file,
 fail:
 	if (file)
 		unlink(file);
+	else if (arc_reader_left(a))
+		cerr_clear(err);	/* the reader left: not an error */
 out:
 	arc_free(a);
 	if (tmp.len)

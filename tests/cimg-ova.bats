@@ -377,7 +377,7 @@ refused_late() {
 	[ -z "$output" ]
 	run -6 --separate-stderr unshare -m sh -c 'mount -t tmpfs -o size=2m,mode=0700 tmpfs "$1" && shift && exec "$@"' sh "$REPO" \
 	    cimg import "$W/app.ova" --name big
-	[[ "$stderr" == "cimg: cannot import '$W/app.ova': it needs "*" MiB and the image repository has 2 MiB free" ]]
+	[[ "$stderr" == "cimg: cannot import '$W/app.ova': it needs "*" MiB and the image repository has 2 MiB free" ]] || { echo "$stderr"; false; }
 	[ "$(catalog_digest)" = "$before" ]
 	[ -z "$(repo_files)" ]
 }
@@ -489,6 +489,10 @@ refused_late() {
 	[ "$stderr" = "cimg: cannot export image 'src': cannot create '$W/no/such/dir.ova': No such file or directory" ]
 	run -2 --separate-stderr cimg export
 	[ "$stderr" = "cimg: usage: cimg export IMAGE [-f FILE] (or > FILE)" ]
+	# a reader that leaves early is no error, and nothing is left behind
+	run -0 --separate-stderr bash -c 'cimg export src | head -c 1000 >/dev/null; echo "${PIPESTATUS[0]}"'
+	[ "$output" = 0 ]
+	[ -z "$stderr" ]
 	[ "$(catalog_digest)" = "$before" ]
 	[ "$(repo_files)" = 1 ]
 }
@@ -547,4 +551,22 @@ refused_late() {
 	done
 	refused_late 2 "cimg: http://127.0.0.1:$PORT/evil.ova: entry 'disk1.vmdk' is a symbolic link" \
 	    cimg import "http://127.0.0.1:$PORT/evil.ova" --name evil
+}
+
+@test "cimg import refuses a qcow2 with a backing file and a vmdk descriptor naming other files" {
+	qemu-img create -q -f qcow2 "$BATS_TEST_TMPDIR/base.qcow2" 8M
+	qemu-img create -q -f qcow2 -b "$BATS_TEST_TMPDIR/base.qcow2" -F qcow2 "$W/top.qcow2"
+	refused_late 2 "cimg: cannot import '$W/top.qcow2': a qcow2 image with a backing file" \
+	    cimg import "$W/top.qcow2" --name top
+	printf '# Disk DescriptorFile\nversion=1\ncreateType="monolithicFlat"\nRW 16 FLAT "/etc/passwd" 0\n' > "$W/d.vmdk"
+	refused_late 2 "cimg: cannot import '$W/d.vmdk': a vmdk descriptor (its data is in other files)" \
+	    cimg import "$W/d.vmdk" --name d
+}
+
+@test "cimg import refuses an OVF naming one file for two disks" {
+	vmdk "$BATS_TEST_TMPDIR/disk.raw" "$W/disk1.vmdk"
+	write_ovf "$W/appliance.ovf" disk1.vmdk disk1.vmdk
+	tar -C "$W" -cf "$W/app.ova" appliance.ovf disk1.vmdk
+	refused 2 "cimg: $W/app.ova: the OVF names disk file 'disk1.vmdk' for two disks" \
+	    cimg import "$W/app.ova" --name app
 }

@@ -1780,7 +1780,7 @@ img_clone(struct ctx *ctx, const char *ref, const char *name,
 	if ((in = open(src.s, O_RDONLY | O_CLOEXEC)) < 0 ||
 	    fstat(in, &sb) != 0) {
 		cerr_set(err, CERR_FAIL, "cannot %s: cannot read '%s': %s",
-		    what.s + 0, src.s, strerror(errno));
+		    what.s, src.s, strerror(errno));
 		goto out;
 	}
 	if (repo_room(dir.s, (unsigned long long)sb.st_size, what.s, err))

@@ -189,6 +189,24 @@ refused_late() {
 	[ "$(repo_files | tr '\n' ' ')" = "1 2 " ]
 }
 
+@test "cimg clone refuses an image being imported, and one the repository has no room for" {
+	run -0 cimg import "$BATS_TEST_TMPDIR/disk.raw" --name base -q
+	sqlite3 "$CLOUDOS_CATALOG" "UPDATE images SET state = 'locked' WHERE name = 'base'"
+	before=$(catalog_digest)
+	run -5 --separate-stderr cimg clone base copy
+	[ "$stderr" = "cimg: cannot clone image 'base': it is locked" ]
+	[ "$(catalog_digest)" = "$before" ]
+	[ "$(repo_files)" = 1 ]
+	sqlite3 "$CLOUDOS_CATALOG" "UPDATE images SET state = 'ready' WHERE name = 'base'"
+	[ "$(id -u)" = 0 ] || skip "needs root for a small tmpfs in a mount namespace"
+	# a 5 MiB repository: the 3 MiB image fits, its copy does not
+	run -6 --separate-stderr unshare -m sh -c 'mount -t tmpfs -o size=5m,mode=0700 tmpfs "$1" &&
+	    cimg import "$2" --name small -q && exec cimg clone small copy' sh "$REPO" "$BATS_TEST_TMPDIR/disk.raw"
+	[ "$stderr" = "cimg: cannot clone image 'small': it needs 3 MiB and the image repository has 2 MiB free" ]
+	run -0 cimg list -o json
+	[ "$(jq -r .name <<<"$output" | tr '\n' ' ')" = "base small " ]
+}
+
 @test "cimg import of an OVA makes a qcow2 image with the OVF's cpu, memory, annotation and os" {
 	make_ova "$BATS_TEST_TMPDIR/app.ova"
 	run -0 --separate-stderr cimg import "$BATS_TEST_TMPDIR/app.ova" --name app -o json

@@ -258,37 +258,6 @@ struct sink {
 	unsigned long long bytes;
 };
 
-/* Keep the first bytes for inspect and write p to the file; the digest
- * is the caller's (the hashing thread of copy_fd). */
-static int
-sink_put(struct sink *s, const unsigned char *p, size_t n, const char *dst,
-    struct cerr *err)
-{
-	size_t k;
-
-	if (s->nprobe < sizeof(s->probe)) {
-		k = sizeof(s->probe) - s->nprobe;
-		if (k > n)
-			k = n;
-		memcpy(s->probe + s->nprobe, p, k);
-		s->nprobe += k;
-	}
-	s->bytes += n;
-	while (n > 0) {
-		ssize_t w = write(s->fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return cerr_set(err, errno == ENOSPC ? CERR_CAPACITY :
-			    CERR_FAIL, "cannot write '%s': %s", dst,
-			    strerror(errno));
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* Write all n bytes of p to fd; dst names it in messages. */
 static int
 write_all(int fd, const void *buf, size_t n, const char *dst,
@@ -309,6 +278,25 @@ write_all(int fd, const void *buf, size_t n, const char *dst,
 		n -= (size_t)w;
 	}
 	return 0;
+}
+
+/* Keep the first bytes for inspect and write p to the file; the digest
+ * is the caller's (the hashing thread of copy_fd). */
+static int
+sink_put(struct sink *s, const unsigned char *p, size_t n, const char *dst,
+    struct cerr *err)
+{
+	size_t k;
+
+	if (s->nprobe < sizeof(s->probe)) {
+		k = sizeof(s->probe) - s->nprobe;
+		if (k > n)
+			k = n;
+		memcpy(s->probe + s->nprobe, p, k);
+		s->nprobe += k;
+	}
+	s->bytes += n;
+	return write_all(s->fd, p, n, dst, err);
 }
 
 /* Open source for reading: CERR_NOTFOUND, CERR_PERM, CERR_USAGE for a

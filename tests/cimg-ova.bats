@@ -108,36 +108,35 @@ make_ova() {
 	tar -C "$W" --format=ustar -cf "$1" appliance.ovf appliance.mf disk1.vmdk
 }
 
-# refused CODE LINE CMD...: CMD exits CODE with LINE alone on stderr,
-# nothing on stdout, the catalog unchanged and no file in the repository
-refused() {
-	local code=$1 line=$2 before
-	shift 2
-	before=$(catalog_digest)
-	run "-$code" --separate-stderr "$@"
-	[ "$stderr" = "$line" ] || { echo "stderr: $stderr"; return 1; }
-	[ -z "$output" ]
-	[ "$(catalog_digest)" = "$before" ]
-	[ -z "$(repo_files)" ] || { echo "left: $(repo_files)"; return 1; }
-}
-
 # catalog_content: the catalog's dump without sqlite_sequence, the
 # AUTOINCREMENT counter that a row made and removed again moves on
 catalog_content() {
 	sqlite3 "$CLOUDOS_CATALOG" .dump | grep -v sqlite_sequence | sha256sum
 }
 
-# refused_late CODE LINE CMD...: as refused, for refusals found after the
-# image row was taken (the disk's bytes read): only its counter moved
-refused_late() {
-	local code=$1 line=$2 before
-	shift 2
-	before=$(catalog_content)
+# refused_by DIGEST CODE LINE CMD...: CMD exits CODE with LINE alone on
+# stderr, nothing on stdout, DIGEST (a function) of the catalog unchanged
+# and no file in the repository
+refused_by() {
+	local digest=$1 code=$2 line=$3 before
+	shift 3
+	before=$($digest)
 	run "-$code" --separate-stderr "$@"
 	[ "$stderr" = "$line" ] || { echo "stderr: $stderr"; return 1; }
 	[ -z "$output" ]
-	[ "$(catalog_content)" = "$before" ]
+	[ "$($digest)" = "$before" ]
 	[ -z "$(repo_files)" ] || { echo "left: $(repo_files)"; return 1; }
+}
+
+# refused CODE LINE CMD...: the catalog unchanged to the byte
+refused() {
+	refused_by catalog_digest "$@"
+}
+
+# refused_late CODE LINE CMD...: for refusals found after the image row
+# was taken (the disk's bytes read): only the row counter moved
+refused_late() {
+	refused_by catalog_content "$@"
 }
 
 @test "cimg clone makes a full, independent copy with its own file" {

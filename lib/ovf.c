@@ -31,6 +31,8 @@
 /* CIM resource types (DSP1043) */
 #define RT_CPU 3
 #define RT_MEMORY 4
+#define RT_CPU_S "3"
+#define RT_MEMORY_S "4"
 
 static bool
 ns_is(const xmlNode *n, const char *href)
@@ -484,21 +486,12 @@ w_el(struct w *w, const char *name, const char *v)
 		w->bad = 1;
 }
 
-static void
-w_num(struct w *w, const char *name, unsigned long long v)
-{
-	char s[32];
-
-	snprintf(s, sizeof(s), "%llu", v);
-	w_el(w, name, s);
-}
-
 int
 ovf_write(const struct ovf_spec *spec, struct buf *out, struct cerr *err)
 {
 	xmlBuffer *xb = xmlBufferCreate();
 	struct w w = { 0 };
-	char num[32], tmp[64];
+	char num[32], cpu[32], ecpu[64], mem[32], emem[64];
 
 	if (xb == NULL || (w.x = xmlNewTextWriterMemory(xb, 0)) == NULL) {
 		xmlBufferFree(xb);
@@ -563,40 +556,42 @@ ovf_write(const struct ovf_spec *spec, struct buf *out, struct cerr *err)
 	w_el(&w, "vssd:VirtualSystemType", "vmx-07");
 	w_end(&w);
 	/* rasd elements in the order of the CIM schema (alphabetical) */
-	w_start(&w, "Item");
-	w_el(&w, "rasd:AllocationUnits", "hertz * 10^6");
-	w_el(&w, "rasd:Description", "Number of Virtual CPUs");
-	snprintf(tmp, sizeof(tmp), "%lld virtual CPU(s)", spec->cpu);
-	w_el(&w, "rasd:ElementName", tmp);
-	w_el(&w, "rasd:InstanceID", "1");
-	w_num(&w, "rasd:ResourceType", RT_CPU);
-	w_num(&w, "rasd:VirtualQuantity", (unsigned long long)spec->cpu);
-	w_end(&w);
-	w_start(&w, "Item");
-	w_el(&w, "rasd:AllocationUnits", "byte * 2^20");
-	w_el(&w, "rasd:Description", "Memory Size");
-	snprintf(tmp, sizeof(tmp), "%lld MB of memory", spec->memory);
-	w_el(&w, "rasd:ElementName", tmp);
-	w_el(&w, "rasd:InstanceID", "2");
-	w_num(&w, "rasd:ResourceType", RT_MEMORY);
-	w_num(&w, "rasd:VirtualQuantity", (unsigned long long)spec->memory);
-	w_end(&w);
-	w_start(&w, "Item");
-	w_el(&w, "rasd:Address", "0");
-	w_el(&w, "rasd:Description", "SCSI Controller");
-	w_el(&w, "rasd:ElementName", "SCSI controller 0");
-	w_el(&w, "rasd:InstanceID", "3");
-	w_el(&w, "rasd:ResourceSubType", "lsilogic");
-	w_num(&w, "rasd:ResourceType", 6);
-	w_end(&w);
-	w_start(&w, "Item");
-	w_el(&w, "rasd:AddressOnParent", "0");
-	w_el(&w, "rasd:ElementName", "Hard disk 1");
-	w_el(&w, "rasd:HostResource", "ovf:/disk/vmdisk1");
-	w_el(&w, "rasd:InstanceID", "4");
-	w_el(&w, "rasd:Parent", "3");
-	w_num(&w, "rasd:ResourceType", 17);
-	w_end(&w);
+	snprintf(cpu, sizeof(cpu), "%lld", spec->cpu);
+	snprintf(ecpu, sizeof(ecpu), "%lld virtual CPU(s)", spec->cpu);
+	snprintf(mem, sizeof(mem), "%lld", spec->memory);
+	snprintf(emem, sizeof(emem), "%lld MB of memory", spec->memory);
+	{
+		const char *const items[] = {
+			"AllocationUnits", "hertz * 10^6",
+			"Description", "Number of Virtual CPUs",
+			"ElementName", ecpu, "InstanceID", "1",
+			"ResourceType", RT_CPU_S, "VirtualQuantity", cpu, NULL,
+			"AllocationUnits", "byte * 2^20",
+			"Description", "Memory Size",
+			"ElementName", emem, "InstanceID", "2",
+			"ResourceType", RT_MEMORY_S, "VirtualQuantity", mem,
+			NULL,
+			"Address", "0", "Description", "SCSI Controller",
+			"ElementName", "SCSI controller 0", "InstanceID", "3",
+			"ResourceSubType", "lsilogic", "ResourceType", "6",
+			NULL,
+			"AddressOnParent", "0", "ElementName", "Hard disk 1",
+			"HostResource", "ovf:/disk/vmdisk1", "InstanceID", "4",
+			"Parent", "3", "ResourceType", "17", NULL,
+			NULL,
+		};
+		const char *const *p;
+		char name[64];
+
+		for (p = items; *p; p++) {
+			w_start(&w, "Item");
+			for (; *p; p += 2) {
+				snprintf(name, sizeof(name), "rasd:%s", p[0]);
+				w_el(&w, name, p[1]);
+			}
+			w_end(&w);
+		}
+	}
 	w_end(&w);	/* VirtualHardwareSection */
 	w_end(&w);	/* VirtualSystem */
 	w_end(&w);	/* Envelope */

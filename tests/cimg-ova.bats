@@ -587,3 +587,17 @@ refused_late() {
 	refused 2 "cimg: $W/app.ova: the OVF names disk file 'disk1.vmdk' for two disks" \
 	    cimg import "$W/app.ova" --name app
 }
+
+@test "cimg apply imports an Image whose source is an OVA" {
+	make_ova "$W/app.ova"
+	printf 'kind: Image\nname: app\nsource: %s\n---\nkind: VM\nname: web\n' "$W/app.ova" > "$W/env.yaml"
+	run -0 --separate-stderr cimg apply -f "$W/env.yaml" -o json
+	[ "${#lines[@]}" = 2 ]
+	[ "$(jq -r .format <<<"${lines[0]}")" = qcow2 ]
+	[ "$(jq -r .cpu <<<"${lines[0]}")" = 2 ]
+	[ "$(jq -r .memory <<<"${lines[0]}")" = 256 ]
+	[ "$(jq -r .kind <<<"${lines[1]}")" = VM ]
+	# applied again: found by name, unchanged
+	run -0 cimg apply -f "$W/env.yaml" -o json
+	[ "$(jq -r .id <<<"${lines[0]}")" = 1 ]
+}

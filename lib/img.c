@@ -497,18 +497,39 @@ trail_run(void *arg)
 	return NULL;
 }
 
+/* The trail may hash up to end. */
+static void
+trail_advance(struct trail *t, unsigned long long end)
+{
+	pthread_mutex_lock(&t->mu);
+	t->copied = end;
+	pthread_cond_broadcast(&t->cv);
+	pthread_mutex_unlock(&t->mu);
+}
+
+static int range_rw(int in, int out, off_t off, off_t end, const char *src,
+    const char *dst, struct cerr *err);
+
+/*
+ * The data of the file is found with SEEK_DATA and copied in the kernel,
+ * extent by extent; a hole only makes the file longer (ftruncate), so a
+ * sparse image stays sparse, and the trail hashes it as the zeros it
+ * reads as.  Where the kernel cannot copy between the files, the extent
+ * is read and written.
+ */
 static int
 copy_range(struct ctx *ctx, int in, const char *source, struct sink *s,
     const char *dst, unsigned long long total, img_progress_fn progress,
     struct cerr *err)
 {
 	struct trail t = { .s = s };
+	off_t size = (off_t)total, pos = 0, data, hole, o, w;
+	bool kernel = true;
 	pthread_t th;
 	ssize_t r;
 
-	r = copy_file_range(in, NULL, s->fd, NULL, RANGE_STEP, 0);
-	if (r < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL ||
-	    errno == EOPNOTSUPP || errno == EBADF))
+	/* a pipe, a device, an empty file: read and write */
+	if (total == 0 || (lseek(in, 0, SEEK_DATA) < 0 && errno != ENXIO))
 		return 1;
 	pthread_mutex_init(&t.mu, NULL);
 	pthread_cond_init(&t.cv, NULL);
@@ -517,27 +538,57 @@ copy_range(struct ctx *ctx, int in, const char *source, struct sink *s,
 		pthread_mutex_destroy(&t.mu);
 		return cerr_set(err, CERR_FAIL, "cannot start a thread");
 	}
-	for (;;) {
-		if (r < 0 && errno == EINTR) {
-			r = copy_file_range(in, NULL, s->fd, NULL, RANGE_STEP,
-			    0);
-			continue;
+	while (pos < size && err->code == 0) {
+		data = lseek(in, pos, SEEK_DATA);
+		if (data < 0 || data > size)
+			data = size;	/* a hole to the end */
+		hole = data < size ? lseek(in, data, SEEK_HOLE) : size;
+		if (hole < 0 || hole > size)
+			hole = size;
+		if (data > pos) {
+			if (ftruncate(s->fd, data) != 0) {
+				cerr_set(err, errno == ENOSPC ? CERR_CAPACITY :
+				    CERR_FAIL, "cannot write '%s': %s", dst,
+				    strerror(errno));
+				break;
+			}
+			trail_advance(&t, (unsigned long long)data);
 		}
-		if (r < 0) {
-			cerr_set(err, errno == ENOSPC ? CERR_CAPACITY :
-			    CERR_FAIL, "cannot copy '%s' to '%s': %s", source,
-			    dst, strerror(errno));
-			break;
+		for (o = data; o < hole && err->code == 0;) {
+			if (!kernel) {
+				if (range_rw(in, s->fd, o, hole, source, dst,
+				    err) == 0)
+					o = hole;
+				break;
+			}
+			w = o;
+			r = copy_file_range(in, &o, s->fd, &w, (size_t)(hole -
+			    o < RANGE_STEP ? hole - o : RANGE_STEP), 0);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r < 0 && (errno == EXDEV || errno == ENOSYS ||
+			    errno == EINVAL || errno == EOPNOTSUPP ||
+			    errno == EBADF)) {
+				kernel = false;
+				continue;
+			}
+			if (r < 0) {
+				cerr_set(err, errno == ENOSPC ? CERR_CAPACITY :
+				    CERR_FAIL, "cannot copy '%s' to '%s': %s",
+				    source, dst, strerror(errno));
+				break;
+			}
+			if (r == 0) {	/* the file shrank meanwhile */
+				size = hole = o;
+				break;
+			}
+			trail_advance(&t, (unsigned long long)o);
+			if (progress)
+				progress(ctx, (unsigned long long)o, total);
 		}
-		if (r == 0)
-			break;
-		pthread_mutex_lock(&t.mu);
-		t.copied += (unsigned long long)r;
-		pthread_cond_broadcast(&t.cv);
-		pthread_mutex_unlock(&t.mu);
-		if (progress)
-			progress(ctx, t.copied, total);
-		r = copy_file_range(in, NULL, s->fd, NULL, RANGE_STEP, 0);
+		if (err->code == 0)
+			trail_advance(&t, (unsigned long long)o);
+		pos = hole;
 	}
 	pthread_mutex_lock(&t.mu);
 	t.done = true;
@@ -1695,43 +1746,107 @@ out:
 	return err->code;
 }
 
-/* Copy in to out: a reflink where the file system shares blocks, else
- * the kernel's copy, else read and write. */
+/* Copy the bytes [off, end) of in to the same place in out, in the
+ * kernel; returns 1 when the kernel cannot copy between these files. */
 static int
-file_copy(int in, int out, const char *src, const char *dst,
+range_copy(int in, int out, off_t off, off_t end, const char *src,
+    const char *dst, struct cerr *err)
+{
+	off_t o = off;
+	ssize_t r;
+
+	while (o < end) {
+		r = copy_file_range(in, &o, out, &(off_t){ o },
+		    (size_t)(end - o < RANGE_STEP ? end - o : RANGE_STEP), 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && o == off && (errno == EXDEV || errno == ENOSYS ||
+		    errno == EINVAL || errno == EOPNOTSUPP))
+			return 1;
+		if (r < 0)
+			return cerr_set(err, errno == ENOSPC ? CERR_CAPACITY :
+			    CERR_FAIL, "cannot copy '%s' to '%s': %s", src, dst,
+			    strerror(errno));
+		if (r == 0)
+			break;
+	}
+	return 0;
+}
+
+/* The same with read and write. */
+static int
+range_rw(int in, int out, off_t off, off_t end, const char *src,
+    const char *dst, struct cerr *err)
+{
+	unsigned char *b = malloc(COPY_BUF);
+	ssize_t r;
+	size_t n;
+
+	if (b == NULL)
+		return cerr_set(err, CERR_FAIL, "out of memory");
+	if (lseek(out, off, SEEK_SET) < 0)
+		cerr_set(err, CERR_FAIL, "cannot seek '%s': %s", dst,
+		    strerror(errno));
+	while (err->code == 0 && off < end) {
+		n = (size_t)(end - off < COPY_BUF ? end - off : COPY_BUF);
+		r = pread(in, b, n, off);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			if (r < 0)
+				cerr_set(err, CERR_FAIL, "cannot read '%s': %s",
+				    src, strerror(errno));
+			break;
+		}
+		if (write_all(out, b, (size_t)r, dst, err))
+			break;
+		off += r;
+	}
+	free(b);
+	return err->code;
+}
+
+/*
+ * Copy in (size bytes) to out: a reflink where the file system shares
+ * blocks, else in the kernel, else with read and write; holes stay holes
+ * (only the data SEEK_DATA finds is copied), as cp keeps them.
+ */
+static int
+file_copy(int in, int out, off_t size, const char *src, const char *dst,
     struct cerr *err)
 {
-	unsigned char *b;
-	ssize_t r;
+	off_t pos = 0, data, hole;
+	bool kernel = true;
+	int rc;
 
 	if (ioctl(out, FICLONE, in) == 0)
 		return 0;
-	for (;;) {
-		r = copy_file_range(in, NULL, out, NULL, RANGE_STEP, 0);
-		if (r == 0)
-			return 0;
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			break;
+	while (pos < size) {
+		data = lseek(in, pos, SEEK_DATA);
+		if (data < 0 && errno == ENXIO)
+			break;		/* a hole to the end */
+		if (data < 0) {		/* no SEEK_DATA here: all data */
+			data = pos;
+			hole = size;
+		} else if ((hole = lseek(in, data, SEEK_HOLE)) < 0) {
+			hole = size;
+		}
+		if (hole > size)
+			hole = size;
+		rc = kernel ? range_copy(in, out, data, hole, src, dst, err) :
+		    1;
+		if (rc == 1) {
+			kernel = false;
+			rc = range_rw(in, out, data, hole, src, dst, err);
+		}
+		if (rc)
+			return err->code;
+		pos = hole;
 	}
-	if (errno == ENOSPC)
-		return cerr_set(err, CERR_CAPACITY, "cannot copy '%s' to "
-		    "'%s': %s", src, dst, strerror(errno));
-	if (errno != EXDEV && errno != ENOSYS && errno != EINVAL &&
-	    errno != EOPNOTSUPP)
-		return cerr_set(err, CERR_FAIL, "cannot copy '%s' to '%s': %s",
-		    src, dst, strerror(errno));
-	if ((b = malloc(COPY_BUF)) == NULL)
-		return cerr_set(err, CERR_FAIL, "out of memory");
-	while ((r = read(in, b, COPY_BUF)) > 0)
-		if (write_all(out, b, (size_t)r, dst, err))
-			break;
-	if (r < 0)
-		cerr_set(err, CERR_FAIL, "cannot read '%s': %s", src,
-		    strerror(errno));
-	free(b);
-	return err->code;
+	if (ftruncate(out, size) != 0)
+		return cerr_set(err, errno == ENOSPC ? CERR_CAPACITY :
+		    CERR_FAIL, "cannot write '%s': %s", dst, strerror(errno));
+	return 0;
 }
 
 int
@@ -1771,7 +1886,10 @@ img_clone(struct ctx *ctx, const char *ref, const char *name,
 		    what.s, src.s, strerror(errno));
 		goto out;
 	}
-	if (repo_room(dir.s, (unsigned long long)sb.st_size, what.s, err))
+	/* what it holds: a sparse image's holes take no room */
+	if (repo_room(dir.s, (unsigned long long)sb.st_blocks * 512 <
+	    (unsigned long long)sb.st_size ? (unsigned long long)sb.st_blocks *
+	    512 : (unsigned long long)sb.st_size, what.s, err))
 		goto out;
 	spec.description = doc_get_str(cur, "description");
 	spec.os = doc_get_str(cur, "os");
@@ -1794,7 +1912,7 @@ img_clone(struct ctx *ctx, const char *ref, const char *name,
 		    strerror(errno));
 		goto undo;
 	}
-	if (file_copy(in, fd, src.s, dst.s, err))
+	if (file_copy(in, fd, sb.st_size, src.s, dst.s, err))
 		goto undo_file;
 	if (close(fd) != 0) {
 		fd = -1;

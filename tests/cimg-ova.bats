@@ -163,6 +163,20 @@ refused_late() {
 	cmp "$REPO/2" "$BATS_TEST_TMPDIR/disk.raw"
 }
 
+@test "cimg import and clone keep the holes of a sparse image" {
+	truncate -s 1G "$BATS_TEST_TMPDIR/sparse.raw"
+	printf 'data' | dd of="$BATS_TEST_TMPDIR/sparse.raw" bs=1 seek=104857600 conv=notrunc status=none
+	run -0 cimg import "$BATS_TEST_TMPDIR/sparse.raw" --name sparse -o json
+	[ "$(jq -r .sha256 <<<"$output")" = "$(sha256sum < "$BATS_TEST_TMPDIR/sparse.raw" | cut -c1-64)" ]
+	[ "$(stat -c %b "$REPO/1")" -lt 1024 ]
+	run -0 cimg clone sparse copy -o json
+	[ "$(jq -r .size <<<"$output")" = 1073741824 ]
+	[ "$(stat -c %s "$REPO/2")" = 1073741824 ]
+	# a few KiB allocated, not 1 GiB
+	[ "$(stat -c %b "$REPO/2")" -lt 1024 ]
+	cmp "$REPO/2" "$BATS_TEST_TMPDIR/sparse.raw"
+}
+
 @test "cimg clone takes the new name from --name too" {
 	run -0 cimg import "$BATS_TEST_TMPDIR/disk.raw" --name base -q
 	run -0 cimg clone base --name other -o ids

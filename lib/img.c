@@ -1379,10 +1379,11 @@ ova_prepare(const char *path, const char *what, const char *dir,
 	char hex[65];
 	size_t i, k, m;
 
-	if (ova_scan(path, what, o, err) ||
-	    ovf_parse(o->ovf, o->novf, o->ovf_name, &j->ovf, err) ||
-	    (o->mf && ovf_manifest(o->mf, o->nmf, o->mf_name, &j->mf, err)))
+	if (ova_scan(path, what, o, err))
 		return err->code;
+	if (ovf_parse(o->ovf, o->novf, o->ovf_name, &j->ovf, err) ||
+	    (o->mf && ovf_manifest(o->mf, o->nmf, o->mf_name, &j->mf, err)))
+		return cerr_wrap(err, "%s", what);
 	if (j->ovf->ndisks == 0)
 		return cerr_set(err, CERR_USAGE, "%s: the OVF descriptor names "
 		    "no disk file", what);

@@ -386,7 +386,7 @@ refused_late() {
 	refused 2 "cimg: $W/noovf.ova: holds no OVF descriptor (.ovf)" cimg import "$W/noovf.ova" --name app
 	echo '<Envelope xmlns="urn:other"/>' > "$W/appliance.ovf"
 	tar -C "$W" -cf "$W/other.ova" appliance.ovf disk1.vmdk
-	refused 2 "cimg: appliance.ovf: not an OVF descriptor (no Envelope in the namespace http://schemas.dmtf.org/ovf/envelope/1)" \
+	refused 2 "cimg: $W/other.ova: appliance.ovf: not an OVF descriptor (no Envelope in the namespace http://schemas.dmtf.org/ovf/envelope/1)" \
 	    cimg import "$W/other.ova" --name app
 	sum=$(sha256sum < "$W/app.ova" | cut -c1-64)
 	zero=$(printf '%064d' 0)

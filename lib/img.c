@@ -25,6 +25,7 @@
 #include "buf.h"
 #include "catalog.h"
 #include "digest.h"
+#include "fault.h"
 #include "http.h"
 #include "img.h"
 #include "imgfmt.h"
@@ -1516,9 +1517,11 @@ ova_run(struct ctx *ctx, struct ova_job *j, const char *path,
 	}
 	if (ova_extract(ctx, path, what, dk, j->nd, j->total, progress, err))
 		return err->code;
+	fault_point("img.ova.extracted");
 	for (i = 0; i < j->nd; i++)
 		if (ova_convert(&dk[i], what, err))
 			return err->code;
+	fault_point("img.ova.converted");
 
 	catalog_now(now);
 	if (catalog_begin(ctx->cat, err))
@@ -1915,6 +1918,7 @@ img_clone(struct ctx *ctx, const char *ref, const char *name,
 	}
 	if (file_copy(in, fd, sb.st_size, src.s, dst.s, err))
 		goto undo_file;
+	fault_point("img.clone.copied");
 	if (close(fd) != 0) {
 		fd = -1;
 		cerr_set(err, CERR_FAIL, "cannot write '%s': %s", dst.s,

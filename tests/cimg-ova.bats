@@ -615,3 +615,28 @@ refused_late() {
 	run -0 cimg apply -f "$W/env.yaml" -o json
 	[ "$(jq -r .id <<<"${lines[0]}")" = 1 ]
 }
+
+@test "cimg delete clears what a killed OVA import or clone left" {
+	head -c 2097152 /dev/urandom > "$BATS_TEST_TMPDIR/two.raw"
+	vmdk "$BATS_TEST_TMPDIR/disk.raw" "$W/disk1.vmdk"
+	vmdk "$BATS_TEST_TMPDIR/two.raw" "$W/disk2.vmdk"
+	write_ovf "$W/appliance.ovf" disk1.vmdk disk2.vmdk
+	tar -C "$W" -cf "$W/app.ova" appliance.ovf disk1.vmdk disk2.vmdk
+	for point in img.ova.extracted img.ova.converted; do
+		CLOUDOS_FAULT=$point run -137 cimg import "$W/app.ova" --name app
+		run -0 cimg list -o json
+		[ "$(jq -r '.name + " " + .state' <<<"$output" | tr '\n' ',')" = "app locked,app-disk2 locked," ]
+		[ -n "$(repo_files)" ]
+		# the import is dead: its lock is free, so its images may go
+		run -0 cimg delete app app-disk2
+		[ -z "$(repo_files)" ] || { echo "$point left: $(repo_files)"; false; }
+	done
+	run -0 cimg import "$BATS_TEST_TMPDIR/disk.raw" --name base -q
+	CLOUDOS_FAULT=img.clone.copied run -137 cimg clone base copy
+	run -0 cimg show copy -o json
+	[ "$(jq -r .state <<<"$output")" = locked ]
+	run -0 cimg delete copy
+	[ "$(repo_files | tr '\n' ' ')" = "$(sqlite3 "$CLOUDOS_CATALOG" 'SELECT id FROM images' | tr '\n' ' ')" ]
+	run -0 cimg import "$W/app.ova" --name app -o ids
+	[ "${#lines[@]}" = 2 ]
+}

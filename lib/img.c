@@ -1096,6 +1096,7 @@ qemu_convert(const char *src, const char *fmt, const char *dst,
  * others NAME-disk2, NAME-disk3, ...
  */
 #define OVF_MAX (8 << 20)
+#define OVA_MAX_FILES 4096	/* a package is a few files, not a tar bomb */
 
 struct ova_disk {
 	const struct ovf_disk *d;
@@ -1189,6 +1190,11 @@ ova_scan(const char *path, const char *what, struct ova *o,
 			goto out;
 		if (name == NULL)
 			break;
+		if (o->n == OVA_MAX_FILES) {
+			cerr_set(err, CERR_USAGE, "%s: holds more than %d "
+			    "files", what, OVA_MAX_FILES);
+			goto out;
+		}
 		o->names = realloc(o->names, (o->n + 1) * sizeof(*o->names));
 		o->sizes = realloc(o->sizes, (o->n + 1) * sizeof(*o->sizes));
 		if (o->names == NULL || o->sizes == NULL)

@@ -388,6 +388,11 @@ refused_late() {
 	tar -C "$W" -cf "$W/other.ova" appliance.ovf disk1.vmdk
 	refused 2 "cimg: $W/other.ova: appliance.ovf: not an OVF descriptor (no Envelope in the namespace http://schemas.dmtf.org/ovf/envelope/1)" \
 	    cimg import "$W/other.ova" --name app
+	python3 -c 'import io, sys, tarfile
+with tarfile.open(sys.argv[1], "w") as t:
+    for i in range(5000):
+        t.addfile(tarfile.TarInfo("f%d" % i), io.BytesIO(b""))' "$W/bomb.ova"
+	refused 2 "cimg: $W/bomb.ova: holds more than 4096 files" cimg import "$W/bomb.ova" --name app
 	sum=$(sha256sum < "$W/app.ova" | cut -c1-64)
 	zero=$(printf '%064d' 0)
 	refused 2 "cimg: cannot import '$W/app.ova': sha256 is $sum, not $zero as given" \

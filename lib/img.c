@@ -230,6 +230,19 @@ check_spec(const struct img_spec *spec, struct cerr *err)
 	return 0;
 }
 
+/* The bytes a file of size bytes takes on disk: holes take none. */
+static unsigned long long
+held(int fd, unsigned long long size)
+{
+	struct stat sb;
+	unsigned long long used;
+
+	if (fstat(fd, &sb) != 0)
+		return size;
+	used = (unsigned long long)sb.st_blocks * 512;
+	return used < size ? used : size;
+}
+
 /* CERR_CAPACITY unless the repository's file system has need bytes
  * free. */
 static int
@@ -450,19 +463,83 @@ struct trail {
 	unsigned long long copied;
 	bool done;
 	struct sink *s;
+	const char *path;	/* the file s->fd writes, read back */
 	int rerr;
 };
+
+/* Hash [off, end) of the file read back through fd: data where it lies
+ * in the page cache (mmap: no copy to a buffer, so the digest costs only
+ * itself), holes as the zeros they read as, without touching them (a
+ * read of a hole through a mapping would allocate a page for it). */
+static int
+trail_hash(struct sink *s, int fd, unsigned long long off,
+    unsigned long long end)
+{
+	static const unsigned char zeros[65536];
+	long page = sysconf(_SC_PAGESIZE);
+	unsigned long long at, stop;
+	const unsigned char *p;
+	unsigned char *m;
+	off_t data, hole;
+	size_t len, k;
+
+	while (off < end) {
+		data = lseek(fd, (off_t)off, SEEK_DATA);
+		if (data < 0 && errno != ENXIO)
+			data = (off_t)off;	/* no SEEK_DATA: all data */
+		else if (data < 0 || (unsigned long long)data > end)
+			data = (off_t)end;	/* a hole to the end */
+		if ((unsigned long long)data > off) {
+			stop = (unsigned long long)data;
+			m = NULL;
+			p = zeros;
+		} else {
+			hole = lseek(fd, (off_t)off, SEEK_HOLE);
+			stop = hole < 0 || (unsigned long long)hole > end ?
+			    end : (unsigned long long)hole;
+			at = off & ~(unsigned long long)(page - 1);
+			len = (size_t)(stop - at);
+			m = mmap(NULL, len, PROT_READ, MAP_SHARED |
+			    MAP_POPULATE, fd, (off_t)at);
+			if (m == MAP_FAILED)
+				return errno;
+			(void)madvise(m, len, MADV_SEQUENTIAL);
+			p = m + (off - at);
+		}
+		while (off < stop) {
+			k = (size_t)(stop - off);
+			if (m == NULL && k > sizeof(zeros))
+				k = sizeof(zeros);
+			if (s->nprobe < sizeof(s->probe) && off == s->nprobe) {
+				size_t c = sizeof(s->probe) - s->nprobe;
+
+				memcpy(s->probe + s->nprobe, p, c < k ? c : k);
+				s->nprobe += c < k ? c : k;
+			}
+			digest_update(s->dg, p, k);
+			off += k;
+			if (m)
+				p += k;
+		}
+		if (m)
+			munmap(m, len);
+	}
+	return 0;
+}
 
 static void *
 trail_run(void *arg)
 {
 	struct trail *t = arg;
-	struct sink *s = t->s;
-	unsigned long long off = t->start, end, at;
-	long page = sysconf(_SC_PAGESIZE);
-	unsigned char *m;
-	size_t len, k;
+	unsigned long long off = t->start, end;
+	int fd;
 
+	/* its own file description: seeking for holes must not move the
+	 * offset the writer writes at */
+	if ((fd = open(t->path, O_RDONLY | O_CLOEXEC)) < 0) {
+		t->rerr = errno;
+		return NULL;
+	}
 	pthread_mutex_lock(&t->mu);
 	for (;;) {
 		while (off == t->copied && !t->done)
@@ -471,30 +548,15 @@ trail_run(void *arg)
 			break;
 		end = t->copied;
 		pthread_mutex_unlock(&t->mu);
-		/* hashed where it lies in the page cache: no copy to a
-		 * buffer, so the digest costs only itself */
-		at = off & ~(unsigned long long)(page - 1);
-		len = (size_t)(end - at);
-		m = mmap(NULL, len, PROT_READ, MAP_SHARED | MAP_POPULATE, s->fd,
-		    (off_t)at);
-		if (m == MAP_FAILED) {
-			t->rerr = errno;
+		if ((t->rerr = trail_hash(t->s, fd, off, end)) != 0) {
+			close(fd);
 			return NULL;
 		}
-		(void)madvise(m, len, MADV_SEQUENTIAL | MADV_WILLNEED);
-		if (s->nprobe < sizeof(s->probe) && off == s->nprobe) {
-			k = sizeof(s->probe) - s->nprobe;
-			if (k > end - off)
-				k = (size_t)(end - off);
-			memcpy(s->probe + s->nprobe, m + (off - at), k);
-			s->nprobe += k;
-		}
-		digest_update(s->dg, m + (off - at), (size_t)(end - off));
-		munmap(m, len);
 		off = end;
 		pthread_mutex_lock(&t->mu);
 	}
 	pthread_mutex_unlock(&t->mu);
+	close(fd);
 	return NULL;
 }
 
@@ -523,7 +585,7 @@ copy_range(struct ctx *ctx, int in, const char *source, struct sink *s,
     const char *dst, unsigned long long total, img_progress_fn progress,
     struct cerr *err)
 {
-	struct trail t = { .s = s };
+	struct trail t = { .s = s, .path = dst };
 	off_t size = (off_t)total, pos = 0, data, hole, o, w;
 	bool kernel = true;
 	pthread_t th;
@@ -742,6 +804,7 @@ fetch_begin(void *arg, long status, unsigned long long total,
 	}
 	/* from here the digest and the probe are the thread's */
 	f->t.s = s;
+	f->t.path = f->dst;
 	f->t.start = f->t.copied = s->bytes;
 	pthread_mutex_init(&f->t.mu, NULL);
 	pthread_cond_init(&f->t.cv, NULL);
@@ -1616,7 +1679,7 @@ img_import(struct ctx *ctx, const char *source, const struct img_spec *spec,
 		/* an OVA is a tar: known by its header, as formats are */
 		tar = pread(in, head, sizeof(head), 0) == (ssize_t)sizeof(head)
 		    && arc_is_tar(head, sizeof(head));
-		if (!tar && repo_room(dir.s, total, what.s, err))
+		if (!tar && repo_room(dir.s, held(in, total), what.s, err))
 			goto out;
 		if (tar) {
 			close(in);
@@ -1896,10 +1959,8 @@ img_clone(struct ctx *ctx, const char *ref, const char *name,
 		    what.s, src.s, strerror(errno));
 		goto out;
 	}
-	/* what it holds: a sparse image's holes take no room */
-	if (repo_room(dir.s, (unsigned long long)sb.st_blocks * 512 <
-	    (unsigned long long)sb.st_size ? (unsigned long long)sb.st_blocks *
-	    512 : (unsigned long long)sb.st_size, what.s, err))
+	if (repo_room(dir.s, held(in, (unsigned long long)sb.st_size),
+	    what.s, err))
 		goto out;
 	spec.description = doc_get_str(cur, "description");
 	spec.os = doc_get_str(cur, "os");

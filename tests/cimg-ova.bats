@@ -416,6 +416,11 @@ with tarfile.open(sys.argv[1], "w") as t:
 	[[ "$stderr" == "cimg: cannot import '$W/app.ova': it needs "*" MiB and the image repository has 2 MiB free" ]] || { echo "$stderr"; false; }
 	[ "$(catalog_digest)" = "$before" ]
 	[ -z "$(repo_files)" ]
+	# a sparse file needs only the room of its data
+	truncate -s 1G "$BATS_TEST_TMPDIR/sparse.raw"
+	run -0 unshare -m sh -c 'mount -t tmpfs -o size=2m,mode=0700 tmpfs "$1" && shift && exec "$@"' sh "$REPO" \
+	    cimg import "$BATS_TEST_TMPDIR/sparse.raw" --name sparse -o json
+	[ "$(jq -r .size <<<"$output")" = 1073741824 ]
 }
 
 @test "cimg import refuses a URL whose length exceeds the repository's free space" {

@@ -9,6 +9,7 @@
 #include "img.h"
 #include "labels.h"
 #include "progress.h"
+#include "units.h"
 #include "compat.h"
 
 static void
@@ -24,9 +25,11 @@ static int
 cimg_import(struct ctx *ctx, struct args *a, struct cerr *err)
 {
 	struct img_spec spec = { 0 };
+	struct doclist more = { 0 };
 	struct doc *out = NULL;
 	const char *t;
 	char *end;
+	size_t i;
 	int rc;
 
 	if (args_count(a) != 1)
@@ -41,12 +44,49 @@ cimg_import(struct ctx *ctx, struct args *a, struct cerr *err)
 			return cerr_set(err, CERR_USAGE, "--timeout: expected "
 			    "seconds from 1 to 86400, found '%s'", t);
 	}
+	spec.more = &more;
 	rc = img_import(ctx, args_pos(a, 0), &spec, progress_bytes, &out,
 	    err);
 	progress_end(ctx);
-	if (rc)
+	if (rc == 0 && cli_emit_result(ctx, out, err) == 0)
+		for (i = 0; i < more.n; i++) {
+			if (cli_emit_result(ctx, more.v[i], err))
+				break;
+			more.v[i] = NULL;
+		}
+	doclist_release(&more);
+	return err->code;
+}
+
+static int
+cimg_clone(struct ctx *ctx, struct args *a, struct cerr *err)
+{
+	struct doc *out = NULL;
+	const char *name = args_str(a, "name");
+
+	if (args_count(a) != (name ? 1 : 2))
+		return cerr_set(err, CERR_USAGE, "usage: cimg clone IMAGE NEW "
+		    "(or IMAGE --name NEW)");
+	if (img_clone(ctx, args_pos(a, 0), name ? name : args_pos(a, 1),
+	    &out, err))
 		return err->code;
 	return cli_emit_result(ctx, out, err);
+}
+
+static int
+cimg_export(struct ctx *ctx, struct args *a, struct cerr *err)
+{
+	const char *file = args_str(a, "file");
+
+	if (args_count(a) != 1)
+		return cerr_set(err, CERR_USAGE, "usage: cimg export IMAGE "
+		    "[-f FILE] (or > FILE)");
+	if (img_export(ctx, args_pos(a, 0), file, err))
+		return err->code;
+	if (file)
+		cli_remark(ctx, "exported image '%s' to '%s'", args_pos(a, 0),
+		    file);
+	return 0;
 }
 
 static int
@@ -81,13 +121,27 @@ set_one(struct ctx *ctx, struct args *a, const char *ref, struct cerr *err)
 	struct img_spec spec = { 0 };
 	struct doc *labels = NULL, *out = NULL;
 
+	const char *cpu = args_str(a, "cpu"), *mem = args_str(a, "memory");
+	char *end;
+
 	spec_from_args(a, &spec);
+	if (cpu) {
+		spec.cpu = strtoll(cpu, &end, 10);
+		if (*cpu < '1' || *cpu > '9' || *end || spec.cpu > 4096)
+			return cerr_set(err, CERR_USAGE, "--cpu: expected 1 to "
+			    "4096 vCPUs, found '%s'", cpu);
+	}
+	if (mem && units_parse_mib(mem, &spec.memory, err))
+		return cerr_wrap(err, "--memory");
+	if (mem && spec.memory < 1)
+		return cerr_set(err, CERR_USAGE, "--memory: expected a size "
+		    "of at least 1 MiB, found '%s'", mem);
 	if (n > 0 && labels_from_args(kv, n, &labels, err))
 		return err->code;
 	spec.labels = labels;
 	spec.merge_labels = 1;
 	if (spec.name == NULL && spec.description == NULL && spec.os == NULL &&
-	    spec.arch == NULL && labels == NULL)
+	    spec.arch == NULL && labels == NULL && cpu == NULL && mem == NULL)
 		cerr_set(err, CERR_USAGE, "nothing to set (see 'cimg set "
 		    "--help')");
 	else if (img_update(ctx, ref, &spec, &out, err) == 0)
@@ -168,6 +222,18 @@ static const struct opt set_opts[] = {
 	{ "os", 0, OPT_STR, "OS", "the guest operating system" },
 	{ "arch", 0, OPT_STR, "ARCH", "the guest architecture" },
 	{ "label", 'l', OPT_LIST, "KEY=VALUE", "add or change a label" },
+	{ "cpu", 0, OPT_STR, "N", "the vCPUs the image suggests for its VMs" },
+	{ "memory", 'm', OPT_STR, "SIZE", "the memory the image suggests (512MiB, 2GiB)" },
+	{ NULL, 0, 0, NULL, NULL },
+};
+
+static const struct opt clone_opts[] = {
+	{ "name", 'n', OPT_STR, "NEW", "the copy's name (instead of NEW)" },
+	{ NULL, 0, 0, NULL, NULL },
+};
+
+static const struct opt export_opts[] = {
+	{ "file", 'f', OPT_STR, "FILE", "write the OVA to FILE, not standard output" },
 	{ NULL, 0, 0, NULL, NULL },
 };
 
@@ -180,14 +246,19 @@ static const struct cmd cimg_cmds[] = {
 	{ "import", cimg_import, import_opts, CMD_WRITE,
 	  "FILE|URL --name NAME [--sha256 HEX] [--description D] [--os OS] "
 	  "[--arch ARCH] [--timeout S]",
-	  "copy a disk image (a file, or an http(s) URL) into the "
-	  "repository, checking it" },
+	  "copy a disk image or an OVA (a file, or an http(s) URL) into "
+	  "the repository, checking it" },
+	{ "clone", cimg_clone, clone_opts, CMD_WRITE, "IMAGE NEW|--name NEW",
+	  "copy an image to a new, independent one" },
+	{ "export", cimg_export, export_opts, CMD_READ, "IMAGE [-f FILE]",
+	  "write an image as an OVA (OVF, manifest, streamOptimized vmdk)" },
 	{ "list", cimg_list, NULL, CMD_READ, "", "list the images you may see" },
 	{ "show", cimg_show, NULL, CMD_READ, "IMAGE...|-", "show images" },
 	{ "set", cimg_set, set_opts, CMD_WRITE,
 	  "IMAGE...|- [--name N] [--description D] [--os OS] [--arch A] "
-	  "[--label K=V]...",
-	  "change images' name, description, os, arch, labels" },
+	  "[--label K=V]... [--cpu N] [--memory SIZE]",
+	  "change images' name, description, os, arch, labels, suggested "
+	  "size" },
 	{ "publish", cimg_publish, NULL, CMD_WRITE, "IMAGE...|-",
 	  "let every user see and use images" },
 	{ "unpublish", cimg_unpublish, NULL, CMD_WRITE, "IMAGE...|-",

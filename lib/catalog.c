@@ -363,6 +363,12 @@ static const char *const migrations[] = {
 	"  secgroup_id INTEGER NOT NULL REFERENCES secgroups(id),"
 	"  PRIMARY KEY (nic_id, secgroup_id));"
 	"CREATE INDEX nic_secgroups_group ON nic_secgroups(secgroup_id);",
+	/* 9 -> 10: the size an image suggests for its VMs (vCPUs, memory in
+	 * MiB), read from an OVF descriptor's virtual hardware */
+	"ALTER TABLE images ADD COLUMN cpu INTEGER"
+	"  CHECK (cpu IS NULL OR cpu > 0);"
+	"ALTER TABLE images ADD COLUMN memory INTEGER"
+	"  CHECK (memory IS NULL OR memory > 0);",
 };
 
 int

@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/evp.h>
 
@@ -15,17 +16,26 @@ struct digest {
 };
 
 int
-digest_new(struct digest **out, struct cerr *err)
+digest_new_algo(struct digest **out, const char *algo, struct cerr *err)
 {
 	struct digest *d = calloc(1, sizeof(*d));
+	const EVP_MD *md = strcasecmp(algo, "SHA1") == 0 ? EVP_sha1() :
+	    EVP_sha256();
 
 	if (d == NULL || (d->md = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestInit_ex(d->md, EVP_sha256(), NULL) != 1) {
+	    EVP_DigestInit_ex(d->md, md, NULL) != 1) {
 		digest_free(d);
-		return cerr_set(err, CERR_FAIL, "cannot start a sha256 digest");
+		return cerr_set(err, CERR_FAIL, "cannot start a %s digest",
+		    algo);
 	}
 	*out = d;
 	return 0;
+}
+
+int
+digest_new(struct digest **out, struct cerr *err)
+{
+	return digest_new_algo(out, "SHA256", err);
 }
 
 void

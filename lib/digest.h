@@ -16,8 +16,12 @@
 struct digest;
 
 int digest_new(struct digest **out, struct cerr *err);
+/* A digest by algorithm: "SHA256" or "SHA1" (for OVF manifests). */
+int digest_new_algo(struct digest **out, const char *algo,
+    struct cerr *err);
 void digest_update(struct digest *d, const void *data, size_t n);
-/* The digest as 64 lowercase hex digits and a NUL. */
+/* The digest as lowercase hex digits (64 for SHA256, 40 for SHA1) and
+ * a NUL; the digest is finished. */
 void digest_hex(struct digest *d, char hex[65]);
 void digest_free(struct digest *d);
 

@@ -2,6 +2,7 @@
  * img.c - service: the image repository.  Uses the catalog, digest and
  * imgfmt modules; reads and writes image files, never prints.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -12,19 +13,27 @@
 #include <strings.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/wait.h>
 #include <unistd.h>
+#include <linux/fs.h>
 
 #include "acct.h"
+#include "arc.h"
 #include "buf.h"
 #include "catalog.h"
 #include "digest.h"
+#include "fault.h"
 #include "http.h"
 #include "img.h"
 #include "imgfmt.h"
 #include "labels.h"
+#include "ovf.h"
 #include "valid.h"
 #include "rows.h"
+#include "units.h"
 #include "compat.h"
 
 /* Large reads and writes: a copy runs at the speed of the disks. */
@@ -35,7 +44,8 @@
 	"SELECT i.id, i.name, i.description, i.os, i.arch, i.labels, " \
 	"i.format, i.size, i.virtual_size, i.sha256, i.state, " \
 	"i.visibility, u.name, g.name, i.source, i.created, i.updated, " \
-	"i.owner FROM images i JOIN users u ON u.id = i.owner " \
+	"i.owner, i.cpu, i.memory FROM images i " \
+	"JOIN users u ON u.id = i.owner " \
 	"JOIN groups g ON g.id = i.group_id "
 /* What the caller may see: binds ?1 (admin), ?2 (user id). */
 #define IMG_VISIBLE "(?1 OR i.owner = ?2 OR i.visibility = 'public') "
@@ -67,6 +77,14 @@ img_doc(struct cstmt *st)
 	doc_set_str(d, "owner", cstmt_text(st, 12));
 	doc_set_str(d, "group_owner", cstmt_text(st, 13));
 	doc_set_str(d, "source", cstmt_text(st, 14));
+	if (cstmt_null(st, 18))
+		doc_set_str(d, "cpu", NULL);
+	else
+		doc_set_int(d, "cpu", cstmt_int(st, 18));
+	if (cstmt_null(st, 19))
+		doc_set_str(d, "memory", NULL);
+	else
+		doc_set_int(d, "memory", cstmt_int(st, 19));
 	doc_set_str(d, "created", cstmt_text(st, 15));
 	doc_set_str(d, "updated", cstmt_text(st, 16));
 	return d;
@@ -199,11 +217,48 @@ check_word(const char *field, const char *s, struct cerr *err)
 static int
 check_spec(const struct img_spec *spec, struct cerr *err)
 {
+	if (spec->cpu < 0 || spec->cpu > 4096)
+		return cerr_set(err, CERR_USAGE, "cpu: expected 1 to 4096 "
+		    "vCPUs, found %lld", spec->cpu);
+	if (spec->memory < 0)
+		return cerr_set(err, CERR_USAGE, "memory: expected a size");
 	if ((spec->name && valid_name("image", spec->name, err)) ||
 	    check_text("description", spec->description, err) ||
 	    check_word("os", spec->os, err) ||
 	    check_word("arch", spec->arch, err))
 		return err->code;
+	return 0;
+}
+
+/* The bytes a file of size bytes takes on disk: holes take none. */
+static unsigned long long
+held(int fd, unsigned long long size)
+{
+	struct stat sb;
+	unsigned long long used;
+
+	if (fstat(fd, &sb) != 0)
+		return size;
+	used = (unsigned long long)sb.st_blocks * 512;
+	return used < size ? used : size;
+}
+
+/* CERR_CAPACITY unless the repository's file system has need bytes
+ * free. */
+static int
+repo_room(const char *dir, unsigned long long need, const char *what,
+    struct cerr *err)
+{
+	struct statvfs sv;
+	unsigned long long avail;
+
+	if (statvfs(dir, &sv) != 0)
+		return 0;	/* cannot tell: the write will say */
+	avail = (unsigned long long)sv.f_bavail * sv.f_frsize;
+	if (need > avail)
+		return cerr_set(err, CERR_CAPACITY, "cannot %s: it needs %llu "
+		    "MiB and the image repository has %llu MiB free", what,
+		    (need + MIB - 1) / MIB, avail / MIB);
 	return 0;
 }
 
@@ -217,8 +272,30 @@ struct sink {
 	unsigned long long bytes;
 };
 
+/* Write all n bytes of p to fd; dst names it in messages. */
+static int
+write_all(int fd, const void *buf, size_t n, const char *dst,
+    struct cerr *err)
+{
+	const unsigned char *p = buf;
+	ssize_t w;
+
+	while (n > 0) {
+		w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return cerr_set(err, errno == ENOSPC ? CERR_CAPACITY :
+			    CERR_FAIL, "cannot write '%s': %s", dst,
+			    strerror(errno));
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
 /* Keep the first bytes for inspect and write p to the file; the digest
- * is the caller's (sink_write, or the hashing thread of copy_fd). */
+ * is the caller's (the hashing thread of copy_fd). */
 static int
 sink_put(struct sink *s, const unsigned char *p, size_t n, const char *dst,
     struct cerr *err)
@@ -233,27 +310,7 @@ sink_put(struct sink *s, const unsigned char *p, size_t n, const char *dst,
 		s->nprobe += k;
 	}
 	s->bytes += n;
-	while (n > 0) {
-		ssize_t w = write(s->fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return cerr_set(err, errno == ENOSPC ? CERR_CAPACITY :
-			    CERR_FAIL, "cannot write '%s': %s", dst,
-			    strerror(errno));
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-static int
-sink_write(struct sink *s, const unsigned char *p, size_t n, const char *dst,
-    struct cerr *err)
-{
-	digest_update(s->dg, p, n);
-	return sink_put(s, p, n, dst, err);
+	return write_all(s->fd, p, n, dst, err);
 }
 
 /* Open source for reading: CERR_NOTFOUND, CERR_PERM, CERR_USAGE for a
@@ -402,22 +459,87 @@ copy_fd(struct ctx *ctx, int in, const char *source, struct sink *s,
 struct trail {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
+	unsigned long long start;	/* hashed already */
 	unsigned long long copied;
 	bool done;
 	struct sink *s;
+	const char *path;	/* the file s->fd writes, read back */
 	int rerr;
 };
+
+/* Hash [off, end) of the file read back through fd: data where it lies
+ * in the page cache (mmap: no copy to a buffer, so the digest costs only
+ * itself), holes as the zeros they read as, without touching them (a
+ * read of a hole through a mapping would allocate a page for it). */
+static int
+trail_hash(struct sink *s, int fd, unsigned long long off,
+    unsigned long long end)
+{
+	static const unsigned char zeros[65536];
+	long page = sysconf(_SC_PAGESIZE);
+	unsigned long long at, stop;
+	const unsigned char *p;
+	unsigned char *m;
+	off_t data, hole;
+	size_t len, k;
+
+	while (off < end) {
+		data = lseek(fd, (off_t)off, SEEK_DATA);
+		if (data < 0 && errno != ENXIO)
+			data = (off_t)off;	/* no SEEK_DATA: all data */
+		else if (data < 0 || (unsigned long long)data > end)
+			data = (off_t)end;	/* a hole to the end */
+		if ((unsigned long long)data > off) {
+			stop = (unsigned long long)data;
+			m = NULL;
+			p = zeros;
+		} else {
+			hole = lseek(fd, (off_t)off, SEEK_HOLE);
+			stop = hole < 0 || (unsigned long long)hole > end ?
+			    end : (unsigned long long)hole;
+			at = off & ~(unsigned long long)(page - 1);
+			len = (size_t)(stop - at);
+			m = mmap(NULL, len, PROT_READ, MAP_SHARED |
+			    MAP_POPULATE, fd, (off_t)at);
+			if (m == MAP_FAILED)
+				return errno;
+			(void)madvise(m, len, MADV_SEQUENTIAL);
+			p = m + (off - at);
+		}
+		while (off < stop) {
+			k = (size_t)(stop - off);
+			if (m == NULL && k > sizeof(zeros))
+				k = sizeof(zeros);
+			if (s->nprobe < sizeof(s->probe) && off == s->nprobe) {
+				size_t c = sizeof(s->probe) - s->nprobe;
+
+				memcpy(s->probe + s->nprobe, p, c < k ? c : k);
+				s->nprobe += c < k ? c : k;
+			}
+			digest_update(s->dg, p, k);
+			off += k;
+			if (m)
+				p += k;
+		}
+		if (m)
+			munmap(m, len);
+	}
+	return 0;
+}
 
 static void *
 trail_run(void *arg)
 {
 	struct trail *t = arg;
-	struct sink *s = t->s;
-	unsigned long long off = 0, end, at;
-	long page = sysconf(_SC_PAGESIZE);
-	unsigned char *m;
-	size_t len, k;
+	unsigned long long off = t->start, end;
+	int fd;
 
+	/* its own file description: seeking for holes must not move the
+	 * offset the writer writes at */
+	if ((fd = open(t->path, O_RDONLY | O_CLOEXEC)) < 0) {
+		t->rerr = errno;
+		return NULL;
+	}
 	pthread_mutex_lock(&t->mu);
 	for (;;) {
 		while (off == t->copied && !t->done)
@@ -426,44 +548,51 @@ trail_run(void *arg)
 			break;
 		end = t->copied;
 		pthread_mutex_unlock(&t->mu);
-		/* hashed where it lies in the page cache: no copy to a
-		 * buffer, so the digest costs only itself */
-		at = off & ~(unsigned long long)(page - 1);
-		len = (size_t)(end - at);
-		m = mmap(NULL, len, PROT_READ, MAP_SHARED, s->fd, (off_t)at);
-		if (m == MAP_FAILED) {
-			t->rerr = errno;
+		if ((t->rerr = trail_hash(t->s, fd, off, end)) != 0) {
+			close(fd);
 			return NULL;
 		}
-		(void)madvise(m, len, MADV_SEQUENTIAL | MADV_WILLNEED);
-		if (s->nprobe < sizeof(s->probe) && off == s->nprobe) {
-			k = sizeof(s->probe) - s->nprobe;
-			if (k > end - off)
-				k = (size_t)(end - off);
-			memcpy(s->probe + s->nprobe, m + (off - at), k);
-			s->nprobe += k;
-		}
-		digest_update(s->dg, m + (off - at), (size_t)(end - off));
-		munmap(m, len);
 		off = end;
 		pthread_mutex_lock(&t->mu);
 	}
 	pthread_mutex_unlock(&t->mu);
+	close(fd);
 	return NULL;
 }
 
+/* The trail may hash up to end. */
+static void
+trail_advance(struct trail *t, unsigned long long end)
+{
+	pthread_mutex_lock(&t->mu);
+	t->copied = end;
+	pthread_cond_broadcast(&t->cv);
+	pthread_mutex_unlock(&t->mu);
+}
+
+static int range_rw(int in, int out, off_t off, off_t end, const char *src,
+    const char *dst, struct cerr *err);
+
+/*
+ * The data of the file is found with SEEK_DATA and copied in the kernel,
+ * extent by extent; a hole only makes the file longer (ftruncate), so a
+ * sparse image stays sparse, and the trail hashes it as the zeros it
+ * reads as.  Where the kernel cannot copy between the files, the extent
+ * is read and written.
+ */
 static int
 copy_range(struct ctx *ctx, int in, const char *source, struct sink *s,
     const char *dst, unsigned long long total, img_progress_fn progress,
     struct cerr *err)
 {
-	struct trail t = { .s = s };
+	struct trail t = { .s = s, .path = dst };
+	off_t size = (off_t)total, pos = 0, data, hole, o, w;
+	bool kernel = true;
 	pthread_t th;
 	ssize_t r;
 
-	r = copy_file_range(in, NULL, s->fd, NULL, RANGE_STEP, 0);
-	if (r < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL ||
-	    errno == EOPNOTSUPP || errno == EBADF))
+	/* a pipe, a device, an empty file: read and write */
+	if (total == 0 || (lseek(in, 0, SEEK_DATA) < 0 && errno != ENXIO))
 		return 1;
 	pthread_mutex_init(&t.mu, NULL);
 	pthread_cond_init(&t.cv, NULL);
@@ -472,27 +601,57 @@ copy_range(struct ctx *ctx, int in, const char *source, struct sink *s,
 		pthread_mutex_destroy(&t.mu);
 		return cerr_set(err, CERR_FAIL, "cannot start a thread");
 	}
-	for (;;) {
-		if (r < 0 && errno == EINTR) {
-			r = copy_file_range(in, NULL, s->fd, NULL, RANGE_STEP,
-			    0);
-			continue;
+	while (pos < size && err->code == 0) {
+		data = lseek(in, pos, SEEK_DATA);
+		if (data < 0 || data > size)
+			data = size;	/* a hole to the end */
+		hole = data < size ? lseek(in, data, SEEK_HOLE) : size;
+		if (hole < 0 || hole > size)
+			hole = size;
+		if (data > pos) {
+			if (ftruncate(s->fd, data) != 0) {
+				cerr_set(err, errno == ENOSPC ? CERR_CAPACITY :
+				    CERR_FAIL, "cannot write '%s': %s", dst,
+				    strerror(errno));
+				break;
+			}
+			trail_advance(&t, (unsigned long long)data);
 		}
-		if (r < 0) {
-			cerr_set(err, errno == ENOSPC ? CERR_CAPACITY :
-			    CERR_FAIL, "cannot copy '%s' to '%s': %s", source,
-			    dst, strerror(errno));
-			break;
+		for (o = data; o < hole && err->code == 0;) {
+			if (!kernel) {
+				if (range_rw(in, s->fd, o, hole, source, dst,
+				    err) == 0)
+					o = hole;
+				break;
+			}
+			w = o;
+			r = copy_file_range(in, &o, s->fd, &w, (size_t)(hole -
+			    o < RANGE_STEP ? hole - o : RANGE_STEP), 0);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r < 0 && (errno == EXDEV || errno == ENOSYS ||
+			    errno == EINVAL || errno == EOPNOTSUPP ||
+			    errno == EBADF)) {
+				kernel = false;
+				continue;
+			}
+			if (r < 0) {
+				cerr_set(err, errno == ENOSPC ? CERR_CAPACITY :
+				    CERR_FAIL, "cannot copy '%s' to '%s': %s",
+				    source, dst, strerror(errno));
+				break;
+			}
+			if (r == 0) {	/* the file shrank meanwhile */
+				size = hole = o;
+				break;
+			}
+			trail_advance(&t, (unsigned long long)o);
+			if (progress)
+				progress(ctx, (unsigned long long)o, total);
 		}
-		if (r == 0)
-			break;
-		pthread_mutex_lock(&t.mu);
-		t.copied += (unsigned long long)r;
-		pthread_cond_broadcast(&t.cv);
-		pthread_mutex_unlock(&t.mu);
-		if (progress)
-			progress(ctx, t.copied, total);
-		r = copy_file_range(in, NULL, s->fd, NULL, RANGE_STEP, 0);
+		if (err->code == 0)
+			trail_advance(&t, (unsigned long long)o);
+		pos = hole;
 	}
 	pthread_mutex_lock(&t.mu);
 	t.done = true;
@@ -603,6 +762,11 @@ labels_json(const struct doc *labels, struct buf *json, struct cerr *err)
 struct fetch {
 	struct sink *s;
 	const char *dst;
+	const char *dir;
+	const char *url;
+	struct trail t;		/* hashes what is written, in a thread */
+	pthread_t th;
+	bool hashing;
 	unsigned long long offset;
 	struct ctx *ctx;
 	img_progress_fn progress;
@@ -615,7 +779,17 @@ fetch_begin(void *arg, long status, unsigned long long total,
 	struct fetch *f = arg;
 	struct sink *s = f->s;
 
-	(void)total;
+	if (total > 0) {
+		struct buf w = BUF_INIT;
+
+		/* what is still to come must fit */
+		buf_printf(&w, "import '%s'", f->url);
+		repo_room(f->dir, total - (status == 206 && total > f->offset ?
+		    f->offset : 0), w.s, err);
+		buf_release(&w);
+		if (err->code)
+			return err->code;
+	}
 	if (f->offset > 0 && status != 206) {
 		/* the whole file again: forget the partial one */
 		digest_free(s->dg);
@@ -628,15 +802,57 @@ fetch_begin(void *arg, long status, unsigned long long total,
 		if (digest_new(&s->dg, err))
 			return err->code;
 	}
+	/* from here the digest and the probe are the thread's */
+	f->t.s = s;
+	f->t.path = f->dst;
+	f->t.start = f->t.copied = s->bytes;
+	pthread_mutex_init(&f->t.mu, NULL);
+	pthread_cond_init(&f->t.cv, NULL);
+	if (pthread_create(&f->th, NULL, trail_run, &f->t) != 0) {
+		pthread_cond_destroy(&f->t.cv);
+		pthread_mutex_destroy(&f->t.mu);
+		return cerr_set(err, CERR_FAIL, "cannot start a thread");
+	}
+	f->hashing = true;
 	return 0;
+}
+
+/* Wait for the hashing thread to catch up and end. */
+static int
+fetch_end(struct fetch *f, struct cerr *err)
+{
+	if (!f->hashing)
+		return err->code;
+	pthread_mutex_lock(&f->t.mu);
+	f->t.done = true;
+	pthread_cond_broadcast(&f->t.cv);
+	pthread_mutex_unlock(&f->t.mu);
+	pthread_join(f->th, NULL);
+	pthread_cond_destroy(&f->t.cv);
+	pthread_mutex_destroy(&f->t.mu);
+	f->hashing = false;
+	if (err->code == 0 && f->t.rerr)
+		cerr_set(err, CERR_FAIL, "cannot read back '%s': %s", f->dst,
+		    strerror(f->t.rerr));
+	return err->code;
 }
 
 static int
 fetch_write(void *arg, const void *data, size_t n, struct cerr *err)
 {
 	struct fetch *f = arg;
+	struct sink *s = f->s;
 
-	return sink_write(f->s, data, n, f->dst, err);
+	/* the thread hashes the bytes once they are in the file, as the
+	 * copy of a local file does: the transfer does not wait for it */
+	if (write_all(s->fd, data, n, f->dst, err))
+		return err->code;
+	s->bytes += n;
+	pthread_mutex_lock(&f->t.mu);
+	f->t.copied = s->bytes;
+	pthread_cond_broadcast(&f->t.cv);
+	pthread_mutex_unlock(&f->t.mu);
+	return 0;
 }
 
 static void
@@ -660,7 +876,8 @@ fetch_url(struct ctx *ctx, const char *url, const char *dir, struct sink *s,
     struct cerr *err)
 {
 	struct digest *uh = NULL;
-	struct fetch f = { .s = s, .ctx = ctx, .progress = progress };
+	struct fetch f = { .s = s, .ctx = ctx, .progress = progress,
+	    .dir = dir, .url = url };
 	struct http_get g = { 0 };
 	unsigned char *b = NULL;
 	char hex[65];
@@ -712,20 +929,720 @@ fetch_url(struct ctx *ctx, const char *url, const char *dir, struct sink *s,
 	g.write = fetch_write;
 	g.progress = progress ? fetch_progress : NULL;
 	g.arg = &f;
-	return http_fetch(&g, err);
+	http_fetch(&g, err);
+	return fetch_end(&f, err);
+}
+
+/*
+ * A new locked row for image name, holding its import lock (see
+ * import_lock): *id, *lockfd and lock are set on success.  CERR_CONFLICT
+ * when the name is taken.
+ */
+static int
+import_row(struct ctx *ctx, const struct img_spec *spec, const char *name,
+    const char *source, const char *labels, const char *dir, long long *id,
+    int *lockfd, struct buf *lock, struct cerr *err)
+{
+	char now[32];
+
+	catalog_now(now);
+	if (catalog_begin(ctx->cat, err))
+		return err->code;
+	if (catalog_exec(ctx->cat, err, "INSERT INTO images (name, "
+	    "description, os, arch, labels, state, owner, group_id, source, "
+	    "created, updated) VALUES (?, ?, ?, ?, ?, 'locked', ?, ?, ?, ?, ?)",
+	    "sssssiisss", name, spec->description, spec->os, spec->arch,
+	    labels, ctx->who.user_id, ctx->who.group_id, source, now, now)) {
+		if (err->code == CERR_CONFLICT) {
+			cerr_clear(err);
+			cerr_set(err, CERR_CONFLICT, "image '%s' exists "
+			    "already", name);
+		}
+		catalog_rollback(ctx->cat);
+		return err->code;
+	}
+	*id = catalog_last_id(ctx->cat);
+	if ((*lockfd = import_lock(dir, *id, lock, err)) < 0 ||
+	    catalog_commit(ctx->cat, err)) {
+		catalog_rollback(ctx->cat);
+		if (*lockfd >= 0) {
+			unlink(lock->s);
+			close(*lockfd);
+			*lockfd = -1;
+		}
+		*id = -1;
+		return err->code;
+	}
+	return 0;
+}
+
+static void
+unlock_row(int *lockfd, struct buf *lock)
+{
+	if (*lockfd >= 0) {
+		unlink(lock->s);
+		close(*lockfd);
+		*lockfd = -1;
+	}
+}
+
+/* The digest (algo: "SHA256" or "SHA1") of the file at path, with its
+ * size and its first bytes in probe (up to *nprobe; set to the count). */
+static int
+hash_file(const char *path, const char *algo, char hex[65],
+    unsigned long long *size, unsigned char *probe, size_t *nprobe,
+    struct cerr *err)
+{
+	struct digest *dg = NULL;
+	unsigned char *b = NULL;
+	unsigned long long n = 0;
+	size_t want = nprobe ? *nprobe : 0, got = 0, k;
+	ssize_t r;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return cerr_set(err, CERR_FAIL, "cannot read '%s': %s", path,
+		    strerror(errno));
+	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	if (digest_new_algo(&dg, algo, err))
+		goto out;
+	if ((b = malloc(COPY_BUF)) == NULL) {
+		cerr_set(err, CERR_FAIL, "out of memory");
+		goto out;
+	}
+	while ((r = read(fd, b, COPY_BUF)) > 0) {
+		if (got < want) {
+			k = want - got < (size_t)r ? want - got : (size_t)r;
+			memcpy(probe + got, b, k);
+			got += k;
+		}
+		digest_update(dg, b, (size_t)r);
+		n += (unsigned long long)r;
+	}
+	if (r < 0) {
+		cerr_set(err, CERR_FAIL, "cannot read '%s': %s", path,
+		    strerror(errno));
+		goto out;
+	}
+	digest_hex(dg, hex);
+	if (size)
+		*size = n;
+	if (nprobe)
+		*nprobe = got;
+out:
+	free(b);
+	digest_free(dg);
+	close(fd);
+	return err->code;
+}
+
+/*
+ * Run qemu-img with argv (argv[0] is "qemu-img"): no shell, stdin and
+ * stdout on /dev/null, the first line of its stderr in msg.  Returns its
+ * exit status, or -1 when it cannot be started.
+ */
+static int
+run_qemu_img(char *const argv[], struct buf *msg)
+{
+	char b[4096];
+	size_t n = 0;
+	ssize_t r;
+	int p[2], st, nul;
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) != 0)
+		return -1;
+	if ((pid = fork()) < 0) {
+		close(p[0]);
+		close(p[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		nul = open("/dev/null", O_RDWR);
+		if (nul < 0 || dup2(nul, 0) < 0 || dup2(nul, 1) < 0 ||
+		    dup2(p[1], 2) < 0)
+			_exit(126);
+		execvp("qemu-img", argv);
+		_exit(127);
+	}
+	close(p[1]);
+	while ((r = read(p[0], b + n, sizeof(b) - 1 - n)) != 0) {
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			break;
+		n += (size_t)r;
+		if (n == sizeof(b) - 1) {	/* drain the rest */
+			char junk[512];
+
+			while (read(p[0], junk, sizeof(junk)) > 0)
+				;
+			break;
+		}
+	}
+	close(p[0]);
+	b[n] = '\0';
+	b[strcspn(b, "\n")] = '\0';
+	buf_puts(msg, b);
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	if (!WIFEXITED(st))
+		return -1;
+	return WEXITSTATUS(st) == 127 && msg->len == 0 ? -1 :
+	    WEXITSTATUS(st);
+}
+
+/* A qemu-img source for the file at path in format fmt that reads no
+ * other file: the driver named, a backing file refused. */
+static void
+qemu_source(struct buf *b, const char *path, const char *fmt)
+{
+	struct doc *p = doc_new_str(path);
+
+	buf_printf(b, "json:{\"driver\":\"%s\",%s\"file\":{\"driver\":"
+	    "\"file\",\"filename\":", fmt, strcmp(fmt, "raw") == 0 ? "" :
+	    "\"backing\":null,");
+	doc_json(b, p);
+	buf_puts(b, "}}");
+	doc_free(p);
+}
+
+/* qemu-img convert from src (format fmt) to dst in format out with
+ * options opts (or NULL).  A failure: CERR_CAPACITY when the disk is
+ * full, bad (CERR_USAGE for input, CERR_FAIL for our own) otherwise. */
+static int
+qemu_convert(const char *src, const char *fmt, const char *dst,
+    const char *out, const char *opts, int bad, const char *what,
+    struct cerr *err)
+{
+	struct buf in, msg;
+	char *argv[10];
+	int n = 0, rc;
+
+	buf_init(&in);
+	buf_init(&msg);
+	qemu_source(&in, src, fmt);
+	argv[n++] = (char *)"qemu-img";
+	argv[n++] = (char *)"convert";
+	argv[n++] = (char *)"-q";
+	argv[n++] = (char *)"-O";
+	argv[n++] = (char *)out;
+	if (opts) {
+		argv[n++] = (char *)"-o";
+		argv[n++] = (char *)opts;
+	}
+	argv[n++] = in.s;
+	argv[n++] = (char *)dst;
+	argv[n] = NULL;
+	rc = run_qemu_img(argv, &msg);
+	if (rc < 0)
+		cerr_set(err, CERR_FAIL, "%s: cannot run qemu-img (is it "
+		    "installed?)", what);
+	else if (rc > 0 && strstr(msg.s, "No space left"))
+		cerr_set(err, CERR_CAPACITY, "%s: the image repository is "
+		    "full (%s)", what, msg.s);
+	else if (rc > 0)
+		cerr_set(err, bad, "%s: %s", what, msg.len ? msg.s :
+		    "qemu-img failed");
+	buf_release(&in);
+	buf_release(&msg);
+	return err->code;
+}
+
+/*
+ * OVA import.  The tar is read twice: first its names, descriptor and
+ * manifest (the data of other entries is skipped), then the bytes of
+ * the disks the descriptor names, each into a temporary file in the
+ * repository, hashed against the manifest, converted to qcow2 by
+ * qemu-img.  One image a disk: the first takes the name asked for, the
+ * others NAME-disk2, NAME-disk3, ...
+ */
+#define OVF_MAX (8 << 20)
+#define OVA_MAX_FILES 4096	/* a package is a few files, not a tar bomb */
+
+struct ova_disk {
+	const struct ovf_disk *d;
+	const char *file;		/* its entry's name */
+	const struct ovf_mf_line *mf;
+	unsigned long long entry_size;
+	long long id;
+	int lockfd;
+	bool got;
+	struct buf name, lock, tmp, path;
+	char hex[65];
+	unsigned long long size, vsize;
+};
+
+struct ova {
+	char *ovf, *mf;
+	size_t novf, nmf;
+	char *ovf_name, *mf_name;
+	char **names;		/* every regular file's name */
+	unsigned long long *sizes;
+	size_t n;
+};
+
+static void
+ova_release(struct ova *o)
+{
+	size_t i;
+
+	free(o->ovf);
+	free(o->mf);
+	free(o->ovf_name);
+	free(o->mf_name);
+	for (i = 0; i < o->n; i++)
+		free(o->names[i]);
+	free(o->names);
+	free(o->sizes);
+}
+
+static bool
+ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), k = strlen(suffix);
+
+	return n >= k && strcasecmp(s + n - k, suffix) == 0;
+}
+
+/* Read the current entry (at most max bytes) into *out. */
+static int
+arc_slurp(struct arc *a, unsigned long long size, size_t max,
+    const char *what, const char *name, char **out, size_t *len,
+    struct cerr *err)
+{
+	size_t got, n = 0;
+	char *b;
+
+	if (size > max)
+		return cerr_set(err, CERR_USAGE, "%s: '%s' is larger than "
+		    "%zu MiB", what, name, max >> 20);
+	if ((b = malloc((size_t)size + 1)) == NULL)
+		return cerr_set(err, CERR_FAIL, "out of memory");
+	for (;;) {
+		if (arc_read(a, b + n, (size_t)size - n, &got, err)) {
+			free(b);
+			return err->code;
+		}
+		if (got == 0 || n + got == size) {
+			n += got;
+			break;
+		}
+		n += got;
+	}
+	b[n] = '\0';
+	*out = b;
+	*len = n;
+	return 0;
+}
+
+/* The first pass: every name, the descriptor and the manifest. */
+static int
+ova_scan(const char *path, const char *what, struct ova *o,
+    struct cerr *err)
+{
+	struct arc *a = NULL;
+	const char *name;
+	unsigned long long size;
+
+	if (arc_open(path, what, &a, err))
+		return err->code;
+	for (;;) {
+		if (arc_next(a, &name, &size, err))
+			goto out;
+		if (name == NULL)
+			break;
+		if (o->n == OVA_MAX_FILES) {
+			cerr_set(err, CERR_USAGE, "%s: holds more than %d "
+			    "files", what, OVA_MAX_FILES);
+			goto out;
+		}
+		o->names = realloc(o->names, (o->n + 1) * sizeof(*o->names));
+		o->sizes = realloc(o->sizes, (o->n + 1) * sizeof(*o->sizes));
+		if (o->names == NULL || o->sizes == NULL)
+			abort();
+		o->names[o->n] = strdup(name);
+		o->sizes[o->n++] = size;
+		if (o->ovf == NULL && ends_with(name, ".ovf")) {
+			if (arc_slurp(a, size, OVF_MAX, what, name, &o->ovf,
+			    &o->novf, err))
+				goto out;
+			o->ovf_name = strdup(name);
+		} else if (o->mf == NULL && ends_with(name, ".mf")) {
+			if (arc_slurp(a, size, OVF_MAX, what, name, &o->mf,
+			    &o->nmf, err))
+				goto out;
+			o->mf_name = strdup(name);
+		}
+	}
+	if (o->ovf == NULL)
+		cerr_set(err, CERR_USAGE, "%s: holds no OVF descriptor (.ovf)",
+		    what);
+out:
+	arc_free(a);
+	return err->code;
+}
+
+/* An OVF href as the name of an entry: relative, inside the package. */
+static const char *
+href_entry(const char *href)
+{
+	const char *p;
+
+	while (href[0] == '.' && href[1] == '/')
+		href += 2;
+	if (*href == '\0' || *href == '/' || strstr(href, "://") ||
+	    strcmp(href, "..") == 0 || strncmp(href, "../", 3) == 0)
+		return NULL;
+	for (p = href; (p = strstr(p, "/..")) != NULL; p += 3)
+		if (p[3] == '/' || p[3] == '\0')
+			return NULL;
+	return href;
+}
+
+/* Check the digest the manifest gives for a file; NULL line: none. */
+static int
+mf_check(const struct ovf_mf_line *l, const char *name, const char *hex,
+    const char *what, struct cerr *err)
+{
+	if (l && strcmp(l->hex, hex) != 0)
+		return cerr_set(err, CERR_USAGE, "%s: the manifest gives %s "
+		    "%s for '%s', its bytes have %s", what, l->algo, l->hex,
+		    name, hex);
+	return 0;
+}
+
+/* The second pass: the disks' bytes into their temporary files. */
+static int
+ova_extract(struct ctx *ctx, const char *path, const char *what,
+    struct ova_disk *dk, size_t nd, unsigned long long total,
+    img_progress_fn progress, struct cerr *err)
+{
+	struct arc *a = NULL;
+	struct digest *dg = NULL;
+	unsigned char *b = NULL;
+	unsigned long long size, done = 0;
+	const char *name;
+	char hex[65];
+	size_t i, got;
+	int fd = -1;
+
+	if ((b = malloc(COPY_BUF)) == NULL)
+		return cerr_set(err, CERR_FAIL, "out of memory");
+	if (arc_open(path, what, &a, err))
+		goto out;
+	for (;;) {
+		if (arc_next(a, &name, &size, err))
+			goto out;
+		if (name == NULL)
+			break;
+		for (i = 0; i < nd; i++)
+			if (!dk[i].got && strcmp(dk[i].file, name) == 0)
+				break;
+		if (i == nd)
+			continue;
+		fd = open(dk[i].tmp.s, O_WRONLY | O_CREAT | O_EXCL |
+		    O_CLOEXEC, 0600);
+		if (fd < 0) {
+			cerr_set(err, CERR_FAIL, "cannot create '%s': %s",
+			    dk[i].tmp.s, strerror(errno));
+			goto out;
+		}
+		if (dk[i].mf && digest_new_algo(&dg, dk[i].mf->algo, err))
+			goto out;
+		for (;;) {
+			if (arc_read(a, b, COPY_BUF, &got, err))
+				goto out;
+			if (got == 0)
+				break;
+			if (dg)
+				digest_update(dg, b, got);
+			if (write_all(fd, b, got, dk[i].tmp.s, err))
+				goto out;
+			done += got;
+			if (progress)
+				progress(ctx, done, total);
+		}
+		if (close(fd) != 0) {
+			fd = -1;
+			cerr_set(err, CERR_FAIL, "cannot write '%s': %s",
+			    dk[i].tmp.s, strerror(errno));
+			goto out;
+		}
+		fd = -1;
+		if (dg) {
+			digest_hex(dg, hex);
+			digest_free(dg);
+			dg = NULL;
+			if (mf_check(dk[i].mf, name, hex, what, err))
+				goto out;
+		}
+		dk[i].got = true;
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	digest_free(dg);
+	arc_free(a);
+	free(b);
+	return err->code;
+}
+
+/* Convert disk k's temporary file to qcow2 at its path and read back
+ * what the catalog keeps. */
+static int
+ova_convert(struct ova_disk *k, const char *what, struct cerr *err)
+{
+	unsigned char probe[IMGFMT_PROBE_LEN];
+	size_t np = sizeof(probe);
+	const char *fmt;
+	char tmphex[65];
+	struct buf w;
+
+	buf_init(&w);
+	buf_printf(&w, "%s: disk file '%s'", what, k->file);
+	if (hash_file(k->tmp.s, "SHA256", tmphex, NULL, probe, &np, err))
+		goto out;
+	if (imgfmt_standalone(probe, np, err)) {
+		cerr_wrap(err, "%s is refused", w.s);
+		goto out;
+	}
+	fmt = imgfmt_name(imgfmt_detect(probe, np));
+	if (qemu_convert(k->tmp.s, fmt, k->path.s, "qcow2", NULL, CERR_USAGE,
+	    w.s, err))
+		goto out;
+	(void)chmod(k->path.s, 0600);	/* as every image file */
+	np = sizeof(probe);
+	if (hash_file(k->path.s, "SHA256", k->hex, &k->size, probe, &np,
+	    err) || imgfmt_qcow2_size(probe, np, &k->vsize, err))
+		goto out;
+out:
+	unlink(k->tmp.s);
+	buf_release(&w);
+	return err->code;
+}
+
+/* An OVA checked and ready to import. */
+struct ova_job {
+	struct ova o;
+	struct ovf *ovf;
+	struct ovf_mf *mf;
+	struct ova_disk *dk;
+	size_t nd;
+	unsigned long long total;
+};
+
+/*
+ * Everything that can be checked before an image row is made: the tar's
+ * entries, the descriptor, the manifest's digest of it, that every disk
+ * file is in the tar and listed by the manifest, the room.
+ */
+static int
+ova_prepare(const char *path, const char *what, const char *dir,
+    struct ova_job *j, struct cerr *err)
+{
+	struct ova *o = &j->o;
+	struct digest *dg = NULL;
+	unsigned long long need = 0;
+	const char *ent;
+	char hex[65];
+	size_t i, k, m;
+
+	if (ova_scan(path, what, o, err))
+		return err->code;
+	if (ovf_parse(o->ovf, o->novf, o->ovf_name, &j->ovf, err) ||
+	    (o->mf && ovf_manifest(o->mf, o->nmf, o->mf_name, &j->mf, err)))
+		return cerr_wrap(err, "%s", what);
+	if (j->ovf->ndisks == 0)
+		return cerr_set(err, CERR_USAGE, "%s: the OVF descriptor names "
+		    "no disk file", what);
+	if (j->mf) {
+		const struct ovf_mf_line *l = ovf_mf_find(j->mf, o->ovf_name);
+
+		if (l == NULL)
+			return cerr_set(err, CERR_USAGE, "%s: the manifest "
+			    "does not list '%s'", what, o->ovf_name);
+		if (digest_new_algo(&dg, l->algo, err))
+			return err->code;
+		digest_update(dg, o->ovf, o->novf);
+		digest_hex(dg, hex);
+		digest_free(dg);
+		if (mf_check(l, o->ovf_name, hex, what, err))
+			return err->code;
+	}
+	j->nd = j->ovf->ndisks;
+	if ((j->dk = calloc(j->nd, sizeof(*j->dk))) == NULL)
+		abort();
+	for (i = 0; i < j->nd; i++) {
+		struct ova_disk *d = &j->dk[i];
+
+		d->id = -1;
+		d->lockfd = -1;
+		buf_init(&d->name);
+		buf_init(&d->lock);
+		buf_init(&d->tmp);
+		buf_init(&d->path);
+		d->d = &j->ovf->disks[i];
+	}
+	for (i = 0; i < j->nd; i++) {
+		struct ova_disk *d = &j->dk[i];
+
+		if (d->d->compressed)
+			return cerr_set(err, CERR_USAGE, "%s: disk file '%s' is "
+			    "compressed (ovf:compression), which is not "
+			    "supported", what, d->d->file);
+		if ((ent = href_entry(d->d->file)) == NULL)
+			return cerr_set(err, CERR_USAGE, "%s: the OVF names "
+			    "disk file '%s', outside the package", what,
+			    d->d->file);
+		d->file = ent;
+		for (k = 0; k < o->n; k++)
+			if (strcmp(o->names[k], ent) == 0)
+				break;
+		if (k == o->n)
+			return cerr_set(err, CERR_USAGE, "%s: the OVF names "
+			    "disk file '%s', which the archive does not hold",
+			    what, ent);
+		d->entry_size = o->sizes[k];
+		for (m = 0; m < i; m++)
+			if (strcmp(j->dk[m].file, ent) == 0)
+				return cerr_set(err, CERR_USAGE, "%s: the OVF "
+				    "names disk file '%s' for two disks", what,
+				    ent);
+		if (j->mf && (d->mf = ovf_mf_find(j->mf, ent)) == NULL)
+			return cerr_set(err, CERR_USAGE, "%s: the manifest "
+			    "does not list '%s'", what, ent);
+		/* the file while it is converted, and what it becomes: a
+		 * qcow2 of at least its bytes (more when it was compressed) */
+		need += 2 * o->sizes[k];
+		j->total += o->sizes[k];
+	}
+	{
+		struct buf w = BUF_INIT;
+
+		buf_printf(&w, "import '%s'", what);
+		repo_room(dir, need, w.s, err);
+		buf_release(&w);
+	}
+	return err->code;
+}
+
+/* Forget a job; when it failed, with its files and its further rows. */
+static void
+ova_release_job(struct ctx *ctx, struct ova_job *j, bool failed)
+{
+	size_t i;
+
+	for (i = 0; j->dk && i < j->nd; i++) {
+		struct ova_disk *d = &j->dk[i];
+
+		if (failed) {
+			if (d->tmp.len)
+				unlink(d->tmp.s);
+			if (d->path.len)
+				unlink(d->path.s);
+			if (i > 0)
+				import_undo(ctx, d->id);
+		}
+		unlock_row(&d->lockfd, &d->lock);
+		buf_release(&d->name);
+		buf_release(&d->lock);
+		buf_release(&d->tmp);
+		buf_release(&d->path);
+	}
+	free(j->dk);
+	ovf_mf_free(j->mf);
+	ovf_free(j->ovf);
+	ova_release(&j->o);
+	memset(j, 0, sizeof(*j));
+}
+
+/* Import a prepared OVA: the first disk into the locked row id0, the
+ * others into new rows. */
+static int
+ova_run(struct ctx *ctx, struct ova_job *j, const char *path,
+    const char *what, const char *source, const struct img_spec *spec,
+    const char *labels, long long id0, const char *dir,
+    img_progress_fn progress, struct cerr *err)
+{
+	struct ova_disk *dk = j->dk;
+	char now[32];
+	size_t i;
+
+	for (i = 0; i < j->nd; i++) {
+		if (i == 0) {
+			buf_puts(&dk[i].name, spec->name);
+			dk[i].id = id0;
+		} else {
+			buf_printf(&dk[i].name, "%s-disk%zu", spec->name,
+			    i + 1);
+		}
+		if (i > 0 && import_row(ctx, spec, dk[i].name.s, source,
+		    labels, dir, &dk[i].id, &dk[i].lockfd, &dk[i].lock, err))
+			return err->code;
+		buf_printf(&dk[i].path, "%s/%lld", dir, dk[i].id);
+		buf_printf(&dk[i].tmp, "%s/%lld.ova-disk", dir, dk[i].id);
+	}
+	if (ova_extract(ctx, path, what, dk, j->nd, j->total, progress, err))
+		return err->code;
+	fault_point("img.ova.extracted");
+	for (i = 0; i < j->nd; i++)
+		if (ova_convert(&dk[i], what, err))
+			return err->code;
+	fault_point("img.ova.converted");
+
+	catalog_now(now);
+	if (catalog_begin(ctx->cat, err))
+		return err->code;
+	for (i = 0; i < j->nd; i++)
+		if (catalog_exec(ctx->cat, err, "UPDATE images SET state = "
+		    "'ready', format = 'qcow2', size = ?, virtual_size = ?, "
+		    "sha256 = ?, cpu = nullif(?, 0), memory = nullif(?, 0), "
+		    "description = coalesce(description, ?), "
+		    "os = coalesce(os, ?), updated = ? "
+		    "WHERE id = ? AND state = 'locked'", "iisiisssi",
+		    (long long)dk[i].size, (long long)((dk[i].vsize + MIB - 1) /
+		    MIB), dk[i].hex, j->ovf->cpu, j->ovf->memory,
+		    j->ovf->annotation, j->ovf->os, now, dk[i].id) ||
+		    (catalog_changes(ctx->cat) != 1 && cerr_set(err,
+		    CERR_CONFLICT, "cannot import '%s': image '%s' was "
+		    "deleted meanwhile", what, dk[i].name.s)) ||
+		    acct_audit(ctx, "create", "Image", dk[i].id, dk[i].name.s,
+		    source, err)) {
+			catalog_rollback(ctx->cat);
+			return err->code;
+		}
+	if (catalog_commit(ctx->cat, err)) {
+		catalog_rollback(ctx->cat);
+		return err->code;
+	}
+	if (spec->more)
+		for (i = 1; i < j->nd; i++) {
+			struct doc *d = NULL;
+			struct cerr e2 = { 0 };
+			char idbuf[32];
+
+			snprintf(idbuf, sizeof(idbuf), "%lld", dk[i].id);
+			if (img_show(ctx, idbuf, &d, &e2) == 0)
+				doclist_push(spec->more, d);
+		}
+	return 0;
 }
 
 int
 img_import(struct ctx *ctx, const char *source, const struct img_spec *spec,
     img_progress_fn progress, struct doc **out, struct cerr *err)
 {
-	struct buf dir, path, part, lock, json;
+	struct buf dir, path, part, lock, json, what;
 	struct sink s = { .fd = -1 };
+	struct ova_job job = { 0 };
 	unsigned long long total = 0;
 	const char *format = NULL;
 	long long id = -1, vmib = 0;
-	char now[32], hex[65], *abs = NULL;
-	bool url = http_is_url(source);
+	char now[32], hex[65], idbuf[32], *abs = NULL;
+	unsigned char head[512];
+	bool url = http_is_url(source), tar = false;
 	int in = -1, lockfd = -1, rc;
 
 	buf_init(&dir);
@@ -733,6 +1650,7 @@ img_import(struct ctx *ctx, const char *source, const struct img_spec *spec,
 	buf_init(&part);
 	buf_init(&lock);
 	buf_init(&json);
+	buf_init(&what);
 	if (spec->name == NULL) {
 		cerr_set(err, CERR_USAGE, "import needs --name");
 		goto out;
@@ -756,31 +1674,37 @@ img_import(struct ctx *ctx, const char *source, const struct img_spec *spec,
 	if ((!url && open_source(source, &in, &total, err)) ||
 	    img_repo_ensure(ctx, &dir, err) || digest_new(&s.dg, err))
 		goto out;
+	buf_printf(&what, "import '%s'", source);
+	if (!url) {
+		/* an OVA is a tar: known by its header, as formats are */
+		tar = pread(in, head, sizeof(head), 0) == (ssize_t)sizeof(head)
+		    && arc_is_tar(head, sizeof(head));
+		if (!tar && repo_room(dir.s, held(in, total), what.s, err))
+			goto out;
+		if (tar) {
+			close(in);
+			in = -1;
+			if (spec->sha256) {
+				if (hash_file(source, "SHA256", hex, NULL, NULL,
+				    NULL, err))
+					goto out;
+				if (strcasecmp(spec->sha256, hex) != 0) {
+					cerr_set(err, CERR_USAGE, "cannot "
+					    "import '%s': sha256 is %s, not %s "
+					    "as given", source, hex,
+					    spec->sha256);
+					goto out;
+				}
+			}
+			if (ova_prepare(source, source, dir.s, &job, err))
+				goto out;
+		}
+	}
 
 	/* the name is taken at once; the image stays locked while it comes */
-	catalog_now(now);
-	if (catalog_begin(ctx->cat, err))
+	if (import_row(ctx, spec, spec->name, abs, json.s, dir.s, &id,
+	    &lockfd, &lock, err))
 		goto out;
-	if (catalog_exec(ctx->cat, err, "INSERT INTO images (name, "
-	    "description, os, arch, labels, state, owner, group_id, source, "
-	    "created, updated) VALUES (?, ?, ?, ?, ?, 'locked', ?, ?, ?, ?, ?)",
-	    "sssssiisss", spec->name, spec->description, spec->os, spec->arch,
-	    json.s, ctx->who.user_id, ctx->who.group_id, abs, now, now)) {
-		if (err->code == CERR_CONFLICT) {
-			cerr_clear(err);
-			cerr_set(err, CERR_CONFLICT, "image '%s' exists "
-			    "already", spec->name);
-		}
-		catalog_rollback(ctx->cat);
-		goto out;
-	}
-	id = catalog_last_id(ctx->cat);
-	if ((lockfd = import_lock(dir.s, id, &lock, err)) < 0 ||
-	    catalog_commit(ctx->cat, err)) {
-		catalog_rollback(ctx->cat);
-		id = -1;
-		goto out;
-	}
 
 	buf_printf(&path, "%s/%lld", dir.s, id);
 	if (url) {
@@ -792,6 +1716,11 @@ img_import(struct ctx *ctx, const char *source, const struct img_spec *spec,
 				unlink(part.s);
 			goto undo;
 		}
+	} else if (tar) {
+		if (ova_run(ctx, &job, source, source, abs, spec, json.s, id,
+		    dir.s, progress, err))
+			goto undo_file;
+		goto done;
 	} else {
 		s.fd = open(path.s, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC,
 		    0600);
@@ -821,7 +1750,23 @@ img_import(struct ctx *ctx, const char *source, const struct img_spec *spec,
 		    "not %s as given", source, hex, spec->sha256);
 		goto undo_file;
 	}
+	if (url && arc_is_tar(s.probe, s.nprobe)) {
+		/* an OVA served over HTTP: imported from the download */
+		rc = ova_prepare(part.s, source, dir.s, &job, err) ||
+		    ova_run(ctx, &job, part.s, source, abs, spec, json.s, id,
+		    dir.s, progress, err);
+		unlink(part.s);
+		if (rc)
+			goto undo_file;
+		goto done;
+	}
 	if (inspect(&s, &format, &vmib, err)) {
+		cerr_wrap(err, "cannot import '%s'", source);
+		goto undo_file;
+	}
+	/* an image VMs boot must not make qemu open files of the host */
+	if ((strcmp(format, "qcow2") == 0 || strcmp(format, "vmdk") == 0) &&
+	    imgfmt_standalone(s.probe, s.nprobe, err)) {
 		cerr_wrap(err, "cannot import '%s'", source);
 		goto undo_file;
 	}
@@ -845,7 +1790,9 @@ img_import(struct ctx *ctx, const char *source, const struct img_spec *spec,
 		catalog_rollback(ctx->cat);
 		goto undo_file;
 	}
-	img_show(ctx, spec->name, out, err);
+done:
+	snprintf(idbuf, sizeof(idbuf), "%lld", id);
+	img_show(ctx, idbuf, out, err);
 	goto out;
 undo_file:
 	/* a whole file that is wrong: no resume can mend it */
@@ -855,10 +1802,8 @@ undo_file:
 undo:
 	import_undo(ctx, id);
 out:
-	if (lockfd >= 0) {
-		unlink(lock.s);
-		close(lockfd);
-	}
+	ova_release_job(ctx, &job, err->code != 0);
+	unlock_row(&lockfd, &lock);
 	if (s.fd >= 0)
 		close(s.fd);
 	if (in >= 0)
@@ -870,6 +1815,380 @@ out:
 	buf_release(&part);
 	buf_release(&lock);
 	buf_release(&json);
+	buf_release(&what);
+	return err->code;
+}
+
+/* Copy the bytes [off, end) of in to the same place in out, in the
+ * kernel; returns 1 when the kernel cannot copy between these files. */
+static int
+range_copy(int in, int out, off_t off, off_t end, const char *src,
+    const char *dst, struct cerr *err)
+{
+	off_t o = off;
+	ssize_t r;
+
+	while (o < end) {
+		r = copy_file_range(in, &o, out, &(off_t){ o },
+		    (size_t)(end - o < RANGE_STEP ? end - o : RANGE_STEP), 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && o == off && (errno == EXDEV || errno == ENOSYS ||
+		    errno == EINVAL || errno == EOPNOTSUPP))
+			return 1;
+		if (r < 0)
+			return cerr_set(err, errno == ENOSPC ? CERR_CAPACITY :
+			    CERR_FAIL, "cannot copy '%s' to '%s': %s", src, dst,
+			    strerror(errno));
+		if (r == 0)
+			break;
+	}
+	return 0;
+}
+
+/* The same with read and write. */
+static int
+range_rw(int in, int out, off_t off, off_t end, const char *src,
+    const char *dst, struct cerr *err)
+{
+	unsigned char *b = malloc(COPY_BUF);
+	ssize_t r;
+	size_t n;
+
+	if (b == NULL)
+		return cerr_set(err, CERR_FAIL, "out of memory");
+	if (lseek(out, off, SEEK_SET) < 0)
+		cerr_set(err, CERR_FAIL, "cannot seek '%s': %s", dst,
+		    strerror(errno));
+	while (err->code == 0 && off < end) {
+		n = (size_t)(end - off < COPY_BUF ? end - off : COPY_BUF);
+		r = pread(in, b, n, off);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			if (r < 0)
+				cerr_set(err, CERR_FAIL, "cannot read '%s': %s",
+				    src, strerror(errno));
+			break;
+		}
+		if (write_all(out, b, (size_t)r, dst, err))
+			break;
+		off += r;
+	}
+	free(b);
+	return err->code;
+}
+
+/*
+ * Copy in (size bytes) to out: a reflink where the file system shares
+ * blocks, else in the kernel, else with read and write; holes stay holes
+ * (only the data SEEK_DATA finds is copied), as cp keeps them.
+ */
+static int
+file_copy(int in, int out, off_t size, const char *src, const char *dst,
+    struct cerr *err)
+{
+	off_t pos = 0, data, hole;
+	bool kernel = true;
+	int rc;
+
+	if (ioctl(out, FICLONE, in) == 0)
+		return 0;
+	while (pos < size) {
+		data = lseek(in, pos, SEEK_DATA);
+		if (data < 0 && errno == ENXIO)
+			break;		/* a hole to the end */
+		if (data < 0) {		/* no SEEK_DATA here: all data */
+			data = pos;
+			hole = size;
+		} else if ((hole = lseek(in, data, SEEK_HOLE)) < 0) {
+			hole = size;
+		}
+		if (hole > size)
+			hole = size;
+		rc = kernel ? range_copy(in, out, data, hole, src, dst, err) :
+		    1;
+		if (rc == 1) {
+			kernel = false;
+			rc = range_rw(in, out, data, hole, src, dst, err);
+		}
+		if (rc)
+			return err->code;
+		pos = hole;
+	}
+	if (ftruncate(out, size) != 0)
+		return cerr_set(err, errno == ENOSPC ? CERR_CAPACITY :
+		    CERR_FAIL, "cannot write '%s': %s", dst, strerror(errno));
+	return 0;
+}
+
+int
+img_clone(struct ctx *ctx, const char *ref, const char *name,
+    struct doc **out, struct cerr *err)
+{
+	struct doc *cur = NULL;
+	struct buf dir, src, dst, lock, what;
+	struct img_spec spec = { 0 };
+	long long id = -1, from;
+	char now[32], idbuf[32];
+	int in = -1, fd = -1, lockfd = -1;
+	struct stat sb;
+
+	buf_init(&dir);
+	buf_init(&src);
+	buf_init(&dst);
+	buf_init(&lock);
+	buf_init(&what);
+	if (valid_name("image", name, err) || img_find(ctx, ref, &cur, NULL,
+	    err))
+		goto out;
+	from = doc_map_get(cur, "id")->u.i;
+	if (strcmp(doc_get_str(cur, "state"), "ready") != 0 &&
+	    strcmp(doc_get_str(cur, "state"), "used") != 0) {
+		cerr_set(err, CERR_CONFLICT, "cannot clone image '%s': it is "
+		    "%s", ref, doc_get_str(cur, "state"));
+		goto out;
+	}
+	if (img_repo_ensure(ctx, &dir, err))
+		goto out;
+	buf_printf(&src, "%s/%lld", dir.s, from);
+	buf_printf(&what, "clone image '%s'", ref);
+	if ((in = open(src.s, O_RDONLY | O_CLOEXEC)) < 0 ||
+	    fstat(in, &sb) != 0) {
+		cerr_set(err, CERR_FAIL, "cannot %s: cannot read '%s': %s",
+		    what.s, src.s, strerror(errno));
+		goto out;
+	}
+	if (repo_room(dir.s, held(in, (unsigned long long)sb.st_size),
+	    what.s, err))
+		goto out;
+	spec.description = doc_get_str(cur, "description");
+	spec.os = doc_get_str(cur, "os");
+	spec.arch = doc_get_str(cur, "arch");
+	{
+		struct buf json = BUF_INIT;
+
+		if (labels_json(doc_map_get(cur, "labels"), &json, err) == 0)
+			import_row(ctx, &spec, name, doc_get_str(cur,
+			    "source"), json.s, dir.s, &id, &lockfd, &lock,
+			    err);
+		buf_release(&json);
+		if (err->code)
+			goto out;
+	}
+	buf_printf(&dst, "%s/%lld", dir.s, id);
+	fd = open(dst.s, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		cerr_set(err, CERR_FAIL, "cannot create '%s': %s", dst.s,
+		    strerror(errno));
+		goto undo;
+	}
+	if (file_copy(in, fd, sb.st_size, src.s, dst.s, err))
+		goto undo_file;
+	fault_point("img.clone.copied");
+	if (close(fd) != 0) {
+		fd = -1;
+		cerr_set(err, CERR_FAIL, "cannot write '%s': %s", dst.s,
+		    strerror(errno));
+		goto undo_file;
+	}
+	fd = -1;
+	catalog_now(now);
+	if (catalog_begin(ctx->cat, err))
+		goto undo_file;
+	if (catalog_exec(ctx->cat, err, "UPDATE images SET state = 'ready', "
+	    "(format, size, virtual_size, sha256, cpu, memory) = (SELECT "
+	    "format, size, virtual_size, sha256, cpu, memory FROM images "
+	    "WHERE id = ?), updated = ? WHERE id = ? AND state = 'locked'",
+	    "isi", from, now, id) ||
+	    (catalog_changes(ctx->cat) != 1 && cerr_set(err, CERR_CONFLICT,
+	    "cannot %s: image '%s' was deleted meanwhile", what.s, name)) ||
+	    acct_audit(ctx, "clone", "Image", id, name, doc_get_str(cur,
+	    "name"), err) || catalog_commit(ctx->cat, err)) {
+		catalog_rollback(ctx->cat);
+		goto undo_file;
+	}
+	snprintf(idbuf, sizeof(idbuf), "%lld", id);
+	img_show(ctx, idbuf, out, err);
+	goto out;
+undo_file:
+	unlink(dst.s);
+undo:
+	import_undo(ctx, id);
+out:
+	unlock_row(&lockfd, &lock);
+	if (fd >= 0)
+		close(fd);
+	if (in >= 0)
+		close(in);
+	doc_free(cur);
+	buf_release(&dir);
+	buf_release(&src);
+	buf_release(&dst);
+	buf_release(&lock);
+	buf_release(&what);
+	return err->code;
+}
+
+/* A name for files inside an OVA: the image's, with anything but
+ * letters, digits, '.', '_' and '-' made '_'. */
+static void
+ova_base(struct buf *b, const char *name)
+{
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)name; *p; p++)
+		buf_add(b, (isalnum(*p) || strchr("._-", *p)) && *p < 0x80 ?
+		    (const char *)p : "_", 1);
+}
+
+int
+img_export(struct ctx *ctx, const char *ref, const char *file,
+    struct cerr *err)
+{
+	struct doc *cur = NULL;
+	struct buf dir, src, tmp, what, base, ovfname, mfname, diskname, ovfx,
+	    mft;
+	struct ovf_spec os = { 0 };
+	struct arc *a = NULL;
+	struct digest *dg = NULL;
+	const struct doc *v;
+	unsigned char probe[512], *b = NULL;
+	size_t np = sizeof(probe);
+	unsigned long long vsz = 0;
+	char ovfhex[65], diskhex[65];
+	const char *state, *fmt;
+	int fd = -1, in = -1;
+	ssize_t r;
+
+	buf_init(&dir);
+	buf_init(&src);
+	buf_init(&tmp);
+	buf_init(&what);
+	buf_init(&base);
+	buf_init(&ovfname);
+	buf_init(&mfname);
+	buf_init(&diskname);
+	buf_init(&ovfx);
+	buf_init(&mft);
+	buf_printf(&what, "cannot export image '%s'", ref);
+	if (file == NULL && isatty(STDOUT_FILENO)) {
+		cerr_set(err, CERR_USAGE, "%s: standard output is a terminal "
+		    "(redirect it, or give -f FILE)", what.s);
+		goto out;
+	}
+	if (img_find(ctx, ref, &cur, NULL, err))
+		goto out;
+	state = doc_get_str(cur, "state");
+	fmt = doc_get_str(cur, "format");
+	if (strcmp(state, "ready") != 0 && strcmp(state, "used") != 0) {
+		cerr_set(err, CERR_CONFLICT, "%s: it is %s", what.s, state);
+		goto out;
+	}
+	if (fmt == NULL || strcmp(fmt, "iso") == 0) {
+		cerr_set(err, CERR_USAGE, "%s: an ISO image is not a disk",
+		    what.s);
+		goto out;
+	}
+	img_repo(ctx, &dir);
+	buf_printf(&src, "%s/%lld", dir.s, doc_map_get(cur, "id")->u.i);
+	buf_printf(&tmp, "%s/%lld.export-%ld.vmdk", dir.s,
+	    doc_map_get(cur, "id")->u.i, (long)getpid());
+	if (file) {
+		fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+		    0644);
+		if (fd < 0) {
+			cerr_set(err, errno == EACCES ? CERR_PERM : errno ==
+			    ENOENT ? CERR_NOTFOUND : CERR_FAIL, "%s: cannot "
+			    "create '%s': %s", what.s, file, strerror(errno));
+			goto out;
+		}
+	}
+	if (qemu_convert(src.s, fmt, tmp.s, "vmdk",
+	    "subformat=streamOptimized", CERR_FAIL, what.s, err) ||
+	    hash_file(tmp.s, "SHA256", diskhex, &os.file_size, probe, &np,
+	    err))
+		goto fail;
+	vsz = imgfmt_vmdk_size(probe, np);
+	ova_base(&base, doc_get_str(cur, "name"));
+	buf_printf(&ovfname, "%s.ovf", base.s);
+	buf_printf(&mfname, "%s.mf", base.s);
+	buf_printf(&diskname, "%s-disk1.vmdk", base.s);
+	os.name = doc_get_str(cur, "name");
+	os.description = doc_get_str(cur, "description");
+	os.os = doc_get_str(cur, "os");
+	v = doc_map_get(cur, "cpu");
+	os.cpu = v && v->type == DOC_INT ? v->u.i : 1;
+	v = doc_map_get(cur, "memory");
+	os.memory = v && v->type == DOC_INT ? v->u.i : 1024;
+	os.file = diskname.s;
+	os.capacity = vsz;
+	if (ovf_write(&os, &ovfx, err) || digest_new(&dg, err))
+		goto fail;
+	digest_update(dg, ovfx.s, ovfx.len);
+	digest_hex(dg, ovfhex);
+	buf_printf(&mft, "SHA256(%s)= %s\nSHA256(%s)= %s\n", ovfname.s,
+	    ovfhex, diskname.s, diskhex);
+	/* the descriptor first, the manifest next, then the disk, as
+	 * DSP0243 orders an OVA */
+	if (arc_create(fd >= 0 ? fd : STDOUT_FILENO, file ? file : "<stdout>",
+	    &a, err) ||
+	    arc_add(a, ovfname.s, ovfx.len, err) ||
+	    arc_write(a, ovfx.s, ovfx.len, err) ||
+	    arc_add(a, mfname.s, mft.len, err) ||
+	    arc_write(a, mft.s, mft.len, err) ||
+	    arc_add(a, diskname.s, os.file_size, err))
+		goto fail;
+	if ((in = open(tmp.s, O_RDONLY | O_CLOEXEC)) < 0 ||
+	    (b = malloc(COPY_BUF)) == NULL) {
+		cerr_set(err, CERR_FAIL, "%s: cannot read '%s'", what.s,
+		    tmp.s);
+		goto fail;
+	}
+	while ((r = read(in, b, COPY_BUF)) > 0)
+		if (arc_write(a, b, (size_t)r, err))
+			goto fail;
+	if (r < 0) {
+		cerr_set(err, CERR_FAIL, "%s: cannot read '%s': %s", what.s,
+		    tmp.s, strerror(errno));
+		goto fail;
+	}
+	if (arc_finish(a, err))
+		goto fail;
+	if (fd >= 0 && close(fd) != 0) {
+		fd = -1;
+		cerr_set(err, CERR_FAIL, "%s: cannot write '%s': %s", what.s,
+		    file, strerror(errno));
+		goto fail;
+	}
+	fd = -1;
+	goto out;
+fail:
+	if (file)
+		unlink(file);
+	else if (arc_reader_left(a))
+		cerr_clear(err);	/* the reader left: not an error */
+out:
+	arc_free(a);
+	if (tmp.len)
+		unlink(tmp.s);
+	if (fd >= 0)
+		close(fd);
+	if (in >= 0)
+		close(in);
+	free(b);
+	digest_free(dg);
+	doc_free(cur);
+	buf_release(&dir);
+	buf_release(&src);
+	buf_release(&tmp);
+	buf_release(&what);
+	buf_release(&base);
+	buf_release(&ovfname);
+	buf_release(&mfname);
+	buf_release(&diskname);
+	buf_release(&ovfx);
+	buf_release(&mft);
 	return err->code;
 }
 
@@ -903,9 +2222,11 @@ img_update(struct ctx *ctx, const char *ref, const struct img_spec *spec,
 	if (catalog_exec(ctx->cat, err, "UPDATE images SET "
 	    "name = coalesce(?, name), description = coalesce(?, description), "
 	    "os = coalesce(?, os), arch = coalesce(?, arch), "
-	    "labels = coalesce(?, labels), updated = ? WHERE id = ?",
-	    "ssssssi", spec->name, spec->description, spec->os, spec->arch,
-	    labels ? json.s : NULL, now, id)) {
+	    "labels = coalesce(?, labels), cpu = coalesce(nullif(?, 0), cpu), "
+	    "memory = coalesce(nullif(?, 0), memory), updated = ? "
+	    "WHERE id = ?", "sssssiisi", spec->name, spec->description,
+	    spec->os, spec->arch, labels ? json.s : NULL, spec->cpu,
+	    spec->memory, now, id)) {
 		if (err->code == CERR_CONFLICT) {
 			cerr_clear(err);
 			cerr_set(err, CERR_CONFLICT, "image '%s' exists "
@@ -999,6 +2320,10 @@ img_delete(struct ctx *ctx, const char *ref, struct cerr *err)
 	unlink(path.s);
 	buf_puts(&path, ".lock");	/* what a dead import left */
 	unlink(path.s);
+	buf_reset(&path);		/* and a dead OVA import */
+	img_repo(ctx, &path);
+	buf_printf(&path, "/%lld.ova-disk", id);
+	unlink(path.s);
 	buf_release(&path);
 	doc_free(cur);
 	return 0;
@@ -1034,7 +2359,7 @@ img_apply(struct ctx *ctx, const struct doc *d, const char *where,
 	struct img_spec spec = { 0 };
 	const char *source = NULL;
 	struct doc *cur = NULL;
-	const struct doc *lab = doc_map_get(d, "labels");
+	const struct doc *lab = doc_map_get(d, "labels"), *v;
 
 	if (doc_field(d, "name", where, &spec.name, err) ||
 	    doc_field(d, "description", where, &spec.description, err) ||
@@ -1047,6 +2372,17 @@ img_apply(struct ctx *ctx, const struct doc *d, const char *where,
 		cerr_set(err, CERR_USAGE, "name: missing");
 		return cerr_wrap(err, "%s", where);
 	}
+	if ((v = doc_map_get(d, "cpu")) != NULL && v->type != DOC_NULL) {
+		if (v->type != DOC_INT || v->u.i < 1) {
+			cerr_set(err, CERR_USAGE, "cpu: expected a whole "
+			    "number of vCPUs");
+			return cerr_wrap(err, "%s", where);
+		}
+		spec.cpu = v->u.i;
+	}
+	if ((v = doc_map_get(d, "memory")) != NULL && v->type != DOC_NULL &&
+	    units_doc_mib(v, &spec.memory, err))
+		return cerr_wrap(err, "%s: memory", where);
 	if (lab && lab->type != DOC_NULL) {
 		if (lab->type != DOC_MAP) {
 			cerr_set(err, CERR_USAGE, "labels: expected a map");

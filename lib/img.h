@@ -29,7 +29,10 @@ struct img_spec {
 	const char *sha256;		/* import: the expected digest */
 	const struct doc *labels;	/* a map */
 	int merge_labels;		/* set: add to the labels, not replace */
+	long long cpu;			/* set: suggested vCPUs (0: not given) */
+	long long memory;		/* set: suggested MiB (0: not given) */
 	long stall_timeout;		/* URLs: seconds of stall (0: 60) */
+	struct doclist *more;		/* import: an OVA's further images */
 };
 
 /* Called with bytes done and total (0 when unknown) while importing. */
@@ -49,11 +52,41 @@ typedef void (*img_progress_fn)(struct ctx *ctx, unsigned long long done,
 int img_import(struct ctx *ctx, const char *source,
     const struct img_spec *spec, img_progress_fn progress, struct doc **out,
     struct cerr *err);
+/*
+ * An OVA (a tar, known by its header, from a file or a URL) is imported
+ * as one qcow2 image a disk its OVF descriptor names: the first named
+ * spec->name, the others NAME-disk2, NAME-disk3, ... (their documents
+ * pushed to spec->more when it is set), each with the vCPUs and memory of
+ * the descriptor's virtual hardware as its suggested cpu and memory, and
+ * its annotation and operating system as description and os unless spec
+ * gives them.  The tar's entries are checked before anything is written:
+ * an absolute name, a "..", a link or a device is CERR_USAGE, as are a
+ * descriptor naming a disk the tar does not hold, a manifest (.mf) digest
+ * that does not match, and a disk qemu-img cannot read or one that would
+ * make it read other files (a backing file, vmdk extents).  Disks are
+ * unpacked into temporary files in the repository, never by their names.
+ * A disk larger than the repository's free space is CERR_CAPACITY.
+ */
 int img_show(struct ctx *ctx, const char *ref, struct doc **out,
     struct cerr *err);
+/* A full, independent copy of image ref named name (same format, sha256,
+ * suggested size; its own file, copied by reflink or in the kernel).
+ * CERR_CONFLICT when name is taken or ref is not ready or used,
+ * CERR_CAPACITY when the repository lacks the room. */
+int img_clone(struct ctx *ctx, const char *ref, const char *name,
+    struct doc **out, struct cerr *err);
+/*
+ * Write image ref as an OVA to file (NULL: standard output, refused with
+ * CERR_USAGE when it is a terminal): a tar holding NAME.ovf (an OVF 1.x
+ * descriptor), NAME.mf (SHA256 digests) and NAME-disk1.vmdk (the disk as
+ * a streamOptimized vmdk, made by qemu-img in the repository), in that
+ * order.  A failed export removes file.
+ */
+int img_export(struct ctx *ctx, const char *ref, const char *file,
+    struct cerr *err);
 int img_list(struct ctx *ctx, emit_fn emit, struct cerr *err);
-/* Change name, description, os, arch, labels.  CERR_CONFLICT for a taken
- * name, CERR_PERM for another's image. */
+/* Change name, description, os, arch, labels, suggested cpu and memory.
+ * CERR_CONFLICT for a taken name, CERR_PERM for another's image. */
 int img_update(struct ctx *ctx, const char *ref, const struct img_spec *spec,
     struct doc **out, struct cerr *err);
 /* "public" or "private". */

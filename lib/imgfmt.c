@@ -110,3 +110,37 @@ imgfmt_vmdk_size(const unsigned char *buf, size_t n)
 		return 0;
 	return le64(buf + 12) * 512;
 }
+
+int
+imgfmt_standalone(const unsigned char *buf, size_t n, struct cerr *err)
+{
+	unsigned long long size;
+
+	switch (imgfmt_detect(buf, n)) {
+	case IMGFMT_QCOW2:
+		if (imgfmt_qcow2_size(buf, n, &size, err))
+			return err->code;
+		if (be64(buf + 8) != 0)
+			return cerr_set(err, CERR_USAGE, "a qcow2 image with a "
+			    "backing file");
+		/* incompatible feature bit 2: an external data file */
+		if (be32(buf + 4) == 3 && (be64(buf + 72) & 4))
+			return cerr_set(err, CERR_USAGE, "a qcow2 image with "
+			    "an external data file");
+		return 0;
+	case IMGFMT_VMDK:
+		if (n >= 4 && memcmp(buf, "KDMV", 4) != 0)
+			return cerr_set(err, CERR_USAGE, "a vmdk descriptor "
+			    "(its data is in other files)");
+		if (imgfmt_vmdk_size(buf, n) == 0)
+			return cerr_set(err, CERR_USAGE, "a vmdk without a "
+			    "capacity (its data is in other files)");
+		return 0;
+	case IMGFMT_ISO:
+		return cerr_set(err, CERR_USAGE, "an ISO 9660 image, not a "
+		    "disk");
+	case IMGFMT_RAW:
+		break;
+	}
+	return 0;
+}

@@ -40,5 +40,10 @@ int imgfmt_qcow2_size(const unsigned char *buf, size_t n,
  * capacity in sectors; 0 when buf holds no sparse header (a descriptor).
  */
 unsigned long long imgfmt_vmdk_size(const unsigned char *buf, size_t n);
+/* 0 when the image starting with buf holds all its data itself, so that
+ * qemu-img reads no other file: no qcow2 backing or external data file,
+ * no vmdk descriptor naming extents; CERR_USAGE, saying what it is,
+ * otherwise (and for an ISO, which is no disk). */
+int imgfmt_standalone(const unsigned char *buf, size_t n, struct cerr *err);
 
 #endif

@@ -1,6 +1,6 @@
 /*
- * iso.h - adapter: ISO 9660 images through libarchive.  The only module
- * that includes <archive.h>.
+ * iso.h - adapter: ISO 9660 images through libarchive.  With arc.c (tars),
+ * the only module that includes <archive.h>.
  *
  * Images are made in memory (a cloud-init seed is a few KiB), with Rock
  * Ridge and Joliet names so that file names such as "meta-data" read back

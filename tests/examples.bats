@@ -84,3 +84,15 @@ load helpers/common
 	run bash -c 'ls -d /tmp/csg.* 2>/dev/null'
 	[ -z "$output" ]
 }
+
+@test "examples: images.sh clones an image, exports it as an OVA and imports it back" {
+	run -0 --separate-stderr "$CLOUDOS_SRCDIR/examples/images.sh"
+	assert_line "web-base.ovf"
+	assert_line "web-base.mf"
+	assert_line "web-base-disk1.vmdk"
+	assert_line "from-ova qcow2 ready"
+	assert_line "same disk"
+	[[ "$stderr" == *"images finished"* ]]
+	run bash -c 'ls -d /tmp/cimages.* 2>/dev/null'
+	[ -z "$output" ]
+}

@@ -130,11 +130,63 @@ test_vmdk(void)
 	    21) == 0, "vmdk: a descriptor gives 0");
 }
 
+static void
+test_standalone(void)
+{
+	struct cerr err = { 0 };
+	size_t n;
+
+	n = qcow2(3, 16, 1 << 20);
+	ok(imgfmt_standalone(buf, n, &err) == 0, "standalone: a plain qcow2");
+	put_be64(buf + 8, 104);	/* backing_file_offset */
+	cerr_clear(&err);
+	ok(imgfmt_standalone(buf, n, &err) == CERR_USAGE &&
+	    strstr(err.msg, "backing file"), "standalone: qcow2 backing "
+	    "file refused (%s)", err.msg);
+	n = qcow2(3, 16, 1 << 20);
+	put_be64(buf + 72, 4);	/* incompatible: external data file */
+	cerr_clear(&err);
+	ok(imgfmt_standalone(buf, n, &err) == CERR_USAGE &&
+	    strstr(err.msg, "external data file"), "standalone: qcow2 "
+	    "external data file refused (%s)", err.msg);
+	n = qcow2(2, 16, 1 << 20);
+	put_be64(buf + 72, 4);	/* version 2: no such field */
+	cerr_clear(&err);
+	ok(imgfmt_standalone(buf, n, &err) == 0, "standalone: qcow2 v2 has "
+	    "no feature bits");
+	n = qcow2(3, 16, 0);
+	cerr_clear(&err);
+	ok(imgfmt_standalone(buf, n, &err) == CERR_USAGE, "standalone: a "
+	    "corrupt qcow2 refused (%s)", err.msg);
+	memset(buf, 0, sizeof(buf));
+	memcpy(buf, "KDMV", 4);
+	buf[14] = 0x20;
+	cerr_clear(&err);
+	ok(imgfmt_standalone(buf, 512, &err) == 0, "standalone: a sparse "
+	    "vmdk");
+	buf[14] = 0;	/* capacity 0: the data is named by a descriptor */
+	cerr_clear(&err);
+	ok(imgfmt_standalone(buf, 512, &err) == CERR_USAGE, "standalone: a "
+	    "vmdk without capacity refused (%s)", err.msg);
+	cerr_clear(&err);
+	ok(imgfmt_standalone((const unsigned char *)"# Disk DescriptorFile\n",
+	    22, &err) == CERR_USAGE && strstr(err.msg, "descriptor"),
+	    "standalone: a vmdk descriptor refused (%s)", err.msg);
+	memset(buf, 0, sizeof(buf));
+	cerr_clear(&err);
+	ok(imgfmt_standalone(buf, 4096, &err) == 0, "standalone: raw");
+	memcpy(buf + 32769, "CD001", 5);
+	cerr_clear(&err);
+	ok(imgfmt_standalone(buf, IMGFMT_PROBE_LEN, &err) == CERR_USAGE,
+	    "standalone: an ISO is no disk (%s)", err.msg);
+}
+
 int
 main(void)
 {
 	test_detect();
 	test_qcow2();
 	test_vmdk();
+	test_standalone();
 	return tap_done();
 }

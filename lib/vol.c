@@ -773,7 +773,7 @@ vol_create(struct ctx *ctx, const char *name, long long size,
 		goto out;
 	vol_file(id, r.file);
 	fault_point("vol.intent");
-	if (hv_pvol_create(hv, r.pool, r.file, size, NULL, NULL, err)) {
+	if (hv_pvol_create(hv, r.pool, r.file, size, NULL, NULL, NULL, err)) {
 		forget(ctx, id);
 		cerr_wrap(err, "cannot create volume '%s' on host '%s'", name,
 		    r.host);
@@ -915,7 +915,7 @@ derive(struct ctx *ctx, const char *ref, const char *name, bool linked,
 	    linked ? r.id : 0, linked ? "snapshot" : "clone", &id, err))
 		goto out;
 	vol_file(id, file);
-	if (linked ? hv_pvol_create(hv, r.pool, file, r.size, base, NULL,
+	if (linked ? hv_pvol_create(hv, r.pool, file, r.size, base, NULL, NULL,
 	    err) : hv_pvol_clone(hv, r.pool, r.file, file, err)) {
 		forget(ctx, id);
 		cerr_wrap(err, "cannot %s on host '%s'", what, r.host);

@@ -607,6 +607,8 @@ model_ds_clause(const struct model *m, const struct sched_req *q,
 	for (i = 0; i < q->nds; i++, n++)
 		buf_printf(&out, "%s" "labels." SCHED_DS_LABEL "%s >= %lld",
 		    out.len ? " && " : "", q->ds[i].name, q->ds[i].size);
+	if (q->vm_id > 0)
+		id = q->vm_id;
 	for (i = 0; q->nds == 0 && id > 0 && i < m->ndsneed; i++) {
 		if (m->dsneed[i].vm != id)
 			continue;

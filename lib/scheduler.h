@@ -57,6 +57,7 @@ struct sched_req {
 	 * already has its needs read from its disks) */
 	const struct sched_ds *ds;
 	size_t nds;
+	long long vm_id;		/* a recorded VM, or 0 */
 };
 
 /* Inside the caller's transaction: the host the engine chooses for one

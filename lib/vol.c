@@ -421,6 +421,19 @@ vol_ds_remove(struct ctx *ctx, const char *ref, struct cerr *err)
 		    nvol == 1 ? " is" : "s are");
 		goto out;
 	}
+	/* and VMs' disks */
+	if (catalog_query(ctx->cat, &st, err, "SELECT count(*) FROM vm_disks "
+	    "WHERE datastore_id = ?", "i", id) == 0 && cstmt_row(st, err))
+		nvol = cstmt_int(st, 0);
+	cstmt_free(st);
+	if (err->code)
+		goto out;
+	if (nvol > 0) {
+		cerr_set(err, CERR_CONFLICT, "cannot remove datastore '%s': "
+		    "%lld disk%s of VMs %s in it (delete the VMs first)", name,
+		    nvol, nvol == 1 ? "" : "s", nvol == 1 ? "is" : "are");
+		goto out;
+	}
 	if (ds_hosts(ctx, id, &hs, &n, err))
 		goto out;
 	ds_pool(name, pool);
@@ -441,8 +454,9 @@ vol_ds_remove(struct ctx *ctx, const char *ref, struct cerr *err)
 		goto out;
 	/* a volume created meanwhile keeps the datastore */
 	if (catalog_exec(ctx->cat, err, "DELETE FROM datastores WHERE id = ? "
-	    "AND NOT EXISTS (SELECT 1 FROM volumes WHERE datastore_id = ?)",
-	    "ii", id, id) ||
+	    "AND NOT EXISTS (SELECT 1 FROM volumes WHERE datastore_id = ?1) "
+	    "AND NOT EXISTS (SELECT 1 FROM vm_disks WHERE datastore_id = ?1)",
+	    "i", id) ||
 	    acct_audit(ctx, "delete", "Datastore", id, name, NULL, err) ||
 	    catalog_commit(ctx->cat, err))
 		catalog_rollback(ctx->cat);

@@ -41,8 +41,9 @@
 	"SELECT v.id, v.uuid, v.name, v.state, h.name, v.cpu, v.memory, " \
 	"v.labels, u.name, g.name, v.created, v.updated, v.error, h.uri, " \
 	"h.domain_type, v.host_id, v.target, v.intent_pid, v.target_host, " \
-	"v.spec, (SELECT json_group_array(json_object('target', d.target, " \
-	"'size', d.size, 'image', i.name, 'datastore', s.name)) FROM " \
+	"v.spec, (SELECT json_object('disks', json_group_array(json_object(" \
+	"'target', d.target, 'size', d.size, 'image', i.name, 'datastore', " \
+	"s.name))) FROM " \
 	"vm_disks d LEFT JOIN images i ON i.id = d.image_id LEFT JOIN " \
 	"datastores s ON s.id = d.datastore_id WHERE d.vm_id = v.id), " \
 	"v.requirements, v.policy, v.rank, ag.name, v.priority, v.reason, " \
@@ -128,8 +129,8 @@ vmrow_fill(struct cstmt *st, struct vmrow *r)
 	r->spec = dup_or_null(cstmt_text(st, 19));
 }
 
-/* The JSON array of a VM's disks as a list of {target, size, image,
- * datastore}, without the fields a disk does not have. */
+/* The JSON of a VM's disks ({"disks": [...]}) as a list of {target, size,
+ * image, datastore}, without the fields a disk does not have. */
 static struct doc *
 disks_doc(const char *json)
 {
@@ -139,8 +140,10 @@ disks_doc(const char *json)
 	const struct doc *a;
 	size_t i;
 
+	/* {"disks": [...]}: a bare array would read as a stream of maps */
 	if (json == NULL || yml_read("disks", json, strlen(json), &dl, &err) ||
-	    dl.n != 1 || (a = dl.v[0])->type != DOC_LIST)
+	    dl.n != 1 || (a = doc_map_get(dl.v[0], "disks")) == NULL ||
+	    a->type != DOC_LIST)
 		goto out;
 	for (i = 0; i < a->u.list.n; i++) {
 		const struct doc *d = a->u.list.v[i], *v;

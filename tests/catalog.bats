@@ -13,7 +13,7 @@ setup() {
 	run -0 cvm list
 	[ -f "$CLOUDOS_CATALOG" ]
 	[ "$(sqlite3 "$CLOUDOS_CATALOG" 'PRAGMA journal_mode')" = wal ]
-	[ "$(sqlite3 "$CLOUDOS_CATALOG" 'PRAGMA user_version')" = 7 ]
+	[ "$(sqlite3 "$CLOUDOS_CATALOG" 'PRAGMA user_version')" = 10 ]
 	run -0 sqlite3 "$CLOUDOS_CATALOG" "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
 	[ "$output" = $'audit\nclusters\ndatastore_hosts\ndatastores\ngroups\nhosts\nimages\nsched_lease\nusers\nvm_disks\nvm_groups\nvm_stats\nvms\nvolumes' ]
 	run -0 sqlite3 "$CLOUDOS_CATALOG" "SELECT name, uid, admin FROM users"
@@ -44,7 +44,7 @@ setup() {
 	sqlite3 "$CLOUDOS_CATALOG" 'PRAGMA user_version = 99'
 	before=$(catalog_digest)
 	run -1 --separate-stderr chost add t1 test:///default
-	[ "$stderr" = "chost: catalog '$CLOUDOS_CATALOG' has schema version 99, newer than this cloudos knows (9)" ]
+	[ "$stderr" = "chost: catalog '$CLOUDOS_CATALOG' has schema version 99, newer than this cloudos knows (10)" ]
 	[ "$(catalog_digest)" = "$before" ]
 }
 

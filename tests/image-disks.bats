@@ -161,6 +161,17 @@ console() {
 	[ "$(sqlite3 "$CLOUDOS_CATALOG" 'SELECT count(*) FROM image_hosts')" = 0 ]
 }
 
+@test "detaching a VM's last disk cloned from an image makes the image ready again" {
+	cvm create -q "$T/a.yaml" >/dev/null
+	[ "$(cimg show boot -o json | jq -r .state)" = used ]
+	run -0 cvm disk detach a sdb -o json
+	[ "$(jq -c .disks <<<"$output")" = '[]' ]
+	[ ! -e "$(pool 1)/$(uuid_of a)-sdb.qcow2" ]
+	[ "$(cimg show boot -o json | jq -r .state)" = ready ]
+	# the cache stays for the next VM
+	[ -f "$(pool 1)/img-$(sha boot)" ]
+}
+
 @test "an image disk's size is the image's, may be larger, never smaller" {
 	qemu-img create -q -f qcow2 "$T/q.qcow2" 32M
 	cimg import "$T/q.qcow2" --name q32 >/dev/null
@@ -224,11 +235,13 @@ console() {
 }
 
 @test "an image-backed VM migrates live and cold between hosts: the image reaches the destination once, only the overlay moves" {
+	printf '  - size: 8MiB\n' >> "$T/a.yaml"
 	cvm create -q "$T/a.yaml" >/dev/null
 	u=$(uuid_of a)
-	# the guest's own data, in the overlay only
+	# the guest's own data, in the overlay only, and on a blank disk
 	cvm poweroff -q a
 	io 1 a 'write -P 0x5a 512k 64k' >/dev/null
+	qemu-io -f qcow2 -c 'write -P 0x6b 1M 64k' "$(pool 1)/$u-sdc.qcow2" >/dev/null
 	cvm start -q a
 	run -0 cvm migrate a --to h2 --live -o json
 	[ "$(jq -r '[.state, .host] | @tsv' <<<"$output")" = "$(printf 'running\th2')" ]
@@ -242,10 +255,13 @@ console() {
 	cvm poweroff -q a
 	run -0 io 2 a 'read -P 0x5a 512k 64k' 
 	[[ "$output" != *"verification failed"* ]] || false
+	run -0 qemu-io -r -U -f qcow2 -c 'read -P 0x6b 1M 64k' "$(pool 2)/$u-sdc.qcow2"
+	[[ "$output" != *"verification failed"* ]] || false
 	run -0 cvm migrate a --to h1 -o json
 	[ "$(jq -r '[.state, .host] | @tsv' <<<"$output")" = "$(printf 'poweroff\th1')" ]
 	[ "$(uploads)" = 2 ]
 	[ ! -e "$(pool 2)/$u-sdb.qcow2" ]
+	[ ! -e "$(pool 2)/$u-sdc.qcow2" ]
 	run -0 io 1 a 'read -P 0x5a 512k 64k' 
 	[[ "$output" != *"verification failed"* ]] || false
 	# the boot sector's first byte comes from the image below

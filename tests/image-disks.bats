@@ -161,6 +161,18 @@ console() {
 	[ "$(sqlite3 "$CLOUDOS_CATALOG" 'SELECT count(*) FROM image_hosts')" = 0 ]
 }
 
+@test "csched pass deploys queued VMs with image disks, uploading the image once per host" {
+	cvm create -q --queue "$T/a.yaml" >/dev/null
+	cvm create -q --queue "$T/b.yaml" >/dev/null
+	[ "$(cimg show boot -o json | jq -r .state)" = used ]
+	[ "$(uploads)" = 0 ]
+	run -0 csched pass -o json
+	[ "$(jq -s -c '[.[] | [.name, .state, .host]]' <<<"$output")" = '[["a","running","h1"],["b","running","h1"]]' ]
+	[ "$(uploads)" = 1 ]
+	run -0 console b
+	assert_output --partial "cloudos-boot-ok"
+}
+
 @test "detaching a VM's last disk cloned from an image makes the image ready again" {
 	cvm create -q "$T/a.yaml" >/dev/null
 	[ "$(cimg show boot -o json | jq -r .state)" = used ]

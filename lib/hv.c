@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1297,6 +1298,47 @@ out:
 	return rc;
 }
 
+/* Uploads look for zeros in blocks of this many bytes. */
+#define ZERO_BLOCK 65536
+
+static bool
+all_zero(const char *p, size_t n)
+{
+	return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
+}
+
+/* The length of the run of whole zero blocks at p (0 when none). */
+static ssize_t
+zero_run(const char *p, ssize_t n)
+{
+	ssize_t r = 0;
+
+	while (r < n) {
+		size_t b = n - r < ZERO_BLOCK ? (size_t)(n - r) : ZERO_BLOCK;
+
+		if (b < ZERO_BLOCK || !all_zero(p + r, b))
+			break;
+		r += (ssize_t)b;
+	}
+	return r;
+}
+
+/* The length of the data at p up to the next whole zero block. */
+static ssize_t
+data_run(const char *p, ssize_t n)
+{
+	ssize_t r = 0;
+
+	while (r < n) {
+		size_t b = n - r < ZERO_BLOCK ? (size_t)(n - r) : ZERO_BLOCK;
+
+		if (r > 0 && b == ZERO_BLOCK && all_zero(p + r, b))
+			break;
+		r += (ssize_t)b;
+	}
+	return r;
+}
+
 int
 hv_vol_upload_fd(struct hv *hv, const char *name, int fd,
     unsigned long long len, char **path, struct cerr *err)
@@ -1322,6 +1364,7 @@ hv_vol_upload_fd(struct hv *hv, const char *name, int fd,
 	buf_puts(&xml, "<volume>\n  <name>");
 	buf_xml(&xml, name);
 	buf_printf(&xml, "</name>\n  <capacity unit='bytes'>%llu</capacity>\n"
+	    "  <allocation>0</allocation>\n"
 	    "  <target>\n    <format type='raw'/>\n"
 	    "    <permissions><mode>0644</mode></permissions>\n"
 	    "  </target>\n</volume>\n", len);
@@ -1330,14 +1373,34 @@ hv_vol_upload_fd(struct hv *hv, const char *name, int fd,
 		    name, hv->uri);
 		goto out;
 	}
+	/* sparse: the file's holes travel as holes, and stay holes */
 	if ((st = virStreamNew(hv->conn, 0)) == NULL ||
-	    virStorageVolUpload(vol, st, 0, len, 0) < 0)
+	    virStorageVolUpload(vol, st, 0, len,
+	    VIR_STORAGE_VOL_UPLOAD_SPARSE_STREAM) < 0)
 		goto fail;
 	data = xmalloc(HV_UPLOAD_CHUNK);
 	while (off < len) {
 		size_t want = len - off < HV_UPLOAD_CHUNK ?
 		    (size_t)(len - off) : HV_UPLOAD_CHUNK;
+		off_t next = lseek(fd, (off_t)off, SEEK_DATA), end;
 
+		if (next < 0 && errno == ENXIO)
+			next = (off_t)len;	/* a hole to the end */
+		else if (next < 0)
+			next = (off_t)off;	/* no hole detection */
+		if ((unsigned long long)next > off) {
+			unsigned long long hole = ((unsigned long long)next >
+			    len ? len : (unsigned long long)next) - off;
+
+			if (virStreamSendHole(st, (long long)hole, 0) < 0)
+				goto fail;
+			off += hole;
+			continue;
+		}
+		/* data up to the next hole */
+		if ((end = lseek(fd, (off_t)off, SEEK_HOLE)) > (off_t)off &&
+		    (unsigned long long)(end - (off_t)off) < want)
+			want = (size_t)(end - (off_t)off);
 		got = pread(fd, data, want, (off_t)off);
 		if (got <= 0) {
 			rc = cerr_set(err, CERR_FAIL, "cannot read the bytes "
@@ -1345,11 +1408,25 @@ hv_vol_upload_fd(struct hv *hv, const char *name, int fd,
 			    got < 0 ? strerror(errno) : "the file is shorter");
 			goto abort;
 		}
-		for (done = 0; done < got; done += sent) {
-			sent = virStreamSend(st, data + done,
-			    (size_t)(got - done));
-			if (sent < 0)
-				goto fail;
+		/* runs of zeros go as holes too (the file need not be
+		 * sparse itself), data as data */
+		for (done = 0; done < got; ) {
+			ssize_t run = zero_run(data + done, got - done);
+
+			if (run > 0) {
+				if (virStreamSendHole(st, (long long)run, 0) < 0)
+					goto fail;
+				done += run;
+				continue;
+			}
+			run = data_run(data + done, got - done);
+			while (run > 0) {
+				if ((sent = virStreamSend(st, data + done,
+				    (size_t)run)) < 0)
+					goto fail;
+				done += sent;
+				run -= sent;
+			}
 		}
 		off += (unsigned long long)got;
 	}

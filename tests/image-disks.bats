@@ -113,6 +113,24 @@ console() {
 	[ "$(jq -r '."backing-filename"' <<<"$output")" = "/var/lib/libvirt/images/cloudos/img-$(sha boot)" ]
 }
 
+@test "a sparse image reaches the host with its holes, byte for byte" {
+	cp "$T/boot.img" "$T/sparse.raw"
+	truncate -s 300M "$T/sparse.raw"
+	printf 'end of disk' | dd of="$T/sparse.raw" bs=1M seek=200 conv=notrunc 2>/dev/null
+	truncate -s 300M "$T/sparse.raw"
+	cimg import "$T/sparse.raw" --name sparse >/dev/null
+	printf 'name: s\ncpu: 1\nmemory: 64MiB\nrequirements: name == "h1"\ndisks:\n  - image: sparse\n' > "$T/s.yaml"
+	run -0 cvm create "$T/s.yaml" -o json
+	[ "$(jq -c .disks <<<"$output")" = '[{"target":"sdb","size":300,"image":"sparse"}]' ]
+	cached="$(pool 1)/img-$(sha sparse)"
+	cmp "$T/sparse.raw" "$cached"
+	[ "$(stat -c %s "$cached")" = $((300 * 1048576)) ]
+	# a few blocks, not 300 MiB
+	[ "$(du -k "$cached" | cut -f1)" -lt 1024 ]
+	run -0 console s
+	assert_output --partial "cloudos-boot-ok"
+}
+
 @test "two creates racing for one host upload the image once" {
 	head -c 48M /dev/urandom > "$T/big.raw"
 	cimg import "$T/big.raw" --name big >/dev/null

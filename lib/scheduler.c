@@ -733,8 +733,11 @@ sched_choose(struct ctx *ctx, const struct sched_req *q, long long *host_id,
 		    "s");
 	else {
 		placement_reason(&res[0], &m.vms[0], why, sizeof(why));
-		cerr_set(err, CERR_CAPACITY, "cannot place vm '%s': %s",
-		    q->name, why);
+		cerr_set(err, CERR_CAPACITY, "cannot place vm '%s': %s%s",
+		    q->name, why, res[0].reason == PL_REQUIREMENTS &&
+		    m.vms[0].requirements && strstr(expr_source(
+		    m.vms[0].requirements), "labels." SCHED_DS_LABEL) ?
+		    " (with room in the datastores of its disks)" : "");
 	}
 out:
 	free(res);

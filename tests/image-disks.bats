@@ -371,6 +371,13 @@ console() {
 	run -0 csched plan -o json
 	[ "$(jq -r '[.vm, .host] | @tsv' <<<"$output")" = "$(printf 'q\th2')" ]
 	cvm delete -q q
+	# held while there was room, released when there is none
+	chost monitor -q h2 >/dev/null
+	cvm create -q --hold "$T/q.yaml" >/dev/null
+	sqlite3 "$CLOUDOS_CATALOG" "UPDATE datastore_hosts SET available = 10"
+	run -6 --separate-stderr cvm release q
+	[[ "$stderr" == "cvm: cannot place vm 'q': "*" (with room in the datastores of its disks)" ]]
+	cvm delete -q q
 	cvol datastore remove -q fast
 }
 

@@ -409,3 +409,35 @@ console() {
 	run -0 console a
 	assert_output --partial "cloudos-boot-ok"
 }
+
+@test "a live migration of an image-backed VM killed at any point is reconciled: one overlay, on the VM's host" {
+	cvm create -q "$T/a.yaml" >/dev/null
+	u=$(uuid_of a)
+	for point in vm.intent vm.cache hv.upload vm.cached vm.moved; do
+		from=$(cvm show a -o json | jq -r .host)
+		to=h1
+		[ "$from" = h1 ] && to=h2
+		CLOUDOS_FAULT=$point run -137 cvm migrate a --to "$to" --live
+		run -0 --separate-stderr cvm reconcile
+		run -0 cvm show a -o json
+		[ "$(jq -r .state <<<"$output")" = running ] || { echo "$point: $output"; false; }
+		host=$(jq -r .host <<<"$output")
+		other=1
+		[ "$host" = h1 ] && other=2
+		[ -f "$(pool "${host#h}")/$u-sdb.qcow2" ]
+		[ ! -e "$(pool "$other")/$u-sdb.qcow2" ] || { echo "$point: stray overlay on h$other"; false; }
+		# every cache row is ready and its volume is the image
+		run -0 sqlite3 "$CLOUDOS_CATALOG" "SELECT DISTINCT state FROM image_hosts"
+		[ -z "$output" ] || [ "$output" = ready ]
+		for h in $(sqlite3 "$CLOUDOS_CATALOG" "SELECT host_id FROM image_hosts"); do
+			cmp "$T/boot.img" "$(pool "$h")/img-$(sha boot)"
+		done
+		for h in 1 2; do
+			if [ -e "$(pool $h)/img-$(sha boot)" ]; then
+				[ "$(sqlite3 "$CLOUDOS_CATALOG" "SELECT count(*) FROM image_hosts WHERE host_id = $h")" = 1 ]
+			fi
+		done
+	done
+	run -0 console a
+	assert_output --partial "cloudos-boot-ok"
+}

@@ -3097,18 +3097,27 @@ ha_move(struct ctx *ctx, struct vmrow *r, bool *changed, struct cerr *err)
 	char *dname = NULL, *duri = NULL, *daddr = NULL, *dtype = NULL;
 	char from[16], msg[1200];
 	long long old = r->host_id, dest = 0;
+	bool rebuilt;
 
 	memcpy(from, r->state, sizeof(from));
 	{
 		struct vmdisk *disks = NULL;
-		size_t n = 0;
+		size_t n = 0, i;
 		struct cerr e = { 0 };
 
 		if (vm_disks_load(ctx, r->id, &disks, &n, err))
 			return err->code;
+		/* a blank disk's data is on the silent host: the VM waits
+		 * for it; disks cloned from images are cloned afresh on the
+		 * new host (what the guest wrote to them stays behind, as
+		 * when an instance is evacuated without shared storage) */
+		for (i = 0; i < n; i++)
+			if (disks[i].image_id == 0)
+				break;
+		rebuilt = n > 0;
 		vmdisks_free(disks, n);
-		if (n > 0)
-			return 0;	/* its disks are on the silent host */
+		if (i < n)
+			return 0;
 		if (no_volumes(ctx, r, "move", &e))
 			return 0;	/* and so are its volumes */
 	}
@@ -3137,7 +3146,8 @@ ha_move(struct ctx *ctx, struct vmrow *r, bool *changed, struct cerr *err)
 		    "on host '%s' failed: %s", r->host, dname, hverr.msg);
 	else
 		snprintf(msg, sizeof(msg), "host '%s' is in error; HA "
-		    "restarted it on host '%s'", r->host, dname);
+		    "restarted it on host '%s'%s", r->host, dname, rebuilt ?
+		    ", its disks cloned afresh from their images" : "");
 	if (vm_record(ctx, r, "deploying", hverr.code ? "failed" : "running",
 	    hverr.code ? 0 : -1, hverr.code ? msg : NULL, "reconcile", err) ==
 	    0 && !hverr.code && catalog_begin(ctx->cat, err) == 0) {

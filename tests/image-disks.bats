@@ -16,6 +16,10 @@ teardown_file() {
 
 setup() {
 	fresh_catalog
+	# h1 may have been stopped by a test: bring it back
+	if ! virsh -c "$LAB_URI1" version >/dev/null 2>&1; then
+		LAB_URI1=$("$CLOUDOS_SRCDIR/tests/lab/lab-host" start "$(lab_host_dir 1)")
+	fi
 	chost add h1 "$LAB_URI1" --migration-address 127.0.0.1 >/dev/null
 	chost add h2 "$LAB_URI2" --migration-address 127.0.0.1 >/dev/null
 	T=$BATS_TEST_TMPDIR
@@ -440,4 +444,34 @@ console() {
 	done
 	run -0 console a
 	assert_output --partial "cloudos-boot-ok"
+}
+
+@test "HA restarts an image-backed VM whose host is silent on another host, its disk cloned afresh" {
+	printf 'name: h\ncpu: 1\nmemory: 64MiB\nha: restart\nrequirements: name =~ "h*"\ndisks:\n  - image: boot\n' > "$T/h.yaml"
+	printf '  - size: 8MiB\n' | cat "$T/a.yaml" - > "$T/w.yaml"
+	sed -i 's/^name: a$/name: w/; s/^requirements.*//' "$T/w.yaml"
+	printf 'ha: restart\n' >> "$T/w.yaml"
+	cvm create -q "$T/h.yaml" >/dev/null
+	cvm create -q "$T/w.yaml" >/dev/null
+	[ "$(cvm show h -o json | jq -r .host)" = h1 ]
+	[ "$(cvm show w -o json | jq -r .host)" = h1 ]
+	u=$(uuid_of h)
+	"$CLOUDOS_SRCDIR/tests/lab/lab-host" stop "$(lab_host_dir 1)"
+	sqlite3 "$CLOUDOS_CATALOG" "UPDATE hosts SET state = 'error' WHERE name = 'h1'"
+	run -0 --separate-stderr cvm reconcile -o json
+	[ "$(jq -r 'select(.name == "h") | [.state, .host] | @tsv' <<<"$output")" = "$(printf 'running\th2')" ]
+	# w has a blank disk, whose data is on h1: it waits there
+	[ -z "$(jq -r 'select(.name == "w") | .name' <<<"$output")" ]
+	[ "$(cvm show w -o json | jq -r .host)" = h1 ]
+	run -0 cvm history h -o json
+	jq -s -e 'any(.[]; .action == "ha" and .detail == "host '"'h1'"' is in error; HA restarted it on host '"'h2'"', its disks cloned afresh from their images")' <<<"$output"
+	[ -f "$(pool 2)/$u-sdb.qcow2" ]
+	run -0 console h
+	assert_output --partial "cloudos-boot-ok"
+	# h1 comes back: the stale copy and its overlay go
+	LAB_URI1=$("$CLOUDOS_SRCDIR/tests/lab/lab-host" start "$(lab_host_dir 1)")
+	run -0 --separate-stderr cvm reconcile
+	[[ "$stderr" == *"host 'h1': stale copy of vm 'h' removed"* ]]
+	[ ! -e "$(pool 1)/$u-sdb.qcow2" ]
+	[ -f "$(pool 1)/$(uuid_of w)-sdb.qcow2" ]
 }

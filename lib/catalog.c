@@ -369,6 +369,41 @@ static const char *const migrations[] = {
 	"  CHECK (cpu IS NULL OR cpu > 0);"
 	"ALTER TABLE images ADD COLUMN memory INTEGER"
 	"  CHECK (memory IS NULL OR memory > 0);",
+	/* 10 -> 11: VM disks from images (a qcow2 overlay whose backing file
+	 * is the image cached on the VM's host) and in datastores; the
+	 * per-host image cache, keyed by checksum, whose 'uploading' row is
+	 * the intent of the one upload (by pid) that others wait for; an
+	 * image is 'used' while a VM's disk is cloned from it */
+	"ALTER TABLE vm_disks ADD COLUMN image_id INTEGER"
+	"  REFERENCES images(id);"
+	"ALTER TABLE vm_disks ADD COLUMN datastore_id INTEGER"
+	"  REFERENCES datastores(id);"
+	"CREATE INDEX vm_disks_image ON vm_disks(image_id)"
+	"  WHERE image_id IS NOT NULL;"
+	"CREATE INDEX vm_disks_datastore ON vm_disks(datastore_id)"
+	"  WHERE datastore_id IS NOT NULL;"
+	"CREATE TABLE image_hosts ("
+	"  host_id INTEGER NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,"
+	"  sha256 TEXT NOT NULL,"
+	"  volume TEXT NOT NULL,"
+	"  format TEXT NOT NULL,"
+	"  size INTEGER NOT NULL CHECK (size >= 0),"
+	"  state TEXT NOT NULL CHECK (state IN ('uploading', 'ready')),"
+	"  pid INTEGER,"
+	"  created TEXT NOT NULL,"
+	"  updated TEXT NOT NULL,"
+	"  PRIMARY KEY (host_id, sha256));"
+	"CREATE TRIGGER image_used AFTER INSERT ON vm_disks"
+	"  WHEN NEW.image_id IS NOT NULL BEGIN"
+	"  UPDATE images SET state = 'used' WHERE id = NEW.image_id"
+	"    AND state = 'ready';"
+	"  END;"
+	"CREATE TRIGGER image_unused AFTER DELETE ON vm_disks"
+	"  WHEN OLD.image_id IS NOT NULL BEGIN"
+	"  UPDATE images SET state = 'ready' WHERE id = OLD.image_id"
+	"    AND state = 'used' AND NOT EXISTS (SELECT 1 FROM vm_disks"
+	"    WHERE image_id = OLD.image_id);"
+	"  END;",
 };
 
 int

@@ -18,6 +18,7 @@
 #include "units.h"
 #include "valid.h"
 #include "vm.h"
+#include "vol.h"
 #include "xalloc.h"
 #include "labels.h"
 #include "rows.h"
@@ -868,6 +869,14 @@ struct poll_job {
 	long long id;
 	char *name, *uri;
 	int sample_ms;
+	/* the host's datastores, whose capacity the poll reads too */
+	struct poll_ds {
+		long long id;
+		char *pool;
+		struct hv_pool_info pi;	/* written by the thread */
+		int ok;
+	} *ds;
+	size_t nds;
 	/* written by the thread, read by the caller once done is set */
 	struct hv_stats st;
 	struct cerr err;
@@ -877,6 +886,11 @@ struct poll_job {
 static void
 poll_job_free(struct poll_job *j)
 {
+	size_t i;
+
+	for (i = 0; i < j->nds; i++)
+		free(j->ds[i].pool);
+	free(j->ds);
 	hv_stats_release(&j->st);
 	free(j->name);
 	free(j->uri);
@@ -914,9 +928,18 @@ poll_thread(void *arg)
 	struct cerr err = { 0 };
 	struct hv *hv = NULL;
 
+	size_t i;
+
 	if (hv_connect(j->uri, &hv, &err) == 0 &&
 	    hv_poll(hv, j->sample_ms, &st, &err) != 0)
 		hv_stats_release(&st);
+	/* datastores: what each pool holds and has free now */
+	for (i = 0; err.code == 0 && i < j->nds; i++) {
+		struct cerr e = { 0 };
+
+		j->ds[i].ok = hv_pool_info(hv, j->ds[i].pool, &j->ds[i].pi,
+		    &e) == 0;
+	}
 	hv_close(hv);
 	pthread_mutex_lock(&j->pool->mu);
 	j->st = st;
@@ -942,8 +965,34 @@ push_job(struct cstmt *st, struct poll_job ***jobs, size_t *n, size_t *cap)
 }
 
 /* The hosts to poll: those refs name, or all. */
+/* The datastores of job j's host, for the poll to read. */
 static int
-monitor_targets(struct ctx *ctx, const char *const *refs, size_t n,
+job_datastores(struct ctx *ctx, struct poll_job *j, struct cerr *err)
+{
+	struct cstmt *st = NULL;
+	size_t cap = 0;
+
+	if (catalog_query(ctx->cat, &st, err, "SELECT d.id, d.name FROM "
+	    "datastore_hosts x JOIN datastores d ON d.id = x.datastore_id "
+	    "WHERE x.host_id = ? ORDER BY d.id", "i", j->id))
+		return err->code;
+	while (cstmt_row(st, err)) {
+		char pool[200];
+
+		snprintf(pool, sizeof(pool), VOL_DS_POOL_PREFIX "%s",
+		    cstmt_text(st, 1));
+		xgrow(&j->ds, &cap, j->nds + 1, sizeof(*j->ds));
+		memset(&j->ds[j->nds], 0, sizeof(*j->ds));
+		j->ds[j->nds].id = cstmt_int(st, 0);
+		j->ds[j->nds].pool = xstrdup(pool);
+		j->nds++;
+	}
+	cstmt_free(st);
+	return err->code;
+}
+
+static int
+monitor_hosts(struct ctx *ctx, const char *const *refs, size_t n,
     struct poll_job ***jobs, size_t *njobs, struct cerr *err)
 {
 	struct cstmt *st = NULL;
@@ -974,6 +1023,21 @@ monitor_targets(struct ctx *ctx, const char *const *refs, size_t n,
 		if (err->code)
 			return err->code;
 	}
+	return 0;
+}
+
+/* The hosts to poll (those refs name, or all), with their datastores. */
+static int
+monitor_targets(struct ctx *ctx, const char *const *refs, size_t n,
+    struct poll_job ***jobs, size_t *njobs, struct cerr *err)
+{
+	size_t i;
+
+	if (monitor_hosts(ctx, refs, n, jobs, njobs, err))
+		return err->code;
+	for (i = 0; i < *njobs; i++)
+		if (job_datastores(ctx, (*jobs)[i], err))
+			return err->code;
 	return 0;
 }
 
@@ -1029,6 +1093,13 @@ monitor_record(struct ctx *ctx, const struct poll_job *j, const char *now,
 		    err))
 			goto out;
 	}
+	for (i = 0; i < j->nds && err->code == 0; i++)
+		if (j->ds[i].ok)
+			catalog_exec(ctx->cat, err, "UPDATE datastore_hosts SET "
+			    "capacity = ?, available = ?, monitored = ? WHERE "
+			    "datastore_id = ? AND host_id = ?", "iisii",
+			    j->ds[i].pi.capacity, j->ds[i].pi.available, now,
+			    j->ds[i].id, j->id);
 	for (i = 0; i < j->st.ndoms && err->code == 0; i++) {
 		const struct hv_dom_stats *d = &j->st.doms[i];
 

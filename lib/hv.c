@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -456,7 +457,8 @@ hv_migrate(struct hv *src, struct hv *dst, const char *uuid, int live,
 	if (virDomainIsActive(dom) == 1) {
 		unsigned int flags = VIR_MIGRATE_PERSIST_DEST |
 		    VIR_MIGRATE_UNDEFINE_SOURCE | (live ? VIR_MIGRATE_LIVE : 0) |
-		    (copy_disks ? VIR_MIGRATE_NON_SHARED_DISK : 0);
+		    (copy_disks == HV_COPY_TOP ? VIR_MIGRATE_NON_SHARED_INC :
+		    copy_disks ? VIR_MIGRATE_NON_SHARED_DISK : 0);
 
 		if (address && *address) {
 			snprintf(uri, sizeof(uri), "tcp://%s", address);
@@ -1046,7 +1048,8 @@ named_vol(struct hv *hv, virStoragePoolPtr pool, const char *pname,
 
 int
 hv_pvol_create(struct hv *hv, const char *pname, const char *name,
-    long long size, const char *backing, char **path, struct cerr *err)
+    long long size, const char *backing, const char *backing_fmt, char **path,
+    struct cerr *err)
 {
 	virStoragePoolPtr pool = named_pool(hv, pname, err);
 	virStorageVolPtr vol = NULL;
@@ -1062,8 +1065,9 @@ hv_pvol_create(struct hv *hv, const char *pname, const char *name,
 	if (backing) {
 		buf_puts(&xml, "  <backingStore>\n    <path>");
 		buf_xml(&xml, backing);
-		buf_puts(&xml, "</path>\n    <format type='qcow2'/>\n"
-		    "  </backingStore>\n");
+		buf_puts(&xml, "</path>\n    <format type='");
+		buf_xml(&xml, backing_fmt ? backing_fmt : "qcow2");
+		buf_puts(&xml, "'/>\n  </backingStore>\n");
 	}
 	buf_puts(&xml, "</volume>\n");
 	if ((vol = virStorageVolCreateXML(pool, xml.s, 0)) == NULL) {
@@ -1180,11 +1184,11 @@ out:
 	return rc;
 }
 
-/* The pool, or NULL: *missing tells a missing pool from an error. */
+/* Pool pname, or NULL: *missing tells a missing pool from an error. */
 static virStoragePoolPtr
-pool_lookup(struct hv *hv, int *missing, struct cerr *err)
+pool_named(struct hv *hv, const char *pname, int *missing, struct cerr *err)
 {
-	virStoragePoolPtr pool = virStoragePoolLookupByName(hv->conn, HV_POOL);
+	virStoragePoolPtr pool = virStoragePoolLookupByName(hv->conn, pname);
 
 	*missing = 0;
 	if (pool == NULL) {
@@ -1192,9 +1196,16 @@ pool_lookup(struct hv *hv, int *missing, struct cerr *err)
 			*missing = 1;
 		else
 			hv_fail(hv, err, "cannot look up storage pool '%s' on "
-			    "'%s'", HV_POOL, hv->uri);
+			    "'%s'", pname, hv->uri);
 	}
 	return pool;
+}
+
+/* The pool, or NULL: *missing tells a missing pool from an error. */
+static virStoragePoolPtr
+pool_lookup(struct hv *hv, int *missing, struct cerr *err)
+{
+	return pool_named(hv, HV_POOL, missing, err);
 }
 
 static int
@@ -1288,6 +1299,169 @@ out:
 	return rc;
 }
 
+/* Uploads look for zeros in blocks of this many bytes. */
+#define ZERO_BLOCK 65536
+
+static bool
+all_zero(const char *p, size_t n)
+{
+	return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
+}
+
+/* The length of the run of whole zero blocks at p (0 when none). */
+static ssize_t
+zero_run(const char *p, ssize_t n)
+{
+	ssize_t r = 0;
+
+	while (r < n) {
+		size_t b = n - r < ZERO_BLOCK ? (size_t)(n - r) : ZERO_BLOCK;
+
+		if (b < ZERO_BLOCK || !all_zero(p + r, b))
+			break;
+		r += (ssize_t)b;
+	}
+	return r;
+}
+
+/* The length of the data at p up to the next whole zero block. */
+static ssize_t
+data_run(const char *p, ssize_t n)
+{
+	ssize_t r = 0;
+
+	while (r < n) {
+		size_t b = n - r < ZERO_BLOCK ? (size_t)(n - r) : ZERO_BLOCK;
+
+		if (r > 0 && b == ZERO_BLOCK && all_zero(p + r, b))
+			break;
+		r += (ssize_t)b;
+	}
+	return r;
+}
+
+int
+hv_vol_upload_fd(struct hv *hv, const char *name, int fd,
+    unsigned long long len, char **path, struct cerr *err)
+{
+	virStoragePoolPtr pool = NULL;
+	virStorageVolPtr vol = NULL;
+	virStreamPtr st = NULL;
+	struct buf xml = BUF_INIT;
+	unsigned long long off = 0;
+	char *data = NULL, *p;
+	int missing, rc = 0, sent;
+	ssize_t got, done;
+
+	if (hv_pool_ensure(hv, err) ||
+	    (pool = pool_lookup(hv, &missing, err)) == NULL) {
+		if (missing)
+			cerr_set(err, CERR_NOTFOUND, "storage pool '%s' "
+			    "vanished from '%s'", HV_POOL, hv->uri);
+		return err->code;
+	}
+	if (vol_remove(hv, pool, name, err))
+		goto out;
+	buf_puts(&xml, "<volume>\n  <name>");
+	buf_xml(&xml, name);
+	buf_printf(&xml, "</name>\n  <capacity unit='bytes'>%llu</capacity>\n"
+	    "  <allocation>0</allocation>\n"
+	    "  <target>\n    <format type='raw'/>\n"
+	    "    <permissions><mode>0644</mode></permissions>\n"
+	    "  </target>\n</volume>\n", len);
+	if ((vol = virStorageVolCreateXML(pool, xml.s, 0)) == NULL) {
+		rc = hv_fail(hv, err, "cannot create volume '%s' on '%s'",
+		    name, hv->uri);
+		goto out;
+	}
+	/* sparse: the file's holes travel as holes, and stay holes */
+	if ((st = virStreamNew(hv->conn, 0)) == NULL ||
+	    virStorageVolUpload(vol, st, 0, len,
+	    VIR_STORAGE_VOL_UPLOAD_SPARSE_STREAM) < 0)
+		goto fail;
+	data = xmalloc(HV_UPLOAD_CHUNK);
+	while (off < len) {
+		size_t want = len - off < HV_UPLOAD_CHUNK ?
+		    (size_t)(len - off) : HV_UPLOAD_CHUNK;
+		off_t next = lseek(fd, (off_t)off, SEEK_DATA), end;
+
+		if (next < 0 && errno == ENXIO)
+			next = (off_t)len;	/* a hole to the end */
+		else if (next < 0)
+			next = (off_t)off;	/* no hole detection */
+		if ((unsigned long long)next > off) {
+			unsigned long long hole = ((unsigned long long)next >
+			    len ? len : (unsigned long long)next) - off;
+
+			if (virStreamSendHole(st, (long long)hole, 0) < 0)
+				goto fail;
+			off += hole;
+			continue;
+		}
+		/* data up to the next hole */
+		if ((end = lseek(fd, (off_t)off, SEEK_HOLE)) > (off_t)off &&
+		    (unsigned long long)(end - (off_t)off) < want)
+			want = (size_t)(end - (off_t)off);
+		got = pread(fd, data, want, (off_t)off);
+		if (got <= 0) {
+			rc = cerr_set(err, CERR_FAIL, "cannot read the bytes "
+			    "of volume '%s' at %llu: %s", name, off,
+			    got < 0 ? strerror(errno) : "the file is shorter");
+			goto abort;
+		}
+		/* runs of zeros go as holes too (the file need not be
+		 * sparse itself), data as data */
+		for (done = 0; done < got; ) {
+			ssize_t run = zero_run(data + done, got - done);
+
+			if (run > 0) {
+				if (virStreamSendHole(st, (long long)run, 0) < 0)
+					goto fail;
+				done += run;
+				continue;
+			}
+			run = data_run(data + done, got - done);
+			while (run > 0) {
+				if ((sent = virStreamSend(st, data + done,
+				    (size_t)run)) < 0)
+					goto fail;
+				done += sent;
+				run -= sent;
+			}
+		}
+		off += (unsigned long long)got;
+	}
+	fault_point("hv.upload");
+	if (virStreamFinish(st) < 0)
+		goto fail;
+	if (path) {
+		if ((p = virStorageVolGetPath(vol)) == NULL) {
+			rc = hv_fail(hv, err, "cannot read the path of volume "
+			    "'%s' on '%s'", name, hv->uri);
+			goto out;
+		}
+		*path = p;
+	}
+	goto out;
+fail:
+	rc = hv_fail(hv, err, "cannot upload volume '%s' to '%s'", name,
+	    hv->uri);
+abort:
+	if (st && virStreamAbort(st) < 0)
+		virResetLastError();
+	if (virStorageVolDelete(vol, 0) < 0)
+		virResetLastError();
+out:
+	free(data);
+	if (st)
+		virStreamFree(st);
+	if (vol)
+		virStorageVolFree(vol);
+	virStoragePoolFree(pool);
+	buf_release(&xml);
+	return rc;
+}
+
 int
 hv_vol_path(struct hv *hv, const char *name, char **path, struct cerr *err)
 {
@@ -1324,19 +1498,19 @@ hv_vol_delete(struct hv *hv, const char *name, struct cerr *err)
 }
 
 int
-hv_vols(struct hv *hv, void (*each)(void *arg, const char *name),
-    void *arg, struct cerr *err)
+hv_pvols(struct hv *hv, const char *pname,
+    void (*each)(void *arg, const char *name), void *arg, struct cerr *err)
 {
 	virStoragePoolPtr pool;
 	virStorageVolPtr *vols = NULL;
 	int missing, n, i;
 
-	if ((pool = pool_lookup(hv, &missing, err)) == NULL)
+	if ((pool = pool_named(hv, pname, &missing, err)) == NULL)
 		return missing ? 0 : err->code;
 	if ((n = virStoragePoolListAllVolumes(pool, &vols, 0)) < 0) {
 		virStoragePoolFree(pool);
 		return hv_fail(hv, err, "cannot list volumes of '%s' on '%s'",
-		    HV_POOL, hv->uri);
+		    pname, hv->uri);
 	}
 	for (i = 0; i < n; i++) {
 		const char *name = virStorageVolGetName(vols[i]);
@@ -1349,6 +1523,36 @@ hv_vols(struct hv *hv, void (*each)(void *arg, const char *name),
 	}
 	free(vols);
 	virStoragePoolFree(pool);
+	return 0;
+}
+
+int
+hv_vols(struct hv *hv, void (*each)(void *arg, const char *name),
+    void *arg, struct cerr *err)
+{
+	return hv_pvols(hv, HV_POOL, each, arg, err);
+}
+
+int
+hv_pools(struct hv *hv, void (*each)(void *arg, const char *name),
+    void *arg, struct cerr *err)
+{
+	virStoragePoolPtr *pools = NULL;
+	int n, i;
+
+	if ((n = virConnectListAllStoragePools(hv->conn, &pools, 0)) < 0)
+		return hv_fail(hv, err, "cannot list storage pools on '%s'",
+		    hv->uri);
+	for (i = 0; i < n; i++) {
+		const char *name = virStoragePoolGetName(pools[i]);
+
+		if (name)
+			each(arg, name);
+		else
+			virResetLastError();
+		virStoragePoolFree(pools[i]);
+	}
+	free(pools);
 	return 0;
 }
 
@@ -1400,13 +1604,22 @@ int
 hv_vol_copy(struct hv *src, struct hv *dst, const char *name,
     struct cerr *err)
 {
+	if (hv_pool_ensure(dst, err))
+		return err->code;
+	return hv_pvol_copy(src, dst, HV_POOL, name, err);
+}
+
+int
+hv_pvol_copy(struct hv *src, struct hv *dst, const char *pname,
+    const char *name, struct cerr *err)
+{
 	virStoragePoolPtr sp = NULL, dp = NULL;
 	virStorageVolPtr sv = NULL, dv = NULL;
 	virStreamPtr in = NULL, out = NULL;
 	char *xml = NULL, data[256 * 1024];
 	int missing, rc = 0, got, sent, off;
 
-	if ((sp = pool_lookup(src, &missing, err)) == NULL)
+	if ((sp = pool_named(src, pname, &missing, err)) == NULL)
 		return missing ? cerr_set(err, CERR_NOTFOUND, "no volume '%s' "
 		    "on '%s'", name, src->uri) : err->code;
 	if ((sv = virStorageVolLookupByName(sp, name)) == NULL) {
@@ -1414,11 +1627,9 @@ hv_vol_copy(struct hv *src, struct hv *dst, const char *name,
 		    src->uri);
 		goto done;
 	}
-	if (hv_pool_ensure(dst, err) ||
-	    (dp = pool_lookup(dst, &missing, err)) == NULL) {
+	if ((dp = pool_named(dst, pname, &missing, err)) == NULL) {
 		rc = err->code ? err->code : cerr_set(err, CERR_NOTFOUND,
-		    "storage pool '%s' vanished from '%s'", HV_POOL,
-		    dst->uri);
+		    "no storage pool '%s' on '%s'", pname, dst->uri);
 		goto done;
 	}
 	/* the same volume (name, capacity, format) on dst, then its bytes */

@@ -82,10 +82,16 @@ int hv_reboot(struct hv *hv, const char *uuid, int hard, struct cerr *err);
  * it to be off; then power it off.  *forced tells which happened. */
 int hv_shutdown(struct hv *hv, const char *uuid, int timeout, int *forced,
     struct cerr *err);
+/* What a live migration copies of a running domain's writable disks,
+ * into volumes that exist already on dst (at the same paths): nothing
+ * (shared storage), whole disks, or only their top layer (qcow2 overlays
+ * whose backing files are on dst already, at the same paths). */
+#define HV_COPY_NONE 0
+#define HV_COPY_DISKS 1
+#define HV_COPY_TOP 2
 /* Move a domain from src to dst: live (or paused, without live) when it
  * runs, by moving its definition when it is off.  The domain ends defined
- * on dst only.  copy_disks: a running domain's writable disks are copied
- * into volumes that exist already on dst (at the same paths).  address,
+ * on dst only.  copy_disks: one of HV_COPY_*.  address,
  * when not NULL, is where dst listens for the
  * migration stream (else dst's hostname). */
 int hv_migrate(struct hv *src, struct hv *dst, const char *uuid, int live,
@@ -150,10 +156,13 @@ struct hv_pool_info {
 int hv_pool_info(struct hv *hv, const char *name, struct hv_pool_info *pi,
     struct cerr *err);
 /* Create the qcow2 volume name of size MiB in pool pname, on top of the
- * qcow2 file backing when not NULL; a volume of that name already there
- * is an error.  *path (NULL to skip) is the caller's to free. */
+ * file backing when not NULL, whose format is backing_fmt ("raw",
+ * "qcow2", ...; NULL: qcow2), so nothing is probed; a volume of that name
+ * already there is an error.  *path (NULL to skip) is the caller's to
+ * free. */
 int hv_pvol_create(struct hv *hv, const char *pname, const char *name,
-    long long size, const char *backing, char **path, struct cerr *err);
+    long long size, const char *backing, const char *backing_fmt, char **path,
+    struct cerr *err);
 /* The path of volume name in pname (CERR_NOTFOUND when missing); free it. */
 int hv_pvol_path(struct hv *hv, const char *pname, const char *name,
     char **path, struct cerr *err);
@@ -163,6 +172,18 @@ int hv_pvol_delete(struct hv *hv, const char *pname, const char *name,
 /* Grow volume name of pname to size MiB (virStorageVolResize). */
 int hv_pvol_resize(struct hv *hv, const char *pname, const char *name,
     long long size, struct cerr *err);
+/* Call each with the name of every volume of pool pname (none when the
+ * pool is missing), and with the name of every pool of the host. */
+int hv_pvols(struct hv *hv, const char *pname,
+    void (*each)(void *arg, const char *name), void *arg, struct cerr *err);
+int hv_pools(struct hv *hv, void (*each)(void *arg, const char *name),
+    void *arg, struct cerr *err);
+/* Copy volume name of pool pname from src to the pool of that name on
+ * dst (which must exist), replacing one there, streaming through this
+ * process; a qcow2 overlay keeps its backing file (which dst must have
+ * at the same path). */
+int hv_pvol_copy(struct hv *src, struct hv *dst, const char *pname,
+    const char *name, struct cerr *err);
 /* Copy volume src of pname into a new volume name of the same pool
  * (virStorageVolCreateXMLFrom). */
 int hv_pvol_clone(struct hv *hv, const char *pname, const char *src,
@@ -173,6 +194,12 @@ int hv_pvol_clone(struct hv *hv, const char *pname, const char *src,
  * where the host keeps it. */
 int hv_vol_upload(struct hv *hv, const char *name, const void *data,
     size_t len, char **path, struct cerr *err);
+/* Upload into volume name of the pool (replacing one of that name) the
+ * len bytes of the file open at fd, from its start, through a libvirt
+ * stream, so a remote host works as a local one. */
+#define HV_UPLOAD_CHUNK (1 << 20)
+int hv_vol_upload_fd(struct hv *hv, const char *name, int fd,
+    unsigned long long len, char **path, struct cerr *err);
 /* The path of volume name: CERR_NOTFOUND when it or the pool is missing.
  * *path is the caller's to free. */
 int hv_vol_path(struct hv *hv, const char *name, char **path,

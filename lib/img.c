@@ -32,6 +32,7 @@
 #include "labels.h"
 #include "ovf.h"
 #include "valid.h"
+#include "xalloc.h"
 #include "rows.h"
 #include "units.h"
 #include "compat.h"
@@ -2332,6 +2333,90 @@ fail:
 	buf_release(&path);
 	doc_free(cur);
 	return err->code;
+}
+
+int
+img_disk(struct ctx *ctx, const char *ref, long long id, struct img_disk *out,
+    struct cerr *err)
+{
+	struct cstmt *st = NULL;
+	struct buf path;
+	unsigned char head[32];
+	struct stat sb;
+	const char *state;
+	ssize_t n;
+	int fd = -1;
+
+	memset(out, 0, sizeof(*out));
+	buf_init(&path);
+	if (id > 0 ? catalog_query(ctx->cat, &st, err, "SELECT i.id, i.name, "
+	    "i.sha256, i.format, i.virtual_size, i.state FROM images i WHERE "
+	    "i.id = ?", "i", id) : catalog_query(ctx->cat, &st, err,
+	    "SELECT i.id, i.name, i.sha256, i.format, i.virtual_size, i.state "
+	    "FROM images i WHERE " IMG_VISIBLE "AND (i.id = ?3 OR (?3 < 0 AND "
+	    "i.name = ?4))", "iiis", (long long)ctx->who.admin,
+	    ctx->who.user_id, valid_id(ref, &id) ? id : -1LL, ref))
+		return err->code;
+	if (!cstmt_row(st, err)) {
+		if (err->code == 0)
+			cerr_set(err, CERR_NOTFOUND, "no image '%s'", ref);
+		goto out;
+	}
+	out->id = cstmt_int(st, 0);
+	out->name = xstrdup(cstmt_text(st, 1));
+	state = cstmt_text(st, 5);
+	if (strcmp(state, "ready") != 0 && strcmp(state, "used") != 0) {
+		cerr_set(err, CERR_CONFLICT, "image '%s' is %s (a disk needs "
+		    "it ready)", out->name, state);
+		goto out;
+	}
+	snprintf(out->sha256, sizeof(out->sha256), "%s",
+	    cstmt_text(st, 2) ? cstmt_text(st, 2) : "");
+	snprintf(out->format, sizeof(out->format), "%s",
+	    cstmt_text(st, 3) ? cstmt_text(st, 3) : "");
+	out->virtual_size = cstmt_int(st, 4);
+	if (strcmp(out->format, "raw") != 0 &&
+	    strcmp(out->format, "qcow2") != 0) {
+		cerr_set(err, CERR_USAGE, "image '%s' is %s, not a raw or qcow2 "
+		    "disk a VM's disk can be cloned from", out->name,
+		    out->format);
+		goto out;
+	}
+	img_repo(ctx, &path);
+	buf_printf(&path, "/%lld", out->id);
+	if ((fd = open(path.s, O_RDONLY | O_CLOEXEC)) < 0 ||
+	    fstat(fd, &sb) != 0) {
+		cerr_set(err, CERR_FAIL, "cannot read the file of image '%s' "
+		    "('%s'): %s", out->name, path.s, strerror(errno));
+		goto out;
+	}
+	out->bytes = (unsigned long long)sb.st_size;
+	/* a qcow2 header's backing file offset, big-endian at byte 8 */
+	n = pread(fd, head, sizeof(head), 0);
+	if (strcmp(out->format, "qcow2") == 0 && (n < 16 ||
+	    (head[8] | head[9] | head[10] | head[11] | head[12] | head[13] |
+	    head[14] | head[15]) != 0)) {
+		cerr_set(err, CERR_USAGE, "image '%s' is a qcow2 image with a "
+		    "backing file of its own (import it flattened)", out->name);
+		goto out;
+	}
+	out->path = buf_detach(&path);
+out:
+	if (fd >= 0)
+		close(fd);
+	cstmt_free(st);
+	buf_release(&path);
+	if (err->code)
+		img_disk_release(out);
+	return err->code;
+}
+
+void
+img_disk_release(struct img_disk *d)
+{
+	free(d->name);
+	free(d->path);
+	memset(d, 0, sizeof(*d));
 }
 
 /* A string field of an Image document, or NULL when absent. */

@@ -98,6 +98,29 @@ int img_delete(struct ctx *ctx, const char *ref, struct cerr *err);
  * none of that name exists. */
 int img_apply(struct ctx *ctx, const struct doc *d, const char *where,
     struct doc **out, struct cerr *err);
+/* What a VM disk cloned from an image needs of it (img_disk_release frees
+ * what it holds). */
+struct img_disk {
+	long long id;
+	char *name;
+	char sha256[72];
+	char format[16];	/* raw or qcow2 */
+	long long virtual_size;	/* MiB */
+	unsigned long long bytes;	/* of its file */
+	char *path;		/* its file in the repository */
+};
+/*
+ * The image ref (a name or an id) names, for a VM's disk: visible to the
+ * caller (else CERR_NOTFOUND), ready or used (else CERR_CONFLICT naming
+ * its state), a raw image or a qcow2 without a backing file of its own
+ * (else CERR_USAGE: a backing file named inside an image could reach any
+ * file of a host, and an ISO or vmdk is no disk to clone).  With id > 0,
+ * ref is ignored and the image is taken by id whoever sees it (a VM
+ * placed already holds it).
+ */
+int img_disk(struct ctx *ctx, const char *ref, long long id,
+    struct img_disk *out, struct cerr *err);
+void img_disk_release(struct img_disk *d);
 /* Call each with every visible image name starting with prefix. */
 void img_names(struct ctx *ctx, const char *prefix,
     void (*each)(const char *name));

@@ -218,6 +218,10 @@ struct model {
 	size_t nexprs, capexprs;
 	size_t *slots;			/* hash of exprs by source */
 	size_t nslots;
+	/* datastore disks of recorded VMs (by vm), and the room each
+	 * datastore had on each host at the last look */
+	struct { long long vm; char *ds; long long size; } *dsneed;
+	size_t ndsneed, capdsneed;
 };
 
 static void
@@ -253,6 +257,9 @@ model_release(struct model *m)
 	}
 	free(m->exprs);
 	free(m->slots);
+	for (i = 0; i < m->ndsneed; i++)
+		free(m->dsneed[i].ds);
+	free(m->dsneed);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -311,6 +318,42 @@ static int
 cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Add label key=value to a's sorted arrays (replacing one of that key). */
+static void
+host_label_add(struct expr_host *a, const char *key, const char *value)
+{
+	const char **keys = xcalloc(a->nlabels + 2, sizeof(*keys));
+	const char **vals = xcalloc(a->nlabels + 2, sizeof(*vals));
+	size_t i, j = 0;
+	bool put = false;
+
+	for (i = 0; i < a->nlabels; i++) {
+		int c = strcmp(a->label_keys[i], key);
+
+		if (!put && c >= 0) {
+			keys[j] = xstrdup(key);
+			vals[j++] = xstrdup(value);
+			put = true;
+			if (c == 0) {
+				free((char *)a->label_keys[i]);
+				free((char *)a->label_values[i]);
+				continue;
+			}
+		}
+		keys[j] = a->label_keys[i];
+		vals[j++] = a->label_values[i];
+	}
+	if (!put) {
+		keys[j] = xstrdup(key);
+		vals[j++] = xstrdup(value);
+	}
+	free((void *)a->label_keys);
+	free((void *)a->label_values);
+	a->label_keys = keys;
+	a->label_values = vals;
+	a->nlabels = j;
 }
 
 /* Labels JSON into the sorted arrays an expression bisects. */
@@ -466,6 +509,38 @@ model_load(struct ctx *ctx, struct model *m, struct cerr *err)
 		    (double)(h->disk - h->used_disk);
 		h->attr.running_vms = h->running_vms;
 	}
+	/* datastores: what VMs' disks need, and what hosts have */
+	if (catalog_query(ctx->cat, &st, err, "SELECT d.vm_id, s.name, "
+	    "sum(d.size) FROM vm_disks d JOIN datastores s ON s.id = "
+	    "d.datastore_id GROUP BY d.vm_id, s.id ORDER BY d.vm_id", ""))
+		return err->code;
+	while (cstmt_row(st, err)) {
+		xgrow(&m->dsneed, &m->capdsneed, m->ndsneed + 1,
+		    sizeof(*m->dsneed));
+		m->dsneed[m->ndsneed].vm = cstmt_int(st, 0);
+		m->dsneed[m->ndsneed].ds = xstrdup(cstmt_text(st, 1));
+		m->dsneed[m->ndsneed].size = cstmt_int(st, 2);
+		m->ndsneed++;
+	}
+	cstmt_free(st);
+	if (err->code || catalog_query(ctx->cat, &st, err, "SELECT "
+	    "x.host_id, s.name, COALESCE(x.available, 0) FROM "
+	    "datastore_hosts x JOIN datastores s ON s.id = x.datastore_id",
+	    ""))
+		return err->code;
+	while (cstmt_row(st, err)) {
+		char key[200], val[32];
+
+		if ((i = host_index(m, cstmt_int(st, 0))) < 0)
+			continue;
+		snprintf(key, sizeof(key), SCHED_DS_LABEL "%s",
+		    cstmt_text(st, 1));
+		snprintf(val, sizeof(val), "%lld", cstmt_int(st, 2));
+		host_label_add(&m->hosts[i].attr, key, val);
+	}
+	cstmt_free(st);
+	if (err->code)
+		return err->code;
 	/* groups, and where their VMs are */
 	if (catalog_query(ctx->cat, &st, err, "SELECT id, name, anti FROM "
 	    "vm_groups ORDER BY id", ""))
@@ -517,6 +592,38 @@ policy_of(const char *p)
 	return PL_PACK;
 }
 
+/* A VM with disks in datastores may go only to hosts that have each of
+ * them with room for its disks there at the last look: appended to src
+ * as a clause on the hosts' datastore labels. */
+static void
+model_ds_clause(const struct model *m, const struct sched_req *q,
+    long long id, struct buf *src)
+{
+	struct buf out = BUF_INIT;
+	size_t i, n = 0;
+
+	if (src->len)
+		buf_printf(&out, "(%s)", src->s);
+	for (i = 0; i < q->nds; i++, n++)
+		buf_printf(&out, "%s" "labels." SCHED_DS_LABEL "%s >= %lld",
+		    out.len ? " && " : "", q->ds[i].name, q->ds[i].size);
+	if (q->vm_id > 0)
+		id = q->vm_id;
+	for (i = 0; q->nds == 0 && id > 0 && i < m->ndsneed; i++) {
+		if (m->dsneed[i].vm != id)
+			continue;
+		n++;
+		buf_printf(&out, "%s" "labels." SCHED_DS_LABEL "%s >= %lld",
+		    out.len ? " && " : "", m->dsneed[i].ds, m->dsneed[i].size);
+	}
+	if (n) {
+		buf_release(src);
+		*src = out;
+	} else {
+		buf_release(&out);
+	}
+}
+
 /* Append one VM to place.  avoid, when not NULL, is the name of a host
  * it must not go to (where its deploy just failed). */
 static int
@@ -554,6 +661,7 @@ model_vm(struct model *m, const struct sched_req *q, long long id,
 	} else if (q->requirements && *q->requirements) {
 		buf_puts(&src, q->requirements);
 	}
+	model_ds_clause(m, q, id, &src);
 	if (src.len && model_expr(m, src.s, "requirements", &v->requirements,
 	    err))
 		goto out;
@@ -625,8 +733,11 @@ sched_choose(struct ctx *ctx, const struct sched_req *q, long long *host_id,
 		    "s");
 	else {
 		placement_reason(&res[0], &m.vms[0], why, sizeof(why));
-		cerr_set(err, CERR_CAPACITY, "cannot place vm '%s': %s",
-		    q->name, why);
+		cerr_set(err, CERR_CAPACITY, "cannot place vm '%s': %s%s",
+		    q->name, why, res[0].reason == PL_REQUIREMENTS &&
+		    m.vms[0].requirements && strstr(expr_source(
+		    m.vms[0].requirements), "labels." SCHED_DS_LABEL) ?
+		    " (with room in the datastores of its disks)" : "");
 	}
 out:
 	free(res);

@@ -33,6 +33,15 @@ int sched_group_id(struct ctx *ctx, const char *name, long long *id,
 void sched_group_names(struct ctx *ctx, const char *prefix,
     void (*each)(const char *name));
 
+/* Room a VM's disks need in one datastore (MiB).  Placement reads what
+ * each datastore had available on a host at the last look as the host
+ * label cloudos.ds/NAME (MiB), which requirements may read too. */
+struct sched_ds {
+	const char *name;
+	long long size;
+};
+#define SCHED_DS_LABEL "cloudos.ds/"
+
 /* What a VM asks of its host. */
 struct sched_req {
 	const char *name;		/* for messages */
@@ -43,6 +52,12 @@ struct sched_req {
 	const char *rank;		/* for rank */
 	long long group;		/* 0: none */
 	long long exclude;		/* a host it must not go to, or 0 */
+	/* datastores its disks go to: only hosts that have each, with
+	 * that much available at the last look, pass (a VM recorded
+	 * already has its needs read from its disks) */
+	const struct sched_ds *ds;
+	size_t nds;
+	long long vm_id;		/* a recorded VM, or 0 */
 };
 
 /* Inside the caller's transaction: the host the engine chooses for one

@@ -3,6 +3,7 @@
  * domxml, seed, units and valid engines.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <signal.h>
@@ -18,6 +19,7 @@
 #include "expr.h"
 #include "fault.h"
 #include "hv.h"
+#include "img.h"
 #include "iso.h"
 #include "labels.h"
 #include "scheduler.h"
@@ -25,6 +27,7 @@
 #include "units.h"
 #include "valid.h"
 #include "vm.h"
+#include "vol.h"
 #include "xalloc.h"
 #include "yml.h"
 #include "rows.h"
@@ -38,8 +41,11 @@
 	"SELECT v.id, v.uuid, v.name, v.state, h.name, v.cpu, v.memory, " \
 	"v.labels, u.name, g.name, v.created, v.updated, v.error, h.uri, " \
 	"h.domain_type, v.host_id, v.target, v.intent_pid, v.target_host, " \
-	"v.spec, (SELECT group_concat(d.target || ':' || d.size, ',') " \
-	"FROM vm_disks d WHERE d.vm_id = v.id), " \
+	"v.spec, (SELECT json_object('disks', json_group_array(json_object(" \
+	"'target', d.target, 'size', d.size, 'image', i.name, 'datastore', " \
+	"s.name))) FROM " \
+	"vm_disks d LEFT JOIN images i ON i.id = d.image_id LEFT JOIN " \
+	"datastores s ON s.id = d.datastore_id WHERE d.vm_id = v.id), " \
 	"v.requirements, v.policy, v.rank, ag.name, v.priority, v.reason, " \
 	"COALESCE(v.vm_group, 0), (SELECT COALESCE(sum(d.size), 0) FROM " \
 	"vm_disks d WHERE d.vm_id = v.id) " \
@@ -73,6 +79,9 @@ struct vmrow {
 	long long intent_pid;	/* the process running it, 0 if none */
 	long long target_host;	/* where a migration goes, 0 if none */
 	char *spec;		/* the VM document as JSON */
+	/* a VM not recorded yet: what its disks need of datastores */
+	const struct sched_ds *ds;
+	size_t nds;
 };
 
 static void
@@ -120,26 +129,38 @@ vmrow_fill(struct cstmt *st, struct vmrow *r)
 	r->spec = dup_or_null(cstmt_text(st, 19));
 }
 
-/* "sdb:1024,sdc:20" as [{target: sdb, size: 1024}, ...] */
+/* The JSON of a VM's disks ({"disks": [...]}) as a list of {target, size,
+ * image, datastore}, without the fields a disk does not have. */
 static struct doc *
-disks_doc(const char *list)
+disks_doc(const char *json)
 {
 	struct doc *l = doc_new(DOC_LIST);
-	const char *p = list;
+	struct doclist dl = { 0 };
+	struct cerr err = { 0 };
+	const struct doc *a;
+	size_t i;
 
-	while (p && *p) {
-		const char *colon = strchr(p, ':'), *comma;
-		struct doc *m;
+	/* {"disks": [...]}: a bare array would read as a stream of maps */
+	if (json == NULL || yml_read("disks", json, strlen(json), &dl, &err) ||
+	    dl.n != 1 || (a = doc_map_get(dl.v[0], "disks")) == NULL ||
+	    a->type != DOC_LIST)
+		goto out;
+	for (i = 0; i < a->u.list.n; i++) {
+		const struct doc *d = a->u.list.v[i], *v;
+		struct doc *m = doc_new(DOC_MAP);
+		static const char *const keys[] = {
+			"target", "size", "image", "datastore", NULL,
+		};
+		size_t k;
 
-		if (colon == NULL)
-			break;
-		comma = strchr(colon, ',');
-		m = doc_new(DOC_MAP);
-		doc_map_set(m, "target", doc_new_strn(p, (size_t)(colon - p)));
-		doc_set_int(m, "size", atoll(colon + 1));
+		for (k = 0; keys[k]; k++)
+			if ((v = doc_map_get(d, keys[k])) != NULL &&
+			    v->type != DOC_NULL)
+				doc_map_set(m, keys[k], doc_copy(v));
 		doc_list_push(l, m);
-		p = comma ? comma + 1 : NULL;
 	}
+out:
+	doclist_release(&dl);
 	return l;
 }
 
@@ -288,7 +309,11 @@ struct vmspec {
 	long long memory;
 	struct buf labels;	/* JSON */
 	char *spec;		/* the document as JSON, kept for later */
-	long long disks[VM_MAX_DISKS];	/* blank disks, MiB */
+	struct specdisk {
+		long long size;		/* MiB; 0: the image's size */
+		const char *image;	/* a cimg image to clone, or NULL */
+		const char *datastore;	/* a cvol datastore, or NULL */
+	} disks[VM_MAX_DISKS];
 	size_t ndisks;
 	const char *requirements;	/* NULL for none */
 	const char *policy;		/* pack, spread, load, rank */
@@ -315,8 +340,10 @@ empty(const struct doc *d)
 	    (d->type == DOC_STR && d->u.s[0] == '\0');
 }
 
-/* disks: a list of blank disks, each {size: SIZE}; target (as printed)
- * is ignored; image and datastore arrive with cimg and cvol. */
+/* disks: a list of {image: NAME, size: SIZE, datastore: NAME}: a clone
+ * of an image (size: the image's, or more), or a blank disk (size
+ * needed), in a datastore's pool or the host's own; target (as printed)
+ * is ignored. */
 static int
 disks_from_doc(const struct doc *l, struct vmspec *s, struct cerr *err)
 {
@@ -333,31 +360,49 @@ disks_from_doc(const struct doc *l, struct vmspec *s, struct cerr *err)
 		    VM_MAX_DISKS);
 	for (i = 0; i < l->u.list.n; i++) {
 		const struct doc *d = l->u.list.v[i], *v;
+		struct specdisk *sd = &s->disks[i];
 
+		memset(sd, 0, sizeof(*sd));
 		if (d->type != DOC_MAP)
 			return cerr_set(err, CERR_USAGE, "disks[%zu]: expected "
 			    "a map such as {size: 20GiB}", i);
 		for (j = 0; j < d->u.map.n; j++) {
 			const char *k = d->u.map.kv[j].key;
 
-			if (strcmp(k, "image") == 0 ||
-			    strcmp(k, "datastore") == 0)
-				return cerr_set(err, CERR_USAGE, "disks[%zu]."
-				    "%s: not supported yet (images and "
-				    "datastores arrive with cimg and cvol)", i,
-				    k);
-			if (strcmp(k, "size") != 0 && strcmp(k, "target") != 0)
+			if (strcmp(k, "size") != 0 && strcmp(k, "target") != 0 &&
+			    strcmp(k, "image") != 0 &&
+			    strcmp(k, "datastore") != 0)
 				return cerr_set(err, CERR_USAGE, "disks[%zu]."
 				    "%s: unknown field", i, k);
 		}
-		if ((v = doc_map_get(d, "size")) == NULL)
-			return cerr_set(err, CERR_USAGE, "disks[%zu].size: "
-			    "missing", i);
-		if (units_doc_mib(v, &s->disks[i], err))
-			return cerr_wrap(err, "disks[%zu].size", i);
-		if (s->disks[i] < 1)
-			return cerr_set(err, CERR_USAGE, "disks[%zu].size: must "
-			    "be at least 1 MiB", i);
+		if ((v = doc_map_get(d, "image")) != NULL &&
+		    v->type != DOC_NULL) {
+			if (v->type != DOC_STR || *v->u.s == '\0')
+				return cerr_set(err, CERR_USAGE, "disks[%zu]."
+				    "image: expected the name of an image", i);
+			sd->image = v->u.s;
+		}
+		if ((v = doc_map_get(d, "datastore")) != NULL &&
+		    v->type != DOC_NULL) {
+			if (v->type != DOC_STR || *v->u.s == '\0')
+				return cerr_set(err, CERR_USAGE, "disks[%zu]."
+				    "datastore: expected the name of a "
+				    "datastore", i);
+			sd->datastore = v->u.s;
+		}
+		if ((v = doc_map_get(d, "size")) == NULL ||
+		    v->type == DOC_NULL) {
+			if (sd->image == NULL)
+				return cerr_set(err, CERR_USAGE, "disks[%zu]."
+				    "size: missing (a blank disk needs one)",
+				    i);
+		} else {
+			if (units_doc_mib(v, &sd->size, err))
+				return cerr_wrap(err, "disks[%zu].size", i);
+			if (sd->size < 1)
+				return cerr_set(err, CERR_USAGE, "disks[%zu]."
+				    "size: must be at least 1 MiB", i);
+		}
 		s->ndisks++;
 	}
 	return 0;
@@ -593,6 +638,7 @@ vm_place(struct ctx *ctx, struct vmrow *r, struct cerr *err)
 		.name = r->name, .cpu = r->cpu, .memory = r->memory,
 		.disk = r->disk, .requirements = r->requirements,
 		.policy = r->policy, .rank = r->rank, .group = r->group,
+		.ds = r->ds, .nds = r->nds, .vm_id = r->id,
 	};
 	struct cstmt *st = NULL;
 	long long id = 0;
@@ -650,6 +696,8 @@ struct vmdisk {
 	char target[8];
 	char volume[64];
 	long long size;
+	long long image_id;	/* the image it is cloned from, or 0 */
+	char pool[160];		/* HV_POOL, or its datastore's pool */
 	char *path;		/* on the host, once known */
 };
 
@@ -662,8 +710,10 @@ vm_disks_load(struct ctx *ctx, long long vm_id, struct vmdisk **out,
 
 	*out = NULL;
 	*n = 0;
-	if (catalog_query(ctx->cat, &st, err, "SELECT target, volume, size "
-	    "FROM vm_disks WHERE vm_id = ? ORDER BY target", "i", vm_id))
+	if (catalog_query(ctx->cat, &st, err, "SELECT d.target, d.volume, "
+	    "d.size, COALESCE(d.image_id, 0), s.name FROM vm_disks d LEFT "
+	    "JOIN datastores s ON s.id = d.datastore_id WHERE d.vm_id = ? "
+	    "ORDER BY d.target", "i", vm_id))
 		return err->code;
 	while (cstmt_row(st, err)) {
 		struct vmdisk *d;
@@ -673,6 +723,12 @@ vm_disks_load(struct ctx *ctx, long long vm_id, struct vmdisk **out,
 		snprintf(d->target, sizeof(d->target), "%s", cstmt_text(st, 0));
 		snprintf(d->volume, sizeof(d->volume), "%s", cstmt_text(st, 1));
 		d->size = cstmt_int(st, 2);
+		d->image_id = cstmt_int(st, 3);
+		if (cstmt_null(st, 4))
+			snprintf(d->pool, sizeof(d->pool), "%s", HV_POOL);
+		else
+			snprintf(d->pool, sizeof(d->pool), VOL_DS_POOL_PREFIX
+			    "%s", cstmt_text(st, 4));
 		d->path = NULL;
 	}
 	cstmt_free(st);
@@ -708,22 +764,259 @@ purge_each(void *arg, const char *name)
 	}
 }
 
-/* Delete every disk volume of VM uuid from hv's pool (after its domain
+struct pool_set {
+	char **v;
+	size_t n, cap;
+};
+
+/* The pools that hold VMs' disks: the host's own and datastores'. */
+static void
+pool_add(void *arg, const char *name)
+{
+	struct pool_set *ps = arg;
+
+	if (strcmp(name, HV_POOL) != 0 && strncmp(name, VOL_DS_POOL_PREFIX,
+	    strlen(VOL_DS_POOL_PREFIX)) != 0)
+		return;
+	xgrow(&ps->v, &ps->cap, ps->n + 1, sizeof(*ps->v));
+	ps->v[ps->n++] = xstrdup(name);
+}
+
+static void
+pool_set_release(struct pool_set *ps)
+{
+	size_t i;
+
+	for (i = 0; i < ps->n; i++)
+		free(ps->v[i]);
+	free(ps->v);
+	memset(ps, 0, sizeof(*ps));
+}
+
+/* Delete every disk volume of VM uuid from hv's pools (after its domain
  * is gone from that host). */
 static int
 vm_disks_purge(struct hv *hv, const char *uuid, struct cerr *err)
 {
 	char prefix[48];
-	struct purge p = { .prefix = prefix };
-	size_t i;
+	struct pool_set ps = { 0 };
+	size_t i, j;
 
 	snprintf(prefix, sizeof(prefix), "%s-", uuid);
-	if (hv_vols(hv, purge_each, &p, err) == 0)
-		for (i = 0; i < p.n && err->code == 0; i++)
-			hv_vol_delete(hv, p.names[i], err);
-	for (i = 0; i < p.n; i++)
-		free(p.names[i]);
-	free(p.names);
+	if (hv_pools(hv, pool_add, &ps, err))
+		return err->code;
+	for (j = 0; j < ps.n && err->code == 0; j++) {
+		struct purge p = { .prefix = prefix };
+
+		if (hv_pvols(hv, ps.v[j], purge_each, &p, err) == 0)
+			for (i = 0; i < p.n && err->code == 0; i++)
+				hv_pvol_delete(hv, ps.v[j], p.names[i], err);
+		for (i = 0; i < p.n; i++)
+			free(p.names[i]);
+		free(p.names);
+	}
+	pool_set_release(&ps);
+	return err->code;
+}
+
+/*
+ * The image cache.  An image reaches a host once: uploaded through a
+ * libvirt stream into the volume img-SHA256 of the host's pool, recorded
+ * in image_hosts; every disk cloned from it there is a qcow2 overlay with
+ * that volume as its backing file.  The row is written before the upload
+ * (state uploading, with the uploader's pid): another command that needs
+ * the same image on the same host waits for it rather than upload again,
+ * and takes over when the uploader died.
+ */
+#define CACHE_PREFIX "img-"
+#define CACHE_WAIT 3600		/* seconds to wait for another's upload */
+
+static bool pid_alive(long long pid);
+
+static void
+cache_vol(const char *sha256, char out[96])
+{
+	snprintf(out, 96, CACHE_PREFIX "%s", sha256);
+}
+
+/* Forget the upload this process began (its row), after a failure. */
+static void
+cache_forget(struct ctx *ctx, long long host_id, const char *sha256)
+{
+	struct cerr e = { 0 };
+
+	if (catalog_begin(ctx->cat, &e) == 0 && (catalog_exec(ctx->cat, &e,
+	    "DELETE FROM image_hosts WHERE host_id = ? AND sha256 = ? AND "
+	    "state = 'uploading' AND pid = ?", "isi", host_id, sha256,
+	    (long long)getpid()) || catalog_commit(ctx->cat, &e)))
+		catalog_rollback(ctx->cat);
+}
+
+/* Image image_id on host host_id (reached as hv): uploaded there unless
+ * it is already; *base (the caller's to free) is its path there, fmt its
+ * format and vol its volume. */
+static int
+image_cache(struct ctx *ctx, struct hv *hv, long long host_id,
+    const char *host, long long image_id, char **base, char fmt[16],
+    char vol[96], struct cerr *err)
+{
+	struct img_disk im;
+	struct cstmt *st = NULL;
+	char now[32], detail[300];
+	time_t start = time(NULL);
+	int fd = -1;
+
+	*base = NULL;
+	if (img_disk(ctx, NULL, image_id, &im, err))
+		return err->code;
+	snprintf(fmt, 16, "%s", im.format);
+	cache_vol(im.sha256, vol);
+	for (;;) {
+		char state[16] = "";
+		long long pid = 0;
+		int found;
+
+		if (catalog_begin(ctx->cat, err))
+			goto out;
+		if (catalog_query(ctx->cat, &st, err, "SELECT state, "
+		    "COALESCE(pid, 0) FROM image_hosts WHERE host_id = ? AND "
+		    "sha256 = ?", "is", host_id, im.sha256))
+			goto fail;
+		if ((found = cstmt_row(st, err))) {
+			snprintf(state, sizeof(state), "%s", cstmt_text(st, 0));
+			pid = cstmt_int(st, 1);
+		}
+		cstmt_free(st);
+		st = NULL;
+		if (err->code)
+			goto fail;
+		if (found && strcmp(state, "ready") == 0) {
+			catalog_rollback(ctx->cat);
+			/* cached: nothing to copy, if the host still has it */
+			if (hv_vol_path(hv, vol, base, err) == 0 ||
+			    err->code != CERR_NOTFOUND)
+				goto out;
+			cerr_clear(err);
+			if (catalog_begin(ctx->cat, err))
+				goto out;
+			if (catalog_exec(ctx->cat, err, "DELETE FROM "
+			    "image_hosts WHERE host_id = ? AND sha256 = ? AND "
+			    "state = 'ready'", "is", host_id, im.sha256) ||
+			    catalog_commit(ctx->cat, err))
+				goto fail;
+			continue;
+		}
+		if (found && pid_alive(pid)) {
+			/* another command uploads it: wait for that one */
+			catalog_rollback(ctx->cat);
+			if (time(NULL) - start > CACHE_WAIT) {
+				cerr_set(err, CERR_CONFLICT, "image '%s' is "
+				    "still being uploaded to host '%s' (by "
+				    "process %lld)", im.name, host, pid);
+				goto out;
+			}
+			usleep(100000);
+			continue;
+		}
+		/* ours to upload (or to take over from a dead uploader):
+		 * the intent first */
+		catalog_now(now);
+		if (catalog_exec(ctx->cat, err, "INSERT OR REPLACE INTO "
+		    "image_hosts (host_id, sha256, volume, format, size, state, "
+		    "pid, created, updated) VALUES (?, ?, ?, ?, ?, 'uploading', "
+		    "?, ?, ?)", "isssiiss", host_id, im.sha256, vol, im.format,
+		    (long long)im.bytes, (long long)getpid(), now, now) ||
+		    catalog_commit(ctx->cat, err))
+			goto fail;
+		break;
+	}
+	fault_point("vm.cache");
+	if ((fd = open(im.path, O_RDONLY | O_CLOEXEC)) < 0) {
+		cerr_set(err, CERR_FAIL, "cannot read the file of image '%s': "
+		    "%s", im.name, strerror(errno));
+		goto undo;
+	}
+	if (hv_vol_upload_fd(hv, vol, fd, im.bytes, base, err))
+		goto undo;
+	fault_point("vm.cached");
+	catalog_now(now);
+	snprintf(detail, sizeof(detail), "to host '%s': %llu bytes", host,
+	    im.bytes);
+	if (catalog_begin(ctx->cat, err))
+		goto undo;
+	if (catalog_exec(ctx->cat, err, "UPDATE image_hosts SET state = "
+	    "'ready', pid = NULL, updated = ? WHERE host_id = ? AND sha256 = ? "
+	    "AND pid = ?", "sisi", now, host_id, im.sha256,
+	    (long long)getpid()) ||
+	    acct_audit(ctx, "upload", "Image", im.id, im.name, detail, err) ||
+	    catalog_commit(ctx->cat, err)) {
+		catalog_rollback(ctx->cat);
+		goto undo;
+	}
+	goto out;
+undo:
+	{
+		struct cerr ignored = { 0 };
+
+		hv_vol_delete(hv, vol, &ignored);
+		cache_forget(ctx, host_id, im.sha256);
+		free(*base);
+		*base = NULL;
+		cerr_wrap(err, "cannot bring image '%s' to host '%s'", im.name,
+		    host);
+	}
+	goto out;
+fail:
+	catalog_rollback(ctx->cat);
+out:
+	if (fd >= 0)
+		close(fd);
+	img_disk_release(&im);
+	return err->code;
+}
+
+/* A datastore disk of size MiB must fit in what its pool has free. */
+static int
+pool_room(struct hv *hv, const struct vmdisk *d, const char *host,
+    struct cerr *err)
+{
+	struct hv_pool_info pi = { 0 };
+	const char *ds = d->pool + strlen(VOL_DS_POOL_PREFIX);
+
+	if (hv_pool_info(hv, d->pool, &pi, err))
+		return cerr_wrap(err, "datastore '%s' on host '%s'", ds, host);
+	if (d->size > pi.available)
+		return cerr_set(err, CERR_CAPACITY, "disk %s: %lld MiB is more "
+		    "than the %lld MiB datastore '%s' has free on host '%s'",
+		    d->target, d->size, pi.available, ds, host);
+	return 0;
+}
+
+/* Make disk d on hv (host host_id), unless it is there: a qcow2 overlay
+ * of its image's cached copy, or a blank qcow2 volume, in its pool.
+ * d->path gets its path. */
+static int
+disk_make(struct ctx *ctx, struct hv *hv, long long host_id,
+    const char *host, struct vmdisk *d, struct cerr *err)
+{
+	char *base = NULL, fmt[16], vol[96];
+
+	if (d->image_id == 0 && strcmp(d->pool, HV_POOL) == 0)
+		return hv_vol_create(hv, d->volume, d->size, &d->path, err);
+	if (strcmp(d->pool, HV_POOL) == 0 && hv_pool_ensure(hv, err))
+		return err->code;
+	if (hv_pvol_path(hv, d->pool, d->volume, &d->path, err) == 0)
+		return 0;
+	if (err->code != CERR_NOTFOUND)
+		return err->code;
+	cerr_clear(err);
+	if ((d->image_id == 0 || image_cache(ctx, hv, host_id, host,
+	    d->image_id, &base, fmt, vol, err) == 0) &&
+	    (strcmp(d->pool, HV_POOL) == 0 || pool_room(hv, d, host,
+	    err) == 0))
+		hv_pvol_create(hv, d->pool, d->volume, d->size, base,
+		    base ? fmt : NULL, &d->path, err);
+	free(base);
 	return err->code;
 }
 
@@ -832,10 +1125,10 @@ vm_deploy(struct ctx *ctx, const struct vmrow *r, struct cerr *err)
 	dd = xcalloc(n + 1, sizeof(*dd));
 	if (hv_connect(r->uri, &hv, err) == 0 &&
 	    vm_seed_upload(hv, r, &seed, err) == 0) {
-		/* the disks: made empty where they do not exist yet */
+		/* the disks: made where they do not exist yet, clones of
+		 * their images over the host's cached copies */
 		for (i = 0; i < n && err->code == 0; i++) {
-			hv_vol_create(hv, disks[i].volume, disks[i].size,
-			    &disks[i].path, err);
+			disk_make(ctx, hv, r->host_id, r->host, &disks[i], err);
 			dd[i].target = disks[i].target;
 			dd[i].path = disks[i].path;
 		}
@@ -887,11 +1180,110 @@ vm_deploy_outcome(struct ctx *ctx, struct vmrow *r, struct doc **out,
 	return err->code;
 }
 
+/* What a document's disks come to in the catalog. */
+struct resolved {
+	long long size[VM_MAX_DISKS];	/* MiB */
+	long long image[VM_MAX_DISKS];	/* image id, or 0 */
+	long long ds[VM_MAX_DISKS];	/* datastore id, or 0 */
+	struct sched_ds need[VM_MAX_DISKS];	/* MiB per datastore */
+	size_t nneed;
+};
+
+/*
+ * Inside the transaction that records the VM: the images its disks clone
+ * (visible to the caller, ready or used: the VM's row makes them used in
+ * the same transaction) and their sizes, and the datastores they go to
+ * with room for them on some enabled host at the last look.
+ */
+static int
+disks_resolve(struct ctx *ctx, const struct vmspec *s, struct resolved *rv,
+    struct cerr *err)
+{
+	struct cstmt *st = NULL;
+	size_t i, j;
+
+	memset(rv, 0, sizeof(*rv));
+	for (i = 0; i < s->ndisks; i++) {
+		const struct specdisk *sd = &s->disks[i];
+
+		rv->size[i] = sd->size;
+		if (sd->image) {
+			struct img_disk im;
+
+			if (img_disk(ctx, sd->image, 0, &im, err))
+				return cerr_wrap(err, "disks[%zu].image", i);
+			rv->image[i] = im.id;
+			if (sd->size == 0) {
+				rv->size[i] = im.virtual_size > 0 ?
+				    im.virtual_size : 1;
+			} else if (sd->size < im.virtual_size) {
+				cerr_set(err, CERR_USAGE, "disks[%zu].size: "
+				    "%lld MiB is smaller than image '%s' "
+				    "(%lld MiB)", i, sd->size, im.name,
+				    im.virtual_size);
+				img_disk_release(&im);
+				return err->code;
+			}
+			img_disk_release(&im);
+		}
+		if (sd->datastore == NULL)
+			continue;
+		if (catalog_query(ctx->cat, &st, err, "SELECT id FROM "
+		    "datastores WHERE name = ?", "s", sd->datastore))
+			return err->code;
+		if (cstmt_row(st, err))
+			rv->ds[i] = cstmt_int(st, 0);
+		else if (err->code == 0)
+			cerr_set(err, CERR_NOTFOUND, "disks[%zu].datastore: no "
+			    "datastore '%s'", i, sd->datastore);
+		cstmt_free(st);
+		if (err->code)
+			return err->code;
+		for (j = 0; j < rv->nneed; j++)
+			if (strcmp(rv->need[j].name, sd->datastore) == 0)
+				break;
+		if (j == rv->nneed)
+			rv->need[rv->nneed++].name = sd->datastore;
+		rv->need[j].size += rv->size[i];
+	}
+	/* room: what the datastore had free on its roomiest enabled host */
+	for (j = 0; j < rv->nneed; j++) {
+		long long avail = -1;
+		char *host = NULL;
+
+		if (catalog_query(ctx->cat, &st, err, "SELECT "
+		    "COALESCE(x.available, 0), h.name FROM datastore_hosts x "
+		    "JOIN datastores s ON s.id = x.datastore_id JOIN hosts h "
+		    "ON h.id = x.host_id WHERE s.name = ? AND h.state = "
+		    "'enabled' ORDER BY x.available DESC, h.id LIMIT 1", "s",
+		    rv->need[j].name))
+			return err->code;
+		if (cstmt_row(st, err)) {
+			avail = cstmt_int(st, 0);
+			host = xstrdup(cstmt_text(st, 1));
+		}
+		cstmt_free(st);
+		if (err->code == 0 && avail < 0)
+			cerr_set(err, CERR_CAPACITY, "disks: datastore '%s' is "
+			    "on no enabled host", rv->need[j].name);
+		else if (err->code == 0 && avail < rv->need[j].size)
+			cerr_set(err, CERR_CAPACITY, "disks: %lld MiB in "
+			    "datastore '%s' is more than it has free (at most "
+			    "%lld MiB, on host '%s')", rv->need[j].size,
+			    rv->need[j].name, avail, host);
+		free(host);
+		if (err->code)
+			return err->code;
+	}
+	return 0;
+}
+
 int
 vm_create(struct ctx *ctx, const struct doc *d, const char *where,
     const struct vm_opts *o, struct doc **out, struct cerr *err)
 {
 	struct vmspec s = { .labels = BUF_INIT };
+	struct resolved rv;
 	struct vmrow r = { 0 };
 	struct cstmt *st = NULL;
 	char now[32];
@@ -911,10 +1303,17 @@ vm_create(struct ctx *ctx, const struct doc *d, const char *where,
 	r.requirements = dup_or_null(s.requirements);
 	r.policy = xstrdup(s.policy);
 	r.rank = dup_or_null(s.rank);
-	for (i = 0; i < s.ndisks; i++)
-		r.disk += s.disks[i];
 	if (new_uuid(r.uuid, err) || catalog_begin(ctx->cat, err))
 		goto out;
+	if (disks_resolve(ctx, &s, &rv, err)) {
+		if (err->code == CERR_USAGE)
+			cerr_wrap(err, "%s", where);
+		goto fail;
+	}
+	for (i = 0; i < s.ndisks; i++)
+		r.disk += rv.size[i];
+	r.ds = rv.need;
+	r.nds = rv.nneed;
 	if (s.group && sched_group_id(ctx, s.group, &r.group, err)) {
 		cerr_wrap(err, "%s: group", where);
 		goto fail;
@@ -956,8 +1355,10 @@ vm_create(struct ctx *ctx, const struct doc *d, const char *where,
 		disk_target(i, target);
 		disk_volume(r.uuid, target, vol);
 		if (catalog_exec(ctx->cat, err, "INSERT INTO vm_disks (vm_id, "
-		    "target, volume, size, created) VALUES (?, ?, ?, ?, ?)",
-		    "issis", r.id, target, vol, s.disks[i], now))
+		    "target, volume, size, created, image_id, datastore_id) "
+		    "VALUES (?, ?, ?, ?, ?, nullif(?, 0), nullif(?, 0))",
+		    "issisii", r.id, target, vol, rv.size[i], now, rv.image[i],
+		    rv.ds[i]))
 			goto fail;
 	}
 	if (acct_audit(ctx, "create", "VM", r.id, r.name,
@@ -1476,6 +1877,20 @@ vm_dest(struct ctx *ctx, const struct vmrow *r, const char *ref,
 		if (!found)
 			return cerr_set(err, CERR_NOTFOUND, "no host '%s'",
 			    ref);
+		/* the datastores of its disks must be there too */
+		if (catalog_query(ctx->cat, &st, err, "SELECT s.name FROM "
+		    "vm_disks d JOIN datastores s ON s.id = d.datastore_id "
+		    "WHERE d.vm_id = ? AND NOT EXISTS (SELECT 1 FROM "
+		    "datastore_hosts x WHERE x.datastore_id = d.datastore_id "
+		    "AND x.host_id = ?) LIMIT 1", "ii", r->id, rid))
+			return err->code;
+		if (cstmt_row(st, err))
+			cerr_set(err, CERR_CONFLICT, "host '%s' does not have "
+			    "datastore '%s', which vm '%s' has disks in", ref,
+			    cstmt_text(st, 0), r->name);
+		cstmt_free(st);
+		if (err->code)
+			return err->code;
 	} else {
 		/* the scheduler chooses, by the VM's own requirements,
 		 * policy and group, among the hosts but its own */
@@ -1483,7 +1898,7 @@ vm_dest(struct ctx *ctx, const struct vmrow *r, const char *ref,
 			.name = r->name, .cpu = r->cpu, .memory = r->memory,
 			.disk = r->disk, .requirements = r->requirements,
 			.policy = r->policy, .rank = r->rank,
-			.group = r->group, .exclude = exclude,
+			.group = r->group, .exclude = exclude, .vm_id = r->id,
 		};
 
 		if (sched_choose(ctx, &q, &rid, err))
@@ -1513,20 +1928,62 @@ vm_dest(struct ctx *ctx, const struct vmrow *r, const char *ref,
 	    "'%s' (cpu %d, memory %lld MiB)", r->name, r->cpu, r->memory);
 }
 
-/* Move r's domain to dst_uri.  Its seed goes first (a domain, running or
- * not, needs its CD-ROM's file at the same path on the destination) and
- * is deleted from the source once the domain has moved, or from the
- * destination when it has not. */
+/* Bring to dst (host dst_id, named dst_name) the images r's disks are
+ * cloned from, and check that each sits at the path it has on src, where
+ * the overlays' headers point (a domain off moves its overlays as they
+ * are).  src may be NULL (not reachable, or not asked). */
 static int
-vm_move(const struct vmrow *r, const struct vmdisk *disks, size_t ndisks,
+disks_bases(struct ctx *ctx, const struct vmrow *r, struct vmdisk *disks,
+    size_t n, struct hv *src, struct hv *dst, long long dst_id,
+    const char *dst_name, char **bases, char fmts[][16], struct cerr *err)
+{
+	struct cerr ignored = { 0 };
+	char vol[96], *spath = NULL;
+	size_t i;
+
+	for (i = 0; i < n && err->code == 0; i++) {
+		bases[i] = NULL;
+		if (disks[i].image_id == 0)
+			continue;
+		if (image_cache(ctx, dst, dst_id, dst_name, disks[i].image_id,
+		    &bases[i], fmts[i], vol, err))
+			break;
+		if (src && hv_vol_path(src, vol, &spath, &ignored) == 0 &&
+		    strcmp(spath, bases[i]) != 0)
+			cerr_set(err, CERR_CONFLICT, "the image of disk %s of vm "
+			    "'%s' is at '%s' on its host and '%s' on host '%s' "
+			    "(storage pool '" HV_POOL "' is not at the same "
+			    "path on both hosts)", disks[i].target, r->name,
+			    spath, bases[i], dst_name);
+		free(spath);
+		spath = NULL;
+		cerr_clear(&ignored);
+	}
+	return err->code;
+}
+
+/* Move r's domain to dst_uri (host dst_id).  Its seed goes first (a
+ * domain, running or not, needs its CD-ROM's file at the same path on the
+ * destination) and is deleted from the source once the domain has moved,
+ * or from the destination when it has not.  Disks cloned from images
+ * find their images on the destination first: a live move copies only
+ * the overlays' own data (their top layer), a domain off moves the
+ * overlays. */
+static int
+vm_move(struct ctx *ctx, const struct vmrow *r, struct vmdisk *disks,
+    size_t ndisks, long long dst_id, const char *dst_name,
     const char *dst_uri, int live, const char *address, struct cerr *err)
 {
 	struct cerr ignored = { 0 };
 	struct hv *src = NULL, *dst = NULL;
-	char *dpath = NULL, *spath = NULL;
+	char *dpath = NULL, *spath = NULL, **bases = NULL;
+	char (*fmts)[16] = NULL;
 	enum hv_state hs = HV_ABSENT;
+	int copy = ndisks ? HV_COPY_DISKS : HV_COPY_NONE;
 	size_t i;
 
+	bases = xcalloc(ndisks + 1, sizeof(*bases));
+	fmts = xcalloc(ndisks + 1, sizeof(*fmts));
 	if (hv_connect(r->uri, &src, err) || hv_connect(dst_uri, &dst, err) ||
 	    vm_seed_upload(dst, r, &dpath, err))
 		goto out;
@@ -1538,19 +1995,39 @@ vm_move(const struct vmrow *r, const struct vmdisk *disks, size_t ndisks,
 		goto undo;
 	}
 	cerr_clear(&ignored);
-	/* the disks: empty volumes for the live copy to fill, or the
-	 * volumes themselves when the domain is off */
+	/* the disks: empty volumes (or overlays of the images) for the
+	 * live copy to fill, or the volumes themselves when the domain is
+	 * off */
 	if (ndisks && hv_state(src, r->uuid, &hs, err))
 		goto undo;
+	if (disks_bases(ctx, r, disks, ndisks, hs == HV_RUNNING ||
+	    hs == HV_PAUSED ? NULL : src, dst, dst_id, dst_name, bases, fmts,
+	    err))
+		goto undo;
 	for (i = 0; i < ndisks && err->code == 0; i++) {
-		if (hs == HV_RUNNING || hs == HV_PAUSED)
-			hv_vol_create(dst, disks[i].volume, disks[i].size, NULL,
-			    err);
-		else
+		if (bases[i])
+			copy = HV_COPY_TOP;
+		if (hs == HV_RUNNING || hs == HV_PAUSED) {
+			if (bases[i] || strcmp(disks[i].pool, HV_POOL) != 0) {
+				if (hv_pvol_delete(dst, disks[i].pool,
+				    disks[i].volume, err) == 0)
+					hv_pvol_create(dst, disks[i].pool,
+					    disks[i].volume, disks[i].size,
+					    bases[i], bases[i] ? fmts[i] : NULL,
+					    NULL, err);
+			} else {
+				hv_vol_create(dst, disks[i].volume,
+				    disks[i].size, NULL, err);
+			}
+		} else if (strcmp(disks[i].pool, HV_POOL) == 0) {
 			hv_vol_copy(src, dst, disks[i].volume, err);
+		} else {
+			hv_pvol_copy(src, dst, disks[i].pool, disks[i].volume,
+			    err);
+		}
 	}
-	if (err->code || hv_migrate(src, dst, r->uuid, live, ndisks > 0,
-	    address, err))
+	if (err->code || hv_migrate(src, dst, r->uuid, live, copy, address,
+	    err))
 		goto undo;
 	fault_point("vm.moved");
 	if (dpath)
@@ -1561,9 +2038,13 @@ vm_move(const struct vmrow *r, const struct vmdisk *disks, size_t ndisks,
 undo:
 	if (dpath)
 		vm_seed_delete(dst, r->uuid, &ignored);
-	for (i = 0; i < ndisks; i++)
-		hv_vol_delete(dst, disks[i].volume, &ignored);
+	for (i = 0; dst && i < ndisks; i++)
+		hv_pvol_delete(dst, disks[i].pool, disks[i].volume, &ignored);
 out:
+	for (i = 0; i < ndisks; i++)
+		free(bases[i]);
+	free(bases);
+	free(fmts);
 	free(dpath);
 	free(spath);
 	hv_close(dst);
@@ -1611,7 +2092,8 @@ vm_migrate(struct ctx *ctx, const char *ref, const char *to, bool live,
 		goto fail;
 	fault_point("vm.intent");
 	if (vm_disks_load(ctx, r.id, &disks, &ndisks, &hverr) == 0)
-		vm_move(&r, disks, ndisks, duri, live, daddr, &hverr);
+		vm_move(ctx, &r, disks, ndisks, dest, dname, duri, live,
+		    daddr, &hverr);
 	fault_point("vm.outcome");
 	if (hverr.code) {
 		cerr_wrap(&hverr, "cannot migrate vm '%s' from host '%s' to "
@@ -1651,24 +2133,40 @@ host_domain_type(struct ctx *ctx, long long id, struct cerr *err)
 	return t;
 }
 
-/* Copy the disk volumes of r from the host at src_uri to dst_uri. */
+/* Copy the disk volumes of r from the host at src_uri to dst_uri (host
+ * dst_id, named dst_name), its images there first. */
 static int
 vm_disks_copy(struct ctx *ctx, const struct vmrow *r, const char *src_uri,
-    const char *dst_uri, struct cerr *err)
+    const char *dst_uri, long long dst_id, const char *dst_name,
+    struct cerr *err)
 {
 	struct vmdisk *disks = NULL;
 	struct hv *src = NULL, *dst = NULL;
+	char **bases = NULL, (*fmts)[16] = NULL;
 	size_t n = 0, i;
 
 	if (vm_disks_load(ctx, r->id, &disks, &n, err) || n == 0)
 		goto out;
-	if (hv_connect(src_uri, &src, err) || hv_connect(dst_uri, &dst, err))
+	bases = xcalloc(n, sizeof(*bases));
+	fmts = xcalloc(n, sizeof(*fmts));
+	if (hv_connect(src_uri, &src, err) || hv_connect(dst_uri, &dst, err) ||
+	    disks_bases(ctx, r, disks, n, src, dst, dst_id, dst_name, bases,
+	    fmts, err))
 		goto out;
-	for (i = 0; i < n && err->code == 0; i++)
-		hv_vol_copy(src, dst, disks[i].volume, err);
+	for (i = 0; i < n && err->code == 0; i++) {
+		if (strcmp(disks[i].pool, HV_POOL) == 0)
+			hv_vol_copy(src, dst, disks[i].volume, err);
+		else
+			hv_pvol_copy(src, dst, disks[i].pool, disks[i].volume,
+			    err);
+	}
 	if (err->code)
 		cerr_wrap(err, "cannot bring the disks of vm '%s'", r->name);
 out:
+	for (i = 0; bases && i < n; i++)
+		free(bases[i]);
+	free(bases);
+	free(fmts);
 	hv_close(src);
 	hv_close(dst);
 	vmdisks_free(disks, n);
@@ -1725,8 +2223,10 @@ vm_start_stopped(struct ctx *ctx, struct vmrow *r, struct doc **out,
 		d.uri = duri;
 		d.domain_type = dtype;
 		d.host = dname;
+		d.host_id = dest;
 		/* its disks come along: copied from the old host */
-		if (vm_disks_copy(ctx, r, r->uri, duri, &hverr) == 0)
+		if (vm_disks_copy(ctx, r, r->uri, duri, dest, dname,
+		    &hverr) == 0)
 			vm_deploy(ctx, &d, &hverr);
 	}
 	fault_point("vm.outcome");
@@ -2074,7 +2574,7 @@ vm_disk_detach(struct ctx *ctx, const char *ref, const char *target,
 	struct cstmt *st = NULL;
 	struct hv *hv = NULL;
 	struct buf xml = BUF_INIT;
-	char vol[64] = "", now[32];
+	char vol[64] = "", pool[160] = HV_POOL, now[32];
 	int found;
 
 	if (vm_load(ctx, ref, &r, err))
@@ -2087,11 +2587,16 @@ vm_disk_detach(struct ctx *ctx, const char *ref, const char *target,
 	}
 	if (no_snapshots(&r, "detach a disk from", err))
 		goto out;
-	if (catalog_query(ctx->cat, &st, err, "SELECT volume FROM vm_disks "
-	    "WHERE vm_id = ? AND target = ?", "is", r.id, target))
+	if (catalog_query(ctx->cat, &st, err, "SELECT d.volume, s.name FROM "
+	    "vm_disks d LEFT JOIN datastores s ON s.id = d.datastore_id "
+	    "WHERE d.vm_id = ? AND d.target = ?", "is", r.id, target))
 		goto out;
-	if ((found = cstmt_row(st, err)))
+	if ((found = cstmt_row(st, err))) {
 		snprintf(vol, sizeof(vol), "%s", cstmt_text(st, 0));
+		if (!cstmt_null(st, 1))
+			snprintf(pool, sizeof(pool), VOL_DS_POOL_PREFIX "%s",
+			    cstmt_text(st, 1));
+	}
 	cstmt_free(st);
 	if (err->code)
 		goto out;
@@ -2109,7 +2614,7 @@ vm_disk_detach(struct ctx *ctx, const char *ref, const char *target,
 		if (hv_connect(r.uri, &hv, &hverr) == 0 &&
 		    hv_device_detach(hv, r.uuid, xml.s, &hverr) == 0) {
 			fault_point("vm.outcome");
-			hv_vol_delete(hv, vol, &hverr);
+			hv_pvol_delete(hv, pool, vol, &hverr);
 		}
 		hv_close(hv);
 		if (hverr.code) {
@@ -2592,18 +3097,27 @@ ha_move(struct ctx *ctx, struct vmrow *r, bool *changed, struct cerr *err)
 	char *dname = NULL, *duri = NULL, *daddr = NULL, *dtype = NULL;
 	char from[16], msg[1200];
 	long long old = r->host_id, dest = 0;
+	bool rebuilt;
 
 	memcpy(from, r->state, sizeof(from));
 	{
 		struct vmdisk *disks = NULL;
-		size_t n = 0;
+		size_t n = 0, i;
 		struct cerr e = { 0 };
 
 		if (vm_disks_load(ctx, r->id, &disks, &n, err))
 			return err->code;
+		/* a blank disk's data is on the silent host: the VM waits
+		 * for it; disks cloned from images are cloned afresh on the
+		 * new host (what the guest wrote to them stays behind, as
+		 * when an instance is evacuated without shared storage) */
+		for (i = 0; i < n; i++)
+			if (disks[i].image_id == 0)
+				break;
+		rebuilt = n > 0;
 		vmdisks_free(disks, n);
-		if (n > 0)
-			return 0;	/* its disks are on the silent host */
+		if (i < n)
+			return 0;
 		if (no_volumes(ctx, r, "move", &e))
 			return 0;	/* and so are its volumes */
 	}
@@ -2625,13 +3139,15 @@ ha_move(struct ctx *ctx, struct vmrow *r, bool *changed, struct cerr *err)
 	d.uri = duri;
 	d.domain_type = dtype;
 	d.host = dname;
+	d.host_id = dest;
 	vm_deploy(ctx, &d, &hverr);
 	if (hverr.code)
 		snprintf(msg, sizeof(msg), "host '%s' is in error; HA restart "
 		    "on host '%s' failed: %s", r->host, dname, hverr.msg);
 	else
 		snprintf(msg, sizeof(msg), "host '%s' is in error; HA "
-		    "restarted it on host '%s'", r->host, dname);
+		    "restarted it on host '%s'%s", r->host, dname, rebuilt ?
+		    ", its disks cloned afresh from their images" : "");
 	if (vm_record(ctx, r, "deploying", hverr.code ? "failed" : "running",
 	    hverr.code ? 0 : -1, hverr.code ? msg : NULL, "reconcile", err) ==
 	    0 && !hverr.code && catalog_begin(ctx->cat, err) == 0) {
@@ -2912,6 +3428,138 @@ out:
 	return err->code;
 }
 
+/* Whether name is a VM's disk volume, UUID-sdX.qcow2; its UUID in uuid. */
+static bool
+disk_volume_uuid(const char *name, char uuid[40])
+{
+	static const size_t uuid_len = 36;
+	size_t n = strlen(name);
+
+	if (n != uuid_len + strlen("-sdb.qcow2") || name[uuid_len] != '-' ||
+	    strncmp(name + uuid_len + 1, "sd", 2) != 0 ||
+	    strcmp(name + n - 6, ".qcow2") != 0)
+		return false;
+	snprintf(uuid, 40, "%.*s", (int)uuid_len, name);
+	return true;
+}
+
+/* Disk volumes (overlays of images, blank disks) in the host's pools that
+ * no VM of the catalog has there and no domain defined there holds: what
+ * a create, deploy or migration killed half way leaves.  Deleted. */
+static int
+reconcile_disks(struct ctx *ctx, struct hv *hv, long long host_id,
+    const char *host, const struct domain_set *ds,
+    void (*note)(struct ctx *, const char *), struct cerr *err)
+{
+	struct pool_set ps = { 0 };
+	struct cerr hverr = { 0 };
+	char msg[1200];
+	size_t i, j, n;
+
+	if (hv_pools(hv, pool_add, &ps, &hverr)) {
+		snprintf(msg, sizeof(msg), "host '%s': %s", host, hverr.msg);
+		note(ctx, msg);
+		return 0;
+	}
+	for (j = 0; j < ps.n && err->code == 0; j++) {
+		struct name_set ns = { 0 };
+
+		if (hv_pvols(hv, ps.v[j], name_add, &ns, &hverr))
+			cerr_clear(&hverr);
+		for (i = 0; i < ns.n && err->code == 0; i++) {
+			struct cstmt *q = NULL;
+			char uuid[40];
+			int ours;
+
+			if (!disk_volume_uuid(ns.v[i], uuid))
+				continue;
+			for (n = 0; n < ds->n; n++)
+				if (strcmp(ds->v[n].uuid, uuid) == 0)
+					break;
+			if (n < ds->n)
+				continue;
+			if (catalog_query(ctx->cat, &q, err, "SELECT 1 FROM "
+			    "vms WHERE uuid = ? AND state != 'done' AND "
+			    "(host_id = ?2 OR target_host = ?2)", "si", uuid,
+			    host_id))
+				break;
+			ours = cstmt_row(q, err);
+			cstmt_free(q);
+			if (ours || err->code)
+				continue;
+			if (hv_pvol_delete(hv, ps.v[j], ns.v[i], &hverr))
+				snprintf(msg, sizeof(msg), "host '%s': %s",
+				    host, hverr.msg);
+			else
+				snprintf(msg, sizeof(msg), "host '%s': removed "
+				    "disk volume '%s' of no VM on it", host,
+				    ns.v[i]);
+			cerr_clear(&hverr);
+			note(ctx, msg);
+		}
+		for (i = 0; i < ns.n; i++)
+			free(ns.v[i]);
+		free(ns.v);
+	}
+	pool_set_release(&ps);
+	return err->code;
+}
+
+/* The host's image cache: an upload whose command died is removed (the
+ * next disk that needs the image uploads it again), and so is the copy
+ * of an image no longer in the repository. */
+static int
+reconcile_cache(struct ctx *ctx, struct hv *hv, long long host_id,
+    const char *host, void (*note)(struct ctx *, const char *),
+    struct cerr *err)
+{
+	struct cstmt *st = NULL;
+	struct name_set ns = { 0 };
+	char msg[1200];
+	size_t i;
+
+	if (catalog_query(ctx->cat, &st, err, "SELECT c.sha256, c.volume, "
+	    "c.state, COALESCE(c.pid, 0), EXISTS (SELECT 1 FROM images i "
+	    "WHERE i.sha256 = c.sha256) FROM image_hosts c WHERE "
+	    "c.host_id = ?", "i", host_id))
+		return err->code;
+	while (cstmt_row(st, err)) {
+		bool dead = strcmp(cstmt_text(st, 2), "uploading") == 0 &&
+		    !pid_alive(cstmt_int(st, 3));
+
+		if (!dead && cstmt_int(st, 4))
+			continue;
+		name_add(&ns, cstmt_text(st, 0));
+		name_add(&ns, cstmt_text(st, 1));
+	}
+	cstmt_free(st);
+	for (i = 0; i + 1 < ns.n && err->code == 0; i += 2) {
+		struct cerr hverr = { 0 };
+
+		if (hv_vol_delete(hv, ns.v[i + 1], &hverr)) {
+			snprintf(msg, sizeof(msg), "host '%s': %s", host,
+			    hverr.msg);
+			note(ctx, msg);
+			continue;
+		}
+		if (catalog_begin(ctx->cat, err))
+			break;
+		if (catalog_exec(ctx->cat, err, "DELETE FROM image_hosts WHERE "
+		    "host_id = ? AND sha256 = ?", "is", host_id, ns.v[i]) ||
+		    catalog_commit(ctx->cat, err)) {
+			catalog_rollback(ctx->cat);
+			break;
+		}
+		snprintf(msg, sizeof(msg), "host '%s': removed cached image "
+		    "volume '%s'", host, ns.v[i + 1]);
+		note(ctx, msg);
+	}
+	for (i = 0; i < ns.n; i++)
+		free(ns.v[i]);
+	free(ns.v);
+	return err->code;
+}
+
 static int
 reconcile_host(struct ctx *ctx, long long host_id, const char *host,
     const char *uri, bool in_error, emit_fn emit,
@@ -3035,8 +3683,10 @@ reconcile_host(struct ctx *ctx, long long host_id, const char *host,
 		    ds.v[j].uuid);
 		note(ctx, msg);
 	}
-	if (hverr.code == 0 && err->code == 0)
-		reconcile_seeds(ctx, hv, host_id, host, &ds, note, err);
+	if (hverr.code == 0 && err->code == 0 &&
+	    reconcile_seeds(ctx, hv, host_id, host, &ds, note, err) == 0 &&
+	    reconcile_disks(ctx, hv, host_id, host, &ds, note, err) == 0)
+		reconcile_cache(ctx, hv, host_id, host, note, err);
 out:
 	hv_close(hv);
 	domain_set_release(&ds);

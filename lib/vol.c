@@ -421,6 +421,19 @@ vol_ds_remove(struct ctx *ctx, const char *ref, struct cerr *err)
 		    nvol == 1 ? " is" : "s are");
 		goto out;
 	}
+	/* and VMs' disks */
+	if (catalog_query(ctx->cat, &st, err, "SELECT count(*) FROM vm_disks "
+	    "WHERE datastore_id = ?", "i", id) == 0 && cstmt_row(st, err))
+		nvol = cstmt_int(st, 0);
+	cstmt_free(st);
+	if (err->code)
+		goto out;
+	if (nvol > 0) {
+		cerr_set(err, CERR_CONFLICT, "cannot remove datastore '%s': "
+		    "%lld disk%s of VMs %s in it (delete the VMs first)", name,
+		    nvol, nvol == 1 ? "" : "s", nvol == 1 ? "is" : "are");
+		goto out;
+	}
 	if (ds_hosts(ctx, id, &hs, &n, err))
 		goto out;
 	ds_pool(name, pool);
@@ -441,8 +454,9 @@ vol_ds_remove(struct ctx *ctx, const char *ref, struct cerr *err)
 		goto out;
 	/* a volume created meanwhile keeps the datastore */
 	if (catalog_exec(ctx->cat, err, "DELETE FROM datastores WHERE id = ? "
-	    "AND NOT EXISTS (SELECT 1 FROM volumes WHERE datastore_id = ?)",
-	    "ii", id, id) ||
+	    "AND NOT EXISTS (SELECT 1 FROM volumes WHERE datastore_id = ?1) "
+	    "AND NOT EXISTS (SELECT 1 FROM vm_disks WHERE datastore_id = ?1)",
+	    "i", id) ||
 	    acct_audit(ctx, "delete", "Datastore", id, name, NULL, err) ||
 	    catalog_commit(ctx->cat, err))
 		catalog_rollback(ctx->cat);
@@ -773,7 +787,7 @@ vol_create(struct ctx *ctx, const char *name, long long size,
 		goto out;
 	vol_file(id, r.file);
 	fault_point("vol.intent");
-	if (hv_pvol_create(hv, r.pool, r.file, size, NULL, NULL, err)) {
+	if (hv_pvol_create(hv, r.pool, r.file, size, NULL, NULL, NULL, err)) {
 		forget(ctx, id);
 		cerr_wrap(err, "cannot create volume '%s' on host '%s'", name,
 		    r.host);
@@ -915,7 +929,7 @@ derive(struct ctx *ctx, const char *ref, const char *name, bool linked,
 	    linked ? r.id : 0, linked ? "snapshot" : "clone", &id, err))
 		goto out;
 	vol_file(id, file);
-	if (linked ? hv_pvol_create(hv, r.pool, file, r.size, base, NULL,
+	if (linked ? hv_pvol_create(hv, r.pool, file, r.size, base, NULL, NULL,
 	    err) : hv_pvol_clone(hv, r.pool, r.file, file, err)) {
 		forget(ctx, id);
 		cerr_wrap(err, "cannot %s on host '%s'", what, r.host);

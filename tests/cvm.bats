@@ -226,8 +226,9 @@ name: a\ncpu: 1\nmemory: 0\n|memory: must be at least 1 MiB
 name: a\ncpu: 1\nmemory: {a: 1}\n|memory: invalid size: expected a number or a string such as '512MiB', found a map
 name: a\ncpu: 1\nmemory: 64\nlabels: [x]\n|labels: expected a map, found a list
 name: a\ncpu: 1\nmemory: 64\nlabels: {"bad key": 1}\n|labels: invalid label key 'bad key' (use 1 to 63 letters, digits, '.', '_', '/' or '-')
-name: a\ncpu: 1\nmemory: 64\ndisks: [{image: debian-12}]\n|disks[0].image: not supported yet (images and datastores arrive with cimg and cvol)
-name: a\ncpu: 1\nmemory: 64\ndisks: [{size: 1G, datastore: fast}]\n|disks[0].datastore: not supported yet (images and datastores arrive with cimg and cvol)
+name: a\ncpu: 1\nmemory: 64\ndisks: [{image: [debian-12]}]\n|disks[0].image: expected the name of an image
+name: a\ncpu: 1\nmemory: 64\ndisks: [{datastore: fast}]\n|disks[0].size: missing (a blank disk needs one)
+name: a\ncpu: 1\nmemory: 64\ndisks: [{size: 1G, datastore: ""}]\n|disks[0].datastore: expected the name of a datastore
 name: a\ncpu: 1\nmemory: 64\ndisks: {size: 1G}\n|disks: expected a list, found a map
 name: a\ncpu: 1\nmemory: 64\ndisks: [{size: 0}]\n|disks[0].size: must be at least 1 MiB
 name: a\ncpu: 1\nmemory: 64\ndisks: [{size: 1G, color: red}]\n|disks[0].color: unknown field

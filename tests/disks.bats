@@ -94,10 +94,10 @@ blk() {
 	[ "$stderr" = "cvm: vm 'd' has no disk 'sdq'" ]
 	run -2 --separate-stderr cvm disk detach d
 	[[ "$stderr" == "cvm: disk detach takes a VM and a disk"* ]]
-	run -2 --separate-stderr cvm create - <<<$'name: e\ncpu: 1\nmemory: 64MiB\ndisks: [{image: debian-12}]'
-	[ "$stderr" = "cvm: <stdin>: line 1: disks[0].image: not supported yet (images and datastores arrive with cimg and cvol)" ]
+	run -3 --separate-stderr cvm create - <<<$'name: e\ncpu: 1\nmemory: 64MiB\ndisks: [{image: debian-12}]'
+	[ "$stderr" = "cvm: disks[0].image: no image 'debian-12'" ]
 	run -2 --separate-stderr cvm create - <<<$'name: e\ncpu: 1\nmemory: 64MiB\ndisks: [{}]'
-	[ "$stderr" = "cvm: <stdin>: line 1: disks[0].size: missing" ]
+	[ "$stderr" = "cvm: <stdin>: line 1: disks[0].size: missing (a blank disk needs one)" ]
 	[ "$(catalog_digest)" = "$before" ]
 	cvm stop -q d
 	run -5 --separate-stderr cvm disk attach d --size 1GiB

@@ -96,3 +96,19 @@ load helpers/common
 	run bash -c 'ls -d /tmp/cimages.* 2>/dev/null'
 	[ -z "$output" ]
 }
+
+@test "examples: vm-images.sh boots VMs from linked clones of an image cached once per host" {
+	run -0 --separate-stderr "$CLOUDOS_SRCDIR/examples/vm-images.sh"
+	assert_line "image boot: raw, ready"
+	assert_line "web-2 on h1: sdb from boot"
+	assert_line "db-1 on h2: sdb own pool, sdc fast"
+	assert_line "image boot is used"
+	assert_line "uploads of boot: to host 'h1': 512 bytes; to host 'h2': 512 bytes"
+	assert_line "cloudos-boot-ok"
+	assert_line "web-2 now on h2"
+	assert_line "(refused, exit 5)"
+	assert_line "image boot is ready"
+	assert_line "image boot deleted"
+	run bash -c 'ls -d /tmp/cimgex.* 2>/dev/null'
+	[ -z "$output" ]
+}

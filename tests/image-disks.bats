@@ -235,7 +235,13 @@ console() {
 	printf '\001CD001' | dd of="$T/cd.iso" bs=1 seek=32768 conv=notrunc 2>/dev/null
 	cimg import "$T/cd.iso" --name cd >/dev/null
 	qemu-img create -q -f qcow2 -u -F raw -b /etc/shadow "$T/evil.qcow2" 8M
-	cimg import "$T/evil.qcow2" --name evil >/dev/null
+	# cimg import refuses it; a catalog from before that refusal may hold
+	# one, so the file of a clean image is swapped for it
+	run -2 --separate-stderr cimg import "$T/evil.qcow2" --name evil
+	[[ "$stderr" == *"a qcow2 image with a backing file"* ]]
+	qemu-img create -q -f qcow2 "$T/clean.qcow2" 8M
+	cimg import "$T/clean.qcow2" --name evil >/dev/null
+	cp "$T/evil.qcow2" "$(dirname "$CLOUDOS_CATALOG")/images/$(cimg show evil -o json | jq -r .id)"
 	sqlite3 "$CLOUDOS_CATALOG" "UPDATE images SET state = 'error' WHERE name = 'cd'"
 	check() {	# CODE IMAGE MESSAGE [--as USER]
 		jq -n -c --arg i "$2" '{name: "v", cpu: 1, memory: "64MiB", disks: [{image: $i}]}' > "$T/v.yaml"

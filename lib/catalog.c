@@ -310,12 +310,16 @@ static const char *const migrations[] = {
 	"  range_id INTEGER REFERENCES net_ranges(id),"
 	"  family INTEGER NOT NULL CHECK (family IN (4, 6)),"
 	"  ip TEXT NOT NULL,"
+	/* the address as 32 hex digits: ordered as the addresses are, so
+	 * the lowest free one is a walk over the leases, not the space */
+	"  key TEXT NOT NULL,"
 	"  nic_id INTEGER REFERENCES vm_nics(id) ON DELETE CASCADE,"
 	"  reserved INTEGER NOT NULL DEFAULT 0 CHECK (reserved IN (0, 1)),"
 	"  created TEXT NOT NULL,"
 	"  UNIQUE (network_id, ip),"
 	"  CHECK ((nic_id IS NULL) = (reserved = 1)));"
 	"CREATE INDEX leases_nic ON leases(nic_id) WHERE nic_id IS NOT NULL;"
+	"CREATE UNIQUE INDEX leases_key ON leases(network_id, family, key);"
 	"CREATE TABLE network_hosts ("
 	"  network_id INTEGER NOT NULL REFERENCES networks(id)"
 	"    ON DELETE CASCADE,"

@@ -1704,3 +1704,82 @@ hv_snapshot_delete(struct hv *hv, const char *uuid, const char *name,
 {
 	return snap_act(hv, uuid, name, 0, err);
 }
+
+int
+hv_net_ensure(struct hv *hv, const char *name, const char *xml,
+    struct cerr *err)
+{
+	virNetworkPtr net = virNetworkLookupByName(hv->conn, name);
+	struct cerr defined = { 0 };
+	int active, autostart = 0, rc = 0;
+
+	if (net == NULL) {
+		if (!last_error_is(VIR_ERR_NO_NETWORK))
+			return hv_fail(hv, err, "cannot look up network '%s' "
+			    "on '%s'", name, hv->uri);
+		virResetLastError();
+		net = virNetworkDefineXML(hv->conn, xml);
+		if (net == NULL) {
+			/* another command may have defined it meanwhile */
+			hv_fail(hv, &defined, "cannot define network '%s' on "
+			    "'%s'", name, hv->uri);
+			net = virNetworkLookupByName(hv->conn, name);
+			if (net == NULL) {
+				virResetLastError();
+				return cerr_set(err, defined.code, "%s",
+				    defined.msg);
+			}
+		}
+		fault_point("hv.network");
+	}
+	if ((active = virNetworkIsActive(net)) == 0) {
+		if (virNetworkCreate(net) < 0 &&
+		    virNetworkIsActive(net) != 1) {
+			rc = hv_fail(hv, err, "cannot start network '%s' on "
+			    "'%s'", name, hv->uri);
+			goto out;
+		}
+		virResetLastError();
+	} else if (active < 0) {
+		rc = hv_fail(hv, err, "cannot read network '%s' on '%s'", name,
+		    hv->uri);
+		goto out;
+	}
+	if (virNetworkGetAutostart(net, &autostart) < 0 ||
+	    (!autostart && virNetworkSetAutostart(net, 1) < 0))
+		rc = hv_fail(hv, err, "cannot make network '%s' start with "
+		    "'%s'", name, hv->uri);
+out:
+	virNetworkFree(net);
+	return rc;
+}
+
+int
+hv_net_remove(struct hv *hv, const char *name, struct cerr *err)
+{
+	virNetworkPtr net = virNetworkLookupByName(hv->conn, name);
+	int rc = 0;
+
+	if (net == NULL) {
+		if (last_error_is(VIR_ERR_NO_NETWORK)) {
+			virResetLastError();
+			return 0;
+		}
+		return hv_fail(hv, err, "cannot look up network '%s' on '%s'",
+		    name, hv->uri);
+	}
+	if (virNetworkIsActive(net) == 1 && virNetworkDestroy(net) < 0 &&
+	    virNetworkIsActive(net) == 1) {
+		rc = hv_fail(hv, err, "cannot stop network '%s' on '%s'", name,
+		    hv->uri);
+		goto out;
+	}
+	virResetLastError();
+	if (virNetworkUndefine(net) < 0 && !last_error_is(VIR_ERR_NO_NETWORK))
+		rc = hv_fail(hv, err, "cannot undefine network '%s' on '%s'",
+		    name, hv->uri);
+	virResetLastError();
+out:
+	virNetworkFree(net);
+	return rc;
+}

@@ -224,4 +224,12 @@ int hv_snapshot_revert(struct hv *hv, const char *uuid, const char *name,
 int hv_snapshot_delete(struct hv *hv, const char *uuid, const char *name,
     struct cerr *err);
 
+/* Virtual networks (cnet).  hv_net_ensure defines network name from xml
+ * when the host has none of that name, then starts and autostarts it;
+ * one there already is kept as it is.  hv_net_remove stops and undefines
+ * it; an absent one is fine. */
+int hv_net_ensure(struct hv *hv, const char *name, const char *xml,
+    struct cerr *err);
+int hv_net_remove(struct hv *hv, const char *name, struct cerr *err);
+
 #endif

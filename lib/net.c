@@ -119,6 +119,12 @@ json_doc(const char *json)
 	return d ? d : doc_new(DOC_LIST);
 }
 
+struct doc *
+net_json_list(const char *json)
+{
+	return json_doc(json);
+}
+
 /* The gateway of a CIDR: its first host address (into out; "" for
  * none). */
 static void
@@ -1533,18 +1539,6 @@ net_vm_nic(struct ctx *ctx, long long vm_id, const char *ref,
 		cerr_set(err, CERR_NOTFOUND, "no NIC '%s'", ref);
 	cstmt_free(st);
 	return err->code;
-}
-
-void
-net_nic_xml(struct buf *b, const struct net_nic *nic)
-{
-	buf_puts(b, "    <interface type='network'>\n      <mac address='");
-	buf_xml(b, nic->mac);
-	buf_puts(b, "'/>\n      <source network='");
-	buf_xml(b, nic->libvirt);
-	buf_puts(b, "'/>\n      <model type='");
-	buf_xml(b, nic->model);
-	buf_puts(b, "'/>\n    </interface>\n");
 }
 
 /* Realisation on hosts. */

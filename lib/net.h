@@ -92,6 +92,26 @@ int net_apply(struct ctx *ctx, const struct doc *d, const char *where,
     struct doc **out, struct cerr *err);
 void net_names(struct ctx *ctx, const char *prefix,
     void (*each)(const char *name));
+/* A JSON list the catalog made (json_group_array) as a document; an
+ * empty list when it is NULL or unreadable. */
+struct doc *net_json_list(const char *json);
+
+/* The columns a VM's row adds for its document, given the VM as v: its
+ * addresses (ips) and NICs, JSON lists for net_json_list. */
+#define NET_VM_IPS \
+	"(SELECT json_group_array(ip) FROM (SELECT l.ip FROM leases l JOIN " \
+	"vm_nics n ON n.id = l.nic_id WHERE n.vm_id = v.id ORDER BY n.idx, " \
+	"l.family))"
+#define NET_VM_NICS \
+	"(SELECT json_group_array(json_patch('{}', json_object('nic', " \
+	"n.idx, 'network', net.name, 'mac', n.mac, 'model', n.model, 'ip', " \
+	"(SELECT ip FROM leases WHERE nic_id = n.id AND family = 4), 'ip6', " \
+	"(SELECT ip FROM leases WHERE nic_id = n.id AND family = 6), " \
+	"'security_groups', json((SELECT json_group_array(s.name) FROM " \
+	"nic_secgroups ns JOIN secgroups s ON s.id = ns.secgroup_id WHERE " \
+	"ns.nic_id = n.id)))))" \
+	" FROM (SELECT * FROM vm_nics WHERE vm_id = v.id ORDER BY idx) n " \
+	"JOIN networks net ON net.id = n.network_id)"
 
 /*
  * NICs.  A VM document's nics: is a list of maps: network (required),
@@ -124,8 +144,6 @@ struct net_nic {
 int net_vm_nics(struct ctx *ctx, long long vm_id, struct net_nic **out,
     size_t *n, struct cerr *err);
 void net_nics_free(struct net_nic *v, size_t n);
-/* The <interface> element of a NIC. */
-void net_nic_xml(struct buf *b, const struct net_nic *nic);
 /* The NIC idx of a VM (CERR_NOTFOUND), or by MAC. */
 int net_vm_nic(struct ctx *ctx, long long vm_id, const char *ref,
     struct net_nic *out, struct cerr *err);

@@ -36,6 +36,10 @@ domxml_nic(struct buf *b, const struct domnic *n, int is_qemu)
 		buf_puts(b, "      <model type='");
 		buf_xml(b, n->model ? n->model : "virtio");
 		buf_puts(b, "'/>\n");
+		/* a USB NIC: unplugged without the guest's help */
+		if (n->model && strcmp(n->model, "usb-net") == 0)
+			buf_printf(b, "      <address type='usb' bus='0' "
+			    "port='%d'/>\n", n->usb_port);
 	}
 	buf_puts(b, "    </interface>\n");
 }

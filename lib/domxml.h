@@ -27,7 +27,8 @@ struct domdisk {
 struct domnic {
 	const char *mac;
 	const char *network;	/* the libvirt network's name */
-	const char *model;	/* virtio, e1000, rtl8139 */
+	const char *model;	/* virtio, e1000, rtl8139, usb-net */
+	int usb_port;		/* usb-net: its port on USB bus 0 */
 };
 
 struct domspec {

@@ -1783,3 +1783,68 @@ out:
 	virNetworkFree(net);
 	return rc;
 }
+
+/* Did libvirt's last error say the device is not there?  Then forget. */
+static int
+device_missing(void)
+{
+	virErrorPtr e = virGetLastError();
+
+	if (e && (e->code == VIR_ERR_DEVICE_MISSING ||
+	    e->code == VIR_ERR_OPERATION_FAILED) && e->message &&
+	    strstr(e->message, "not found")) {
+		virResetLastError();
+		return 1;
+	}
+	return 0;
+}
+
+int
+hv_nic_detach(struct hv *hv, const char *uuid, const char *xml,
+    const char *mac, struct cerr *err)
+{
+	virDomainPtr dom = lookup(hv, uuid, err);
+	char *live = NULL, needle[64];
+	int rc = 0, active;
+
+	if (dom == NULL)
+		return err->code;
+	if ((active = virDomainIsActive(dom)) < 0) {
+		rc = hv_fail(hv, err, "cannot read state of domain %s", uuid);
+		goto out;
+	}
+	if (active) {
+		if (virDomainDetachDeviceFlags(dom, xml,
+		    VIR_DOMAIN_AFFECT_LIVE) < 0 && !device_missing()) {
+			virErrorPtr e = virGetLastError();
+
+			/* an unplug asked for before and still pending */
+			if (e == NULL || e->code != VIR_ERR_OPERATION_FAILED) {
+				rc = hv_fail(hv, err, "cannot detach a NIC from "
+				    "domain %s", uuid);
+				goto out;
+			}
+			virResetLastError();
+		}
+		if ((live = virDomainGetXMLDesc(dom, 0)) == NULL) {
+			rc = hv_fail(hv, err, "cannot read domain %s", uuid);
+			goto out;
+		}
+		snprintf(needle, sizeof(needle), "address='%s'", mac);
+		if (strstr(live, needle)) {
+			rc = cerr_set(err, CERR_CONFLICT, "the guest of domain %s "
+			    "has not released NIC %s (a PCI NIC leaves a "
+			    "running guest only with the guest's help; try "
+			    "again, or power the VM off)", uuid, mac);
+			goto out;
+		}
+	}
+	if (virDomainDetachDeviceFlags(dom, xml, VIR_DOMAIN_AFFECT_CONFIG) < 0 &&
+	    !device_missing())
+		rc = hv_fail(hv, err, "cannot detach a NIC from the definition "
+		    "of domain %s", uuid);
+out:
+	free(live);
+	virDomainFree(dom);
+	return rc;
+}

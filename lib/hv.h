@@ -231,5 +231,11 @@ int hv_snapshot_delete(struct hv *hv, const char *uuid, const char *name,
 int hv_net_ensure(struct hv *hv, const char *name, const char *xml,
     struct cerr *err);
 int hv_net_remove(struct hv *hv, const char *name, struct cerr *err);
+/* Detach the NIC xml (whose MAC is mac) from the running domain first,
+ * then from its definition.  A PCI NIC leaves a running domain only when
+ * the guest lets it go: CERR_CONFLICT, the definition untouched, when it
+ * is still there after libvirt's wait.  One gone already is fine. */
+int hv_nic_detach(struct hv *hv, const char *uuid, const char *xml,
+    const char *mac, struct cerr *err);
 
 #endif

@@ -1242,7 +1242,7 @@ mac_alloc(struct ctx *ctx, char out[24], struct cerr *err)
 /* NICs. */
 
 static const char *const nic_models[] = {
-	"virtio", "e1000", "rtl8139", NULL,
+	"virtio", "e1000", "rtl8139", "usb-net", NULL,
 };
 
 int
@@ -1292,7 +1292,7 @@ net_nics_check(const struct doc *l, size_t *n, struct cerr *err)
 		if ((v = doc_map_get(d, "model")) && v->type != DOC_NULL &&
 		    (v->type != DOC_STR || !one_of(v->u.s, nic_models)))
 			return cerr_set(err, CERR_USAGE, "nics[%zu].model: "
-			    "expected virtio, e1000 or rtl8139", i);
+			    "expected virtio, e1000, rtl8139 or usb-net", i);
 		if ((v = doc_map_get(d, "security_groups")) &&
 		    v->type != DOC_NULL) {
 			if (v->type != DOC_LIST)
@@ -1369,6 +1369,26 @@ net_nic_add(struct ctx *ctx, long long vm_id, const char *vm, int idx,
 
 	if (net_load(ctx, doc_get_str(nic, "network"), &r, err))
 		return err->code;
+	if (model && strcmp(model, "usb-net") == 0) {
+		/* USB bus 0 has two ports: NICs take them by their number */
+		struct cstmt *st = NULL;
+		int clash;
+
+		if (catalog_query(ctx->cat, &st, err, "SELECT 1 FROM vm_nics "
+		    "WHERE vm_id = ? AND model = 'usb-net' AND idx % 2 = ?",
+		    "ii", vm_id, (long long)(idx % 2)))
+			goto out;
+		clash = cstmt_row(st, err);
+		cstmt_free(st);
+		if (err->code)
+			goto out;
+		if (clash) {
+			cerr_set(err, CERR_CAPACITY, "USB port %d of vm '%s' "
+			    "is taken by another usb-net NIC", idx % 2 + 1,
+			    vm);
+			goto out;
+		}
+	}
 	catalog_now(now);
 	if (mac_alloc(ctx, mac, err) ||
 	    catalog_exec(ctx->cat, err, "INSERT INTO vm_nics (vm_id, idx, "
@@ -1396,7 +1416,6 @@ net_nic_add(struct ctx *ctx, long long vm_id, const char *vm, int idx,
 	for (i = 0; sg && sg->type == DOC_LIST && i < sg->u.list.n; i++)
 		if (nic_secgroup(ctx, nic_id, sg->u.list.v[i]->u.s, err))
 			goto out;
-	(void)vm;
 out:
 	netrow_release(&r);
 	return err->code;
@@ -1495,8 +1514,8 @@ net_vm_nics(struct ctx *ctx, long long vm_id, struct net_nic **out,
 	return err->code;
 }
 
-static void
-nic_release(struct net_nic *c)
+void
+net_nic_release(struct net_nic *c)
 {
 	size_t i;
 
@@ -1508,6 +1527,7 @@ nic_release(struct net_nic *c)
 	for (i = 0; c->dns && c->dns[i]; i++)
 		free(c->dns[i]);
 	free(c->dns);
+	memset(c, 0, sizeof(*c));
 }
 
 void
@@ -1516,7 +1536,7 @@ net_nics_free(struct net_nic *v, size_t n)
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		nic_release(&v[i]);
+		net_nic_release(&v[i]);
 	free(v);
 }
 

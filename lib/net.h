@@ -144,6 +144,7 @@ struct net_nic {
 int net_vm_nics(struct ctx *ctx, long long vm_id, struct net_nic **out,
     size_t *n, struct cerr *err);
 void net_nics_free(struct net_nic *v, size_t n);
+void net_nic_release(struct net_nic *c);
 /* The NIC idx of a VM (CERR_NOTFOUND), or by MAC. */
 int net_vm_nic(struct ctx *ctx, long long vm_id, const char *ref,
     struct net_nic *out, struct cerr *err);

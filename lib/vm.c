@@ -855,6 +855,7 @@ vm_deploy(struct ctx *ctx, const struct vmrow *r, struct cerr *err)
 		dn[i].mac = nics[i].mac;
 		dn[i].network = nics[i].libvirt;
 		dn[i].model = nics[i].model;
+		dn[i].usb_port = nics[i].idx % 2 + 1;
 	}
 	ds.nics = dn;
 	ds.nnics = nnics;
@@ -2197,6 +2198,164 @@ vm_disk_detach(struct ctx *ctx, const char *ref, const char *target,
 	vm_show_id(ctx, r.id, out, err);
 out:
 	buf_release(&xml);
+	vmrow_release(&r);
+	return err->code;
+}
+
+int
+vm_nic_attach(struct ctx *ctx, const char *ref, const struct doc *nic,
+    struct doc **out, struct cerr *err)
+{
+	struct vmrow r = { 0 };
+	struct cerr hverr = { 0 };
+	struct doc *l = doc_new(DOC_LIST);
+	struct hv *hv = NULL;
+	struct net_nic c = { 0 };
+	struct buf xml = BUF_INIT;
+	char now[32], detail[64], idxs[16], *seed = NULL;
+	size_t n;
+	int idx = 0;
+
+	doc_list_push(l, doc_copy(nic));
+	if (net_nics_check(l, &n, err) || catalog_begin(ctx->cat, err))
+		goto out;
+	if (vm_load(ctx, ref, &r, err))
+		goto fail;
+	if (!disk_state(r.state)) {
+		cerr_set(err, CERR_CONFLICT, "cannot attach a NIC to vm '%s': "
+		    "it is %s (nic attach needs running, suspended, poweroff, "
+		    "pending or hold)", r.name, r.state);
+		goto fail;
+	}
+	/* intent: the NIC, its MAC and leases are recorded first */
+	catalog_now(now);
+	if (net_nic_next(ctx, r.id, &idx, err) ||
+	    net_nic_add(ctx, r.id, r.name, idx, l->u.list.v[0], err) ||
+	    catalog_exec(ctx->cat, err, "UPDATE vms SET updated = ? WHERE "
+	    "id = ?", "si", now, r.id))
+		goto fail;
+	snprintf(detail, sizeof(detail), "nic %d", idx);
+	if (acct_audit(ctx, "nic attach", "VM", r.id, r.name, detail, err) ||
+	    catalog_commit(ctx->cat, err))
+		goto fail;
+	if (r.host_id == 0)
+		goto done;	/* made when the VM is deployed */
+	fault_point("vm.intent");
+	snprintf(idxs, sizeof(idxs), "%d", idx);
+	if (net_vm_nic(ctx, r.id, idxs, &c, &hverr) == 0 &&
+	    hv_connect(r.uri, &hv, &hverr) == 0 &&
+	    net_host_ensure_vm(ctx, hv, r.host_id, r.id, &hverr) == 0) {
+		struct domnic dn = { c.mac, c.libvirt, c.model,
+		    c.idx % 2 + 1 };
+
+		domxml_nic(&xml, &dn, strcmp(r.domain_type, "test") != 0);
+		if (hv_device_attach(hv, r.uuid, xml.s, &hverr) == 0 &&
+		    strcmp(r.state, "stopped") != 0)
+			/* the guest's network-config names the new NIC */
+			vm_seed_upload(ctx, hv, &r, &seed, &hverr);
+	}
+	hv_close(hv);
+	if (hverr.code) {
+		struct cerr ignored = { 0 };
+
+		/* not attached: the record goes again */
+		cerr_wrap(&hverr, "cannot attach a NIC to vm '%s' on host "
+		    "'%s'", r.name, r.host);
+		if (catalog_begin(ctx->cat, err) == 0 &&
+		    (catalog_exec(ctx->cat, err, "DELETE FROM vm_nics WHERE "
+		    "vm_id = ? AND idx = ?", "ii", r.id, (long long)idx) ||
+		    acct_audit(ctx, "nic attach", "VM", r.id, r.name,
+		    hverr.msg, err) || catalog_commit(ctx->cat, err)))
+			catalog_rollback(ctx->cat);
+		net_host_gc(ctx, r.host_id, &ignored);
+		cerr_clear(err);
+		cerr_set(err, hverr.code, "%s", hverr.msg);
+		goto out;
+	}
+done:
+	vm_show_id(ctx, r.id, out, err);
+	goto out;
+fail:
+	catalog_rollback(ctx->cat);
+out:
+	free(seed);
+	buf_release(&xml);
+	net_nic_release(&c);
+	doc_free(l);
+	vmrow_release(&r);
+	return err->code;
+}
+
+int
+vm_nic_detach(struct ctx *ctx, const char *ref, const char *nic,
+    struct doc **out, struct cerr *err)
+{
+	struct vmrow r = { 0 };
+	struct cerr hverr = { 0 };
+	struct hv *hv = NULL;
+	struct net_nic c = { 0 };
+	struct buf xml = BUF_INIT;
+	char now[32], detail[64], *seed = NULL;
+
+	if (vm_load(ctx, ref, &r, err))
+		return err->code;
+	if (!disk_state(r.state)) {
+		cerr_set(err, CERR_CONFLICT, "cannot detach a NIC from vm "
+		    "'%s': it is %s (nic detach needs running, suspended, "
+		    "poweroff, pending or hold)", r.name, r.state);
+		goto out;
+	}
+	if (net_vm_nic(ctx, r.id, nic, &c, err)) {
+		if (err->code == CERR_NOTFOUND) {
+			cerr_clear(err);
+			cerr_set(err, CERR_NOTFOUND, "vm '%s' has no NIC '%s'",
+			    r.name, nic);
+		}
+		goto out;
+	}
+	/* the device goes first, then the record: each step is a no-op
+	 * when repeated */
+	if (r.host_id) {
+		struct domnic dn = { c.mac, c.libvirt, c.model,
+		    c.idx % 2 + 1 };
+
+		domxml_nic(&xml, &dn, strcmp(r.domain_type, "test") != 0);
+		if (hv_connect(r.uri, &hv, &hverr) == 0)
+			hv_nic_detach(hv, r.uuid, xml.s, c.mac, &hverr);
+		if (hverr.code) {
+			cerr_wrap(&hverr, "cannot detach NIC %d from vm '%s' "
+			    "on host '%s'", c.idx, r.name, r.host);
+			cerr_set(err, hverr.code, "%s", hverr.msg);
+			goto out;
+		}
+		fault_point("vm.outcome");
+	}
+	catalog_now(now);
+	snprintf(detail, sizeof(detail), "nic %d (%s)", c.idx, c.mac);
+	if (catalog_begin(ctx->cat, err))
+		goto out;
+	if (net_nic_remove(ctx, c.id, err) ||
+	    catalog_exec(ctx->cat, err, "UPDATE vms SET updated = ? WHERE "
+	    "id = ?", "si", now, r.id) ||
+	    acct_audit(ctx, "nic detach", "VM", r.id, r.name, detail, err) ||
+	    catalog_commit(ctx->cat, err)) {
+		catalog_rollback(ctx->cat);
+		goto out;
+	}
+	if (hv) {
+		struct cerr ignored = { 0 };
+
+		/* the seed without it; the host's network when unused */
+		if (strcmp(r.state, "stopped") != 0)
+			vm_seed_upload(ctx, hv, &r, &seed, &ignored);
+		net_host_gc(ctx, r.host_id, &ignored);
+	}
+	vm_show_id(ctx, r.id, out, err);
+out:
+	hv_close(hv);
+	free(seed);
+	buf_release(&xml);
+	net_nic_release(&c);
 	vmrow_release(&r);
 	return err->code;
 }

@@ -259,23 +259,30 @@ static const struct cmd cnet_cmds[] = {
 	{ NULL, NULL, NULL, 0, NULL, NULL },
 };
 
+/* Offer word when it starts with prefix. */
+static void
+some(void (*each)(const char *), const char *prefix, const char *word)
+{
+	if (strncmp(word, prefix, strlen(prefix)) == 0)
+		each(word);
+}
+
 static bool
 cnet_complete(struct ctx *ctx, const char *cmd, const char *opt,
     const char *prefix, void (*each)(const char *))
 {
 	(void)ctx;
-	(void)prefix;
 	if (opt && strcmp(opt, "mode") == 0) {
-		each("nat");
-		each("routed");
-		each("isolated");
-		each("bridge");
+		some(each, prefix, "nat");
+		some(each, prefix, "routed");
+		some(each, prefix, "isolated");
+		some(each, prefix, "bridge");
 		return true;
 	}
 	if (opt && strcmp(opt, "visibility") == 0) {
-		each("private");
-		each("group");
-		each("public");
+		some(each, prefix, "private");
+		some(each, prefix, "group");
+		some(each, prefix, "public");
 		return true;
 	}
 	if (opt == NULL && (strcmp(cmd, "create") == 0 ||

@@ -548,6 +548,14 @@ static const struct cmd cvm_cmds[] = {
 	{ NULL, NULL, NULL, 0, NULL, NULL },
 };
 
+/* Offer word when it starts with prefix. */
+static void
+some(void (*each)(const char *), const char *prefix, const char *word)
+{
+	if (strncmp(word, prefix, strlen(prefix)) == 0)
+		each(word);
+}
+
 static bool
 cvm_complete(struct ctx *ctx, const char *cmd, const char *opt,
     const char *prefix, void (*each)(const char *))
@@ -558,10 +566,10 @@ cvm_complete(struct ctx *ctx, const char *cmd, const char *opt,
 		return true;
 	}
 	if (opt && strcmp(opt, "model") == 0) {
-		each("virtio");
-		each("e1000");
-		each("rtl8139");
-		each("usb-net");
+		some(each, prefix, "virtio");
+		some(each, prefix, "e1000");
+		some(each, prefix, "rtl8139");
+		some(each, prefix, "usb-net");
 		return true;
 	}
 	return false;

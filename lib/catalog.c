@@ -323,7 +323,7 @@ static const char *const migrations[] = {
 	"CREATE TABLE network_hosts ("
 	"  network_id INTEGER NOT NULL REFERENCES networks(id)"
 	"    ON DELETE CASCADE,"
-	"  host_id INTEGER NOT NULL REFERENCES hosts(id),"
+	"  host_id INTEGER NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,"
 	"  libvirt_name TEXT NOT NULL,"
 	"  created TEXT NOT NULL,"
 	"  PRIMARY KEY (network_id, host_id));"

@@ -1271,7 +1271,8 @@ net_nics_check(const struct doc *l, size_t *n, struct cerr *err)
 
 			if (strcmp(k, "network") && strcmp(k, "ip") &&
 			    strcmp(k, "ip6") && strcmp(k, "model") &&
-			    strcmp(k, "security_groups") && strcmp(k, "mac"))
+			    strcmp(k, "security_groups") && strcmp(k, "mac") &&
+			    strcmp(k, "nic"))
 				return cerr_set(err, CERR_USAGE, "nics[%zu].%s: "
 				    "unknown field", i, k);
 		}

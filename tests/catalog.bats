@@ -13,9 +13,9 @@ setup() {
 	run -0 cvm list
 	[ -f "$CLOUDOS_CATALOG" ]
 	[ "$(sqlite3 "$CLOUDOS_CATALOG" 'PRAGMA journal_mode')" = wal ]
-	[ "$(sqlite3 "$CLOUDOS_CATALOG" 'PRAGMA user_version')" = 7 ]
+	[ "$(sqlite3 "$CLOUDOS_CATALOG" 'PRAGMA user_version')" = 9 ]
 	run -0 sqlite3 "$CLOUDOS_CATALOG" "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
-	[ "$output" = $'audit\nclusters\ndatastore_hosts\ndatastores\ngroups\nhosts\nimages\nsched_lease\nusers\nvm_disks\nvm_groups\nvm_stats\nvms\nvolumes' ]
+	[ "$output" = $'audit\nclusters\ndatastore_hosts\ndatastores\ngroups\nhosts\nimages\nleases\nnet_ranges\nnetwork_hosts\nnetworks\nnic_secgroups\nsched_lease\nsecgroup_rules\nsecgroups\nsettings\nusers\nvm_disks\nvm_groups\nvm_nics\nvm_stats\nvms\nvolumes' ]
 	run -0 sqlite3 "$CLOUDOS_CATALOG" "SELECT name, uid, admin FROM users"
 	[ "$output" = "root|0|1" ]
 }

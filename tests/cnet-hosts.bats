@@ -1,0 +1,76 @@
+#!/usr/bin/env bats
+# cnet across two lab hosts, each in its own network namespace: a VM that
+# starts on another host finds its network defined there first, and the
+# host it left loses the network with its last NIC.
+
+load helpers/common
+
+setup_file() {
+	lab_start 2 --netns
+}
+
+teardown_file() {
+	lab_stop
+}
+
+setup() {
+	fresh_catalog
+	chost add h1 "$LAB_URI1" -q >/dev/null
+	chost add h2 "$LAB_URI2" -q >/dev/null
+}
+
+teardown() {
+	cvm list -o ids 2>/dev/null | xargs -r cvm delete -q 2>/dev/null || true
+}
+
+# nets I: the cloudos networks defined on lab host I
+nets() {
+	local u="LAB_URI$1"
+	virsh -c "${!u}" net-list --all --name | grep cloudos- || true
+}
+
+@test "a stopped VM started on another host gets its network there; the old host loses it" {
+	cnet create front --mode isolated --cidr 10.110.0.0/24 -q
+	printf '{"name": "mover", "cpu": 1, "memory": 64, "nics": [{"network": "front"}], "requirements": "name == \\"h1\\""}\n' |
+	    cvm create -q - >/dev/null
+	run -0 nets 1
+	[ "$output" = cloudos-net-1 ]
+	run -0 nets 2
+	[ "$output" = "" ]
+	mac=$(cvm show mover -o json | jq -r '.nics[0].mac')
+	cvm stop mover -q
+	chost disable h1 -q >/dev/null
+	run -0 cvm start mover -o json
+	[ "$(jq -r '.state + " " + .host' <<<"$output")" = "running h2" ]
+	[ "$(jq -c .ips <<<"$output")" = '["10.110.0.2"]' ]
+	run -0 nets 2
+	[ "$output" = cloudos-net-1 ]
+	run -0 virsh -c "$LAB_URI2" domiflist "cloudos-$(cvm show mover -o json | jq -r .uuid)"
+	assert_output --regexp "cloudos-net-1 +virtio +$mac"
+	run -0 nets 1
+	[ "$output" = "" ]
+	run -0 cnet show front -o json
+	[ "$(jq -c .hosts <<<"$output")" = '["h2"]' ]
+	chost enable h1 -q >/dev/null
+}
+
+@test "reconcile removes a network no VM on the host uses any more" {
+	cnet create front --mode isolated --cidr 10.111.0.0/24 -q
+	printf '{"name": "a", "cpu": 1, "memory": 64, "nics": [{"network": "front"}]}\n' | cvm create -q - >/dev/null
+	host=$(cvm show a -o json | jq -r .host)
+	i=${host#h}
+	# as a command killed after deleting its VM would leave it
+	sqlite3 "$CLOUDOS_CATALOG" "INSERT INTO network_hosts (network_id, host_id, libvirt_name, created) SELECT 1, id, 'cloudos-net-1', 'x' FROM hosts WHERE name != '$host'"
+	u="LAB_URI$((3 - i))"
+	xml='<network><name>cloudos-net-1</name><bridge name="cbr1"/><ip address="10.111.0.1" prefix="24"/></network>'
+	virsh -c "${!u}" net-define <(echo "$xml") >/dev/null
+	run -0 nets $((3 - i))
+	[ "$output" = cloudos-net-1 ]
+	cvm reconcile -q >/dev/null 2>&1
+	run -0 nets $((3 - i))
+	[ "$output" = "" ]
+	run -0 nets "$i"
+	[ "$output" = cloudos-net-1 ]
+	run -0 cnet show front -o json
+	[ "$(jq -c .hosts <<<"$output")" = "[\"$host\"]" ]
+}

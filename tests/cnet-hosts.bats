@@ -31,8 +31,10 @@ nets() {
 
 @test "a stopped VM started on another host gets its network there; the old host loses it" {
 	cnet create front --mode isolated --cidr 10.110.0.0/24 -q
-	printf '{"name": "mover", "cpu": 1, "memory": 64, "nics": [{"network": "front"}], "requirements": "name == \\"h1\\""}\n' |
+	chost disable h2 -q >/dev/null
+	printf '{"name": "mover", "cpu": 1, "memory": 64, "nics": [{"network": "front"}]}\n' |
 	    cvm create -q - >/dev/null
+	chost enable h2 -q >/dev/null
 	run -0 nets 1
 	[ "$output" = cloudos-net-1 ]
 	run -0 nets 2
@@ -58,18 +60,19 @@ nets() {
 	cnet create front --mode isolated --cidr 10.111.0.0/24 -q
 	printf '{"name": "a", "cpu": 1, "memory": 64, "nics": [{"network": "front"}]}\n' | cvm create -q - >/dev/null
 	host=$(cvm show a -o json | jq -r .host)
-	i=${host#h}
+	mine=${host#h}
+	other=$((3 - mine))
 	# as a command killed after deleting its VM would leave it
-	sqlite3 "$CLOUDOS_CATALOG" "INSERT INTO network_hosts (network_id, host_id, libvirt_name, created) SELECT 1, id, 'cloudos-net-1', 'x' FROM hosts WHERE name != '$host'"
-	u="LAB_URI$((3 - i))"
+	sqlite3 "$CLOUDOS_CATALOG" "INSERT INTO network_hosts (network_id, host_id, libvirt_name, created) SELECT 1, id, 'cloudos-net-1', 'x' FROM hosts WHERE name = 'h$other'"
+	uri="LAB_URI$other"
 	xml='<network><name>cloudos-net-1</name><bridge name="cbr1"/><ip address="10.111.0.1" prefix="24"/></network>'
-	virsh -c "${!u}" net-define <(echo "$xml") >/dev/null
-	run -0 nets $((3 - i))
+	virsh -c "${!uri}" net-define <(echo "$xml") >/dev/null
+	run -0 nets "$other"
 	[ "$output" = cloudos-net-1 ]
-	cvm reconcile -q >/dev/null 2>&1
-	run -0 nets $((3 - i))
+	run -0 cvm reconcile -q
+	run -0 nets "$other"
 	[ "$output" = "" ]
-	run -0 nets "$i"
+	run -0 nets "$mine"
 	[ "$output" = cloudos-net-1 ]
 	run -0 cnet show front -o json
 	[ "$(jq -c .hosts <<<"$output")" = "[\"$host\"]" ]

@@ -910,9 +910,14 @@ vm_deploy_outcome(struct ctx *ctx, struct vmrow *r, struct doc **out,
 		cerr_wrap(&hverr, "cannot deploy vm '%s' on host '%s'", r->name,
 		    r->host);
 		if (vm_record(ctx, r, "deploying", "failed", 0, hverr.msg,
-		    "deploy", err) == 0)
+		    "deploy", err) == 0) {
+			struct cerr ignored = { 0 };
+
+			/* networks defined for it alone go again */
+			net_host_gc(ctx, r->host_id, &ignored);
 			cerr_set(err, hverr.code, "%s (vm left in state "
 			    "failed)", hverr.msg);
+		}
 		return err->code;
 	}
 	if (vm_record(ctx, r, "deploying", "running", -1, NULL, "deploy",
@@ -1201,6 +1206,11 @@ vm_dispatch(struct ctx *ctx, const char *ref, struct cerr *err)
 	    catalog_commit(ctx->cat, err)) {
 		catalog_rollback(ctx->cat);
 		goto out;
+	}
+	{
+		struct cerr ignored = { 0 };
+
+		net_host_gc(ctx, r.host_id, &ignored);
 	}
 	cerr_set(err, hverr.code, "%s (back to pending, to try another "
 	    "host)", hverr.msg);

@@ -219,3 +219,34 @@ iflist() {
 		[ "$(virsh -c "$LAB_URI1" list --name | grep -c cloudos-)" -eq "${#live[@]}" ]
 	done
 }
+
+@test "a bridge-mode network puts the guest's tap on the host's own bridge" {
+	ns=$(cat "$(lab_host_dir 1)/nspid")
+	nsenter -t "$ns" -n ip link add lanbr0 type bridge
+	nsenter -t "$ns" -n ip link set lanbr0 up
+	cnet create lan --mode bridge --bridge lanbr0 --cidr 192.168.10.0/24 -q
+	vm b '[{"network": "lan"}]'
+	run -0 virsh -c "$LAB_URI1" net-dumpxml cloudos-net-1
+	assert_output --partial "<forward mode='bridge'/>"
+	assert_output --partial "<bridge name='lanbr0'/>"
+	mac=$(cvm show b -o json | jq -r '.nics[0].mac')
+	run -0 iflist b
+	[ "$output" = "cloudos-net-1 $mac" ]
+	run -0 nsenter -t "$ns" -n ip -o link show master lanbr0
+	[ "${#lines[@]}" -eq 1 ]
+	run -0 netconf b
+	[ "$(jq -c '.ethernets.nic0.addresses' <<<"$output")" = '["192.168.10.1/24"]' ]
+	[ "$(jq -c '.ethernets.nic0.routes' <<<"$output")" = null ]
+	cvm delete b -q
+	nsenter -t "$ns" -n ip link del lanbr0
+}
+
+@test "a deploy that fails on a missing bridge leaves no network on the host" {
+	cnet create lan --mode bridge --bridge nobr0 --cidr 192.168.11.0/24 -q
+	run -1 --separate-stderr cvm create - <<<'{"name": "b", "cpu": 1, "memory": 64, "nics": [{"network": "lan"}]}'
+	[[ "$stderr" == *"Cannot get interface MTU on 'nobr0': No such device (vm left in state failed)" ]]
+	run -0 virsh -c "$LAB_URI1" net-list --all --name
+	refute_output --partial cloudos-net-1
+	run -0 cnet show lan -o json
+	[ "$(jq -c '[.hosts, .leases]' <<<"$output")" = '[[],1]' ]
+}

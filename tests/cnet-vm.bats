@@ -250,3 +250,28 @@ iflist() {
 	run -0 cnet show lan -o json
 	[ "$(jq -c '[.hosts, .leases]' <<<"$output")" = '[[],1]' ]
 }
+
+@test "killed at any point of a create or a nic attach, reconcile and delete leave no lease and no network" {
+	cnet create front --mode isolated --cidr 10.100.0.0/24 -q
+	for point in vm.intent hv.network hv.define vm.outcome; do
+		CLOUDOS_FAULT=$point run -137 cvm create - <<<'{"name": "k", "cpu": 1, "memory": 64, "nics": [{"network": "front"}]}'
+		run -0 cvm reconcile -q
+		run -0 cvm delete k -q
+		run -0 virsh -c "$LAB_URI1" list --all --name
+		refute_output --partial cloudos-
+		run -0 virsh -c "$LAB_URI1" net-list --all --name
+		refute_output --partial cloudos-net-1
+		run -0 cnet lease list front -o ids
+		[ "$output" = "" ] || { echo "after $point: $output"; false; }
+	done
+	vm app '[]'
+	for point in vm.intent hv.network; do
+		CLOUDOS_FAULT=$point run -137 cvm nic attach app --network front --model usb-net
+		# the NIC was recorded first: detach finishes it either way
+		run -0 cvm nic detach app 0 -q
+		run -0 cnet lease list front -o ids
+		[ "$output" = "" ]
+		run -0 virsh -c "$LAB_URI1" net-list --all --name
+		refute_output --partial cloudos-net-1
+	done
+}

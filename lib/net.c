@@ -678,15 +678,15 @@ net_delete(struct ctx *ctx, const char *ref, struct cerr *err)
 		if (err->code)
 			goto fail;
 	}
-	if (catalog_exec(ctx->cat, err, "DELETE FROM leases WHERE network_id "
-	    "= ?", "i", r.id) ||
-	    catalog_exec(ctx->cat, err, "DELETE FROM networks WHERE id = ? AND "
+	/* checked again: the transaction may be a new one by now */
+	if (catalog_exec(ctx->cat, err, "DELETE FROM networks WHERE id = ? AND "
+	    "NOT EXISTS (SELECT 1 FROM leases WHERE network_id = ?1) AND "
 	    "NOT EXISTS (SELECT 1 FROM vm_nics WHERE network_id = ?1)", "i",
 	    r.id))
 		goto fail;
 	if (catalog_changes(ctx->cat) != 1) {
-		cerr_set(err, CERR_CONFLICT, "cannot delete network '%s': "
-		    "NICs are on it", r.name);
+		cerr_set(err, CERR_CONFLICT, "cannot delete network '%s': it "
+		    "has leases or NICs (changed concurrently)", r.name);
 		goto fail;
 	}
 	if (acct_audit(ctx, "delete", "Network", r.id, r.name, NULL, err) ||
@@ -1462,8 +1462,15 @@ dns_add(char ***dns, size_t *n, size_t *cap, const char *json)
 	size_t i;
 
 	for (i = 0; l->type == DOC_LIST && i < l->u.list.n; i++) {
+		size_t j;
+
 		if (l->u.list.v[i]->type != DOC_STR)
 			continue;
+		for (j = 0; j < *n; j++)
+			if (strcmp((*dns)[j], l->u.list.v[i]->u.s) == 0)
+				break;
+		if (j < *n)
+			continue;	/* once, though both families name it */
 		xgrow(dns, cap, *n + 2, sizeof(**dns));
 		(*dns)[(*n)++] = xstrdup(l->u.list.v[i]->u.s);
 		(*dns)[*n] = NULL;

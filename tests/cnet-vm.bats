@@ -82,7 +82,7 @@ iflist() {
 	run -0 netconf db
 	[ "$(jq -c '.version' <<<"$output")" = 2 ]
 	[ "$(jq -c '.ethernets.nic0' <<<"$output")" = \
-	    "{\"addresses\":[\"10.91.0.40/24\",\"fd00:91::2/64\"],\"match\":{\"macaddress\":\"$m0\"},\"nameservers\":{\"addresses\":[\"10.91.0.1\",\"10.91.0.1\"]},\"routes\":[{\"to\":\"default\",\"via\":\"10.91.0.1\"},{\"to\":\"::/0\",\"via\":\"fd00:91::1\"}]}" ]
+	    "{\"addresses\":[\"10.91.0.40/24\",\"fd00:91::2/64\"],\"match\":{\"macaddress\":\"$m0\"},\"nameservers\":{\"addresses\":[\"10.91.0.1\"]},\"routes\":[{\"to\":\"default\",\"via\":\"10.91.0.1\"},{\"to\":\"::/0\",\"via\":\"fd00:91::1\"}]}" ]
 	[ "$(jq -c '.ethernets.nic1' <<<"$output")" = \
 	    "{\"addresses\":[\"10.92.0.2/24\"],\"match\":{\"macaddress\":\"$m1\"},\"routes\":[{\"to\":\"default\",\"via\":\"10.92.0.1\"}]}" ]
 	run -0 virsh -c "$LAB_URI1" net-dumpxml cloudos-net-1

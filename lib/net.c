@@ -1365,14 +1365,29 @@ net_nic_add(struct ctx *ctx, long long vm_id, const char *vm, int idx,
 	const char *model = doc_get_str(nic, "model");
 	const struct doc *sg = doc_map_get(nic, "security_groups");
 	char mac[24], ip[IPADDR_STRLEN], now[32];
+	struct ctx owner = *ctx;
+	struct cstmt *st = NULL;
 	long long nic_id;
 	size_t i;
 
-	if (net_load(ctx, doc_get_str(nic, "network"), &r, err))
+	/* what the VM's owner may use, whoever acts (an admin attaching a
+	 * NIC to a tenant's VM gives it only the tenant's networks) */
+	if (catalog_query(ctx->cat, &st, err, "SELECT u.id, u.group_id, "
+	    "u.admin OR u.group_id = 0 FROM vms v JOIN users u ON u.id = "
+	    "v.owner WHERE v.id = ?", "i", vm_id))
+		return err->code;
+	if (cstmt_row(st, err)) {
+		owner.who.user_id = cstmt_int(st, 0);
+		owner.who.group_id = cstmt_int(st, 1);
+		owner.who.admin = cstmt_int(st, 2) != 0;
+	}
+	cstmt_free(st);
+	st = NULL;
+	if (err->code || net_load(&owner, doc_get_str(nic, "network"), &r,
+	    err))
 		return err->code;
 	if (model && strcmp(model, "usb-net") == 0) {
 		/* USB bus 0 has two ports: NICs take them by their number */
-		struct cstmt *st = NULL;
 		int clash;
 
 		if (catalog_query(ctx->cat, &st, err, "SELECT 1 FROM vm_nics "
@@ -1415,7 +1430,7 @@ net_nic_add(struct ctx *ctx, long long vm_id, const char *vm, int idx,
 		goto out;
 	}
 	for (i = 0; sg && sg->type == DOC_LIST && i < sg->u.list.n; i++)
-		if (nic_secgroup(ctx, nic_id, sg->u.list.v[i]->u.s, err))
+		if (nic_secgroup(&owner, nic_id, sg->u.list.v[i]->u.s, err))
 			goto out;
 out:
 	netrow_release(&r);

@@ -254,6 +254,17 @@ refused() {
 	refused 2 "cnet: invalid visibility 'world' (private, group or public)" cnet --as alice set priv --visibility world
 }
 
+@test "a NIC gets what the VM's owner may use, even when an admin attaches it" {
+	cnet --as bob create bobs --mode isolated --cidr 10.51.0.0/24 -q
+	vmdoc a1 '[]' | cvm --as alice create --hold -q -
+	refused 3 "cvm: no network 'bobs'" cvm nic attach a1 --network bobs
+	cnet --as bob set bobs --visibility public -q
+	run -0 cvm nic attach a1 --network bobs -o json
+	[ "$(jq -c '[.state, .ips, .nics[0].network]' <<<"$output")" = '["hold",["10.51.0.2"],"bobs"]' ]
+	run -0 cvm --as alice nic detach a1 0 -o json
+	[ "$(jq -c .ips <<<"$output")" = '[]' ]
+}
+
 @test "cnet config sets the MAC prefix of new NICs (admins only)" {
 	run -0 cnet config -o json
 	[ "$(jq -r .mac_prefix <<<"$output")" = 02:c1:0d ]

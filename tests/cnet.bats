@@ -386,3 +386,18 @@ YAML
 	refused 2 "cnet: usage: cnet reserve NET IP" cnet reserve nope
 	refused 2 "cnet: a range needs --first and --last" cnet range add nope --first 10.0.0.1
 }
+
+@test "cvm create --count gives each VM its own NIC, MAC and lease; networks pipe into cnet" {
+	cnet create front --mode nat --cidr 10.20.0.0/24 -q
+	cnet create back --mode isolated --cidr 10.21.0.0/24 -q
+	vmdoc w '[{"network": "front"}, {"network": "back"}]' | cvm create --hold --count 3 -q -
+	run -0 cvm list -o json
+	[ "$(jq -r '.name + " " + (.ips | join(","))' <<<"$output" | tr '\n' ' ')" = \
+	    "w-1 10.20.0.2,10.21.0.2 w-2 10.20.0.3,10.21.0.3 w-3 10.20.0.4,10.21.0.4 " ]
+	[ "$(jq -r '.nics[].mac' <<<"$output" | sort -u | wc -l)" -eq 6 ]
+	cvm list -o ids | xargs cvm delete -q
+	run -0 cnet list -o json
+	run -0 cnet delete - <<<"$output"
+	run -0 cnet list -o ids
+	[ "$output" = "" ]
+}

@@ -77,3 +77,21 @@ nets() {
 	run -0 cnet show front -o json
 	[ "$(jq -c .hosts <<<"$output")" = "[\"$host\"]" ]
 }
+
+@test "cvm migrate of a VM that is off defines its network on the destination first" {
+	cnet create front --mode isolated --cidr 10.112.0.0/24 -q
+	chost disable h2 -q >/dev/null
+	printf '{"name": "m", "cpu": 1, "memory": 64, "nics": [{"network": "front"}]}\n' | cvm create -q - >/dev/null
+	chost enable h2 -q >/dev/null
+	mac=$(cvm show m -o json | jq -r '.nics[0].mac')
+	cvm poweroff m -q
+	run -0 cvm migrate m --to h2 -o json
+	[ "$(jq -r '.state + " " + .host' <<<"$output")" = "poweroff h2" ]
+	run -0 nets 2
+	[ "$output" = cloudos-net-1 ]
+	run -0 nets 1
+	[ "$output" = "" ]
+	cvm start m -q
+	run -0 virsh -c "$LAB_URI2" domiflist "cloudos-$(cvm show m -o json | jq -r .uuid)"
+	assert_output --regexp "cloudos-net-1 +virtio +$mac"
+}

@@ -1,12 +1,25 @@
 #!/usr/bin/env bats
-# cnet across two lab hosts, each in its own network namespace: a VM that
-# starts on another host finds its network defined there first, and the
-# host it left loses the network with its last NIC.
+# cnet across two lab hosts, each in its own network namespace (joined by
+# a veth link for live migration): a VM that moves or starts on another
+# host finds its network defined there first, and the host it left loses
+# the network with its last NIC.
 
 load helpers/common
 
 setup_file() {
+	local n1 n2
 	lab_start 2 --netns
+	# a link of the lab's own between the two namespaces, for live
+	# migration (LAB.md); it goes with them
+	n1=$(cat "$LAB_DIR/h1/nspid")
+	n2=$(cat "$LAB_DIR/h2/nspid")
+	ip link add "cm$$a" type veth peer name "cm$$b"
+	ip link set "cm$$a" netns "$n1"
+	ip link set "cm$$b" netns "$n2"
+	nsenter -t "$n1" -n ip addr add 169.254.77.1/30 dev "cm$$a"
+	nsenter -t "$n1" -n ip link set "cm$$a" up
+	nsenter -t "$n2" -n ip addr add 169.254.77.2/30 dev "cm$$b"
+	nsenter -t "$n2" -n ip link set "cm$$b" up
 }
 
 teardown_file() {
@@ -15,8 +28,8 @@ teardown_file() {
 
 setup() {
 	fresh_catalog
-	chost add h1 "$LAB_URI1" -q >/dev/null
-	chost add h2 "$LAB_URI2" -q >/dev/null
+	chost add h1 "$LAB_URI1" --migration-address 169.254.77.1 -q >/dev/null
+	chost add h2 "$LAB_URI2" --migration-address 169.254.77.2 -q >/dev/null
 }
 
 teardown() {
@@ -93,5 +106,22 @@ nets() {
 	[ "$output" = "" ]
 	cvm start m -q
 	run -0 virsh -c "$LAB_URI2" domiflist "cloudos-$(cvm show m -o json | jq -r .uuid)"
+	assert_output --regexp "cloudos-net-1 +virtio +$mac"
+}
+
+@test "cvm migrate --live of a running guest defines its network on the destination first" {
+	cnet create front --mode nat --cidr 10.113.0.0/24 -q
+	chost disable h2 -q >/dev/null
+	printf '{"name": "l", "cpu": 1, "memory": 64, "nics": [{"network": "front"}], "context": {"hostname": "l"}}\n' |
+	    cvm create -q - >/dev/null
+	chost enable h2 -q >/dev/null
+	mac=$(cvm show l -o json | jq -r '.nics[0].mac')
+	run -0 cvm migrate l --to h2 --live -o json
+	[ "$(jq -r '.state + " " + .host' <<<"$output")" = "running h2" ]
+	run -0 nets 2
+	[ "$output" = cloudos-net-1 ]
+	run -0 nets 1
+	[ "$output" = "" ]
+	run -0 virsh -c "$LAB_URI2" domiflist "cloudos-$(cvm show l -o json | jq -r .uuid)"
 	assert_output --regexp "cloudos-net-1 +virtio +$mac"
 }

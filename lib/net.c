@@ -1729,18 +1729,34 @@ net_host_gc(struct ctx *ctx, long long host_id, struct cerr *err)
 	cstmt_free(st);
 	if (err->code || n == 0 || hv_connect(uri, &hv, &hverr))
 		goto out;
+	/* Checked again and removed under the write lock: a deploy records
+	 * its VM on the host before it ensures the network, so none can
+	 * slip between the check and the removal.  The lock is held for one
+	 * quick libvirt call, the exception to the house rule that makes
+	 * this race-free. */
 	for (i = 0; i < n && err->code == 0; i++) {
+		struct cstmt *q = NULL;
+		int used;
+
 		cerr_clear(&hverr);
-		if (hv_net_remove(hv, v[i].name, &hverr))
-			continue;	/* kept for the next pass */
 		if (catalog_begin(ctx->cat, err))
 			break;
-		/* gone unless a deploy recorded a new user meanwhile */
+		if (catalog_query(ctx->cat, &q, err, "SELECT 1 FROM vm_nics n "
+		    "JOIN vms v ON v.id = n.vm_id WHERE n.network_id = ?1 AND "
+		    "v.state != 'done' AND (v.host_id = ?2 OR v.target_host = "
+		    "?2) LIMIT 1", "ii", v[i].id, host_id)) {
+			catalog_rollback(ctx->cat);
+			break;
+		}
+		used = cstmt_row(q, err);
+		cstmt_free(q);
+		if (err->code || used || hv_net_remove(hv, v[i].name, &hverr)) {
+			/* in use again, or kept for the next pass */
+			catalog_rollback(ctx->cat);
+			continue;
+		}
 		if (catalog_exec(ctx->cat, err, "DELETE FROM network_hosts "
-		    "WHERE network_id = ?1 AND host_id = ?2 AND NOT EXISTS "
-		    "(SELECT 1 FROM vm_nics n JOIN vms v ON v.id = n.vm_id "
-		    "WHERE n.network_id = ?1 AND v.state != 'done' AND "
-		    "(v.host_id = ?2 OR v.target_host = ?2))", "ii", v[i].id,
+		    "WHERE network_id = ? AND host_id = ?", "ii", v[i].id,
 		    host_id) || catalog_commit(ctx->cat, err))
 			catalog_rollback(ctx->cat);
 	}

@@ -319,8 +319,8 @@ network_config(const struct seed_vm *vm)
 	for (i = 0; i < vm->naddrs; i++) {
 		const struct seed_addr *a = &vm->addrs[i];
 
-		buf_printf(&b, "  \"nic%zu\":\n    match:\n      macaddress: ",
-		    i);
+		buf_printf(&b, "  \"nic%d\":\n    match:\n      macaddress: ",
+		    a->nic);
 		seed_yaml_str(&b, a->mac);
 		buf_puts(&b, "\n    addresses:\n");
 		if (a->address) {

@@ -49,6 +49,7 @@ struct seed_addr {
 	const char *const *dns;	/* NULL-terminated; NULL: none */
 	const char *address6;	/* "fd00::5/64", NULL: none */
 	const char *gateway6;	/* NULL: none */
+	int nic;		/* its number: the ethernet is "nicN" */
 };
 
 struct seed_vm {

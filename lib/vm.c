@@ -782,6 +782,7 @@ vm_seed_image(struct ctx *ctx, const struct vmrow *r, void **iso,
 		addrs[vm.naddrs].address6 = nics[i].addr6;
 		addrs[vm.naddrs].gateway6 = nics[i].gw6;
 		addrs[vm.naddrs].dns = (const char *const *)nics[i].dns;
+		addrs[vm.naddrs].nic = nics[i].idx;
 		vm.naddrs++;
 	}
 	vm.addrs = addrs;

@@ -131,12 +131,15 @@ iflist() {
 	[ "$(catalog_digest)" = "$before" ]
 	run -0 virsh -c "$LAB_URI1" dumpxml --inactive "cloudos-$(uuid app)"
 	assert_output --partial "$mac"
-	# off, it goes at once
+	# off, it goes at once; the seed names the NIC left by its number
 	cvm poweroff app -q
+	cvm nic attach app --network front -q >/dev/null
 	run -0 cvm nic detach app 0 -o json
-	[ "$(jq -c '[.ips, .nics]' <<<"$output")" = '[[],[]]' ]
+	[ "$(jq -c '[.ips, [.nics[].nic]]' <<<"$output")" = '[["10.95.0.3"],[1]]' ]
 	run -0 virsh -c "$LAB_URI1" dumpxml --inactive "cloudos-$(uuid app)"
 	refute_output --partial "$mac"
+	run -0 netconf app
+	[ "$(jq -c '[(.ethernets | keys), .ethernets.nic1.addresses]' <<<"$output")" = '[["nic1"],["10.95.0.3/24"]]' ]
 }
 
 @test "cvm nic attach to a VM that is off goes into its definition; bad input changes nothing" {

@@ -69,7 +69,7 @@ one_of(const char *s, const char *const *set)
 /* A network as loaded for an action. */
 struct netrow {
 	long long id, owner;
-	char *name, *mode, *bridge, *cidr, *cidr6;
+	char *name, *mode, *bridge, *cidr, *cidr6, *visibility;
 	long long vlan;
 };
 
@@ -81,6 +81,7 @@ netrow_release(struct netrow *r)
 	free(r->bridge);
 	free(r->cidr);
 	free(r->cidr6);
+	free(r->visibility);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -232,6 +233,7 @@ net_load(struct ctx *ctx, const char *ref, struct netrow *r,
 		r->vlan = cstmt_null(st, 4) ? 0 : cstmt_int(st, 4);
 		r->cidr = dup_or_null(cstmt_text(st, 5));
 		r->cidr6 = dup_or_null(cstmt_text(st, 6));
+		r->visibility = xstrdup(cstmt_text(st, 7));
 		r->owner = cstmt_int(st, 12);
 	} else if (err->code == 0) {
 		cerr_set(err, CERR_NOTFOUND, "no network '%s'", ref);
@@ -1909,8 +1911,9 @@ net_apply(struct ctx *ctx, const struct doc *d, const char *where,
 			    "change)", s.name);
 			goto bad;
 		}
-		if (s.visibility && net_set_visibility(ctx, s.name,
-		    s.visibility, &cur, err))
+		/* only a change is recorded: applying twice changes nothing */
+		if (s.visibility && strcmp(s.visibility, r.visibility) != 0 &&
+		    net_set_visibility(ctx, s.name, s.visibility, &cur, err))
 			goto bad;
 		doc_free(cur);
 		cur = NULL;

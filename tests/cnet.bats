@@ -308,12 +308,13 @@ YAML
 	    '["group",["10.60.0.10-10.60.0.20","10.60.0.100-10.60.0.110"]]' ]
 	[ "$(jq -r 'select(.kind == "VM") | .name' <<<"$output")" = web-1 ]
 	before=$(sqlite3 "$CLOUDOS_CATALOG" 'SELECT * FROM networks; SELECT * FROM net_ranges')
+	sleep 1	# a change would show in updated
 	run -0 cnet apply -f "$BATS_TEST_TMPDIR/env.yaml" -q
 	[ "$(sqlite3 "$CLOUDOS_CATALOG" 'SELECT * FROM networks; SELECT * FROM net_ranges')" = "$before" ]
 	# show's own output applies too, unchanged
 	cnet show front -o yaml > "$BATS_TEST_TMPDIR/shown.yaml"
 	run -0 cnet apply -f "$BATS_TEST_TMPDIR/shown.yaml" -q
-	[ "$(sqlite3 "$CLOUDOS_CATALOG" 'SELECT * FROM net_ranges')" = "$(sqlite3 "$CLOUDOS_CATALOG" 'SELECT * FROM net_ranges')" ]
+	[ "$(sqlite3 "$CLOUDOS_CATALOG" 'SELECT * FROM networks; SELECT * FROM net_ranges')" = "$before" ]
 	printf 'kind: Network\nname: front\nmode: routed\ncidr: 10.60.0.0/24\n' > "$BATS_TEST_TMPDIR/bad.yaml"
 	refused 5 "cnet: $BATS_TEST_TMPDIR/bad.yaml: line 1: network 'front' exists with another mode, CIDR, bridge or vlan (these cannot change)" \
 	    cnet apply -f "$BATS_TEST_TMPDIR/bad.yaml"

@@ -1,15 +1,223 @@
 /*
- * cnet - virtual networks, leases and security groups: the face.
- * Options, the subcommand table and thin handlers over lib/secgroup.
+ * cnet - virtual networks, address ranges, leases and security groups: the
+ * face.  Options, the subcommand table and thin handlers over lib/net and
+ * lib/secgroup.
  */
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "net.h"
 #include "secgroup.h"
 #include "valid.h"
 #include "compat.h"
+
+static const struct opt create_opts[] = {
+	{ "mode", 'm', OPT_STR, "MODE", "nat, routed, isolated or bridge" },
+	{ "cidr", 0, OPT_LIST, "CIDR", "the IPv4 and/or IPv6 block (given "
+	  "once per family)" },
+	{ "bridge", 0, OPT_STR, "BR", "mode bridge: the host's bridge" },
+	{ "vlan", 0, OPT_STR, "ID", "mode bridge: a VLAN tag (1 to 4094)" },
+	{ "visibility", 0, OPT_STR, "V", "private (default), group or public" },
+	{ "dns", 0, OPT_LIST, "IP", "a DNS server for the default ranges "
+	  "(repeatable)" },
+	{ NULL, 0, 0, NULL, NULL },
+};
+
+static const struct opt set_opts[] = {
+	{ "visibility", 0, OPT_STR, "V", "private, group or public" },
+	{ NULL, 0, 0, NULL, NULL },
+};
+
+static const struct opt range_add_opts[] = {
+	{ "first", 0, OPT_STR, "IP", "the range's first address" },
+	{ "last", 0, OPT_STR, "IP", "the range's last address" },
+	{ "gateway", 0, OPT_STR, "IP", "the range's gateway (default: the "
+	  "network's)" },
+	{ "dns", 0, OPT_LIST, "IP", "a DNS server (repeatable)" },
+	{ NULL, 0, 0, NULL, NULL },
+};
+
+static const struct opt config_opts[] = {
+	{ "mac-prefix", 0, OPT_STR, "PREFIX", "the prefix of new MACs "
+	  "(1 to 5 octets, such as 02:c1:0d)" },
+	{ NULL, 0, 0, NULL, NULL },
+};
+
+static const struct opt apply_opts[] = {
+	{ "file", 'f', OPT_STR, "FILE", "read documents from FILE (- for "
+	  "stdin)" },
+	{ NULL, 0, 0, NULL, NULL },
+};
+
+static int
+npos(struct args *a, size_t n, const char *usage, struct cerr *err)
+{
+	if (args_count(a) != n)
+		return cerr_set(err, CERR_USAGE, "usage: cnet %s", usage);
+	return 0;
+}
+
+static int
+cnet_create(struct ctx *ctx, struct args *a, struct cerr *err)
+{
+	struct net_spec s = { 0 };
+	const char *const *cidrs, *vlan = args_str(a, "vlan");
+	struct doc *out = NULL;
+	size_t n, i;
+
+	if (npos(a, 1, "create NAME --mode MODE --cidr CIDR [--cidr CIDR6] "
+	    "[--bridge BR] [--vlan ID]", err))
+		return err->code;
+	s.name = args_pos(a, 0);
+	s.mode = args_str(a, "mode");
+	s.bridge = args_str(a, "bridge");
+	s.visibility = args_str(a, "visibility");
+	s.ndns = args_list(a, "dns", &s.dns);
+	if (vlan && (!valid_id(vlan, &s.vlan) || s.vlan < 1 ||
+	    s.vlan > 4094))
+		return cerr_set(err, CERR_USAGE, "invalid vlan '%s' (1 to "
+		    "4094)", vlan);
+	n = args_list(a, "cidr", &cidrs);
+	for (i = 0; i < n; i++) {
+		const char **slot = strchr(cidrs[i], ':') ? &s.cidr6 : &s.cidr;
+
+		if (*slot)
+			return cerr_set(err, CERR_USAGE, "--cidr: one IPv4 and "
+			    "one IPv6 block at most");
+		*slot = cidrs[i];
+	}
+	if (net_create(ctx, &s, &out, err))
+		return err->code;
+	return cli_emit_result(ctx, out, err);
+}
+
+static int
+cnet_list(struct ctx *ctx, struct args *a, struct cerr *err)
+{
+	if (args_count(a) > 0)
+		return cerr_set(err, CERR_USAGE, "list takes no arguments");
+	return net_list(ctx, cli_emit, err);
+}
+
+static int
+show_one(struct ctx *ctx, struct args *a, const char *ref, struct cerr *err)
+{
+	struct doc *out = NULL;
+
+	(void)a;
+	if (net_show(ctx, ref, &out, err))
+		return err->code;
+	return cli_emit_free(ctx, out, err);
+}
+
+static int
+cnet_show(struct ctx *ctx, struct args *a, struct cerr *err)
+{
+	return cli_each_ref(ctx, a, "Network", show_one, err);
+}
+
+static int
+delete_one(struct ctx *ctx, struct args *a, const char *ref,
+    struct cerr *err)
+{
+	(void)a;
+	if (net_delete(ctx, ref, err))
+		return err->code;
+	cli_remark(ctx, "deleted network '%s'", ref);
+	return 0;
+}
+
+static int
+cnet_delete(struct ctx *ctx, struct args *a, struct cerr *err)
+{
+	return cli_each_ref(ctx, a, "Network", delete_one, err);
+}
+
+static int
+cnet_set(struct ctx *ctx, struct args *a, struct cerr *err)
+{
+	struct doc *out = NULL;
+
+	if (npos(a, 1, "set NET --visibility V", err))
+		return err->code;
+	if (args_str(a, "visibility") == NULL)
+		return cerr_set(err, CERR_USAGE, "set needs --visibility");
+	if (net_set_visibility(ctx, args_pos(a, 0), args_str(a, "visibility"),
+	    &out, err))
+		return err->code;
+	return cli_emit_result(ctx, out, err);
+}
+
+static int
+cnet_range_add(struct ctx *ctx, struct args *a, struct cerr *err)
+{
+	const char *const *dns;
+	size_t ndns = args_list(a, "dns", &dns);
+	struct doc *out = NULL;
+
+	if (npos(a, 1, "range add NET --first IP --last IP [--gateway IP] "
+	    "[--dns IP]...", err) ||
+	    net_range_add(ctx, args_pos(a, 0), args_str(a, "first"),
+	    args_str(a, "last"), args_str(a, "gateway"), dns, ndns, &out,
+	    err))
+		return err->code;
+	return cli_emit_result(ctx, out, err);
+}
+
+static int
+cnet_range_remove(struct ctx *ctx, struct args *a, struct cerr *err)
+{
+	struct doc *out = NULL;
+
+	if (npos(a, 2, "range remove NET RANGE", err) ||
+	    net_range_remove(ctx, args_pos(a, 0), args_pos(a, 1), &out, err))
+		return err->code;
+	return cli_emit_result(ctx, out, err);
+}
+
+static int
+cnet_reserve(struct ctx *ctx, struct args *a, struct cerr *err)
+{
+	struct doc *out = NULL;
+
+	if (npos(a, 2, "reserve NET IP", err) ||
+	    net_reserve(ctx, args_pos(a, 0), args_pos(a, 1), &out, err))
+		return err->code;
+	return cli_emit_result(ctx, out, err);
+}
+
+static int
+cnet_release(struct ctx *ctx, struct args *a, struct cerr *err)
+{
+	if (npos(a, 2, "release NET IP", err) ||
+	    net_release(ctx, args_pos(a, 0), args_pos(a, 1), err))
+		return err->code;
+	cli_remark(ctx, "released %s of network '%s'", args_pos(a, 1),
+	    args_pos(a, 0));
+	return 0;
+}
+
+static int
+cnet_lease_list(struct ctx *ctx, struct args *a, struct cerr *err)
+{
+	if (npos(a, 1, "lease list NET", err))
+		return err->code;
+	return net_lease_list(ctx, args_pos(a, 0), cli_emit, err);
+}
+
+static int
+cnet_config(struct ctx *ctx, struct args *a, struct cerr *err)
+{
+	struct doc *out = NULL;
+
+	if (npos(a, 0, "config [--mac-prefix PREFIX]", err) ||
+	    net_config(ctx, args_str(a, "mac-prefix"), &out, err))
+		return err->code;
+	return cli_emit_free(ctx, out, err);
+}
 
 /* ---- security groups ---------------------------------------------- */
 
@@ -30,12 +238,6 @@ static const struct opt sg_rule_opts[] = {
 	  "(default: any)" },
 	{ "group", 'g', OPT_STR, "GROUP", "the peer: the NICs of a security "
 	  "group" },
-	{ NULL, 0, 0, NULL, NULL },
-};
-
-static const struct opt sg_apply_opts[] = {
-	{ "file", 'f', OPT_STR, "FILE", "read documents from FILE (- for "
-	  "stdin)" },
 	{ NULL, 0, 0, NULL, NULL },
 };
 
@@ -213,8 +415,8 @@ cnet_sg_refresh(struct ctx *ctx, struct args *a, struct cerr *err)
 	return cli_each_ref(ctx, a, "SecurityGroup", sg_refresh_one, err);
 }
 
-/* Routes of cnet apply: the lead merges the Network kind in here. */
 static const struct cli_route cnet_routes[] = {
+	{ "Network", net_apply },
 	{ "SecurityGroup", secgroup_apply },
 	{ NULL, NULL },
 };
@@ -226,6 +428,31 @@ cnet_apply(struct ctx *ctx, struct args *a, struct cerr *err)
 }
 
 static const struct cmd cnet_cmds[] = {
+	{ "create", cnet_create, create_opts, CMD_WRITE,
+	  "NAME --mode MODE --cidr CIDR [--cidr CIDR6] [--bridge BR] "
+	  "[--vlan ID] [--visibility V] [--dns IP]...",
+	  "create a network with a default address range per CIDR" },
+	{ "list", cnet_list, NULL, CMD_READ, "", "list the networks you may "
+	  "use" },
+	{ "show", cnet_show, NULL, CMD_READ, "NET...|-",
+	  "show networks with their ranges, lease counts and hosts" },
+	{ "delete", cnet_delete, NULL, CMD_WRITE, "NET...|-",
+	  "delete networks that hold no lease" },
+	{ "set", cnet_set, set_opts, CMD_WRITE, "NET --visibility V",
+	  "share a network with your group or everyone, or make it private" },
+	{ "range add", cnet_range_add, range_add_opts, CMD_WRITE,
+	  "NET --first IP --last IP [--gateway IP] [--dns IP]...",
+	  "add an address range to a network" },
+	{ "range remove", cnet_range_remove, NULL, CMD_WRITE, "NET RANGE",
+	  "remove a range (by id or first address) no NIC uses" },
+	{ "reserve", cnet_reserve, NULL, CMD_WRITE, "NET IP",
+	  "reserve an address so that no NIC gets it" },
+	{ "release", cnet_release, NULL, CMD_WRITE, "NET IP",
+	  "release a reserved address" },
+	{ "lease list", cnet_lease_list, NULL, CMD_READ, "NET",
+	  "list a network's leases: NICs' addresses and reservations" },
+	{ "config", cnet_config, config_opts, CMD_WRITE, "[--mac-prefix P]",
+	  "show cnet's settings, or set the MAC prefix (admins)" },
 	{ "secgroup create", cnet_sg_create, sg_create_opts, CMD_WRITE,
 	  "NAME [--description TEXT] [--visibility private|group|public]",
 	  "create a security group (no rules: its NICs take no traffic in)" },
@@ -249,29 +476,29 @@ static const struct cmd cnet_cmds[] = {
 	  "remove a rule, by id or by its options" },
 	{ "secgroup refresh", cnet_sg_refresh, NULL, CMD_WRITE, "GROUP...|-",
 	  "define the groups' filters again on every host with their NICs" },
-	{ "apply", cnet_apply, sg_apply_opts, CMD_WRITE, "-f FILE|-",
-	  "create or update SecurityGroup documents by name; pass others on" },
+	{ "apply", cnet_apply, apply_opts, CMD_WRITE, "-f FILE|-",
+	  "create or update Network and SecurityGroup documents by name; "
+	  "pass others on" },
 	{ NULL, NULL, NULL, 0, NULL, NULL },
 };
+
+/* Offer word when it starts with prefix. */
+static void
+some(void (*each)(const char *), const char *prefix, const char *word)
+{
+	if (strncmp(word, prefix, strlen(prefix)) == 0)
+		each(word);
+}
 
 static bool
 cnet_complete(struct ctx *ctx, const char *cmd, const char *opt,
     const char *prefix, void (*each)(const char *))
 {
-	static const char *const protos[] = { "tcp", "udp", "icmp", "all" };
-	static const char *const vis[] = { "private", "group", "public" };
-	size_t i;
-
 	if (opt && strcmp(opt, "proto") == 0) {
-		for (i = 0; i < 4; i++)
-			if (strncmp(protos[i], prefix, strlen(prefix)) == 0)
-				each(protos[i]);
-		return true;
-	}
-	if (opt && strcmp(opt, "visibility") == 0) {
-		for (i = 0; i < 3; i++)
-			if (strncmp(vis[i], prefix, strlen(prefix)) == 0)
-				each(vis[i]);
+		some(each, prefix, "tcp");
+		some(each, prefix, "udp");
+		some(each, prefix, "icmp");
+		some(each, prefix, "all");
 		return true;
 	}
 	if ((opt && strcmp(opt, "group") == 0) ||
@@ -281,20 +508,38 @@ cnet_complete(struct ctx *ctx, const char *cmd, const char *opt,
 		secgroup_names(ctx, prefix, each);
 		return true;
 	}
-	/* apply takes a file: let the shell complete it */
-	return opt != NULL || strcmp(cmd, "apply") == 0;
+	if (opt && strcmp(opt, "mode") == 0) {
+		some(each, prefix, "nat");
+		some(each, prefix, "routed");
+		some(each, prefix, "isolated");
+		some(each, prefix, "bridge");
+		return true;
+	}
+	if (opt && strcmp(opt, "visibility") == 0) {
+		some(each, prefix, "private");
+		some(each, prefix, "group");
+		some(each, prefix, "public");
+		return true;
+	}
+	if (opt == NULL && (strcmp(cmd, "create") == 0 ||
+	    strcmp(cmd, "config") == 0 || strcmp(cmd, "list") == 0 ||
+	    strcmp(cmd, "secgroup create") == 0 ||
+	    strcmp(cmd, "secgroup list") == 0))
+		return true;
+	return opt != NULL;
 }
 
 static const struct prog cnet = {
 	.name = "cnet",
 	.summary = "cnet manages virtual networks, address ranges, leases and "
 	    "security groups.",
-	.kind = "SecurityGroup",
-	.more = "A security group's rules become libvirt nwfilter rules on "
-	    "each of its NICs\n(filters cloudos-sg-ID and cloudos-nic-ID on "
-	    "their hosts).",
+	.kind = "Network",
+	.more = "A network is the libvirt network cloudos-net-ID on each host "
+	    "with a NIC on it;\nNET arguments are ids or names.  A security "
+	    "group's rules become libvirt\nnwfilter rules on each of its NICs "
+	    "(filters cloudos-sg-ID and cloudos-nic-ID).",
 	.cmds = cnet_cmds,
-	.names = secgroup_names,
+	.names = net_names,
 	.complete = cnet_complete,
 };
 

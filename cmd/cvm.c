@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "net.h"
 #include "units.h"
 #include "valid.h"
 #include "vm.h"
@@ -327,6 +328,62 @@ cvm_disk_detach(struct ctx *ctx, struct args *a, struct cerr *err)
 	return cli_emit_result(ctx, out, err);
 }
 
+static const struct opt nic_attach_opts[] = {
+	{ "network", 'n', OPT_STR, "NET", "the cnet network" },
+	{ "ip", 0, OPT_STR, "IP", "the IPv4 address to lease (default: the "
+	  "lowest free)" },
+	{ "ip6", 0, OPT_STR, "IP", "the IPv6 address to lease" },
+	{ "model", 0, OPT_STR, "MODEL", "virtio (default), e1000, rtl8139 or usb-net" },
+	{ "security-group", 0, OPT_LIST, "SG", "a security group for the NIC "
+	  "(repeatable)" },
+	{ NULL, 0, 0, NULL, NULL },
+};
+
+static int
+cvm_nic_attach(struct ctx *ctx, struct args *a, struct cerr *err)
+{
+	const char *const *sgs;
+	size_t nsg = args_list(a, "security-group", &sgs), i;
+	struct doc *nic, *l, *out = NULL;
+
+	if (args_count(a) != 1 || strcmp(args_pos(a, 0), "-") == 0)
+		return cerr_set(err, CERR_USAGE, "nic attach takes one VM");
+	if (args_str(a, "network") == NULL)
+		return cerr_set(err, CERR_USAGE, "nic attach needs --network");
+	nic = doc_new(DOC_MAP);
+	doc_set_str(nic, "network", args_str(a, "network"));
+	if (args_str(a, "ip"))
+		doc_set_str(nic, "ip", args_str(a, "ip"));
+	if (args_str(a, "ip6"))
+		doc_set_str(nic, "ip6", args_str(a, "ip6"));
+	if (args_str(a, "model"))
+		doc_set_str(nic, "model", args_str(a, "model"));
+	if (nsg) {
+		l = doc_new(DOC_LIST);
+		for (i = 0; i < nsg; i++)
+			doc_list_push(l, doc_new_str(sgs[i]));
+		doc_map_set(nic, "security_groups", l);
+	}
+	vm_nic_attach(ctx, args_pos(a, 0), nic, &out, err);
+	doc_free(nic);
+	if (err->code)
+		return err->code;
+	return cli_emit_result(ctx, out, err);
+}
+
+static int
+cvm_nic_detach(struct ctx *ctx, struct args *a, struct cerr *err)
+{
+	struct doc *out = NULL;
+
+	if (args_count(a) != 2 || strcmp(args_pos(a, 0), "-") == 0)
+		return cerr_set(err, CERR_USAGE, "nic detach takes a VM and a "
+		    "NIC (its number, such as 0, or its MAC)");
+	if (vm_nic_detach(ctx, args_pos(a, 0), args_pos(a, 1), &out, err))
+		return err->code;
+	return cli_emit_result(ctx, out, err);
+}
+
 static int
 cvm_snapshot_create(struct ctx *ctx, struct args *a, struct cerr *err)
 {
@@ -463,6 +520,13 @@ static const struct cmd cvm_cmds[] = {
 	  "VM --size SIZE", "add a blank disk to a VM (live when it runs)" },
 	{ "disk detach", cvm_disk_detach, NULL, CMD_WRITE, "VM DISK",
 	  "remove a disk (sdb, ...) from a VM and delete it" },
+	{ "nic attach", cvm_nic_attach, nic_attach_opts, CMD_WRITE,
+	  "VM --network NET [--ip IP] [--ip6 IP] [--model M] "
+	  "[--security-group SG]...",
+	  "add a NIC on a cnet network to a VM (live when it runs)" },
+	{ "nic detach", cvm_nic_detach, NULL, CMD_WRITE, "VM NIC",
+	  "remove a NIC (its number or MAC) from a VM, releasing its "
+	  "addresses" },
 	{ "snapshot create", cvm_snapshot_create, NULL, CMD_WRITE,
 	  "VM [NAME]", "snapshot a VM's disks (and memory when it runs)" },
 	{ "snapshot list", cvm_snapshot_list, NULL, CMD_READ, "VM",
@@ -484,6 +548,33 @@ static const struct cmd cvm_cmds[] = {
 	{ NULL, NULL, NULL, 0, NULL, NULL },
 };
 
+/* Offer word when it starts with prefix. */
+static void
+some(void (*each)(const char *), const char *prefix, const char *word)
+{
+	if (strncmp(word, prefix, strlen(prefix)) == 0)
+		each(word);
+}
+
+static bool
+cvm_complete(struct ctx *ctx, const char *cmd, const char *opt,
+    const char *prefix, void (*each)(const char *))
+{
+	(void)cmd;
+	if (opt && strcmp(opt, "network") == 0) {
+		net_names(ctx, prefix, each);
+		return true;
+	}
+	if (opt && strcmp(opt, "model") == 0) {
+		some(each, prefix, "virtio");
+		some(each, prefix, "e1000");
+		some(each, prefix, "rtl8139");
+		some(each, prefix, "usb-net");
+		return true;
+	}
+	return false;
+}
+
 static const struct prog cvm = {
 	.name = "cvm",
 	.summary = "cvm manages virtual machines: their documents, placement "
@@ -493,6 +584,7 @@ static const struct prog cvm = {
 	    "from stdin,\nso 'cvm list -o json | cvm delete -' works.",
 	.cmds = cvm_cmds,
 	.names = vm_names,
+	.complete = cvm_complete,
 };
 
 int

@@ -24,6 +24,26 @@ domxml_disk(struct buf *b, const struct domdisk *d, int is_qemu)
 	buf_puts(b, "'/>\n    </disk>\n");
 }
 
+void
+domxml_nic(struct buf *b, const struct domnic *n, int is_qemu)
+{
+	buf_puts(b, "    <interface type='network'>\n      <mac address='");
+	buf_xml(b, n->mac);
+	buf_puts(b, "'/>\n      <source network='");
+	buf_xml(b, n->network);
+	buf_puts(b, "'/>\n");
+	if (is_qemu) {
+		buf_puts(b, "      <model type='");
+		buf_xml(b, n->model ? n->model : "virtio");
+		buf_puts(b, "'/>\n");
+		/* a USB NIC: unplugged without the guest's help */
+		if (n->model && strcmp(n->model, "usb-net") == 0)
+			buf_printf(b, "      <address type='usb' bus='0' "
+			    "port='%d'/>\n", n->usb_port);
+	}
+	buf_puts(b, "    </interface>\n");
+}
+
 char *
 domxml_build(const struct domspec *s)
 {
@@ -59,7 +79,7 @@ domxml_build(const struct domspec *s)
 	    "  <on_crash>destroy</on_crash>\n");
 	if (is_qemu)
 		buf_puts(&b, "  <features><acpi/></features>\n");
-	if (is_qemu || s->seed || s->ndisks)
+	if (is_qemu || s->seed || s->ndisks || s->nnics)
 		buf_puts(&b, "  <devices>\n");
 	for (i = 0; i < s->ndisks; i++)
 		domxml_disk(&b, &s->disks[i], is_qemu);
@@ -75,13 +95,15 @@ domxml_build(const struct domspec *s)
 		buf_puts(&b, "'/>\n      <target dev='sda' bus='sata'/>\n"
 		    "      <readonly/>\n    </disk>\n");
 	}
+	for (i = 0; i < s->nnics; i++)
+		domxml_nic(&b, &s->nics[i], is_qemu);
 	if (is_qemu)
 		buf_puts(&b,
 		    "    <serial type='pty'><target port='0'/></serial>\n"
 		    "    <console type='pty'><target type='serial' port='0'/>"
 		    "</console>\n"
 		    "    <memballoon model='virtio'/>\n");
-	if (is_qemu || s->seed || s->ndisks)
+	if (is_qemu || s->seed || s->ndisks || s->nnics)
 		buf_puts(&b, "  </devices>\n");
 	buf_puts(&b, "</domain>\n");
 	return buf_detach(&b);

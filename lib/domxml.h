@@ -23,6 +23,14 @@ struct domdisk {
 	const char *bus;	/* NULL: "scsi" */
 };
 
+/* A NIC: on a libvirt network of the host. */
+struct domnic {
+	const char *mac;
+	const char *network;	/* the libvirt network's name */
+	const char *model;	/* virtio, e1000, rtl8139, usb-net */
+	int usb_port;		/* usb-net: its port on USB bus 0 */
+};
+
 struct domspec {
 	long long id;
 	const char *uuid;
@@ -35,10 +43,16 @@ struct domspec {
 				 * NULL: a read-only CD-ROM when given */
 	const struct domdisk *disks;
 	size_t ndisks;
+	const struct domnic *nics;
+	size_t nnics;
 };
 
 /* Append the <disk> element of d (for attach, detach and definitions). */
 void domxml_disk(struct buf *b, const struct domdisk *d, int is_qemu);
+
+/* Append the <interface> element of n (for attach, detach and
+ * definitions); the test driver takes no model. */
+void domxml_nic(struct buf *b, const struct domnic *n, int is_qemu);
 
 /* The domain XML; free() it. */
 char *domxml_build(const struct domspec *s);

@@ -2011,3 +2011,147 @@ hv_nwfilter_xml(struct hv *hv, const char *name, char **xml,
 		    name);
 	return 0;
 }
+
+int
+hv_net_ensure(struct hv *hv, const char *name, const char *xml,
+    struct cerr *err)
+{
+	virNetworkPtr net = virNetworkLookupByName(hv->conn, name);
+	struct cerr defined = { 0 };
+	int active, autostart = 0, rc = 0;
+
+	if (net == NULL) {
+		if (!last_error_is(VIR_ERR_NO_NETWORK))
+			return hv_fail(hv, err, "cannot look up network '%s' "
+			    "on '%s'", name, hv->uri);
+		virResetLastError();
+		net = virNetworkDefineXML(hv->conn, xml);
+		if (net == NULL) {
+			/* another command may have defined it meanwhile */
+			hv_fail(hv, &defined, "cannot define network '%s' on "
+			    "'%s'", name, hv->uri);
+			net = virNetworkLookupByName(hv->conn, name);
+			if (net == NULL) {
+				virResetLastError();
+				return cerr_set(err, defined.code, "%s",
+				    defined.msg);
+			}
+		}
+		fault_point("hv.network");
+	}
+	if ((active = virNetworkIsActive(net)) == 0) {
+		if (virNetworkCreate(net) < 0 &&
+		    virNetworkIsActive(net) != 1) {
+			rc = hv_fail(hv, err, "cannot start network '%s' on "
+			    "'%s'", name, hv->uri);
+			goto out;
+		}
+		virResetLastError();
+	} else if (active < 0) {
+		rc = hv_fail(hv, err, "cannot read network '%s' on '%s'", name,
+		    hv->uri);
+		goto out;
+	}
+	if (virNetworkGetAutostart(net, &autostart) < 0 ||
+	    (!autostart && virNetworkSetAutostart(net, 1) < 0))
+		rc = hv_fail(hv, err, "cannot make network '%s' start with "
+		    "'%s'", name, hv->uri);
+out:
+	virNetworkFree(net);
+	return rc;
+}
+
+int
+hv_net_remove(struct hv *hv, const char *name, struct cerr *err)
+{
+	virNetworkPtr net = virNetworkLookupByName(hv->conn, name);
+	int rc = 0;
+
+	if (net == NULL) {
+		if (last_error_is(VIR_ERR_NO_NETWORK)) {
+			virResetLastError();
+			return 0;
+		}
+		return hv_fail(hv, err, "cannot look up network '%s' on '%s'",
+		    name, hv->uri);
+	}
+	if (virNetworkIsActive(net) == 1 && virNetworkDestroy(net) < 0 &&
+	    virNetworkIsActive(net) == 1) {
+		rc = hv_fail(hv, err, "cannot stop network '%s' on '%s'", name,
+		    hv->uri);
+		goto out;
+	}
+	virResetLastError();
+	if (virNetworkUndefine(net) < 0 && !last_error_is(VIR_ERR_NO_NETWORK))
+		rc = hv_fail(hv, err, "cannot undefine network '%s' on '%s'",
+		    name, hv->uri);
+	virResetLastError();
+out:
+	virNetworkFree(net);
+	return rc;
+}
+
+/* Did libvirt's last error say the device is not there?  Then forget. */
+static int
+device_missing(void)
+{
+	virErrorPtr e = virGetLastError();
+
+	if (e && (e->code == VIR_ERR_DEVICE_MISSING ||
+	    e->code == VIR_ERR_OPERATION_FAILED) && e->message &&
+	    strstr(e->message, "not found")) {
+		virResetLastError();
+		return 1;
+	}
+	return 0;
+}
+
+int
+hv_nic_detach(struct hv *hv, const char *uuid, const char *xml,
+    const char *mac, struct cerr *err)
+{
+	virDomainPtr dom = lookup(hv, uuid, err);
+	char *live = NULL, needle[64];
+	int rc = 0, active;
+
+	if (dom == NULL)
+		return err->code;
+	if ((active = virDomainIsActive(dom)) < 0) {
+		rc = hv_fail(hv, err, "cannot read state of domain %s", uuid);
+		goto out;
+	}
+	if (active) {
+		if (virDomainDetachDeviceFlags(dom, xml,
+		    VIR_DOMAIN_AFFECT_LIVE) < 0 && !device_missing()) {
+			virErrorPtr e = virGetLastError();
+
+			/* an unplug asked for before and still pending */
+			if (e == NULL || e->code != VIR_ERR_OPERATION_FAILED) {
+				rc = hv_fail(hv, err, "cannot detach a NIC from "
+				    "domain %s", uuid);
+				goto out;
+			}
+			virResetLastError();
+		}
+		if ((live = virDomainGetXMLDesc(dom, 0)) == NULL) {
+			rc = hv_fail(hv, err, "cannot read domain %s", uuid);
+			goto out;
+		}
+		snprintf(needle, sizeof(needle), "address='%s'", mac);
+		if (strstr(live, needle)) {
+			rc = cerr_set(err, CERR_CONFLICT, "the guest of domain %s "
+			    "has not released NIC %s (a PCI NIC leaves a "
+			    "running guest only with the guest's help; try "
+			    "again, or power the VM off)", uuid, mac);
+			goto out;
+		}
+	}
+	if (virDomainDetachDeviceFlags(dom, xml, VIR_DOMAIN_AFFECT_CONFIG) < 0 &&
+	    !device_missing())
+		rc = hv_fail(hv, err, "cannot detach a NIC from the definition "
+		    "of domain %s", uuid);
+out:
+	free(live);
+	virDomainFree(dom);
+	return rc;
+}

@@ -270,4 +270,18 @@ int hv_nwfilters(struct hv *hv, void (*each)(void *arg, const char *name),
 int hv_nwfilter_xml(struct hv *hv, const char *name, char **xml,
     struct cerr *err);
 
+/* Virtual networks (cnet).  hv_net_ensure defines network name from xml
+ * when the host has none of that name, then starts and autostarts it;
+ * one there already is kept as it is.  hv_net_remove stops and undefines
+ * it; an absent one is fine. */
+int hv_net_ensure(struct hv *hv, const char *name, const char *xml,
+    struct cerr *err);
+int hv_net_remove(struct hv *hv, const char *name, struct cerr *err);
+/* Detach the NIC xml (whose MAC is mac) from the running domain first,
+ * then from its definition.  A PCI NIC leaves a running domain only when
+ * the guest lets it go: CERR_CONFLICT, the definition untouched, when it
+ * is still there after libvirt's wait.  One gone already is fine. */
+int hv_nic_detach(struct hv *hv, const char *uuid, const char *xml,
+    const char *mac, struct cerr *err);
+
 #endif

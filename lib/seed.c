@@ -319,16 +319,32 @@ network_config(const struct seed_vm *vm)
 	for (i = 0; i < vm->naddrs; i++) {
 		const struct seed_addr *a = &vm->addrs[i];
 
-		buf_printf(&b, "  \"nic%zu\":\n    match:\n      macaddress: ",
-		    i);
+		buf_printf(&b, "  \"nic%d\":\n    match:\n      macaddress: ",
+		    a->nic);
 		seed_yaml_str(&b, a->mac);
-		buf_puts(&b, "\n    addresses:\n      - ");
-		seed_yaml_str(&b, a->address);
-		buf_addc(&b, '\n');
+		buf_puts(&b, "\n    addresses:\n");
+		if (a->address) {
+			buf_puts(&b, "      - ");
+			seed_yaml_str(&b, a->address);
+			buf_addc(&b, '\n');
+		}
+		if (a->address6) {
+			buf_puts(&b, "      - ");
+			seed_yaml_str(&b, a->address6);
+			buf_addc(&b, '\n');
+		}
+		if (a->gateway || a->gateway6)
+			buf_puts(&b, "    routes:\n");
 		if (a->gateway) {
-			buf_puts(&b, "    routes:\n      - to: \"default\"\n"
+			buf_puts(&b, "      - to: \"default\"\n"
 			    "        via: ");
 			seed_yaml_str(&b, a->gateway);
+			buf_addc(&b, '\n');
+		}
+		if (a->gateway6) {
+			buf_puts(&b, "      - to: \"::/0\"\n"
+			    "        via: ");
+			seed_yaml_str(&b, a->gateway6);
 			buf_addc(&b, '\n');
 		}
 		if (a->dns && a->dns[0]) {

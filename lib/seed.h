@@ -40,12 +40,16 @@ struct seed_context {
 	char *user_data;	/* NULL when not given */
 };
 
-/* One leased address of one NIC (networks arrive with cnet). */
+/* The leased addresses of one NIC (cnet): IPv4, IPv6 or both. */
 struct seed_addr {
 	const char *mac;	/* "52:54:00:12:34:56" */
-	const char *address;	/* with its prefix: "10.0.0.5/24" */
+	const char *address;	/* with its prefix: "10.0.0.5/24"; NULL:
+				 * none */
 	const char *gateway;	/* NULL: none */
 	const char *const *dns;	/* NULL-terminated; NULL: none */
+	const char *address6;	/* "fd00::5/64", NULL: none */
+	const char *gateway6;	/* NULL: none */
+	int nic;		/* its number: the ethernet is "nicN" */
 };
 
 struct seed_vm {

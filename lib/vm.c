@@ -22,6 +22,7 @@
 #include "img.h"
 #include "iso.h"
 #include "labels.h"
+#include "net.h"
 #include "scheduler.h"
 #include "seed.h"
 #include "units.h"
@@ -48,7 +49,7 @@
 	"datastores s ON s.id = d.datastore_id WHERE d.vm_id = v.id), " \
 	"v.requirements, v.policy, v.rank, ag.name, v.priority, v.reason, " \
 	"COALESCE(v.vm_group, 0), (SELECT COALESCE(sum(d.size), 0) FROM " \
-	"vm_disks d WHERE d.vm_id = v.id) " \
+	"vm_disks d WHERE d.vm_id = v.id), " NET_VM_IPS ", " NET_VM_NICS " " \
 	"FROM vms v JOIN users u ON u.id = v.owner " \
 	"JOIN groups g ON g.id = v.group_id " \
 	"LEFT JOIN hosts h ON h.id = v.host_id " \
@@ -178,7 +179,7 @@ vm_doc(struct cstmt *st)
 	doc_set_int(d, "cpu", cstmt_int(st, 5));
 	doc_set_int(d, "memory", cstmt_int(st, 6));
 	doc_map_set(d, "labels", labels_from_json(cstmt_text(st, 7)));
-	doc_map_set(d, "ips", doc_new(DOC_LIST));
+	doc_map_set(d, "ips", net_json_list(cstmt_text(st, 29)));
 	doc_set_str(d, "owner", cstmt_text(st, 8));
 	doc_set_str(d, "group_owner", cstmt_text(st, 9));
 	doc_set_str(d, "created", cstmt_text(st, 10));
@@ -186,6 +187,7 @@ vm_doc(struct cstmt *st)
 	if (!cstmt_null(st, 12))
 		doc_set_str(d, "error", cstmt_text(st, 12));
 	doc_map_set(d, "disks", disks_doc(cstmt_text(st, 20)));
+	doc_map_set(d, "nics", net_json_list(cstmt_text(st, 30)));
 	if (!cstmt_null(st, 21))
 		doc_set_str(d, "requirements", cstmt_text(st, 21));
 	if (strcmp(cstmt_text(st, 22), "rank") == 0) {
@@ -320,15 +322,8 @@ struct vmspec {
 	const char *rank;
 	const char *group;		/* an affinity group's name */
 	int priority;
-};
-
-/* Fields of the VM document whose features arrive with later programs:
- * refused when given, rather than silently ignored. */
-static const struct {
-	const char *field;
-	const char *why;
-} vm_later[] = {
-	{ "nics", "networks arrive with cnet" },
+	const struct doc *nics;		/* the document's nics: list */
+	size_t nnics;
 };
 
 static int
@@ -470,7 +465,6 @@ vmspec_from_doc(const struct doc *d, struct vmspec *s, struct cerr *err)
 {
 	const struct doc *v;
 	const char *kind = doc_get_str(d, "kind");
-	size_t i;
 
 	if ((v = doc_map_get(d, "kind")) && kind == NULL)
 		return cerr_set(err, CERR_USAGE, "kind: expected a string, "
@@ -505,10 +499,9 @@ vmspec_from_doc(const struct doc *d, struct vmspec *s, struct cerr *err)
 	if (s->memory < 1)
 		return cerr_set(err, CERR_USAGE, "memory: must be at least "
 		    "1 MiB");
-	for (i = 0; i < ARRAY_SIZE(vm_later); i++)
-		if (!empty(doc_map_get(d, vm_later[i].field)))
-			return cerr_set(err, CERR_USAGE, "%s: not supported "
-			    "yet (%s)", vm_later[i].field, vm_later[i].why);
+	if (net_nics_check(doc_map_get(d, "nics"), &s->nnics, err))
+		return err->code;
+	s->nics = doc_map_get(d, "nics");
 	{
 		struct seed_context c;
 		int has;
@@ -581,6 +574,10 @@ vm_transition(struct ctx *ctx, const struct vmrow *r, const char *from,
 	/* a deleted VM's disks are gone from its host */
 	if (strcmp(to, "done") == 0 && catalog_exec(ctx->cat, err, "DELETE "
 	    "FROM vm_disks WHERE vm_id = ?", "i", r->id))
+		return err->code;
+	/* and its NICs, with their leases and security groups */
+	if (strcmp(to, "done") == 0 && catalog_exec(ctx->cat, err, "DELETE "
+	    "FROM vm_nics WHERE vm_id = ?", "i", r->id))
 		return err->code;
 	snprintf(detail, sizeof(detail), "%s -> %s", from, to);
 	return acct_audit(ctx, action, "VM", r->id, r->name,
@@ -1031,17 +1028,20 @@ seed_vol(const char *uuid, char out[64])
 	snprintf(out, 64, "%s" SEED_SUFFIX, uuid);
 }
 
-/* The seed image of r, or *iso = NULL when r has no context. */
+/* The seed image of r, or *iso = NULL when r has neither a context nor
+ * NICs.  Its network-config gives the NICs' leased addresses. */
 static int
-vm_seed_image(const struct vmrow *r, void **iso, size_t *len,
-    struct cerr *err)
+vm_seed_image(struct ctx *ctx, const struct vmrow *r, void **iso,
+    size_t *len, struct cerr *err)
 {
 	struct doclist dl = { 0 };
 	struct seed_context c = { 0 };
 	struct seed_files f = { 0 };
 	struct seed_vm vm = { .uuid = r->uuid, .name = r->name, .context = &c };
+	struct seed_addr *addrs = NULL;
+	struct net_nic *nics = NULL;
 	struct iso_file files[3];
-	size_t n = 0;
+	size_t n = 0, nnics = 0, i;
 	int has = 0;
 
 	*iso = NULL;
@@ -1052,14 +1052,33 @@ vm_seed_image(const struct vmrow *r, void **iso, size_t *len,
 	    dl.n != 1 ||
 	    seed_context_from_doc(doc_map_get(dl.v[0], "context"), &c, &has,
 	    err)) {
+		cerr_clear(err);
 		cerr_set(err, CERR_FAIL, "the stored document of vm '%s' is "
 		    "unreadable", r->name);
 		cerr_wrap(err, "cannot make the seed of vm '%s'", r->name);
 		goto out;
 	}
-	if (!has)
+	if (net_vm_nics(ctx, r->id, &nics, &nnics, err))
 		goto out;
-	/* networks arrive with cnet: no leased addresses yet */
+	/* NICs alone make a seed, but not on libvirt's test driver, which
+	 * cannot take volume uploads (a context there fails as before) */
+	if (!has && (nnics == 0 || (r->domain_type &&
+	    strcmp(r->domain_type, "test") == 0)))
+		goto out;
+	addrs = xcalloc(nnics + 1, sizeof(*addrs));
+	for (i = 0; i < nnics; i++) {
+		if (nics[i].addr4 == NULL && nics[i].addr6 == NULL)
+			continue;
+		addrs[vm.naddrs].mac = nics[i].mac;
+		addrs[vm.naddrs].address = nics[i].addr4;
+		addrs[vm.naddrs].gateway = nics[i].gw4;
+		addrs[vm.naddrs].address6 = nics[i].addr6;
+		addrs[vm.naddrs].gateway6 = nics[i].gw6;
+		addrs[vm.naddrs].dns = (const char *const *)nics[i].dns;
+		addrs[vm.naddrs].nic = nics[i].idx;
+		vm.naddrs++;
+	}
+	vm.addrs = addrs;
 	seed_build(&vm, &f);
 	files[n++] = (struct iso_file){ "meta-data", f.meta_data,
 	    strlen(f.meta_data) };
@@ -1071,6 +1090,8 @@ vm_seed_image(const struct vmrow *r, void **iso, size_t *len,
 	if (iso_build("cidata", files, n, iso, len, err))
 		cerr_wrap(err, "cannot make the seed of vm '%s'", r->name);
 out:
+	free(addrs);
+	net_nics_free(nics, nnics);
 	seed_files_release(&f);
 	seed_context_release(&c);
 	doclist_release(&dl);
@@ -1078,10 +1099,10 @@ out:
 }
 
 /* Put r's seed on hv; *path is where the host keeps it (the caller's to
- * free), NULL when r has no context. */
+ * free), NULL when r has no seed. */
 static int
-vm_seed_upload(struct hv *hv, const struct vmrow *r, char **path,
-    struct cerr *err)
+vm_seed_upload(struct ctx *ctx, struct hv *hv, const struct vmrow *r,
+    char **path, struct cerr *err)
 {
 	char vol[64];
 	void *iso = NULL;
@@ -1089,7 +1110,7 @@ vm_seed_upload(struct hv *hv, const struct vmrow *r, char **path,
 
 	*path = NULL;
 	seed_vol(r->uuid, vol);
-	if (vm_seed_image(r, &iso, &len, err) == 0 && iso)
+	if (vm_seed_image(ctx, r, &iso, &len, err) == 0 && iso)
 		hv_vol_upload(hv, vol, iso, len, path, err);
 	free(iso);
 	return err->code;
@@ -1117,14 +1138,28 @@ vm_deploy(struct ctx *ctx, const struct vmrow *r, struct cerr *err)
 	struct hv *hv = NULL;
 	struct vmdisk *disks = NULL;
 	struct domdisk *dd = NULL;
+	struct net_nic *nics = NULL;
+	struct domnic *dn = NULL;
 	char *xml = NULL, *seed = NULL;
-	size_t n = 0, i;
+	size_t n = 0, i, nnics = 0;
 
-	if (vm_disks_load(ctx, r->id, &disks, &n, err))
-		return err->code;
+	if (vm_disks_load(ctx, r->id, &disks, &n, err) ||
+	    net_vm_nics(ctx, r->id, &nics, &nnics, err))
+		goto out;
 	dd = xcalloc(n + 1, sizeof(*dd));
+	dn = xcalloc(nnics + 1, sizeof(*dn));
+	for (i = 0; i < nnics; i++) {
+		dn[i].mac = nics[i].mac;
+		dn[i].network = nics[i].libvirt;
+		dn[i].model = nics[i].model;
+		dn[i].usb_port = nics[i].idx % 2 + 1;
+	}
+	ds.nics = dn;
+	ds.nnics = nnics;
+	/* its networks first: realised on the host where they are not */
 	if (hv_connect(r->uri, &hv, err) == 0 &&
-	    vm_seed_upload(hv, r, &seed, err) == 0) {
+	    net_host_ensure_vm(ctx, hv, r->host_id, r->id, err) == 0 &&
+	    vm_seed_upload(ctx, hv, r, &seed, err) == 0) {
 		/* the disks: made where they do not exist yet, clones of
 		 * their images over the host's cached copies */
 		for (i = 0; i < n && err->code == 0; i++) {
@@ -1144,8 +1179,11 @@ vm_deploy(struct ctx *ctx, const struct vmrow *r, struct cerr *err)
 		if (err->code && seed)
 			vm_seed_delete(hv, r->uuid, &ignored);
 	}
+out:
 	hv_close(hv);
 	vmdisks_free(disks, n);
+	net_nics_free(nics, nnics);
+	free(dn);
 	free(dd);
 	free(seed);
 	free(xml);
@@ -1169,9 +1207,14 @@ vm_deploy_outcome(struct ctx *ctx, struct vmrow *r, struct doc **out,
 		cerr_wrap(&hverr, "cannot deploy vm '%s' on host '%s'", r->name,
 		    r->host);
 		if (vm_record(ctx, r, "deploying", "failed", 0, hverr.msg,
-		    "deploy", err) == 0)
+		    "deploy", err) == 0) {
+			struct cerr ignored = { 0 };
+
+			/* networks defined for it alone go again */
+			net_host_gc(ctx, r->host_id, &ignored);
 			cerr_set(err, hverr.code, "%s (vm left in state "
 			    "failed)", hverr.msg);
+		}
 		return err->code;
 	}
 	if (vm_record(ctx, r, "deploying", "running", -1, NULL, "deploy",
@@ -1361,6 +1404,15 @@ vm_create(struct ctx *ctx, const struct doc *d, const char *where,
 		    rv.ds[i]))
 			goto fail;
 	}
+	/* NICs: MACs and leases taken in this transaction, for queued and
+	 * held VMs too */
+	for (i = 0; i < s.nnics; i++)
+		if (net_nic_add(ctx, r.id, r.name, (int)i,
+		    s.nics->u.list.v[i], err)) {
+			cerr_wrap(err, "cannot create vm '%s': nics[%zu]",
+			    r.name, i);
+			goto fail;
+		}
 	if (acct_audit(ctx, "create", "VM", r.id, r.name,
 	    r.host ? r.host : o && o->hold ? "hold" : "pending", err) ||
 	    catalog_commit(ctx->cat, err))
@@ -1559,6 +1611,11 @@ vm_dispatch(struct ctx *ctx, const char *ref, struct cerr *err)
 	    catalog_commit(ctx->cat, err)) {
 		catalog_rollback(ctx->cat);
 		goto out;
+	}
+	{
+		struct cerr ignored = { 0 };
+
+		net_host_gc(ctx, r.host_id, &ignored);
 	}
 	cerr_set(err, hverr.code, "%s (back to pending, to try another "
 	    "host)", hverr.msg);
@@ -1817,6 +1874,12 @@ vm_act(struct ctx *ctx, const char *ref, const struct action *a,
 	if (vm_record(ctx, &r, during, after, a->release ? 0 : -1, NULL,
 	    a->verb, err))
 		goto out;
+	if (a->release) {
+		struct cerr ignored = { 0 };
+
+		/* networks no VM uses on the host any more go */
+		net_host_gc(ctx, r.host_id, &ignored);
+	}
 done:
 	vm_show_id(ctx, r.id, out, err);
 	goto out;
@@ -1984,8 +2047,10 @@ vm_move(struct ctx *ctx, const struct vmrow *r, struct vmdisk *disks,
 
 	bases = xcalloc(ndisks + 1, sizeof(*bases));
 	fmts = xcalloc(ndisks + 1, sizeof(*fmts));
+	/* its networks on the destination first */
 	if (hv_connect(r->uri, &src, err) || hv_connect(dst_uri, &dst, err) ||
-	    vm_seed_upload(dst, r, &dpath, err))
+	    net_host_ensure_vm(ctx, dst, dst_id, r->id, err) ||
+	    vm_seed_upload(ctx, dst, r, &dpath, err))
 		goto out;
 	if (dpath && hv_vol_path(src, strrchr(dpath, '/') + 1, &spath,
 	    &ignored) == 0 && strcmp(spath, dpath) != 0) {
@@ -2105,6 +2170,10 @@ vm_migrate(struct ctx *ctx, const char *ref, const char *to, bool live,
 	}
 	if (vm_record(ctx, &r, "migrating", from, dest, NULL, "migrate",
 	    err) == 0) {
+		struct cerr ignored = { 0 };
+
+		/* networks no VM uses on the old host any more go */
+		net_host_gc(ctx, r.host_id, &ignored);
 		vm_show_id(ctx, r.id, out, err);
 	}
 	goto out;
@@ -2245,6 +2314,7 @@ vm_start_stopped(struct ctx *ctx, struct vmrow *r, struct doc **out,
 		if (hv_connect(r->uri, &hv, &rmerr) == 0)
 			do_remove(hv, r->uuid, NULL, &rmerr);
 		hv_close(hv);
+		hv = NULL;
 		snprintf(detail, sizeof(detail), "host '%s' could not take it "
 		    "back; booted afresh on host '%s', its saved state on "
 		    "'%s' dropped%s%s", r->host, dname, r->host,
@@ -2258,6 +2328,11 @@ vm_start_stopped(struct ctx *ctx, struct vmrow *r, struct doc **out,
 	    err))) {
 		catalog_rollback(ctx->cat);
 		goto out;
+	}
+	if (!back) {
+		struct cerr ignored = { 0 };
+
+		net_host_gc(ctx, home, &ignored);
 	}
 	vm_show_id(ctx, r->id, out, err);
 	goto out;
@@ -2644,6 +2719,164 @@ out:
 }
 
 int
+vm_nic_attach(struct ctx *ctx, const char *ref, const struct doc *nic,
+    struct doc **out, struct cerr *err)
+{
+	struct vmrow r = { 0 };
+	struct cerr hverr = { 0 };
+	struct doc *l = doc_new(DOC_LIST);
+	struct hv *hv = NULL;
+	struct net_nic c = { 0 };
+	struct buf xml = BUF_INIT;
+	char now[32], detail[64], idxs[16], *seed = NULL;
+	size_t n;
+	int idx = 0;
+
+	doc_list_push(l, doc_copy(nic));
+	if (net_nics_check(l, &n, err) || catalog_begin(ctx->cat, err))
+		goto out;
+	if (vm_load(ctx, ref, &r, err))
+		goto fail;
+	if (!disk_state(r.state)) {
+		cerr_set(err, CERR_CONFLICT, "cannot attach a NIC to vm '%s': "
+		    "it is %s (nic attach needs running, suspended, poweroff, "
+		    "pending or hold)", r.name, r.state);
+		goto fail;
+	}
+	/* intent: the NIC, its MAC and leases are recorded first */
+	catalog_now(now);
+	if (net_nic_next(ctx, r.id, &idx, err) ||
+	    net_nic_add(ctx, r.id, r.name, idx, l->u.list.v[0], err) ||
+	    catalog_exec(ctx->cat, err, "UPDATE vms SET updated = ? WHERE "
+	    "id = ?", "si", now, r.id))
+		goto fail;
+	snprintf(detail, sizeof(detail), "nic %d", idx);
+	if (acct_audit(ctx, "nic attach", "VM", r.id, r.name, detail, err) ||
+	    catalog_commit(ctx->cat, err))
+		goto fail;
+	if (r.host_id == 0)
+		goto done;	/* made when the VM is deployed */
+	fault_point("vm.intent");
+	snprintf(idxs, sizeof(idxs), "%d", idx);
+	if (net_vm_nic(ctx, r.id, idxs, &c, &hverr) == 0 &&
+	    hv_connect(r.uri, &hv, &hverr) == 0 &&
+	    net_host_ensure_vm(ctx, hv, r.host_id, r.id, &hverr) == 0) {
+		struct domnic dn = { c.mac, c.libvirt, c.model,
+		    c.idx % 2 + 1 };
+
+		domxml_nic(&xml, &dn, strcmp(r.domain_type, "test") != 0);
+		if (hv_device_attach(hv, r.uuid, xml.s, &hverr) == 0 &&
+		    strcmp(r.state, "stopped") != 0)
+			/* the guest's network-config names the new NIC */
+			vm_seed_upload(ctx, hv, &r, &seed, &hverr);
+	}
+	hv_close(hv);
+	if (hverr.code) {
+		struct cerr ignored = { 0 };
+
+		/* not attached: the record goes again */
+		cerr_wrap(&hverr, "cannot attach a NIC to vm '%s' on host "
+		    "'%s'", r.name, r.host);
+		if (catalog_begin(ctx->cat, err) == 0 &&
+		    (catalog_exec(ctx->cat, err, "DELETE FROM vm_nics WHERE "
+		    "vm_id = ? AND idx = ?", "ii", r.id, (long long)idx) ||
+		    acct_audit(ctx, "nic attach", "VM", r.id, r.name,
+		    hverr.msg, err) || catalog_commit(ctx->cat, err)))
+			catalog_rollback(ctx->cat);
+		net_host_gc(ctx, r.host_id, &ignored);
+		cerr_clear(err);
+		cerr_set(err, hverr.code, "%s", hverr.msg);
+		goto out;
+	}
+done:
+	vm_show_id(ctx, r.id, out, err);
+	goto out;
+fail:
+	catalog_rollback(ctx->cat);
+out:
+	free(seed);
+	buf_release(&xml);
+	net_nic_release(&c);
+	doc_free(l);
+	vmrow_release(&r);
+	return err->code;
+}
+
+int
+vm_nic_detach(struct ctx *ctx, const char *ref, const char *nic,
+    struct doc **out, struct cerr *err)
+{
+	struct vmrow r = { 0 };
+	struct cerr hverr = { 0 };
+	struct hv *hv = NULL;
+	struct net_nic c = { 0 };
+	struct buf xml = BUF_INIT;
+	char now[32], detail[64], *seed = NULL;
+
+	if (vm_load(ctx, ref, &r, err))
+		return err->code;
+	if (!disk_state(r.state)) {
+		cerr_set(err, CERR_CONFLICT, "cannot detach a NIC from vm "
+		    "'%s': it is %s (nic detach needs running, suspended, "
+		    "poweroff, pending or hold)", r.name, r.state);
+		goto out;
+	}
+	if (net_vm_nic(ctx, r.id, nic, &c, err)) {
+		if (err->code == CERR_NOTFOUND) {
+			cerr_clear(err);
+			cerr_set(err, CERR_NOTFOUND, "vm '%s' has no NIC '%s'",
+			    r.name, nic);
+		}
+		goto out;
+	}
+	/* the device goes first, then the record: each step is a no-op
+	 * when repeated */
+	if (r.host_id) {
+		struct domnic dn = { c.mac, c.libvirt, c.model,
+		    c.idx % 2 + 1 };
+
+		domxml_nic(&xml, &dn, strcmp(r.domain_type, "test") != 0);
+		if (hv_connect(r.uri, &hv, &hverr) == 0)
+			hv_nic_detach(hv, r.uuid, xml.s, c.mac, &hverr);
+		if (hverr.code) {
+			cerr_wrap(&hverr, "cannot detach NIC %d from vm '%s' "
+			    "on host '%s'", c.idx, r.name, r.host);
+			cerr_set(err, hverr.code, "%s", hverr.msg);
+			goto out;
+		}
+		fault_point("vm.outcome");
+	}
+	catalog_now(now);
+	snprintf(detail, sizeof(detail), "nic %d (%s)", c.idx, c.mac);
+	if (catalog_begin(ctx->cat, err))
+		goto out;
+	if (net_nic_remove(ctx, c.id, err) ||
+	    catalog_exec(ctx->cat, err, "UPDATE vms SET updated = ? WHERE "
+	    "id = ?", "si", now, r.id) ||
+	    acct_audit(ctx, "nic detach", "VM", r.id, r.name, detail, err) ||
+	    catalog_commit(ctx->cat, err)) {
+		catalog_rollback(ctx->cat);
+		goto out;
+	}
+	if (hv) {
+		struct cerr ignored = { 0 };
+
+		/* the seed without it; the host's network when unused */
+		if (strcmp(r.state, "stopped") != 0)
+			vm_seed_upload(ctx, hv, &r, &seed, &ignored);
+		net_host_gc(ctx, r.host_id, &ignored);
+	}
+	vm_show_id(ctx, r.id, out, err);
+out:
+	hv_close(hv);
+	free(seed);
+	buf_release(&xml);
+	net_nic_release(&c);
+	vmrow_release(&r);
+	return err->code;
+}
+
+int
 vm_volume_slot(struct ctx *ctx, const char *ref, long long host_id,
     const char *host, const char *bus, struct vm_slot *out, struct cerr *err)
 {
@@ -2908,7 +3141,7 @@ vm_reseed(struct ctx *ctx, const char *ref, struct cerr *err)
 	if (r.host_id == 0 || strcmp(r.state, "stopped") == 0)
 		goto out;
 	if (hv_connect(r.uri, &hv, err) == 0 &&
-	    vm_seed_upload(hv, &r, &path, err))
+	    vm_seed_upload(ctx, hv, &r, &path, err))
 		cerr_wrap(err, "cannot renew the seed of vm '%s' on host '%s'",
 		    r.name, r.host);
 out:
@@ -3687,6 +3920,12 @@ reconcile_host(struct ctx *ctx, long long host_id, const char *host,
 	    reconcile_seeds(ctx, hv, host_id, host, &ds, note, err) == 0 &&
 	    reconcile_disks(ctx, hv, host_id, host, &ds, note, err) == 0)
 		reconcile_cache(ctx, hv, host_id, host, note, err);
+	if (hverr.code == 0 && err->code == 0) {
+		struct cerr ignored = { 0 };
+
+		/* networks a killed command left on the host unused */
+		net_host_gc(ctx, host_id, &ignored);
+	}
 out:
 	hv_close(hv);
 	domain_set_release(&ds);

@@ -123,6 +123,16 @@ int vm_disk_attach(struct ctx *ctx, const char *ref, long long size,
     struct doc **out, struct cerr *err);
 int vm_disk_detach(struct ctx *ctx, const char *ref, const char *target,
     struct doc **out, struct cerr *err);
+/* NICs (cnet): attach one NIC described as an item of a VM document's
+ * nics: ({network: N, ip: ..., security_groups: [...]}), with its MAC and
+ * leases, live on a running VM; detach NIC ref (its index or MAC),
+ * releasing its leases.  Either renews the seed, whose network-config
+ * gives the NICs' addresses, and realises or removes the host's
+ * networks as they come into use or fall out of it. */
+int vm_nic_attach(struct ctx *ctx, const char *ref, const struct doc *nic,
+    struct doc **out, struct cerr *err);
+int vm_nic_detach(struct ctx *ctx, const char *ref, const char *nic,
+    struct doc **out, struct cerr *err);
 /* Where cvol may attach a volume of host host_id (named host) to VM ref,
  * inside the caller's transaction: the VM must allow disk changes and be
  * placed on that host (else CERR_CONFLICT naming both), and out->target

@@ -141,3 +141,22 @@ complete_line() {
 	complete_line csched rebalance --policy s
 	[ "$reply" = spread ]
 }
+
+@test "completion: cnet networks, modes and visibilities; cvm nic attach --network" {
+	cnet create front --mode nat --cidr 10.20.0.0/24 -q
+	cnet create back --mode isolated --cidr 10.21.0.0/24 -q
+	complete_line cnet show ""
+	[ "$reply" = $'back\nfront' ]
+	complete_line cnet lease list f
+	[ "$reply" = front ]
+	complete_line cnet range a
+	[ "$reply" = add ]
+	complete_line cnet create x --mode ""
+	[ "$reply" = $'nat\nrouted\nisolated\nbridge' ]
+	complete_line cnet set front --visibility p
+	[ "$reply" = $'private\npublic' ]
+	complete_line cvm nic attach vm --network b
+	[ "$reply" = back ]
+	complete_line cvm nic attach vm --model u
+	[ "$reply" = usb-net ]
+}

@@ -232,7 +232,9 @@ name: a\ncpu: 1\nmemory: 64\ndisks: [{size: 1G, datastore: ""}]\n|disks[0].datas
 name: a\ncpu: 1\nmemory: 64\ndisks: {size: 1G}\n|disks: expected a list, found a map
 name: a\ncpu: 1\nmemory: 64\ndisks: [{size: 0}]\n|disks[0].size: must be at least 1 MiB
 name: a\ncpu: 1\nmemory: 64\ndisks: [{size: 1G, color: red}]\n|disks[0].color: unknown field
-name: a\ncpu: 1\nmemory: 64\nnics: [{network: n}]\n|nics: not supported yet (networks arrive with cnet)
+name: a\ncpu: 1\nmemory: 64\nnics: {network: n}\n|nics: expected a list, found a map
+name: a\ncpu: 1\nmemory: 64\nnics: [{network: n, color: red}]\n|nics[0].color: unknown field
+name: a\ncpu: 1\nmemory: 64\nnics: [{ip: 10.0.0.1}]\n|nics[0].network: expected the name of a network
 name: a\ncpu: 1\nmemory: 64\nrequirements: 'cpu >'\n|requirements: column 6: expected a value, found end of input
 name: a\ncpu: 1\nmemory: 64\nrequirements: [x]\n|requirements: expected a string, found a list
 name: a\ncpu: 1\nmemory: 64\npriority: high\n|priority: expected a whole number from -1000 to 1000

@@ -112,3 +112,18 @@ load helpers/common
 	run bash -c 'ls -d /tmp/cimgex.* 2>/dev/null'
 	[ -z "$output" ]
 }
+
+@test "examples: networks.sh puts a guest on a cnet network and attaches a NIC live" {
+	run -0 --separate-stderr "$CLOUDOS_SRCDIR/examples/networks.sh"
+	assert_line "web-1 ips: 10.10.0.20 fd00:10::10"
+	assert_line --regexp '^libvirt: cloudos-net-1 02:c1:0d(:[0-9a-f]{2}){3}$'
+	mac=$(sed -n 's/^libvirt: cloudos-net-1 //p' <<<"$output")
+	assert_line "catalog: front $mac"
+	assert_line "attached: 10.10.0.20 fd00:10::10 10.11.0.3"
+	assert_line "lease: 10.11.0.2 reserved"
+	assert_line "detached: 10.10.0.20 fd00:10::10"
+	assert_line "networks on h1: 0"
+	assert_line "networks left: 0"
+	run bash -c 'ls -d /tmp/cnets.* 2>/dev/null'
+	[ -z "$output" ]
+}

@@ -2,8 +2,10 @@
 #
 # Puts the built programs first on PATH, loads bats-support and bats-assert,
 # and gives:
-#   lab_start N      (setup_file) start N private libvirt hosts under one
-#                    short temporary folder; exports LAB_DIR, LAB_HOSTS,
+#   lab_start N [--netns]
+#                    (setup_file) start N private libvirt hosts under one
+#                    short temporary folder (each in its own network
+#                    namespace with --netns); exports LAB_DIR, LAB_HOSTS,
 #                    LAB_URI1..LAB_URIN, and CLOUDOS_CATALOG for the file
 #   lab_stop         (teardown_file) stop them all and remove LAB_DIR
 #   lab_host_dir I   the folder of host I (for tests that stop one)
@@ -24,13 +26,13 @@ unset CLOUDOS_OUTPUT
 LAB="$CLOUDOS_SRCDIR/tests/lab"
 
 lab_start() {
-	local n=$1 i uri
+	local n=$1 netns=${2:-} i uri
 	# unix socket paths are short: keep the lab in /tmp, not BATS_*TMPDIR
 	LAB_DIR=$(mktemp -d /tmp/clab.XXXXXX)
 	export LAB_DIR LAB_HOSTS=0
 	export CLOUDOS_CATALOG="$LAB_DIR/catalog.db"
 	for i in $(seq 1 "$n"); do
-		uri=$("$LAB/lab-host" start "$LAB_DIR/h$i") || {
+		uri=$("$LAB/lab-host" start "$LAB_DIR/h$i" $netns) || {
 			lab_stop
 			return 1
 		}

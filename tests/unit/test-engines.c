@@ -14,6 +14,7 @@
 #include "cerr.h"
 #include "doc.h"
 #include "domxml.h"
+#include "ipaddr.h"
 #include "seed.h"
 #include "units.h"
 #include "valid.h"
@@ -595,6 +596,139 @@ test_seed_build(void)
 	seed_files_release(&f);
 }
 
+static void
+test_ipaddr(void)
+{
+	static const struct {
+		const char *cidr;
+		int ok;
+		const char *net, *last;
+		int prefix;
+	} cidrs[] = {
+		{ "10.0.0.0/24", 1, "10.0.0.0", "10.0.0.255", 24 },
+		{ "10.0.0.0/29", 1, "10.0.0.0", "10.0.0.7", 29 },
+		{ "10.0.0.0/30", 1, "10.0.0.0", "10.0.0.3", 30 },
+		{ "0.0.0.0/0", 1, "0.0.0.0", "255.255.255.255", 0 },
+		{ "fd00::/64", 1, "fd00::", "fd00::ffff:ffff:ffff:ffff", 64 },
+		{ "fd00:1:2::/48", 1, "fd00:1:2::", "fd00:1:2:ffff:ffff:ffff:ffff:ffff", 48 },
+		{ "10.0.0.1/24", 0, NULL, NULL, 0 },
+		{ "10.0.0.0/31", 0, NULL, NULL, 0 },
+		{ "10.0.0.0/33", 0, NULL, NULL, 0 },
+		{ "10.0.0.0/", 0, NULL, NULL, 0 },
+		{ "10.0.0.0/-1", 0, NULL, NULL, 0 },
+		{ "10.0.0.0/24x", 0, NULL, NULL, 0 },
+		{ "10.0.0/24", 0, NULL, NULL, 0 },
+		{ "fd00::/127", 0, NULL, NULL, 0 },
+		{ "fd00::1/64", 0, NULL, NULL, 0 },
+		{ "10.0.0.0", 0, NULL, NULL, 0 },
+		{ "", 0, NULL, NULL, 0 },
+	};
+	struct ipaddr a, b, n, l;
+	char t[IPADDR_STRLEN], k1[IPADDR_KEYLEN], k2[IPADDR_KEYLEN];
+	size_t i;
+	int p;
+
+	for (i = 0; i < sizeof(cidrs) / sizeof(cidrs[0]); i++) {
+		int got = ipaddr_cidr(cidrs[i].cidr, &n, &l, &p);
+
+		ok(got == cidrs[i].ok, "ipaddr: cidr '%s' %s", cidrs[i].cidr,
+		    cidrs[i].ok ? "parses" : "is refused");
+		if (!got || !cidrs[i].ok)
+			continue;
+		ipaddr_format(&n, t);
+		is_str(t, cidrs[i].net, "ipaddr: cidr '%s' starts at %s",
+		    cidrs[i].cidr, cidrs[i].net);
+		ipaddr_format(&l, t);
+		is_str(t, cidrs[i].last, "ipaddr: cidr '%s' ends at %s",
+		    cidrs[i].cidr, cidrs[i].last);
+		ok(p == cidrs[i].prefix, "ipaddr: cidr '%s' prefix",
+		    cidrs[i].cidr);
+	}
+	/* adding carries across bytes and stops at the family's end */
+	ipaddr_parse("10.0.0.255", &a);
+	ok(ipaddr_add(&a, 1), "ipaddr: 10.0.0.255 + 1");
+	ipaddr_format(&a, t);
+	is_str(t, "10.0.1.0", "ipaddr: the carry reaches the next byte");
+	ipaddr_parse("255.255.255.255", &a);
+	ok(!ipaddr_add(&a, 1), "ipaddr: IPv4 does not overflow into IPv6");
+	ipaddr_parse("fd00::ffff:ffff:ffff:ffff", &a);
+	ok(ipaddr_add(&a, 1), "ipaddr: IPv6 + 1 across 64 bits");
+	ipaddr_format(&a, t);
+	is_str(t, "fd00:0:0:1::", "ipaddr: IPv6 carry");
+	/* keys sort as addresses do, and read back */
+	ipaddr_parse("10.0.0.9", &a);
+	ipaddr_parse("10.0.0.10", &b);
+	ipaddr_key(&a, k1);
+	ipaddr_key(&b, k2);
+	ok(strcmp(k1, k2) < 0 && strlen(k1) == 32, "ipaddr: keys sort as "
+	    "addresses (10.0.0.9 < 10.0.0.10)");
+	ok(ipaddr_from_key(4, k2, &n) && ipaddr_cmp(&n, &b) == 0,
+	    "ipaddr: a key reads back");
+	ok(!ipaddr_from_key(4, "xyz", &n), "ipaddr: a bad key is refused");
+	/* counts saturate */
+	ipaddr_parse("10.0.0.2", &a);
+	ipaddr_parse("10.0.0.254", &b);
+	ok(ipaddr_count(&a, &b) == 253, "ipaddr: a /24 range holds 253");
+	ipaddr_parse("fd00::", &a);
+	ipaddr_parse("fd00::ffff:ffff:ffff:ffff", &b);
+	ok(ipaddr_count(&a, &b) == UINT64_MAX, "ipaddr: a /64 saturates");
+	ok(!ipaddr_parse("10.0.0.1/24", &a) && !ipaddr_parse("1.2.3", &a) &&
+	    !ipaddr_parse("fd00:::1", &a) && !ipaddr_parse(NULL, &a),
+	    "ipaddr: bad addresses are refused");
+	ipaddr_parse("FD00:0:0::0001", &a);
+	ipaddr_format(&a, t);
+	is_str(t, "fd00::1", "ipaddr: the canonical text of an IPv6 address");
+}
+
+static void
+test_domxml_nic(void)
+{
+	struct domnic n = { "02:c1:0d:00:00:01", "cloudos-net-1'<x>",
+	    "usb-net", 2 };
+	struct buf b = BUF_INIT;
+
+	domxml_nic(&b, &n, 1);
+	ok(strstr(b.s, "<source network='cloudos-net-1&apos;&lt;x&gt;'/>") !=
+	    NULL, "domxml: a NIC's network is escaped");
+	ok(strstr(b.s, "<address type='usb' bus='0' port='2'/>") != NULL,
+	    "domxml: a usb-net NIC sits on its USB port");
+	buf_release(&b);
+	n.model = "virtio";
+	domxml_nic(&b, &n, 0);
+	ok(strstr(b.s, "<model") == NULL && strstr(b.s, "<mac address="
+	    "'02:c1:0d:00:00:01'/>"), "domxml: the test driver gets no model");
+	buf_release(&b);
+}
+
+static void
+test_seed_dual_stack(void)
+{
+	static const char uuid[] = "0b9d6f1e-0000-4000-8000-000000000002";
+	struct seed_addr addr = {
+		.mac = "02:c1:0d:00:00:02", .address = "10.0.0.5/24",
+		.gateway = "10.0.0.1", .address6 = "fd00::5/64",
+		.gateway6 = "fd00::1",
+	};
+	struct seed_context c = { 0 };
+	struct seed_vm vm = { .uuid = uuid, .name = "db", .context = &c,
+	    .addrs = &addr, .naddrs = 1 };
+	struct seed_files f;
+	struct doc *d, *e;
+
+	seed_build(&vm, &f);
+	if ((d = read_one("network-config", f.network_config))) {
+		e = doc_map_get(doc_map_get(d, "ethernets"), "nic0");
+		ok(e && doc_map_get(e, "addresses") &&
+		    doc_map_get(e, "addresses")->u.list.n == 2,
+		    "seed: a dual-stack NIC has both addresses");
+		ok(e && doc_map_get(e, "routes") &&
+		    doc_map_get(e, "routes")->u.list.n == 2,
+		    "seed: and a default route per family");
+		doc_free(d);
+	}
+	seed_files_release(&f);
+}
+
 int
 main(void)
 {
@@ -609,6 +743,9 @@ main(void)
 	test_seed_context();
 	test_seed_hostname();
 	test_seed_build();
+	test_ipaddr();
+	test_domxml_nic();
+	test_seed_dual_stack();
 	xmlCleanupParser();
 	return tap_done();
 }

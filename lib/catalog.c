@@ -616,6 +616,12 @@ catalog_begin(struct catalog *cat, struct cerr *err)
 }
 
 int
+catalog_in_batch(const struct catalog *cat)
+{
+	return cat->batch;
+}
+
+int
 catalog_batch_begin(struct catalog *cat, struct cerr *err)
 {
 	if (exec_plain(cat, "BEGIN IMMEDIATE", err))

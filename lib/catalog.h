@@ -43,6 +43,8 @@ int catalog_begin(struct catalog *cat, struct cerr *err);
  * throughout, and nothing of the batch is kept if the process dies. */
 int catalog_batch_begin(struct catalog *cat, struct cerr *err);
 int catalog_batch_end(struct catalog *cat, struct cerr *err);
+/* Whether a batch is open. */
+int catalog_in_batch(const struct catalog *cat);
 int catalog_commit(struct catalog *cat, struct cerr *err);
 void catalog_rollback(struct catalog *cat);
 

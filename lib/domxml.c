@@ -32,6 +32,11 @@ domxml_nic(struct buf *b, const struct domnic *n, int is_qemu)
 	buf_puts(b, "'/>\n      <source network='");
 	buf_xml(b, n->network);
 	buf_puts(b, "'/>\n");
+	if (n->filter && n->filter[0]) {
+		buf_puts(b, "      <filterref filter='");
+		buf_xml(b, n->filter);
+		buf_puts(b, "'/>\n");
+	}
 	if (is_qemu) {
 		buf_puts(b, "      <model type='");
 		buf_xml(b, n->model ? n->model : "virtio");

@@ -29,6 +29,7 @@ struct domnic {
 	const char *network;	/* the libvirt network's name */
 	const char *model;	/* virtio, e1000, rtl8139, usb-net */
 	int usb_port;		/* usb-net: its port on USB bus 0 */
+	const char *filter;	/* a libvirt nwfilter, or NULL or "": none */
 };
 
 struct domspec {

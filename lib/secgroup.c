@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "acct.h"
 #include "buf.h"
@@ -1462,6 +1463,67 @@ secgroup_refresh(struct ctx *ctx, long long secgroup_id, struct cerr *err)
 		    "(retry with 'cnet secgroup refresh')", name, failed, nh,
 		    nh == 1 ? "" : "s", hs[at].name, first.msg);
 	hostrefs_free(hs, nh);
+	return err->code;
+}
+
+#define STALE_KEY "secgroup.stale."
+
+int
+secgroup_mark_members(struct ctx *ctx, long long vm_id, long long nic_id,
+    struct cerr *err)
+{
+	char now[32];
+
+	catalog_now(now);
+	return catalog_exec(ctx->cat, err, "INSERT OR REPLACE INTO settings "
+	    "(key, value) SELECT DISTINCT '" STALE_KEY "' || r.secgroup_id, "
+	    "?1 || ' ' || ?2 FROM secgroup_rules r JOIN nic_secgroups ns ON "
+	    "ns.secgroup_id = r.peer_group JOIN vm_nics n ON n.id = ns.nic_id "
+	    "WHERE n.vm_id = ?3 AND (?4 = 0 OR n.id = ?4)", "siii", now,
+	    (long long)getpid(), vm_id, nic_id);
+}
+
+int
+secgroup_refresh_marked(struct ctx *ctx, struct cerr *err)
+{
+	struct cstmt *st = NULL;
+	struct mark {
+		long long id;
+		char *value;
+	} *m = NULL;
+	struct cerr first = { 0 };
+	size_t n = 0, cap = 0, i;
+
+	if (catalog_query(ctx->cat, &st, err, "SELECT substr(key, ?1), value "
+	    "FROM settings WHERE key LIKE '" STALE_KEY "%' ORDER BY key", "i",
+	    (long long)sizeof(STALE_KEY)))
+		return err->code;
+	while (cstmt_row(st, err)) {
+		xgrow(&m, &cap, n + 1, sizeof(*m));
+		m[n].id = atoll(cstmt_text(st, 0));
+		m[n++].value = xstrdup(cstmt_text(st, 1));
+	}
+	cstmt_free(st);
+	for (i = 0; i < n && err->code == 0; i++) {
+		struct cerr e = { 0 };
+		char key[64];
+
+		snprintf(key, sizeof(key), STALE_KEY "%lld", m[i].id);
+		if (secgroup_refresh(ctx, m[i].id, &e) != 0 &&
+		    e.code != CERR_NOTFOUND) {
+			if (first.code == 0)
+				first = e;
+			continue;
+		}
+		/* cleared unless marked again meanwhile */
+		catalog_exec(ctx->cat, err, "DELETE FROM settings WHERE key = ? "
+		    "AND value = ?", "ss", key, m[i].value);
+	}
+	for (i = 0; i < n; i++)
+		free(m[i].value);
+	free(m);
+	if (err->code == 0 && first.code)
+		cerr_set(err, first.code, "%s", first.msg);
 	return err->code;
 }
 

@@ -123,6 +123,21 @@ int secgroup_refresh(struct ctx *ctx, long long secgroup_id,
 int secgroup_nic_forget(struct ctx *ctx, struct hv *hv, long long nic_id,
     struct cerr *err);
 
+/*
+ * Members that come and go.  A NIC joining or leaving a group changes the
+ * addresses that the groups naming it as a peer let in, on every host of
+ * theirs.  Inside the catalog transaction that adds or removes NICs of VM
+ * vm_id (nic_id 0: all of them; call it before removing them),
+ * secgroup_mark_members records those groups as stale; after the commit,
+ * secgroup_refresh_marked brings each stale group's filters up to date
+ * and clears its mark.  A mark whose refresh fails stays for the next
+ * call (cvm reconcile and csched pass make one), so a killed command or
+ * an unreachable host never leaves a released address let in for good.
+ */
+int secgroup_mark_members(struct ctx *ctx, long long vm_id,
+    long long nic_id, struct cerr *err);
+int secgroup_refresh_marked(struct ctx *ctx, struct cerr *err);
+
 /* The nwfilter XML of group id and of NIC nic_id as they would be
  * defined now (no UUID); the caller frees *xml.  For tests and show. */
 int secgroup_filter_xml(struct ctx *ctx, long long id, char **xml,

@@ -24,6 +24,7 @@
 #include "labels.h"
 #include "net.h"
 #include "scheduler.h"
+#include "secgroup.h"
 #include "seed.h"
 #include "units.h"
 #include "valid.h"
@@ -575,9 +576,11 @@ vm_transition(struct ctx *ctx, const struct vmrow *r, const char *from,
 	if (strcmp(to, "done") == 0 && catalog_exec(ctx->cat, err, "DELETE "
 	    "FROM vm_disks WHERE vm_id = ?", "i", r->id))
 		return err->code;
-	/* and its NICs, with their leases and security groups */
-	if (strcmp(to, "done") == 0 && catalog_exec(ctx->cat, err, "DELETE "
-	    "FROM vm_nics WHERE vm_id = ?", "i", r->id))
+	/* and its NICs, with their leases and security groups (groups
+	 * that let its addresses in are marked for a refresh) */
+	if (strcmp(to, "done") == 0 && (secgroup_mark_members(ctx, r->id, 0,
+	    err) || catalog_exec(ctx->cat, err, "DELETE FROM vm_nics WHERE "
+	    "vm_id = ?", "i", r->id)))
 		return err->code;
 	snprintf(detail, sizeof(detail), "%s -> %s", from, to);
 	return acct_audit(ctx, action, "VM", r->id, r->name,
@@ -1126,6 +1129,52 @@ vm_seed_delete(struct hv *hv, const char *uuid, struct cerr *err)
 	return hv_vol_delete(hv, vol, err);
 }
 
+/* The security groups' filters of nics (n of them) on the host behind hv,
+ * defined before a domain there names them; each NIC's filter name into
+ * names[i] (names may be NULL; "" for a NIC in no group). */
+static int
+nics_filters(struct ctx *ctx, struct hv *hv, const struct net_nic *nics,
+    size_t n, char (*names)[64], struct cerr *err)
+{
+	char scratch[64];
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (secgroup_nic_filter(ctx, hv, nics[i].id,
+		    names ? names[i] : scratch, sizeof(scratch), err))
+			return err->code;
+	return 0;
+}
+
+/* Once vm_id's domain has left the host behind hv: its NICs' filters
+ * go from there (best effort; reconcile finds what is left). */
+static void
+nics_filters_forget(struct ctx *ctx, struct hv *hv, long long vm_id)
+{
+	struct cerr ignored = { 0 };
+	struct net_nic *nics = NULL;
+	size_t n = 0, i;
+
+	if (net_vm_nics(ctx, vm_id, &nics, &n, &ignored))
+		return;
+	for (i = 0; i < n; i++) {
+		secgroup_nic_forget(ctx, hv, nics[i].id, &ignored);
+		cerr_clear(&ignored);
+	}
+	net_nics_free(nics, n);
+}
+
+/* Peers' filters after NICs came or went (best effort: a group left
+ * stale stays marked for reconcile). */
+static void
+peers_refresh(struct ctx *ctx)
+{
+	struct cerr ignored = { 0 };
+
+	if (!catalog_in_batch(ctx->cat))
+		secgroup_refresh_marked(ctx, &ignored);
+}
+
 static int
 vm_deploy(struct ctx *ctx, const struct vmrow *r, struct cerr *err)
 {
@@ -1140,7 +1189,7 @@ vm_deploy(struct ctx *ctx, const struct vmrow *r, struct cerr *err)
 	struct domdisk *dd = NULL;
 	struct net_nic *nics = NULL;
 	struct domnic *dn = NULL;
-	char *xml = NULL, *seed = NULL;
+	char *xml = NULL, *seed = NULL, (*filters)[64] = NULL;
 	size_t n = 0, i, nnics = 0;
 
 	if (vm_disks_load(ctx, r->id, &disks, &n, err) ||
@@ -1148,17 +1197,21 @@ vm_deploy(struct ctx *ctx, const struct vmrow *r, struct cerr *err)
 		goto out;
 	dd = xcalloc(n + 1, sizeof(*dd));
 	dn = xcalloc(nnics + 1, sizeof(*dn));
+	filters = xcalloc(nnics + 1, sizeof(*filters));
 	for (i = 0; i < nnics; i++) {
 		dn[i].mac = nics[i].mac;
 		dn[i].network = nics[i].libvirt;
 		dn[i].model = nics[i].model;
 		dn[i].usb_port = nics[i].idx % 2 + 1;
+		dn[i].filter = filters[i];
 	}
 	ds.nics = dn;
 	ds.nnics = nnics;
-	/* its networks first: realised on the host where they are not */
+	/* its networks and its security groups' filters first: realised
+	 * on the host where they are not */
 	if (hv_connect(r->uri, &hv, err) == 0 &&
 	    net_host_ensure_vm(ctx, hv, r->host_id, r->id, err) == 0 &&
+	    nics_filters(ctx, hv, nics, nnics, filters, err) == 0 &&
 	    vm_seed_upload(ctx, hv, r, &seed, err) == 0) {
 		/* the disks: made where they do not exist yet, clones of
 		 * their images over the host's cached copies */
@@ -1183,6 +1236,7 @@ out:
 	hv_close(hv);
 	vmdisks_free(disks, n);
 	net_nics_free(nics, nnics);
+	free(filters);
 	free(dn);
 	free(dd);
 	free(seed);
@@ -1413,11 +1467,15 @@ vm_create(struct ctx *ctx, const struct doc *d, const char *where,
 			    r.name, i);
 			goto fail;
 		}
+	if (s.nnics && secgroup_mark_members(ctx, r.id, 0, err))
+		goto fail;
 	if (acct_audit(ctx, "create", "VM", r.id, r.name,
 	    r.host ? r.host : o && o->hold ? "hold" : "pending", err) ||
 	    catalog_commit(ctx->cat, err))
 		goto fail;
 	fault_point("vm.intent");
+	if (s.nnics)
+		peers_refresh(ctx);
 	if (o && (o->hold || o->queue)) {
 		vm_show_id(ctx, r.id, out, err);
 	} else {
@@ -1633,7 +1691,9 @@ vm_batch_begin(struct ctx *ctx, struct cerr *err)
 int
 vm_batch_end(struct ctx *ctx, struct cerr *err)
 {
-	return catalog_batch_end(ctx->cat, err);
+	if (catalog_batch_end(ctx->cat, err) == 0)
+		peers_refresh(ctx);
+	return err->code;
 }
 
 int
@@ -1879,6 +1939,8 @@ vm_act(struct ctx *ctx, const char *ref, const struct action *a,
 
 		/* networks no VM uses on the host any more go */
 		net_host_gc(ctx, r.host_id, &ignored);
+		/* peers no longer let a deleted VM's addresses in */
+		peers_refresh(ctx);
 	}
 done:
 	vm_show_id(ctx, r.id, out, err);
@@ -2043,13 +2105,16 @@ vm_move(struct ctx *ctx, const struct vmrow *r, struct vmdisk *disks,
 	char (*fmts)[16] = NULL;
 	enum hv_state hs = HV_ABSENT;
 	int copy = ndisks ? HV_COPY_DISKS : HV_COPY_NONE;
-	size_t i;
+	struct net_nic *nics = NULL;
+	size_t i, nnics = 0;
 
 	bases = xcalloc(ndisks + 1, sizeof(*bases));
 	fmts = xcalloc(ndisks + 1, sizeof(*fmts));
-	/* its networks on the destination first */
-	if (hv_connect(r->uri, &src, err) || hv_connect(dst_uri, &dst, err) ||
+	/* its networks and its NICs' filters on the destination first */
+	if (net_vm_nics(ctx, r->id, &nics, &nnics, err) ||
+	    hv_connect(r->uri, &src, err) || hv_connect(dst_uri, &dst, err) ||
 	    net_host_ensure_vm(ctx, dst, dst_id, r->id, err) ||
+	    nics_filters(ctx, dst, nics, nnics, NULL, err) ||
 	    vm_seed_upload(ctx, dst, r, &dpath, err))
 		goto out;
 	if (dpath && hv_vol_path(src, strrchr(dpath, '/') + 1, &spath,
@@ -2099,6 +2164,8 @@ vm_move(struct ctx *ctx, const struct vmrow *r, struct vmdisk *disks,
 		vm_seed_delete(src, r->uuid, &ignored);
 	if (ndisks)
 		vm_disks_purge(src, r->uuid, &ignored);
+	if (nnics)
+		nics_filters_forget(ctx, src, r->id);
 	goto out;
 undo:
 	if (dpath)
@@ -2112,6 +2179,7 @@ out:
 	free(fmts);
 	free(dpath);
 	free(spath);
+	net_nics_free(nics, nnics);
 	hv_close(dst);
 	hv_close(src);
 	return err->code;
@@ -2728,7 +2796,7 @@ vm_nic_attach(struct ctx *ctx, const char *ref, const struct doc *nic,
 	struct hv *hv = NULL;
 	struct net_nic c = { 0 };
 	struct buf xml = BUF_INIT;
-	char now[32], detail[64], idxs[16], *seed = NULL;
+	char now[32], detail[64], idxs[16], filter[64] = "", *seed = NULL;
 	size_t n;
 	int idx = 0;
 
@@ -2747,6 +2815,7 @@ vm_nic_attach(struct ctx *ctx, const char *ref, const struct doc *nic,
 	catalog_now(now);
 	if (net_nic_next(ctx, r.id, &idx, err) ||
 	    net_nic_add(ctx, r.id, r.name, idx, l->u.list.v[0], err) ||
+	    secgroup_mark_members(ctx, r.id, 0, err) ||
 	    catalog_exec(ctx->cat, err, "UPDATE vms SET updated = ? WHERE "
 	    "id = ?", "si", now, r.id))
 		goto fail;
@@ -2760,9 +2829,11 @@ vm_nic_attach(struct ctx *ctx, const char *ref, const struct doc *nic,
 	snprintf(idxs, sizeof(idxs), "%d", idx);
 	if (net_vm_nic(ctx, r.id, idxs, &c, &hverr) == 0 &&
 	    hv_connect(r.uri, &hv, &hverr) == 0 &&
-	    net_host_ensure_vm(ctx, hv, r.host_id, r.id, &hverr) == 0) {
+	    net_host_ensure_vm(ctx, hv, r.host_id, r.id, &hverr) == 0 &&
+	    secgroup_nic_filter(ctx, hv, c.id, filter, sizeof(filter),
+	    &hverr) == 0) {
 		struct domnic dn = { c.mac, c.libvirt, c.model,
-		    c.idx % 2 + 1 };
+		    c.idx % 2 + 1, filter };
 
 		domxml_nic(&xml, &dn, strcmp(r.domain_type, "test") != 0);
 		if (hv_device_attach(hv, r.uuid, xml.s, &hverr) == 0 &&
@@ -2784,11 +2855,13 @@ vm_nic_attach(struct ctx *ctx, const char *ref, const struct doc *nic,
 		    hverr.msg, err) || catalog_commit(ctx->cat, err)))
 			catalog_rollback(ctx->cat);
 		net_host_gc(ctx, r.host_id, &ignored);
+		peers_refresh(ctx);
 		cerr_clear(err);
 		cerr_set(err, hverr.code, "%s", hverr.msg);
 		goto out;
 	}
 done:
+	peers_refresh(ctx);
 	vm_show_id(ctx, r.id, out, err);
 	goto out;
 fail:
@@ -2833,7 +2906,7 @@ vm_nic_detach(struct ctx *ctx, const char *ref, const char *nic,
 	 * when repeated */
 	if (r.host_id) {
 		struct domnic dn = { c.mac, c.libvirt, c.model,
-		    c.idx % 2 + 1 };
+		    c.idx % 2 + 1, NULL };
 
 		domxml_nic(&xml, &dn, strcmp(r.domain_type, "test") != 0);
 		if (hv_connect(r.uri, &hv, &hverr) == 0)
@@ -2850,7 +2923,8 @@ vm_nic_detach(struct ctx *ctx, const char *ref, const char *nic,
 	snprintf(detail, sizeof(detail), "nic %d (%s)", c.idx, c.mac);
 	if (catalog_begin(ctx->cat, err))
 		goto out;
-	if (net_nic_remove(ctx, c.id, err) ||
+	if (secgroup_mark_members(ctx, r.id, c.id, err) ||
+	    net_nic_remove(ctx, c.id, err) ||
 	    catalog_exec(ctx->cat, err, "UPDATE vms SET updated = ? WHERE "
 	    "id = ?", "si", now, r.id) ||
 	    acct_audit(ctx, "nic detach", "VM", r.id, r.name, detail, err) ||
@@ -2861,11 +2935,15 @@ vm_nic_detach(struct ctx *ctx, const char *ref, const char *nic,
 	if (hv) {
 		struct cerr ignored = { 0 };
 
-		/* the seed without it; the host's network when unused */
+		/* the seed without it; its filter; the host's network when
+		 * unused */
 		if (strcmp(r.state, "stopped") != 0)
 			vm_seed_upload(ctx, hv, &r, &seed, &ignored);
+		cerr_clear(&ignored);
+		secgroup_nic_forget(ctx, hv, c.id, &ignored);
 		net_host_gc(ctx, r.host_id, &ignored);
 	}
+	peers_refresh(ctx);
 	vm_show_id(ctx, r.id, out, err);
 out:
 	hv_close(hv);
@@ -3738,6 +3816,68 @@ reconcile_disks(struct ctx *ctx, struct hv *hv, long long host_id,
 	return err->code;
 }
 
+struct filter_names {
+	char **v;
+	size_t n, cap;
+};
+
+static void
+filter_name_add(void *arg, const char *name)
+{
+	struct filter_names *f = arg;
+
+	if (strncmp(name, SECGROUP_NIC_FILTER_PREFIX,
+	    strlen(SECGROUP_NIC_FILTER_PREFIX)) != 0)
+		return;
+	xgrow(&f->v, &f->cap, f->n + 1, sizeof(*f->v));
+	f->v[f->n++] = xstrdup(name);
+}
+
+/* NIC filters on the host that no NIC of a live VM there (or moving
+ * there) names: left by a command killed between a domain's going and
+ * its filters', or by an unreachable host.  One a domain still uses
+ * stays (libvirt refuses). */
+static int
+reconcile_filters(struct ctx *ctx, struct hv *hv, long long host_id,
+    const char *host, void (*note)(struct ctx *, const char *),
+    struct cerr *err)
+{
+	struct filter_names f = { 0 };
+	struct cerr ignored = { 0 };
+	char msg[256];
+	size_t i;
+
+	if (hv_nwfilters(hv, filter_name_add, &f, &ignored))
+		return 0;	/* a driver without filters */
+	for (i = 0; i < f.n && err->code == 0; i++) {
+		struct cstmt *st = NULL;
+		long long nic = atoll(f.v[i] +
+		    strlen(SECGROUP_NIC_FILTER_PREFIX));
+		bool live;
+
+		if (catalog_query(ctx->cat, &st, err, "SELECT 1 FROM vm_nics n "
+		    "JOIN vms v ON v.id = n.vm_id WHERE n.id = ?1 AND "
+		    "v.state != 'done' AND (v.host_id = ?2 OR "
+		    "v.target_host = ?2)", "ii", nic, host_id))
+			break;
+		live = cstmt_row(st, err);
+		cstmt_free(st);
+		if (live || err->code)
+			continue;
+		if (secgroup_nic_forget(ctx, hv, nic, &ignored) == 0) {
+			snprintf(msg, sizeof(msg), "host '%s': removed network "
+			    "filter '%s', which no NIC there uses", host,
+			    f.v[i]);
+			note(ctx, msg);
+		}
+		cerr_clear(&ignored);
+	}
+	for (i = 0; i < f.n; i++)
+		free(f.v[i]);
+	free(f.v);
+	return err->code;
+}
+
 /* The host's image cache: an upload whose command died is removed (the
  * next disk that needs the image uploads it again), and so is the copy
  * of an image no longer in the repository. */
@@ -3918,8 +4058,9 @@ reconcile_host(struct ctx *ctx, long long host_id, const char *host,
 	}
 	if (hverr.code == 0 && err->code == 0 &&
 	    reconcile_seeds(ctx, hv, host_id, host, &ds, note, err) == 0 &&
-	    reconcile_disks(ctx, hv, host_id, host, &ds, note, err) == 0)
-		reconcile_cache(ctx, hv, host_id, host, note, err);
+	    reconcile_disks(ctx, hv, host_id, host, &ds, note, err) == 0 &&
+	    reconcile_cache(ctx, hv, host_id, host, note, err) == 0)
+		reconcile_filters(ctx, hv, host_id, host, note, err);
 	if (hverr.code == 0 && err->code == 0) {
 		struct cerr ignored = { 0 };
 
@@ -3962,6 +4103,14 @@ vm_reconcile(struct ctx *ctx, emit_fn emit,
 	for (i = 0; i < n && err->code == 0; i++)
 		reconcile_host(ctx, hosts[i].id, hosts[i].name, hosts[i].uri,
 		    hosts[i].in_error, emit, note, err);
+	if (err->code == 0) {
+		struct cerr sg = { 0 };
+
+		/* security groups whose peers' addresses changed and whose
+		 * filters a command could not bring up to date */
+		if (secgroup_refresh_marked(ctx, &sg))
+			note(ctx, sg.msg);
+	}
 	for (i = 0; i < n; i++) {
 		free(hosts[i].name);
 		free(hosts[i].uri);

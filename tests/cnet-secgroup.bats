@@ -1,10 +1,10 @@
 #!/usr/bin/env bats
 # cnet secgroup: security groups in the catalog, and their realisation as
 # libvirt nwfilter rules on a real lab host in its own network namespace,
-# where the filters become iptables chains on each guest's vnetN.  NICs
-# come with cvm later: until then the tests make a VM with cvm create, give
-# it NIC rows in the catalog, define its filters with the library call VM
-# deploys make (tests/unit/sg-tool) and hot-plug the interface naming them.
+# where the filters become iptables chains on each guest's vnetN.  These
+# tests drive the library calls VM deploys make directly (tests/unit/sg-tool)
+# on NIC rows of their own, to reach every case; tests/cnet-vm.bats checks
+# the same filters through cvm create, nic attach/detach and delete.
 
 load helpers/common
 

@@ -22,6 +22,21 @@ setup() {
 teardown() {
 	cvm list -o ids 2>/dev/null | xargs -r cvm delete -q 2>/dev/null || true
 	cnet list -o ids 2>/dev/null | xargs -r cnet delete -q 2>/dev/null || true
+	cnet secgroup list -o ids 2>/dev/null | xargs -r cnet secgroup delete -q 2>/dev/null || true
+	cvm reconcile -q >/dev/null 2>&1 || true
+}
+
+# iptables-save ARGS... inside the lab host's network namespace
+ipt_save() {
+	nsenter -t "$(cat "$(lab_host_dir 1)/nspid")" -n iptables-save "$@"
+}
+
+sgid() {
+	cnet secgroup show "$1" -o json | jq -r .id
+}
+
+nicid() {	# VM IDX: the NIC's catalog id
+	sqlite3 "$CLOUDOS_CATALOG" "SELECT n.id FROM vm_nics n JOIN vms v ON v.id = n.vm_id WHERE v.name = '$1' AND v.state != 'done' AND n.idx = $2"
 }
 
 # vm NAME NICS-JSON [STATE-FLAGS...]: create a tiny VM with those nics
@@ -277,4 +292,82 @@ iflist() {
 		run -0 virsh -c "$LAB_URI1" net-list --all --name
 		refute_output --partial cloudos-net-1
 	done
+}
+
+@test "a NIC in a security group is deployed with its filter: the group's ports are iptables rules on its vnet" {
+	cnet create front --mode nat --cidr 10.95.0.0/24 -q
+	cnet secgroup create web -q
+	cnet secgroup rule add web --in --proto tcp --port 8080 -q
+	vm web1 '[{"network": "front", "security_groups": ["web"]}, {"network": "front"}]'
+	nic=$(nicid web1 0)
+	run -0 virsh -c "$LAB_URI1" dumpxml "cloudos-$(uuid web1)"
+	assert_output --partial "<filterref filter='cloudos-nic-$nic'"
+	# the NIC in no group is not filtered
+	[ "$(grep -c '<filterref' <<<"$output")" = 1 ]
+	run -0 virsh -c "$LAB_URI1" nwfilter-dumpxml "cloudos-sg-$(sgid web)"
+	assert_output --partial "dstportstart='8080'"
+	run -0 ipt_save
+	assert_output --regexp 'dport 8080.*ACCEPT'
+	# a rule added later reaches the running guest
+	cnet secgroup rule add web --in --proto tcp --port 9090 -q
+	run -0 ipt_save
+	assert_output --regexp 'dport 9090.*ACCEPT'
+	[ "$(cvm show web1 -o json | jq -r .state)" = running ]
+}
+
+@test "a --group peer's filter follows members as VMs are created, NICs attached and detached, and VMs deleted" {
+	cnet create front --mode isolated --cidr 10.96.0.0/24 -q
+	cnet secgroup create web -q
+	cnet secgroup create db -q
+	cnet secgroup rule add db --in --proto tcp --port 5432 --group web -q
+	vm db1 '[{"network": "front", "security_groups": ["db"]}]'
+	vm web1 '[{"network": "front", "ip": "10.96.0.50", "security_groups": ["web"]}]'
+	run -0 virsh -c "$LAB_URI1" nwfilter-dumpxml "cloudos-sg-$(sgid db)"
+	assert_output --partial "'10.96.0.50'"
+	# a NIC attached live into web joins the peers, and leaves on detach
+	cvm nic attach db1 --network front --ip 10.96.0.60 --model usb-net --security-group web -q >/dev/null
+	nic=$(nicid db1 1)
+	run -0 virsh -c "$LAB_URI1" dumpxml "cloudos-$(uuid db1)"
+	assert_output --partial "<filterref filter='cloudos-nic-$nic'"
+	run -0 virsh -c "$LAB_URI1" nwfilter-dumpxml "cloudos-sg-$(sgid db)"
+	assert_output --partial "'10.96.0.60'"
+	cvm nic detach db1 1 -q >/dev/null
+	run -0 virsh -c "$LAB_URI1" nwfilter-dumpxml "cloudos-sg-$(sgid db)"
+	refute_output --partial "'10.96.0.60'"
+	run -0 virsh -c "$LAB_URI1" nwfilter-list
+	refute_output --partial "cloudos-nic-$nic "
+	# a deleted VM's address is let in no more
+	wnic=$(nicid web1 0)
+	cvm delete web1 -q
+	run -0 virsh -c "$LAB_URI1" nwfilter-dumpxml "cloudos-sg-$(sgid db)"
+	refute_output --partial "'10.96.0.50'"
+	# its own filter goes with the next reconcile
+	run -0 --separate-stderr cvm reconcile
+	[[ "$stderr" == *"removed network filter 'cloudos-nic-$wnic'"* ]]
+	run -0 virsh -c "$LAB_URI1" nwfilter-list
+	refute_output --partial "cloudos-nic-$wnic "
+}
+
+@test "a peer refresh a host missed is marked, and cvm reconcile finishes it" {
+	cnet create front --mode isolated --cidr 10.97.0.0/24 -q
+	cnet secgroup create web -q
+	cnet secgroup create db -q
+	cnet secgroup rule add db --in --proto tcp --port 5432 --group web -q
+	vm db1 '[{"network": "front", "security_groups": ["db"]}]'
+	# web1 held: it takes its lease now and is let in by db's filter
+	vm web1 '[{"network": "front", "ip": "10.97.0.70", "security_groups": ["web"]}]' --hold
+	run -0 virsh -c "$LAB_URI1" nwfilter-dumpxml "cloudos-sg-$(sgid db)"
+	assert_output --partial "'10.97.0.70'"
+	# the delete's refresh cannot reach h1: the mark stays
+	uri=$(sqlite3 "$CLOUDOS_CATALOG" "SELECT uri FROM hosts WHERE name = 'h1'")
+	sqlite3 "$CLOUDOS_CATALOG" "UPDATE hosts SET uri = 'qemu+unix:///system?socket=/nonexistent' WHERE name = 'h1'"
+	cvm delete web1 -q
+	[ "$(sqlite3 "$CLOUDOS_CATALOG" "SELECT count(*) FROM settings WHERE key LIKE 'secgroup.stale.%'")" = 1 ]
+	sqlite3 "$CLOUDOS_CATALOG" "UPDATE hosts SET uri = '$uri' WHERE name = 'h1'"
+	run -0 virsh -c "$LAB_URI1" nwfilter-dumpxml "cloudos-sg-$(sgid db)"
+	assert_output --partial "'10.97.0.70'"
+	run -0 cvm reconcile -q
+	run -0 virsh -c "$LAB_URI1" nwfilter-dumpxml "cloudos-sg-$(sgid db)"
+	refute_output --partial "'10.97.0.70'"
+	[ "$(sqlite3 "$CLOUDOS_CATALOG" "SELECT count(*) FROM settings WHERE key LIKE 'secgroup.stale.%'")" = 0 ]
 }

@@ -75,6 +75,12 @@ sql() {
 	sqlite3 "$CLOUDOS_CATALOG" "$@"
 }
 
+# ipkey IP: a lease's key, as lib/ipaddr makes it (32 hex digits that sort
+# as the addresses do; IPv4 in the last four bytes)
+ipkey() {
+	python3 -c 'import ipaddress, sys; print("%032x" % int(ipaddress.ip_address(sys.argv[1])))' "$1"
+}
+
 # get PORT [SOURCE-IP]: fetch the guest's page from the client; prints it
 get() {
 	nsenter -t "$(cat "$LAB_DIR/client.pid")" -n curl -s -m 3 \
@@ -89,7 +95,7 @@ boot_guest() {
 	sql "INSERT INTO vms (uuid, name, state, host_id, cpu, memory, spec, owner, group_id, created, updated) VALUES ('$uuid', 'sgguest', 'running', 1, 1, 96, '{}', 0, 0, 'now', 'now')"
 	sql "INSERT INTO networks (id, name, mode, cidr, owner, group_id, created, updated) VALUES (1, 'sgnet', 'isolated', '192.168.150.0/24', 0, 0, 'now', 'now')"
 	nic=$(sql "INSERT INTO vm_nics (vm_id, idx, network_id, mac, model, created) VALUES (1, 0, 1, '52:54:00:5e:01:00', 'virtio', 'now') RETURNING id")
-	sql "INSERT INTO leases (network_id, family, ip, nic_id, created) VALUES (1, 4, '$GUEST_IP', $nic, 'now')"
+	sql "INSERT INTO leases (network_id, family, ip, key, nic_id, created) VALUES (1, 4, '$GUEST_IP', '$(ipkey $GUEST_IP)', $nic, 'now')"
 	for g in "$@"; do
 		sql "INSERT INTO nic_secgroups (nic_id, secgroup_id) VALUES ($nic, $g)"
 	done
@@ -196,7 +202,7 @@ out() {
 	# the client stands for a VM of group clients: a NIC leased its address
 	sql "INSERT INTO vms (uuid, name, state, cpu, memory, spec, owner, group_id, created, updated) VALUES ('7f3c9a52-0d4e-4a8b-9c61-5e2f0b1d7a02', 'client', 'running', 1, 64, '{}', 0, 0, 'now', 'now')"
 	cnic=$(sql "INSERT INTO vm_nics (vm_id, idx, network_id, mac, model, created) VALUES (2, 0, 1, '52:54:00:5e:02:00', 'virtio', 'now') RETURNING id")
-	sql "INSERT INTO leases (network_id, family, ip, nic_id, created) VALUES (1, 4, '$CLIENT_IP', $cnic, 'now')"
+	sql "INSERT INTO leases (network_id, family, ip, key, nic_id, created) VALUES (1, 4, '$CLIENT_IP', '$(ipkey $CLIENT_IP)', $cnic, 'now')"
 	run -28 get 80
 	sql "INSERT INTO nic_secgroups (nic_id, secgroup_id) VALUES ($cnic, 2)"
 	run -0 cnet secgroup refresh clients

@@ -75,6 +75,12 @@ sql() {
 	sqlite3 "$CLOUDOS_CATALOG" "$@"
 }
 
+# ipkey IP: a lease's key, as lib/ipaddr makes it (32 hex digits that sort
+# as the addresses do; IPv4 in the last four bytes)
+ipkey() {
+	python3 -c 'import ipaddress, sys; print("%032x" % int(ipaddress.ip_address(sys.argv[1])))' "$1"
+}
+
 # a running VM on h1 named $1; prints its id
 mkvm() {
 	chost add -q h1 "$LAB_URI1" >/dev/null 2>&1 || true
@@ -90,7 +96,7 @@ add_nic() {
 	sql "INSERT OR IGNORE INTO networks (id, name, mode, cidr, owner, group_id, created, updated) VALUES (1, 'sgnet', 'isolated', '192.168.150.0/24', 0, 0, 'now', 'now')"
 	nic=$(sql "INSERT INTO vm_nics (vm_id, idx, network_id, mac, model, created) VALUES ($vm, $idx, 1, printf('52:54:00:5e:%02x:%02x', $vm, $idx), 'virtio', 'now') RETURNING id")
 	[[ $ip == *:* ]] && fam=6
-	sql "INSERT INTO leases (network_id, family, ip, nic_id, created) VALUES (1, $fam, '$ip', $nic, 'now')"
+	sql "INSERT INTO leases (network_id, family, ip, key, nic_id, created) VALUES (1, $fam, '$ip', '$(ipkey $ip)', $nic, 'now')"
 	for g in "$@"; do
 		sql "INSERT INTO nic_secgroups (nic_id, secgroup_id) VALUES ($nic, $g)"
 	done
@@ -489,7 +495,7 @@ plug() {
 	# another web NIC, with an IPv6 address too; refreshing web (as a
 	# membership change does) updates the groups naming it
 	w2nic=$(add_nic "$w1" 1 192.168.150.12 1)
-	sql "INSERT INTO leases (network_id, family, ip, nic_id, created) VALUES (1, 6, 'fd00:1::12', $w2nic, 'now')"
+	sql "INSERT INTO leases (network_id, family, ip, key, nic_id, created) VALUES (1, 6, 'fd00:1::12', '$(ipkey fd00:1::12)', $w2nic, 'now')"
 	run -0 cnet secgroup refresh web
 	run -0 ipt -S "FO-$vnet"
 	assert_line "-A FO-$vnet -s 192.168.150.12/32 -p tcp -m tcp --dport 5432 -m conntrack --ctstate NEW,ESTABLISHED -m conntrack --ctdir ORIGINAL -j ACCEPT"

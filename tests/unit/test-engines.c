@@ -684,7 +684,7 @@ static void
 test_domxml_nic(void)
 {
 	struct domnic n = { "02:c1:0d:00:00:01", "cloudos-net-1'<x>",
-	    "usb-net", 2 };
+	    "usb-net", 2, NULL };
 	struct buf b = BUF_INIT;
 
 	domxml_nic(&b, &n, 1);
@@ -697,6 +697,18 @@ test_domxml_nic(void)
 	domxml_nic(&b, &n, 0);
 	ok(strstr(b.s, "<model") == NULL && strstr(b.s, "<mac address="
 	    "'02:c1:0d:00:00:01'/>"), "domxml: the test driver gets no model");
+	ok(strstr(b.s, "<filterref") == NULL,
+	    "domxml: a NIC in no security group names no filter");
+	buf_release(&b);
+	n.filter = "cloudos-nic-7'&";
+	domxml_nic(&b, &n, 1);
+	ok(strstr(b.s, "<filterref filter='cloudos-nic-7&apos;&amp;'/>") !=
+	    NULL, "domxml: a NIC's filter is named, escaped");
+	buf_release(&b);
+	n.filter = "";
+	domxml_nic(&b, &n, 1);
+	ok(strstr(b.s, "<filterref") == NULL,
+	    "domxml: an empty filter name is no filter");
 	buf_release(&b);
 }
 

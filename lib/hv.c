@@ -1966,8 +1966,12 @@ hv_nwfilter_undefine(struct hv *hv, const char *name, struct cerr *err)
 	int rc = 0;
 
 	if (f == NULL) {
-		if (last_error_is(VIR_ERR_NO_NWFILTER))
+		/* none of that name, or a driver that keeps none */
+		if (last_error_is(VIR_ERR_NO_NWFILTER) ||
+		    last_error_is(VIR_ERR_NO_SUPPORT)) {
+			virResetLastError();
 			return 0;
+		}
 		return hv_fail(hv, err, "cannot look up network filter '%s'",
 		    name);
 	}
@@ -2001,6 +2005,12 @@ hv_nwfilter_xml(struct hv *hv, const char *name, char **xml,
 {
 	virNWFilterPtr f = virNWFilterLookupByName(hv->conn, name);
 
+	if (f == NULL && last_error_is(VIR_ERR_NO_SUPPORT)) {
+		/* a driver without filters (libvirt's test driver) has none */
+		virResetLastError();
+		return cerr_set(err, CERR_NOTFOUND, "host '%s' keeps no network "
+		    "filters", hv->uri);
+	}
 	if (f == NULL)
 		return hv_fail(hv, err, "cannot look up network filter '%s'",
 		    name);

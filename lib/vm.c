@@ -480,26 +480,30 @@ vmspec_from_doc(const struct doc *d, struct vmspec *s, struct cerr *err)
 	s->name = v->u.s;
 	if (valid_name("vm", s->name, err))
 		return err->code;
-	if ((v = doc_map_get(d, "cpu")) == NULL)
-		return cerr_set(err, CERR_USAGE, "cpu: missing (the number "
-		    "of vCPUs)");
-	if (v->type != DOC_INT || v->u.i < 1 || v->u.i > VM_MAX_CPU) {
+	/* cpu and memory: given, or suggested by the image of a disk
+	 * (vm_create reads them; 0 until then) */
+	s->cpu = 0;
+	s->memory = 0;
+	if ((v = doc_map_get(d, "cpu")) == NULL) {
+		/* checked once the disks are known */
+	} else if (v->type != DOC_INT || v->u.i < 1 ||
+	    v->u.i > VM_MAX_CPU) {
 		char tmp[64];
 
 		return cerr_set(err, CERR_USAGE, "cpu: expected a whole number "
 		    "from 1 to %d, found '%s'", VM_MAX_CPU,
 		    v->type == DOC_MAP || v->type == DOC_LIST ?
 		    doc_type_name(v->type) : doc_scalar_text(v, tmp));
+	} else {
+		s->cpu = (int)v->u.i;
 	}
-	s->cpu = (int)v->u.i;
-	if ((v = doc_map_get(d, "memory")) == NULL)
-		return cerr_set(err, CERR_USAGE, "memory: missing (a size "
-		    "such as 512MiB)");
-	if (units_doc_mib(v, &s->memory, err))
-		return cerr_wrap(err, "memory");
-	if (s->memory < 1)
-		return cerr_set(err, CERR_USAGE, "memory: must be at least "
-		    "1 MiB");
+	if ((v = doc_map_get(d, "memory")) != NULL) {
+		if (units_doc_mib(v, &s->memory, err))
+			return cerr_wrap(err, "memory");
+		if (s->memory < 1)
+			return cerr_set(err, CERR_USAGE, "memory: must be at "
+			    "least 1 MiB");
+	}
 	if (net_nics_check(doc_map_get(d, "nics"), &s->nnics, err))
 		return err->code;
 	s->nics = doc_map_get(d, "nics");
@@ -512,8 +516,22 @@ vmspec_from_doc(const struct doc *d, struct vmspec *s, struct cerr *err)
 			return err->code;
 		seed_context_release(&c);
 	}
-	if (disks_from_doc(doc_map_get(d, "disks"), s, err) ||
-	    sched_from_doc(d, s, err))
+	if (disks_from_doc(doc_map_get(d, "disks"), s, err))
+		return err->code;
+	if (s->cpu == 0 || s->memory == 0) {
+		bool image = false;
+		size_t i;
+
+		for (i = 0; i < s->ndisks; i++)
+			image = image || s->disks[i].image != NULL;
+		if (!image && s->cpu == 0)
+			return cerr_set(err, CERR_USAGE, "cpu: missing (the "
+			    "number of vCPUs)");
+		if (!image && s->memory == 0)
+			return cerr_set(err, CERR_USAGE, "memory: missing (a "
+			    "size such as 512MiB)");
+	}
+	if (sched_from_doc(d, s, err))
 		return err->code;
 	if ((v = doc_map_get(d, "ha")) != NULL && v->type != DOC_NULL &&
 	    (v->type != DOC_STR || (strcmp(v->u.s, "none") != 0 &&
@@ -1375,6 +1393,44 @@ disks_resolve(struct ctx *ctx, const struct vmspec *s, struct resolved *rv,
 	return 0;
 }
 
+/* The cpu and memory a document leaves out, from the suggested size of
+ * the image of its first disk cloned from one (an OVF's virtual
+ * hardware, or cimg set --cpu --memory). */
+static int
+suggested_size(struct ctx *ctx, const struct vmspec *s,
+    const struct resolved *rv, struct vmrow *r, struct cerr *err)
+{
+	struct cstmt *st = NULL;
+	size_t i;
+
+	for (i = 0; i < s->ndisks && rv->image[i] == 0; i++)
+		;
+	if (i == s->ndisks)
+		return cerr_set(err, CERR_USAGE, "%s: missing", s->cpu == 0 ?
+		    "cpu" : "memory");
+	if (catalog_query(ctx->cat, &st, err, "SELECT name, cpu, memory FROM "
+	    "images WHERE id = ?", "i", rv->image[i]))
+		return err->code;
+	if (cstmt_row(st, err)) {
+		if (s->cpu == 0 && cstmt_null(st, 1))
+			cerr_set(err, CERR_USAGE, "cpu: missing, and image "
+			    "'%s' suggests none (cimg set --cpu)",
+			    cstmt_text(st, 0));
+		else if (s->memory == 0 && cstmt_null(st, 2))
+			cerr_set(err, CERR_USAGE, "memory: missing, and image "
+			    "'%s' suggests none (cimg set --memory)",
+			    cstmt_text(st, 0));
+		if (err->code == 0 && s->cpu == 0)
+			r->cpu = (int)cstmt_int(st, 1);
+		if (err->code == 0 && s->memory == 0)
+			r->memory = cstmt_int(st, 2);
+	} else if (err->code == 0) {
+		cerr_set(err, CERR_NOTFOUND, "no image %lld", rv->image[i]);
+	}
+	cstmt_free(st);
+	return err->code;
+}
+
 int
 vm_create(struct ctx *ctx, const struct doc *d, const char *where,
     const struct vm_opts *o, struct doc **out, struct cerr *err)
@@ -1403,6 +1459,12 @@ vm_create(struct ctx *ctx, const struct doc *d, const char *where,
 	if (new_uuid(r.uuid, err) || catalog_begin(ctx->cat, err))
 		goto out;
 	if (disks_resolve(ctx, &s, &rv, err)) {
+		if (err->code == CERR_USAGE)
+			cerr_wrap(err, "%s", where);
+		goto fail;
+	}
+	if ((s.cpu == 0 || s.memory == 0) &&
+	    suggested_size(ctx, &s, &rv, &r, err)) {
 		if (err->code == CERR_USAGE)
 			cerr_wrap(err, "%s", where);
 		goto fail;
@@ -1544,6 +1606,11 @@ vm_apply(struct ctx *ctx, const struct doc *d, const char *where,
 		goto out;
 	}
 	snprintf(id, sizeof(id), "%lld", vid);
+	/* a size the document leaves to its image is the VM's own */
+	if (s.cpu == 0)
+		s.cpu = cpu;
+	if (s.memory == 0)
+		s.memory = mem;
 	/* the size, by the rules of resize */
 	if ((cpu != s.cpu || mem != s.memory) && vm_resize(ctx, id,
 	    cpu != s.cpu ? s.cpu : 0, mem != s.memory ? s.memory : 0, &tmp,

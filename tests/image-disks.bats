@@ -481,3 +481,25 @@ console() {
 	[ ! -e "$(pool 1)/$u-sdb.qcow2" ]
 	[ -f "$(pool 1)/$(uuid_of w)-sdb.qcow2" ]
 }
+
+@test "a VM document without cpu or memory takes the size its image suggests; apply keeps it" {
+	printf 'name: s\nrequirements: name == "h1"\ndisks:\n  - image: boot\n' > "$T/s.yaml"
+	# no suggestion yet: refused, naming the image, nothing written
+	before=$(catalog_digest)
+	run -2 --separate-stderr cvm create "$T/s.yaml"
+	[ "$stderr" = "cvm: $T/s.yaml: line 1: cpu: missing, and image 'boot' suggests none (cimg set --cpu)" ]
+	[ "$(catalog_digest)" = "$before" ]
+	cimg set boot --cpu 1 --memory 64MiB -q >/dev/null
+	run -0 cvm create "$T/s.yaml" -o json
+	[ "$(jq -c '[.state, .cpu, .memory]' <<<"$output")" = '["running",1,64]' ]
+	run -0 virsh -c "$LAB_URI1" dumpxml "cloudos-$(uuid_of s)"
+	assert_output --partial "<memory unit='KiB'>65536</memory>"
+	# memory given, cpu from the image
+	printf 'name: t\nmemory: 96MiB\nrequirements: name == "h1"\ndisks:\n  - image: boot\n' > "$T/t.yaml"
+	run -0 cvm create "$T/t.yaml" --hold -o json
+	[ "$(jq -c '[.cpu, .memory]' <<<"$output")" = '[1,96]' ]
+	# applying the same document changes nothing
+	before=$(catalog_digest)
+	run -0 cvm apply "$T/s.yaml" -q
+	[ "$(catalog_digest)" = "$before" ]
+}

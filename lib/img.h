@@ -103,7 +103,7 @@ int img_apply(struct ctx *ctx, const struct doc *d, const char *where,
 struct img_disk {
 	long long id;
 	char *name;
-	char sha256[72];
+	char checksum[72];	/* its cache key: checksum, else sha256 */
 	char format[16];	/* raw or qcow2 */
 	long long virtual_size;	/* MiB */
 	unsigned long long bytes;	/* of its file */

@@ -468,6 +468,7 @@ copy_fd(struct ctx *ctx, int in, const char *source, struct sink *s,
  * (the caller falls back to copy_fd).
  */
 #define RANGE_STEP (16 << 20)
+#define TRAIL_STEP (4 << 20)	/* a download wakes the hashing thread */
 
 struct trail {
 	pthread_mutex_t mu;
@@ -781,6 +782,7 @@ struct fetch {
 	pthread_t th;
 	bool hashing;
 	unsigned long long offset;
+	unsigned long long signalled;	/* bytes the thread was told of */
 	struct ctx *ctx;
 	img_progress_fn progress;
 };
@@ -822,7 +824,7 @@ fetch_begin(void *arg, long status, unsigned long long total,
 	/* from here the digest and the probe are the thread's */
 	f->t.s = s;
 	f->t.path = f->dst;
-	f->t.start = f->t.copied = s->bytes;
+	f->t.start = f->t.copied = f->signalled = s->bytes;
 	pthread_mutex_init(&f->t.mu, NULL);
 	pthread_cond_init(&f->t.cv, NULL);
 	if (pthread_create(&f->th, NULL, trail_run, &f->t) != 0) {
@@ -841,6 +843,7 @@ fetch_end(struct fetch *f, struct cerr *err)
 	if (!f->hashing)
 		return err->code;
 	pthread_mutex_lock(&f->t.mu);
+	f->t.copied = f->s->bytes;	/* what came since the last step */
 	f->t.done = true;
 	pthread_cond_broadcast(&f->t.cv);
 	pthread_mutex_unlock(&f->t.mu);
@@ -861,14 +864,16 @@ fetch_write(void *arg, const void *data, size_t n, struct cerr *err)
 	struct sink *s = f->s;
 
 	/* the thread hashes the bytes once they are in the file, as the
-	 * copy of a local file does: the transfer does not wait for it */
+	 * copy of a local file does: the transfer does not wait for it.  It
+	 * is woken a TRAIL_STEP at a time, not for each of curl's small
+	 * writes (each wake-up seeks and maps) */
 	if (write_all(s->fd, data, n, f->dst, err))
 		return err->code;
 	s->bytes += n;
-	pthread_mutex_lock(&f->t.mu);
-	f->t.copied = s->bytes;
-	pthread_cond_broadcast(&f->t.cv);
-	pthread_mutex_unlock(&f->t.mu);
+	if (s->bytes - f->signalled >= TRAIL_STEP) {
+		f->signalled = s->bytes;
+		trail_advance(&f->t, s->bytes);
+	}
 	return 0;
 }
 

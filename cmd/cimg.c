@@ -208,7 +208,7 @@ cimg_apply(struct ctx *ctx, struct args *a, struct cerr *err)
 
 static const struct opt import_opts[] = {
 	{ "name", 'n', OPT_STR, "NAME", "the image's name (required)" },
-	{ "sha256", 0, OPT_STR, "HEX", "refuse the file unless its sha256 is HEX" },
+	{ "sha256", 0, OPT_STR, "HEX", "compute and record the sha256; refuse the file unless it is HEX" },
 	{ "description", 'd', OPT_STR, "TEXT", "what the image holds" },
 	{ "os", 0, OPT_STR, "OS", "the guest operating system" },
 	{ "arch", 0, OPT_STR, "ARCH", "the guest architecture (x86_64, aarch64, ...)" },

@@ -368,14 +368,18 @@ static const char *const migrations[] = {
 	"  PRIMARY KEY (nic_id, secgroup_id));"
 	"CREATE INDEX nic_secgroups_group ON nic_secgroups(secgroup_id);",
 	/* 9 -> 10: the size an image suggests for its VMs (vCPUs, memory in
-	 * MiB), read from an OVF descriptor's virtual hardware */
+	 * MiB), read from an OVF descriptor's virtual hardware; the fast
+	 * checksum every image gets ("xxh128:HEX"), its sha256 now only
+	 * when asked */
 	"ALTER TABLE images ADD COLUMN cpu INTEGER"
 	"  CHECK (cpu IS NULL OR cpu > 0);"
 	"ALTER TABLE images ADD COLUMN memory INTEGER"
-	"  CHECK (memory IS NULL OR memory > 0);",
+	"  CHECK (memory IS NULL OR memory > 0);"
+	"ALTER TABLE images ADD COLUMN checksum TEXT;",
 	/* 10 -> 11: VM disks from images (a qcow2 overlay whose backing file
 	 * is the image cached on the VM's host) and in datastores; the
-	 * per-host image cache, keyed by checksum, whose 'uploading' row is
+	 * per-host image cache, keyed by the image's checksum (its sha256
+	 * for an image from before checksums), whose 'uploading' row is
 	 * the intent of the one upload (by pid) that others wait for; an
 	 * image is 'used' while a VM's disk is cloned from it */
 	"ALTER TABLE vm_disks ADD COLUMN image_id INTEGER"
@@ -388,7 +392,7 @@ static const char *const migrations[] = {
 	"  WHERE datastore_id IS NOT NULL;"
 	"CREATE TABLE image_hosts ("
 	"  host_id INTEGER NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,"
-	"  sha256 TEXT NOT NULL,"
+	"  checksum TEXT NOT NULL,"
 	"  volume TEXT NOT NULL,"
 	"  format TEXT NOT NULL,"
 	"  size INTEGER NOT NULL CHECK (size >= 0),"
@@ -396,7 +400,7 @@ static const char *const migrations[] = {
 	"  pid INTEGER,"
 	"  created TEXT NOT NULL,"
 	"  updated TEXT NOT NULL,"
-	"  PRIMARY KEY (host_id, sha256));"
+	"  PRIMARY KEY (host_id, checksum));"
 	"CREATE TRIGGER image_used AFTER INSERT ON vm_disks"
 	"  WHEN NEW.image_id IS NOT NULL BEGIN"
 	"  UPDATE images SET state = 'used' WHERE id = NEW.image_id"

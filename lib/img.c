@@ -45,7 +45,7 @@
 	"SELECT i.id, i.name, i.description, i.os, i.arch, i.labels, " \
 	"i.format, i.size, i.virtual_size, i.sha256, i.state, " \
 	"i.visibility, u.name, g.name, i.source, i.created, i.updated, " \
-	"i.owner, i.cpu, i.memory FROM images i " \
+	"i.owner, i.cpu, i.memory, i.checksum FROM images i " \
 	"JOIN users u ON u.id = i.owner " \
 	"JOIN groups g ON g.id = i.group_id "
 /* What the caller may see: binds ?1 (admin), ?2 (user id). */
@@ -72,6 +72,7 @@ img_doc(struct cstmt *st)
 		doc_set_str(d, "virtual_size", NULL);
 	else
 		doc_set_int(d, "virtual_size", cstmt_int(st, 8));
+	doc_set_str(d, "checksum", cstmt_text(st, 20));
 	doc_set_str(d, "sha256", cstmt_text(st, 9));
 	doc_set_str(d, "state", cstmt_text(st, 10));
 	doc_set_str(d, "visibility", cstmt_text(st, 11));
@@ -267,11 +268,21 @@ repo_room(const char *dir, unsigned long long need, const char *what,
  * bytes kept to read the format from. */
 struct sink {
 	int fd;
-	struct digest *dg;
+	struct digest *ck;	/* XXH128: every image's checksum */
+	struct digest *dg;	/* SHA256: only when asked (NULL else) */
 	unsigned char probe[IMGFMT_PROBE_LEN];
 	size_t nprobe;
 	unsigned long long bytes;
 };
+
+/* The next n bytes of the image through its digests. */
+static void
+sink_hash(struct sink *s, const void *p, size_t n)
+{
+	digest_update(s->ck, p, n);
+	if (s->dg)
+		digest_update(s->dg, p, n);
+}
 
 /* Write all n bytes of p to fd; dst names it in messages. */
 static int
@@ -344,10 +355,11 @@ open_source(const char *source, int *fd, unsigned long long *size,
 }
 
 /*
- * The copy of a file: sha256 is as fast as a copy from the page cache, so
- * a hashing thread digests each chunk while this one writes it and reads
- * the next; the import then takes about as long as the slower of the two,
- * not their sum.  Chunks go round NCHUNK buffers in order.
+ * The copy of a file: a hashing thread digests each chunk (the checksum,
+ * and the sha256 when asked: as slow as a copy from the page cache) while
+ * this one writes it and reads the next; the import then takes about as
+ * long as the slower of the two, not their sum.  Chunks go round NCHUNK
+ * buffers in order.
  */
 #define NCHUNK 4
 #define CHUNK (2 << 20)
@@ -359,7 +371,7 @@ struct hasher {
 	size_t len[NCHUNK];
 	unsigned long long submitted, hashed;
 	bool done;
-	struct digest *dg;
+	struct sink *s;
 };
 
 static void *
@@ -376,7 +388,7 @@ hasher_run(void *arg)
 			break;
 		i = h->hashed;
 		pthread_mutex_unlock(&h->mu);
-		digest_update(h->dg, h->buf[i % NCHUNK], h->len[i % NCHUNK]);
+		sink_hash(h->s, h->buf[i % NCHUNK], h->len[i % NCHUNK]);
 		pthread_mutex_lock(&h->mu);
 		h->hashed = i + 1;
 		pthread_cond_broadcast(&h->cv);
@@ -390,7 +402,7 @@ copy_fd(struct ctx *ctx, int in, const char *source, struct sink *s,
     const char *dst, unsigned long long total, img_progress_fn progress,
     struct cerr *err)
 {
-	struct hasher h = { .dg = s->dg };
+	struct hasher h = { .s = s };
 	unsigned char *mem = malloc((size_t)NCHUNK * CHUNK);
 	unsigned long long i;
 	pthread_t th;
@@ -456,6 +468,7 @@ copy_fd(struct ctx *ctx, int in, const char *source, struct sink *s,
  * (the caller falls back to copy_fd).
  */
 #define RANGE_STEP (16 << 20)
+#define TRAIL_STEP (4 << 20)	/* a download wakes the hashing thread */
 
 struct trail {
 	pthread_mutex_t mu;
@@ -517,7 +530,7 @@ trail_hash(struct sink *s, int fd, unsigned long long off,
 				memcpy(s->probe + s->nprobe, p, c < k ? c : k);
 				s->nprobe += c < k ? c : k;
 			}
-			digest_update(s->dg, p, k);
+			sink_hash(s, p, k);
 			off += k;
 			if (m)
 				p += k;
@@ -769,6 +782,7 @@ struct fetch {
 	pthread_t th;
 	bool hashing;
 	unsigned long long offset;
+	unsigned long long signalled;	/* bytes the thread was told of */
 	struct ctx *ctx;
 	img_progress_fn progress;
 };
@@ -793,20 +807,24 @@ fetch_begin(void *arg, long status, unsigned long long total,
 	}
 	if (f->offset > 0 && status != 206) {
 		/* the whole file again: forget the partial one */
+		bool sha = s->dg != NULL;
+
+		digest_free(s->ck);
 		digest_free(s->dg);
-		s->dg = NULL;
+		s->ck = s->dg = NULL;
 		if (ftruncate(s->fd, 0) != 0 || lseek(s->fd, 0, SEEK_SET) != 0)
 			return cerr_set(err, CERR_FAIL, "cannot truncate '%s': "
 			    "%s", f->dst, strerror(errno));
 		s->nprobe = 0;
 		s->bytes = 0;
-		if (digest_new(&s->dg, err))
+		if (digest_new_algo(&s->ck, "XXH128", err) ||
+		    (sha && digest_new(&s->dg, err)))
 			return err->code;
 	}
 	/* from here the digest and the probe are the thread's */
 	f->t.s = s;
 	f->t.path = f->dst;
-	f->t.start = f->t.copied = s->bytes;
+	f->t.start = f->t.copied = f->signalled = s->bytes;
 	pthread_mutex_init(&f->t.mu, NULL);
 	pthread_cond_init(&f->t.cv, NULL);
 	if (pthread_create(&f->th, NULL, trail_run, &f->t) != 0) {
@@ -825,6 +843,7 @@ fetch_end(struct fetch *f, struct cerr *err)
 	if (!f->hashing)
 		return err->code;
 	pthread_mutex_lock(&f->t.mu);
+	f->t.copied = f->s->bytes;	/* what came since the last step */
 	f->t.done = true;
 	pthread_cond_broadcast(&f->t.cv);
 	pthread_mutex_unlock(&f->t.mu);
@@ -845,14 +864,16 @@ fetch_write(void *arg, const void *data, size_t n, struct cerr *err)
 	struct sink *s = f->s;
 
 	/* the thread hashes the bytes once they are in the file, as the
-	 * copy of a local file does: the transfer does not wait for it */
+	 * copy of a local file does: the transfer does not wait for it.  It
+	 * is woken a TRAIL_STEP at a time, not for each of curl's small
+	 * writes (each wake-up seeks and maps) */
 	if (write_all(s->fd, data, n, f->dst, err))
 		return err->code;
 	s->bytes += n;
-	pthread_mutex_lock(&f->t.mu);
-	f->t.copied = s->bytes;
-	pthread_cond_broadcast(&f->t.cv);
-	pthread_mutex_unlock(&f->t.mu);
+	if (s->bytes - f->signalled >= TRAIL_STEP) {
+		f->signalled = s->bytes;
+		trail_advance(&f->t, s->bytes);
+	}
 	return 0;
 }
 
@@ -913,7 +934,7 @@ fetch_url(struct ctx *ctx, const char *url, const char *dir, struct sink *s,
 			memcpy(s->probe + s->nprobe, b, k);
 			s->nprobe += k;
 		}
-		digest_update(s->dg, b, (size_t)r);
+		sink_hash(s, b, (size_t)r);
 		s->bytes += (unsigned long long)r;
 	}
 	free(b);
@@ -987,7 +1008,7 @@ unlock_row(int *lockfd, struct buf *lock)
 	}
 }
 
-/* The digest (algo: "SHA256" or "SHA1") of the file at path, with its
+/* The digest (algo: as digest_new_algo takes) of the file at path, with its
  * size and its first bytes in probe (up to *nprobe; set to the count). */
 static int
 hash_file(const char *path, const char *algo, char hex[65],
@@ -1171,7 +1192,7 @@ struct ova_disk {
 	int lockfd;
 	bool got;
 	struct buf name, lock, tmp, path;
-	char hex[65];
+	char checksum[80];		/* of its qcow2: "xxh128:HEX" */
 	unsigned long long size, vsize;
 };
 
@@ -1398,12 +1419,12 @@ ova_convert(struct ova_disk *k, const char *what, struct cerr *err)
 	unsigned char probe[IMGFMT_PROBE_LEN];
 	size_t np = sizeof(probe);
 	const char *fmt;
-	char tmphex[65];
+	char hex[65];
 	struct buf w;
 
 	buf_init(&w);
 	buf_printf(&w, "%s: disk file '%s'", what, k->file);
-	if (hash_file(k->tmp.s, "SHA256", tmphex, NULL, probe, &np, err))
+	if (hash_file(k->tmp.s, "XXH128", hex, NULL, probe, &np, err))
 		goto out;
 	if (imgfmt_standalone(probe, np, err)) {
 		cerr_wrap(err, "%s is refused", w.s);
@@ -1415,9 +1436,10 @@ ova_convert(struct ova_disk *k, const char *what, struct cerr *err)
 		goto out;
 	(void)chmod(k->path.s, 0600);	/* as every image file */
 	np = sizeof(probe);
-	if (hash_file(k->path.s, "SHA256", k->hex, &k->size, probe, &np,
+	if (hash_file(k->path.s, "XXH128", hex, &k->size, probe, &np,
 	    err) || imgfmt_qcow2_size(probe, np, &k->vsize, err))
 		goto out;
+	snprintf(k->checksum, sizeof(k->checksum), "xxh128:%s", hex);
 out:
 	unlink(k->tmp.s);
 	buf_release(&w);
@@ -1599,12 +1621,12 @@ ova_run(struct ctx *ctx, struct ova_job *j, const char *path,
 	for (i = 0; i < j->nd; i++)
 		if (catalog_exec(ctx->cat, err, "UPDATE images SET state = "
 		    "'ready', format = 'qcow2', size = ?, virtual_size = ?, "
-		    "sha256 = ?, cpu = nullif(?, 0), memory = nullif(?, 0), "
+		    "checksum = ?, cpu = nullif(?, 0), memory = nullif(?, 0), "
 		    "description = coalesce(description, ?), "
 		    "os = coalesce(os, ?), updated = ? "
 		    "WHERE id = ? AND state = 'locked'", "iisiisssi",
 		    (long long)dk[i].size, (long long)((dk[i].vsize + MIB - 1) /
-		    MIB), dk[i].hex, j->ovf->cpu, j->ovf->memory,
+		    MIB), dk[i].checksum, j->ovf->cpu, j->ovf->memory,
 		    j->ovf->annotation, j->ovf->os, now, dk[i].id) ||
 		    (catalog_changes(ctx->cat) != 1 && cerr_set(err,
 		    CERR_CONFLICT, "cannot import '%s': image '%s' was "
@@ -1641,7 +1663,8 @@ img_import(struct ctx *ctx, const char *source, const struct img_spec *spec,
 	unsigned long long total = 0;
 	const char *format = NULL;
 	long long id = -1, vmib = 0;
-	char now[32], hex[65], idbuf[32], *abs = NULL;
+	char now[32], hex[65], ckhex[65], checksum[80], idbuf[32],
+	    *abs = NULL;
 	unsigned char head[512];
 	bool url = http_is_url(source), tar = false;
 	int in = -1, lockfd = -1, rc;
@@ -1673,7 +1696,9 @@ img_import(struct ctx *ctx, const char *source, const struct img_spec *spec,
 	else if ((abs = realpath(source, NULL)) == NULL)
 		abs = strdup(source);
 	if ((!url && open_source(source, &in, &total, err)) ||
-	    img_repo_ensure(ctx, &dir, err) || digest_new(&s.dg, err))
+	    img_repo_ensure(ctx, &dir, err) ||
+	    digest_new_algo(&s.ck, "XXH128", err) ||
+	    (spec->sha256 && digest_new(&s.dg, err)))
 		goto out;
 	buf_printf(&what, "import '%s'", source);
 	if (!url) {
@@ -1745,8 +1770,11 @@ img_import(struct ctx *ctx, const char *source, const struct img_spec *spec,
 		goto undo_file;
 	}
 	s.fd = -1;
-	digest_hex(s.dg, hex);
-	if (spec->sha256 && strcasecmp(spec->sha256, hex) != 0) {
+	digest_hex(s.ck, ckhex);
+	snprintf(checksum, sizeof(checksum), "xxh128:%s", ckhex);
+	if (s.dg)
+		digest_hex(s.dg, hex);
+	if (s.dg && strcasecmp(spec->sha256, hex) != 0) {
 		cerr_set(err, CERR_USAGE, "cannot import '%s': sha256 is %s, "
 		    "not %s as given", source, hex, spec->sha256);
 		goto undo_file;
@@ -1781,9 +1809,10 @@ img_import(struct ctx *ctx, const char *source, const struct img_spec *spec,
 	if (catalog_begin(ctx->cat, err))
 		goto undo_file;
 	if (catalog_exec(ctx->cat, err, "UPDATE images SET state = 'ready', "
-	    "format = ?, size = ?, virtual_size = ?, sha256 = ?, updated = ? "
-	    "WHERE id = ? AND state = 'locked'", "siissi", format,
-	    (long long)s.bytes, vmib, hex, now, id) ||
+	    "format = ?, size = ?, virtual_size = ?, checksum = ?, "
+	    "sha256 = ?, updated = ? WHERE id = ? AND state = 'locked'",
+	    "siisssi", format, (long long)s.bytes, vmib, checksum,
+	    s.dg ? hex : NULL, now, id) ||
 	    (catalog_changes(ctx->cat) != 1 && cerr_set(err, CERR_CONFLICT,
 	    "cannot import '%s': image '%s' was deleted meanwhile", source,
 	    spec->name)) || acct_audit(ctx, "create", "Image", id, spec->name,
@@ -1809,6 +1838,7 @@ out:
 		close(s.fd);
 	if (in >= 0)
 		close(in);
+	digest_free(s.ck);
 	digest_free(s.dg);
 	free(abs);
 	buf_release(&dir);
@@ -1998,9 +2028,9 @@ img_clone(struct ctx *ctx, const char *ref, const char *name,
 	if (catalog_begin(ctx->cat, err))
 		goto undo_file;
 	if (catalog_exec(ctx->cat, err, "UPDATE images SET state = 'ready', "
-	    "(format, size, virtual_size, sha256, cpu, memory) = (SELECT "
-	    "format, size, virtual_size, sha256, cpu, memory FROM images "
-	    "WHERE id = ?), updated = ? WHERE id = ? AND state = 'locked'",
+	    "(format, size, virtual_size, checksum, sha256, cpu, memory) = "
+	    "(SELECT format, size, virtual_size, checksum, sha256, cpu, "
+	    "memory FROM images WHERE id = ?), updated = ? WHERE id = ? AND state = 'locked'",
 	    "isi", from, now, id) ||
 	    (catalog_changes(ctx->cat) != 1 && cerr_set(err, CERR_CONFLICT,
 	    "cannot %s: image '%s' was deleted meanwhile", what.s, name)) ||
@@ -2350,10 +2380,11 @@ img_disk(struct ctx *ctx, const char *ref, long long id, struct img_disk *out,
 	memset(out, 0, sizeof(*out));
 	buf_init(&path);
 	if (id > 0 ? catalog_query(ctx->cat, &st, err, "SELECT i.id, i.name, "
-	    "i.sha256, i.format, i.virtual_size, i.state FROM images i WHERE "
-	    "i.id = ?", "i", id) : catalog_query(ctx->cat, &st, err,
-	    "SELECT i.id, i.name, i.sha256, i.format, i.virtual_size, i.state "
-	    "FROM images i WHERE " IMG_VISIBLE "AND (i.id = ?3 OR (?3 < 0 AND "
+	    "coalesce(i.checksum, i.sha256), i.format, i.virtual_size, "
+	    "i.state FROM images i WHERE i.id = ?", "i", id) :
+	    catalog_query(ctx->cat, &st, err, "SELECT i.id, i.name, "
+	    "coalesce(i.checksum, i.sha256), i.format, i.virtual_size, "
+	    "i.state FROM images i WHERE " IMG_VISIBLE "AND (i.id = ?3 OR (?3 < 0 AND "
 	    "i.name = ?4))", "iiis", (long long)ctx->who.admin,
 	    ctx->who.user_id, valid_id(ref, &id) ? id : -1LL, ref))
 		return err->code;
@@ -2370,7 +2401,7 @@ img_disk(struct ctx *ctx, const char *ref, long long id, struct img_disk *out,
 		    "it ready)", out->name, state);
 		goto out;
 	}
-	snprintf(out->sha256, sizeof(out->sha256), "%s",
+	snprintf(out->checksum, sizeof(out->checksum), "%s",
 	    cstmt_text(st, 2) ? cstmt_text(st, 2) : "");
 	snprintf(out->format, sizeof(out->format), "%s",
 	    cstmt_text(st, 3) ? cstmt_text(st, 3) : "");

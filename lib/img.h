@@ -4,8 +4,9 @@
  * Images are files kept in a folder beside the catalog (the catalog's
  * folder + "/images", made 0700), one file per image named by its id, and
  * a row each in the catalog's images table.  An import holds the image
- * "locked" while it copies, hashing (sha256) as it goes, reads the format
- * from the file's header, and makes it "ready" only when the whole file is
+ * "locked" while it copies, hashing as it goes (the xxh128 checksum every
+ * image has; sha256 only to check a given one), reads the format from the
+ * file's header, and makes it "ready" only when the whole file is
  * in place and checked; a failed import leaves neither row nor file.
  *
  * Tenants see their own images and public ones, and change their own;
@@ -69,7 +70,7 @@ int img_import(struct ctx *ctx, const char *source,
  */
 int img_show(struct ctx *ctx, const char *ref, struct doc **out,
     struct cerr *err);
-/* A full, independent copy of image ref named name (same format, sha256,
+/* A full, independent copy of image ref named name (same format, digests,
  * suggested size; its own file, copied by reflink or in the kernel).
  * CERR_CONFLICT when name is taken or ref is not ready or used,
  * CERR_CAPACITY when the repository lacks the room. */
@@ -103,7 +104,7 @@ int img_apply(struct ctx *ctx, const struct doc *d, const char *where,
 struct img_disk {
 	long long id;
 	char *name;
-	char sha256[72];
+	char checksum[72];	/* its cache key: checksum, else sha256 */
 	char format[16];	/* raw or qcow2 */
 	long long virtual_size;	/* MiB */
 	unsigned long long bytes;	/* of its file */

@@ -839,8 +839,10 @@ vm_disks_purge(struct hv *hv, const char *uuid, struct cerr *err)
 
 /*
  * The image cache.  An image reaches a host once: uploaded through a
- * libvirt stream into the volume img-SHA256 of the host's pool, recorded
- * in image_hosts; every disk cloned from it there is a qcow2 overlay with
+ * libvirt stream into the volume img-HEX of the host's pool (HEX: the
+ * image's xxh128 checksum, or its sha256 for an image from before
+ * checksums), recorded in image_hosts under that key, so images of the
+ * same bytes share one volume; every disk cloned from it there is a qcow2 overlay with
  * that volume as its backing file.  The row is written before the upload
  * (state uploading, with the uploader's pid): another command that needs
  * the same image on the same host waits for it rather than upload again,
@@ -852,20 +854,22 @@ vm_disks_purge(struct hv *hv, const char *uuid, struct cerr *err)
 static bool pid_alive(long long pid);
 
 static void
-cache_vol(const char *sha256, char out[96])
+cache_vol(const char *key, char out[96])
 {
-	snprintf(out, 96, CACHE_PREFIX "%s", sha256);
+	const char *hex = strchr(key, ':');
+
+	snprintf(out, 96, CACHE_PREFIX "%s", hex ? hex + 1 : key);
 }
 
 /* Forget the upload this process began (its row), after a failure. */
 static void
-cache_forget(struct ctx *ctx, long long host_id, const char *sha256)
+cache_forget(struct ctx *ctx, long long host_id, const char *key)
 {
 	struct cerr e = { 0 };
 
 	if (catalog_begin(ctx->cat, &e) == 0 && (catalog_exec(ctx->cat, &e,
-	    "DELETE FROM image_hosts WHERE host_id = ? AND sha256 = ? AND "
-	    "state = 'uploading' AND pid = ?", "isi", host_id, sha256,
+	    "DELETE FROM image_hosts WHERE host_id = ? AND checksum = ? AND "
+	    "state = 'uploading' AND pid = ?", "isi", host_id, key,
 	    (long long)getpid()) || catalog_commit(ctx->cat, &e)))
 		catalog_rollback(ctx->cat);
 }
@@ -888,7 +892,7 @@ image_cache(struct ctx *ctx, struct hv *hv, long long host_id,
 	if (img_disk(ctx, NULL, image_id, &im, err))
 		return err->code;
 	snprintf(fmt, 16, "%s", im.format);
-	cache_vol(im.sha256, vol);
+	cache_vol(im.checksum, vol);
 	for (;;) {
 		char state[16] = "";
 		long long pid = 0;
@@ -898,7 +902,7 @@ image_cache(struct ctx *ctx, struct hv *hv, long long host_id,
 			goto out;
 		if (catalog_query(ctx->cat, &st, err, "SELECT state, "
 		    "COALESCE(pid, 0) FROM image_hosts WHERE host_id = ? AND "
-		    "sha256 = ?", "is", host_id, im.sha256))
+		    "checksum = ?", "is", host_id, im.checksum))
 			goto fail;
 		if ((found = cstmt_row(st, err))) {
 			snprintf(state, sizeof(state), "%s", cstmt_text(st, 0));
@@ -918,8 +922,8 @@ image_cache(struct ctx *ctx, struct hv *hv, long long host_id,
 			if (catalog_begin(ctx->cat, err))
 				goto out;
 			if (catalog_exec(ctx->cat, err, "DELETE FROM "
-			    "image_hosts WHERE host_id = ? AND sha256 = ? AND "
-			    "state = 'ready'", "is", host_id, im.sha256) ||
+			    "image_hosts WHERE host_id = ? AND checksum = ? "
+			    "AND state = 'ready'", "is", host_id, im.checksum) ||
 			    catalog_commit(ctx->cat, err))
 				goto fail;
 			continue;
@@ -940,9 +944,9 @@ image_cache(struct ctx *ctx, struct hv *hv, long long host_id,
 		 * the intent first */
 		catalog_now(now);
 		if (catalog_exec(ctx->cat, err, "INSERT OR REPLACE INTO "
-		    "image_hosts (host_id, sha256, volume, format, size, state, "
-		    "pid, created, updated) VALUES (?, ?, ?, ?, ?, 'uploading', "
-		    "?, ?, ?)", "isssiiss", host_id, im.sha256, vol, im.format,
+		    "image_hosts (host_id, checksum, volume, format, size, "
+		    "state, pid, created, updated) VALUES (?, ?, ?, ?, ?, "
+		    "'uploading', ?, ?, ?)", "isssiiss", host_id, im.checksum, vol, im.format,
 		    (long long)im.bytes, (long long)getpid(), now, now) ||
 		    catalog_commit(ctx->cat, err))
 			goto fail;
@@ -963,8 +967,8 @@ image_cache(struct ctx *ctx, struct hv *hv, long long host_id,
 	if (catalog_begin(ctx->cat, err))
 		goto undo;
 	if (catalog_exec(ctx->cat, err, "UPDATE image_hosts SET state = "
-	    "'ready', pid = NULL, updated = ? WHERE host_id = ? AND sha256 = ? "
-	    "AND pid = ?", "sisi", now, host_id, im.sha256,
+	    "'ready', pid = NULL, updated = ? WHERE host_id = ? AND "
+	    "checksum = ? AND pid = ?", "sisi", now, host_id, im.checksum,
 	    (long long)getpid()) ||
 	    acct_audit(ctx, "upload", "Image", im.id, im.name, detail, err) ||
 	    catalog_commit(ctx->cat, err)) {
@@ -977,7 +981,7 @@ undo:
 		struct cerr ignored = { 0 };
 
 		hv_vol_delete(hv, vol, &ignored);
-		cache_forget(ctx, host_id, im.sha256);
+		cache_forget(ctx, host_id, im.checksum);
 		free(*base);
 		*base = NULL;
 		cerr_wrap(err, "cannot bring image '%s' to host '%s'", im.name,
@@ -3958,9 +3962,10 @@ reconcile_cache(struct ctx *ctx, struct hv *hv, long long host_id,
 	char msg[1200];
 	size_t i;
 
-	if (catalog_query(ctx->cat, &st, err, "SELECT c.sha256, c.volume, "
+	if (catalog_query(ctx->cat, &st, err, "SELECT c.checksum, c.volume, "
 	    "c.state, COALESCE(c.pid, 0), EXISTS (SELECT 1 FROM images i "
-	    "WHERE i.sha256 = c.sha256) FROM image_hosts c WHERE "
+	    "WHERE coalesce(i.checksum, i.sha256) = c.checksum) FROM "
+	    "image_hosts c WHERE "
 	    "c.host_id = ?", "i", host_id))
 		return err->code;
 	while (cstmt_row(st, err)) {
@@ -3985,7 +3990,7 @@ reconcile_cache(struct ctx *ctx, struct hv *hv, long long host_id,
 		if (catalog_begin(ctx->cat, err))
 			break;
 		if (catalog_exec(ctx->cat, err, "DELETE FROM image_hosts WHERE "
-		    "host_id = ? AND sha256 = ?", "is", host_id, ns.v[i]) ||
+		    "host_id = ? AND checksum = ?", "is", host_id, ns.v[i]) ||
 		    catalog_commit(ctx->cat, err)) {
 			catalog_rollback(ctx->cat);
 			break;

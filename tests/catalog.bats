@@ -18,6 +18,10 @@ setup() {
 	[ "$output" = $'audit\nclusters\ndatastore_hosts\ndatastores\ngroups\nhosts\nimage_hosts\nimages\nleases\nnet_ranges\nnetwork_hosts\nnetworks\nnic_secgroups\nsched_lease\nsecgroup_rules\nsecgroups\nsettings\nusers\nvm_disks\nvm_groups\nvm_nics\nvm_stats\nvms\nvolumes' ]
 	run -0 sqlite3 "$CLOUDOS_CATALOG" "SELECT name, uid, admin FROM users"
 	[ "$output" = "root|0|1" ]
+	# every image's checksum, its sha256 when asked; the host image cache
+	# keyed on the checksum
+	[ "$(sqlite3 "$CLOUDOS_CATALOG" "SELECT name || ':' || \"notnull\" FROM pragma_table_info('images') WHERE name IN ('checksum', 'sha256') ORDER BY name")" = $'checksum:0\nsha256:0' ]
+	[ "$(sqlite3 "$CLOUDOS_CATALOG" "SELECT name FROM pragma_table_info('image_hosts') WHERE pk > 0 ORDER BY pk")" = $'host_id\nchecksum' ]
 }
 
 @test "catalog: -c wins over CLOUDOS_CATALOG" {

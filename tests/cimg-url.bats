@@ -13,6 +13,7 @@ setup() {
 	mkdir "$SRV"
 	head -c 3145728 /dev/urandom > "$SRV/disk.raw"
 	SUM=$(sha256sum < "$SRV/disk.raw" | cut -c1-64)
+	XXH="xxh128:$(xxhsum -H2 < "$SRV/disk.raw" | cut -c1-32)"
 	SRV_PID=
 }
 
@@ -56,16 +57,20 @@ repo_files() {
 	ls -A "$REPO" 2>/dev/null || true
 }
 
-@test "cimg import URL fetches over HTTP, checks the sha256 and makes the image ready" {
+@test "cimg import URL fetches over HTTP, checks the sha256, records the checksum and makes the image ready" {
 	plain_server
 	qemu-img create -q -f qcow2 "$SRV/d.raw" 1G
 	run -0 --separate-stderr cimg import "http://127.0.0.1:$PORT/disk.raw" --name u --sha256 "$SUM" -o json
 	[ -z "$stderr" ]
 	[ "$(jq -r .state <<<"$output")" = ready ]
 	[ "$(jq -r .sha256 <<<"$output")" = "$SUM" ]
+	[ "$(jq -r .checksum <<<"$output")" = "$XXH" ]
 	[ "$(jq -r .source <<<"$output")" = "http://127.0.0.1:$PORT/disk.raw" ]
 	cmp "$REPO/1" "$SRV/disk.raw"
 	run -0 cimg import "http://127.0.0.1:$PORT/d.raw" --name q -o json
+	# no --sha256: the checksum only
+	[ "$(jq -r .sha256 <<<"$output")" = null ]
+	[ "$(jq -r .checksum <<<"$output")" = "xxh128:$(xxhsum -H2 < "$SRV/d.raw" | cut -c1-32)" ]
 	[ "$(jq -r .format <<<"$output")" = qcow2 ]
 	[ "$(jq -r .virtual_size <<<"$output")" = 1024 ]
 	[ "$(repo_files)" = $'1\n2' ]
@@ -140,6 +145,7 @@ repo_files() {
 	run -0 --separate-stderr cimg import "http://127.0.0.1:$PORT/disk.raw" --name u --sha256 "$SUM" -o json
 	[ "$(jq -r .state <<<"$output")" = ready ]
 	[ "$(jq -r .sha256 <<<"$output")" = "$SUM" ]
+	[ "$(jq -r .checksum <<<"$output")" = "$XXH" ]
 	[ "$(jq -r .size <<<"$output")" = 3145728 ]
 	id=$(jq -r .id <<<"$output")
 	cmp "$REPO/$id" "$SRV/disk.raw"
@@ -155,6 +161,7 @@ repo_files() {
 	head -c 5000 /dev/urandom > "$REPO/$hash.part"	# not the file's start
 	run -0 cimg import "$url" --name u --sha256 "$SUM" -o json
 	[ "$(jq -r .size <<<"$output")" = 3145728 ]
+	[ "$(jq -r .checksum <<<"$output")" = "$XXH" ]
 	cmp "$REPO/1" "$SRV/disk.raw"
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # cimg: the image repository.  Imports from files (formats from headers,
-# sha256, corrupt qcow2), list, show, set, publish, unpublish, delete and
+# the xxh128 checksum, sha256 when asked, corrupt qcow2), list, show, set, publish, unpublish, delete and
 # apply, and the refusals of bad input, each leaving nothing half made.
 
 load helpers/common
@@ -12,12 +12,17 @@ setup() {
 	head -c 3145728 /dev/urandom > "$BATS_TEST_TMPDIR/disk.raw"
 }
 
+# xxh FILE: the checksum cimg records for FILE's bytes, by xxhsum
+xxh() {
+	echo "xxh128:$(xxhsum -H2 < "$1" | cut -c1-32)"
+}
+
 # repo_files: the files of the repository, one a line
 repo_files() {
 	ls -A "$REPO" 2>/dev/null || true
 }
 
-@test "cimg import copies a raw file into the repository, ready, with its sha256" {
+@test "cimg import copies a raw file into the repository, ready, with its checksum and no sha256" {
 	run -0 --separate-stderr cimg import "$BATS_TEST_TMPDIR/disk.raw" --name deb -o json --os debian --arch x86_64 --description "a disk"
 	[ -z "$stderr" ]
 	[ "$(jq -r .kind <<<"$output")" = Image ]
@@ -29,8 +34,11 @@ repo_files() {
 	[ "$(jq -r .arch <<<"$output")" = x86_64 ]
 	[ "$(jq -r .visibility <<<"$output")" = private ]
 	[ "$(jq -r .source <<<"$output")" = "$BATS_TEST_TMPDIR/disk.raw" ]
-	sum=$(sha256sum < "$BATS_TEST_TMPDIR/disk.raw" | cut -c1-64)
-	[ "$(jq -r .sha256 <<<"$output")" = "$sum" ]
+	[ "$(jq -r .checksum <<<"$output")" = "$(xxh "$BATS_TEST_TMPDIR/disk.raw")" ]
+	[[ "$(jq -r .checksum <<<"$output")" =~ ^xxh128:[0-9a-f]{32}$ ]]
+	# not asked for: not computed
+	[ "$(jq -r .sha256 <<<"$output")" = null ]
+	[ "$(sqlite3 "$CLOUDOS_CATALOG" 'SELECT sha256 IS NULL FROM images')" = 1 ]
 	[ "$(stat -c %a "$REPO")" = 700 ]
 	cmp "$REPO/1" "$BATS_TEST_TMPDIR/disk.raw"
 	[ "$(sqlite3 "$CLOUDOS_CATALOG" "SELECT action, kind, object_name FROM audit WHERE kind = 'Image'")" = "create|Image|deb" ]
@@ -56,18 +64,45 @@ repo_files() {
 	[ "$(jq -r .virtual_size <<<"$output")" = 1 ]
 }
 
-@test "cimg import reads a pipe too (no kernel copy there), with the same digest" {
+@test "cimg import reads a pipe too (no kernel copy there), with the same digests" {
 	sum=$(sha256sum < "$BATS_TEST_TMPDIR/disk.raw" | cut -c1-64)
 	run -0 --separate-stderr bash -c 'cat "$1" | cimg import /dev/stdin --name p -o json' _ "$BATS_TEST_TMPDIR/disk.raw"
+	[ "$(jq -r .checksum <<<"$output")" = "$(xxh "$BATS_TEST_TMPDIR/disk.raw")" ]
+	[ "$(jq -r .sha256 <<<"$output")" = null ]
+	[ "$(jq -r .size <<<"$output")" = 3145728 ]
+	cmp "$REPO/1" "$BATS_TEST_TMPDIR/disk.raw"
+	run -0 --separate-stderr bash -c 'cat "$1" | cimg import /dev/stdin --name p2 --sha256 "$2" -o json' _ "$BATS_TEST_TMPDIR/disk.raw" "$sum"
 	[ "$(jq -r .sha256 <<<"$output")" = "$sum" ]
+	[ "$(jq -r .checksum <<<"$output")" = "$(xxh "$BATS_TEST_TMPDIR/disk.raw")" ]
 	[ "$(jq -r .size <<<"$output")" = 3145728 ]
 	cmp "$REPO/1" "$BATS_TEST_TMPDIR/disk.raw"
 }
 
-@test "cimg import --sha256 accepts the right digest, in either case" {
+@test "cimg import --sha256 accepts the right digest, in either case, and records it" {
 	sum=$(sha256sum < "$BATS_TEST_TMPDIR/disk.raw" | cut -c1-64)
 	run -0 cimg import "$BATS_TEST_TMPDIR/disk.raw" --name a --sha256 "${sum^^}" -o ids
 	[ "$output" = 1 ]
+	run -0 cimg show a -o json
+	[ "$(jq -r .sha256 <<<"$output")" = "$sum" ]
+	[ "$(jq -r .checksum <<<"$output")" = "$(xxh "$BATS_TEST_TMPDIR/disk.raw")" ]
+}
+
+@test "cimg import: the same bytes give the same checksum, one changed byte another" {
+	cp "$BATS_TEST_TMPDIR/disk.raw" "$BATS_TEST_TMPDIR/other.raw"
+	run -0 cimg import "$BATS_TEST_TMPDIR/disk.raw" --name a -o json
+	a=$(jq -r .checksum <<<"$output")
+	run -0 cimg import "$BATS_TEST_TMPDIR/other.raw" --name b -o json
+	[ "$(jq -r .checksum <<<"$output")" = "$a" ]
+	printf 'x' | dd of="$BATS_TEST_TMPDIR/other.raw" bs=1 seek=2000000 conv=notrunc status=none
+	cmp -s "$BATS_TEST_TMPDIR/disk.raw" "$BATS_TEST_TMPDIR/other.raw" && skip "the random byte was already x"
+	run -0 cimg import "$BATS_TEST_TMPDIR/other.raw" --name c -o json
+	c=$(jq -r .checksum <<<"$output")
+	[ "$c" != "$a" ]
+	[ "$c" = "$(xxh "$BATS_TEST_TMPDIR/other.raw")" ]
+	# a clone keeps both digests
+	run -0 cimg clone c d -o json
+	[ "$(jq -r .checksum <<<"$output")" = "$c" ]
+	[ "$(jq -r .sha256 <<<"$output")" = null ]
 }
 
 @test "cimg import refuses a sha256 mismatch with exit 2, leaving no image and no file" {

@@ -52,8 +52,9 @@ pool() {
 	echo "$(lab_host_dir "$1")/lib/images/cloudos"
 }
 
-sha() {
-	cimg show "$1" -o json | jq -r .sha256
+# ck IMAGE: the hex of IMAGE's checksum, which names its cached volume
+ck() {
+	cimg show "$1" -o json | jq -r .checksum | sed 's/^xxh128://'
 }
 
 uploads() {
@@ -65,7 +66,7 @@ uploads() {
 io() {
 	local ov base
 	ov="$(pool "$1")/$(uuid_of "$2")-sdb.qcow2"
-	base="$(pool "$1")/img-$(sha boot)"
+	base="$(pool "$1")/img-$(ck boot)"
 	local ro=
 	case $3 in read*) ro="-r -U" ;; esac
 	qemu-io $ro --image-opts -c "$3" \
@@ -90,11 +91,11 @@ console() {
 	# the overlay: qcow2 over the cached image, raw, named by checksum
 	run -0 qemu-img info --output=json -U "$(pool 1)/$u-sdb.qcow2"
 	[ "$(jq -r .format <<<"$output")" = qcow2 ]
-	[ "$(jq -r '."backing-filename"' <<<"$output")" = "/var/lib/libvirt/images/cloudos/img-$(sha boot)" ]
+	[ "$(jq -r '."backing-filename"' <<<"$output")" = "/var/lib/libvirt/images/cloudos/img-$(ck boot)" ]
 	[ "$(jq -r '."backing-filename-format"' <<<"$output")" = raw ]
-	cmp "$T/boot.img" "$(pool 1)/img-$(sha boot)"
+	cmp "$T/boot.img" "$(pool 1)/img-$(ck boot)"
 	run -0 virsh -c "$LAB_URI1" vol-dumpxml --pool cloudos "$u-sdb.qcow2"
-	assert_output --partial "<path>/var/lib/libvirt/images/cloudos/img-$(sha boot)</path>"
+	assert_output --partial "<path>/var/lib/libvirt/images/cloudos/img-$(ck boot)</path>"
 	# and the guest runs the image's boot sector
 	run -0 console a
 	assert_output --partial "Booting from Hard Disk"
@@ -104,17 +105,48 @@ console() {
 @test "a second VM from the same image on the same host copies nothing" {
 	cvm create -q "$T/a.yaml" >/dev/null
 	[ "$(uploads)" = 1 ]
-	before=$(stat -c '%i %Y' "$(pool 1)/img-$(sha boot)")
+	before=$(stat -c '%i %Y' "$(pool 1)/img-$(ck boot)")
 	sleep 1
 	run -0 cvm create "$T/b.yaml" -o json
 	[ "$(jq -r '[.state, .host] | @tsv' <<<"$output")" = "$(printf 'running\th1')" ]
 	[ "$(uploads)" = 1 ]
-	[ "$(stat -c '%i %Y' "$(pool 1)/img-$(sha boot)")" = "$before" ]
+	[ "$(stat -c '%i %Y' "$(pool 1)/img-$(ck boot)")" = "$before" ]
 	[ "$(ls "$(pool 1)" | grep -c '^img-')" = 1 ]
 	run -0 sqlite3 "$CLOUDOS_CATALOG" "SELECT h.name, c.state, c.format, c.size FROM image_hosts c JOIN hosts h ON h.id = c.host_id"
 	[ "$output" = "h1|ready|raw|512" ]
 	run -0 qemu-img info --output=json -U "$(pool 1)/$(uuid_of b)-sdb.qcow2"
-	[ "$(jq -r '."backing-filename"' <<<"$output")" = "/var/lib/libvirt/images/cloudos/img-$(sha boot)" ]
+	[ "$(jq -r '."backing-filename"' <<<"$output")" = "/var/lib/libvirt/images/cloudos/img-$(ck boot)" ]
+}
+
+@test "two images of the same bytes share one cache volume on a host; one without a checksum keys on its sha256" {
+	cp "$T/boot.img" "$T/boot2.img"
+	cimg import "$T/boot2.img" --name boot2 >/dev/null
+	[ "$(ck boot2)" = "$(ck boot)" ]
+	[[ "$(ck boot)" =~ ^[0-9a-f]{32}$ ]]
+	cvm create -q "$T/a.yaml" >/dev/null
+	printf 'name: d\ncpu: 1\nmemory: 64MiB\nrequirements: name == "h1"\ndisks:\n  - image: boot2\n' > "$T/d.yaml"
+	run -0 cvm create "$T/d.yaml" -o json
+	[ "$(jq -r .state <<<"$output")" = running ]
+	[ "$(uploads)" = 1 ]
+	[ "$(ls "$(pool 1)" | grep '^img-')" = "img-$(ck boot)" ]
+	run -0 qemu-img info --output=json -U "$(pool 1)/$(uuid_of d)-sdb.qcow2"
+	[ "$(jq -r '."backing-filename"' <<<"$output")" = "/var/lib/libvirt/images/cloudos/img-$(ck boot)" ]
+	[ "$(sqlite3 "$CLOUDOS_CATALOG" 'SELECT checksum FROM image_hosts')" = "xxh128:$(ck boot)" ]
+	# the other image of those bytes still needs the volume: it stays
+	cvm delete -q d
+	cimg delete -q boot2
+	run -0 cvm reconcile
+	[ -f "$(pool 1)/img-$(ck boot)" ]
+	[ "$(sqlite3 "$CLOUDOS_CATALOG" 'SELECT count(*) FROM image_hosts')" = 1 ]
+	# an image from before checksums: its sha256 is the key
+	sum=$(sha256sum < "$T/boot.img" | cut -c1-64)
+	cimg import "$T/boot.img" --name old --sha256 "$sum" >/dev/null
+	sqlite3 "$CLOUDOS_CATALOG" "UPDATE images SET checksum = NULL WHERE name = 'old'"
+	printf 'name: e\ncpu: 1\nmemory: 64MiB\nrequirements: name == "h1"\ndisks:\n  - image: old\n' > "$T/e.yaml"
+	run -0 cvm create "$T/e.yaml" -o json
+	[ "$(uploads)" = 2 ]
+	cmp "$T/boot.img" "$(pool 1)/img-$sum"
+	[ "$(sqlite3 "$CLOUDOS_CATALOG" "SELECT count(*) FROM image_hosts WHERE checksum = '$sum'")" = 1 ]
 }
 
 @test "a sparse image reaches the host with its holes, byte for byte" {
@@ -126,7 +158,7 @@ console() {
 	printf 'name: s\ncpu: 1\nmemory: 64MiB\nrequirements: name == "h1"\ndisks:\n  - image: sparse\n' > "$T/s.yaml"
 	run -0 cvm create "$T/s.yaml" -o json
 	[ "$(jq -c .disks <<<"$output")" = '[{"target":"sdb","size":300,"image":"sparse"}]' ]
-	cached="$(pool 1)/img-$(sha sparse)"
+	cached="$(pool 1)/img-$(ck sparse)"
 	cmp "$T/sparse.raw" "$cached"
 	[ "$(stat -c %s "$cached")" = $((300 * 1048576)) ]
 	# a few blocks, not 300 MiB
@@ -151,7 +183,7 @@ console() {
 	[ "$(jq -s -c '[.[] | select(.name | startswith("r")) | .state] | unique' <<<"$output")" = '["running"]' ]
 	[ "$(uploads)" = 1 ]	# big, once; boot went nowhere
 	[ "$(sqlite3 "$CLOUDOS_CATALOG" "SELECT count(*) FROM audit WHERE action = 'upload' AND object_name = 'big'")" = 1 ]
-	cmp "$T/big.raw" "$(pool 1)/img-$(sha big)"
+	cmp "$T/big.raw" "$(pool 1)/img-$(ck big)"
 }
 
 @test "an image is used while a VM's disk is cloned from it; cimg delete is refused until the last VM goes" {
@@ -176,7 +208,7 @@ console() {
 	run -0 cimg delete boot
 	# the host's cached copy of an image that is gone goes at the next
 	# reconcile pass
-	[ -f "$(pool 1)/img-$(sqlite3 "$CLOUDOS_CATALOG" 'SELECT sha256 FROM image_hosts')" ]
+	[ -f "$(pool 1)/img-$(sqlite3 "$CLOUDOS_CATALOG" "SELECT substr(checksum, 8) FROM image_hosts")" ]
 	run -0 --separate-stderr cvm reconcile
 	[[ "$stderr" == *"host 'h1': removed cached image volume 'img-"* ]]
 	[ -z "$(ls "$(pool 1)" | grep '^img-' || true)" ]
@@ -203,7 +235,7 @@ console() {
 	[ ! -e "$(pool 1)/$(uuid_of a)-sdb.qcow2" ]
 	[ "$(cimg show boot -o json | jq -r .state)" = ready ]
 	# the cache stays for the next VM
-	[ -f "$(pool 1)/img-$(sha boot)" ]
+	[ -f "$(pool 1)/img-$(ck boot)" ]
 }
 
 @test "an image disk's size is the image's, may be larger, never smaller" {
@@ -288,7 +320,7 @@ console() {
 	[ "$(uploads)" = 2 ]
 	[ ! -e "$(pool 1)/$u-sdb.qcow2" ]
 	run -0 qemu-img info --output=json -U "$(pool 2)/$u-sdb.qcow2"
-	[ "$(jq -r '."backing-filename"' <<<"$output")" = "/var/lib/libvirt/images/cloudos/img-$(sha boot)" ]
+	[ "$(jq -r '."backing-filename"' <<<"$output")" = "/var/lib/libvirt/images/cloudos/img-$(ck boot)" ]
 	run -0 console a
 	assert_output --partial "cloudos-boot-ok"
 	# cold, back to h1 (cached there already): nothing uploaded
@@ -320,7 +352,7 @@ console() {
 	chost disable h1 >/dev/null
 	run -0 cvm start a -o json
 	[ "$(jq -r '[.state, .host] | @tsv' <<<"$output")" = "$(printf 'running\th2')" ]
-	[ -f "$(pool 2)/img-$(sha boot)" ]
+	[ -f "$(pool 2)/img-$(ck boot)" ]
 	run -0 console a
 	assert_output --partial "cloudos-boot-ok"
 	[ -z "$(ls "$(pool 1)" | grep -- "$(uuid_of a)" || true)" ]
@@ -335,7 +367,7 @@ console() {
 	u=$(jq -r .uuid <<<"$output")
 	ds=$(lab_host_dir 2)/lib/images/cloudos-fast
 	run -0 qemu-img info --output=json -U "$ds/$u-sdb.qcow2"
-	[ "$(jq -r '."backing-filename"' <<<"$output")" = "/var/lib/libvirt/images/cloudos/img-$(sha boot)" ]
+	[ "$(jq -r '."backing-filename"' <<<"$output")" = "/var/lib/libvirt/images/cloudos/img-$(ck boot)" ]
 	run -0 qemu-img info --output=json -U "$ds/$u-sdc.qcow2"
 	[ "$(jq -r '."virtual-size"' <<<"$output")" = 16777216 ]
 	[ -f "$(pool 2)/$u-sdd.qcow2" ]
@@ -406,9 +438,9 @@ console() {
 		run -0 sqlite3 "$CLOUDOS_CATALOG" "SELECT state FROM image_hosts"
 		[ -z "$output" ] || [ "$output" = ready ]
 		if [ "$output" = ready ]; then
-			cmp "$T/boot.img" "$(pool 1)/img-$(sha boot)"
+			cmp "$T/boot.img" "$(pool 1)/img-$(ck boot)"
 		else
-			[ ! -e "$(pool 1)/img-$(sha boot)" ]
+			[ ! -e "$(pool 1)/img-$(ck boot)" ]
 		fi
 		cvm delete -q a
 		[ -z "$(ls "$(pool 1)" | grep -- '-sdb.qcow2$' || true)" ]
@@ -440,10 +472,10 @@ console() {
 		run -0 sqlite3 "$CLOUDOS_CATALOG" "SELECT DISTINCT state FROM image_hosts"
 		[ -z "$output" ] || [ "$output" = ready ]
 		for h in $(sqlite3 "$CLOUDOS_CATALOG" "SELECT host_id FROM image_hosts"); do
-			cmp "$T/boot.img" "$(pool "$h")/img-$(sha boot)"
+			cmp "$T/boot.img" "$(pool "$h")/img-$(ck boot)"
 		done
 		for h in 1 2; do
-			if [ -e "$(pool $h)/img-$(sha boot)" ]; then
+			if [ -e "$(pool $h)/img-$(ck boot)" ]; then
 				[ "$(sqlite3 "$CLOUDOS_CATALOG" "SELECT count(*) FROM image_hosts WHERE host_id = $h")" = 1 ]
 			fi
 		done

@@ -9,9 +9,11 @@
 #   cimg: url mib=M curl=S import=S ratio=R
 # and the floor: sha256 alone (openssl dgst, SHA-NI where the CPU has it)
 # of the same cached file against cp, with the CPU seconds of each; an
-# import must hash every byte, so when sha256 alone is slower than cp the
-# file ratio cannot reach 1, and when the cores are busy it is bounded by
-# cp's CPU seconds over cp's plus sha256's:
+# import hashes every byte, but with sha256 only when --sha256 is given
+# (else only the XXH3-128 checksum, several times cheaper), so the floor
+# bounds --sha256 imports: when sha256 alone is slower than cp their file
+# ratio cannot reach 1, and when the cores are busy it is bounded by cp's
+# CPU seconds over cp's plus sha256's:
 #   cimg: floor mib=M cp=S sha256=S ratio=R cp_cpu=S sha256_cpu=S
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)

@@ -12,6 +12,7 @@
 
 #include "buf.h"
 #include "cerr.h"
+#include "digest.h"
 #include "doc.h"
 #include "domxml.h"
 #include "ipaddr.h"
@@ -741,9 +742,43 @@ test_seed_dual_stack(void)
 	seed_files_release(&f);
 }
 
+/* The digests against published vectors (xxhsum -H2, sha256sum), whole
+ * and fed in pieces. */
+static void
+test_digest(void)
+{
+	static const struct {
+		const char *algo, *in, *hex;
+	} v[] = {
+		{ "XXH128", "", "99aa06d3014798d86001c324468d497f" },
+		{ "XXH128", "abc", "06b05ab6733a618578af5f94892f3950" },
+		{ "SHA256", "abc", "ba7816bf8f01cfea414140de5dae2223b00361a3"
+		    "96177a9cb410ff61f20015ad" },
+	};
+	struct cerr err = { 0 };
+	struct digest *d;
+	char hex[65];
+	size_t i, k, n;
+
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		if (digest_new_algo(&d, v[i].algo, &err) != 0) {
+			ok(0, "digest: %s starts", v[i].algo);
+			continue;
+		}
+		n = strlen(v[i].in);
+		for (k = 0; k < n; k++)
+			digest_update(d, v[i].in + k, 1);
+		digest_hex(d, hex);
+		digest_free(d);
+		is_str(hex, v[i].hex, "digest: %s of '%s', a byte at a time",
+		    v[i].algo, v[i].in);
+	}
+}
+
 int
 main(void)
 {
+	test_digest();
 	test_units();
 	test_valid();
 	test_yml_read();

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1233,70 +1234,29 @@ int
 hv_vol_upload(struct hv *hv, const char *name, const void *data,
     size_t len, char **path, struct cerr *err)
 {
-	virStoragePoolPtr pool = NULL;
-	virStorageVolPtr vol = NULL;
-	virStreamPtr st = NULL;
-	struct buf xml = BUF_INIT;
 	size_t off = 0;
-	char *p;
-	int missing, rc = 0, sent;
+	ssize_t n;
+	int fd = memfd_create("cloudos-upload", MFD_CLOEXEC);
 
-	if (hv_pool_ensure(hv, err) ||
-	    (pool = pool_lookup(hv, &missing, err)) == NULL) {
-		if (missing)
-			cerr_set(err, CERR_NOTFOUND, "storage pool '%s' "
-			    "vanished from '%s'", HV_POOL, hv->uri);
-		return err->code;
-	}
-	if (vol_remove(hv, pool, name, err))
-		goto out;
-	buf_puts(&xml, "<volume>\n  <name>");
-	buf_xml(&xml, name);
-	buf_printf(&xml, "</name>\n  <capacity unit='bytes'>%zu</capacity>\n"
-	    "  <target>\n    <format type='raw'/>\n"
-	    "    <permissions><mode>0644</mode></permissions>\n"
-	    "  </target>\n</volume>\n", len);
-	if ((vol = virStorageVolCreateXML(pool, xml.s, 0)) == NULL) {
-		rc = hv_fail(hv, err, "cannot create volume '%s' on '%s'",
-		    name, hv->uri);
-		goto out;
-	}
-	if ((st = virStreamNew(hv->conn, 0)) == NULL ||
-	    virStorageVolUpload(vol, st, 0, len, 0) < 0)
-		goto fail;
+	/* the bytes go the one way uploads go: from a file */
+	if (fd < 0)
+		return cerr_set(err, CERR_FAIL, "cannot upload volume '%s': "
+		    "memfd_create: %s", name, strerror(errno));
 	while (off < len) {
-		sent = virStreamSend(st, (const char *)data + off, len - off);
-		if (sent < 0)
-			goto fail;
-		off += (size_t)sent;
-	}
-	fault_point("hv.upload");
-	if (virStreamFinish(st) < 0)
-		goto fail;
-	if (path) {
-		if ((p = virStorageVolGetPath(vol)) == NULL) {
-			rc = hv_fail(hv, err, "cannot read the path of volume "
-			    "'%s' on '%s'", name, hv->uri);
-			goto out;
+		n = write(fd, (const char *)data + off, len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			cerr_set(err, CERR_FAIL, "cannot upload volume '%s': "
+			    "%s", name, strerror(errno));
+			close(fd);
+			return err->code;
 		}
-		*path = p;
+		off += (size_t)n;
 	}
-	goto out;
-fail:
-	rc = hv_fail(hv, err, "cannot upload volume '%s' to '%s'", name,
-	    hv->uri);
-	if (st && virStreamAbort(st) < 0)
-		virResetLastError();
-	if (virStorageVolDelete(vol, 0) < 0)
-		virResetLastError();
-out:
-	if (st)
-		virStreamFree(st);
-	if (vol)
-		virStorageVolFree(vol);
-	virStoragePoolFree(pool);
-	buf_release(&xml);
-	return rc;
+	hv_vol_upload_fd(hv, name, fd, len, path, err);
+	close(fd);
+	return err->code;
 }
 
 /* Uploads look for zeros in blocks of this many bytes. */

@@ -95,7 +95,7 @@ doc_copy(const struct doc *d)
 	case DOC_MAP:
 		c = doc_new(DOC_MAP);
 		for (i = 0; i < d->u.map.n; i++)
-			doc_map_set(c, d->u.map.kv[i].key,
+			doc_map_add(c, d->u.map.kv[i].key,
 			    doc_copy(d->u.map.kv[i].val));
 		break;
 	case DOC_LIST:
@@ -113,6 +113,16 @@ doc_copy(const struct doc *d)
 }
 
 void
+doc_map_add(struct doc *map, const char *key, struct doc *val)
+{
+	xgrow(&map->u.map.kv, &map->u.map.cap, map->u.map.n + 1,
+	    sizeof(*map->u.map.kv));
+	map->u.map.kv[map->u.map.n].key = xstrdup(key);
+	map->u.map.kv[map->u.map.n].val = val;
+	map->u.map.n++;
+}
+
+void
 doc_map_set(struct doc *map, const char *key, struct doc *val)
 {
 	size_t i;
@@ -124,11 +134,7 @@ doc_map_set(struct doc *map, const char *key, struct doc *val)
 			return;
 		}
 	}
-	xgrow(&map->u.map.kv, &map->u.map.cap, map->u.map.n + 1,
-	    sizeof(*map->u.map.kv));
-	map->u.map.kv[map->u.map.n].key = xstrdup(key);
-	map->u.map.kv[map->u.map.n].val = val;
-	map->u.map.n++;
+	doc_map_add(map, key, val);
 }
 
 struct doc *

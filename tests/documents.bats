@@ -156,3 +156,21 @@ x: $deep"
 	run -0 cvm create --queue - -o json <<<"$(vm_doc l; labels 63; echo "  a: ${v257%v}")"
 	[ "$(jq '.labels | length' <<<"$output")" = 64 ]
 }
+
+@test "C1 controls and U+FFFF in a label or user_data survive the catalog" {
+	run -0 cvm create --queue - -o json <<-'DOC'
+	kind: VM
+	name: c1
+	cpu: 1
+	memory: 64MiB
+	labels: {a: "x\x84y\uFFFF"}
+	context: {user_data: "#!/bin/sh\n# \x85\x9f\uFFFE\n"}
+	DOC
+	[ "$(jq -r .labels.a <<<"$output" | od -An -tx1 | tr -d ' \n')" = 78c28479efbfbf0a ]
+	[ "$(cvm show c1 -o json | jq -r .labels.a | od -An -tx1 | tr -d ' \n')" = 78c28479efbfbf0a ]
+	# the stored document reads back: applying it again changes nothing
+	d=$(catalog_digest)
+	cvm show c1 -o yaml | cvm apply - >/dev/null
+	[ "$(catalog_digest)" = "$d" ]
+	[ "$(sqlite3 "$CLOUDOS_CATALOG" "SELECT json_extract(spec, '$.context.user_data') FROM vms WHERE name = 'c1'" | od -An -tx1 | tr -d ' \n')" = 23212f62696e2f73680a2320c285c29fefbfbe0a0a ]
+}

@@ -419,6 +419,28 @@ test_json(void)
 		buf_release(&b);
 		doc_free(d);
 	}
+	{
+		/* C1 controls and U+FFFE, U+FFFF: libyaml refuses them raw,
+		 * so JSON the catalog keeps must escape them (fuzz-docs) */
+		static const char c1[] = "a\xc2\x80\xc2\x84\xc2\x9f "
+		    "\xef\xbf\xbe\xef\xbf\xbf \xef\xbf\xbd\xc2\xa0";
+		struct doclist dl = { 0 };
+		struct cerr err = { 0 };
+
+		d = doc_new(DOC_MAP);
+		doc_set_str(d, "s", c1);
+		doc_json(&b, d);
+		is_str(b.s, "{\"s\":\"a\\u0080\\u0084\\u009f \\ufffe\\uffff "
+		    "\xef\xbf\xbd\xc2\xa0\"}", "doc: JSON escapes C1 controls, "
+		    "U+FFFE and U+FFFF");
+		ok(yml_read("<j>", b.s, b.len, &dl, &err) == 0 && dl.n == 1 &&
+		    strcmp(doc_get_str(dl.v[0], "s"), c1) == 0,
+		    "doc: C1 controls, U+FFFE and U+FFFF survive JSON read "
+		    "back (%s)", err.msg);
+		doclist_release(&dl);
+		buf_release(&b);
+		doc_free(d);
+	}
 }
 
 static void

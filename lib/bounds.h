@@ -30,6 +30,11 @@
  * 1 to 63 characters, valid_label_key). */
 #define BOUND_LABELS 64
 #define BOUND_LABEL_VALUE 256
+/* Rules of one security group in a document (each is looked up among the
+ * group's rules: a bound keeps an apply fast). */
+#define BOUND_SG_RULES 1000
+/* Address ranges of one network in a document (likewise). */
+#define BOUND_NET_RANGES 256
 /* A VM's context.user_data, in bytes (as OpenStack and Azure). */
 #define BOUND_USER_DATA_KIB 64
 #define BOUND_USER_DATA ((size_t)BOUND_USER_DATA_KIB << 10)

@@ -174,3 +174,24 @@ x: $deep"
 	[ "$(catalog_digest)" = "$d" ]
 	[ "$(sqlite3 "$CLOUDOS_CATALOG" "SELECT json_extract(spec, '$.context.user_data') FROM vms WHERE name = 'c1'" | od -An -tx1 | tr -d ' \n')" = 23212f62696e2f73680a2320c285c29fefbfbe0a0a ]
 }
+
+@test "a security group document holds at most 1000 rules, a network at most 256 ranges" {
+	rules() { printf 'kind: SecurityGroup\nname: sg\nrules:\n'; seq 1 "$1" | awk '{ printf "  - {direction: in, proto: tcp, port: %d}\n", $1 }'; }
+	run -2 cnet apply - <<<"$(rules 1001)"
+	[ "$output" = "cnet: <stdin>: line 1: rules: 1001 rules, more than 1000" ]
+	[ "$(catalog_digest)" = "$before" ]
+	ranges() { printf 'kind: Network\nname: net\nmode: isolated\ncidr: 10.0.0.0/8\nranges:\n'; seq 0 "$(($1 - 1))" | awk '{ printf "  - {first: 10.%d.%d.10, last: 10.%d.%d.20}\n", int($1 / 256) + 1, $1 % 256, int($1 / 256) + 1, $1 % 256 }'; }
+	run -2 cnet apply - <<<"$(ranges 257)"
+	[ "$output" = "cnet: <stdin>: line 1: ranges: 257 ranges, more than 256" ]
+	[ "$(catalog_digest)" = "$before" ]
+	# at the bounds, and again (each listed one is looked up): in time
+	start=$(date +%s%N)
+	run -0 cnet apply - -o json <<<"$(rules 1000)"
+	[ "$(jq '.rules | length' <<<"$output")" = 1000 ]
+	run -0 cnet apply - -o json <<<"$(rules 1000)"
+	run -0 cnet apply - -o json <<<"$(ranges 256)"
+	[ "$(jq '.ranges | length' <<<"$output")" = 256 ]
+	run -0 cnet apply - -o json <<<"$(ranges 256)"
+	end=$(date +%s%N)
+	[ $(( (end - start) / 1000000 )) -lt 20000 ]
+}

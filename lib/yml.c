@@ -20,9 +20,9 @@
  * The reader's work grows with its input, never with its square: each
  * event is looked at once, a map's keys are checked for duplicates by
  * sorting them at the map's end (chosen keys could collide in a hash, not
- * in a sort), and what a document may hold is
- * bounded (bounds.h): keys per map, depth, string bytes, document bytes,
- * values per input.  Aliases are refused, so nothing is expanded.
+ * in a sort), and what a document may hold is bounded (bounds.h): keys
+ * per map, depth, string bytes, document bytes, values per input.
+ * Aliases are refused, so nothing is expanded.
  */
 struct reader {
 	yaml_parser_t p;
@@ -210,13 +210,14 @@ parse_children(struct reader *r, struct doc *d, int depth)
 	    YAML_MAPPING_END_EVENT : YAML_SEQUENCE_END_EVENT;
 	int *lines = NULL;	/* the line of each key */
 	size_t cap = 0, dup;
+	int rc = 0;
 
 	for (;;) {
 		struct doc *key = NULL, *val = NULL;
 		char tmp[64];
 		int line;
 
-		if (parse_event(r, &ev))
+		if ((rc = parse_event(r, &ev)))
 			goto fail;
 		if (ev.type == end) {
 			yaml_event_delete(&ev);
@@ -225,11 +226,11 @@ parse_children(struct reader *r, struct doc *d, int depth)
 		line = (int)ev.start_mark.line;
 		if (d->type == DOC_MAP && d->u.map.n == BOUND_MAP_KEYS) {
 			yaml_event_delete(&ev);
-			reader_fail(r, line, "a map holds at most %d keys",
-			    BOUND_MAP_KEYS);
+			rc = reader_fail(r, line, "a map holds at most %d "
+			    "keys", BOUND_MAP_KEYS);
 			goto fail;
 		}
-		if (parse_node(r, &ev, depth + 1, &key))
+		if ((rc = parse_node(r, &ev, depth + 1, &key)))
 			goto fail;
 		if (d->type == DOC_LIST) {
 			doc_list_push(d, key);
@@ -237,11 +238,12 @@ parse_children(struct reader *r, struct doc *d, int depth)
 		}
 		if (key->type == DOC_MAP || key->type == DOC_LIST) {
 			doc_free(key);
-			reader_fail(r, line, "%s",
+			rc = reader_fail(r, line, "%s",
 			    "a map key must be a scalar");
 			goto fail;
 		}
-		if (parse_event(r, &ev) || parse_node(r, &ev, depth + 1, &val)) {
+		if ((rc = parse_event(r, &ev)) ||
+		    (rc = parse_node(r, &ev, depth + 1, &val))) {
 			doc_free(key);
 			goto fail;
 		}
@@ -252,11 +254,11 @@ parse_children(struct reader *r, struct doc *d, int depth)
 	}
 	if (d->type == DOC_MAP &&
 	    (dup = first_duplicate(d)) < d->u.map.n)
-		reader_fail(r, lines[dup], "duplicate key '%s'",
+		rc = reader_fail(r, lines[dup], "duplicate key '%s'",
 		    d->u.map.kv[dup].key);
 fail:
 	free(lines);
-	return r->err->code;
+	return rc;
 }
 
 /* Build a node from ev (consumed) and, for collections, what follows. */

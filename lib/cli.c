@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "acct.h"
+#include "bounds.h"
 #include "buf.h"
 #include "catalog.h"
 #include "cli.h"
@@ -26,9 +27,6 @@
 #ifndef CLOUDOS_DEFAULT_CATALOG
 #define CLOUDOS_DEFAULT_CATALOG "/var/lib/cloudos/catalog.db"
 #endif
-
-/* Largest input document stream read from a file or stdin. */
-#define CLI_MAX_INPUT (256u << 20)
 
 static const struct opt global_opts[] = {
 	{ "catalog", 'c', OPT_STR, "PATH", "the catalog (also $CLOUDOS_CATALOG)" },
@@ -539,9 +537,9 @@ read_all(FILE *fp, const char *name, struct buf *b, struct cerr *err)
 
 	while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0) {
 		buf_add(b, chunk, n);
-		if (b->len > CLI_MAX_INPUT)
+		if (b->len > BOUND_INPUT_BYTES)
 			return cerr_set(err, CERR_USAGE, "%s: input is larger "
-			    "than %u MiB", name, CLI_MAX_INPUT >> 20);
+			    "than %d MiB", name, BOUND_INPUT_MIB);
 	}
 	if (ferror(fp))
 		return cerr_set(err, CERR_FAIL, "%s: cannot read: %s", name,

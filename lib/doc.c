@@ -95,7 +95,7 @@ doc_copy(const struct doc *d)
 	case DOC_MAP:
 		c = doc_new(DOC_MAP);
 		for (i = 0; i < d->u.map.n; i++)
-			doc_map_set(c, d->u.map.kv[i].key,
+			doc_map_add(c, d->u.map.kv[i].key,
 			    doc_copy(d->u.map.kv[i].val));
 		break;
 	case DOC_LIST:
@@ -113,6 +113,16 @@ doc_copy(const struct doc *d)
 }
 
 void
+doc_map_add(struct doc *map, const char *key, struct doc *val)
+{
+	xgrow(&map->u.map.kv, &map->u.map.cap, map->u.map.n + 1,
+	    sizeof(*map->u.map.kv));
+	map->u.map.kv[map->u.map.n].key = xstrdup(key);
+	map->u.map.kv[map->u.map.n].val = val;
+	map->u.map.n++;
+}
+
+void
 doc_map_set(struct doc *map, const char *key, struct doc *val)
 {
 	size_t i;
@@ -124,11 +134,7 @@ doc_map_set(struct doc *map, const char *key, struct doc *val)
 			return;
 		}
 	}
-	xgrow(&map->u.map.kv, &map->u.map.cap, map->u.map.n + 1,
-	    sizeof(*map->u.map.kv));
-	map->u.map.kv[map->u.map.n].key = xstrdup(key);
-	map->u.map.kv[map->u.map.n].val = val;
-	map->u.map.n++;
+	doc_map_add(map, key, val);
 }
 
 struct doc *
@@ -228,17 +234,26 @@ json_str(struct buf *b, const char *s)
 		default:
 			if (c < 0x20 || c == 0x7f) {
 				buf_printf(b, "\\u%04x", c);
-			} else if (c == 0xc2 && (unsigned char)s[1] == 0x85) {
-				/* NEL, LS and PS: line breaks to a YAML 1.1
-				 * reader (libyaml reads our JSON back), so
-				 * escaped to survive the round trip */
-				buf_puts(b, "\\u0085");
+			} else if (c == 0xc2 && (unsigned char)s[1] >= 0x80 &&
+			    (unsigned char)s[1] <= 0x9f) {
+				/* C1 controls: refused raw by a YAML 1.1
+				 * reader (libyaml reads our JSON back), NEL a
+				 * line break to it; escaped to survive the
+				 * round trip, as LS and PS below */
+				buf_printf(b, "\\u%04x", (unsigned char)s[1]);
 				s++;
 			} else if (c == 0xe2 && (unsigned char)s[1] == 0x80 &&
 			    ((unsigned char)s[2] == 0xa8 ||
 			    (unsigned char)s[2] == 0xa9)) {
 				buf_printf(b, "\\u%04x",
 				    0x2000 + ((unsigned char)s[2] & 0x3f));
+				s += 2;
+			} else if (c == 0xef && (unsigned char)s[1] == 0xbf &&
+			    ((unsigned char)s[2] == 0xbe ||
+			    (unsigned char)s[2] == 0xbf)) {
+				/* U+FFFE and U+FFFF: refused raw too */
+				buf_puts(b, (unsigned char)s[2] == 0xbe ?
+				    "\\ufffe" : "\\uffff");
 				s += 2;
 			} else {
 				buf_addc(b, (char)c);

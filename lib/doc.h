@@ -69,8 +69,11 @@ struct doc *doc_new_bool(bool b);
 void doc_free(struct doc *d);
 struct doc *doc_copy(const struct doc *d);
 
-/* Maps: set replaces an existing key in place; get returns NULL if absent. */
+/* Maps: set replaces an existing key in place; get returns NULL if absent.
+ * Both look at every key (maps are small; the reader checks a map's
+ * keys by sorting them, yml.c); add appends a key the caller knows is new. */
 void doc_map_set(struct doc *map, const char *key, struct doc *val);
+void doc_map_add(struct doc *map, const char *key, struct doc *val);
 struct doc *doc_map_get(const struct doc *map, const char *key);
 void doc_set_str(struct doc *map, const char *key, const char *s);
 void doc_set_int(struct doc *map, const char *key, long long i);

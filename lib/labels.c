@@ -4,6 +4,7 @@
  */
 #include <string.h>
 
+#include "bounds.h"
 #include "labels.h"
 #include "valid.h"
 #include "yml.h"
@@ -21,8 +22,12 @@ labels_to_json(const struct doc *labels, struct buf *json, struct cerr *err)
 	if (labels->type != DOC_MAP)
 		return cerr_set(err, CERR_USAGE, "labels: expected a map, "
 		    "found a %s", doc_type_name(labels->type));
+	if (labels->u.map.n > BOUND_LABELS)
+		return cerr_set(err, CERR_USAGE, "labels: %zu labels, more "
+		    "than %d", labels->u.map.n, BOUND_LABELS);
 	for (i = 0; i < labels->u.map.n; i++) {
 		const struct doc_kv *kv = &labels->u.map.kv[i];
+		char tmp[64];
 
 		if (valid_label_key(kv->key, err))
 			return cerr_wrap(err, "labels");
@@ -30,6 +35,11 @@ labels_to_json(const struct doc *labels, struct buf *json, struct cerr *err)
 		    kv->val->type == DOC_NULL)
 			return cerr_set(err, CERR_USAGE, "labels: value of "
 			    "'%s' must be a string or a number", kv->key);
+		if (strlen(doc_scalar_text(kv->val, tmp)) > BOUND_LABEL_VALUE)
+			return cerr_set(err, CERR_USAGE, "labels: value of "
+			    "'%s': %zu bytes, more than %d", kv->key,
+			    strlen(doc_scalar_text(kv->val, tmp)),
+			    BOUND_LABEL_VALUE);
 	}
 	doc_json(json, labels);
 	return 0;

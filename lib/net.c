@@ -17,6 +17,7 @@
 #include <sys/random.h>
 
 #include "acct.h"
+#include "bounds.h"
 #include "buf.h"
 #include "catalog.h"
 #include "hv.h"
@@ -1874,6 +1875,12 @@ net_apply(struct ctx *ctx, const struct doc *d, const char *where,
 	ranges = doc_map_get(d, "ranges");
 	if (ranges && ranges->type != DOC_NULL && ranges->type != DOC_LIST) {
 		cerr_set(err, CERR_USAGE, "ranges: expected a list");
+		goto bad;
+	}
+	if (ranges && ranges->type == DOC_LIST &&
+	    ranges->u.list.n > BOUND_NET_RANGES) {
+		cerr_set(err, CERR_USAGE, "ranges: %zu ranges, more than %d",
+		    ranges->u.list.n, BOUND_NET_RANGES);
 		goto bad;
 	}
 	for (i = 0; ranges && ranges->type == DOC_LIST &&

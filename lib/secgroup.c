@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "acct.h"
+#include "bounds.h"
 #include "buf.h"
 #include "catalog.h"
 #include "hv.h"
@@ -878,6 +879,12 @@ secgroup_apply(struct ctx *ctx, const struct doc *d, const char *where,
 		return cerr_wrap(err, "%s", where);
 	if (rules && rules->type != DOC_NULL && rules->type != DOC_LIST) {
 		cerr_set(err, CERR_USAGE, "rules: expected a list");
+		return cerr_wrap(err, "%s", where);
+	}
+	if (rules && rules->type == DOC_LIST &&
+	    rules->u.list.n > BOUND_SG_RULES) {
+		cerr_set(err, CERR_USAGE, "rules: %zu rules, more than %d",
+		    rules->u.list.n, BOUND_SG_RULES);
 		return cerr_wrap(err, "%s", where);
 	}
 	if (catalog_begin(ctx->cat, err))

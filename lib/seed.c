@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bounds.h"
 #include "buf.h"
 #include "seed.h"
 #include "valid.h"
@@ -195,6 +196,12 @@ seed_context_from_doc(const struct doc *d, struct seed_context *c,
 	if ((v = doc_map_get(d, "user_data")) && v->type != DOC_NULL) {
 		if (want_str(v, "user_data", err))
 			goto fail;
+		if (strlen(v->u.s) > BOUND_USER_DATA) {
+			cerr_set(err, CERR_USAGE, "context: user_data: %zu "
+			    "bytes, more than %d KiB", strlen(v->u.s),
+			    BOUND_USER_DATA_KIB);
+			goto fail;
+		}
 		c->user_data = xstrdup(v->u.s);
 	}
 	if (c->user_data && c->nkeys) {

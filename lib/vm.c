@@ -311,7 +311,7 @@ struct vmspec {
 	int cpu;
 	long long memory;
 	struct buf labels;	/* JSON */
-	char *spec;		/* the document as JSON, kept for later */
+	char *spec;		/* its known fields as JSON, kept for later */
 	struct specdisk {
 		long long size;		/* MiB; 0: the image's size */
 		const char *image;	/* a cimg image to clone, or NULL */
@@ -461,6 +461,31 @@ sched_from_doc(const struct doc *d, struct vmspec *s, struct cerr *err)
 	return 0;
 }
 
+/* The fields of a VM document the catalog keeps (vms.spec): what
+ * vmspec_from_doc checks.  Anything else a document carries is read and
+ * dropped, so a stored document never grows with what it does not use. */
+static const char *const vm_spec_fields[] = {
+	"kind", "name", "cpu", "memory", "disks", "nics", "context",
+	"requirements", "policy", "group", "priority", "ha", "labels", NULL,
+};
+
+/* d (a checked VM document) as it is stored: its known fields, as JSON. */
+static char *
+vm_spec_json(const struct doc *d)
+{
+	struct doc *keep = doc_new(DOC_MAP);
+	struct buf b = BUF_INIT;
+	const struct doc *v;
+	size_t i;
+
+	for (i = 0; vm_spec_fields[i]; i++)
+		if ((v = doc_map_get(d, vm_spec_fields[i])) != NULL)
+			doc_map_add(keep, vm_spec_fields[i], doc_copy(v));
+	doc_json(&b, keep);
+	doc_free(keep);
+	return buf_detach(&b);
+}
+
 static int
 vmspec_from_doc(const struct doc *d, struct vmspec *s, struct cerr *err)
 {
@@ -540,12 +565,7 @@ vmspec_from_doc(const struct doc *d, struct vmspec *s, struct cerr *err)
 		    "restart");
 	if (labels_to_json(doc_map_get(d, "labels"), &s->labels, err))
 		return err->code;
-	{
-		struct buf b = BUF_INIT;
-
-		doc_json(&b, d);
-		s->spec = buf_detach(&b);
-	}
+	s->spec = vm_spec_json(d);
 	return 0;
 }
 
@@ -1656,12 +1676,7 @@ vm_apply(struct ctx *ctx, const struct doc *d, const char *where,
 			doc_map_set(keep, "ha", doc_copy(doc_map_get(old.v[0],
 			    "ha")));
 		free(s.spec);
-		{
-			struct buf b = BUF_INIT;
-
-			doc_json(&b, keep);
-			s.spec = buf_detach(&b);
-		}
+		s.spec = vm_spec_json(keep);
 		doc_free(keep);
 		snprintf(detail, sizeof(detail), "%s%s%s%s%s",
 		    new_labels ? "labels" : "",

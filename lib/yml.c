@@ -11,16 +11,31 @@
 
 #include <yaml.h>
 
+#include "bounds.h"
 #include "yml.h"
 #include "xalloc.h"
 #include "compat.h"
 
-#define YML_MAX_DEPTH 64
-
+/*
+ * The reader's work grows with its input, never with its square: each
+ * event is looked at once, a map's keys are checked for duplicates by
+ * sorting them at the map's end (chosen keys could collide in a hash, not
+ * in a sort), and what a document may hold is bounded (bounds.h): keys
+ * per map, depth, string bytes, document bytes, values per input.
+ * Aliases are refused, so nothing is expanded.
+ */
 struct reader {
 	yaml_parser_t p;
 	const char *source;
+	const char *data;	/* the chunk */
+	size_t len;
 	int line0;		/* line of the chunk's first line, 0-based */
+	size_t *values;		/* values and keys read from the whole input */
+	size_t ci, bi;		/* a character index of the chunk (libyaml's
+				 * marks count characters) and its byte */
+	size_t doc_start;	/* byte where the current document starts */
+	int top_list;		/* the top node is a list: each item is a
+				 * document */
 	struct cerr *err;
 };
 
@@ -38,6 +53,21 @@ reader_fail(struct reader *r, int line, const char *fmt, ...)
 	va_end(ap);
 	return cerr_set(r->err, CERR_USAGE, "%s: line %d: %s", r->source,
 	    r->line0 + line + 1, msg);
+}
+
+/* The byte offset of character ci of the chunk.  Marks arrive in order,
+ * so the walk over the chunk is done once. */
+static size_t
+reader_offset(struct reader *r, size_t ci)
+{
+	while (r->ci < ci && r->bi < r->len) {
+		r->bi++;
+		while (r->bi < r->len &&
+		    ((unsigned char)r->data[r->bi] & 0xc0) == 0x80)
+			r->bi++;
+		r->ci++;
+	}
+	return r->bi;
 }
 
 static int
@@ -133,52 +163,102 @@ static int parse_node(struct reader *r, yaml_event_t *ev, int depth,
     struct doc **out);
 
 static int
+cmp_key(const void *a, const void *b, void *arg)
+{
+	const struct doc_kv *kv = arg;
+	size_t i = *(const size_t *)a, j = *(const size_t *)b;
+	int c = strcmp(kv[i].key, kv[j].key);
+
+	return c ? c : (i > j) - (i < j);
+}
+
+/* The index of the first key of map d (in its order) that repeats an
+ * earlier one, or d's size when none does: pairs for a small map, a sort
+ * (by key, then index) for a large one, so O(n log n) whatever the keys. */
+static size_t
+first_duplicate(const struct doc *d)
+{
+	const struct doc_kv *kv = d->u.map.kv;
+	size_t n = d->u.map.n, first = n, i, j, *idx;
+
+	if (n <= 16) {
+		for (j = 1; j < n; j++)
+			for (i = 0; i < j; i++)
+				if (strcmp(kv[i].key, kv[j].key) == 0)
+					return j;
+		return n;
+	}
+	idx = xcalloc(n, sizeof(*idx));
+	for (i = 0; i < n; i++)
+		idx[i] = i;
+	qsort_r(idx, n, sizeof(*idx), cmp_key, (void *)kv);
+	/* in each run of one key, the second is the first repeat */
+	for (i = 1; i < n; i++)
+		if (strcmp(kv[idx[i - 1]].key, kv[idx[i]].key) == 0 &&
+		    (i < 2 || strcmp(kv[idx[i - 2]].key, kv[idx[i]].key) != 0) &&
+		    idx[i] < first)
+			first = idx[i];
+	free(idx);
+	return first;
+}
+
+static int
 parse_children(struct reader *r, struct doc *d, int depth)
 {
 	yaml_event_t ev;
 	yaml_event_type_t end = d->type == DOC_MAP ?
 	    YAML_MAPPING_END_EVENT : YAML_SEQUENCE_END_EVENT;
+	int *lines = NULL;	/* the line of each key */
+	size_t cap = 0, dup;
+	int rc = 0;
 
 	for (;;) {
 		struct doc *key = NULL, *val = NULL;
+		char tmp[64];
 		int line;
 
-		if (parse_event(r, &ev))
-			return r->err->code;
+		if ((rc = parse_event(r, &ev)))
+			goto fail;
 		if (ev.type == end) {
 			yaml_event_delete(&ev);
-			return 0;
+			break;
 		}
 		line = (int)ev.start_mark.line;
-		if (parse_node(r, &ev, depth + 1, &key))
-			return r->err->code;
+		if (d->type == DOC_MAP && d->u.map.n == BOUND_MAP_KEYS) {
+			yaml_event_delete(&ev);
+			rc = reader_fail(r, line, "a map holds at most %d "
+			    "keys", BOUND_MAP_KEYS);
+			goto fail;
+		}
+		if ((rc = parse_node(r, &ev, depth + 1, &key)))
+			goto fail;
 		if (d->type == DOC_LIST) {
 			doc_list_push(d, key);
 			continue;
 		}
 		if (key->type == DOC_MAP || key->type == DOC_LIST) {
 			doc_free(key);
-			return reader_fail(r, line, "%s",
+			rc = reader_fail(r, line, "%s",
 			    "a map key must be a scalar");
+			goto fail;
 		}
-		if (parse_event(r, &ev) || parse_node(r, &ev, depth + 1, &val)) {
+		if ((rc = parse_event(r, &ev)) ||
+		    (rc = parse_node(r, &ev, depth + 1, &val))) {
 			doc_free(key);
-			return r->err->code;
+			goto fail;
 		}
-		{
-			char tmp[64];
-			const char *k = doc_scalar_text(key, tmp);
-
-			if (doc_map_get(d, k)) {
-				reader_fail(r, line, "duplicate key '%s'", k);
-				doc_free(key);
-				doc_free(val);
-				return r->err->code;
-			}
-			doc_map_set(d, k, val);
-		}
+		xgrow(&lines, &cap, d->u.map.n + 1, sizeof(*lines));
+		lines[d->u.map.n] = line;
+		doc_map_add(d, doc_scalar_text(key, tmp), val);
 		doc_free(key);
 	}
+	if (d->type == DOC_MAP &&
+	    (dup = first_duplicate(d)) < d->u.map.n)
+		rc = reader_fail(r, lines[dup], "duplicate key '%s'",
+		    d->u.map.kv[dup].key);
+fail:
+	free(lines);
+	return rc;
 }
 
 /* Build a node from ev (consumed) and, for collections, what follows. */
@@ -189,9 +269,24 @@ parse_node(struct reader *r, yaml_event_t *ev, int depth, struct doc **out)
 	struct doc *d = NULL;
 	int rc = 0;
 
-	if (depth > YML_MAX_DEPTH) {
+	if (depth == 0)
+		r->top_list = ev->type == YAML_SEQUENCE_START_EVENT;
+	if (depth == 0 || (depth == 1 && r->top_list))
+		r->doc_start = reader_offset(r, ev->start_mark.index);
+	if (depth >= BOUND_DEPTH && (ev->type == YAML_MAPPING_START_EVENT ||
+	    ev->type == YAML_SEQUENCE_START_EVENT))
+		rc = reader_fail(r, line, "maps and lists nest at most %d "
+		    "deep", BOUND_DEPTH);
+	else if (++*r->values > BOUND_INPUT_VALUES)
+		rc = reader_fail(r, line, "an input holds at most %d values "
+		    "and keys", BOUND_INPUT_VALUES);
+	else if (reader_offset(r, ev->end_mark.index) - r->doc_start >
+	    BOUND_DOC_BYTES)
+		rc = reader_fail(r, line, "a document holds at most %d MiB",
+		    BOUND_DOC_MIB);
+	if (rc) {
 		yaml_event_delete(ev);
-		return reader_fail(r, line, "%s", "nested too deeply");
+		return rc;
 	}
 	switch (ev->type) {
 	case YAML_ALIAS_EVENT:
@@ -199,6 +294,11 @@ parse_node(struct reader *r, yaml_event_t *ev, int depth, struct doc **out)
 		    "aliases (*name) are not supported");
 		break;
 	case YAML_SCALAR_EVENT:
+		if (ev->data.scalar.length > BOUND_STRING_BYTES) {
+			rc = reader_fail(r, line, "a string holds at most %d "
+			    "MiB", BOUND_STRING_MIB);
+			break;
+		}
 		if (ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
 		    ev->data.scalar.plain_implicit)
 			d = resolve_plain((const char *)ev->data.scalar.value,
@@ -272,9 +372,10 @@ add_top(struct reader *r, struct doc *d, struct doclist *out, size_t *ndoc)
 /* Parse one chunk (a whole YAML stream, or one JSON value). */
 static int
 read_chunk(const char *source, const char *data, size_t len, int line0,
-    struct doclist *out, size_t *ndoc, struct cerr *err)
+    struct doclist *out, size_t *ndoc, size_t *values, struct cerr *err)
 {
-	struct reader r = { .source = source, .line0 = line0, .err = err };
+	struct reader r = { .source = source, .data = data, .len = len,
+	    .line0 = line0, .values = values, .err = err };
 	yaml_event_t ev;
 	int rc = 0;
 
@@ -349,9 +450,12 @@ int
 yml_read(const char *source, const char *data, size_t len,
     struct doclist *out, struct cerr *err)
 {
-	size_t before = out->n, ndoc = 0, i = 0;
+	size_t before = out->n, ndoc = 0, i = 0, values = 0;
 	int line = 0, rc = 0;
 
+	if (len > BOUND_INPUT_BYTES)
+		return cerr_set(err, CERR_USAGE, "%s: input is larger than %d "
+		    "MiB", source, BOUND_INPUT_MIB);
 	if (memchr(data, '\0', len))
 		return cerr_set(err, CERR_USAGE,
 		    "%s: not a text document (holds NUL bytes)", source);
@@ -379,7 +483,7 @@ yml_read(const char *source, const char *data, size_t len,
 				break;
 			}
 			rc = read_chunk(source, data + i, n, line, out, &ndoc,
-			    err);
+			    &values, err);
 			for (; n > 0; n--, i++)
 				if (data[i] == '\n')
 					line++;
@@ -388,7 +492,8 @@ yml_read(const char *source, const char *data, size_t len,
 					line++;
 		}
 	} else {
-		rc = read_chunk(source, data, len, 0, out, &ndoc, err);
+		rc = read_chunk(source, data, len, 0, out, &ndoc, &values,
+		    err);
 	}
 	if (rc) {
 		while (out->n > before)

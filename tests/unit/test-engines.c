@@ -10,6 +10,7 @@
 #include <libxml/parser.h>
 #include <libxml/xpath.h>
 
+#include "bounds.h"
 #include "buf.h"
 #include "cerr.h"
 #include "digest.h"
@@ -19,6 +20,7 @@
 #include "seed.h"
 #include "units.h"
 #include "valid.h"
+#include "xalloc.h"
 #include "yml.h"
 #include "tap.h"
 
@@ -178,6 +180,177 @@ test_yml_read(void)
 	}
 }
 
+/* Read b (len bytes), give back the error ("" when it reads) and the count
+ * of documents. */
+static char *
+read_err(const struct buf *b, size_t *ndoc)
+{
+	struct doclist dl = { 0 };
+	struct cerr err = { 0 };
+
+	yml_read("<t>", b->s ? b->s : "", b->len, &dl, &err);
+	*ndoc = dl.n;
+	doclist_release(&dl);
+	return xstrdup(err.msg);
+}
+
+static void
+check_read(const struct buf *b, const char *want, size_t wantn,
+    const char *what)
+{
+	size_t n = 0;
+	char *got = read_err(b, &n);
+
+	if (*want)
+		is_str(got, want, "yml bounds: %s", what);
+	else
+		ok(*got == '\0' && n == wantn, "yml bounds: %s (%zu "
+		    "documents, %s)", what, n, got);
+	free(got);
+}
+
+/* Every bound of bounds.h the reader holds, at the bound and one over. */
+static void
+test_yml_bounds(void)
+{
+	struct buf b = BUF_INIT;
+	size_t i;
+	char want[256];
+
+	/* keys per map */
+	for (i = 0; i < BOUND_MAP_KEYS; i++)
+		buf_printf(&b, "k%zu: %zu\n", i, i);
+	check_read(&b, "", 1, "a map at the key bound reads");
+	buf_printf(&b, "over: 1\n");
+	snprintf(want, sizeof(want), "<t>: line %d: a map holds at most %d "
+	    "keys", BOUND_MAP_KEYS + 1, BOUND_MAP_KEYS);
+	check_read(&b, want, 0, "one key more is refused");
+	buf_release(&b);
+	/* in JSON too, on the line of the key */
+	buf_puts(&b, "{");
+	for (i = 0; i <= BOUND_MAP_KEYS; i++)
+		buf_printf(&b, "%s\n\"k%zu\": %zu", i ? "," : "", i, i);
+	buf_puts(&b, "}\n");
+	snprintf(want, sizeof(want), "<t>: line %d: a map holds at most %d "
+	    "keys", BOUND_MAP_KEYS + 2, BOUND_MAP_KEYS);
+	check_read(&b, want, 0, "JSON: one key more is refused");
+	buf_release(&b);
+	/* duplicates in a large map: the first repeat in document order */
+	for (i = 0; i < 5000; i++)
+		buf_printf(&b, "k%zu: %zu\n", 4999 - i, i);
+	buf_puts(&b, "k77: x\nk12: x\nk77: y\n");
+	check_read(&b, "<t>: line 5001: duplicate key 'k77'", 0, "a large "
+	    "map's first repeated key is named, on its line");
+	buf_release(&b);
+	buf_puts(&b, "a: 1\n1: 2\nb: 3\n'1': 4\n");
+	check_read(&b, "<t>: line 4: duplicate key '1'", 0, "a number key "
+	    "and its text are one key");
+	buf_release(&b);
+	/* depth */
+	for (i = 0; i < BOUND_DEPTH; i++)
+		buf_addc(&b, '[');
+	for (i = 0; i < BOUND_DEPTH; i++)
+		buf_addc(&b, ']');
+	buf_release(&b);
+	buf_puts(&b, "a: ");
+	for (i = 1; i < BOUND_DEPTH; i++)
+		buf_addc(&b, '[');
+	buf_puts(&b, "x");
+	for (i = 1; i < BOUND_DEPTH; i++)
+		buf_addc(&b, ']');
+	buf_puts(&b, "\n");
+	check_read(&b, "", 1, "lists at the depth bound read");
+	buf_release(&b);
+	buf_puts(&b, "a: ");
+	for (i = 0; i < BOUND_DEPTH; i++)
+		buf_addc(&b, '[');
+	snprintf(want, sizeof(want), "<t>: line 1: maps and lists nest at "
+	    "most %d deep", BOUND_DEPTH);
+	check_read(&b, want, 0, "one level more is refused");
+	buf_release(&b);
+	/* one string */
+	buf_puts(&b, "s: ");
+	for (i = 0; i < BOUND_STRING_BYTES; i++)
+		buf_addc(&b, 'x');
+	buf_puts(&b, "\n");
+	check_read(&b, "", 1, "a string at the bound reads");
+	buf_release(&b);
+	buf_puts(&b, "a: 1\ns: \"");
+	for (i = 0; i <= BOUND_STRING_BYTES; i++)
+		buf_addc(&b, 'x');
+	buf_puts(&b, "\"\n");
+	snprintf(want, sizeof(want), "<t>: line 2: a string holds at most %d "
+	    "MiB", BOUND_STRING_MIB);
+	check_read(&b, want, 0, "one byte more is refused");
+	buf_release(&b);
+	/* one document, counted in bytes (\xc3\xa9 is one character, two
+	 * bytes); the items of a top-level list are documents each */
+	{
+		size_t per = BOUND_STRING_BYTES / 2 - 16, left;
+
+		for (i = 0; i < 2 * BOUND_DOC_MIB; i++) {
+			size_t k;
+
+			buf_printf(&b, "s%zu: ", i);
+			for (k = 0; k < per / 2; k++)
+				buf_puts(&b, "\xc3\xa9");
+			buf_puts(&b, "\n");
+		}
+		left = BOUND_DOC_BYTES - b.len;
+		buf_printf(&b, "t: ");
+		for (i = 0; i + 4 < left; i++)
+			buf_addc(&b, 'x');
+		buf_puts(&b, "\n");
+		ok(b.len == BOUND_DOC_BYTES, "yml bounds: the document is "
+		    "%zu bytes", b.len);
+		check_read(&b, "", 1, "a document at the bound reads");
+		buf_puts(&b, "u: 1\n");
+		snprintf(want, sizeof(want), "<t>: line %d: a document holds "
+		    "at most %d MiB", 2 * BOUND_DOC_MIB + 2, BOUND_DOC_MIB);
+		check_read(&b, want, 0, "a byte more is refused, though "
+		    "it has fewer characters");
+		buf_release(&b);
+		for (i = 0; i < 3 * BOUND_DOC_MIB; i++) {
+			size_t k;
+
+			buf_printf(&b, "- s: \"");
+			for (k = 0; k < BOUND_STRING_BYTES - 16; k++)
+				buf_addc(&b, 'x');
+			buf_puts(&b, "\"\n");
+		}
+		check_read(&b, "", 3 * BOUND_DOC_MIB, "a list of documents "
+		    "larger than one document reads");
+		buf_release(&b);
+	}
+	/* values in one input: the top list, then 3 a "- a: 1", 1 a "- {}" */
+	for (i = 0; i < (BOUND_INPUT_VALUES - 1) / 3; i++)
+		buf_puts(&b, "- a: 1\n");
+	for (i = 0; i + 1 <= (BOUND_INPUT_VALUES - 1) % 3; i++)
+		buf_puts(&b, "- {}\n");
+	check_read(&b, "", (BOUND_INPUT_VALUES - 1) / 3 +
+	    (BOUND_INPUT_VALUES - 1) % 3, "an input at the value bound reads");
+	buf_puts(&b, "- {}\n");
+	snprintf(want, sizeof(want), "<t>: line %d: an input holds at most %d "
+	    "values and keys", (BOUND_INPUT_VALUES - 1) / 3 +
+	    (BOUND_INPUT_VALUES - 1) % 3 + 1, BOUND_INPUT_VALUES);
+	check_read(&b, want, 0, "one more is refused");
+	buf_release(&b);
+	/* the input */
+	while (b.len <= BOUND_INPUT_BYTES)
+		buf_puts(&b, "# a comment line, 32 bytes long\n");
+	snprintf(want, sizeof(want), "<t>: input is larger than %d MiB",
+	    BOUND_INPUT_MIB);
+	check_read(&b, want, 0, "an input over its bound is refused");
+	buf_release(&b);
+	/* aliases: refused at the first, so nothing can expand */
+	buf_puts(&b, "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+	    "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+	    "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n");
+	check_read(&b, "<t>: line 2: aliases (*name) are not supported", 0,
+	    "an alias bomb is refused at its first alias");
+	buf_release(&b);
+}
+
 static void
 test_yml_roundtrip(void)
 {
@@ -242,6 +415,28 @@ test_json(void)
 		ok(yml_read("<j>", b.s, b.len, &dl, &err) == 0 && dl.n == 1 &&
 		    strcmp(doc_get_str(dl.v[0], "s"), nl) == 0,
 		    "doc: NEL, LS and PS survive JSON read back");
+		doclist_release(&dl);
+		buf_release(&b);
+		doc_free(d);
+	}
+	{
+		/* C1 controls and U+FFFE, U+FFFF: libyaml refuses them raw,
+		 * so JSON the catalog keeps must escape them (fuzz-docs) */
+		static const char c1[] = "a\xc2\x80\xc2\x84\xc2\x9f "
+		    "\xef\xbf\xbe\xef\xbf\xbf \xef\xbf\xbd\xc2\xa0";
+		struct doclist dl = { 0 };
+		struct cerr err = { 0 };
+
+		d = doc_new(DOC_MAP);
+		doc_set_str(d, "s", c1);
+		doc_json(&b, d);
+		is_str(b.s, "{\"s\":\"a\\u0080\\u0084\\u009f \\ufffe\\uffff "
+		    "\xef\xbf\xbd\xc2\xa0\"}", "doc: JSON escapes C1 controls, "
+		    "U+FFFE and U+FFFF");
+		ok(yml_read("<j>", b.s, b.len, &dl, &err) == 0 && dl.n == 1 &&
+		    strcmp(doc_get_str(dl.v[0], "s"), c1) == 0,
+		    "doc: C1 controls, U+FFFE and U+FFFF survive JSON read "
+		    "back (%s)", err.msg);
 		doclist_release(&dl);
 		buf_release(&b);
 		doc_free(d);
@@ -782,6 +977,7 @@ main(void)
 	test_units();
 	test_valid();
 	test_yml_read();
+	test_yml_bounds();
 	test_yml_roundtrip();
 	test_json();
 	test_domxml();

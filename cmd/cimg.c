@@ -196,8 +196,8 @@ VIS_CMD(cimg_publish, "public")
 VIS_CMD(cimg_unpublish, "private")
 
 static const struct cli_route cimg_routes[] = {
-	{ "Image", img_apply },
-	{ NULL, NULL },
+	{ "Image", img_apply, img_check },
+	{ NULL, NULL, NULL },
 };
 
 static int

@@ -117,7 +117,7 @@ apply_one(struct ctx *ctx, struct args *a, const struct doc *d,
 static int
 csched_apply(struct ctx *ctx, struct args *a, struct cerr *err)
 {
-	return cli_each_doc(ctx, a, 0, apply_one, err);
+	return cli_each_doc(ctx, a, 0, sched_check, apply_one, err);
 }
 
 static int

@@ -675,9 +675,51 @@ out:
 	return rc ? rc : err->code;
 }
 
+/* Where document j of input l is, for messages: "FILE: line N". */
+static void
+doc_where(const struct doclist *l, size_t j, char *where, size_t size)
+{
+	snprintf(where, size, "%s: line %d", l->source, l->v[j]->line);
+}
+
+/* Check every document before any is acted on: a bad one is printed (if
+ * more than one) or left in err (if it is the only one). */
+static int
+check_all(struct ctx *ctx, const struct doclist *lists, size_t nfiles,
+    cli_check_fn check, struct cerr *err)
+{
+	size_t i, j, bad = 0, total = 0;
+	struct cerr first = { 0 };
+
+	for (i = 0; i < nfiles; i++) {
+		for (j = 0; j < lists[i].n; j++) {
+			struct cerr one = { 0 };
+			char where[512];
+
+			total++;
+			doc_where(&lists[i], j, where, sizeof(where));
+			if (check(lists[i].v[j], where, &one) == 0)
+				continue;
+			if (++bad == 1) {
+				first = one;
+				continue;
+			}
+			if (bad == 2)
+				cli_error(ctx, "%s", first.msg);
+			cli_error(ctx, "%s", one.msg);
+		}
+	}
+	if (bad == 1)
+		return cerr_set(err, first.code, "%s", first.msg);
+	if (bad > 1)
+		return cerr_set(err, CERR_USAGE, "%zu of %zu documents are "
+		    "invalid (nothing was done)", bad, total);
+	return 0;
+}
+
 int
-cli_each_doc(struct ctx *ctx, struct args *a, int repeat, cli_doc_fn fn,
-    struct cerr *err)
+cli_each_doc(struct ctx *ctx, struct args *a, int repeat,
+    cli_check_fn check, cli_doc_fn fn, struct cerr *err)
 {
 	struct doclist *lists = NULL;
 	const char *file = args_str(a, "file");
@@ -702,13 +744,15 @@ cli_each_doc(struct ctx *ctx, struct args *a, int repeat, cli_doc_fn fn,
 		rc = cerr_set(err, CERR_USAGE, "no documents in the input");
 		goto out;
 	}
+	/* then check every document: a bad one changes nothing either */
+	if (check && (rc = check_all(ctx, lists, nfiles, check, err)))
+		goto out;
 	for (i = 0; i < nfiles; i++) {
 		for (j = 0; j < lists[i].n && !out_gone(ctx->out); j++) {
 			char where[512];
 			int n = repeat > 0 ? 1 : 0;
 
-			snprintf(where, sizeof(where), "%s: line %d",
-			    lists[i].source, lists[i].v[j]->line);
+			doc_where(&lists[i], j, where, sizeof(where));
 			do {
 				struct cerr one = { 0 };
 
@@ -851,22 +895,46 @@ done:
 static const struct cli_route *apply_routes;
 static bool apply_kindless;
 
+static const struct cli_route *
+apply_route(const struct doc *d, const char *where, struct cerr *err)
+{
+	const char *kind = doc_get_str(d, "kind");
+	const struct cli_route *r = apply_routes;
+
+	if (kind == NULL && !apply_kindless) {
+		cerr_set(err, CERR_USAGE, "%s: kind: missing (apply needs it "
+		    "to route the document)", where);
+		return NULL;
+	}
+	if (kind)
+		for (; r->kind && strcmp(r->kind, kind) != 0; r++)
+			;
+	return r;
+}
+
+static int
+apply_check(const struct doc *d, const char *where, struct cerr *err)
+{
+	const struct cli_route *r = apply_route(d, where, err);
+
+	if (r == NULL)
+		return err->code;
+	if (r->kind == NULL || r->check == NULL)
+		return 0;
+	return r->check(d, where, err);
+}
+
 static int
 apply_one(struct ctx *ctx, struct args *a, const struct doc *d,
     const char *where, int n, struct cerr *err)
 {
-	const char *kind = doc_get_str(d, "kind");
-	const struct cli_route *r = apply_routes;
+	const struct cli_route *r = apply_route(d, where, err);
 	struct doc *out = NULL;
 
 	(void)a;
 	(void)n;
-	if (kind == NULL && !apply_kindless)
-		return cerr_set(err, CERR_USAGE, "%s: kind: missing (apply "
-		    "needs it to route the document)", where);
-	if (kind)
-		for (; r->kind && strcmp(r->kind, kind) != 0; r++)
-			;
+	if (r == NULL)
+		return err->code;
 	if (r->kind == NULL)
 		return cli_emit(ctx, d, err);	/* the next program's */
 	if (r->fn(ctx, d, where, &out, err)) {
@@ -882,5 +950,5 @@ cli_apply(struct ctx *ctx, struct args *a, const struct cli_route *routes,
 {
 	apply_routes = routes;
 	apply_kindless = kindless;
-	return cli_each_doc(ctx, a, 0, apply_one, err);
+	return cli_each_doc(ctx, a, 0, apply_check, apply_one, err);
 }

@@ -2468,23 +2468,22 @@ doc_field(const struct doc *d, const char *key, const char *where,
 	return 0;
 }
 
-int
-img_apply(struct ctx *ctx, const struct doc *d, const char *where,
-    struct doc **out, struct cerr *err)
+/* The spec and source of an Image document (borrowed from d), checked
+ * as far as the document alone allows. */
+static int
+img_doc_read(const struct doc *d, const char *where, struct img_spec *spec,
+    const char **source, struct cerr *err)
 {
-	struct img_spec spec = { 0 };
-	const char *source = NULL;
-	struct doc *cur = NULL;
 	const struct doc *lab = doc_map_get(d, "labels"), *v;
 
-	if (doc_field(d, "name", where, &spec.name, err) ||
-	    doc_field(d, "description", where, &spec.description, err) ||
-	    doc_field(d, "os", where, &spec.os, err) ||
-	    doc_field(d, "arch", where, &spec.arch, err) ||
-	    doc_field(d, "sha256", where, &spec.sha256, err) ||
-	    doc_field(d, "source", where, &source, err))
+	if (doc_field(d, "name", where, &spec->name, err) ||
+	    doc_field(d, "description", where, &spec->description, err) ||
+	    doc_field(d, "os", where, &spec->os, err) ||
+	    doc_field(d, "arch", where, &spec->arch, err) ||
+	    doc_field(d, "sha256", where, &spec->sha256, err) ||
+	    doc_field(d, "source", where, source, err))
 		return err->code;
-	if (spec.name == NULL) {
+	if (spec->name == NULL) {
 		cerr_set(err, CERR_USAGE, "name: missing");
 		return cerr_wrap(err, "%s", where);
 	}
@@ -2494,18 +2493,42 @@ img_apply(struct ctx *ctx, const struct doc *d, const char *where,
 			    "number of vCPUs");
 			return cerr_wrap(err, "%s", where);
 		}
-		spec.cpu = v->u.i;
+		spec->cpu = v->u.i;
 	}
 	if ((v = doc_map_get(d, "memory")) != NULL && v->type != DOC_NULL &&
-	    units_doc_mib(v, &spec.memory, err))
+	    units_doc_mib(v, &spec->memory, err))
 		return cerr_wrap(err, "%s: memory", where);
 	if (lab && lab->type != DOC_NULL) {
 		if (lab->type != DOC_MAP) {
 			cerr_set(err, CERR_USAGE, "labels: expected a map");
 			return cerr_wrap(err, "%s", where);
 		}
-		spec.labels = lab;
+		spec->labels = lab;
 	}
+	if (check_spec(spec, err))
+		return cerr_wrap(err, "%s", where);
+	return 0;
+}
+
+int
+img_check(const struct doc *d, const char *where, struct cerr *err)
+{
+	struct img_spec spec = { 0 };
+	const char *source = NULL;
+
+	return img_doc_read(d, where, &spec, &source, err);
+}
+
+int
+img_apply(struct ctx *ctx, const struct doc *d, const char *where,
+    struct doc **out, struct cerr *err)
+{
+	struct img_spec spec = { 0 };
+	const char *source = NULL;
+	struct doc *cur = NULL;
+
+	if (img_doc_read(d, where, &spec, &source, err))
+		return err->code;
 	if (img_find(ctx, spec.name, &cur, NULL, err) == 0) {
 		const char *name = spec.name;
 

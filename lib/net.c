@@ -529,6 +529,52 @@ range_default(struct ctx *ctx, const struct netrow *r, int fam,
 	return range_insert(ctx, r, f, l, NULL, dns, &id, err);
 }
 
+/*
+ * What a network's spec must be, as far as it alone tells: for a new
+ * network (create) mode and a CIDR are required; for an apply of one that
+ * may exist only what is given is checked.  The DNS servers go to dns as
+ * JSON.
+ */
+static int
+spec_check(const struct net_spec *s, bool create, struct buf *dns,
+    struct cerr *err)
+{
+	if (valid_name("network", s->name, err))
+		return err->code;
+	if (s->mode == NULL && create)
+		return cerr_set(err, CERR_USAGE, "a mode is required (nat, "
+		    "routed, isolated or bridge)");
+	if (s->mode && !one_of(s->mode, net_modes))
+		return cerr_set(err, CERR_USAGE, "invalid mode '%s' (nat, "
+		    "routed, isolated or bridge)", s->mode);
+	if (s->mode && strcmp(s->mode, "bridge") == 0) {
+		if (s->bridge == NULL && create)
+			return cerr_set(err, CERR_USAGE, "mode bridge needs "
+			    "--bridge (the host's bridge)");
+		if (s->bridge && bridge_ok(s->bridge, err))
+			return err->code;
+	} else if (s->mode && s->bridge) {
+		return cerr_set(err, CERR_USAGE, "--bridge is for mode bridge "
+		    "(mode %s makes its own bridge)", s->mode);
+	}
+	if (s->vlan && s->mode && strcmp(s->mode, "bridge") != 0)
+		return cerr_set(err, CERR_USAGE, "a vlan is for mode bridge");
+	if (s->vlan < 0 || s->vlan > 4094)
+		return cerr_set(err, CERR_USAGE, "invalid vlan %lld (1 to "
+		    "4094)", s->vlan);
+	if (s->cidr == NULL && s->cidr6 == NULL && create)
+		return cerr_set(err, CERR_USAGE, "a CIDR is required (IPv4, "
+		    "IPv6 or both)");
+	if ((s->cidr && cidr_ok(s->cidr, 4, err)) ||
+	    (s->cidr6 && cidr_ok(s->cidr6, 6, err)))
+		return err->code;
+	if (s->visibility && strcmp(s->visibility, "private") &&
+	    strcmp(s->visibility, "group") && strcmp(s->visibility, "public"))
+		return cerr_set(err, CERR_USAGE, "invalid visibility '%s' "
+		    "(private, group or public)", s->visibility);
+	return dns_json(s->dns, s->ndns, dns, err);
+}
+
 int
 net_create(struct ctx *ctx, const struct net_spec *s, struct doc **out,
     struct cerr *err)
@@ -539,40 +585,7 @@ net_create(struct ctx *ctx, const struct net_spec *s, struct doc **out,
 	char now[32];
 	int taken;
 
-	if (valid_name("network", s->name, err))
-		return err->code;
-	if (s->mode == NULL)
-		return cerr_set(err, CERR_USAGE, "a mode is required (nat, "
-		    "routed, isolated or bridge)");
-	if (!one_of(s->mode, net_modes))
-		return cerr_set(err, CERR_USAGE, "invalid mode '%s' (nat, "
-		    "routed, isolated or bridge)", s->mode);
-	if (strcmp(s->mode, "bridge") == 0) {
-		if (s->bridge == NULL)
-			return cerr_set(err, CERR_USAGE, "mode bridge needs "
-			    "--bridge (the host's bridge)");
-		if (bridge_ok(s->bridge, err))
-			return err->code;
-	} else if (s->bridge) {
-		return cerr_set(err, CERR_USAGE, "--bridge is for mode bridge "
-		    "(mode %s makes its own bridge)", s->mode);
-	}
-	if (s->vlan && strcmp(s->mode, "bridge") != 0)
-		return cerr_set(err, CERR_USAGE, "a vlan is for mode bridge");
-	if (s->vlan < 0 || s->vlan > 4094)
-		return cerr_set(err, CERR_USAGE, "invalid vlan %lld (1 to "
-		    "4094)", s->vlan);
-	if (s->cidr == NULL && s->cidr6 == NULL)
-		return cerr_set(err, CERR_USAGE, "a CIDR is required (IPv4, "
-		    "IPv6 or both)");
-	if ((s->cidr && cidr_ok(s->cidr, 4, err)) ||
-	    (s->cidr6 && cidr_ok(s->cidr6, 6, err)))
-		return err->code;
-	if (s->visibility && strcmp(s->visibility, "private") &&
-	    strcmp(s->visibility, "group") && strcmp(s->visibility, "public"))
-		return cerr_set(err, CERR_USAGE, "invalid visibility '%s' "
-		    "(private, group or public)", s->visibility);
-	if (dns_json(s->dns, s->ndns, &dns, err))
+	if (spec_check(s, true, &dns, err))
 		goto out;
 	if (catalog_begin(ctx->cat, err))
 		goto out;
@@ -1840,42 +1853,35 @@ range_listed(const struct doc *l, const char *first, const char *last)
 	return false;
 }
 
-int
-net_apply(struct ctx *ctx, const struct doc *d, const char *where,
-    struct doc **out, struct cerr *err)
+/* The spec of a Network document (strings borrowed from d, *dns the
+ * caller's to free) with the shape of its ranges. */
+static int
+net_doc_read(const struct doc *d, struct net_spec *s, const char ***dns,
+    struct cerr *err)
 {
-	struct net_spec s = { 0 };
-	struct netrow r = { 0 };
 	const struct doc *v, *ranges;
-	const char **dns = NULL;
-	struct doc *cur = NULL;
-	size_t i, j;
+	size_t i;
 
-	if (str_field(d, "name", &s.name, err) ||
-	    str_field(d, "mode", &s.mode, err) ||
-	    str_field(d, "bridge", &s.bridge, err) ||
-	    str_field(d, "cidr", &s.cidr, err) ||
-	    str_field(d, "cidr6", &s.cidr6, err) ||
-	    str_field(d, "visibility", &s.visibility, err) ||
-	    dns_field(d, "", &dns, &s.ndns, err))
-		goto bad;
-	s.dns = dns;
-	if (s.name == NULL) {
-		cerr_set(err, CERR_USAGE, "name: missing");
-		goto bad;
-	}
+	if (str_field(d, "name", &s->name, err) ||
+	    str_field(d, "mode", &s->mode, err) ||
+	    str_field(d, "bridge", &s->bridge, err) ||
+	    str_field(d, "cidr", &s->cidr, err) ||
+	    str_field(d, "cidr6", &s->cidr6, err) ||
+	    str_field(d, "visibility", &s->visibility, err) ||
+	    dns_field(d, "", dns, &s->ndns, err))
+		return err->code;
+	s->dns = *dns;
+	if (s->name == NULL)
+		return cerr_set(err, CERR_USAGE, "name: missing");
 	if ((v = doc_map_get(d, "vlan")) && v->type != DOC_NULL) {
-		if (v->type != DOC_INT) {
-			cerr_set(err, CERR_USAGE, "vlan: expected a number");
-			goto bad;
-		}
-		s.vlan = v->u.i;
+		if (v->type != DOC_INT)
+			return cerr_set(err, CERR_USAGE, "vlan: expected a "
+			    "number");
+		s->vlan = v->u.i;
 	}
 	ranges = doc_map_get(d, "ranges");
-	if (ranges && ranges->type != DOC_NULL && ranges->type != DOC_LIST) {
-		cerr_set(err, CERR_USAGE, "ranges: expected a list");
-		goto bad;
-	}
+	if (ranges && ranges->type != DOC_NULL && ranges->type != DOC_LIST)
+		return cerr_set(err, CERR_USAGE, "ranges: expected a list");
 	for (i = 0; ranges && ranges->type == DOC_LIST &&
 	    i < ranges->u.list.n; i++) {
 		const struct doc *rg = ranges->u.list.v[i];
@@ -1884,14 +1890,43 @@ net_apply(struct ctx *ctx, const struct doc *d, const char *where,
 		if (rg->type != DOC_MAP || str_field(rg, "first", &f, err) ||
 		    str_field(rg, "last", &l, err) || f == NULL || l == NULL) {
 			cerr_clear(err);
-			cerr_set(err, CERR_USAGE, "ranges[%zu]: expected a map "
-			    "with first and last", i);
-			goto bad;
+			return cerr_set(err, CERR_USAGE, "ranges[%zu]: "
+			    "expected a map with first and last", i);
 		}
 	}
 	/* show prints the bridge other modes make: not a change */
-	if (s.mode && strcmp(s.mode, "bridge") != 0)
-		s.bridge = NULL;
+	if (s->mode && strcmp(s->mode, "bridge") != 0)
+		s->bridge = NULL;
+	return 0;
+}
+
+int
+net_check(const struct doc *d, const char *where, struct cerr *err)
+{
+	struct net_spec s = { 0 };
+	const char **dns = NULL;
+	struct buf b = BUF_INIT;
+
+	if (net_doc_read(d, &s, &dns, err) == 0)
+		spec_check(&s, false, &b, err);
+	buf_release(&b);
+	free(dns);
+	return err->code ? cerr_wrap(err, "%s", where) : 0;
+}
+
+int
+net_apply(struct ctx *ctx, const struct doc *d, const char *where,
+    struct doc **out, struct cerr *err)
+{
+	struct net_spec s = { 0 };
+	struct netrow r = { 0 };
+	const struct doc *ranges = doc_map_get(d, "ranges");
+	const char **dns = NULL;
+	struct doc *cur = NULL;
+	size_t i, j;
+
+	if (net_doc_read(d, &s, &dns, err))
+		goto bad;
 	if (net_load(ctx, s.name, &r, err) == CERR_NOTFOUND) {
 		cerr_clear(err);
 		if (net_create(ctx, &s, &cur, err))

@@ -1161,29 +1161,39 @@ out:
 }
 
 int
-sched_apply(struct ctx *ctx, const struct doc *d, const char *where,
-    struct doc **out, struct cerr *err)
+sched_check(const struct doc *d, const char *where, struct cerr *err)
 {
 	const char *vm = doc_get_str(d, "vm"), *host = doc_get_str(d, "host");
 	const char *action = doc_get_str(d, "action"), *k;
-	struct cstmt *st = NULL;
-	long long vid = 0, hid = 0;
-	char id[32];
-	int ok = 0;
 
-	if (acct_require_admin(ctx, "apply placements", err))
-		return err->code;
 	if ((k = doc_get_str(d, "kind")) && strcmp(k, "Placement") != 0)
 		return cerr_set(err, CERR_USAGE, "%s: kind '%s' is not "
 		    "Placement", where, k);
 	if (vm == NULL || host == NULL || action == NULL)
 		return cerr_set(err, CERR_USAGE, "%s: a Placement needs vm, "
 		    "host and action", where);
-	if (strcmp(action, "migrate") == 0)
-		return vm_migrate(ctx, vm, host, true, out, err);
-	if (strcmp(action, "deploy") != 0)
+	if (strcmp(action, "migrate") != 0 && strcmp(action, "deploy") != 0)
 		return cerr_set(err, CERR_USAGE, "%s: action '%s' is not "
 		    "deploy or migrate", where, action);
+	return 0;
+}
+
+int
+sched_apply(struct ctx *ctx, const struct doc *d, const char *where,
+    struct doc **out, struct cerr *err)
+{
+	const char *vm = doc_get_str(d, "vm"), *host = doc_get_str(d, "host");
+	const char *action = doc_get_str(d, "action");
+	struct cstmt *st = NULL;
+	long long vid = 0, hid = 0;
+	char id[32];
+	int ok = 0;
+
+	if (acct_require_admin(ctx, "apply placements", err) ||
+	    sched_check(d, where, err))
+		return err->code;
+	if (strcmp(action, "migrate") == 0)
+		return vm_migrate(ctx, vm, host, true, out, err);
 	/* deploy: the VM must still be pending and the host must take it
 	 * now, by the VM's own requirements and group */
 	if (catalog_begin(ctx->cat, err))

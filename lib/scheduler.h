@@ -86,6 +86,8 @@ int sched_pass(struct ctx *ctx, const struct sched_opts *o, emit_fn emit,
  * deploy), and changing nothing, calling no hypervisor. */
 int sched_plan(struct ctx *ctx, const struct sched_opts *o, emit_fn emit,
     struct cerr *err);
+/* Check a Placement document without the catalog (see cli_each_doc). */
+int sched_check(const struct doc *d, const char *where, struct cerr *err);
 /* Carry out one Placement document: deploy a pending VM on its host
  * (capacity and requirements checked again), or migrate a VM. */
 int sched_apply(struct ctx *ctx, const struct doc *d, const char *where,

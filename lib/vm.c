@@ -1436,6 +1436,18 @@ suggested_size(struct ctx *ctx, const struct vmspec *s,
 }
 
 int
+vm_check(const struct doc *d, const char *where, struct cerr *err)
+{
+	struct vmspec s = { .labels = BUF_INIT };
+
+	if (vmspec_from_doc(d, &s, err))
+		cerr_wrap(err, "%s", where);
+	buf_release(&s.labels);
+	free(s.spec);
+	return err->code;
+}
+
+int
 vm_create(struct ctx *ctx, const struct doc *d, const char *where,
     const struct vm_opts *o, struct doc **out, struct cerr *err)
 {

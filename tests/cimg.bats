@@ -366,3 +366,12 @@ repo_files() {
 	assert_line --sha256
 	assert_line --timeout
 }
+
+@test "cimg apply of a good and a bad document imports nothing (exit 2)" {
+	printf 'kind: Image\nname: good\nsource: %s\n---\nkind: Image\nname: bad\nsource: %s\ncpu: 0\n' "$BATS_TEST_TMPDIR/disk.raw" "$BATS_TEST_TMPDIR/disk.raw" > "$BATS_TEST_TMPDIR/env.yaml"
+	before=$(catalog_digest)
+	run -2 --separate-stderr cimg apply - < "$BATS_TEST_TMPDIR/env.yaml"
+	assert_output ""
+	[ "$stderr" = "cimg: <stdin>: line 5: cpu: expected a whole number of vCPUs" ]
+	[ "$(catalog_digest)" = "$before" ]
+}

@@ -412,3 +412,13 @@ YAML
 	run -0 cnet lease list front -o ids
 	[ "$output" = "" ]
 }
+
+@test "cnet apply of a good network and a bad security group creates nothing (exit 2)" {
+	printf 'kind: Network\nname: n1\nmode: nat\ncidr: 10.60.0.0/24\n---\nkind: SecurityGroup\nname: web\nrules:\n  - {direction: in, proto: tcpx}\n' > "$BATS_TEST_TMPDIR/env.yaml"
+	refused 2 "cnet: <stdin>: line 6: rules[0]: proto: expected tcp, udp, icmp or all, found 'tcpx'" \
+	    cnet apply - < "$BATS_TEST_TMPDIR/env.yaml"
+	# and the other way round: a bad network after a good group
+	printf 'kind: SecurityGroup\nname: web\n---\nkind: Network\nname: n1\nmode: nat\ncidr: 10.60.0.0/33\n' > "$BATS_TEST_TMPDIR/env.yaml"
+	refused 2 "cnet: <stdin>: line 4: invalid IPv4 CIDR '10.60.0.0/33' (an address with its host bits zero and a prefix of at most /30, such as 10.0.0.0/24)" \
+	    cnet apply - < "$BATS_TEST_TMPDIR/env.yaml"
+}

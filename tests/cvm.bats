@@ -331,11 +331,13 @@ EOF_CASES
 	run -0 cvm delete -q web-1
 }
 
-@test "cvm create of several documents creates the good ones and exits 8" {
+@test "cvm create of several documents creates none when one is bad (exit 2)" {
 	printf 'name: g1\ncpu: 1\nmemory: 64\n---\nname: g2\ncpu: -1\nmemory: 64\n' > "$BATS_TEST_TMPDIR/two.yaml"
-	run -8 --separate-stderr cvm create "$BATS_TEST_TMPDIR/two.yaml" -o ids
-	[ "$output" = 1 ]
-	[ "$stderr" = "cvm: $BATS_TEST_TMPDIR/two.yaml: line 5: cpu: expected a whole number from 1 to 1024, found '-1'"$'\n'"cvm: 1 of 2 documents failed" ]
+	before=$(catalog_digest)
+	run -2 --separate-stderr cvm create "$BATS_TEST_TMPDIR/two.yaml" -o ids
+	assert_output ""
+	[ "$stderr" = "cvm: $BATS_TEST_TMPDIR/two.yaml: line 5: cpu: expected a whole number from 1 to 1024, found '-1'" ]
+	[ "$(catalog_digest)" = "$before" ]
 }
 
 @test "cvm writes an audit row in the same transaction as every change" {
@@ -401,4 +403,41 @@ EOF_CASES
 	[ "$((rc1 + rc2))" -eq 6 ]
 	run -0 cvm list --state running -o ids
 	[ "${#lines[@]}" -eq 1 ]
+}
+
+@test "cvm create - of a good and a bad document creates nothing (exit 2)" {
+	printf 'name: good\ncpu: 1\nmemory: 64MiB\n---\nname: bad\ncpu: lots\nmemory: 64MiB\n' > "$BATS_TEST_TMPDIR/two.yaml"
+	before=$(catalog_digest)
+	run -2 --separate-stderr cvm create - < "$BATS_TEST_TMPDIR/two.yaml"
+	assert_output ""
+	[ "$stderr" = "cvm: <stdin>: line 5: cpu: expected a whole number from 1 to 1024, found 'lots'" ]
+	[ "$(catalog_digest)" = "$before" ]
+	[ -z "$(virsh -c "$LAB_URI1" list --all --name)" ]
+	# every bad document is named, then one line says nothing was done
+	printf 'name: b1\ncpu: 0\nmemory: 64\n---\nname: ok\ncpu: 1\nmemory: 64\n---\nname: b2\nmemory: 64\n' > "$BATS_TEST_TMPDIR/three.yaml"
+	run -2 --separate-stderr cvm create --hold -f "$BATS_TEST_TMPDIR/three.yaml"
+	assert_output ""
+	[ "${#stderr_lines[@]}" -eq 3 ]
+	[[ "${stderr_lines[0]}" == "cvm: $BATS_TEST_TMPDIR/three.yaml: line 1: cpu: "* ]]
+	[ "${stderr_lines[1]}" = "cvm: $BATS_TEST_TMPDIR/three.yaml: line 9: cpu: missing (the number of vCPUs)" ]
+	[ "${stderr_lines[2]}" = "cvm: 2 of 3 documents are invalid (nothing was done)" ]
+	[ "$(catalog_digest)" = "$before" ]
+}
+
+@test "cvm apply - of a good and a bad document creates nothing (exit 2)" {
+	printf 'kind: VM\nname: good\ncpu: 1\nmemory: 64MiB\n---\nkind: VM\nname: bad\ncpu: 1\nmemory: 64MiB\nha: always\n' > "$BATS_TEST_TMPDIR/two.yaml"
+	before=$(catalog_digest)
+	run -2 --separate-stderr cvm apply - < "$BATS_TEST_TMPDIR/two.yaml"
+	assert_output ""
+	[ "$stderr" = "cvm: <stdin>: line 6: ha: expected none or restart" ]
+	[ "$(catalog_digest)" = "$before" ]
+	[ -z "$(virsh -c "$LAB_URI1" list --all --name)" ]
+}
+
+@test "cvm create - still goes on past a run-time failure (exit 8)" {
+	printf 'name: one\ncpu: 1\nmemory: 64MiB\n---\nname: huge\ncpu: 1024\nmemory: 64MiB\n' > "$BATS_TEST_TMPDIR/two.yaml"
+	run -8 --separate-stderr cvm create - -o ids < "$BATS_TEST_TMPDIR/two.yaml"
+	[ "${#lines[@]}" -eq 1 ]
+	[[ "$stderr" == *"1 of 2 documents failed"* ]]
+	run -0 cvm delete one
 }

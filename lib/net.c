@@ -332,19 +332,75 @@ bridge_ok(const char *s, struct cerr *err)
 	return 0;
 }
 
-/* A CIDR of family fam (4 or 6), host bits zero. */
+/*
+ * Blocks no network may hold (RFC 6890's special-purpose ranges that a
+ * host cannot route for guests): a network or range overlapping one is
+ * refused, for it would shadow the host's own loopback, link-local or
+ * multicast traffic.
+ */
+static const struct {
+	const char *cidr, *first, *last, *what;
+} net_special[] = {
+	{ "0.0.0.0/8", "0.0.0.0", "0.255.255.255", "\"this network\"" },
+	{ "127.0.0.0/8", "127.0.0.0", "127.255.255.255", "loopback" },
+	{ "169.254.0.0/16", "169.254.0.0", "169.254.255.255", "link-local" },
+	{ "224.0.0.0/4", "224.0.0.0", "239.255.255.255", "multicast" },
+	{ "240.0.0.0/4", "240.0.0.0", "255.255.255.255",
+	  "reserved, with the broadcast address" },
+	{ "::/128", "::", "::", "the unspecified address" },
+	{ "::1/128", "::1", "::1", "loopback" },
+	{ "fe80::/10", "fe80::", "febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+	  "link-local" },
+	{ "ff00::/8", "ff00::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+	  "multicast" },
+};
+
+/* The narrowest prefix a network may have: wider ones are no one's
+ * network (and a host bridge cannot carry 0.0.0.0/0). */
+#define NET_MIN_PREFIX4 8
+#define NET_MIN_PREFIX6 48
+
+/* Refuse addresses [lo, hi] when they overlap a special-purpose block;
+ * what names them in the message ("CIDR '...'", "range A - B"). */
+static int
+special_ok(const struct ipaddr *lo, const struct ipaddr *hi,
+    const char *what, struct cerr *err)
+{
+	struct ipaddr a, b;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(net_special); i++) {
+		if (!ipaddr_parse(net_special[i].first, &a) ||
+		    !ipaddr_parse(net_special[i].last, &b) ||
+		    a.family != lo->family)
+			continue;
+		if (ipaddr_cmp(lo, &b) <= 0 && ipaddr_cmp(&a, hi) <= 0)
+			return cerr_set(err, CERR_USAGE, "%s overlaps %s (%s), "
+			    "a special-purpose block no network may hold",
+			    what, net_special[i].cidr, net_special[i].what);
+	}
+	return 0;
+}
+
+/* A CIDR of family fam (4 or 6), host bits zero, no wider than /8 (IPv4)
+ * or /48 (IPv6), outside the special-purpose blocks. */
 static int
 cidr_ok(const char *s, int fam, struct cerr *err)
 {
 	struct ipaddr net, last;
-	int prefix;
+	char what[128];
+	int prefix, min = fam == 4 ? NET_MIN_PREFIX4 : NET_MIN_PREFIX6;
 
 	if (!ipaddr_cidr(s, &net, &last, &prefix) || net.family != fam)
 		return cerr_set(err, CERR_USAGE, "invalid IPv%d CIDR '%s' "
 		    "(an address with its host bits zero and a prefix of at "
 		    "most /%d, such as %s)", fam, s, fam == 4 ? 30 : 126,
 		    fam == 4 ? "10.0.0.0/24" : "fd00::/64");
-	return 0;
+	if (prefix < min)
+		return cerr_set(err, CERR_USAGE, "IPv%d CIDR '%s' is too wide: "
+		    "a network's prefix is at least /%d", fam, s, min);
+	snprintf(what, sizeof(what), "IPv%d CIDR '%s'", fam, s);
+	return special_ok(&net, &last, what, err);
 }
 
 static int
@@ -438,6 +494,13 @@ range_insert(struct ctx *ctx, const struct netrow *r, const char *first,
 		return cerr_set(err, CERR_USAGE, "invalid range %s - %s (the "
 		    "first address must not come after the last)", first,
 		    last);
+	{
+		char what[2 * IPADDR_STRLEN + 16];
+
+		snprintf(what, sizeof(what), "range %s - %s", first, last);
+		if (special_ok(&lo, &hi, what, err))
+			return err->code;
+	}
 	if (!net_cidr(r, lo.family, &net, &end, &prefix))
 		return cerr_set(err, CERR_USAGE, "network '%s' has no IPv%d "
 		    "CIDR for range %s - %s", r->name, lo.family, first, last);
@@ -586,6 +649,11 @@ net_create(struct ctx *ctx, const struct net_spec *s, struct doc **out,
 	int taken;
 
 	if (spec_check(s, true, &dns, err))
+		goto out;
+	/* a bridge network puts guests on whatever the host's bridge
+	 * carries: the admins' to decide */
+	if (strcmp(s->mode, "bridge") == 0 &&
+	    acct_require_admin(ctx, "create bridge networks", err))
 		goto out;
 	if (catalog_begin(ctx->cat, err))
 		goto out;

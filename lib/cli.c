@@ -27,6 +27,10 @@
 #define CLOUDOS_DEFAULT_CATALOG "/var/lib/cloudos/catalog.db"
 #endif
 
+/* The longest catalog path, made absolute: SQLite's unix files take at
+ * most 512 bytes, and it opens the catalog's "-journal" beside it. */
+#define CLI_MAX_CATALOG_PATH (512 - 8)
+
 /* Largest input document stream read from a file or stdin. */
 #define CLI_MAX_INPUT (256u << 20)
 
@@ -57,16 +61,62 @@ struct args {
 
 static const char *progname = "cloudos";
 
+/*
+ * The one way a message reaches stderr: "PROG: MSG\n" on one line, with
+ * what could break the line or the terminal escaped, since messages echo
+ * what users typed: \n \t \r, \xHH for other C0 controls, DEL and bytes
+ * that are not UTF-8 (ESC is \x1b), \uHHHH for C1 controls and the
+ * invisible format characters (bidi overrides such as U+202E, zero-width
+ * ones, the line separators).  Printable UTF-8 is kept as it is.
+ */
+static void
+put_line(const char *prog, const char *msg)
+{
+	size_t i = 0, n = strlen(msg), len;
+	unsigned long cp;
+
+	fprintf(stderr, "%s: ", prog);
+	while (i < n) {
+		len = valid_utf8_char(msg + i, n - i, &cp);
+		if (len == 0) {
+			fprintf(stderr, "\\x%02x", (unsigned char)msg[i]);
+			len = 1;
+		} else if (cp == '\n') {
+			fputs("\\n", stderr);
+		} else if (cp == '\t') {
+			fputs("\\t", stderr);
+		} else if (cp == '\r') {
+			fputs("\\r", stderr);
+		} else if (cp < 0x20 || cp == 0x7f) {
+			fprintf(stderr, "\\x%02lx", cp);
+		} else if (valid_invisible(cp)) {
+			fprintf(stderr, cp > 0xffff ? "\\U%08lx" : "\\u%04lx",
+			    cp);
+		} else {
+			fwrite(msg + i, 1, len, stderr);
+		}
+		i += len;
+	}
+	fputc('\n', stderr);
+}
+
+static void
+vput_line(const char *prog, const char *fmt, va_list ap)
+{
+	char msg[4096];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	put_line(prog, msg);
+}
+
 static void
 die_usage(const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "%s: ", progname);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vput_line(progname, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	exit(CERR_USAGE);
 }
 
@@ -511,11 +561,9 @@ cli_remark(struct ctx *ctx, const char *fmt, ...)
 
 	if (ctx->quiet)
 		return;
-	fprintf(stderr, "%s: ", ctx->prog);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vput_line(ctx->prog, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 void
@@ -524,11 +572,9 @@ cli_error(struct ctx *ctx, const char *fmt, ...)
 	va_list ap;
 
 	fflush(stdout);
-	fprintf(stderr, "%s: ", ctx->prog);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vput_line(ctx->prog, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 static int
@@ -558,8 +604,7 @@ cli_read_docs(const char *file, struct doclist *out, struct cerr *err)
 	int rc;
 
 	if (strcmp(file, "-") != 0 && (fp = fopen(file, "r")) == NULL)
-		return cerr_set(err, errno == ENOENT ? CERR_NOTFOUND :
-		    errno == EACCES ? CERR_PERM : CERR_FAIL,
+		return cerr_set(err, cerr_errno_code(errno, CERR_FAIL),
 		    "cannot open '%s': %s", file, strerror(errno));
 	rc = read_all(fp, name, &b, err);
 	if (fp != stdin)
@@ -591,7 +636,7 @@ tally_one(struct ctx *ctx, struct tally *t, int rc, struct cerr *one,
 		cerr_set(err, one->code, "%s", one->msg);
 		return;
 	}
-	fprintf(stderr, "%s: %s\n", ctx->prog, one->msg);
+	put_line(ctx->prog, one->msg);
 }
 
 static int
@@ -769,6 +814,23 @@ out:
 	return rc ? rc : err->code;
 }
 
+/* A catalog path SQLite can open: too long is a usage error, as for
+ * any path, rather than SQLite's "unable to open database file". */
+static int
+catalog_path_ok(const char *path, struct cerr *err)
+{
+	char cwd[4096];
+	size_t n = strlen(path);
+
+	if (path[0] != '/' && getcwd(cwd, sizeof(cwd)))
+		n += strlen(cwd) + 1;
+	if (n > CLI_MAX_CATALOG_PATH)
+		return cerr_set(err, CERR_USAGE, "catalog path is too long "
+		    "(%zu bytes made absolute, at most %d)", n,
+		    CLI_MAX_CATALOG_PATH);
+	return 0;
+}
+
 static int
 finish_stdout(struct ctx *ctx, struct cerr *err)
 {
@@ -860,7 +922,9 @@ cli_main(const struct prog *p, int argc, char **argv)
 		if (path == NULL && (path = getenv("CLOUDOS_CATALOG")) &&
 		    *path == '\0')
 			path = NULL;
-		if (catalog_open(path ? path : CLOUDOS_DEFAULT_CATALOG,
+		if (catalog_path_ok(path ? path : CLOUDOS_DEFAULT_CATALOG,
+		    &err) ||
+		    catalog_open(path ? path : CLOUDOS_DEFAULT_CATALOG,
 		    (cmd->flags & CMD_WRITE) ? 0 : CATALOG_READ, &ctx.cat,
 		    &err))
 			goto fail;
@@ -881,7 +945,7 @@ fail:
 	rc = err.code;
 	if (rc) {
 		fflush(stdout);
-		fprintf(stderr, "%s: %s\n", p->name, err.msg);
+		put_line(p->name, err.msg);
 	}
 done:
 	out_free(ctx.out);

@@ -301,9 +301,8 @@ secgroup_create(struct ctx *ctx, const char *name, const char *description,
 	if (valid_name("security group", name, err) ||
 	    valid_visibility(visibility, err))
 		return err->code;
-	if (description && !valid_utf8(description, strlen(description)))
-		return cerr_set(err, CERR_USAGE, "description: not valid "
-		    "UTF-8");
+	if (valid_description(description, err))
+		return err->code;
 	catalog_now(now);
 	if (catalog_begin(ctx->cat, err))
 		return err->code;
@@ -869,6 +868,7 @@ sg_doc_read(const struct doc *d, const char *where, const char **name,
 		return cerr_wrap(err, "%s", where);
 	}
 	if (valid_name("security group", *name, err) ||
+	    valid_description(*desc, err) ||
 	    (*vis && valid_visibility(*vis, err)))
 		return cerr_wrap(err, "%s", where);
 	if (rules && rules->type != DOC_NULL && rules->type != DOC_LIST) {

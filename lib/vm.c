@@ -35,7 +35,6 @@
 #include "rows.h"
 #include "compat.h"
 
-#define VM_MAX_CPU 1024
 /* disks take sdb to sdz (sda is the seed's CD-ROM) */
 #define VM_MAX_DISKS 25
 

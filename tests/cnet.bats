@@ -490,3 +490,31 @@ YAML
 	assert_output ""
 	[ "$stderr" = "cnet: user 'alice' may not create bridge networks (admins only)" ]
 }
+
+@test "cnet: control characters echoed in errors are escaped, one line" {
+	refused 3 'cnet: no network '"'"'a\x1bb'"'"'' cnet show "$(printf 'a\x1bb')"
+	[ "${#stderr_lines[@]}" -eq 1 ]
+	refused 3 'cnet: no network '"'"'a\nb\tc\rd\x7f\x01'"'"'' cnet show "$(printf 'a\nb\tc\rd\x7f\x01')"
+	[ "${#stderr_lines[@]}" -eq 1 ]
+	# C1 controls and bidi overrides as \u, bytes that are not UTF-8 as \x;
+	# printable UTF-8 as it is
+	refused 3 'cnet: no network '"'"'\u0085\u202eé\u200b\ufeff\xff\xc3'"'"'' \
+	    cnet show "$(printf '\xc2\x85\xe2\x80\xae\xc3\xa9\xe2\x80\x8b\xef\xbb\xbf\xff\xc3')"
+	# a usage error echoing an option's value too
+	run -2 --separate-stderr cnet create n --mode "$(printf 'x\ny')" --cidr 10.0.0.0/24
+	[ "$stderr" = 'cnet: invalid mode '"'"'x\ny'"'"' (nat, routed, isolated or bridge)' ]
+}
+
+@test "cnet refuses names with control or format characters, and all-digit names however long" {
+	refused 2 "cnet: network name holds a control or format character (U+202E)" \
+	    cnet create "$(printf 'evil\xe2\x80\xaegpj.exe')" --mode nat --cidr 10.0.0.0/24
+	refused 2 "cnet: network name holds a control or format character (U+0085)" \
+	    cnet create "$(printf 'a\xc2\x85b')" --mode nat --cidr 10.0.0.0/24
+	refused 2 "cnet: network name holds a control or format character (U+200B)" \
+	    cnet create "$(printf 'a\xe2\x80\x8bb')" --mode nat --cidr 10.0.0.0/24
+	refused 2 "cnet: network name '99999999999999999999' is all digits (it would read as an id)" \
+	    cnet create 99999999999999999999 --mode nat --cidr 10.0.0.0/24
+	refused 3 "cnet: no network '99999999999999999999'" cnet show 99999999999999999999
+	refused 2 "cnet: security group name '123456789012345678901234567890' is all digits (it would read as an id)" \
+	    cnet secgroup create 123456789012345678901234567890
+}

@@ -441,3 +441,32 @@ EOF_CASES
 	[[ "$stderr" == *"1 of 2 documents failed"* ]]
 	run -0 cvm delete one
 }
+
+@test "cvm refuses a VM name with U+202E and escapes control characters it echoes" {
+	before=$(catalog_digest)
+	run -2 --separate-stderr cvm create - <<<"$(printf 'name: "evil\\u202eexe"\ncpu: 1\nmemory: 64MiB\n')"
+	assert_output ""
+	[ "$stderr" = "cvm: <stdin>: line 1: vm name holds a control or format character (U+202E)" ]
+	run -3 --separate-stderr cvm show "$(printf 'a\x1bb')"
+	assert_output ""
+	[ "$stderr" = 'cvm: no vm '"'"'a\x1bb'"'" ]
+	[ "${#stderr_lines[@]}" -eq 1 ]
+	run -3 --separate-stderr cvm show "$(printf 'a\x1b[31mred\nnext')"
+	[ "$stderr" = 'cvm: no vm '"'"'a\x1b[31mred\nnext'"'" ]
+	[ "${#stderr_lines[@]}" -eq 1 ]
+	run -3 --separate-stderr cvm show 99999999999999999999
+	[ "$stderr" = "cvm: no vm '99999999999999999999'" ]
+	[ "$(catalog_digest)" = "$before" ]
+}
+
+@test "cvm: a path too long is a usage error (exit 2)" {
+	long="$BATS_TEST_TMPDIR/$(head -c 300 /dev/zero | tr '\0' x).yaml"
+	before=$(catalog_digest)
+	run -2 --separate-stderr cvm create "$long"
+	assert_output ""
+	[ "$stderr" = "cvm: cannot open '$long': File name too long" ]
+	[ "$(catalog_digest)" = "$before" ]
+	run -2 --separate-stderr cvm list -c "/tmp/$(head -c 5000 /dev/zero | tr '\0' x)/catalog.db"
+	assert_output ""
+	[ "$stderr" = "cvm: catalog path is too long (5016 bytes made absolute, at most 504)" ]
+}

@@ -484,9 +484,12 @@ YAML
 	cacct user add alice --uid 6101 >/dev/null
 	chmod 0666 "$dir"/catalog.db*
 	before=$(catalog_digest)
-	run -4 --separate-stderr setpriv --reuid 6101 --regid 6101 --clear-groups -- \
+	run --separate-stderr setpriv --reuid 6101 --regid 6101 --clear-groups -- \
 	    cnet create lan --mode bridge --bridge br0 --cidr 192.168.50.0/24
+	after=$(catalog_digest)
 	rm -rf "$dir"
+	[ "$status" -eq 4 ]
+	[ "$after" = "$before" ]
 	assert_output ""
 	[ "$stderr" = "cnet: user 'alice' may not create bridge networks (admins only)" ]
 }

@@ -92,3 +92,13 @@ setup() {
 	[ "$output" = 1 ]
 	[ "$waited" -ge 1000 ]
 }
+
+@test "catalog: a schema 11 catalog is migrated: its affinity groups become private" {
+	export CLOUDOS_CATALOG="$BATS_TEST_TMPDIR/catalog.db"
+	csched group create web --anti-affinity -q >/dev/null
+	# as schema 11 left it: no visibility column
+	sqlite3 "$CLOUDOS_CATALOG" 'ALTER TABLE vm_groups DROP COLUMN visibility; PRAGMA user_version = 11'
+	run -0 csched group show web -o json
+	[ "$(jq -r '[.name, .visibility] | @tsv' <<<"$output")" = "$(printf 'web\tprivate')" ]
+	[ "$(sqlite3 "$CLOUDOS_CATALOG" 'PRAGMA user_version')" = 12 ]
+}

@@ -93,9 +93,9 @@ chost_set(struct ctx *ctx, struct args *a, struct cerr *err)
 }
 
 static const struct cli_route chost_routes[] = {
-	{ "Host", host_apply },
-	{ "Cluster", cluster_apply },
-	{ NULL, NULL },
+	{ "Host", host_apply, host_check },
+	{ "Cluster", cluster_apply, cluster_check },
+	{ NULL, NULL, NULL },
 };
 
 static int

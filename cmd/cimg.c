@@ -10,6 +10,7 @@
 #include "labels.h"
 #include "progress.h"
 #include "units.h"
+#include "valid.h"
 #include "compat.h"
 
 static void
@@ -127,9 +128,9 @@ set_one(struct ctx *ctx, struct args *a, const char *ref, struct cerr *err)
 	spec_from_args(a, &spec);
 	if (cpu) {
 		spec.cpu = strtoll(cpu, &end, 10);
-		if (*cpu < '1' || *cpu > '9' || *end || spec.cpu > 4096)
+		if (*cpu < '1' || *cpu > '9' || *end || spec.cpu > VM_MAX_CPU)
 			return cerr_set(err, CERR_USAGE, "--cpu: expected 1 to "
-			    "4096 vCPUs, found '%s'", cpu);
+			    "%d vCPUs, found '%s'", VM_MAX_CPU, cpu);
 	}
 	if (mem && units_parse_mib(mem, &spec.memory, err))
 		return cerr_wrap(err, "--memory");
@@ -196,8 +197,8 @@ VIS_CMD(cimg_publish, "public")
 VIS_CMD(cimg_unpublish, "private")
 
 static const struct cli_route cimg_routes[] = {
-	{ "Image", img_apply },
-	{ NULL, NULL },
+	{ "Image", img_apply, img_check },
+	{ NULL, NULL, NULL },
 };
 
 static int

@@ -416,9 +416,9 @@ cnet_sg_refresh(struct ctx *ctx, struct args *a, struct cerr *err)
 }
 
 static const struct cli_route cnet_routes[] = {
-	{ "Network", net_apply },
-	{ "SecurityGroup", secgroup_apply },
-	{ NULL, NULL },
+	{ "Network", net_apply, net_check },
+	{ "SecurityGroup", secgroup_apply, secgroup_check },
+	{ NULL, NULL, NULL },
 };
 
 static int

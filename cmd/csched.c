@@ -117,7 +117,7 @@ apply_one(struct ctx *ctx, struct args *a, const struct doc *d,
 static int
 csched_apply(struct ctx *ctx, struct args *a, struct cerr *err)
 {
-	return cli_each_doc(ctx, a, 0, apply_one, err);
+	return cli_each_doc(ctx, a, 0, sched_check, apply_one, err);
 }
 
 static int
@@ -165,9 +165,31 @@ csched_group_create(struct ctx *ctx, struct args *a, struct cerr *err)
 	if (aff == anti)
 		return cerr_set(err, CERR_USAGE, "group create needs "
 		    "--affinity or --anti-affinity");
-	if (sched_group_create(ctx, args_pos(a, 0), anti, &out, err))
+	if (sched_group_create(ctx, args_pos(a, 0), anti,
+	    args_str(a, "visibility"), &out, err))
 		return err->code;
 	return cli_emit_free(ctx, out, err);
+}
+
+static int
+group_set_one(struct ctx *ctx, struct args *a, const char *ref,
+    struct cerr *err)
+{
+	struct doc *out = NULL;
+
+	if (sched_group_set_visibility(ctx, ref, args_str(a, "visibility"),
+	    &out, err))
+		return err->code;
+	return cli_emit_result(ctx, out, err);
+}
+
+static int
+csched_group_set(struct ctx *ctx, struct args *a, struct cerr *err)
+{
+	if (args_str(a, "visibility") == NULL)
+		return cerr_set(err, CERR_USAGE, "group set needs "
+		    "--visibility");
+	return cli_each_ref(ctx, a, "AffinityGroup", group_set_one, err);
 }
 
 static int
@@ -236,6 +258,12 @@ static const struct opt rebalance_opts[] = {
 static const struct opt group_create_opts[] = {
 	{ "affinity", 0, OPT_BOOL, NULL, "its VMs run on one host" },
 	{ "anti-affinity", 0, OPT_BOOL, NULL, "its VMs run on different hosts" },
+	{ "visibility", 0, OPT_STR, "V", "private (the default), group or public" },
+	{ NULL, 0, 0, NULL, NULL },
+};
+
+static const struct opt group_set_opts[] = {
+	{ "visibility", 0, OPT_STR, "V", "private, group or public" },
 	{ NULL, 0, 0, NULL, NULL },
 };
 
@@ -253,11 +281,14 @@ static const struct cmd csched_cmds[] = {
 	{ "explain", csched_explain, NULL, CMD_READ, "VM...|-",
 	  "why VMs are pending, and what the engine says now" },
 	{ "group create", csched_group_create, group_create_opts, CMD_WRITE,
-	  "NAME --affinity|--anti-affinity", "make an affinity group" },
+	  "NAME --affinity|--anti-affinity [--visibility V]",
+	  "make an affinity group" },
 	{ "group list", csched_group_list, NULL, CMD_READ, "",
 	  "list affinity groups" },
 	{ "group show", csched_group_show, NULL, CMD_READ, "GROUP...|-",
 	  "show affinity groups" },
+	{ "group set", csched_group_set, group_set_opts, CMD_WRITE,
+	  "GROUP...|- --visibility V", "share affinity groups, or stop" },
 	{ "group remove", csched_group_remove, NULL, CMD_WRITE, "GROUP...|-",
 	  "remove affinity groups no VM is in" },
 	{ NULL, NULL, NULL, 0, NULL, NULL },
@@ -268,12 +299,19 @@ csched_complete(struct ctx *ctx, const char *cmd, const char *opt,
     const char *prefix, void (*each)(const char *))
 {
 	static const char *const policies[] = { "pack", "spread", NULL };
+	static const char *const vis[] = { "private", "group", "public",
+	    NULL };
+	const char *const *words = NULL;
 	size_t i;
 
-	if (opt && strcmp(opt, "policy") == 0) {
-		for (i = 0; policies[i]; i++)
-			if (strncmp(policies[i], prefix, strlen(prefix)) == 0)
-				each(policies[i]);
+	if (opt && strcmp(opt, "policy") == 0)
+		words = policies;
+	else if (opt && strcmp(opt, "visibility") == 0)
+		words = vis;
+	if (words) {
+		for (i = 0; words[i]; i++)
+			if (strncmp(words[i], prefix, strlen(prefix)) == 0)
+				each(words[i]);
 		return true;
 	}
 	if (opt == NULL && strncmp(cmd, "group ", 6) == 0) {

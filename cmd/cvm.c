@@ -77,7 +77,7 @@ cvm_create(struct ctx *ctx, struct args *a, struct cerr *err)
 	 * batch (each VM a savepoint) instead of one per VM */
 	if ((o.queue || o.hold) && vm_batch_begin(ctx, err))
 		return err->code;
-	cli_each_doc(ctx, a, (int)n, create_one, err);
+	cli_each_doc(ctx, a, (int)n, vm_check, create_one, err);
 	if (o.queue || o.hold) {
 		struct cerr end = { 0 };
 
@@ -97,8 +97,8 @@ apply_vm(struct ctx *ctx, const struct doc *d, const char *where,
 }
 
 static const struct cli_route cvm_routes[] = {
-	{ "VM", apply_vm },
-	{ NULL, NULL },
+	{ "VM", apply_vm, vm_check },
+	{ NULL, NULL, NULL },
 };
 
 static int

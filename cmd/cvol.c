@@ -236,9 +236,9 @@ cvol_detach(struct ctx *ctx, struct args *a, struct cerr *err)
 }
 
 static const struct cli_route cvol_routes[] = {
-	{ "Datastore", vol_ds_apply },
-	{ "Volume", vol_apply },
-	{ NULL, NULL },
+	{ "Datastore", vol_ds_apply, vol_ds_check },
+	{ "Volume", vol_apply, vol_check },
+	{ NULL, NULL, NULL },
 };
 
 static int

@@ -412,6 +412,12 @@ static const char *const migrations[] = {
 	"    AND state = 'used' AND NOT EXISTS (SELECT 1 FROM vm_disks"
 	"    WHERE image_id = OLD.image_id);"
 	"  END;",
+	/* 11 -> 12: affinity groups are shared as networks and images are:
+	 * private to the owner (what groups made before were meant to be),
+	 * to the owner's group, or public */
+	"ALTER TABLE vm_groups ADD COLUMN visibility TEXT NOT NULL"
+	"  DEFAULT 'private'"
+	"  CHECK (visibility IN ('private', 'group', 'public'));",
 };
 
 int

@@ -1,6 +1,7 @@
 /*
  * cerr.c - core: the error type.  Includes only the C library.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -49,6 +50,25 @@ cerr_wrap(struct cerr *err, const char *fmt, ...)
 	msg[n + old] = '\0';
 	memcpy(err->msg, msg, sizeof(msg));
 	return err->code;
+}
+
+int
+cerr_errno_code(int e, int dflt)
+{
+	switch (e) {
+	case ENOENT:
+	case ENOTDIR:
+		return CERR_NOTFOUND;
+	case EACCES:
+	case EPERM:
+	case EROFS:
+		return CERR_PERM;
+	case ENAMETOOLONG:
+	case ELOOP:
+		return CERR_USAGE;
+	default:
+		return dflt;
+	}
 }
 
 void

@@ -38,6 +38,11 @@ int cerr_vset(struct cerr *err, int code, const char *fmt, va_list ap)
 int cerr_wrap(struct cerr *err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* The code for errno e after a call on a path the user gave: not found
+ * (ENOENT, ENOTDIR), permission (EACCES, EPERM, EROFS), usage for a path
+ * too long or looping (ENAMETOOLONG, ELOOP), dflt otherwise. */
+int cerr_errno_code(int e, int dflt);
+
 /* Forget the error held by err. */
 void cerr_clear(struct cerr *err);
 

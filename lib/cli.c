@@ -28,6 +28,10 @@
 #define CLOUDOS_DEFAULT_CATALOG "/var/lib/cloudos/catalog.db"
 #endif
 
+/* The longest catalog path, made absolute: SQLite's unix files take at
+ * most 512 bytes, and it opens the catalog's "-journal" beside it. */
+#define CLI_MAX_CATALOG_PATH (512 - 8)
+
 static const struct opt global_opts[] = {
 	{ "catalog", 'c', OPT_STR, "PATH", "the catalog (also $CLOUDOS_CATALOG)" },
 	{ "output", 'o', OPT_STR, "FMT", "table, yaml, json or ids (also $CLOUDOS_OUTPUT)" },
@@ -55,16 +59,62 @@ struct args {
 
 static const char *progname = "cloudos";
 
+/*
+ * The one way a message reaches stderr: "PROG: MSG\n" on one line, with
+ * what could break the line or the terminal escaped, since messages echo
+ * what users typed: \n \t \r, \xHH for other C0 controls, DEL and bytes
+ * that are not UTF-8 (ESC is \x1b), \uHHHH for C1 controls and the
+ * invisible format characters (bidi overrides such as U+202E, zero-width
+ * ones, the line separators).  Printable UTF-8 is kept as it is.
+ */
+static void
+put_line(const char *prog, const char *msg)
+{
+	size_t i = 0, n = strlen(msg), len;
+	unsigned long cp;
+
+	fprintf(stderr, "%s: ", prog);
+	while (i < n) {
+		len = valid_utf8_char(msg + i, n - i, &cp);
+		if (len == 0) {
+			fprintf(stderr, "\\x%02x", (unsigned char)msg[i]);
+			len = 1;
+		} else if (cp == '\n') {
+			fputs("\\n", stderr);
+		} else if (cp == '\t') {
+			fputs("\\t", stderr);
+		} else if (cp == '\r') {
+			fputs("\\r", stderr);
+		} else if (cp < 0x20 || cp == 0x7f) {
+			fprintf(stderr, "\\x%02lx", cp);
+		} else if (valid_invisible(cp)) {
+			fprintf(stderr, cp > 0xffff ? "\\U%08lx" : "\\u%04lx",
+			    cp);
+		} else {
+			fwrite(msg + i, 1, len, stderr);
+		}
+		i += len;
+	}
+	fputc('\n', stderr);
+}
+
+static void
+vput_line(const char *prog, const char *fmt, va_list ap)
+{
+	char msg[4096];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	put_line(prog, msg);
+}
+
 static void
 die_usage(const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "%s: ", progname);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vput_line(progname, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	exit(CERR_USAGE);
 }
 
@@ -509,11 +559,9 @@ cli_remark(struct ctx *ctx, const char *fmt, ...)
 
 	if (ctx->quiet)
 		return;
-	fprintf(stderr, "%s: ", ctx->prog);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vput_line(ctx->prog, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 void
@@ -522,11 +570,9 @@ cli_error(struct ctx *ctx, const char *fmt, ...)
 	va_list ap;
 
 	fflush(stdout);
-	fprintf(stderr, "%s: ", ctx->prog);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vput_line(ctx->prog, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 static int
@@ -556,8 +602,7 @@ cli_read_docs(const char *file, struct doclist *out, struct cerr *err)
 	int rc;
 
 	if (strcmp(file, "-") != 0 && (fp = fopen(file, "r")) == NULL)
-		return cerr_set(err, errno == ENOENT ? CERR_NOTFOUND :
-		    errno == EACCES ? CERR_PERM : CERR_FAIL,
+		return cerr_set(err, cerr_errno_code(errno, CERR_FAIL),
 		    "cannot open '%s': %s", file, strerror(errno));
 	rc = read_all(fp, name, &b, err);
 	if (fp != stdin)
@@ -589,7 +634,7 @@ tally_one(struct ctx *ctx, struct tally *t, int rc, struct cerr *one,
 		cerr_set(err, one->code, "%s", one->msg);
 		return;
 	}
-	fprintf(stderr, "%s: %s\n", ctx->prog, one->msg);
+	put_line(ctx->prog, one->msg);
 }
 
 static int
@@ -673,9 +718,51 @@ out:
 	return rc ? rc : err->code;
 }
 
+/* Where document j of input l is, for messages: "FILE: line N". */
+static void
+doc_where(const struct doclist *l, size_t j, char *where, size_t size)
+{
+	snprintf(where, size, "%s: line %d", l->source, l->v[j]->line);
+}
+
+/* Check every document before any is acted on: a bad one is printed (if
+ * more than one) or left in err (if it is the only one). */
+static int
+check_all(struct ctx *ctx, const struct doclist *lists, size_t nfiles,
+    cli_check_fn check, struct cerr *err)
+{
+	size_t i, j, bad = 0, total = 0;
+	struct cerr first = { 0 };
+
+	for (i = 0; i < nfiles; i++) {
+		for (j = 0; j < lists[i].n; j++) {
+			struct cerr one = { 0 };
+			char where[512];
+
+			total++;
+			doc_where(&lists[i], j, where, sizeof(where));
+			if (check(lists[i].v[j], where, &one) == 0)
+				continue;
+			if (++bad == 1) {
+				first = one;
+				continue;
+			}
+			if (bad == 2)
+				cli_error(ctx, "%s", first.msg);
+			cli_error(ctx, "%s", one.msg);
+		}
+	}
+	if (bad == 1)
+		return cerr_set(err, first.code, "%s", first.msg);
+	if (bad > 1)
+		return cerr_set(err, CERR_USAGE, "%zu of %zu documents are "
+		    "invalid (nothing was done)", bad, total);
+	return 0;
+}
+
 int
-cli_each_doc(struct ctx *ctx, struct args *a, int repeat, cli_doc_fn fn,
-    struct cerr *err)
+cli_each_doc(struct ctx *ctx, struct args *a, int repeat,
+    cli_check_fn check, cli_doc_fn fn, struct cerr *err)
 {
 	struct doclist *lists = NULL;
 	const char *file = args_str(a, "file");
@@ -700,13 +787,15 @@ cli_each_doc(struct ctx *ctx, struct args *a, int repeat, cli_doc_fn fn,
 		rc = cerr_set(err, CERR_USAGE, "no documents in the input");
 		goto out;
 	}
+	/* then check every document: a bad one changes nothing either */
+	if (check && (rc = check_all(ctx, lists, nfiles, check, err)))
+		goto out;
 	for (i = 0; i < nfiles; i++) {
 		for (j = 0; j < lists[i].n && !out_gone(ctx->out); j++) {
 			char where[512];
 			int n = repeat > 0 ? 1 : 0;
 
-			snprintf(where, sizeof(where), "%s: line %d",
-			    lists[i].source, lists[i].v[j]->line);
+			doc_where(&lists[i], j, where, sizeof(where));
 			do {
 				struct cerr one = { 0 };
 
@@ -721,6 +810,23 @@ out:
 		doclist_release(&lists[i]);
 	free(lists);
 	return rc ? rc : err->code;
+}
+
+/* A catalog path SQLite can open: too long is a usage error, as for
+ * any path, rather than SQLite's "unable to open database file". */
+static int
+catalog_path_ok(const char *path, struct cerr *err)
+{
+	char cwd[4096];
+	size_t n = strlen(path);
+
+	if (path[0] != '/' && getcwd(cwd, sizeof(cwd)))
+		n += strlen(cwd) + 1;
+	if (n > CLI_MAX_CATALOG_PATH)
+		return cerr_set(err, CERR_USAGE, "catalog path is too long "
+		    "(%zu bytes made absolute, at most %d)", n,
+		    CLI_MAX_CATALOG_PATH);
+	return 0;
 }
 
 static int
@@ -814,7 +920,9 @@ cli_main(const struct prog *p, int argc, char **argv)
 		if (path == NULL && (path = getenv("CLOUDOS_CATALOG")) &&
 		    *path == '\0')
 			path = NULL;
-		if (catalog_open(path ? path : CLOUDOS_DEFAULT_CATALOG,
+		if (catalog_path_ok(path ? path : CLOUDOS_DEFAULT_CATALOG,
+		    &err) ||
+		    catalog_open(path ? path : CLOUDOS_DEFAULT_CATALOG,
 		    (cmd->flags & CMD_WRITE) ? 0 : CATALOG_READ, &ctx.cat,
 		    &err))
 			goto fail;
@@ -835,7 +943,7 @@ fail:
 	rc = err.code;
 	if (rc) {
 		fflush(stdout);
-		fprintf(stderr, "%s: %s\n", p->name, err.msg);
+		put_line(p->name, err.msg);
 	}
 done:
 	out_free(ctx.out);
@@ -849,22 +957,46 @@ done:
 static const struct cli_route *apply_routes;
 static bool apply_kindless;
 
+static const struct cli_route *
+apply_route(const struct doc *d, const char *where, struct cerr *err)
+{
+	const char *kind = doc_get_str(d, "kind");
+	const struct cli_route *r = apply_routes;
+
+	if (kind == NULL && !apply_kindless) {
+		cerr_set(err, CERR_USAGE, "%s: kind: missing (apply needs it "
+		    "to route the document)", where);
+		return NULL;
+	}
+	if (kind)
+		for (; r->kind && strcmp(r->kind, kind) != 0; r++)
+			;
+	return r;
+}
+
+static int
+apply_check(const struct doc *d, const char *where, struct cerr *err)
+{
+	const struct cli_route *r = apply_route(d, where, err);
+
+	if (r == NULL)
+		return err->code;
+	if (r->kind == NULL || r->check == NULL)
+		return 0;
+	return r->check(d, where, err);
+}
+
 static int
 apply_one(struct ctx *ctx, struct args *a, const struct doc *d,
     const char *where, int n, struct cerr *err)
 {
-	const char *kind = doc_get_str(d, "kind");
-	const struct cli_route *r = apply_routes;
+	const struct cli_route *r = apply_route(d, where, err);
 	struct doc *out = NULL;
 
 	(void)a;
 	(void)n;
-	if (kind == NULL && !apply_kindless)
-		return cerr_set(err, CERR_USAGE, "%s: kind: missing (apply "
-		    "needs it to route the document)", where);
-	if (kind)
-		for (; r->kind && strcmp(r->kind, kind) != 0; r++)
-			;
+	if (r == NULL)
+		return err->code;
 	if (r->kind == NULL)
 		return cli_emit(ctx, d, err);	/* the next program's */
 	if (r->fn(ctx, d, where, &out, err)) {
@@ -880,5 +1012,5 @@ cli_apply(struct ctx *ctx, struct args *a, const struct cli_route *routes,
 {
 	apply_routes = routes;
 	apply_kindless = kindless;
-	return cli_each_doc(ctx, a, 0, apply_one, err);
+	return cli_each_doc(ctx, a, 0, apply_check, apply_one, err);
 }

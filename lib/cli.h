@@ -95,17 +95,29 @@ int cli_read_docs(const char *file, struct doclist *out, struct cerr *err);
  * stderr as it happens; the result is 0, the one failure's code when only
  * one object was named (left in err, not printed), the common code when
  * all failed alike, or CERR_PARTIAL.
+ *
+ * A batch is atomic for bad input: cli_each_doc reads and parses every
+ * input, then calls check (when not NULL) on every document, and only
+ * when all pass calls fn on any.  check does what can be done with the
+ * document alone (no catalog, no hypervisor); a bad document is printed
+ * (with where it is) and nothing is done: the result is the code of the
+ * one bad document, or CERR_USAGE when several are bad.  So only run-time
+ * failures can make a batch partial.
  */
 typedef int (*cli_ref_fn)(struct ctx *ctx, struct args *a, const char *ref,
     struct cerr *err);
 typedef int (*cli_doc_fn)(struct ctx *ctx, struct args *a,
     const struct doc *d, const char *where, int n, struct cerr *err);
+/* A service's check of one document (where: "FILE: line N"), wrapping its
+ * error with where; 0 or CERR_USAGE. */
+typedef int (*cli_check_fn)(const struct doc *d, const char *where,
+    struct cerr *err);
 int cli_each_ref(struct ctx *ctx, struct args *a, const char *kind,
     cli_ref_fn fn, struct cerr *err);
 /* With repeat > 0, fn is called repeat times per document, with n from 1
  * to repeat (n is 0 otherwise), each call one object of the batch. */
-int cli_each_doc(struct ctx *ctx, struct args *a, int repeat, cli_doc_fn fn,
-    struct cerr *err);
+int cli_each_doc(struct ctx *ctx, struct args *a, int repeat,
+    cli_check_fn check, cli_doc_fn fn, struct cerr *err);
 
 /*
  * apply (CONTRACT.md): every document of the inputs goes, by its kind, to
@@ -113,13 +125,15 @@ int cli_each_doc(struct ctx *ctx, struct args *a, int repeat, cli_doc_fn fn,
  * -q); documents of other kinds pass through to stdout unchanged, in
  * order, for the next program of a pipe.  A document without a kind goes
  * to routes[0] when kindless is true, and is refused otherwise.  routes
- * ends with a NULL kind.
+ * ends with a NULL kind.  Every document of a routed kind is checked by
+ * its route's check before any is applied (see cli_each_doc).
  */
 typedef int (*cli_apply_fn)(struct ctx *ctx, const struct doc *d,
     const char *where, struct doc **out, struct cerr *err);
 struct cli_route {
 	const char *kind;
 	cli_apply_fn fn;
+	cli_check_fn check;	/* NULL: the document is not checked first */
 };
 int cli_apply(struct ctx *ctx, struct args *a, const struct cli_route *routes,
     bool kindless, struct cerr *err);

@@ -165,6 +165,19 @@ fail:
 }
 
 int
+cluster_check(const struct doc *d, const char *where, struct cerr *err)
+{
+	const struct doc *v = doc_map_get(d, "name");
+
+	if (v == NULL || v->type != DOC_STR)
+		cerr_set(err, CERR_USAGE, "name: %s", v ? "expected a string" :
+		    "missing");
+	else
+		valid_name("cluster", v->u.s, err);
+	return err->code ? cerr_wrap(err, "%s", where) : 0;
+}
+
+int
 cluster_apply(struct ctx *ctx, const struct doc *d, const char *where,
     struct doc **out, struct cerr *err)
 {

@@ -27,6 +27,8 @@ int cluster_show(struct ctx *ctx, const char *ref, struct doc **out,
 int cluster_list(struct ctx *ctx, emit_fn emit, struct cerr *err);
 /* Refused with CERR_CONFLICT while hosts are in the cluster. */
 int cluster_remove(struct ctx *ctx, const char *ref, struct cerr *err);
+/* Check a Cluster document without the catalog (see cli_each_doc). */
+int cluster_check(const struct doc *d, const char *where, struct cerr *err);
 /* Create the cluster a Cluster document names, unless it exists (a
  * cluster has no settable fields yet, so an existing one is unchanged). */
 int cluster_apply(struct ctx *ctx, const struct doc *d, const char *where,

@@ -649,6 +649,39 @@ out:
 	return err->code;
 }
 
+/* The name and spec of a Host document, strings borrowed from d. */
+static int
+host_doc_read(const struct doc *d, const char *where, const struct doc **name,
+    struct host_spec *spec, struct cerr *err)
+{
+	const struct doc *v;
+
+	if ((v = doc_map_get(d, "name")) == NULL || v->type != DOC_STR) {
+		cerr_set(err, CERR_USAGE, "name: %s", v ? "expected a string" :
+		    "missing");
+		return cerr_wrap(err, "%s", where);
+	}
+	if (host_spec_from_doc(d, spec, err))
+		return cerr_wrap(err, "%s", where);
+	*name = v;
+	return 0;
+}
+
+int
+host_check(const struct doc *d, const char *where, struct cerr *err)
+{
+	struct host_spec spec = { 0 };
+	const struct doc *v;
+
+	if (host_doc_read(d, where, &v, &spec, err))
+		return err->code;
+	if (valid_name("host", v->u.s, err) ||
+	    ((spec.set & HS_URI) && check_uri(v->u.s, spec.uri, err)) ||
+	    ((spec.set & HS_ADDRESS) && check_address(spec.address, err)))
+		return cerr_wrap(err, "%s", where);
+	return 0;
+}
+
 int
 host_apply(struct ctx *ctx, const struct doc *d, const char *where,
     struct doc **out, struct cerr *err)
@@ -658,13 +691,8 @@ host_apply(struct ctx *ctx, const struct doc *d, const char *where,
 	const struct doc *v;
 	int exists;
 
-	if ((v = doc_map_get(d, "name")) == NULL || v->type != DOC_STR) {
-		cerr_set(err, CERR_USAGE, "name: %s", v ? "expected a string" :
-		    "missing");
-		return cerr_wrap(err, "%s", where);
-	}
-	if (host_spec_from_doc(d, &spec, err))
-		return cerr_wrap(err, "%s", where);
+	if (host_doc_read(d, where, &v, &spec, err))
+		return err->code;
 	if (catalog_query(ctx->cat, &st, err, "SELECT 1 FROM hosts WHERE "
 	    "name = ?", "s", v->u.s))
 		return err->code;

@@ -107,6 +107,9 @@ int host_update(struct ctx *ctx, const char *ref,
     const struct host_spec *spec, struct doc **out, struct cerr *err);
 /* Create or update the host a Host document names.  where prefixes
  * errors about the document. */
+/* Check a Host document as far as it can be without the catalog (the
+ * check of an apply batch, see cli_each_doc). */
+int host_check(const struct doc *d, const char *where, struct cerr *err);
 int host_apply(struct ctx *ctx, const struct doc *d, const char *where,
     struct doc **out, struct cerr *err);
 int host_show(struct ctx *ctx, const char *ref, struct doc **out,

@@ -219,13 +219,14 @@ check_word(const char *field, const char *s, struct cerr *err)
 static int
 check_spec(const struct img_spec *spec, struct cerr *err)
 {
-	if (spec->cpu < 0 || spec->cpu > 4096)
-		return cerr_set(err, CERR_USAGE, "cpu: expected 1 to 4096 "
-		    "vCPUs, found %lld", spec->cpu);
+	/* no more than a VM may have: a VM takes what its image suggests */
+	if (spec->cpu < 0 || spec->cpu > VM_MAX_CPU)
+		return cerr_set(err, CERR_USAGE, "cpu: expected 1 to %d "
+		    "vCPUs, found %lld", VM_MAX_CPU, spec->cpu);
 	if (spec->memory < 0)
 		return cerr_set(err, CERR_USAGE, "memory: expected a size");
 	if ((spec->name && valid_name("image", spec->name, err)) ||
-	    check_text("description", spec->description, err) ||
+	    valid_description(spec->description, err) ||
 	    check_word("os", spec->os, err) ||
 	    check_word("arch", spec->arch, err))
 		return err->code;
@@ -338,7 +339,7 @@ open_source(const char *source, int *fd, unsigned long long *size,
 		return cerr_set(err, CERR_NOTFOUND, "cannot import '%s': no "
 		    "such file", source);
 	if (*fd < 0)
-		return cerr_set(err, errno == EACCES ? CERR_PERM : CERR_FAIL,
+		return cerr_set(err, cerr_errno_code(errno, CERR_FAIL),
 		    "cannot import '%s': %s", source, errno == EACCES ?
 		    "permission denied" : strerror(errno));
 	if (fstat(*fd, &sb) != 0 || S_ISDIR(sb.st_mode)) {
@@ -2129,9 +2130,9 @@ img_export(struct ctx *ctx, const char *ref, const char *file,
 		fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
 		    0644);
 		if (fd < 0) {
-			cerr_set(err, errno == EACCES ? CERR_PERM : errno ==
-			    ENOENT ? CERR_NOTFOUND : CERR_FAIL, "%s: cannot "
-			    "create '%s': %s", what.s, file, strerror(errno));
+			cerr_set(err, cerr_errno_code(errno, CERR_FAIL),
+			    "%s: cannot create '%s': %s", what.s, file,
+			    strerror(errno));
 			goto out;
 		}
 	}
@@ -2468,23 +2469,22 @@ doc_field(const struct doc *d, const char *key, const char *where,
 	return 0;
 }
 
-int
-img_apply(struct ctx *ctx, const struct doc *d, const char *where,
-    struct doc **out, struct cerr *err)
+/* The spec and source of an Image document (borrowed from d), checked
+ * as far as the document alone allows. */
+static int
+img_doc_read(const struct doc *d, const char *where, struct img_spec *spec,
+    const char **source, struct cerr *err)
 {
-	struct img_spec spec = { 0 };
-	const char *source = NULL;
-	struct doc *cur = NULL;
 	const struct doc *lab = doc_map_get(d, "labels"), *v;
 
-	if (doc_field(d, "name", where, &spec.name, err) ||
-	    doc_field(d, "description", where, &spec.description, err) ||
-	    doc_field(d, "os", where, &spec.os, err) ||
-	    doc_field(d, "arch", where, &spec.arch, err) ||
-	    doc_field(d, "sha256", where, &spec.sha256, err) ||
-	    doc_field(d, "source", where, &source, err))
+	if (doc_field(d, "name", where, &spec->name, err) ||
+	    doc_field(d, "description", where, &spec->description, err) ||
+	    doc_field(d, "os", where, &spec->os, err) ||
+	    doc_field(d, "arch", where, &spec->arch, err) ||
+	    doc_field(d, "sha256", where, &spec->sha256, err) ||
+	    doc_field(d, "source", where, source, err))
 		return err->code;
-	if (spec.name == NULL) {
+	if (spec->name == NULL) {
 		cerr_set(err, CERR_USAGE, "name: missing");
 		return cerr_wrap(err, "%s", where);
 	}
@@ -2494,18 +2494,42 @@ img_apply(struct ctx *ctx, const struct doc *d, const char *where,
 			    "number of vCPUs");
 			return cerr_wrap(err, "%s", where);
 		}
-		spec.cpu = v->u.i;
+		spec->cpu = v->u.i;
 	}
 	if ((v = doc_map_get(d, "memory")) != NULL && v->type != DOC_NULL &&
-	    units_doc_mib(v, &spec.memory, err))
+	    units_doc_mib(v, &spec->memory, err))
 		return cerr_wrap(err, "%s: memory", where);
 	if (lab && lab->type != DOC_NULL) {
 		if (lab->type != DOC_MAP) {
 			cerr_set(err, CERR_USAGE, "labels: expected a map");
 			return cerr_wrap(err, "%s", where);
 		}
-		spec.labels = lab;
+		spec->labels = lab;
 	}
+	if (check_spec(spec, err))
+		return cerr_wrap(err, "%s", where);
+	return 0;
+}
+
+int
+img_check(const struct doc *d, const char *where, struct cerr *err)
+{
+	struct img_spec spec = { 0 };
+	const char *source = NULL;
+
+	return img_doc_read(d, where, &spec, &source, err);
+}
+
+int
+img_apply(struct ctx *ctx, const struct doc *d, const char *where,
+    struct doc **out, struct cerr *err)
+{
+	struct img_spec spec = { 0 };
+	const char *source = NULL;
+	struct doc *cur = NULL;
+
+	if (img_doc_read(d, where, &spec, &source, err))
+		return err->code;
 	if (img_find(ctx, spec.name, &cur, NULL, err) == 0) {
 		const char *name = spec.name;
 
@@ -2525,7 +2549,20 @@ img_apply(struct ctx *ctx, const struct doc *d, const char *where,
 		    spec.name);
 		return cerr_wrap(err, "%s", where);
 	}
-	return img_import(ctx, source, &spec, NULL, out, err);
+	if (img_import(ctx, source, &spec, NULL, out, err))
+		return err->code;
+	/* the import takes what the file says (an OVF's hardware); the
+	 * document's cpu and memory, when given, are what it suggests */
+	if (spec.cpu || spec.memory) {
+		struct img_spec size = { .cpu = spec.cpu,
+		    .memory = spec.memory };
+
+		doc_free(*out);
+		*out = NULL;
+		if (img_update(ctx, spec.name, &size, out, err))
+			return cerr_wrap(err, "%s", where);
+	}
+	return 0;
 }
 
 void

@@ -95,6 +95,8 @@ int img_set_visibility(struct ctx *ctx, const char *ref, const char *vis,
     struct doc **out, struct cerr *err);
 /* Refused with CERR_CONFLICT while the image is used or locked. */
 int img_delete(struct ctx *ctx, const char *ref, struct cerr *err);
+/* Check an Image document without the catalog (see cli_each_doc). */
+int img_check(const struct doc *d, const char *where, struct cerr *err);
 /* Update the image an Image document names, or import its source: when
  * none of that name exists. */
 int img_apply(struct ctx *ctx, const struct doc *d, const char *where,

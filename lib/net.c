@@ -333,19 +333,75 @@ bridge_ok(const char *s, struct cerr *err)
 	return 0;
 }
 
-/* A CIDR of family fam (4 or 6), host bits zero. */
+/*
+ * Blocks no network may hold (RFC 6890's special-purpose ranges that a
+ * host cannot route for guests): a network or range overlapping one is
+ * refused, for it would shadow the host's own loopback, link-local or
+ * multicast traffic.
+ */
+static const struct {
+	const char *cidr, *first, *last, *what;
+} net_special[] = {
+	{ "0.0.0.0/8", "0.0.0.0", "0.255.255.255", "\"this network\"" },
+	{ "127.0.0.0/8", "127.0.0.0", "127.255.255.255", "loopback" },
+	{ "169.254.0.0/16", "169.254.0.0", "169.254.255.255", "link-local" },
+	{ "224.0.0.0/4", "224.0.0.0", "239.255.255.255", "multicast" },
+	{ "240.0.0.0/4", "240.0.0.0", "255.255.255.255",
+	  "reserved, with the broadcast address" },
+	{ "::/128", "::", "::", "the unspecified address" },
+	{ "::1/128", "::1", "::1", "loopback" },
+	{ "fe80::/10", "fe80::", "febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+	  "link-local" },
+	{ "ff00::/8", "ff00::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+	  "multicast" },
+};
+
+/* The narrowest prefix a network may have: wider ones are no one's
+ * network (and a host bridge cannot carry 0.0.0.0/0). */
+#define NET_MIN_PREFIX4 8
+#define NET_MIN_PREFIX6 48
+
+/* Refuse addresses [lo, hi] when they overlap a special-purpose block;
+ * what names them in the message ("CIDR '...'", "range A - B"). */
+static int
+special_ok(const struct ipaddr *lo, const struct ipaddr *hi,
+    const char *what, struct cerr *err)
+{
+	struct ipaddr a, b;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(net_special); i++) {
+		if (!ipaddr_parse(net_special[i].first, &a) ||
+		    !ipaddr_parse(net_special[i].last, &b) ||
+		    a.family != lo->family)
+			continue;
+		if (ipaddr_cmp(lo, &b) <= 0 && ipaddr_cmp(&a, hi) <= 0)
+			return cerr_set(err, CERR_USAGE, "%s overlaps %s (%s), "
+			    "a special-purpose block no network may hold",
+			    what, net_special[i].cidr, net_special[i].what);
+	}
+	return 0;
+}
+
+/* A CIDR of family fam (4 or 6), host bits zero, no wider than /8 (IPv4)
+ * or /48 (IPv6), outside the special-purpose blocks. */
 static int
 cidr_ok(const char *s, int fam, struct cerr *err)
 {
 	struct ipaddr net, last;
-	int prefix;
+	char what[128];
+	int prefix, min = fam == 4 ? NET_MIN_PREFIX4 : NET_MIN_PREFIX6;
 
 	if (!ipaddr_cidr(s, &net, &last, &prefix) || net.family != fam)
 		return cerr_set(err, CERR_USAGE, "invalid IPv%d CIDR '%s' "
 		    "(an address with its host bits zero and a prefix of at "
 		    "most /%d, such as %s)", fam, s, fam == 4 ? 30 : 126,
 		    fam == 4 ? "10.0.0.0/24" : "fd00::/64");
-	return 0;
+	if (prefix < min)
+		return cerr_set(err, CERR_USAGE, "IPv%d CIDR '%s' is too wide: "
+		    "a network's prefix is at least /%d", fam, s, min);
+	snprintf(what, sizeof(what), "IPv%d CIDR '%s'", fam, s);
+	return special_ok(&net, &last, what, err);
 }
 
 static int
@@ -439,6 +495,13 @@ range_insert(struct ctx *ctx, const struct netrow *r, const char *first,
 		return cerr_set(err, CERR_USAGE, "invalid range %s - %s (the "
 		    "first address must not come after the last)", first,
 		    last);
+	{
+		char what[2 * IPADDR_STRLEN + 16];
+
+		snprintf(what, sizeof(what), "range %s - %s", first, last);
+		if (special_ok(&lo, &hi, what, err))
+			return err->code;
+	}
 	if (!net_cidr(r, lo.family, &net, &end, &prefix))
 		return cerr_set(err, CERR_USAGE, "network '%s' has no IPv%d "
 		    "CIDR for range %s - %s", r->name, lo.family, first, last);
@@ -530,6 +593,52 @@ range_default(struct ctx *ctx, const struct netrow *r, int fam,
 	return range_insert(ctx, r, f, l, NULL, dns, &id, err);
 }
 
+/*
+ * What a network's spec must be, as far as it alone tells: for a new
+ * network (create) mode and a CIDR are required; for an apply of one that
+ * may exist only what is given is checked.  The DNS servers go to dns as
+ * JSON.
+ */
+static int
+spec_check(const struct net_spec *s, bool create, struct buf *dns,
+    struct cerr *err)
+{
+	if (valid_name("network", s->name, err))
+		return err->code;
+	if (s->mode == NULL && create)
+		return cerr_set(err, CERR_USAGE, "a mode is required (nat, "
+		    "routed, isolated or bridge)");
+	if (s->mode && !one_of(s->mode, net_modes))
+		return cerr_set(err, CERR_USAGE, "invalid mode '%s' (nat, "
+		    "routed, isolated or bridge)", s->mode);
+	if (s->mode && strcmp(s->mode, "bridge") == 0) {
+		if (s->bridge == NULL && create)
+			return cerr_set(err, CERR_USAGE, "mode bridge needs "
+			    "--bridge (the host's bridge)");
+		if (s->bridge && bridge_ok(s->bridge, err))
+			return err->code;
+	} else if (s->mode && s->bridge) {
+		return cerr_set(err, CERR_USAGE, "--bridge is for mode bridge "
+		    "(mode %s makes its own bridge)", s->mode);
+	}
+	if (s->vlan && s->mode && strcmp(s->mode, "bridge") != 0)
+		return cerr_set(err, CERR_USAGE, "a vlan is for mode bridge");
+	if (s->vlan < 0 || s->vlan > 4094)
+		return cerr_set(err, CERR_USAGE, "invalid vlan %lld (1 to "
+		    "4094)", s->vlan);
+	if (s->cidr == NULL && s->cidr6 == NULL && create)
+		return cerr_set(err, CERR_USAGE, "a CIDR is required (IPv4, "
+		    "IPv6 or both)");
+	if ((s->cidr && cidr_ok(s->cidr, 4, err)) ||
+	    (s->cidr6 && cidr_ok(s->cidr6, 6, err)))
+		return err->code;
+	if (s->visibility && strcmp(s->visibility, "private") &&
+	    strcmp(s->visibility, "group") && strcmp(s->visibility, "public"))
+		return cerr_set(err, CERR_USAGE, "invalid visibility '%s' "
+		    "(private, group or public)", s->visibility);
+	return dns_json(s->dns, s->ndns, dns, err);
+}
+
 int
 net_create(struct ctx *ctx, const struct net_spec *s, struct doc **out,
     struct cerr *err)
@@ -540,40 +649,12 @@ net_create(struct ctx *ctx, const struct net_spec *s, struct doc **out,
 	char now[32];
 	int taken;
 
-	if (valid_name("network", s->name, err))
-		return err->code;
-	if (s->mode == NULL)
-		return cerr_set(err, CERR_USAGE, "a mode is required (nat, "
-		    "routed, isolated or bridge)");
-	if (!one_of(s->mode, net_modes))
-		return cerr_set(err, CERR_USAGE, "invalid mode '%s' (nat, "
-		    "routed, isolated or bridge)", s->mode);
-	if (strcmp(s->mode, "bridge") == 0) {
-		if (s->bridge == NULL)
-			return cerr_set(err, CERR_USAGE, "mode bridge needs "
-			    "--bridge (the host's bridge)");
-		if (bridge_ok(s->bridge, err))
-			return err->code;
-	} else if (s->bridge) {
-		return cerr_set(err, CERR_USAGE, "--bridge is for mode bridge "
-		    "(mode %s makes its own bridge)", s->mode);
-	}
-	if (s->vlan && strcmp(s->mode, "bridge") != 0)
-		return cerr_set(err, CERR_USAGE, "a vlan is for mode bridge");
-	if (s->vlan < 0 || s->vlan > 4094)
-		return cerr_set(err, CERR_USAGE, "invalid vlan %lld (1 to "
-		    "4094)", s->vlan);
-	if (s->cidr == NULL && s->cidr6 == NULL)
-		return cerr_set(err, CERR_USAGE, "a CIDR is required (IPv4, "
-		    "IPv6 or both)");
-	if ((s->cidr && cidr_ok(s->cidr, 4, err)) ||
-	    (s->cidr6 && cidr_ok(s->cidr6, 6, err)))
-		return err->code;
-	if (s->visibility && strcmp(s->visibility, "private") &&
-	    strcmp(s->visibility, "group") && strcmp(s->visibility, "public"))
-		return cerr_set(err, CERR_USAGE, "invalid visibility '%s' "
-		    "(private, group or public)", s->visibility);
-	if (dns_json(s->dns, s->ndns, &dns, err))
+	if (spec_check(s, true, &dns, err))
+		goto out;
+	/* a bridge network puts guests on whatever the host's bridge
+	 * carries: the admins' to decide */
+	if (strcmp(s->mode, "bridge") == 0 &&
+	    acct_require_admin(ctx, "create bridge networks", err))
 		goto out;
 	if (catalog_begin(ctx->cat, err))
 		goto out;
@@ -1841,48 +1922,39 @@ range_listed(const struct doc *l, const char *first, const char *last)
 	return false;
 }
 
-int
-net_apply(struct ctx *ctx, const struct doc *d, const char *where,
-    struct doc **out, struct cerr *err)
+/* The spec of a Network document (strings borrowed from d, *dns the
+ * caller's to free) with the shape of its ranges. */
+static int
+net_doc_read(const struct doc *d, struct net_spec *s, const char ***dns,
+    struct cerr *err)
 {
-	struct net_spec s = { 0 };
-	struct netrow r = { 0 };
 	const struct doc *v, *ranges;
-	const char **dns = NULL;
-	struct doc *cur = NULL;
-	size_t i, j;
+	size_t i;
 
-	if (str_field(d, "name", &s.name, err) ||
-	    str_field(d, "mode", &s.mode, err) ||
-	    str_field(d, "bridge", &s.bridge, err) ||
-	    str_field(d, "cidr", &s.cidr, err) ||
-	    str_field(d, "cidr6", &s.cidr6, err) ||
-	    str_field(d, "visibility", &s.visibility, err) ||
-	    dns_field(d, "", &dns, &s.ndns, err))
-		goto bad;
-	s.dns = dns;
-	if (s.name == NULL) {
-		cerr_set(err, CERR_USAGE, "name: missing");
-		goto bad;
-	}
+	if (str_field(d, "name", &s->name, err) ||
+	    str_field(d, "mode", &s->mode, err) ||
+	    str_field(d, "bridge", &s->bridge, err) ||
+	    str_field(d, "cidr", &s->cidr, err) ||
+	    str_field(d, "cidr6", &s->cidr6, err) ||
+	    str_field(d, "visibility", &s->visibility, err) ||
+	    dns_field(d, "", dns, &s->ndns, err))
+		return err->code;
+	s->dns = *dns;
+	if (s->name == NULL)
+		return cerr_set(err, CERR_USAGE, "name: missing");
 	if ((v = doc_map_get(d, "vlan")) && v->type != DOC_NULL) {
-		if (v->type != DOC_INT) {
-			cerr_set(err, CERR_USAGE, "vlan: expected a number");
-			goto bad;
-		}
-		s.vlan = v->u.i;
+		if (v->type != DOC_INT)
+			return cerr_set(err, CERR_USAGE, "vlan: expected a "
+			    "number");
+		s->vlan = v->u.i;
 	}
 	ranges = doc_map_get(d, "ranges");
-	if (ranges && ranges->type != DOC_NULL && ranges->type != DOC_LIST) {
-		cerr_set(err, CERR_USAGE, "ranges: expected a list");
-		goto bad;
-	}
+	if (ranges && ranges->type != DOC_NULL && ranges->type != DOC_LIST)
+		return cerr_set(err, CERR_USAGE, "ranges: expected a list");
 	if (ranges && ranges->type == DOC_LIST &&
-	    ranges->u.list.n > BOUND_NET_RANGES) {
-		cerr_set(err, CERR_USAGE, "ranges: %zu ranges, more than %d",
-		    ranges->u.list.n, BOUND_NET_RANGES);
-		goto bad;
-	}
+	    ranges->u.list.n > BOUND_NET_RANGES)
+		return cerr_set(err, CERR_USAGE, "ranges: %zu ranges, more "
+		    "than %d", ranges->u.list.n, BOUND_NET_RANGES);
 	for (i = 0; ranges && ranges->type == DOC_LIST &&
 	    i < ranges->u.list.n; i++) {
 		const struct doc *rg = ranges->u.list.v[i];
@@ -1891,14 +1963,43 @@ net_apply(struct ctx *ctx, const struct doc *d, const char *where,
 		if (rg->type != DOC_MAP || str_field(rg, "first", &f, err) ||
 		    str_field(rg, "last", &l, err) || f == NULL || l == NULL) {
 			cerr_clear(err);
-			cerr_set(err, CERR_USAGE, "ranges[%zu]: expected a map "
-			    "with first and last", i);
-			goto bad;
+			return cerr_set(err, CERR_USAGE, "ranges[%zu]: "
+			    "expected a map with first and last", i);
 		}
 	}
 	/* show prints the bridge other modes make: not a change */
-	if (s.mode && strcmp(s.mode, "bridge") != 0)
-		s.bridge = NULL;
+	if (s->mode && strcmp(s->mode, "bridge") != 0)
+		s->bridge = NULL;
+	return 0;
+}
+
+int
+net_check(const struct doc *d, const char *where, struct cerr *err)
+{
+	struct net_spec s = { 0 };
+	const char **dns = NULL;
+	struct buf b = BUF_INIT;
+
+	if (net_doc_read(d, &s, &dns, err) == 0)
+		spec_check(&s, false, &b, err);
+	buf_release(&b);
+	free(dns);
+	return err->code ? cerr_wrap(err, "%s", where) : 0;
+}
+
+int
+net_apply(struct ctx *ctx, const struct doc *d, const char *where,
+    struct doc **out, struct cerr *err)
+{
+	struct net_spec s = { 0 };
+	struct netrow r = { 0 };
+	const struct doc *ranges = doc_map_get(d, "ranges");
+	const char **dns = NULL;
+	struct doc *cur = NULL;
+	size_t i, j;
+
+	if (net_doc_read(d, &s, &dns, err))
+		goto bad;
 	if (net_load(ctx, s.name, &r, err) == CERR_NOTFOUND) {
 		cerr_clear(err);
 		if (net_create(ctx, &s, &cur, err))

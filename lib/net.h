@@ -87,6 +87,8 @@ int net_lease_list(struct ctx *ctx, const char *ref, emit_fn emit,
 /* The settings (a Config document); mac_prefix NULL leaves it. */
 int net_config(struct ctx *ctx, const char *mac_prefix, struct doc **out,
     struct cerr *err);
+/* Check a Network document without the catalog (see cli_each_doc). */
+int net_check(const struct doc *d, const char *where, struct cerr *err);
 /* Create or update one Network document by name. */
 int net_apply(struct ctx *ctx, const struct doc *d, const char *where,
     struct doc **out, struct cerr *err);

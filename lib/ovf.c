@@ -16,6 +16,7 @@
 #include <libxml/xmlwriter.h>
 
 #include "ovf.h"
+#include "valid.h"
 #include "compat.h"
 
 #define NS_OVF1 "http://schemas.dmtf.org/ovf/envelope/1"
@@ -262,9 +263,12 @@ hardware(const xmlNode *vhs, const char *what, struct ovf *o,
 		if (number(qty, "rasd:VirtualQuantity", what, &q, err))
 			goto out;
 		if (t == RT_CPU && o->cpu == 0) {
-			if (q < 1 || q > 4096) {
+			/* refused, not clamped: an image cannot suggest
+			 * more than a VM may have */
+			if (q < 1 || q > VM_MAX_CPU) {
 				cerr_set(err, CERR_USAGE, "%s: %llu virtual "
-				    "CPUs is out of range", what, q);
+				    "CPUs is out of range (1 to %d)", what, q,
+				    VM_MAX_CPU);
 				goto out;
 			}
 			o->cpu = (long long)q;
@@ -430,6 +434,11 @@ ovf_parse(const char *xml, size_t len, const char *what, struct ovf **out,
 		if ((n = child(vs, "AnnotationSection")) != NULL &&
 		    (n = child(n, "Annotation")) != NULL)
 			o->annotation = text(n);
+		/* it becomes the image's description: the same cap */
+		if (o->annotation && valid_description(o->annotation, err)) {
+			cerr_wrap(err, "%s: Annotation", what);
+			goto out;
+		}
 		if ((n = child(vs, "OperatingSystemSection")) != NULL &&
 		    (n = child(n, "Description")) != NULL)
 			o->os = text(n);

@@ -26,12 +26,18 @@
 #include "rows.h"
 #include "compat.h"
 
-/* Groups. */
+/* Groups: visible, as networks are, to their owner, to their owner's
+ * group when shared with it, to all when public, and to admins; only
+ * their owner (or an admin) changes or removes them. */
 
 #define GROUP_COLS \
 	"SELECT g.id, g.name, g.anti, u.name, g.created, " \
 	"(SELECT count(*) FROM vms v WHERE v.vm_group = g.id AND " \
-	"v.state != 'done') FROM vm_groups g JOIN users u ON u.id = g.owner "
+	"v.state != 'done'), g.visibility, g.owner FROM vm_groups g " \
+	"JOIN users u ON u.id = g.owner "
+/* ?1 admin, ?2 the caller's user id, ?3 the caller's group id */
+#define GROUP_VISIBLE "(?1 OR g.owner = ?2 OR (g.visibility = 'group' " \
+	"AND g.group_id = ?3) OR g.visibility = 'public')"
 
 static struct doc *
 group_doc(struct cstmt *st)
@@ -45,10 +51,12 @@ group_doc(struct cstmt *st)
 	    "affinity");
 	doc_set_int(d, "vms", cstmt_int(st, 5));
 	doc_set_str(d, "owner", cstmt_text(st, 3));
+	doc_set_str(d, "visibility", cstmt_text(st, 6));
 	doc_set_str(d, "created", cstmt_text(st, 4));
 	return d;
 }
 
+/* The group ref names (an id or a name), if the caller may see it. */
 static int
 group_query(struct ctx *ctx, const char *ref, struct cstmt **st,
     struct cerr *err)
@@ -57,22 +65,39 @@ group_query(struct ctx *ctx, const char *ref, struct cstmt **st,
 
 	if (!valid_id(ref, &id))
 		id = -1;
-	return catalog_query(ctx->cat, st, err, GROUP_COLS "WHERE g.name = ? "
-	    "OR g.id = ?", "si", ref, id);
+	return catalog_query(ctx->cat, st, err, GROUP_COLS "WHERE "
+	    GROUP_VISIBLE " AND (g.id = ?4 OR (?4 < 0 AND g.name = ?5))",
+	    "iiiis", (long long)ctx->who.admin, ctx->who.user_id,
+	    ctx->who.group_id, id, ref);
+}
+
+static int
+group_visibility_ok(const char *vis, struct cerr *err)
+{
+	if (strcmp(vis, "private") == 0 || strcmp(vis, "group") == 0 ||
+	    strcmp(vis, "public") == 0)
+		return 0;
+	return cerr_set(err, CERR_USAGE, "invalid visibility '%s' (private, "
+	    "group or public)", vis);
 }
 
 int
 sched_group_create(struct ctx *ctx, const char *name, bool anti,
-    struct doc **out, struct cerr *err)
+    const char *visibility, struct doc **out, struct cerr *err)
 {
 	char now[32];
 
-	if (valid_name("group", name, err) || catalog_begin(ctx->cat, err))
+	if (visibility == NULL)
+		visibility = "private";
+	if (valid_name("group", name, err) ||
+	    group_visibility_ok(visibility, err) ||
+	    catalog_begin(ctx->cat, err))
 		return err->code;
 	catalog_now(now);
 	if (catalog_exec(ctx->cat, err, "INSERT INTO vm_groups (name, anti, "
-	    "owner, group_id, created) VALUES (?, ?, ?, ?, ?)", "siiis", name,
-	    (long long)anti, ctx->who.user_id, ctx->who.group_id, now)) {
+	    "owner, group_id, created, visibility) VALUES (?, ?, ?, ?, ?, ?)",
+	    "siiiss", name, (long long)anti, ctx->who.user_id,
+	    ctx->who.group_id, now, visibility)) {
 		if (err->code == CERR_CONFLICT) {
 			cerr_clear(err);
 			cerr_set(err, CERR_CONFLICT, "group '%s' exists "
@@ -111,37 +136,84 @@ sched_group_list(struct ctx *ctx, emit_fn emit, struct cerr *err)
 {
 	struct cstmt *st = NULL;
 
-	if (catalog_query(ctx->cat, &st, err, GROUP_COLS "ORDER BY g.id", ""))
+	if (catalog_query(ctx->cat, &st, err, GROUP_COLS "WHERE "
+	    GROUP_VISIBLE " ORDER BY g.id", "iii", (long long)ctx->who.admin,
+	    ctx->who.user_id, ctx->who.group_id))
 		return err->code;
 	rows_emit(ctx, st, group_doc, emit, err);
 	cstmt_free(st);
 	return err->code;
 }
 
-int
-sched_group_remove(struct ctx *ctx, const char *ref, struct cerr *err)
+/* Inside a transaction: the group ref names, visible to the caller
+ * (CERR_NOTFOUND) and the caller's to change (CERR_PERM); *name is the
+ * caller's to free. */
+static int
+group_find_mine(struct ctx *ctx, const char *ref, const char *verb,
+    long long *id, char **name, long long *vms, struct cerr *err)
 {
 	struct cstmt *st = NULL;
-	long long id = 0, vms = 0;
-	char *name = NULL;
+	long long owner = 0;
 	int found;
 
-	if (catalog_begin(ctx->cat, err))
-		return err->code;
 	if (group_query(ctx, ref, &st, err))
-		goto fail;
+		return err->code;
 	if ((found = cstmt_row(st, err))) {
-		id = cstmt_int(st, 0);
-		name = xstrdup(cstmt_text(st, 1));
-		vms = cstmt_int(st, 5);
+		*id = cstmt_int(st, 0);
+		*name = xstrdup(cstmt_text(st, 1));
+		*vms = cstmt_int(st, 5);
+		owner = cstmt_int(st, 7);
 	}
 	cstmt_free(st);
 	if (err->code)
+		return err->code;
+	if (!found)
+		return cerr_set(err, CERR_NOTFOUND, "no group '%s'", ref);
+	if (!ctx->who.admin && owner != ctx->who.user_id)
+		return cerr_set(err, CERR_PERM, "cannot %s group '%s': it is "
+		    "not yours", verb, *name);
+	return 0;
+}
+
+int
+sched_group_set_visibility(struct ctx *ctx, const char *ref,
+    const char *visibility, struct doc **out, struct cerr *err)
+{
+	long long id = 0, vms = 0;
+	char *name = NULL, idbuf[32];
+
+	if (group_visibility_ok(visibility, err) ||
+	    catalog_begin(ctx->cat, err))
+		return err->code;
+	if (group_find_mine(ctx, ref, "change", &id, &name, &vms, err))
 		goto fail;
-	if (!found) {
-		cerr_set(err, CERR_NOTFOUND, "no group '%s'", ref);
+	if (catalog_exec(ctx->cat, err, "UPDATE vm_groups SET visibility = ? "
+	    "WHERE id = ? AND visibility != ?1", "si", visibility, id))
 		goto fail;
-	}
+	if (catalog_changes(ctx->cat) > 0 && acct_audit(ctx, "set",
+	    "AffinityGroup", id, name, visibility, err))
+		goto fail;
+	if (catalog_commit(ctx->cat, err))
+		goto fail;
+	free(name);
+	snprintf(idbuf, sizeof(idbuf), "%lld", id);
+	return sched_group_show(ctx, idbuf, out, err);
+fail:
+	catalog_rollback(ctx->cat);
+	free(name);
+	return err->code;
+}
+
+int
+sched_group_remove(struct ctx *ctx, const char *ref, struct cerr *err)
+{
+	long long id = 0, vms = 0;
+	char *name = NULL;
+
+	if (catalog_begin(ctx->cat, err))
+		return err->code;
+	if (group_find_mine(ctx, ref, "remove", &id, &name, &vms, err))
+		goto fail;
 	if (vms > 0) {
 		cerr_set(err, CERR_CONFLICT, "cannot remove group '%s': %lld "
 		    "VM%s in it", name, vms, vms == 1 ? " is" : "s are");
@@ -169,8 +241,12 @@ sched_group_id(struct ctx *ctx, const char *name, long long *id,
 {
 	struct cstmt *st = NULL;
 
-	if (catalog_query(ctx->cat, &st, err, "SELECT id FROM vm_groups WHERE "
-	    "name = ?", "s", name))
+	/* a VM joins only a group its owner may see: another tenant's
+	 * private group is no one's to crowd */
+	if (catalog_query(ctx->cat, &st, err, "SELECT g.id FROM vm_groups g "
+	    "WHERE " GROUP_VISIBLE " AND g.name = ?4", "iiis",
+	    (long long)ctx->who.admin, ctx->who.user_id, ctx->who.group_id,
+	    name))
 		return err->code;
 	if (cstmt_row(st, err))
 		*id = cstmt_int(st, 0);
@@ -188,9 +264,10 @@ sched_group_names(struct ctx *ctx, const char *prefix,
 	struct cerr err = { 0 };
 	struct cstmt *st = NULL;
 
-	if (catalog_query(ctx->cat, &st, &err, "SELECT name FROM vm_groups "
-	    "WHERE substr(name, 1, length(?1)) = ?1 ORDER BY name", "s",
-	    prefix))
+	if (catalog_query(ctx->cat, &st, &err, "SELECT g.name FROM vm_groups g "
+	    "WHERE " GROUP_VISIBLE " AND substr(g.name, 1, length(?4)) = ?4 "
+	    "ORDER BY g.name", "iiis", (long long)ctx->who.admin,
+	    ctx->who.user_id, ctx->who.group_id, prefix))
 		return;
 	while (cstmt_row(st, &err))
 		each(cstmt_text(st, 0));
@@ -1161,29 +1238,39 @@ out:
 }
 
 int
-sched_apply(struct ctx *ctx, const struct doc *d, const char *where,
-    struct doc **out, struct cerr *err)
+sched_check(const struct doc *d, const char *where, struct cerr *err)
 {
 	const char *vm = doc_get_str(d, "vm"), *host = doc_get_str(d, "host");
 	const char *action = doc_get_str(d, "action"), *k;
-	struct cstmt *st = NULL;
-	long long vid = 0, hid = 0;
-	char id[32];
-	int ok = 0;
 
-	if (acct_require_admin(ctx, "apply placements", err))
-		return err->code;
 	if ((k = doc_get_str(d, "kind")) && strcmp(k, "Placement") != 0)
 		return cerr_set(err, CERR_USAGE, "%s: kind '%s' is not "
 		    "Placement", where, k);
 	if (vm == NULL || host == NULL || action == NULL)
 		return cerr_set(err, CERR_USAGE, "%s: a Placement needs vm, "
 		    "host and action", where);
-	if (strcmp(action, "migrate") == 0)
-		return vm_migrate(ctx, vm, host, true, out, err);
-	if (strcmp(action, "deploy") != 0)
+	if (strcmp(action, "migrate") != 0 && strcmp(action, "deploy") != 0)
 		return cerr_set(err, CERR_USAGE, "%s: action '%s' is not "
 		    "deploy or migrate", where, action);
+	return 0;
+}
+
+int
+sched_apply(struct ctx *ctx, const struct doc *d, const char *where,
+    struct doc **out, struct cerr *err)
+{
+	const char *vm = doc_get_str(d, "vm"), *host = doc_get_str(d, "host");
+	const char *action = doc_get_str(d, "action");
+	struct cstmt *st = NULL;
+	long long vid = 0, hid = 0;
+	char id[32];
+	int ok = 0;
+
+	if (acct_require_admin(ctx, "apply placements", err) ||
+	    sched_check(d, where, err))
+		return err->code;
+	if (strcmp(action, "migrate") == 0)
+		return vm_migrate(ctx, vm, host, true, out, err);
 	/* deploy: the VM must still be pending and the host must take it
 	 * now, by the VM's own requirements and group */
 	if (catalog_begin(ctx->cat, err))

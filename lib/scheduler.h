@@ -17,15 +17,24 @@
 #include "doc.h"
 #include "host.h"
 
-/* Affinity groups: VMs join one with group: in their document. */
+/*
+ * Affinity groups: VMs join one with group: in their document.  A group
+ * is its creator's, shared as networks are by its visibility (private,
+ * group or public; NULL is private): one the caller may not see is
+ * CERR_NOTFOUND everywhere, and only its owner or an admin changes or
+ * removes it (CERR_PERM).
+ */
 int sched_group_create(struct ctx *ctx, const char *name, bool anti,
-    struct doc **out, struct cerr *err);
+    const char *visibility, struct doc **out, struct cerr *err);
 int sched_group_list(struct ctx *ctx, emit_fn emit, struct cerr *err);
 int sched_group_show(struct ctx *ctx, const char *ref, struct doc **out,
     struct cerr *err);
+int sched_group_set_visibility(struct ctx *ctx, const char *ref,
+    const char *visibility, struct doc **out, struct cerr *err);
 /* Refused with CERR_CONFLICT while VMs that are not done are in it. */
 int sched_group_remove(struct ctx *ctx, const char *ref, struct cerr *err);
-/* The id of group name (for a VM document); CERR_NOTFOUND if none. */
+/* The id of group name (for a VM document), if the caller may see it;
+ * CERR_NOTFOUND if none. */
 int sched_group_id(struct ctx *ctx, const char *name, long long *id,
     struct cerr *err);
 
@@ -86,6 +95,8 @@ int sched_pass(struct ctx *ctx, const struct sched_opts *o, emit_fn emit,
  * deploy), and changing nothing, calling no hypervisor. */
 int sched_plan(struct ctx *ctx, const struct sched_opts *o, emit_fn emit,
     struct cerr *err);
+/* Check a Placement document without the catalog (see cli_each_doc). */
+int sched_check(const struct doc *d, const char *where, struct cerr *err);
 /* Carry out one Placement document: deploy a pending VM on its host
  * (capacity and requirements checked again), or migrate a VM. */
 int sched_apply(struct ctx *ctx, const struct doc *d, const char *where,

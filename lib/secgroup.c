@@ -302,9 +302,8 @@ secgroup_create(struct ctx *ctx, const char *name, const char *description,
 	if (valid_name("security group", name, err) ||
 	    valid_visibility(visibility, err))
 		return err->code;
-	if (description && !valid_utf8(description, strlen(description)))
-		return cerr_set(err, CERR_USAGE, "description: not valid "
-		    "UTF-8");
+	if (valid_description(description, err))
+		return err->code;
 	catalog_now(now);
 	if (catalog_begin(ctx->cat, err))
 		return err->code;
@@ -617,7 +616,9 @@ rule_check(struct ctx *ctx, const struct secgroup_rule *in,
 	if (in->cidr && parse_cidr(in->cidr, r->cidr, sizeof(r->cidr),
 	    &family, err))
 		return err->code;
-	if (in->group) {
+	if (in->group && ctx) {
+		/* without ctx (a document's check) the peer is looked up
+		 * later */
 		struct sg g;
 
 		if (sg_find(ctx, in->group, &g, err))
@@ -851,6 +852,56 @@ doc_rule(struct ctx *ctx, const struct doc *d, int i, struct sg_rule *r,
 	return 0;
 }
 
+/* The name, description and visibility of a SecurityGroup document
+ * (borrowed from d), checked with the shape of its rules. */
+static int
+sg_doc_read(const struct doc *d, const char *where, const char **name,
+    const char **desc, const char **vis, struct cerr *err)
+{
+	const struct doc *rules = doc_map_get(d, "rules");
+
+	if (field_str(d, "name", name, err) ||
+	    field_str(d, "description", desc, err) ||
+	    field_str(d, "visibility", vis, err))
+		return cerr_wrap(err, "%s", where);
+	if (*name == NULL) {
+		cerr_set(err, CERR_USAGE, "name: missing");
+		return cerr_wrap(err, "%s", where);
+	}
+	if (valid_name("security group", *name, err) ||
+	    valid_description(*desc, err) ||
+	    (*vis && valid_visibility(*vis, err)))
+		return cerr_wrap(err, "%s", where);
+	if (rules && rules->type != DOC_NULL && rules->type != DOC_LIST) {
+		cerr_set(err, CERR_USAGE, "rules: expected a list");
+		return cerr_wrap(err, "%s", where);
+	}
+	if (rules && rules->type == DOC_LIST &&
+	    rules->u.list.n > BOUND_SG_RULES) {
+		cerr_set(err, CERR_USAGE, "rules: %zu rules, more than %d",
+		    rules->u.list.n, BOUND_SG_RULES);
+		return cerr_wrap(err, "%s", where);
+	}
+	return 0;
+}
+
+int
+secgroup_check(const struct doc *d, const char *where, struct cerr *err)
+{
+	const struct doc *rules = doc_map_get(d, "rules");
+	const char *name, *desc, *vis;
+	struct sg_rule r;
+	size_t i;
+
+	if (sg_doc_read(d, where, &name, &desc, &vis, err))
+		return err->code;
+	for (i = 0; rules && rules->type == DOC_LIST && i < rules->u.list.n;
+	    i++)
+		if (doc_rule(NULL, rules->u.list.v[i], (int)i, &r, err))
+			return cerr_wrap(err, "%s", where);
+	return 0;
+}
+
 int
 secgroup_apply(struct ctx *ctx, const struct doc *d, const char *where,
     struct doc **out, struct cerr *err)
@@ -866,27 +917,8 @@ secgroup_apply(struct ctx *ctx, const struct doc *d, const char *where,
 	int changed = 0, created = 0;
 	char now[32];
 
-	if (field_str(d, "name", &name, err) ||
-	    field_str(d, "description", &desc, err) ||
-	    field_str(d, "visibility", &vis, err))
-		return cerr_wrap(err, "%s", where);
-	if (name == NULL) {
-		cerr_set(err, CERR_USAGE, "name: missing");
-		return cerr_wrap(err, "%s", where);
-	}
-	if (valid_name("security group", name, err) ||
-	    (vis && valid_visibility(vis, err)))
-		return cerr_wrap(err, "%s", where);
-	if (rules && rules->type != DOC_NULL && rules->type != DOC_LIST) {
-		cerr_set(err, CERR_USAGE, "rules: expected a list");
-		return cerr_wrap(err, "%s", where);
-	}
-	if (rules && rules->type == DOC_LIST &&
-	    rules->u.list.n > BOUND_SG_RULES) {
-		cerr_set(err, CERR_USAGE, "rules: %zu rules, more than %d",
-		    rules->u.list.n, BOUND_SG_RULES);
-		return cerr_wrap(err, "%s", where);
-	}
+	if (sg_doc_read(d, where, &name, &desc, &vis, err))
+		return err->code;
 	if (catalog_begin(ctx->cat, err))
 		return err->code;
 	if (sg_find(ctx, name, &g, err) == CERR_NOTFOUND) {

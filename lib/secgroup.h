@@ -84,6 +84,8 @@ int secgroup_rule_remove(struct ctx *ctx, const char *ref, long long rule_id,
 /* secgroup_refresh for the group ref names (owner or admin). */
 int secgroup_sync(struct ctx *ctx, const char *ref, struct cerr *err);
 
+/* Check a SecurityGroup document without the catalog (see cli_each_doc). */
+int secgroup_check(const struct doc *d, const char *where, struct cerr *err);
 /* Create or update (description, visibility, rules: made exactly those
  * of the document) the group a SecurityGroup document names. */
 int secgroup_apply(struct ctx *ctx, const struct doc *d, const char *where,

@@ -9,48 +9,86 @@
 #include "valid.h"
 #include "compat.h"
 
+size_t
+valid_utf8_char(const char *str, size_t n, unsigned long *cp)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	unsigned char c;
+	size_t k, len;
+	unsigned long v;
+
+	if (n == 0)
+		return 0;
+	c = s[0];
+	if (c < 0x80) {
+		*cp = c;
+		return 1;
+	}
+	if ((c & 0xe0) == 0xc0) {
+		len = 2;
+		v = c & 0x1f;
+	} else if ((c & 0xf0) == 0xe0) {
+		len = 3;
+		v = c & 0x0f;
+	} else if ((c & 0xf8) == 0xf0) {
+		len = 4;
+		v = c & 0x07;
+	} else {
+		return 0;
+	}
+	if (len > n)
+		return 0;
+	for (k = 1; k < len; k++) {
+		if ((s[k] & 0xc0) != 0x80)
+			return 0;
+		v = (v << 6) | (s[k] & 0x3f);
+	}
+	/* overlong forms, surrogates, beyond U+10FFFF */
+	if ((len == 2 && v < 0x80) || (len == 3 && v < 0x800) ||
+	    (len == 4 && v < 0x10000) || v > 0x10ffff ||
+	    (v >= 0xd800 && v <= 0xdfff))
+		return 0;
+	*cp = v;
+	return len;
+}
+
 bool
 valid_utf8(const char *str, size_t n)
 {
-	const unsigned char *s = (const unsigned char *)str;
-	size_t i = 0;
+	unsigned long cp;
+	size_t i = 0, len;
 
 	while (i < n) {
-		unsigned char c = s[i];
-		size_t k, len;
-		unsigned long cp;
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if ((c & 0xe0) == 0xc0) {
-			len = 2;
-			cp = c & 0x1f;
-		} else if ((c & 0xf0) == 0xe0) {
-			len = 3;
-			cp = c & 0x0f;
-		} else if ((c & 0xf8) == 0xf0) {
-			len = 4;
-			cp = c & 0x07;
-		} else {
-			return false;
-		}
-		if (i + len > n)
-			return false;
-		for (k = 1; k < len; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return false;
-			cp = (cp << 6) | (s[i + k] & 0x3f);
-		}
-		/* overlong forms, surrogates, beyond U+10FFFF */
-		if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
-		    (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
-		    (cp >= 0xd800 && cp <= 0xdfff))
+		if ((len = valid_utf8_char(str + i, n - i, &cp)) == 0)
 			return false;
 		i += len;
 	}
 	return true;
+}
+
+bool
+valid_invisible(unsigned long cp)
+{
+	/* Unicode 15's Cf (format) characters, with Zl and Zp */
+	static const struct { unsigned long lo, hi; } cf[] = {
+		{ 0x00ad, 0x00ad }, { 0x0600, 0x0605 }, { 0x061c, 0x061c },
+		{ 0x06dd, 0x06dd }, { 0x070f, 0x070f }, { 0x0890, 0x0891 },
+		{ 0x08e2, 0x08e2 }, { 0x180e, 0x180e }, { 0x200b, 0x200f },
+		{ 0x2028, 0x202e }, { 0x2060, 0x2064 }, { 0x2066, 0x206f },
+		{ 0xfeff, 0xfeff }, { 0xfff9, 0xfffb }, { 0x110bd, 0x110bd },
+		{ 0x110cd, 0x110cd }, { 0x13430, 0x1343f },
+		{ 0x1bca0, 0x1bca3 }, { 0x1d173, 0x1d17a },
+		{ 0xe0001, 0xe0001 }, { 0xe0020, 0xe007f },
+	};
+	size_t i;
+
+	/* Cc: C0, DEL and C1 */
+	if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))
+		return true;
+	for (i = 0; i < sizeof(cf) / sizeof(cf[0]); i++)
+		if (cp >= cf[i].lo && cp <= cf[i].hi)
+			return true;
+	return false;
 }
 
 bool
@@ -77,7 +115,8 @@ valid_id(const char *s, long long *id)
 int
 valid_name(const char *kind, const char *name, struct cerr *err)
 {
-	size_t n = strlen(name), i;
+	size_t n = strlen(name), i, len;
+	unsigned long cp;
 
 	if (n == 0)
 		return cerr_set(err, CERR_USAGE, "%s name is empty", kind);
@@ -91,15 +130,41 @@ valid_name(const char *kind, const char *name, struct cerr *err)
 		if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f)
 			return cerr_set(err, CERR_USAGE, "%s name holds a "
 			    "control character", kind);
+	for (i = 0; i < n; i += len) {
+		len = valid_utf8_char(name + i, n - i, &cp);
+		if (valid_invisible(cp))
+			return cerr_set(err, CERR_USAGE, "%s name holds a "
+			    "control or format character (U+%04lX)", kind, cp);
+	}
 	if (name[0] == ' ' || name[n - 1] == ' ')
 		return cerr_set(err, CERR_USAGE, "%s name '%s' starts or "
 		    "ends with a space", kind, name);
 	if (name[0] == '-')
 		return cerr_set(err, CERR_USAGE, "%s name '%s' starts with "
 		    "'-'", kind, name);
-	if (valid_id(name, NULL))
+	/* all digits, even too many for an id: it would read as one */
+	if (strspn(name, "0123456789") == n)
 		return cerr_set(err, CERR_USAGE, "%s name '%s' is all digits "
 		    "(it would read as an id)", kind, name);
+	return 0;
+}
+
+int
+valid_description(const char *s, struct cerr *err)
+{
+	size_t i, n;
+
+	if (s == NULL)
+		return 0;
+	n = strlen(s);
+	if (n > DESC_MAX_LEN || !valid_utf8(s, n))
+		return cerr_set(err, CERR_USAGE, "description: expected UTF-8 "
+		    "text of at most %d bytes", DESC_MAX_LEN);
+	for (i = 0; i < n; i++)
+		if (((unsigned char)s[i] < 0x20 && s[i] != '\n' &&
+		    s[i] != '\t') || s[i] == 0x7f)
+			return cerr_set(err, CERR_USAGE, "description: holds a "
+			    "control character");
 	return 0;
 }
 

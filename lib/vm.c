@@ -35,7 +35,6 @@
 #include "rows.h"
 #include "compat.h"
 
-#define VM_MAX_CPU 1024
 /* disks take sdb to sdz (sda is the seed's CD-ROM) */
 #define VM_MAX_DISKS 25
 
@@ -1452,6 +1451,18 @@ suggested_size(struct ctx *ctx, const struct vmspec *s,
 		cerr_set(err, CERR_NOTFOUND, "no image %lld", rv->image[i]);
 	}
 	cstmt_free(st);
+	return err->code;
+}
+
+int
+vm_check(const struct doc *d, const char *where, struct cerr *err)
+{
+	struct vmspec s = { .labels = BUF_INIT };
+
+	if (vmspec_from_doc(d, &s, err))
+		cerr_wrap(err, "%s", where);
+	buf_release(&s.labels);
+	free(s.spec);
 	return err->code;
 }
 

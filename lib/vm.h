@@ -45,6 +45,9 @@ struct vm_opts {
  * left in state failed, its host released). */
 int vm_create(struct ctx *ctx, const struct doc *d, const char *where,
     const struct vm_opts *o, struct doc **out, struct cerr *err);
+/* Check a VM document as vm_create does before it reads the catalog (the
+ * check of a batch, see cli_each_doc); errors are prefixed with where. */
+int vm_check(const struct doc *d, const char *where, struct cerr *err);
 /* Around a batch of creates with hold or queue (no hypervisor called):
  * one catalog transaction for all, each create its own savepoint. */
 int vm_batch_begin(struct ctx *ctx, struct cerr *err);

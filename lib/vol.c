@@ -1180,18 +1180,19 @@ doc_str(const struct doc *d, const char *key, bool need, const char **out,
 	return 0;
 }
 
-int
-vol_ds_apply(struct ctx *ctx, const struct doc *d, const char *where,
-    struct doc **out, struct cerr *err)
+/* The name, path and hosts of a Datastore document (borrowed from d;
+ * *hosts is the caller's to free). */
+static int
+ds_doc_read(const struct doc *d, const char *where, const char **name,
+    const char **path, const char ***hosts, size_t *n, struct cerr *err)
 {
 	const struct doc *hl = doc_map_get(d, "hosts");
-	const char *name, *path, **hosts = NULL;
-	char *have = NULL;
-	long long id;
-	size_t n = 0, i;
+	size_t i;
 
-	if (doc_str(d, "name", true, &name, where, err) ||
-	    doc_str(d, "path", false, &path, where, err))
+	*hosts = NULL;
+	*n = 0;
+	if (doc_str(d, "name", true, name, where, err) ||
+	    doc_str(d, "path", false, path, where, err))
 		return err->code;
 	if (hl && hl->type != DOC_NULL) {
 		if (hl->type != DOC_LIST) {
@@ -1199,19 +1200,53 @@ vol_ds_apply(struct ctx *ctx, const struct doc *d, const char *where,
 			    "host names");
 			return cerr_wrap(err, "%s", where);
 		}
-		hosts = xcalloc(hl->u.list.n + 1, sizeof(*hosts));
+		*hosts = xcalloc(hl->u.list.n + 1, sizeof(**hosts));
 		for (i = 0; i < hl->u.list.n; i++) {
 			const struct doc *h = hl->u.list.v[i];
 
 			if (h->type != DOC_STR) {
-				free(hosts);
+				free(*hosts);
+				*hosts = NULL;
 				cerr_set(err, CERR_USAGE, "hosts: expected a "
 				    "list of host names");
 				return cerr_wrap(err, "%s", where);
 			}
-			hosts[n++] = h->u.s;
+			(*hosts)[(*n)++] = h->u.s;
 		}
 	}
+	return 0;
+}
+
+int
+vol_ds_check(const struct doc *d, const char *where, struct cerr *err)
+{
+	const char *name, *path, **hosts;
+	size_t n;
+
+	if (ds_doc_read(d, where, &name, &path, &hosts, &n, err))
+		return err->code;
+	free(hosts);
+	if (ds_name_ok(name, err))
+		return cerr_wrap(err, "%s", where);
+	if (path && path[0] != '/') {
+		cerr_set(err, CERR_USAGE, "datastore path '%s' is not "
+		    "absolute", path);
+		return cerr_wrap(err, "%s", where);
+	}
+	return 0;
+}
+
+int
+vol_ds_apply(struct ctx *ctx, const struct doc *d, const char *where,
+    struct doc **out, struct cerr *err)
+{
+	const char *name, *path, **hosts = NULL;
+	char *have = NULL;
+	long long id;
+	size_t n = 0;
+
+	if (ds_doc_read(d, where, &name, &path, &hosts, &n, err))
+		return err->code;
 	if (ds_id(ctx, name, &id, NULL, &have, err) == 0) {
 		/* there already: the same, or a change cvol cannot make */
 		if (path && strcmp(path, have) != 0)
@@ -1228,25 +1263,53 @@ vol_ds_apply(struct ctx *ctx, const struct doc *d, const char *where,
 	return err->code;
 }
 
-int
-vol_apply(struct ctx *ctx, const struct doc *d, const char *where,
-    struct doc **out, struct cerr *err)
+/* The fields of a Volume document (strings borrowed from d). */
+static int
+vol_doc_read(const struct doc *d, const char *where, const char **name,
+    const char **ds, const char **host, long long *size, struct cerr *err)
 {
 	const struct doc *sz = doc_map_get(d, "size");
-	const char *name, *ds, *host;
-	struct volrow r = { 0 };
-	long long size;
 
-	if (doc_str(d, "name", true, &name, where, err) ||
-	    doc_str(d, "datastore", false, &ds, where, err) ||
-	    doc_str(d, "host", false, &host, where, err))
+	if (doc_str(d, "name", true, name, where, err) ||
+	    doc_str(d, "datastore", false, ds, where, err) ||
+	    doc_str(d, "host", false, host, where, err))
 		return err->code;
 	if (sz == NULL) {
 		cerr_set(err, CERR_USAGE, "size: missing");
 		return cerr_wrap(err, "%s", where);
 	}
-	if (units_doc_mib(sz, &size, err))
+	if (units_doc_mib(sz, size, err))
 		return cerr_wrap(err, "%s: size", where);
+	return 0;
+}
+
+int
+vol_check(const struct doc *d, const char *where, struct cerr *err)
+{
+	const char *name, *ds, *host;
+	long long size;
+
+	if (vol_doc_read(d, where, &name, &ds, &host, &size, err))
+		return err->code;
+	if (valid_name("volume", name, err))
+		return cerr_wrap(err, "%s", where);
+	if (size < 1) {
+		cerr_set(err, CERR_USAGE, "invalid size (at least 1 MiB)");
+		return cerr_wrap(err, "%s", where);
+	}
+	return 0;
+}
+
+int
+vol_apply(struct ctx *ctx, const struct doc *d, const char *where,
+    struct doc **out, struct cerr *err)
+{
+	const char *name, *ds, *host;
+	struct volrow r = { 0 };
+	long long size;
+
+	if (vol_doc_read(d, where, &name, &ds, &host, &size, err))
+		return err->code;
 	if (vol_load(ctx, name, &r, err) == 0) {
 		if ((ds && strcmp(ds, r.ds) != 0) ||
 		    (host && strcmp(host, r.host) != 0))

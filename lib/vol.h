@@ -68,7 +68,10 @@ int vol_detach(struct ctx *ctx, const char *ref, struct doc **out,
 /* Apply one Datastore (name, path, hosts) or Volume (name, size,
  * datastore, host) document: create it when new; a Volume there already
  * grows to size; what cannot change (a path, a datastore, a host) is
- * CERR_CONFLICT. */
+ * CERR_CONFLICT.  vol_ds_check and vol_check check one without the
+ * catalog (see cli_each_doc). */
+int vol_ds_check(const struct doc *d, const char *where, struct cerr *err);
+int vol_check(const struct doc *d, const char *where, struct cerr *err);
 int vol_ds_apply(struct ctx *ctx, const struct doc *d, const char *where,
     struct doc **out, struct cerr *err);
 int vol_apply(struct ctx *ctx, const struct doc *d, const char *where,

@@ -311,3 +311,13 @@ YAML
 	[ "$stderr" = "chost: no documents in the input" ]
 	[ "$(catalog_digest)" = "$before" ]
 }
+
+@test "chost apply of a good and a bad document creates nothing (exit 2)" {
+	printf 'kind: Cluster\nname: edge\n---\nkind: Host\nname: t1\nuri: test:///default\ncpu_ratio: lots\n' > "$BATS_TEST_TMPDIR/env.yaml"
+	before=$(catalog_digest)
+	run -2 --separate-stderr chost apply - < "$BATS_TEST_TMPDIR/env.yaml"
+	assert_output ""
+	[[ "$stderr" == "chost: <stdin>: line 4: cpu_ratio: "* ]]
+	[ "${#stderr_lines[@]}" -eq 1 ]
+	[ "$(catalog_digest)" = "$before" ]
+}

@@ -568,7 +568,7 @@ with tarfile.open(sys.argv[1], "w") as t:
 	[ "$(jq -r .cpu <<<"$output")" = 2 ]
 	before=$(catalog_digest)
 	run -2 --separate-stderr cimg set src --cpu 0
-	[ "$stderr" = "cimg: --cpu: expected 1 to 4096 vCPUs, found '0'" ]
+	[ "$stderr" = "cimg: --cpu: expected 1 to 1024 vCPUs, found '0'" ]
 	run -2 --separate-stderr cimg set src --memory lots
 	[ "$stderr" = "cimg: --memory: invalid size 'lots'" ]
 	[ "$(catalog_digest)" = "$before" ]
@@ -651,4 +651,29 @@ with tarfile.open(sys.argv[1], "w") as t:
 	[ "$(repo_files | tr '\n' ' ')" = "$(sqlite3 "$CLOUDOS_CATALOG" 'SELECT id FROM images' | tr '\n' ' ')" ]
 	run -0 cimg import "$W/app.ova" --name app -o ids
 	[ "${#lines[@]}" = 2 ]
+}
+
+@test "cimg import refuses an OVA whose descriptor suggests more vCPUs than a VM may have" {
+	vmdk "$BATS_TEST_TMPDIR/disk.raw" "$W/disk1.vmdk"
+	write_ovf "$W/appliance.ovf" disk1.vmdk
+	sed -i 's|<rasd:VirtualQuantity>2</rasd:VirtualQuantity>|<rasd:VirtualQuantity>1025</rasd:VirtualQuantity>|' "$W/appliance.ovf"
+	manifest SHA256 appliance.ovf disk1.vmdk > "$W/appliance.mf"
+	tar -C "$W" --format=ustar -cf "$BATS_TEST_TMPDIR/big.ova" appliance.ovf appliance.mf disk1.vmdk
+	refused 2 "cimg: $BATS_TEST_TMPDIR/big.ova: appliance.ovf: 1025 virtual CPUs is out of range (1 to 1024)" \
+	    cimg import "$BATS_TEST_TMPDIR/big.ova" --name app
+}
+
+@test "cimg set and apply refuse more vCPUs than a VM may have" {
+	run -0 cimg import "$BATS_TEST_TMPDIR/disk.raw" --name src -q
+	before=$(catalog_digest)
+	run -2 --separate-stderr cimg set src --cpu 1025
+	assert_output ""
+	[ "$stderr" = "cimg: --cpu: expected 1 to 1024 vCPUs, found '1025'" ]
+	printf 'kind: Image\nname: src\ncpu: 1025\n' > "$W/src.yaml"
+	run -2 --separate-stderr cimg apply -f "$W/src.yaml"
+	assert_output ""
+	[ "$stderr" = "cimg: $W/src.yaml: line 1: cpu: expected 1 to 1024 vCPUs, found 1025" ]
+	[ "$(catalog_digest)" = "$before" ]
+	run -0 cimg set src --cpu 1024 -o json
+	[ "$(jq -r .cpu <<<"$output")" = 1024 ]
 }

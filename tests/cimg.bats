@@ -366,3 +366,48 @@ repo_files() {
 	assert_line --sha256
 	assert_line --timeout
 }
+
+@test "cimg apply of a good and a bad document imports nothing (exit 2)" {
+	printf 'kind: Image\nname: good\nsource: %s\n---\nkind: Image\nname: bad\nsource: %s\ncpu: 0\n' "$BATS_TEST_TMPDIR/disk.raw" "$BATS_TEST_TMPDIR/disk.raw" > "$BATS_TEST_TMPDIR/env.yaml"
+	before=$(catalog_digest)
+	run -2 --separate-stderr cimg apply - < "$BATS_TEST_TMPDIR/env.yaml"
+	assert_output ""
+	[ "$stderr" = "cimg: <stdin>: line 5: cpu: expected a whole number of vCPUs" ]
+	[ "$(catalog_digest)" = "$before" ]
+}
+
+@test "cimg apply of a new image takes its cpu and memory on the first run" {
+	printf 'kind: Image\nname: n\nsource: %s\ncpu: 2\nmemory: 256MiB\n' "$BATS_TEST_TMPDIR/disk.raw" > "$BATS_TEST_TMPDIR/i.yaml"
+	run -0 cimg apply - -o json < "$BATS_TEST_TMPDIR/i.yaml"
+	[ "$(jq -r '[.state, .cpu, .memory] | @tsv' <<<"$output")" = "$(printf 'ready\t2\t256')" ]
+	run -0 cimg show n -o json
+	[ "$(jq -r '[.cpu, .memory] | @tsv' <<<"$output")" = "$(printf '2\t256')" ]
+	# a second run imports nothing more and keeps them
+	run -0 cimg apply - -o json < "$BATS_TEST_TMPDIR/i.yaml"
+	[ "$(jq -r '[.id, .cpu, .memory] | @tsv' <<<"$output")" = "$(printf '1	2	256')" ]
+	[ "$(repo_files)" = 1 ]
+}
+
+@test "cimg refuses a description longer than every kind's cap" {
+	long=$(head -c 4097 /dev/zero | tr '\0' d)
+	before=$(catalog_digest)
+	run -2 --separate-stderr cimg import "$BATS_TEST_TMPDIR/disk.raw" --name n --description "$long"
+	assert_output ""
+	[ "$stderr" = "cimg: description: expected UTF-8 text of at most 4096 bytes" ]
+	[ "$(catalog_digest)" = "$before" ]
+	run -0 cimg import "$BATS_TEST_TMPDIR/disk.raw" --name n --description "${long:1}" -q
+}
+
+@test "cimg: a path too long is a usage error (exit 2)" {
+	long="$BATS_TEST_TMPDIR/$(head -c 300 /dev/zero | tr '\0' x)"
+	before=$(catalog_digest)
+	run -2 --separate-stderr cimg import "$long" --name n
+	assert_output ""
+	[[ "$stderr" == "cimg: cannot import '$long': File name too long" ]]
+	run -2 --separate-stderr cimg apply "$long"
+	[ "$stderr" = "cimg: cannot open '$long': File name too long" ]
+	[ "$(catalog_digest)" = "$before" ]
+	run -2 --separate-stderr cimg list -c "$BATS_TEST_TMPDIR/$(head -c 600 /dev/zero | tr '\0' x)"
+	assert_output ""
+	[[ "$stderr" == "cimg: catalog path is too long ("*" bytes made absolute, at most 504)" ]]
+}

@@ -554,3 +554,19 @@ plug() {
 	sql "UPDATE vms SET state = 'done' WHERE name = 'far'"
 	run -0 cnet secgroup refresh web
 }
+
+@test "cnet secgroup refuses a description longer than every kind's cap, by create and apply" {
+	long=$(head -c 4097 /dev/zero | tr '\0' d)
+	cnet secgroup list >/dev/null	# the catalog exists, so digests compare
+	before=$(catalog_digest)
+	run -2 --separate-stderr cnet secgroup create web --description "$long"
+	assert_output ""
+	[ "$stderr" = "cnet: description: expected UTF-8 text of at most 4096 bytes" ]
+	run -2 --separate-stderr cnet apply - <<<"$(printf 'kind: SecurityGroup\nname: web\ndescription: %s\n' "$long")"
+	assert_output ""
+	[ "$stderr" = "cnet: <stdin>: line 1: description: expected UTF-8 text of at most 4096 bytes" ]
+	run -2 --separate-stderr cnet secgroup create web --description "$(printf 'a\x1bb')"
+	[ "$stderr" = "cnet: description: holds a control character" ]
+	[ "$(catalog_digest)" = "$before" ]
+	run -0 cnet secgroup create web --description "${long:1}" -q
+}

@@ -412,3 +412,112 @@ YAML
 	run -0 cnet lease list front -o ids
 	[ "$output" = "" ]
 }
+
+@test "cnet apply of a good network and a bad security group creates nothing (exit 2)" {
+	printf 'kind: Network\nname: n1\nmode: nat\ncidr: 10.60.0.0/24\n---\nkind: SecurityGroup\nname: web\nrules:\n  - {direction: in, proto: tcpx}\n' > "$BATS_TEST_TMPDIR/env.yaml"
+	refused 2 "cnet: <stdin>: line 6: rules[0]: proto: expected tcp, udp, icmp or all, found 'tcpx'" \
+	    cnet apply - < "$BATS_TEST_TMPDIR/env.yaml"
+	# and the other way round: a bad network after a good group
+	printf 'kind: SecurityGroup\nname: web\n---\nkind: Network\nname: n1\nmode: nat\ncidr: 10.60.0.0/33\n' > "$BATS_TEST_TMPDIR/env.yaml"
+	refused 2 "cnet: <stdin>: line 4: invalid IPv4 CIDR '10.60.0.0/33' (an address with its host bits zero and a prefix of at most /30, such as 10.0.0.0/24)" \
+	    cnet apply - < "$BATS_TEST_TMPDIR/env.yaml"
+}
+
+@test "cnet create refuses prefixes wider than /8 and /48" {
+	refused 2 "cnet: IPv4 CIDR '0.0.0.0/0' is too wide: a network's prefix is at least /8" \
+	    cnet create n --mode nat --cidr 0.0.0.0/0
+	refused 2 "cnet: IPv4 CIDR '10.0.0.0/7' is too wide: a network's prefix is at least /8" \
+	    cnet create n --mode routed --cidr 10.0.0.0/7
+	refused 2 "cnet: IPv6 CIDR '::/0' is too wide: a network's prefix is at least /48" \
+	    cnet create n --mode nat --cidr ::/0
+	refused 2 "cnet: IPv6 CIDR 'fd00::/47' is too wide: a network's prefix is at least /48" \
+	    cnet create n --mode isolated --cidr fd00::/47
+	refused 2 "cnet: <stdin>: line 1: IPv4 CIDR '0.0.0.0/0' is too wide: a network's prefix is at least /8" \
+	    cnet apply - <<<$'kind: Network\nname: n\nmode: nat\ncidr: 0.0.0.0/0'
+	run -0 cnet create n8 --mode isolated --cidr 10.0.0.0/8 --cidr fd00:8::/48 -o json
+	[ "$(jq -r '.cidr + " " + .cidr6' <<<"$output")" = "10.0.0.0/8 fd00:8::/48" ]
+}
+
+@test "cnet create refuses loopback, link-local, multicast, broadcast and unspecified blocks" {
+	local fam c why
+	while read -r fam c why; do
+		refused 2 "cnet: IPv$fam CIDR '$c' overlaps $why, a special-purpose block no network may hold" \
+		    cnet create n --mode nat --cidr "$c"
+	done <<-'LIST'
+	4 0.0.0.0/24 0.0.0.0/8 ("this network")
+	4 127.0.0.0/8 127.0.0.0/8 (loopback)
+	4 127.1.0.0/16 127.0.0.0/8 (loopback)
+	4 169.254.10.0/24 169.254.0.0/16 (link-local)
+	4 169.0.0.0/8 169.254.0.0/16 (link-local)
+	4 224.0.0.0/24 224.0.0.0/4 (multicast)
+	4 239.255.0.0/16 224.0.0.0/4 (multicast)
+	4 240.0.0.0/8 240.0.0.0/4 (reserved, with the broadcast address)
+	4 255.255.255.252/30 240.0.0.0/4 (reserved, with the broadcast address)
+	6 ::/64 ::/128 (the unspecified address)
+	6 fe80::/64 fe80::/10 (link-local)
+	6 ff02::/64 ff00::/8 (multicast)
+	LIST
+	refused 2 "cnet: <stdin>: line 1: IPv6 CIDR 'fe80::/64' overlaps fe80::/10 (link-local), a special-purpose block no network may hold" \
+	    cnet apply - <<<$'kind: Network\nname: n\nmode: nat\ncidr6: fe80::/64'
+}
+
+@test "cnet range add refuses a range in a special-purpose block" {
+	cnet create n --mode isolated --cidr 10.70.0.0/16 -q
+	# a network made before the check: its CIDR holds loopback
+	sqlite3 "$CLOUDOS_CATALOG" "UPDATE networks SET cidr = '127.0.0.0/8' WHERE name = 'n'"
+	refused 2 "cnet: range 127.0.0.5 - 127.0.0.9 overlaps 127.0.0.0/8 (loopback), a special-purpose block no network may hold" \
+	    cnet range add n --first 127.0.0.5 --last 127.0.0.9
+}
+
+@test "cnet create of a bridge network is for admins only" {
+	refused 4 "cnet: user 'alice' may not create bridge networks (admins only)" \
+	    cnet --as alice create lan --mode bridge --bridge br0 --cidr 192.168.50.0/24
+	refused 4 "cnet: <stdin>: line 1: user 'alice' may not create bridge networks (admins only)" \
+	    cnet --as alice apply - <<<$'kind: Network\nname: lan\nmode: bridge\nbridge: br0\ncidr: 192.168.50.0/24'
+	# other modes stay open to tenants; admins make bridge networks
+	run -0 cnet --as alice create own --mode isolated --cidr 10.71.0.0/24 -o ids
+	run -0 cnet --as carol create lan --mode bridge --bridge br0 --cidr 192.168.50.0/24 -o ids
+	# as the Unix user itself, not only by --as: a catalog alice may write
+	dir=$(mktemp -d /tmp/cnet.XXXXXX)
+	chmod 0777 "$dir"
+	export CLOUDOS_CATALOG="$dir/catalog.db"
+	cacct user add alice --uid 6101 >/dev/null
+	chmod 0666 "$dir"/catalog.db*
+	before=$(catalog_digest)
+	run --separate-stderr setpriv --reuid 6101 --regid 6101 --clear-groups -- \
+	    cnet create lan --mode bridge --bridge br0 --cidr 192.168.50.0/24
+	after=$(catalog_digest)
+	rm -rf "$dir"
+	[ "$status" -eq 4 ]
+	[ "$after" = "$before" ]
+	assert_output ""
+	[ "$stderr" = "cnet: user 'alice' may not create bridge networks (admins only)" ]
+}
+
+@test "cnet: control characters echoed in errors are escaped, one line" {
+	refused 3 'cnet: no network '"'"'a\x1bb'"'"'' cnet show "$(printf 'a\x1bb')"
+	[ "${#stderr_lines[@]}" -eq 1 ]
+	refused 3 'cnet: no network '"'"'a\nb\tc\rd\x7f\x01'"'"'' cnet show "$(printf 'a\nb\tc\rd\x7f\x01')"
+	[ "${#stderr_lines[@]}" -eq 1 ]
+	# C1 controls and bidi overrides as \u, bytes that are not UTF-8 as \x;
+	# printable UTF-8 as it is
+	refused 3 'cnet: no network '"'"'\u0085\u202eé\u200b\ufeff\xff\xc3'"'"'' \
+	    cnet show "$(printf '\xc2\x85\xe2\x80\xae\xc3\xa9\xe2\x80\x8b\xef\xbb\xbf\xff\xc3')"
+	# a usage error echoing an option's value too
+	run -2 --separate-stderr cnet create n --mode "$(printf 'x\ny')" --cidr 10.0.0.0/24
+	[ "$stderr" = 'cnet: invalid mode '"'"'x\ny'"'"' (nat, routed, isolated or bridge)' ]
+}
+
+@test "cnet refuses names with control or format characters, and all-digit names however long" {
+	refused 2 "cnet: network name holds a control or format character (U+202E)" \
+	    cnet create "$(printf 'evil\xe2\x80\xaegpj.exe')" --mode nat --cidr 10.0.0.0/24
+	refused 2 "cnet: network name holds a control or format character (U+0085)" \
+	    cnet create "$(printf 'a\xc2\x85b')" --mode nat --cidr 10.0.0.0/24
+	refused 2 "cnet: network name holds a control or format character (U+200B)" \
+	    cnet create "$(printf 'a\xe2\x80\x8bb')" --mode nat --cidr 10.0.0.0/24
+	refused 2 "cnet: network name '99999999999999999999' is all digits (it would read as an id)" \
+	    cnet create 99999999999999999999 --mode nat --cidr 10.0.0.0/24
+	refused 3 "cnet: no network '99999999999999999999'" cnet show 99999999999999999999
+	refused 2 "cnet: security group name '123456789012345678901234567890' is all digits (it would read as an id)" \
+	    cnet secgroup create 123456789012345678901234567890
+}

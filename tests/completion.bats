@@ -131,7 +131,7 @@ complete_line() {
 	csched group create web --anti-affinity >/dev/null
 	csched group create db --affinity >/dev/null
 	complete_line csched group ""
-	[ "$reply" = $'create\nlist\nshow\nremove' ]
+	[ "$reply" = $'create\nlist\nshow\nset\nremove' ]
 	complete_line csched group remove w
 	[ "$reply" = web ]
 	complete_line csched group show ""

@@ -261,3 +261,15 @@ per_host() {
 	[ "$stderr" = "cvm: cannot place vm 'm': no host passes the requirements 'labels.zone == \"a\"'" ]
 	[ "$(catalog_digest)" = "$before" ]
 }
+
+@test "csched apply of a good and a bad placement deploys nothing (exit 2)" {
+	chost add h1 "$LAB_URI1" -q >/dev/null
+	queue a 1
+	printf 'kind: Placement\nvm: a-1\nhost: h1\naction: deploy\n---\nkind: Placement\nvm: a-1\nhost: h1\naction: teleport\n' > "$BATS_TEST_TMPDIR/plan"
+	before=$(catalog_digest)
+	run -2 --separate-stderr csched apply - < "$BATS_TEST_TMPDIR/plan"
+	assert_output ""
+	[ "$stderr" = "csched: <stdin>: line 6: action 'teleport' is not deploy or migrate" ]
+	[ "$(catalog_digest)" = "$before" ]
+	[ "$(cvm show a-1 -o json | jq -r .state)" = pending ]
+}

@@ -331,11 +331,13 @@ EOF_CASES
 	run -0 cvm delete -q web-1
 }
 
-@test "cvm create of several documents creates the good ones and exits 8" {
+@test "cvm create of several documents creates none when one is bad (exit 2)" {
 	printf 'name: g1\ncpu: 1\nmemory: 64\n---\nname: g2\ncpu: -1\nmemory: 64\n' > "$BATS_TEST_TMPDIR/two.yaml"
-	run -8 --separate-stderr cvm create "$BATS_TEST_TMPDIR/two.yaml" -o ids
-	[ "$output" = 1 ]
-	[ "$stderr" = "cvm: $BATS_TEST_TMPDIR/two.yaml: line 5: cpu: expected a whole number from 1 to 1024, found '-1'"$'\n'"cvm: 1 of 2 documents failed" ]
+	before=$(catalog_digest)
+	run -2 --separate-stderr cvm create "$BATS_TEST_TMPDIR/two.yaml" -o ids
+	assert_output ""
+	[ "$stderr" = "cvm: $BATS_TEST_TMPDIR/two.yaml: line 5: cpu: expected a whole number from 1 to 1024, found '-1'" ]
+	[ "$(catalog_digest)" = "$before" ]
 }
 
 @test "cvm writes an audit row in the same transaction as every change" {
@@ -401,4 +403,70 @@ EOF_CASES
 	[ "$((rc1 + rc2))" -eq 6 ]
 	run -0 cvm list --state running -o ids
 	[ "${#lines[@]}" -eq 1 ]
+}
+
+@test "cvm create - of a good and a bad document creates nothing (exit 2)" {
+	printf 'name: good\ncpu: 1\nmemory: 64MiB\n---\nname: bad\ncpu: lots\nmemory: 64MiB\n' > "$BATS_TEST_TMPDIR/two.yaml"
+	before=$(catalog_digest)
+	run -2 --separate-stderr cvm create - < "$BATS_TEST_TMPDIR/two.yaml"
+	assert_output ""
+	[ "$stderr" = "cvm: <stdin>: line 5: cpu: expected a whole number from 1 to 1024, found 'lots'" ]
+	[ "$(catalog_digest)" = "$before" ]
+	[ -z "$(virsh -c "$LAB_URI1" list --all --name)" ]
+	# every bad document is named, then one line says nothing was done
+	printf 'name: b1\ncpu: 0\nmemory: 64\n---\nname: ok\ncpu: 1\nmemory: 64\n---\nname: b2\nmemory: 64\n' > "$BATS_TEST_TMPDIR/three.yaml"
+	run -2 --separate-stderr cvm create --hold -f "$BATS_TEST_TMPDIR/three.yaml"
+	assert_output ""
+	[ "${#stderr_lines[@]}" -eq 3 ]
+	[[ "${stderr_lines[0]}" == "cvm: $BATS_TEST_TMPDIR/three.yaml: line 1: cpu: "* ]]
+	[ "${stderr_lines[1]}" = "cvm: $BATS_TEST_TMPDIR/three.yaml: line 9: cpu: missing (the number of vCPUs)" ]
+	[ "${stderr_lines[2]}" = "cvm: 2 of 3 documents are invalid (nothing was done)" ]
+	[ "$(catalog_digest)" = "$before" ]
+}
+
+@test "cvm apply - of a good and a bad document creates nothing (exit 2)" {
+	printf 'kind: VM\nname: good\ncpu: 1\nmemory: 64MiB\n---\nkind: VM\nname: bad\ncpu: 1\nmemory: 64MiB\nha: always\n' > "$BATS_TEST_TMPDIR/two.yaml"
+	before=$(catalog_digest)
+	run -2 --separate-stderr cvm apply - < "$BATS_TEST_TMPDIR/two.yaml"
+	assert_output ""
+	[ "$stderr" = "cvm: <stdin>: line 6: ha: expected none or restart" ]
+	[ "$(catalog_digest)" = "$before" ]
+	[ -z "$(virsh -c "$LAB_URI1" list --all --name)" ]
+}
+
+@test "cvm create - still goes on past a run-time failure (exit 8)" {
+	printf 'name: one\ncpu: 1\nmemory: 64MiB\n---\nname: huge\ncpu: 1024\nmemory: 64MiB\n' > "$BATS_TEST_TMPDIR/two.yaml"
+	run -8 --separate-stderr cvm create - -o ids < "$BATS_TEST_TMPDIR/two.yaml"
+	[ "${#lines[@]}" -eq 1 ]
+	[[ "$stderr" == *"1 of 2 documents failed"* ]]
+	run -0 cvm delete one
+}
+
+@test "cvm refuses a VM name with U+202E and escapes control characters it echoes" {
+	before=$(catalog_digest)
+	run -2 --separate-stderr cvm create - <<<"$(printf 'name: "evil\\u202eexe"\ncpu: 1\nmemory: 64MiB\n')"
+	assert_output ""
+	[ "$stderr" = "cvm: <stdin>: line 1: vm name holds a control or format character (U+202E)" ]
+	run -3 --separate-stderr cvm show "$(printf 'a\x1bb')"
+	assert_output ""
+	[ "$stderr" = 'cvm: no vm '"'"'a\x1bb'"'" ]
+	[ "${#stderr_lines[@]}" -eq 1 ]
+	run -3 --separate-stderr cvm show "$(printf 'a\x1b[31mred\nnext')"
+	[ "$stderr" = 'cvm: no vm '"'"'a\x1b[31mred\nnext'"'" ]
+	[ "${#stderr_lines[@]}" -eq 1 ]
+	run -3 --separate-stderr cvm show 99999999999999999999
+	[ "$stderr" = "cvm: no vm '99999999999999999999'" ]
+	[ "$(catalog_digest)" = "$before" ]
+}
+
+@test "cvm: a path too long is a usage error (exit 2)" {
+	long="$BATS_TEST_TMPDIR/$(head -c 300 /dev/zero | tr '\0' x).yaml"
+	before=$(catalog_digest)
+	run -2 --separate-stderr cvm create "$long"
+	assert_output ""
+	[ "$stderr" = "cvm: cannot open '$long': File name too long" ]
+	[ "$(catalog_digest)" = "$before" ]
+	run -2 --separate-stderr cvm list -c "/tmp/$(head -c 5000 /dev/zero | tr '\0' x)/catalog.db"
+	assert_output ""
+	[ "$stderr" = "cvm: catalog path is too long (5016 bytes made absolute, at most 504)" ]
 }

@@ -475,3 +475,14 @@ YAML
 	[ "$(jq -r .target <<<"$output")" = sdc ]
 	[ "$(blk 1 p)" = "sdb sdc " ]
 }
+
+@test "cvol apply of a good and a bad document creates nothing (exit 2)" {
+	printf 'kind: Datastore\nname: fast\nhosts: [h1]\n---\nkind: Volume\nname: data\nsize: lots\n' > "$BATS_TEST_TMPDIR/env.yaml"
+	before=$(catalog_digest)
+	run -2 --separate-stderr cvol apply - < "$BATS_TEST_TMPDIR/env.yaml"
+	assert_output ""
+	[[ "$stderr" == "cvol: <stdin>: line 5: size: "* ]]
+	[ "${#stderr_lines[@]}" -eq 1 ]
+	[ "$(catalog_digest)" = "$before" ]
+	[ -z "$(virsh -c "$LAB_URI1" pool-list --all --name | grep fast)" ]
+}

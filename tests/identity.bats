@@ -76,3 +76,59 @@ as() {
 	run -0 sqlite3 "$CLOUDOS_CATALOG" "SELECT user || ' ' || action || ' ' || kind || ' ' || object_name FROM audit ORDER BY id"
 	[ "$output" = $'root create User alice\nroot create User bob\nroot create User carol' ]
 }
+
+# groupvm NAME GROUP: a VM document in affinity group GROUP
+groupvm() {
+	printf 'name: %s\ncpu: 1\nmemory: 64MiB\ngroup: %s\n' "$1" "$2"
+}
+
+@test "csched group: another tenant neither sees, joins, changes nor removes a private group" {
+	run -0 as 5001 csched group create web --anti-affinity -o json
+	[ "$(jq -r '[.owner, .visibility] | @tsv' <<<"$output")" = "$(printf 'alice\tprivate')" ]
+	before=$(catalog_digest)
+	run -3 --separate-stderr as 5002 csched group show web
+	assert_output ""
+	[ "$stderr" = "csched: no group 'web'" ]
+	run -0 as 5002 csched group list -o ids
+	assert_output ""
+	run -3 --separate-stderr as 5002 cvm create --hold - < <(groupvm squat web)
+	assert_output ""
+	[ "$stderr" = "cvm: <stdin>: line 1: group: no group 'web' (make it with 'csched group create')" ]
+	run -3 --separate-stderr as 5002 csched group remove web
+	[ "$stderr" = "csched: no group 'web'" ]
+	run -3 --separate-stderr as 5002 csched group set web --visibility public
+	[ "$stderr" = "csched: no group 'web'" ]
+	[ "$(catalog_digest)" = "$before" ]
+	# its owner and the admins see it and use it
+	run -0 as 5001 cvm create --hold - -o ids < <(groupvm a1 web)
+	run -0 as 5003 csched group list -o ids
+	assert_output 1
+	run -0 csched group show web -o json
+	[ "$(jq -r .vms <<<"$output")" = 1 ]
+}
+
+@test "csched group: shared with the group or the public, others join but only the owner changes it" {
+	as 5001 csched group create web --anti-affinity --visibility public -q >/dev/null
+	run -0 as 5002 csched group show web -o json
+	[ "$(jq -r '[.name, .owner, .visibility] | @tsv' <<<"$output")" = "$(printf 'web\talice\tpublic')" ]
+	run -0 as 5002 cvm create --hold - -o ids < <(groupvm b1 web)
+	before=$(catalog_digest)
+	run -4 --separate-stderr as 5002 csched group remove web
+	assert_output ""
+	[ "$stderr" = "csched: cannot remove group 'web': it is not yours" ]
+	run -4 --separate-stderr as 5002 csched group set web --visibility private
+	[ "$stderr" = "csched: cannot change group 'web': it is not yours" ]
+	[ "$(catalog_digest)" = "$before" ]
+	# shared with the owner's group only: bob, in the same group, still
+	# sees it; made private, he does not
+	run -0 as 5001 csched group set web --visibility group -o json
+	[ "$(jq -r .visibility <<<"$output")" = group ]
+	run -0 as 5002 csched group list -o ids
+	assert_output 1
+	run -0 as 5001 csched group set web --visibility private -q
+	run -3 as 5002 csched group show web
+	run -2 --separate-stderr as 5001 csched group set web --visibility everyone
+	[ "$stderr" = "csched: invalid visibility 'everyone' (private, group or public)" ]
+	run -2 --separate-stderr as 5001 csched group create db --affinity --visibility everyone
+	[ "$stderr" = "csched: invalid visibility 'everyone' (private, group or public)" ]
+}

@@ -69,7 +69,14 @@ test_valid(void)
 		{ "", 0 }, { "123", 0 }, { "-x", 0 }, { " x", 0 },
 		{ "x ", 0 }, { "a\nb", 0 }, { "a\tb", 0 }, { "\xff", 0 },
 		{ "\xc0\xaf", 0 }, { "\xed\xa0\x80", 0 },
+		/* all digits however long; Unicode controls and formats */
+		{ "99999999999999999999", 0 }, { "a\x1b" "b", 0 },
+		{ "a\xc2\x85" "b", 0 }, { "evil\xe2\x80\xae" "exe", 0 },
+		{ "a\xe2\x80\x8b" "b", 0 }, { "\xef\xbb\xbf" "x", 0 },
+		{ "a\xe2\x80\xa8" "b", 0 }, { "a\xc2\xad" "b", 0 },
+		{ "\xf0\x9f\x98\x80", 1 }, { "\xe2\x80\x94", 1 },
 	};
+	static char bigdesc[DESC_MAX_LEN + 2];
 	char longname[200];
 	struct cerr err = { 0 };
 	long long id;
@@ -93,6 +100,17 @@ test_valid(void)
 	ok(valid_id("42", &id) && id == 42, "valid: 42 is an id");
 	ok(!valid_id("4x", &id) && !valid_id("", &id) &&
 	    !valid_id("99999999999999999999", &id), "valid: non-ids refused");
+	cerr_clear(&err);
+	ok(valid_name("vm", "\xe2\x80\xae", &err) == CERR_USAGE &&
+	    strcmp(err.msg, "vm name holds a control or format character "
+	    "(U+202E)") == 0, "valid: U+202E is named (%s)", err.msg);
+	cerr_clear(&err);
+	ok(valid_description("a\nb\tc", &err) == 0, "valid: description "
+	    "with lines and tabs");
+	memset(bigdesc, 'd', sizeof(bigdesc));
+	bigdesc[DESC_MAX_LEN + 1] = '\0';
+	ok(valid_description(bigdesc, &err) == CERR_USAGE,
+	    "valid: description of DESC_MAX_LEN + 1 bytes refused");
 }
 
 /* Read text, return the JSON of every document joined by newlines, or

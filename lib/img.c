@@ -245,11 +245,100 @@ held(int fd, unsigned long long size)
 	return used < size ? used : size;
 }
 
-/* CERR_CAPACITY unless the repository's file system has need bytes
- * free. */
+/*
+ * The repository's limits, which cimg config keeps in the settings table:
+ * a reserve of free space no import may eat into (the catalog sits beside
+ * the repository, and a full file system leaves it unable to record even
+ * the undoing of a failed import), and a largest size for one import.
+ * The reserve is a size or a percentage of the file system; by default
+ * the smaller of 5% and 1 GiB: 1 GiB is far more than the catalog and its
+ * write-ahead log need, 5% keeps a small file system usable.
+ */
+#define RESERVE_DEFAULT_PCT 5
+#define RESERVE_DEFAULT_MIB 1024LL
+#define KEY_RESERVE "img_reserve"
+#define KEY_MAX_SIZE "img_max_size"
+
+struct limits {
+	long long reserve_mib;	/* a set size, or -1 */
+	int reserve_pct;	/* a set percentage, or -1 */
+	long long max_mib;	/* 0: no largest size */
+};
+
+/* Parse "N%" (0 to 50) or a size into l's reserve. */
 static int
-repo_room(const char *dir, unsigned long long need, const char *what,
-    struct cerr *err)
+reserve_parse(const char *s, struct limits *l, struct cerr *err)
+{
+	char *end;
+	long v;
+
+	l->reserve_mib = l->reserve_pct = -1;
+	if (strcmp(s, "default") == 0)
+		return 0;
+	if (*s >= '0' && *s <= '9' && s[strlen(s) - 1] == '%') {
+		v = strtol(s, &end, 10);
+		if (*end != '%' || end[1] != '\0' || v > 50)
+			return cerr_set(err, CERR_USAGE, "--reserve: expected a "
+			    "size or 0%% to 50%% of the file system, found "
+			    "'%s'", s);
+		l->reserve_pct = (int)v;
+		return 0;
+	}
+	if (units_parse_mib(s, &l->reserve_mib, err))
+		return cerr_wrap(err, "--reserve");
+	return 0;
+}
+
+static int
+limits_read(struct ctx *ctx, struct limits *l, struct cerr *err)
+{
+	struct cstmt *st = NULL;
+
+	l->reserve_mib = l->reserve_pct = -1;
+	l->max_mib = 0;
+	if (catalog_query(ctx->cat, &st, err, "SELECT key, value FROM "
+	    "settings WHERE key IN ('" KEY_RESERVE "', '" KEY_MAX_SIZE "')",
+	    ""))
+		return err->code;
+	while (cstmt_row(st, err)) {
+		const char *k = cstmt_text(st, 0), *v = cstmt_text(st, 1);
+		struct cerr e2 = { 0 };
+
+		if (v == NULL)
+			continue;
+		if (strcmp(k, KEY_RESERVE) == 0)
+			reserve_parse(v, l, &e2);
+		else
+			l->max_mib = strtoll(v, NULL, 10);
+	}
+	cstmt_free(st);
+	return err->code;
+}
+
+/* The reserve in bytes on the file system of dir. */
+static unsigned long long
+limits_reserve(const struct limits *l, const char *dir)
+{
+	struct statvfs sv;
+	unsigned long long fs, pct;
+
+	if (l->reserve_mib >= 0)
+		return (unsigned long long)l->reserve_mib * MIB;
+	if (statvfs(dir, &sv) != 0)
+		return l->reserve_pct >= 0 ? 0 : RESERVE_DEFAULT_MIB * MIB;
+	fs = (unsigned long long)sv.f_blocks * sv.f_frsize;
+	pct = fs / 100 * (unsigned long long)(l->reserve_pct >= 0 ?
+	    l->reserve_pct : RESERVE_DEFAULT_PCT);
+	if (l->reserve_pct < 0 && pct > RESERVE_DEFAULT_MIB * MIB)
+		pct = RESERVE_DEFAULT_MIB * MIB;
+	return pct;
+}
+
+/* CERR_CAPACITY unless the repository's file system has need bytes free
+ * above the reserve. */
+static int
+repo_room(const char *dir, unsigned long long need,
+    unsigned long long reserve, const char *what, struct cerr *err)
 {
 	struct statvfs sv;
 	unsigned long long avail;
@@ -261,7 +350,84 @@ repo_room(const char *dir, unsigned long long need, const char *what,
 		return cerr_set(err, CERR_CAPACITY, "cannot %s: it needs %llu "
 		    "MiB and the image repository has %llu MiB free", what,
 		    (need + MIB - 1) / MIB, avail / MIB);
+	if (need + reserve > avail)
+		return cerr_set(err, CERR_CAPACITY, "cannot %s: it needs %llu "
+		    "MiB and the image repository has %llu MiB free above "
+		    "its reserve of %llu MiB (cimg config --reserve)", what,
+		    (need + MIB - 1) / MIB, avail > reserve ?
+		    (avail - reserve) / MIB : 0, (reserve + MIB - 1) / MIB);
 	return 0;
+}
+
+int
+img_config(struct ctx *ctx, const char *reserve, const char *max_size,
+    struct doc **out, struct cerr *err)
+{
+	struct limits l;
+	struct buf v = BUF_INIT;
+	long long mib = 0;
+
+	if (reserve && reserve_parse(reserve, &l, err))
+		return err->code;
+	if (max_size && strcmp(max_size, "none") != 0 &&
+	    (units_parse_mib(max_size, &mib, err) || (mib < 1 &&
+	    cerr_set(err, CERR_USAGE, "invalid size '%s'", max_size))))
+		return cerr_wrap(err, "--max-size");
+	if (reserve || max_size) {
+		if (acct_require_admin(ctx, "change the image repository's "
+		    "limits", err) || catalog_begin(ctx->cat, err))
+			return err->code;
+		if (reserve && (strcmp(reserve, "default") == 0 ?
+		    catalog_exec(ctx->cat, err, "DELETE FROM settings WHERE "
+		    "key = '" KEY_RESERVE "'", "") :
+		    catalog_exec(ctx->cat, err, "INSERT INTO settings (key, "
+		    "value) VALUES ('" KEY_RESERVE "', ?1) ON CONFLICT (key) "
+		    "DO UPDATE SET value = ?1", "s", l.reserve_pct >= 0 ?
+		    reserve : (buf_printf(&v, "%lld", l.reserve_mib), v.s))))
+			goto fail;
+		if (max_size && (mib == 0 ? catalog_exec(ctx->cat, err,
+		    "DELETE FROM settings WHERE key = '" KEY_MAX_SIZE "'",
+		    "") : catalog_exec(ctx->cat, err, "INSERT INTO settings "
+		    "(key, value) VALUES ('" KEY_MAX_SIZE "', ?1) ON CONFLICT "
+		    "(key) DO UPDATE SET value = ?1", "i", mib)))
+			goto fail;
+		buf_reset(&v);
+		if (reserve)
+			buf_printf(&v, "reserve=%s", reserve);
+		if (max_size)
+			buf_printf(&v, "%smax_size=%s", reserve ? " " : "",
+			    max_size);
+		if (acct_audit(ctx, "config", "Image", 0, "limits", v.s,
+		    err) || catalog_commit(ctx->cat, err))
+			goto fail;
+	}
+	buf_release(&v);
+	if (limits_read(ctx, &l, err))
+		return err->code;
+	*out = doc_new(DOC_MAP);
+	doc_set_str(*out, "kind", "Config");
+	doc_set_int(*out, "id", 0);
+	doc_set_str(*out, "name", "cimg");
+	if (l.reserve_mib >= 0) {
+		doc_set_int(*out, "reserve", l.reserve_mib);
+	} else {
+		buf_printf(&v, "%d%%", l.reserve_pct >= 0 ? l.reserve_pct :
+		    RESERVE_DEFAULT_PCT);
+		if (l.reserve_pct < 0)
+			buf_printf(&v, ", at most %lld MiB",
+			    RESERVE_DEFAULT_MIB);
+		doc_set_str(*out, "reserve", v.s);
+	}
+	if (l.max_mib > 0)
+		doc_set_int(*out, "max_size", l.max_mib);
+	else
+		doc_set_str(*out, "max_size", NULL);
+	buf_release(&v);
+	return 0;
+fail:
+	catalog_rollback(ctx->cat);
+	buf_release(&v);
+	return err->code;
 }
 
 /* Where the bytes of an import go: the file, the digest, and the first
@@ -783,9 +949,26 @@ struct fetch {
 	bool hashing;
 	unsigned long long offset;
 	unsigned long long signalled;	/* bytes the thread was told of */
+	unsigned long long reserve;	/* free bytes never to eat into */
+	unsigned long long max;		/* the most bytes taken, 0: any */
+	unsigned long long checked;	/* bytes at the last look at room */
 	struct ctx *ctx;
 	img_progress_fn progress;
 };
+
+/* A download stops once it would pass its largest size, or the free space
+ * would fall under the reserve: a server that sends without end, or more
+ * than it said, is stopped there.  The free space is looked at every
+ * ROOM_STEP bytes. */
+#define ROOM_STEP (1 << 20)
+
+static int
+too_large(const struct fetch *f, struct cerr *err)
+{
+	return cerr_set(err, CERR_CAPACITY, "cannot import '%s': it is larger "
+	    "than the maximum size of %llu MiB (--max-size)", f->url,
+	    f->max / MIB);
+}
 
 static int
 fetch_begin(void *arg, long status, unsigned long long total,
@@ -797,10 +980,12 @@ fetch_begin(void *arg, long status, unsigned long long total,
 	if (total > 0) {
 		struct buf w = BUF_INIT;
 
+		if (f->max > 0 && total > f->max)
+			return too_large(f, err);
 		/* what is still to come must fit */
 		buf_printf(&w, "import '%s'", f->url);
 		repo_room(f->dir, total - (status == 206 && total > f->offset ?
-		    f->offset : 0), w.s, err);
+		    f->offset : 0), f->reserve, w.s, err);
 		buf_release(&w);
 		if (err->code)
 			return err->code;
@@ -867,6 +1052,21 @@ fetch_write(void *arg, const void *data, size_t n, struct cerr *err)
 	 * copy of a local file does: the transfer does not wait for it.  It
 	 * is woken a TRAIL_STEP at a time, not for each of curl's small
 	 * writes (each wake-up seeks and maps) */
+	if (f->max > 0 && s->bytes + n > f->max)
+		return too_large(f, err);
+	if (f->reserve > 0 && s->bytes + n - f->checked >= ROOM_STEP) {
+		struct statvfs sv;
+
+		f->checked = s->bytes;
+		if (statvfs(f->dir, &sv) == 0 &&
+		    (unsigned long long)sv.f_bavail * sv.f_frsize <
+		    f->reserve + n + ROOM_STEP)
+			return cerr_set(err, CERR_CAPACITY, "cannot import "
+			    "'%s': the image repository's free space would "
+			    "fall under its reserve of %llu MiB after %llu "
+			    "MiB (cimg config --reserve)", f->url,
+			    (f->reserve + MIB - 1) / MIB, s->bytes / MIB);
+	}
 	if (write_all(s->fd, data, n, f->dst, err))
 		return err->code;
 	s->bytes += n;
@@ -894,12 +1094,12 @@ fetch_progress(void *arg, unsigned long long done, unsigned long long total)
  */
 static int
 fetch_url(struct ctx *ctx, const char *url, const char *dir, struct sink *s,
-    long stall, img_progress_fn progress, struct buf *part,
-    struct cerr *err)
+    long stall, unsigned long long reserve, unsigned long long max,
+    img_progress_fn progress, struct buf *part, struct cerr *err)
 {
 	struct digest *uh = NULL;
 	struct fetch f = { .s = s, .ctx = ctx, .progress = progress,
-	    .dir = dir, .url = url };
+	    .dir = dir, .url = url, .reserve = reserve, .max = max };
 	struct http_get g = { 0 };
 	unsigned char *b = NULL;
 	char hex[65];
@@ -941,8 +1141,10 @@ fetch_url(struct ctx *ctx, const char *url, const char *dir, struct sink *s,
 	if (r < 0)
 		return cerr_set(err, CERR_FAIL, "cannot read '%s': %s",
 		    part->s, strerror(errno));
+	if (max > 0 && s->bytes > max)
+		return too_large(&f, err);
 	f.dst = part->s;
-	f.offset = s->bytes;
+	f.offset = f.checked = s->bytes;
 	g.url = url;
 	g.offset = s->bytes;
 	g.connect_timeout = 30;
@@ -1454,6 +1656,7 @@ struct ova_job {
 	struct ova_disk *dk;
 	size_t nd;
 	unsigned long long total;
+	unsigned long long reserve;	/* the repository's, in bytes */
 };
 
 /*
@@ -1545,7 +1748,7 @@ ova_prepare(const char *path, const char *what, const char *dir,
 		struct buf w = BUF_INIT;
 
 		buf_printf(&w, "import '%s'", what);
-		repo_room(dir, need, w.s, err);
+		repo_room(dir, need, j->reserve, w.s, err);
 		buf_release(&w);
 	}
 	return err->code;
@@ -1657,10 +1860,11 @@ int
 img_import(struct ctx *ctx, const char *source, const struct img_spec *spec,
     img_progress_fn progress, struct doc **out, struct cerr *err)
 {
-	struct buf dir, path, part, lock, json, what;
+	struct buf dir, path, part, lock, json, what, pub;
 	struct sink s = { .fd = -1 };
 	struct ova_job job = { 0 };
-	unsigned long long total = 0;
+	struct limits lim;
+	unsigned long long total = 0, max = 0;
 	const char *format = NULL;
 	long long id = -1, vmib = 0;
 	char now[32], hex[65], ckhex[65], checksum[80], idbuf[32],
@@ -1675,6 +1879,7 @@ img_import(struct ctx *ctx, const char *source, const struct img_spec *spec,
 	buf_init(&lock);
 	buf_init(&json);
 	buf_init(&what);
+	buf_init(&pub);
 	if (spec->name == NULL) {
 		cerr_set(err, CERR_USAGE, "import needs --name");
 		goto out;
@@ -1691,21 +1896,38 @@ img_import(struct ctx *ctx, const char *source, const struct img_spec *spec,
 		    "and https:// URLs are fetched", source);
 		goto out;
 	}
-	if (url)
+	if (url) {
+		/* what is kept and shown: no credentials */
+		http_url_public(source, &pub);
+		abs = strdup(pub.s);
+	} else if ((abs = realpath(source, NULL)) == NULL) {
 		abs = strdup(source);
-	else if ((abs = realpath(source, NULL)) == NULL)
-		abs = strdup(source);
+	}
 	if ((!url && open_source(source, &in, &total, err)) ||
+	    limits_read(ctx, &lim, err) ||
 	    img_repo_ensure(ctx, &dir, err) ||
 	    digest_new_algo(&s.ck, "XXH128", err) ||
 	    (spec->sha256 && digest_new(&s.dg, err)))
 		goto out;
+	/* the smaller of the import's own and the configured largest size */
+	if (spec->max_size > 0 && (lim.max_mib == 0 ||
+	    spec->max_size < lim.max_mib))
+		lim.max_mib = spec->max_size;
+	max = (unsigned long long)lim.max_mib * MIB;
+	job.reserve = limits_reserve(&lim, dir.s);
 	buf_printf(&what, "import '%s'", source);
+	if (!url && max > 0 && total > max) {
+		cerr_set(err, CERR_CAPACITY, "cannot import '%s': it is larger "
+		    "than the maximum size of %lld MiB (--max-size)", source,
+		    lim.max_mib);
+		goto out;
+	}
 	if (!url) {
 		/* an OVA is a tar: known by its header, as formats are */
 		tar = pread(in, head, sizeof(head), 0) == (ssize_t)sizeof(head)
 		    && arc_is_tar(head, sizeof(head));
-		if (!tar && repo_room(dir.s, held(in, total), what.s, err))
+		if (!tar && repo_room(dir.s, held(in, total), job.reserve,
+		    what.s, err))
 			goto out;
 		if (tar) {
 			close(in);
@@ -1735,11 +1957,18 @@ img_import(struct ctx *ctx, const char *source, const struct img_spec *spec,
 	buf_printf(&path, "%s/%lld", dir.s, id);
 	if (url) {
 		if (fetch_url(ctx, source, dir.s, &s, spec->stall_timeout > 0 ?
-		    spec->stall_timeout : 60, progress, &part, err)) {
+		    spec->stall_timeout : 60, job.reserve, max, progress,
+		    &part, err)) {
 			/* the bytes received stay for a resume; an empty
-			 * partial file is no use to anyone */
-			if (s.fd >= 0 && s.bytes == 0)
+			 * partial file is no use to anyone, nor one that
+			 * is too large or ran out of room: it goes before
+			 * the row, so the row can go on a full disk */
+			if (s.fd >= 0 && (s.bytes == 0 ||
+			    err->code == CERR_CAPACITY)) {
 				unlink(part.s);
+				close(s.fd);	/* frees its room */
+				s.fd = -1;
+			}
 			goto undo;
 		}
 	} else if (tar) {
@@ -1825,10 +2054,16 @@ done:
 	img_show(ctx, idbuf, out, err);
 	goto out;
 undo_file:
-	/* a whole file that is wrong: no resume can mend it */
+	/* a whole file that is wrong: no resume can mend it.  Files go
+	 * before the row that names them, their room freed (closed), so the
+	 * row can go when they filled the disk */
 	if (part.len)
 		unlink(part.s);
 	unlink(path.s);
+	if (s.fd >= 0) {
+		close(s.fd);
+		s.fd = -1;
+	}
 undo:
 	import_undo(ctx, id);
 out:
@@ -1847,6 +2082,7 @@ out:
 	buf_release(&lock);
 	buf_release(&json);
 	buf_release(&what);
+	buf_release(&pub);
 	return err->code;
 }
 
@@ -1960,6 +2196,7 @@ img_clone(struct ctx *ctx, const char *ref, const char *name,
 	struct doc *cur = NULL;
 	struct buf dir, src, dst, lock, what;
 	struct img_spec spec = { 0 };
+	struct limits lim;
 	long long id = -1, from;
 	char now[32], idbuf[32];
 	int in = -1, fd = -1, lockfd = -1;
@@ -1980,7 +2217,7 @@ img_clone(struct ctx *ctx, const char *ref, const char *name,
 		    "%s", ref, doc_get_str(cur, "state"));
 		goto out;
 	}
-	if (img_repo_ensure(ctx, &dir, err))
+	if (limits_read(ctx, &lim, err) || img_repo_ensure(ctx, &dir, err))
 		goto out;
 	buf_printf(&src, "%s/%lld", dir.s, from);
 	buf_printf(&what, "clone image '%s'", ref);
@@ -1991,7 +2228,7 @@ img_clone(struct ctx *ctx, const char *ref, const char *name,
 		goto out;
 	}
 	if (repo_room(dir.s, held(in, (unsigned long long)sb.st_size),
-	    what.s, err))
+	    limits_reserve(&lim, dir.s), what.s, err))
 		goto out;
 	spec.description = doc_get_str(cur, "description");
 	spec.os = doc_get_str(cur, "os");
@@ -2339,13 +2576,10 @@ img_delete(struct ctx *ctx, const char *ref, struct cerr *err)
 		    "used by a VM" : "being imported");
 		goto fail;
 	}
-	if (catalog_exec(ctx->cat, err, "DELETE FROM images WHERE id = ?",
-	    "i", id) || acct_audit(ctx, "delete", "Image", id,
-	    doc_get_str(cur, "name"), NULL, err) ||
-	    catalog_commit(ctx->cat, err))
-		goto fail;
-	/* the row is gone first: a file left by a crash here is garbage no
-	 * image names, never an image without its file */
+	/* the files go first, then the row, so a delete works on a full
+	 * disk (deleting the row writes to the catalog); a crash between
+	 * leaves an image without its file, which no disk is made from (its
+	 * size is checked) and which cimg delete then removes */
 	img_repo(ctx, &path);
 	buf_printf(&path, "/%lld", id);
 	unlink(path.s);
@@ -2356,6 +2590,11 @@ img_delete(struct ctx *ctx, const char *ref, struct cerr *err)
 	buf_printf(&path, "/%lld.ova-disk", id);
 	unlink(path.s);
 	buf_release(&path);
+	if (catalog_exec(ctx->cat, err, "DELETE FROM images WHERE id = ?",
+	    "i", id) || acct_audit(ctx, "delete", "Image", id,
+	    doc_get_str(cur, "name"), NULL, err) ||
+	    catalog_commit(ctx->cat, err))
+		goto fail;
 	doc_free(cur);
 	return 0;
 fail:

@@ -33,6 +33,8 @@ struct img_spec {
 	long long cpu;			/* set: suggested vCPUs (0: not given) */
 	long long memory;		/* set: suggested MiB (0: not given) */
 	long stall_timeout;		/* URLs: seconds of stall (0: 60) */
+	long long max_size;		/* import: MiB at most (0: as set by
+					 * img_config; the smaller wins) */
 	struct doclist *more;		/* import: an OVA's further images */
 };
 
@@ -89,6 +91,16 @@ int img_list(struct ctx *ctx, emit_fn emit, struct cerr *err);
 /* Change name, description, os, arch, labels, suggested cpu and memory.
  * CERR_CONFLICT for a taken name, CERR_PERM for another's image. */
 int img_update(struct ctx *ctx, const char *ref, const struct img_spec *spec,
+    struct doc **out, struct cerr *err);
+/*
+ * Show the repository's limits as a Config document, after setting them
+ * when reserve or max_size is given (admins only, else CERR_PERM): the
+ * free space no import may eat into ("N%" of the file system, a size, or
+ * "default": the smaller of 5% and 1 GiB) and the largest import (a size,
+ * or "none").  A bad value is CERR_USAGE.  An import that would pass
+ * either is CERR_CAPACITY, and a download is stopped there.
+ */
+int img_config(struct ctx *ctx, const char *reserve, const char *max_size,
     struct doc **out, struct cerr *err);
 /* "public" or "private". */
 int img_set_visibility(struct ctx *ctx, const char *ref, const char *vis,

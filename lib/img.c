@@ -174,15 +174,187 @@ img_repo(struct ctx *ctx, struct buf *b)
 	buf_puts(b, "/images");
 }
 
+/*
+ * The repository is the cloud's, whoever imports first: it belongs to the
+ * catalog file's owner and takes the catalog's access.  The owner has
+ * rwx; group and others get r-x where they may read the catalog, -wx
+ * where they may write it (tenants who run the programs as their own uids
+ * against a catalog an admin opened to them), and then the sticky bit, so
+ * no one renames or deletes another's file.  A repository of anyone else
+ * is refused: a tenant who owned it could swap the files of every image.
+ */
+static mode_t
+repo_mode(mode_t cat)
+{
+	mode_t m = S_IRWXU;
+
+	if (cat & S_IRGRP)
+		m |= S_IRGRP | S_IXGRP;
+	if (cat & S_IWGRP)
+		m |= S_IWGRP | S_IXGRP;
+	if (cat & S_IROTH)
+		m |= S_IROTH | S_IXOTH;
+	if (cat & S_IWOTH)
+		m |= S_IWOTH | S_IXOTH;
+	if (cat & (S_IWGRP | S_IWOTH))
+		m |= S_ISVTX;
+	return m;
+}
+
+/* CERR_FAIL unless dir is a folder of the catalog's owner that no one
+ * else may rename files in; the owner (or root) brings its mode in line
+ * with the catalog's. */
+static int
+repo_check(const char *dir, const struct stat *csb, struct cerr *err)
+{
+	struct stat sb;
+	mode_t want = repo_mode(csb->st_mode);
+	uid_t me = geteuid();
+
+	if (stat(dir, &sb) != 0)
+		return cerr_set(err, errno == EACCES ? CERR_PERM : CERR_FAIL,
+		    "cannot use the image repository '%s': %s", dir,
+		    strerror(errno));
+	if (!S_ISDIR(sb.st_mode))
+		return cerr_set(err, CERR_FAIL, "image repository '%s' is not "
+		    "a folder", dir);
+	if (sb.st_uid != csb->st_uid)
+		return cerr_set(err, CERR_FAIL, "image repository '%s' belongs "
+		    "to uid %u, not to the catalog's owner (uid %u)", dir,
+		    (unsigned)sb.st_uid, (unsigned)csb->st_uid);
+	if ((sb.st_mode & 07777) != want && (me == sb.st_uid || me == 0) &&
+	    chmod(dir, want) == 0)
+		sb.st_mode = (sb.st_mode & ~07777u) | want;
+	if ((sb.st_mode & (S_IWGRP | S_IWOTH)) && !(sb.st_mode & S_ISVTX))
+		return cerr_set(err, CERR_FAIL, "image repository '%s' may be "
+		    "written by others without the sticky bit (mode %04o)", dir,
+		    (unsigned)(sb.st_mode & 07777));
+	return 0;
+}
+
+/* The catalog file's owner and mode. */
+static int
+repo_owner(struct ctx *ctx, struct stat *csb, struct cerr *err)
+{
+	if (stat(catalog_path(ctx->cat), csb) != 0)
+		return cerr_set(err, CERR_FAIL, "cannot read the catalog "
+		    "'%s': %s", catalog_path(ctx->cat), strerror(errno));
+	return 0;
+}
+
+/* The repository in dir, checked (see repo_check). */
+static int
+img_repo_checked(struct ctx *ctx, struct buf *dir, struct cerr *err)
+{
+	struct stat csb;
+
+	img_repo(ctx, dir);
+	if (repo_owner(ctx, &csb, err))
+		return err->code;
+	return repo_check(dir->s, &csb, err);
+}
+
+/* The repository in dir, made when missing: by the catalog's owner, or
+ * by root for it. */
 static int
 img_repo_ensure(struct ctx *ctx, struct buf *dir, struct cerr *err)
 {
+	struct stat csb;
+	uid_t me = geteuid();
+
 	img_repo(ctx, dir);
-	if (mkdir(dir->s, 0700) != 0 && errno != EEXIST)
-		return cerr_set(err, errno == EACCES ? CERR_PERM : CERR_FAIL,
-		    "cannot make the image repository '%s': %s", dir->s,
-		    strerror(errno));
+	if (repo_owner(ctx, &csb, err))
+		return err->code;
+	if (access(dir->s, F_OK) != 0 && errno == ENOENT) {
+		if (me != csb.st_uid && me != 0)
+			return cerr_set(err, CERR_PERM, "cannot make the image "
+			    "repository '%s': it is the catalog owner's (uid "
+			    "%u), made by that user or root", dir->s,
+			    (unsigned)csb.st_uid);
+		if (mkdir(dir->s, 0700) == 0) {
+			if (chmod(dir->s, repo_mode(csb.st_mode)) != 0 ||
+			    (me != csb.st_uid && chown(dir->s, csb.st_uid,
+			    csb.st_gid) != 0)) {
+				cerr_set(err, CERR_FAIL, "cannot make the image "
+				    "repository '%s': %s", dir->s,
+				    strerror(errno));
+				rmdir(dir->s);
+				return err->code;
+			}
+		} else if (errno != EEXIST) {
+			return cerr_set(err, errno == EACCES ? CERR_PERM :
+			    CERR_FAIL, "cannot make the image repository "
+			    "'%s': %s", dir->s, strerror(errno));
+		}
+	}
+	return repo_check(dir->s, &csb, err);
+}
+
+/*
+ * An image's file (fd) against what was recorded when it came: its size
+ * always, and its checksum (xxh128, or sha256 for an image from before
+ * checksums) when checksum is given.  A file changed since (truncated,
+ * altered, swapped) is CERR_FAIL; what names the image ("image 'x'",
+ * "cannot export image 'x'").
+ */
+static int
+file_matches(int fd, const char *what, long long size, const char *checksum,
+    struct cerr *err)
+{
+	struct digest *dg = NULL;
+	struct stat sb;
+	unsigned char *b = NULL;
+	char hex[65], found[80];
+	const char *want;
+	off_t off = 0;
+	ssize_t r;
+	bool xxh;
+
+	if (fstat(fd, &sb) != 0)
+		return cerr_set(err, CERR_FAIL, "%s: cannot read its file: %s",
+		    what, strerror(errno));
+	if (size >= 0 && (long long)sb.st_size != size)
+		return cerr_set(err, CERR_FAIL, "%s: its file has %lld bytes, "
+		    "not the %lld recorded", what, (long long)sb.st_size, size);
+	if (checksum == NULL || *checksum == '\0')
+		return 0;
+	xxh = strncmp(checksum, "xxh128:", 7) == 0;
+	want = xxh ? checksum + 7 : checksum;
+	if (digest_new_algo(&dg, xxh ? "XXH128" : "SHA256", err))
+		return err->code;
+	if ((b = malloc(COPY_BUF)) == NULL)
+		abort();
+	while ((r = pread(fd, b, COPY_BUF, off)) > 0) {
+		digest_update(dg, b, (size_t)r);
+		off += r;
+	}
+	free(b);
+	if (r < 0) {
+		digest_free(dg);
+		return cerr_set(err, CERR_FAIL, "%s: cannot read its file: %s",
+		    what, strerror(errno));
+	}
+	digest_hex(dg, hex);
+	digest_free(dg);
+	if (strcasecmp(hex, want) != 0) {
+		snprintf(found, sizeof(found), "%s%s", xxh ? "xxh128:" : "",
+		    hex);
+		return cerr_set(err, CERR_FAIL, "%s: its file does not match "
+		    "its checksum (%s recorded, %s found)", what, checksum,
+		    found);
+	}
 	return 0;
+}
+
+int
+img_disk_verify(const struct img_disk *d, int fd, struct cerr *err)
+{
+	struct buf what = BUF_INIT;
+
+	buf_printf(&what, "image '%s'", d->name);
+	file_matches(fd, what.s, (long long)d->bytes, d->checksum, err);
+	buf_release(&what);
+	return err->code;
 }
 
 static int
@@ -1085,6 +1257,15 @@ fetch_progress(void *arg, unsigned long long done, unsigned long long total)
 	f->progress(f->ctx, done, total);
 }
 
+/* A repository open to tenants: the bytes another uid left there (or put
+ * there) are never taken for an image. */
+static int
+not_mine(const char *url, const char *part, struct cerr *err)
+{
+	return cerr_set(err, CERR_CONFLICT, "cannot import '%s': its partial "
+	    "file '%s' is another user's", url, part);
+}
+
 /*
  * Download url into dir/HASH.part (HASH the sha256 of the URL), resuming
  * from the bytes a broken transfer left there: they are read back through
@@ -1102,6 +1283,7 @@ fetch_url(struct ctx *ctx, const char *url, const char *dir, struct sink *s,
 	    .dir = dir, .url = url, .reserve = reserve, .max = max };
 	struct http_get g = { 0 };
 	unsigned char *b = NULL;
+	struct stat sb;
 	char hex[65];
 	ssize_t r;
 
@@ -1111,7 +1293,10 @@ fetch_url(struct ctx *ctx, const char *url, const char *dir, struct sink *s,
 	digest_hex(uh, hex);
 	digest_free(uh);
 	buf_printf(part, "%s/%s.part", dir, hex);
-	s->fd = open(part->s, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (lstat(part->s, &sb) == 0 && sb.st_uid != geteuid())
+		return not_mine(url, part->s, err);
+	s->fd = open(part->s, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+	    0600);
 	if (s->fd < 0)
 		return cerr_set(err, CERR_FAIL, "cannot open '%s': %s",
 		    part->s, strerror(errno));
@@ -1121,6 +1306,11 @@ fetch_url(struct ctx *ctx, const char *url, const char *dir, struct sink *s,
 		s->fd = -1;
 		return cerr_set(err, CERR_CONFLICT, "cannot import '%s': "
 		    "another import of it is running", url);
+	}
+	if (fstat(s->fd, &sb) == 0 && sb.st_uid != geteuid()) {
+		close(s->fd);
+		s->fd = -1;
+		return not_mine(url, part->s, err);
 	}
 	/* what a broken transfer left: hashed again, then continued */
 	if ((b = malloc(COPY_BUF)) == NULL)
@@ -2227,6 +2417,17 @@ img_clone(struct ctx *ctx, const char *ref, const char *name,
 		    what.s, src.s, strerror(errno));
 		goto out;
 	}
+	{
+		const struct doc *v = doc_map_get(cur, "size");
+		struct buf w = BUF_INIT;
+
+		buf_printf(&w, "cannot %s", what.s);
+		file_matches(in, w.s, v && v->type == DOC_INT ? v->u.i : -1,
+		    NULL, err);
+		buf_release(&w);
+		if (err->code)
+			goto out;
+	}
 	if (repo_room(dir.s, held(in, (unsigned long long)sb.st_size),
 	    limits_reserve(&lim, dir.s), what.s, err))
 		goto out;
@@ -2358,8 +2559,22 @@ img_export(struct ctx *ctx, const char *ref, const char *file,
 		    what.s);
 		goto out;
 	}
-	img_repo(ctx, &dir);
+	if (img_repo_checked(ctx, &dir, err))
+		goto out;
 	buf_printf(&src, "%s/%lld", dir.s, doc_map_get(cur, "id")->u.i);
+	/* what goes out is what came in: its size and checksum */
+	v = doc_map_get(cur, "size");
+	if ((in = open(src.s, O_RDONLY | O_CLOEXEC)) < 0) {
+		cerr_set(err, CERR_FAIL, "%s: cannot read its file: %s",
+		    what.s, strerror(errno));
+		goto out;
+	}
+	if (file_matches(in, what.s, v && v->type == DOC_INT ? v->u.i : -1,
+	    doc_get_str(cur, "checksum") ? doc_get_str(cur, "checksum") :
+	    doc_get_str(cur, "sha256"), err))
+		goto out;
+	close(in);
+	in = -1;
 	buf_printf(&tmp, "%s/%lld.export-%ld.vmdk", dir.s,
 	    doc_map_get(cur, "id")->u.i, (long)getpid());
 	if (file) {
@@ -2604,6 +2819,20 @@ fail:
 	return err->code;
 }
 
+/* Whether some host has the image of checksum key in its cache. */
+static bool
+on_a_host(struct ctx *ctx, const char *key, struct cerr *err)
+{
+	struct cstmt *st = NULL;
+	bool yes = false;
+
+	if (catalog_query(ctx->cat, &st, err, "SELECT 1 FROM image_hosts "
+	    "WHERE checksum = ? AND state = 'ready' LIMIT 1", "s", key) == 0)
+		yes = cstmt_row(st, err);
+	cstmt_free(st);
+	return yes;
+}
+
 int
 img_disk(struct ctx *ctx, const char *ref, long long id, struct img_disk *out,
     struct cerr *err)
@@ -2613,6 +2842,7 @@ img_disk(struct ctx *ctx, const char *ref, long long id, struct img_disk *out,
 	unsigned char head[32];
 	struct stat sb;
 	const char *state;
+	long long size;
 	ssize_t n;
 	int fd = -1;
 
@@ -2620,10 +2850,10 @@ img_disk(struct ctx *ctx, const char *ref, long long id, struct img_disk *out,
 	buf_init(&path);
 	if (id > 0 ? catalog_query(ctx->cat, &st, err, "SELECT i.id, i.name, "
 	    "coalesce(i.checksum, i.sha256), i.format, i.virtual_size, "
-	    "i.state FROM images i WHERE i.id = ?", "i", id) :
+	    "i.state, i.size FROM images i WHERE i.id = ?", "i", id) :
 	    catalog_query(ctx->cat, &st, err, "SELECT i.id, i.name, "
 	    "coalesce(i.checksum, i.sha256), i.format, i.virtual_size, "
-	    "i.state FROM images i WHERE " IMG_VISIBLE "AND (i.id = ?3 OR (?3 < 0 AND "
+	    "i.state, i.size FROM images i WHERE " IMG_VISIBLE "AND (i.id = ?3 OR (?3 < 0 AND "
 	    "i.name = ?4))", "iiis", (long long)ctx->who.admin,
 	    ctx->who.user_id, valid_id(ref, &id) ? id : -1LL, ref))
 		return err->code;
@@ -2645,6 +2875,7 @@ img_disk(struct ctx *ctx, const char *ref, long long id, struct img_disk *out,
 	snprintf(out->format, sizeof(out->format), "%s",
 	    cstmt_text(st, 3) ? cstmt_text(st, 3) : "");
 	out->virtual_size = cstmt_int(st, 4);
+	size = cstmt_null(st, 6) ? -1 : cstmt_int(st, 6);
 	if (strcmp(out->format, "raw") != 0 &&
 	    strcmp(out->format, "qcow2") != 0) {
 		cerr_set(err, CERR_USAGE, "image '%s' is %s, not a raw or qcow2 "
@@ -2652,7 +2883,8 @@ img_disk(struct ctx *ctx, const char *ref, long long id, struct img_disk *out,
 		    out->format);
 		goto out;
 	}
-	img_repo(ctx, &path);
+	if (img_repo_checked(ctx, &path, err))
+		goto out;
 	buf_printf(&path, "/%lld", out->id);
 	if ((fd = open(path.s, O_RDONLY | O_CLOEXEC)) < 0 ||
 	    fstat(fd, &sb) != 0) {
@@ -2669,6 +2901,21 @@ img_disk(struct ctx *ctx, const char *ref, long long id, struct img_disk *out,
 		cerr_set(err, CERR_USAGE, "image '%s' is a qcow2 image with a "
 		    "backing file of its own (import it flattened)", out->name);
 		goto out;
+	}
+	/* the size always; the checksum before a first upload */
+	{
+		struct buf what = BUF_INIT;
+
+		buf_printf(&what, "image '%s'", out->name);
+		if (file_matches(fd, what.s, size, NULL, err) == 0 && ref &&
+		    !on_a_host(ctx, out->checksum, err) && err->code == 0)
+			/* a new disk of an image no host has yet: its
+			 * first upload is ahead, so a changed file is
+			 * refused now, before anything is written */
+			file_matches(fd, what.s, -1, out->checksum, err);
+		buf_release(&what);
+		if (err->code)
+			goto out;
 	}
 	out->path = buf_detach(&path);
 out:

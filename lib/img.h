@@ -129,11 +129,18 @@ struct img_disk {
  * (else CERR_USAGE: a backing file named inside an image could reach any
  * file of a host, and an ISO or vmdk is no disk to clone).  With id > 0,
  * ref is ignored and the image is taken by id whoever sees it (a VM
- * placed already holds it).
+ * placed already holds it).  Its file must have the size recorded, else
+ * CERR_FAIL naming the image; looked up by ref (a new disk), an image no
+ * host has cached yet must also match its checksum, so a changed file is
+ * refused before anything is written.
  */
 int img_disk(struct ctx *ctx, const char *ref, long long id,
     struct img_disk *out, struct cerr *err);
 void img_disk_release(struct img_disk *d);
+/* CERR_FAIL naming the image unless its file, open as fd, still has the
+ * bytes d recorded: its size and its checksum (read through once).  For
+ * the first upload of an image to a host. */
+int img_disk_verify(const struct img_disk *d, int fd, struct cerr *err);
 /* Call each with every visible image name starting with prefix. */
 void img_names(struct ctx *ctx, const char *prefix,
     void (*each)(const char *name));

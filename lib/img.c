@@ -290,73 +290,6 @@ img_repo_ensure(struct ctx *ctx, struct buf *dir, struct cerr *err)
 	return repo_check(dir->s, &csb, err);
 }
 
-/*
- * An image's file (fd) against what was recorded when it came: its size
- * always, and its checksum (xxh128, or sha256 for an image from before
- * checksums) when checksum is given.  A file changed since (truncated,
- * altered, swapped) is CERR_FAIL; what names the image ("image 'x'",
- * "cannot export image 'x'").
- */
-static int
-file_matches(int fd, const char *what, long long size, const char *checksum,
-    struct cerr *err)
-{
-	struct digest *dg = NULL;
-	struct stat sb;
-	unsigned char *b = NULL;
-	char hex[65], found[80];
-	const char *want;
-	off_t off = 0;
-	ssize_t r;
-	bool xxh;
-
-	if (fstat(fd, &sb) != 0)
-		return cerr_set(err, CERR_FAIL, "%s: cannot read its file: %s",
-		    what, strerror(errno));
-	if (size >= 0 && (long long)sb.st_size != size)
-		return cerr_set(err, CERR_FAIL, "%s: its file has %lld bytes, "
-		    "not the %lld recorded", what, (long long)sb.st_size, size);
-	if (checksum == NULL || *checksum == '\0')
-		return 0;
-	xxh = strncmp(checksum, "xxh128:", 7) == 0;
-	want = xxh ? checksum + 7 : checksum;
-	if (digest_new_algo(&dg, xxh ? "XXH128" : "SHA256", err))
-		return err->code;
-	if ((b = malloc(COPY_BUF)) == NULL)
-		abort();
-	while ((r = pread(fd, b, COPY_BUF, off)) > 0) {
-		digest_update(dg, b, (size_t)r);
-		off += r;
-	}
-	free(b);
-	if (r < 0) {
-		digest_free(dg);
-		return cerr_set(err, CERR_FAIL, "%s: cannot read its file: %s",
-		    what, strerror(errno));
-	}
-	digest_hex(dg, hex);
-	digest_free(dg);
-	if (strcasecmp(hex, want) != 0) {
-		snprintf(found, sizeof(found), "%s%s", xxh ? "xxh128:" : "",
-		    hex);
-		return cerr_set(err, CERR_FAIL, "%s: its file does not match "
-		    "its checksum (%s recorded, %s found)", what, checksum,
-		    found);
-	}
-	return 0;
-}
-
-int
-img_disk_verify(const struct img_disk *d, int fd, struct cerr *err)
-{
-	struct buf what = BUF_INIT;
-
-	buf_printf(&what, "image '%s'", d->name);
-	file_matches(fd, what.s, (long long)d->bytes, d->checksum, err);
-	buf_release(&what);
-	return err->code;
-}
-
 static int
 check_text(const char *field, const char *s, struct cerr *err)
 {
@@ -877,6 +810,70 @@ trail_hash(struct sink *s, int fd, unsigned long long off,
 			munmap(m, len);
 	}
 	return 0;
+}
+
+/*
+ * An image's file (fd) against what was recorded when it came: its size
+ * always, and its checksum (xxh128, or sha256 for an image from before
+ * checksums) when checksum is given.  A file changed since (truncated,
+ * altered, swapped) is CERR_FAIL; what names the image ("image 'x'",
+ * "cannot export image 'x'").
+ */
+static int
+file_matches(int fd, const char *what, long long size, const char *checksum,
+    struct cerr *err)
+{
+	struct sink sk = { .fd = -1 };
+	struct stat sb;
+	char hex[65], found[80];
+	const char *want;
+	off_t at;
+	bool xxh;
+	int rerr;
+
+	if (fstat(fd, &sb) != 0)
+		return cerr_set(err, CERR_FAIL, "%s: cannot read its file: %s",
+		    what, strerror(errno));
+	if (size >= 0 && (long long)sb.st_size != size)
+		return cerr_set(err, CERR_FAIL, "%s: its file has %lld bytes, "
+		    "not the %lld recorded", what, (long long)sb.st_size, size);
+	if (checksum == NULL || *checksum == '\0')
+		return 0;
+	xxh = strncmp(checksum, "xxh128:", 7) == 0;
+	want = xxh ? checksum + 7 : checksum;
+	if (digest_new_algo(&sk.ck, xxh ? "XXH128" : "SHA256", err))
+		return err->code;
+	/* as the import hashed it: holes as zeros, never read */
+	at = lseek(fd, 0, SEEK_CUR);
+	rerr = trail_hash(&sk, fd, 0, (unsigned long long)sb.st_size);
+	if (at >= 0)
+		(void)lseek(fd, at, SEEK_SET);
+	if (rerr) {
+		digest_free(sk.ck);
+		return cerr_set(err, CERR_FAIL, "%s: cannot read its file: %s",
+		    what, strerror(rerr));
+	}
+	digest_hex(sk.ck, hex);
+	digest_free(sk.ck);
+	if (strcasecmp(hex, want) != 0) {
+		snprintf(found, sizeof(found), "%s%s", xxh ? "xxh128:" : "",
+		    hex);
+		return cerr_set(err, CERR_FAIL, "%s: its file does not match "
+		    "its checksum (%s recorded, %s found)", what, checksum,
+		    found);
+	}
+	return 0;
+}
+
+int
+img_disk_verify(const struct img_disk *d, int fd, struct cerr *err)
+{
+	struct buf what = BUF_INIT;
+
+	buf_printf(&what, "image '%s'", d->name);
+	file_matches(fd, what.s, (long long)d->bytes, d->checksum, err);
+	buf_release(&what);
+	return err->code;
 }
 
 static void *
@@ -2769,6 +2766,33 @@ fail:
 	return err->code;
 }
 
+/* The partial download of url a dead import left (url as its source
+ * keeps it: one with credentials has another name), unless an import of
+ * it runs (holds its lock). */
+static void
+drop_part(struct ctx *ctx, const char *url)
+{
+	struct digest *uh = NULL;
+	struct cerr e2 = { 0 };
+	struct buf part = BUF_INIT;
+	char hex[65];
+	int fd;
+
+	if (digest_new(&uh, &e2))
+		return;
+	digest_update(uh, url, strlen(url));
+	digest_hex(uh, hex);
+	digest_free(uh);
+	img_repo(ctx, &part);
+	buf_printf(&part, "/%s.part", hex);
+	fd = open(part.s, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0)
+		unlink(part.s);
+	if (fd >= 0)
+		close(fd);
+	buf_release(&part);
+}
+
 int
 img_delete(struct ctx *ctx, const char *ref, struct cerr *err)
 {
@@ -2804,6 +2828,9 @@ img_delete(struct ctx *ctx, const char *ref, struct cerr *err)
 	img_repo(ctx, &path);
 	buf_printf(&path, "/%lld.ova-disk", id);
 	unlink(path.s);
+	if (strcmp(state, "locked") == 0 && doc_get_str(cur, "source") &&
+	    http_is_url(doc_get_str(cur, "source")))
+		drop_part(ctx, doc_get_str(cur, "source"));
 	buf_release(&path);
 	if (catalog_exec(ctx->cat, err, "DELETE FROM images WHERE id = ?",
 	    "i", id) || acct_audit(ctx, "delete", "Image", id,

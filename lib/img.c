@@ -361,8 +361,8 @@ held(int fd, unsigned long long size)
  */
 #define RESERVE_DEFAULT_PCT 5
 #define RESERVE_DEFAULT_MIB 1024LL
-#define KEY_RESERVE "img_reserve"
-#define KEY_MAX_SIZE "img_max_size"
+#define KEY_RESERVE "img.reserve"
+#define KEY_MAX_SIZE "img.max_size"
 
 struct limits {
 	long long reserve_mib;	/* a set size, or -1 */

@@ -813,6 +813,29 @@ trail_hash(struct sink *s, int fd, unsigned long long off,
 }
 
 /*
+ * A new file of the repository at path, the caller's only (0600): never
+ * made through a link, nor into a file someone put there first (a
+ * repository open to tenants is theirs to write; once made, the sticky
+ * bit keeps the file ours).  One that is there already (what a dead
+ * import left, or a tenant's link) is removed first when it may be.
+ * Returns the descriptor, or -1 with err set.
+ */
+static int
+repo_create(const char *path, int flags, struct cerr *err)
+{
+	int fd;
+
+	flags |= O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+	fd = open(path, flags, 0600);
+	if (fd < 0 && errno == EEXIST && unlink(path) == 0)
+		fd = open(path, flags, 0600);
+	if (fd < 0)
+		cerr_set(err, errno == ENOSPC ? CERR_CAPACITY : CERR_FAIL,
+		    "cannot create '%s': %s", path, strerror(errno));
+	return fd;
+}
+
+/*
  * An image's file (fd) against what was recorded when it came: its size
  * always, and its checksum (xxh128, or sha256 for an image from before
  * checksums) when checksum is given.  A file changed since (truncated,
@@ -1047,8 +1070,10 @@ import_lock(const char *dir, long long id, struct buf *lock,
 	int fd;
 
 	buf_printf(lock, "%s/%lld.lock", dir, id);
-	fd = open(lock->s, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0 || flock(fd, LOCK_EX) != 0) {
+	/* the id is new: no one may hold its lock, nor have put a link
+	 * there */
+	fd = open(lock->s, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) != 0) {
 		cerr_set(err, CERR_FAIL, "cannot lock '%s': %s", lock->s,
 		    strerror(errno));
 		if (fd >= 0)
@@ -1069,7 +1094,7 @@ importing(struct ctx *ctx, long long id)
 	buf_init(&lock);
 	img_repo(ctx, &lock);
 	buf_printf(&lock, "/%lld.lock", id);
-	fd = open(lock.s, O_RDWR | O_CLOEXEC);
+	fd = open(lock.s, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
 	if (fd >= 0) {
 		alive = flock(fd, LOCK_EX | LOCK_NB) != 0 &&
 		    errno == EWOULDBLOCK;
@@ -1810,6 +1835,7 @@ ova_convert(struct ova_disk *k, const char *what, struct cerr *err)
 	const char *fmt;
 	char hex[65];
 	struct buf w;
+	int fd;
 
 	buf_init(&w);
 	buf_printf(&w, "%s: disk file '%s'", what, k->file);
@@ -1820,6 +1846,10 @@ ova_convert(struct ova_disk *k, const char *what, struct cerr *err)
 		goto out;
 	}
 	fmt = imgfmt_name(imgfmt_detect(probe, np));
+	/* qemu-img writes into a file of ours, not through a link */
+	if ((fd = repo_create(k->path.s, O_WRONLY, err)) < 0)
+		goto out;
+	close(fd);
 	if (qemu_convert(k->tmp.s, fmt, k->path.s, "qcow2", NULL, CERR_USAGE,
 	    w.s, err))
 		goto out;
@@ -2164,13 +2194,8 @@ img_import(struct ctx *ctx, const char *source, const struct img_spec *spec,
 			goto undo_file;
 		goto done;
 	} else {
-		s.fd = open(path.s, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC,
-		    0600);
-		if (s.fd < 0) {
-			cerr_set(err, CERR_FAIL, "cannot create '%s': %s",
-			    path.s, strerror(errno));
+		if ((s.fd = repo_create(path.s, O_RDWR, err)) < 0)
 			goto undo;
-		}
 		rc = copy_range(ctx, in, source, &s, path.s, total, progress,
 		    err);
 		if (rc == 1)
@@ -2408,7 +2433,7 @@ img_clone(struct ctx *ctx, const char *ref, const char *name,
 		goto out;
 	buf_printf(&src, "%s/%lld", dir.s, from);
 	buf_printf(&what, "clone image '%s'", ref);
-	if ((in = open(src.s, O_RDONLY | O_CLOEXEC)) < 0 ||
+	if ((in = open(src.s, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
 	    fstat(in, &sb) != 0) {
 		cerr_set(err, CERR_FAIL, "cannot %s: cannot read '%s': %s",
 		    what.s, src.s, strerror(errno));
@@ -2443,12 +2468,8 @@ img_clone(struct ctx *ctx, const char *ref, const char *name,
 			goto out;
 	}
 	buf_printf(&dst, "%s/%lld", dir.s, id);
-	fd = open(dst.s, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		cerr_set(err, CERR_FAIL, "cannot create '%s': %s", dst.s,
-		    strerror(errno));
+	if ((fd = repo_create(dst.s, O_WRONLY, err)) < 0)
 		goto undo;
-	}
 	if (file_copy(in, fd, sb.st_size, src.s, dst.s, err))
 		goto undo_file;
 	fault_point("img.clone.copied");
@@ -2561,7 +2582,7 @@ img_export(struct ctx *ctx, const char *ref, const char *file,
 	buf_printf(&src, "%s/%lld", dir.s, doc_map_get(cur, "id")->u.i);
 	/* what goes out is what came in: its size and checksum */
 	v = doc_map_get(cur, "size");
-	if ((in = open(src.s, O_RDONLY | O_CLOEXEC)) < 0) {
+	if ((in = open(src.s, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
 		cerr_set(err, CERR_FAIL, "%s: cannot read its file: %s",
 		    what.s, strerror(errno));
 		goto out;
@@ -2584,6 +2605,10 @@ img_export(struct ctx *ctx, const char *ref, const char *file,
 			goto out;
 		}
 	}
+	/* qemu-img writes into a file of ours, not through a link */
+	if ((r = repo_create(tmp.s, O_WRONLY, err)) < 0)
+		goto fail;
+	close((int)r);
 	if (qemu_convert(src.s, fmt, tmp.s, "vmdk",
 	    "subformat=streamOptimized", CERR_FAIL, what.s, err) ||
 	    hash_file(tmp.s, "SHA256", diskhex, &os.file_size, probe, &np,
@@ -2913,7 +2938,7 @@ img_disk(struct ctx *ctx, const char *ref, long long id, struct img_disk *out,
 	if (img_repo_checked(ctx, &path, err))
 		goto out;
 	buf_printf(&path, "/%lld", out->id);
-	if ((fd = open(path.s, O_RDONLY | O_CLOEXEC)) < 0 ||
+	if ((fd = open(path.s, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
 	    fstat(fd, &sb) != 0) {
 		cerr_set(err, CERR_FAIL, "cannot read the file of image '%s' "
 		    "('%s'): %s", out->name, path.s, strerror(errno));

@@ -161,3 +161,26 @@ opened() {
 	[ "$(cat "$REPO/$hash.part")" = "not the start of the image" ]
 	[ "$(sqlite3 "$CLOUDOS_CATALOG" 'SELECT count(*) FROM images')" = 1 ]
 }
+
+@test "cimg: a link a tenant puts in a shared repository is never written through" {
+	opened
+	run -0 cimg import "$dir/disk.raw" --name a -q
+	printf 'root only\n' > "$dir/victim"
+	# the next image's file, and the next clone's
+	as 5001 ln -s "$dir/victim" "$REPO/2"
+	as 5001 ln -s "$dir/victim" "$REPO/3"
+	run -0 cimg import "$dir/disk.raw" --name b -o ids
+	[ "$output" = 2 ]
+	run -0 cimg clone a c -o ids
+	[ "$output" = 3 ]
+	[ "$(cat "$dir/victim")" = "root only" ]
+	[ ! -L "$REPO/2" ] && [ ! -L "$REPO/3" ]
+	cmp "$REPO/2" "$dir/disk.raw"
+	cmp "$REPO/3" "$dir/disk.raw"
+	# and an image file swapped for a link is not read through
+	as 5001 "$CLOUDOS_BUILDDIR/cimg" import "$dir/disk.raw" --name alices -q
+	id=$(cimg show alices -o json | jq -r .id)
+	as 5001 ln -sf "$dir/victim" "$REPO/$id"
+	run -1 --separate-stderr cimg export alices -f "$dir/x.ova"
+	[[ "$stderr" == "cimg: cannot export image 'alices': cannot read its file: "* ]] || { echo "$stderr"; false; }
+}

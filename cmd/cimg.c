@@ -45,6 +45,10 @@ cimg_import(struct ctx *ctx, struct args *a, struct cerr *err)
 			return cerr_set(err, CERR_USAGE, "--timeout: expected "
 			    "seconds from 1 to 86400, found '%s'", t);
 	}
+	if ((t = args_str(a, "max-size")) && (units_parse_mib(t,
+	    &spec.max_size, err) || (spec.max_size < 1 && cerr_set(err,
+	    CERR_USAGE, "invalid size '%s'", t))))
+		return cerr_wrap(err, "--max-size");
 	spec.more = &more;
 	rc = img_import(ctx, args_pos(a, 0), &spec, progress_bytes, &out,
 	    err);
@@ -88,6 +92,20 @@ cimg_export(struct ctx *ctx, struct args *a, struct cerr *err)
 		cli_remark(ctx, "exported image '%s' to '%s'", args_pos(a, 0),
 		    file);
 	return 0;
+}
+
+static int
+cimg_config(struct ctx *ctx, struct args *a, struct cerr *err)
+{
+	struct doc *out = NULL;
+
+	if (args_count(a) > 0)
+		return cerr_set(err, CERR_USAGE, "usage: cimg config "
+		    "[--reserve SIZE|N%%|default] [--max-size SIZE|none]");
+	if (img_config(ctx, args_str(a, "reserve"), args_str(a, "max-size"),
+	    &out, err))
+		return err->code;
+	return cli_emit_result(ctx, out, err);
 }
 
 static int
@@ -214,6 +232,13 @@ static const struct opt import_opts[] = {
 	{ "os", 0, OPT_STR, "OS", "the guest operating system" },
 	{ "arch", 0, OPT_STR, "ARCH", "the guest architecture (x86_64, aarch64, ...)" },
 	{ "timeout", 't', OPT_STR, "SECONDS", "give up on a URL that sends nothing for this long (default 60)" },
+	{ "max-size", 0, OPT_STR, "SIZE", "refuse, or stop the download of, an image larger than SIZE" },
+	{ NULL, 0, 0, NULL, NULL },
+};
+
+static const struct opt config_opts[] = {
+	{ "reserve", 0, OPT_STR, "SIZE|N%", "free space imports leave on the repository's file system (default: 5%, at most 1GiB)" },
+	{ "max-size", 0, OPT_STR, "SIZE", "the largest image an import takes (none: no limit)" },
 	{ NULL, 0, 0, NULL, NULL },
 };
 
@@ -246,13 +271,16 @@ static const struct opt apply_opts[] = {
 static const struct cmd cimg_cmds[] = {
 	{ "import", cimg_import, import_opts, CMD_WRITE,
 	  "FILE|URL --name NAME [--sha256 HEX] [--description D] [--os OS] "
-	  "[--arch ARCH] [--timeout S]",
+	  "[--arch ARCH] [--timeout S] [--max-size SIZE]",
 	  "copy a disk image or an OVA (a file, or an http(s) URL) into "
 	  "the repository, checking it" },
 	{ "clone", cimg_clone, clone_opts, CMD_WRITE, "IMAGE NEW|--name NEW",
 	  "copy an image to a new, independent one" },
 	{ "export", cimg_export, export_opts, CMD_READ, "IMAGE [-f FILE]",
 	  "write an image as an OVA (OVF, manifest, streamOptimized vmdk)" },
+	{ "config", cimg_config, config_opts, CMD_WRITE,
+	  "[--reserve SIZE|N%] [--max-size SIZE|none]",
+	  "show the repository's limits, or set them (admins)" },
 	{ "list", cimg_list, NULL, CMD_READ, "", "list the images you may see" },
 	{ "show", cimg_show, NULL, CMD_READ, "IMAGE...|-", "show images" },
 	{ "set", cimg_set, set_opts, CMD_WRITE,
@@ -277,7 +305,8 @@ cimg_complete(struct ctx *ctx, const char *cmd, const char *opt,
     const char *prefix, void (*each)(const char *))
 {
 	/* import takes a file: let the shell complete it */
-	return opt != NULL || strcmp(cmd, "import") == 0;
+	return opt != NULL || strcmp(cmd, "import") == 0 ||
+	    strcmp(cmd, "config") == 0;
 }
 
 static const struct prog cimg = {

@@ -2,17 +2,20 @@
  * catalog.c - adapter over SQLite: the catalog, its schema and migrations.
  * Includes <sqlite3.h>; nothing else may.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
 
+#include "buf.h"
 #include "catalog.h"
 #include "xalloc.h"
 #include "compat.h"
@@ -478,15 +481,26 @@ user_version(struct catalog *cat, int *v, struct cerr *err)
 	return err->code;
 }
 
+/* What PRAGMA application_id says of a cloudos catalog ("clos").  A
+ * catalog from before it says 0 and is known by its tables instead. */
+#define CATALOG_APP_ID 0x636c6f73
+
+/* What an open catalog file holds, read before anything is written. */
+struct ident {
+	long long app_id;
+	int version;		/* PRAGMA user_version */
+	int tables;		/* how many of cloudos's first tables exist */
+	int ntables;		/* how many tables exist at all */
+};
+
 static int
-migrate(struct catalog *cat, struct cerr *err)
+migrate(struct catalog *cat, const struct ident *id, struct cerr *err)
 {
 	char sql[64];
-	int v, i, n = catalog_schema_version();
+	int v = id->version, i, n = catalog_schema_version();
 
-	if (user_version(cat, &v, err))
-		return err->code;
-	if (v == n)
+	if (v == n && (id->app_id == CATALOG_APP_ID ||
+	    sqlite3_db_readonly(cat->db, "main")))
 		return 0;
 	if (v > n)
 		return cerr_set(err, CERR_FAIL, "catalog '%s' has schema "
@@ -500,7 +514,9 @@ migrate(struct catalog *cat, struct cerr *err)
 	for (i = v; i < n; i++)
 		if (exec_plain(cat, migrations[i], err))
 			goto fail;
-	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", n);
+	/* a catalog from before application ids says what it is from now */
+	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d;"
+	    "PRAGMA application_id = %d", n, CATALOG_APP_ID);
 	if (exec_plain(cat, sql, err) || catalog_commit(cat, err))
 		goto fail;
 	return 0;
@@ -509,7 +525,9 @@ fail:
 	return cerr_wrap(err, "cannot migrate catalog '%s'", cat->path);
 }
 
-/* Create the folders above a new catalog file, as mkdir -p would. */
+/* Create the folders above a new catalog file, as mkdir -p would, for its
+ * owner only: the catalog holds every tenant's data.  Folders that exist
+ * are left as they are. */
 static int
 mkdir_parents(const char *path, struct cerr *err)
 {
@@ -518,8 +536,9 @@ mkdir_parents(const char *path, struct cerr *err)
 
 	for (p = dir + 1; (p = strchr(p, '/')) != NULL; p++) {
 		*p = '\0';
-		if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
-			rc = cerr_set(err, CERR_FAIL, "cannot create folder "
+		if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+			rc = cerr_set(err, errno == EACCES || errno == EROFS ?
+			    CERR_PERM : CERR_FAIL, "cannot create folder "
 			    "'%s': %s", dir, strerror(errno));
 			break;
 		}
@@ -529,11 +548,190 @@ mkdir_parents(const char *path, struct cerr *err)
 	return rc;
 }
 
+/* Open cat->db at cat->path: read-write (SQLite falls back to read-only
+ * when it may not write), or immutable: read-only, taking no locks and
+ * no -shm, for a catalog on a read-only file system. */
+static int
+open_db(struct catalog *cat, bool immutable, struct cerr *err)
+{
+	struct buf uri = BUF_INIT;
+	const unsigned char *p;
+	char *abs = NULL;
+	int rc;
+
+	if (!immutable) {
+		rc = sqlite3_open_v2(cat->path, &cat->db,
+		    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+		    SQLITE_OPEN_NOMUTEX, NULL);
+	} else {
+		/* file:///PATH?immutable=1, the path percent-encoded */
+		if ((abs = realpath(cat->path, NULL)) == NULL)
+			return cerr_set(err, CERR_FAIL, "cannot open catalog "
+			    "'%s': %s", cat->path, strerror(errno));
+		buf_puts(&uri, "file://");
+		for (p = (const unsigned char *)abs; *p; p++)
+			if (strchr("/._-~", *p) || (*p < 0x80 && isalnum(*p)))
+				buf_add(&uri, (const char *)p, 1);
+			else
+				buf_printf(&uri, "%%%02X", *p);
+		buf_puts(&uri, "?immutable=1");
+		free(abs);
+		rc = sqlite3_open_v2(uri.s, &cat->db, SQLITE_OPEN_READONLY |
+		    SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, NULL);
+		buf_release(&uri);
+	}
+	if (rc != SQLITE_OK)
+		return cerr_set(err, CERR_FAIL, "cannot open catalog '%s': %s",
+		    cat->path, cat->db ? sqlite3_errmsg(cat->db) :
+		    sqlite3_errstr(rc));
+	sqlite3_extended_result_codes(cat->db, 1);
+	sqlite3_busy_timeout(cat->db, 10000);
+	return 0;
+}
+
+/* Read what the file is: the first read of the file, so its SQLite code
+ * is returned (SQLITE_CANTOPEN when a WAL catalog on a read-only file
+ * system has no -shm); err is set for any code but SQLITE_OK. */
+static int
+read_ident(struct catalog *cat, struct ident *id, struct cerr *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	rc = sqlite3_prepare_v2(cat->db, "SELECT (SELECT application_id "
+	    "FROM pragma_application_id), (SELECT user_version FROM "
+	    "pragma_user_version), (SELECT count(*) FROM sqlite_master WHERE "
+	    "type = 'table' AND name IN ('groups', 'users', 'hosts', 'vms', "
+	    "'audit')), (SELECT count(*) FROM sqlite_master WHERE "
+	    "type = 'table')", -1, &st, NULL);
+	if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		id->app_id = sqlite3_column_int64(st, 0);
+		id->version = sqlite3_column_int(st, 1);
+		id->tables = sqlite3_column_int(st, 2);
+		id->ntables = sqlite3_column_int(st, 3);
+		rc = SQLITE_OK;
+	}
+	if (rc != SQLITE_OK)
+		db_fail(cat->db, rc, err, "catalog");
+	sqlite3_finalize(st);
+	return rc & 0xff;
+}
+
+/* CERR_FAIL unless the file is a cloudos catalog: ours by its application
+ * id, or one from before application ids by its tables.  A database with
+ * no tables at all is still refused: only a missing file is made a new
+ * catalog. */
+static int
+check_ident(const struct catalog *cat, const struct ident *id,
+    struct cerr *err)
+{
+	if (id->app_id == CATALOG_APP_ID)
+		return 0;
+	if (id->app_id != 0)
+		return cerr_set(err, CERR_FAIL, "catalog '%s' is not a cloudos "
+		    "catalog (an SQLite database of another application, "
+		    "application_id %#llx)", cat->path,
+		    (unsigned long long)(id->app_id & 0xffffffff));
+	if (id->version >= 1 && id->tables == 5)
+		return 0;
+	return cerr_set(err, CERR_FAIL, "catalog '%s' is not a cloudos "
+	    "catalog (an SQLite database %s)", cat->path, id->ntables ?
+	    "without cloudos's tables" : "without tables");
+}
+
+/* The first setup of a fresh connection, and the schema.  A read-only
+ * connection sets nothing on the file. */
+static int
+setup(struct catalog *cat, const struct ident *id, struct cerr *err)
+{
+	if (exec_plain(cat, "PRAGMA foreign_keys = ON;"
+	    "PRAGMA synchronous = NORMAL;", err))
+		return err->code;
+	/* WAL needs a writable folder; a read-only reader keeps what is set */
+	if (!sqlite3_db_readonly(cat->db, "main") &&
+	    exec_plain(cat, "PRAGMA journal_mode = WAL", err))
+		return err->code;
+	return migrate(cat, id, err);
+}
+
+/*
+ * A new catalog at path, made whole under another name and linked into
+ * place, so no process ever sees an empty or half-made catalog there (and
+ * an empty file can be refused as what it is: not a catalog).  mkstemp
+ * makes it 0600; SQLite gives its -wal and -shm the same mode.  Returns 0
+ * also when another process made the catalog first.
+ */
+static int
+create_new(const char *path, struct cerr *err)
+{
+	struct catalog *tmp;
+	struct ident id = { 0 };
+	char *name;
+	size_t n = strlen(path) + 16;
+	int fd;
+
+	if (mkdir_parents(path, err))
+		return err->code;
+	name = xmalloc(n);
+	snprintf(name, n, "%s.new-XXXXXX", path);
+	if ((fd = mkstemp(name)) < 0) {
+		cerr_set(err, errno == EACCES || errno == EROFS ? CERR_PERM :
+		    CERR_FAIL, "cannot create catalog '%s': %s", path,
+		    strerror(errno));
+		free(name);
+		return err->code;
+	}
+	close(fd);
+	tmp = xcalloc(1, sizeof(*tmp));
+	tmp->path = xstrdup(name);
+	/* migrate() also sets the application id */
+	if (open_db(tmp, false, err) == 0)
+		setup(tmp, &id, err);
+	catalog_close(tmp);	/* checkpoints, removes its -wal and -shm */
+	if (err->code == 0 && link(name, path) != 0 && errno != EEXIST)
+		cerr_set(err, errno == EACCES || errno == EROFS ? CERR_PERM :
+		    CERR_FAIL, "cannot create catalog '%s': %s", path,
+		    strerror(errno));
+	if (err->code && strstr(err->msg, name)) {
+		/* the temporary name means nothing to the reader */
+		cerr_clear(err);
+		cerr_set(err, CERR_FAIL, "cannot create catalog '%s'", path);
+	}
+	unlink(name);
+	free(name);
+	return err->code;
+}
+
+/* Whether path is on a read-only file system. */
+static bool
+readonly_fs(const char *path)
+{
+	struct statvfs sv;
+
+	return statvfs(path, &sv) == 0 && (sv.f_flag & ST_RDONLY);
+}
+
+/* Whether path has a write-ahead log with something in it: reading the
+ * file as immutable would ignore what the log holds. */
+static bool
+has_wal(const char *path)
+{
+	struct stat sb;
+	char *wal = xmalloc(strlen(path) + 5);
+	bool yes;
+
+	snprintf(wal, strlen(path) + 5, "%s-wal", path);
+	yes = stat(wal, &sb) == 0 && sb.st_size > 0;
+	free(wal);
+	return yes;
+}
+
 int
 catalog_open(const char *path, int flags, struct catalog **out,
     struct cerr *err)
 {
 	struct catalog *cat;
+	struct ident id = { 0 };
 	struct stat sb;
 	int rc;
 
@@ -553,32 +751,42 @@ catalog_open(const char *path, int flags, struct catalog **out,
 			    strerror(errno));
 			goto fail;
 		}
+		/* a failed copy or '> file': never taken for a new cloud */
+		if (S_ISREG(sb.st_mode) && sb.st_size == 0) {
+			cerr_set(err, CERR_FAIL, "catalog '%s' is not a cloudos "
+			    "catalog (an empty file)", path);
+			goto fail;
+		}
 	} else if (errno == ENOENT) {
 		if (flags & CATALOG_NOCREATE) {
 			cerr_set(err, CERR_NOTFOUND, "no catalog '%s'", path);
 			goto fail;
 		}
-		if (mkdir_parents(path, err))
+		if (create_new(path, err))
 			goto fail;
 	}
-	rc = sqlite3_open_v2(path, &cat->db, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
-	if (rc != SQLITE_OK) {
-		cerr_set(err, rc == SQLITE_CANTOPEN ? CERR_FAIL : CERR_FAIL,
-		    "cannot open catalog '%s': %s", path,
-		    cat->db ? sqlite3_errmsg(cat->db) : sqlite3_errstr(rc));
+	if (open_db(cat, false, err))
+		goto fail;
+	rc = read_ident(cat, &id, err);
+	if (rc == SQLITE_CANTOPEN && readonly_fs(path) && !has_wal(path)) {
+		/* a WAL catalog on a read-only file system (a snapshot, a
+		 * backup) has no -shm and cannot make one; nothing can change
+		 * the file there, so it is read as immutable */
+		cerr_clear(err);
+		sqlite3_close_v2(cat->db);
+		cat->db = NULL;
+		if (open_db(cat, true, err))
+			goto fail;
+		rc = read_ident(cat, &id, err);
+	}
+	if (rc != SQLITE_OK || check_ident(cat, &id, err))
+		goto fail;
+	if (!(flags & CATALOG_READ) && readonly_fs(path)) {
+		cerr_set(err, CERR_PERM, "cannot write catalog '%s': it is on "
+		    "a read-only file system", path);
 		goto fail;
 	}
-	sqlite3_extended_result_codes(cat->db, 1);
-	sqlite3_busy_timeout(cat->db, 10000);
-	if (exec_plain(cat, "PRAGMA foreign_keys = ON;"
-	    "PRAGMA synchronous = NORMAL;", err))
-		goto fail;
-	/* WAL needs a writable folder; a read-only reader keeps what is set */
-	if (!sqlite3_db_readonly(cat->db, "main") &&
-	    exec_plain(cat, "PRAGMA journal_mode = WAL", err))
-		goto fail;
-	if (migrate(cat, err))
+	if (setup(cat, &id, err))
 		goto fail;
 	if ((flags & CATALOG_READ) &&
 	    exec_plain(cat, "PRAGMA query_only = 1", err))

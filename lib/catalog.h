@@ -29,7 +29,11 @@ struct cstmt;
 /* The schema version this build writes. */
 int catalog_schema_version(void);
 
-/* Open (creating and migrating as needed) the catalog at path. */
+/* Open (migrating as needed) the catalog at path.  Only a missing file is
+ * made a new catalog (0600, its new folders 0700); an existing file that
+ * is not a cloudos catalog (empty, not SQLite, another application's) is
+ * CERR_FAIL.  On a read-only file system the catalog is read (as
+ * immutable when need be) and opening it to write is CERR_PERM. */
 int catalog_open(const char *path, int flags, struct catalog **out,
     struct cerr *err);
 void catalog_close(struct catalog *cat);

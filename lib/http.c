@@ -10,6 +10,7 @@
 
 #include "config.h"
 
+#include "buf.h"
 #include "http.h"
 #include "compat.h"
 
@@ -26,6 +27,63 @@ http_is_url(const char *s)
 {
 	return strncasecmp(s, "http://", 7) == 0 ||
 	    strncasecmp(s, "https://", 8) == 0;
+}
+
+/* Query parameters that carry credentials: presigned URLs of S3 (v2 and
+ * v4), Google Cloud Storage and Azure, OAuth bearer tokens, API keys. */
+static const char *const secret_params[] = {
+	"access_token", "api_key", "apikey", "auth", "awsaccesskeyid",
+	"password", "secret", "sig", "signature", "token",
+	"x-amz-credential", "x-amz-security-token", "x-amz-signature",
+	"x-goog-credential", "x-goog-signature",
+};
+
+static bool
+secret_param(const char *p, size_t n)
+{
+	size_t i, k = 0;
+
+	while (k < n && p[k] != '=')
+		k++;
+	for (i = 0; i < ARRAY_SIZE(secret_params); i++)
+		if (strlen(secret_params[i]) == k &&
+		    strncasecmp(p, secret_params[i], k) == 0)
+			return true;
+	return false;
+}
+
+void
+http_url_public(const char *url, struct buf *out)
+{
+	const char *p = strstr(url, "://"), *auth, *end, *at, *q, *amp;
+	bool first = true;
+
+	if (p == NULL) {
+		buf_puts(out, url);
+		return;
+	}
+	auth = p + 3;
+	end = auth + strcspn(auth, "/?#");
+	buf_add(out, url, (size_t)(auth - url));
+	/* user:password@host: the host only */
+	for (at = end; at > auth && at[-1] != '@'; at--)
+		;
+	buf_add(out, at, (size_t)(end - at));
+	q = end + strcspn(end, "?#");
+	buf_add(out, end, (size_t)(q - end));
+	if (*q == '?') {
+		for (p = q + 1; *p && *p != '#'; p = *amp == '&' ? amp + 1 :
+		    amp) {
+			amp = p + strcspn(p, "&#");
+			if (amp == p || secret_param(p, (size_t)(amp - p)))
+				continue;
+			buf_puts(out, first ? "?" : "&");
+			buf_add(out, p, (size_t)(amp - p));
+			first = false;
+		}
+		q = p;
+	}
+	buf_puts(out, q);
 }
 
 static size_t
@@ -102,6 +160,15 @@ http_error(CURLcode rc, long status, const struct http_get *g,
 		    CERR_NOTFOUND : status == 401 || status == 403 ?
 		    CERR_PERM : CERR_FAIL, "cannot fetch '%s': HTTP status "
 		    "%ld", g->url, status);
+	/* followed redirects: only http and https are spoken, and no
+	 * more than 10 are taken */
+	if (rc == CURLE_UNSUPPORTED_PROTOCOL)
+		return cerr_set(err, CERR_USAGE, "cannot fetch '%s': it "
+		    "leads to a protocol other than http and https (%s)",
+		    g->url, why);
+	if (rc == CURLE_TOO_MANY_REDIRECTS)
+		return cerr_set(err, CERR_UNREACHABLE, "cannot fetch '%s': "
+		    "too many redirects (%s)", g->url, why);
 	if (rc == CURLE_OPERATION_TIMEDOUT)
 		return cerr_set(err, CERR_UNREACHABLE, "cannot fetch '%s': "
 		    "the transfer stalled (%s)", g->url, why);

@@ -37,7 +37,14 @@ struct http_get {
 /* True when s is an http:// or https:// URL. */
 bool http_is_url(const char *s);
 
-/* Fetch g->url, handing the body to g->write. */
+/* url as it may be kept and shown, appended to out: without the
+ * user:password@ of its authority, nor the query parameters that carry
+ * credentials (signature, token, access_token, X-Amz-Signature, ...). */
+struct buf;
+void http_url_public(const char *url, struct buf *out);
+
+/* Fetch g->url, handing the body to g->write.  A redirect to another
+ * protocol is CERR_USAGE; more than 10 redirects CERR_UNREACHABLE. */
 int http_fetch(const struct http_get *g, struct cerr *err);
 
 #endif

@@ -174,15 +174,120 @@ img_repo(struct ctx *ctx, struct buf *b)
 	buf_puts(b, "/images");
 }
 
+/*
+ * The repository is the cloud's, whoever imports first: it belongs to the
+ * catalog file's owner and takes the catalog's access.  The owner has
+ * rwx; group and others get r-x where they may read the catalog, -wx
+ * where they may write it (tenants who run the programs as their own uids
+ * against a catalog an admin opened to them), and then the sticky bit, so
+ * no one renames or deletes another's file.  A repository of anyone else
+ * is refused: a tenant who owned it could swap the files of every image.
+ */
+static mode_t
+repo_mode(mode_t cat)
+{
+	mode_t m = S_IRWXU;
+
+	if (cat & S_IRGRP)
+		m |= S_IRGRP | S_IXGRP;
+	if (cat & S_IWGRP)
+		m |= S_IWGRP | S_IXGRP;
+	if (cat & S_IROTH)
+		m |= S_IROTH | S_IXOTH;
+	if (cat & S_IWOTH)
+		m |= S_IWOTH | S_IXOTH;
+	if (cat & (S_IWGRP | S_IWOTH))
+		m |= S_ISVTX;
+	return m;
+}
+
+/* CERR_FAIL unless dir is a folder of the catalog's owner that no one
+ * else may rename files in; the owner (or root) brings its mode in line
+ * with the catalog's. */
+static int
+repo_check(const char *dir, const struct stat *csb, struct cerr *err)
+{
+	struct stat sb;
+	mode_t want = repo_mode(csb->st_mode);
+	uid_t me = geteuid();
+
+	if (stat(dir, &sb) != 0)
+		return cerr_set(err, errno == EACCES ? CERR_PERM : CERR_FAIL,
+		    "cannot use the image repository '%s': %s", dir,
+		    strerror(errno));
+	if (!S_ISDIR(sb.st_mode))
+		return cerr_set(err, CERR_FAIL, "image repository '%s' is not "
+		    "a folder", dir);
+	if (sb.st_uid != csb->st_uid)
+		return cerr_set(err, CERR_FAIL, "image repository '%s' belongs "
+		    "to uid %u, not to the catalog's owner (uid %u)", dir,
+		    (unsigned)sb.st_uid, (unsigned)csb->st_uid);
+	if ((sb.st_mode & 07777) != want && (me == sb.st_uid || me == 0) &&
+	    chmod(dir, want) == 0)
+		sb.st_mode = (sb.st_mode & ~07777u) | want;
+	if ((sb.st_mode & (S_IWGRP | S_IWOTH)) && !(sb.st_mode & S_ISVTX))
+		return cerr_set(err, CERR_FAIL, "image repository '%s' may be "
+		    "written by others without the sticky bit (mode %04o)", dir,
+		    (unsigned)(sb.st_mode & 07777));
+	return 0;
+}
+
+/* The catalog file's owner and mode. */
+static int
+repo_owner(struct ctx *ctx, struct stat *csb, struct cerr *err)
+{
+	if (stat(catalog_path(ctx->cat), csb) != 0)
+		return cerr_set(err, CERR_FAIL, "cannot read the catalog "
+		    "'%s': %s", catalog_path(ctx->cat), strerror(errno));
+	return 0;
+}
+
+/* The repository in dir, checked (see repo_check). */
+static int
+img_repo_checked(struct ctx *ctx, struct buf *dir, struct cerr *err)
+{
+	struct stat csb;
+
+	img_repo(ctx, dir);
+	if (repo_owner(ctx, &csb, err))
+		return err->code;
+	return repo_check(dir->s, &csb, err);
+}
+
+/* The repository in dir, made when missing: by the catalog's owner, or
+ * by root for it. */
 static int
 img_repo_ensure(struct ctx *ctx, struct buf *dir, struct cerr *err)
 {
+	struct stat csb;
+	uid_t me = geteuid();
+
 	img_repo(ctx, dir);
-	if (mkdir(dir->s, 0700) != 0 && errno != EEXIST)
-		return cerr_set(err, errno == EACCES ? CERR_PERM : CERR_FAIL,
-		    "cannot make the image repository '%s': %s", dir->s,
-		    strerror(errno));
-	return 0;
+	if (repo_owner(ctx, &csb, err))
+		return err->code;
+	if (access(dir->s, F_OK) != 0 && errno == ENOENT) {
+		if (me != csb.st_uid && me != 0)
+			return cerr_set(err, CERR_PERM, "cannot make the image "
+			    "repository '%s': it is the catalog owner's (uid "
+			    "%u), made by that user or root", dir->s,
+			    (unsigned)csb.st_uid);
+		if (mkdir(dir->s, 0700) == 0) {
+			if (chmod(dir->s, repo_mode(csb.st_mode)) != 0 ||
+			    (me != csb.st_uid && chown(dir->s, csb.st_uid,
+			    csb.st_gid) != 0)) {
+				cerr_set(err, CERR_FAIL, "cannot make the image "
+				    "repository '%s': %s", dir->s,
+				    strerror(errno));
+				rmdir(dir->s);
+				return err->code;
+			}
+		} else if (errno != EEXIST) {
+			return cerr_set(err, errno == EACCES ? CERR_PERM :
+			    CERR_FAIL, "cannot make the image repository "
+			    "'%s': %s", dir->s, strerror(errno));
+		}
+	}
+	return repo_check(dir->s, &csb, err);
 }
 
 static int
@@ -246,11 +351,100 @@ held(int fd, unsigned long long size)
 	return used < size ? used : size;
 }
 
-/* CERR_CAPACITY unless the repository's file system has need bytes
- * free. */
+/*
+ * The repository's limits, which cimg config keeps in the settings table:
+ * a reserve of free space no import may eat into (the catalog sits beside
+ * the repository, and a full file system leaves it unable to record even
+ * the undoing of a failed import), and a largest size for one import.
+ * The reserve is a size or a percentage of the file system; by default
+ * the smaller of 5% and 1 GiB: 1 GiB is far more than the catalog and its
+ * write-ahead log need, 5% keeps a small file system usable.
+ */
+#define RESERVE_DEFAULT_PCT 5
+#define RESERVE_DEFAULT_MIB 1024LL
+#define KEY_RESERVE "img.reserve"
+#define KEY_MAX_SIZE "img.max_size"
+
+struct limits {
+	long long reserve_mib;	/* a set size, or -1 */
+	int reserve_pct;	/* a set percentage, or -1 */
+	long long max_mib;	/* 0: no largest size */
+};
+
+/* Parse "N%" (0 to 50) or a size into l's reserve. */
 static int
-repo_room(const char *dir, unsigned long long need, const char *what,
-    struct cerr *err)
+reserve_parse(const char *s, struct limits *l, struct cerr *err)
+{
+	char *end;
+	long v;
+
+	l->reserve_mib = l->reserve_pct = -1;
+	if (strcmp(s, "default") == 0)
+		return 0;
+	if (*s >= '0' && *s <= '9' && s[strlen(s) - 1] == '%') {
+		v = strtol(s, &end, 10);
+		if (*end != '%' || end[1] != '\0' || v > 50)
+			return cerr_set(err, CERR_USAGE, "--reserve: expected a "
+			    "size or 0%% to 50%% of the file system, found "
+			    "'%s'", s);
+		l->reserve_pct = (int)v;
+		return 0;
+	}
+	if (units_parse_mib(s, &l->reserve_mib, err))
+		return cerr_wrap(err, "--reserve");
+	return 0;
+}
+
+static int
+limits_read(struct ctx *ctx, struct limits *l, struct cerr *err)
+{
+	struct cstmt *st = NULL;
+
+	l->reserve_mib = l->reserve_pct = -1;
+	l->max_mib = 0;
+	if (catalog_query(ctx->cat, &st, err, "SELECT key, value FROM "
+	    "settings WHERE key IN ('" KEY_RESERVE "', '" KEY_MAX_SIZE "')",
+	    ""))
+		return err->code;
+	while (cstmt_row(st, err)) {
+		const char *k = cstmt_text(st, 0), *v = cstmt_text(st, 1);
+		struct cerr e2 = { 0 };
+
+		if (v == NULL)
+			continue;
+		if (strcmp(k, KEY_RESERVE) == 0)
+			reserve_parse(v, l, &e2);
+		else
+			l->max_mib = strtoll(v, NULL, 10);
+	}
+	cstmt_free(st);
+	return err->code;
+}
+
+/* The reserve in bytes on the file system of dir. */
+static unsigned long long
+limits_reserve(const struct limits *l, const char *dir)
+{
+	struct statvfs sv;
+	unsigned long long fs, pct;
+
+	if (l->reserve_mib >= 0)
+		return (unsigned long long)l->reserve_mib * MIB;
+	if (statvfs(dir, &sv) != 0)
+		return l->reserve_pct >= 0 ? 0 : RESERVE_DEFAULT_MIB * MIB;
+	fs = (unsigned long long)sv.f_blocks * sv.f_frsize;
+	pct = fs / 100 * (unsigned long long)(l->reserve_pct >= 0 ?
+	    l->reserve_pct : RESERVE_DEFAULT_PCT);
+	if (l->reserve_pct < 0 && pct > RESERVE_DEFAULT_MIB * MIB)
+		pct = RESERVE_DEFAULT_MIB * MIB;
+	return pct;
+}
+
+/* CERR_CAPACITY unless the repository's file system has need bytes free
+ * above the reserve. */
+static int
+repo_room(const char *dir, unsigned long long need,
+    unsigned long long reserve, const char *what, struct cerr *err)
 {
 	struct statvfs sv;
 	unsigned long long avail;
@@ -262,7 +456,84 @@ repo_room(const char *dir, unsigned long long need, const char *what,
 		return cerr_set(err, CERR_CAPACITY, "cannot %s: it needs %llu "
 		    "MiB and the image repository has %llu MiB free", what,
 		    (need + MIB - 1) / MIB, avail / MIB);
+	if (need + reserve > avail)
+		return cerr_set(err, CERR_CAPACITY, "cannot %s: it needs %llu "
+		    "MiB and the image repository has %llu MiB free above "
+		    "its reserve of %llu MiB (cimg config --reserve)", what,
+		    (need + MIB - 1) / MIB, avail > reserve ?
+		    (avail - reserve) / MIB : 0, (reserve + MIB - 1) / MIB);
 	return 0;
+}
+
+int
+img_config(struct ctx *ctx, const char *reserve, const char *max_size,
+    struct doc **out, struct cerr *err)
+{
+	struct limits l;
+	struct buf v = BUF_INIT;
+	long long mib = 0;
+
+	if (reserve && reserve_parse(reserve, &l, err))
+		return err->code;
+	if (max_size && strcmp(max_size, "none") != 0 &&
+	    (units_parse_mib(max_size, &mib, err) || (mib < 1 &&
+	    cerr_set(err, CERR_USAGE, "invalid size '%s'", max_size))))
+		return cerr_wrap(err, "--max-size");
+	if (reserve || max_size) {
+		if (acct_require_admin(ctx, "change the image repository's "
+		    "limits", err) || catalog_begin(ctx->cat, err))
+			return err->code;
+		if (reserve && (strcmp(reserve, "default") == 0 ?
+		    catalog_exec(ctx->cat, err, "DELETE FROM settings WHERE "
+		    "key = '" KEY_RESERVE "'", "") :
+		    catalog_exec(ctx->cat, err, "INSERT INTO settings (key, "
+		    "value) VALUES ('" KEY_RESERVE "', ?1) ON CONFLICT (key) "
+		    "DO UPDATE SET value = ?1", "s", l.reserve_pct >= 0 ?
+		    reserve : (buf_printf(&v, "%lld", l.reserve_mib), v.s))))
+			goto fail;
+		if (max_size && (mib == 0 ? catalog_exec(ctx->cat, err,
+		    "DELETE FROM settings WHERE key = '" KEY_MAX_SIZE "'",
+		    "") : catalog_exec(ctx->cat, err, "INSERT INTO settings "
+		    "(key, value) VALUES ('" KEY_MAX_SIZE "', ?1) ON CONFLICT "
+		    "(key) DO UPDATE SET value = ?1", "i", mib)))
+			goto fail;
+		buf_reset(&v);
+		if (reserve)
+			buf_printf(&v, "reserve=%s", reserve);
+		if (max_size)
+			buf_printf(&v, "%smax_size=%s", reserve ? " " : "",
+			    max_size);
+		if (acct_audit(ctx, "config", "Image", 0, "limits", v.s,
+		    err) || catalog_commit(ctx->cat, err))
+			goto fail;
+	}
+	buf_release(&v);
+	if (limits_read(ctx, &l, err))
+		return err->code;
+	*out = doc_new(DOC_MAP);
+	doc_set_str(*out, "kind", "Config");
+	doc_set_int(*out, "id", 0);
+	doc_set_str(*out, "name", "cimg");
+	if (l.reserve_mib >= 0) {
+		doc_set_int(*out, "reserve", l.reserve_mib);
+	} else {
+		buf_printf(&v, "%d%%", l.reserve_pct >= 0 ? l.reserve_pct :
+		    RESERVE_DEFAULT_PCT);
+		if (l.reserve_pct < 0)
+			buf_printf(&v, ", at most %lld MiB",
+			    RESERVE_DEFAULT_MIB);
+		doc_set_str(*out, "reserve", v.s);
+	}
+	if (l.max_mib > 0)
+		doc_set_int(*out, "max_size", l.max_mib);
+	else
+		doc_set_str(*out, "max_size", NULL);
+	buf_release(&v);
+	return 0;
+fail:
+	catalog_rollback(ctx->cat);
+	buf_release(&v);
+	return err->code;
 }
 
 /* Where the bytes of an import go: the file, the digest, and the first
@@ -542,6 +813,93 @@ trail_hash(struct sink *s, int fd, unsigned long long off,
 	return 0;
 }
 
+/*
+ * A new file of the repository at path, the caller's only (0600): never
+ * made through a link, nor into a file someone put there first (a
+ * repository open to tenants is theirs to write; once made, the sticky
+ * bit keeps the file ours).  One that is there already (what a dead
+ * import left, or a tenant's link) is removed first when it may be.
+ * Returns the descriptor, or -1 with err set.
+ */
+static int
+repo_create(const char *path, int flags, struct cerr *err)
+{
+	int fd;
+
+	flags |= O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+	fd = open(path, flags, 0600);
+	if (fd < 0 && errno == EEXIST && unlink(path) == 0)
+		fd = open(path, flags, 0600);
+	if (fd < 0)
+		cerr_set(err, errno == ENOSPC ? CERR_CAPACITY : CERR_FAIL,
+		    "cannot create '%s': %s", path, strerror(errno));
+	return fd;
+}
+
+/*
+ * An image's file (fd) against what was recorded when it came: its size
+ * always, and its checksum (xxh128, or sha256 for an image from before
+ * checksums) when checksum is given.  A file changed since (truncated,
+ * altered, swapped) is CERR_FAIL; what names the image ("image 'x'",
+ * "cannot export image 'x'").
+ */
+static int
+file_matches(int fd, const char *what, long long size, const char *checksum,
+    struct cerr *err)
+{
+	struct sink sk = { .fd = -1 };
+	struct stat sb;
+	char hex[65], found[80];
+	const char *want;
+	off_t at;
+	bool xxh;
+	int rerr;
+
+	if (fstat(fd, &sb) != 0)
+		return cerr_set(err, CERR_FAIL, "%s: cannot read its file: %s",
+		    what, strerror(errno));
+	if (size >= 0 && (long long)sb.st_size != size)
+		return cerr_set(err, CERR_FAIL, "%s: its file has %lld bytes, "
+		    "not the %lld recorded", what, (long long)sb.st_size, size);
+	if (checksum == NULL || *checksum == '\0')
+		return 0;
+	xxh = strncmp(checksum, "xxh128:", 7) == 0;
+	want = xxh ? checksum + 7 : checksum;
+	if (digest_new_algo(&sk.ck, xxh ? "XXH128" : "SHA256", err))
+		return err->code;
+	/* as the import hashed it: holes as zeros, never read */
+	at = lseek(fd, 0, SEEK_CUR);
+	rerr = trail_hash(&sk, fd, 0, (unsigned long long)sb.st_size);
+	if (at >= 0)
+		(void)lseek(fd, at, SEEK_SET);
+	if (rerr) {
+		digest_free(sk.ck);
+		return cerr_set(err, CERR_FAIL, "%s: cannot read its file: %s",
+		    what, strerror(rerr));
+	}
+	digest_hex(sk.ck, hex);
+	digest_free(sk.ck);
+	if (strcasecmp(hex, want) != 0) {
+		snprintf(found, sizeof(found), "%s%s", xxh ? "xxh128:" : "",
+		    hex);
+		return cerr_set(err, CERR_FAIL, "%s: its file does not match "
+		    "its checksum (%s recorded, %s found)", what, checksum,
+		    found);
+	}
+	return 0;
+}
+
+int
+img_disk_verify(const struct img_disk *d, int fd, struct cerr *err)
+{
+	struct buf what = BUF_INIT;
+
+	buf_printf(&what, "image '%s'", d->name);
+	file_matches(fd, what.s, (long long)d->bytes, d->checksum, err);
+	buf_release(&what);
+	return err->code;
+}
+
 static void *
 trail_run(void *arg)
 {
@@ -713,8 +1071,10 @@ import_lock(const char *dir, long long id, struct buf *lock,
 	int fd;
 
 	buf_printf(lock, "%s/%lld.lock", dir, id);
-	fd = open(lock->s, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0 || flock(fd, LOCK_EX) != 0) {
+	/* the id is new: no one may hold its lock, nor have put a link
+	 * there */
+	fd = open(lock->s, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) != 0) {
 		cerr_set(err, CERR_FAIL, "cannot lock '%s': %s", lock->s,
 		    strerror(errno));
 		if (fd >= 0)
@@ -735,7 +1095,7 @@ importing(struct ctx *ctx, long long id)
 	buf_init(&lock);
 	img_repo(ctx, &lock);
 	buf_printf(&lock, "/%lld.lock", id);
-	fd = open(lock.s, O_RDWR | O_CLOEXEC);
+	fd = open(lock.s, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
 	if (fd >= 0) {
 		alive = flock(fd, LOCK_EX | LOCK_NB) != 0 &&
 		    errno == EWOULDBLOCK;
@@ -784,9 +1144,26 @@ struct fetch {
 	bool hashing;
 	unsigned long long offset;
 	unsigned long long signalled;	/* bytes the thread was told of */
+	unsigned long long reserve;	/* free bytes never to eat into */
+	unsigned long long max;		/* the most bytes taken, 0: any */
+	unsigned long long checked;	/* bytes at the last look at room */
 	struct ctx *ctx;
 	img_progress_fn progress;
 };
+
+/* A download stops once it would pass its largest size, or the free space
+ * would fall under the reserve: a server that sends without end, or more
+ * than it said, is stopped there.  The free space is looked at every
+ * ROOM_STEP bytes. */
+#define ROOM_STEP (1 << 20)
+
+static int
+too_large(const struct fetch *f, struct cerr *err)
+{
+	return cerr_set(err, CERR_CAPACITY, "cannot import '%s': it is larger "
+	    "than the maximum size of %llu MiB (--max-size)", f->url,
+	    f->max / MIB);
+}
 
 static int
 fetch_begin(void *arg, long status, unsigned long long total,
@@ -798,10 +1175,12 @@ fetch_begin(void *arg, long status, unsigned long long total,
 	if (total > 0) {
 		struct buf w = BUF_INIT;
 
+		if (f->max > 0 && total > f->max)
+			return too_large(f, err);
 		/* what is still to come must fit */
 		buf_printf(&w, "import '%s'", f->url);
 		repo_room(f->dir, total - (status == 206 && total > f->offset ?
-		    f->offset : 0), w.s, err);
+		    f->offset : 0), f->reserve, w.s, err);
 		buf_release(&w);
 		if (err->code)
 			return err->code;
@@ -868,6 +1247,21 @@ fetch_write(void *arg, const void *data, size_t n, struct cerr *err)
 	 * copy of a local file does: the transfer does not wait for it.  It
 	 * is woken a TRAIL_STEP at a time, not for each of curl's small
 	 * writes (each wake-up seeks and maps) */
+	if (f->max > 0 && s->bytes + n > f->max)
+		return too_large(f, err);
+	if (f->reserve > 0 && s->bytes + n - f->checked >= ROOM_STEP) {
+		struct statvfs sv;
+
+		f->checked = s->bytes;
+		if (statvfs(f->dir, &sv) == 0 &&
+		    (unsigned long long)sv.f_bavail * sv.f_frsize <
+		    f->reserve + n + ROOM_STEP)
+			return cerr_set(err, CERR_CAPACITY, "cannot import "
+			    "'%s': the image repository's free space would "
+			    "fall under its reserve of %llu MiB after %llu "
+			    "MiB (cimg config --reserve)", f->url,
+			    (f->reserve + MIB - 1) / MIB, s->bytes / MIB);
+	}
 	if (write_all(s->fd, data, n, f->dst, err))
 		return err->code;
 	s->bytes += n;
@@ -886,6 +1280,15 @@ fetch_progress(void *arg, unsigned long long done, unsigned long long total)
 	f->progress(f->ctx, done, total);
 }
 
+/* A repository open to tenants: the bytes another uid left there (or put
+ * there) are never taken for an image. */
+static int
+not_mine(const char *url, const char *part, struct cerr *err)
+{
+	return cerr_set(err, CERR_CONFLICT, "cannot import '%s': its partial "
+	    "file '%s' is another user's", url, part);
+}
+
 /*
  * Download url into dir/HASH.part (HASH the sha256 of the URL), resuming
  * from the bytes a broken transfer left there: they are read back through
@@ -895,14 +1298,15 @@ fetch_progress(void *arg, unsigned long long done, unsigned long long total)
  */
 static int
 fetch_url(struct ctx *ctx, const char *url, const char *dir, struct sink *s,
-    long stall, img_progress_fn progress, struct buf *part,
-    struct cerr *err)
+    long stall, unsigned long long reserve, unsigned long long max,
+    img_progress_fn progress, struct buf *part, struct cerr *err)
 {
 	struct digest *uh = NULL;
 	struct fetch f = { .s = s, .ctx = ctx, .progress = progress,
-	    .dir = dir, .url = url };
+	    .dir = dir, .url = url, .reserve = reserve, .max = max };
 	struct http_get g = { 0 };
 	unsigned char *b = NULL;
+	struct stat sb;
 	char hex[65];
 	ssize_t r;
 
@@ -912,7 +1316,10 @@ fetch_url(struct ctx *ctx, const char *url, const char *dir, struct sink *s,
 	digest_hex(uh, hex);
 	digest_free(uh);
 	buf_printf(part, "%s/%s.part", dir, hex);
-	s->fd = open(part->s, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (lstat(part->s, &sb) == 0 && sb.st_uid != geteuid())
+		return not_mine(url, part->s, err);
+	s->fd = open(part->s, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+	    0600);
 	if (s->fd < 0)
 		return cerr_set(err, CERR_FAIL, "cannot open '%s': %s",
 		    part->s, strerror(errno));
@@ -922,6 +1329,11 @@ fetch_url(struct ctx *ctx, const char *url, const char *dir, struct sink *s,
 		s->fd = -1;
 		return cerr_set(err, CERR_CONFLICT, "cannot import '%s': "
 		    "another import of it is running", url);
+	}
+	if (fstat(s->fd, &sb) == 0 && sb.st_uid != geteuid()) {
+		close(s->fd);
+		s->fd = -1;
+		return not_mine(url, part->s, err);
 	}
 	/* what a broken transfer left: hashed again, then continued */
 	if ((b = malloc(COPY_BUF)) == NULL)
@@ -942,8 +1354,10 @@ fetch_url(struct ctx *ctx, const char *url, const char *dir, struct sink *s,
 	if (r < 0)
 		return cerr_set(err, CERR_FAIL, "cannot read '%s': %s",
 		    part->s, strerror(errno));
+	if (max > 0 && s->bytes > max)
+		return too_large(&f, err);
 	f.dst = part->s;
-	f.offset = s->bytes;
+	f.offset = f.checked = s->bytes;
 	g.url = url;
 	g.offset = s->bytes;
 	g.connect_timeout = 30;
@@ -1422,6 +1836,7 @@ ova_convert(struct ova_disk *k, const char *what, struct cerr *err)
 	const char *fmt;
 	char hex[65];
 	struct buf w;
+	int fd;
 
 	buf_init(&w);
 	buf_printf(&w, "%s: disk file '%s'", what, k->file);
@@ -1432,6 +1847,10 @@ ova_convert(struct ova_disk *k, const char *what, struct cerr *err)
 		goto out;
 	}
 	fmt = imgfmt_name(imgfmt_detect(probe, np));
+	/* qemu-img writes into a file of ours, not through a link */
+	if ((fd = repo_create(k->path.s, O_WRONLY, err)) < 0)
+		goto out;
+	close(fd);
 	if (qemu_convert(k->tmp.s, fmt, k->path.s, "qcow2", NULL, CERR_USAGE,
 	    w.s, err))
 		goto out;
@@ -1455,6 +1874,7 @@ struct ova_job {
 	struct ova_disk *dk;
 	size_t nd;
 	unsigned long long total;
+	unsigned long long reserve;	/* the repository's, in bytes */
 };
 
 /*
@@ -1546,7 +1966,7 @@ ova_prepare(const char *path, const char *what, const char *dir,
 		struct buf w = BUF_INIT;
 
 		buf_printf(&w, "import '%s'", what);
-		repo_room(dir, need, w.s, err);
+		repo_room(dir, need, j->reserve, w.s, err);
 		buf_release(&w);
 	}
 	return err->code;
@@ -1658,10 +2078,11 @@ int
 img_import(struct ctx *ctx, const char *source, const struct img_spec *spec,
     img_progress_fn progress, struct doc **out, struct cerr *err)
 {
-	struct buf dir, path, part, lock, json, what;
+	struct buf dir, path, part, lock, json, what, pub;
 	struct sink s = { .fd = -1 };
 	struct ova_job job = { 0 };
-	unsigned long long total = 0;
+	struct limits lim;
+	unsigned long long total = 0, max = 0;
 	const char *format = NULL;
 	long long id = -1, vmib = 0;
 	char now[32], hex[65], ckhex[65], checksum[80], idbuf[32],
@@ -1676,6 +2097,7 @@ img_import(struct ctx *ctx, const char *source, const struct img_spec *spec,
 	buf_init(&lock);
 	buf_init(&json);
 	buf_init(&what);
+	buf_init(&pub);
 	if (spec->name == NULL) {
 		cerr_set(err, CERR_USAGE, "import needs --name");
 		goto out;
@@ -1692,21 +2114,38 @@ img_import(struct ctx *ctx, const char *source, const struct img_spec *spec,
 		    "and https:// URLs are fetched", source);
 		goto out;
 	}
-	if (url)
+	if (url) {
+		/* what is kept and shown: no credentials */
+		http_url_public(source, &pub);
+		abs = strdup(pub.s);
+	} else if ((abs = realpath(source, NULL)) == NULL) {
 		abs = strdup(source);
-	else if ((abs = realpath(source, NULL)) == NULL)
-		abs = strdup(source);
+	}
 	if ((!url && open_source(source, &in, &total, err)) ||
+	    limits_read(ctx, &lim, err) ||
 	    img_repo_ensure(ctx, &dir, err) ||
 	    digest_new_algo(&s.ck, "XXH128", err) ||
 	    (spec->sha256 && digest_new(&s.dg, err)))
 		goto out;
+	/* the smaller of the import's own and the configured largest size */
+	if (spec->max_size > 0 && (lim.max_mib == 0 ||
+	    spec->max_size < lim.max_mib))
+		lim.max_mib = spec->max_size;
+	max = (unsigned long long)lim.max_mib * MIB;
+	job.reserve = limits_reserve(&lim, dir.s);
 	buf_printf(&what, "import '%s'", source);
+	if (!url && max > 0 && total > max) {
+		cerr_set(err, CERR_CAPACITY, "cannot import '%s': it is larger "
+		    "than the maximum size of %lld MiB (--max-size)", source,
+		    lim.max_mib);
+		goto out;
+	}
 	if (!url) {
 		/* an OVA is a tar: known by its header, as formats are */
 		tar = pread(in, head, sizeof(head), 0) == (ssize_t)sizeof(head)
 		    && arc_is_tar(head, sizeof(head));
-		if (!tar && repo_room(dir.s, held(in, total), what.s, err))
+		if (!tar && repo_room(dir.s, held(in, total), job.reserve,
+		    what.s, err))
 			goto out;
 		if (tar) {
 			close(in);
@@ -1736,11 +2175,18 @@ img_import(struct ctx *ctx, const char *source, const struct img_spec *spec,
 	buf_printf(&path, "%s/%lld", dir.s, id);
 	if (url) {
 		if (fetch_url(ctx, source, dir.s, &s, spec->stall_timeout > 0 ?
-		    spec->stall_timeout : 60, progress, &part, err)) {
+		    spec->stall_timeout : 60, job.reserve, max, progress,
+		    &part, err)) {
 			/* the bytes received stay for a resume; an empty
-			 * partial file is no use to anyone */
-			if (s.fd >= 0 && s.bytes == 0)
+			 * partial file is no use to anyone, nor one that
+			 * is too large or ran out of room: it goes before
+			 * the row, so the row can go on a full disk */
+			if (s.fd >= 0 && (s.bytes == 0 ||
+			    err->code == CERR_CAPACITY)) {
 				unlink(part.s);
+				close(s.fd);	/* frees its room */
+				s.fd = -1;
+			}
 			goto undo;
 		}
 	} else if (tar) {
@@ -1749,13 +2195,8 @@ img_import(struct ctx *ctx, const char *source, const struct img_spec *spec,
 			goto undo_file;
 		goto done;
 	} else {
-		s.fd = open(path.s, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC,
-		    0600);
-		if (s.fd < 0) {
-			cerr_set(err, CERR_FAIL, "cannot create '%s': %s",
-			    path.s, strerror(errno));
+		if ((s.fd = repo_create(path.s, O_RDWR, err)) < 0)
 			goto undo;
-		}
 		rc = copy_range(ctx, in, source, &s, path.s, total, progress,
 		    err);
 		if (rc == 1)
@@ -1826,10 +2267,16 @@ done:
 	img_show(ctx, idbuf, out, err);
 	goto out;
 undo_file:
-	/* a whole file that is wrong: no resume can mend it */
+	/* a whole file that is wrong: no resume can mend it.  Files go
+	 * before the row that names them, their room freed (closed), so the
+	 * row can go when they filled the disk */
 	if (part.len)
 		unlink(part.s);
 	unlink(path.s);
+	if (s.fd >= 0) {
+		close(s.fd);
+		s.fd = -1;
+	}
 undo:
 	import_undo(ctx, id);
 out:
@@ -1848,6 +2295,7 @@ out:
 	buf_release(&lock);
 	buf_release(&json);
 	buf_release(&what);
+	buf_release(&pub);
 	return err->code;
 }
 
@@ -1961,6 +2409,7 @@ img_clone(struct ctx *ctx, const char *ref, const char *name,
 	struct doc *cur = NULL;
 	struct buf dir, src, dst, lock, what;
 	struct img_spec spec = { 0 };
+	struct limits lim;
 	long long id = -1, from;
 	char now[32], idbuf[32];
 	int in = -1, fd = -1, lockfd = -1;
@@ -1981,18 +2430,29 @@ img_clone(struct ctx *ctx, const char *ref, const char *name,
 		    "%s", ref, doc_get_str(cur, "state"));
 		goto out;
 	}
-	if (img_repo_ensure(ctx, &dir, err))
+	if (limits_read(ctx, &lim, err) || img_repo_ensure(ctx, &dir, err))
 		goto out;
 	buf_printf(&src, "%s/%lld", dir.s, from);
 	buf_printf(&what, "clone image '%s'", ref);
-	if ((in = open(src.s, O_RDONLY | O_CLOEXEC)) < 0 ||
+	if ((in = open(src.s, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
 	    fstat(in, &sb) != 0) {
 		cerr_set(err, CERR_FAIL, "cannot %s: cannot read '%s': %s",
 		    what.s, src.s, strerror(errno));
 		goto out;
 	}
+	{
+		const struct doc *v = doc_map_get(cur, "size");
+		struct buf w = BUF_INIT;
+
+		buf_printf(&w, "cannot %s", what.s);
+		file_matches(in, w.s, v && v->type == DOC_INT ? v->u.i : -1,
+		    NULL, err);
+		buf_release(&w);
+		if (err->code)
+			goto out;
+	}
 	if (repo_room(dir.s, held(in, (unsigned long long)sb.st_size),
-	    what.s, err))
+	    limits_reserve(&lim, dir.s), what.s, err))
 		goto out;
 	spec.description = doc_get_str(cur, "description");
 	spec.os = doc_get_str(cur, "os");
@@ -2009,12 +2469,8 @@ img_clone(struct ctx *ctx, const char *ref, const char *name,
 			goto out;
 	}
 	buf_printf(&dst, "%s/%lld", dir.s, id);
-	fd = open(dst.s, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		cerr_set(err, CERR_FAIL, "cannot create '%s': %s", dst.s,
-		    strerror(errno));
+	if ((fd = repo_create(dst.s, O_WRONLY, err)) < 0)
 		goto undo;
-	}
 	if (file_copy(in, fd, sb.st_size, src.s, dst.s, err))
 		goto undo_file;
 	fault_point("img.clone.copied");
@@ -2122,8 +2578,22 @@ img_export(struct ctx *ctx, const char *ref, const char *file,
 		    what.s);
 		goto out;
 	}
-	img_repo(ctx, &dir);
+	if (img_repo_checked(ctx, &dir, err))
+		goto out;
 	buf_printf(&src, "%s/%lld", dir.s, doc_map_get(cur, "id")->u.i);
+	/* what goes out is what came in: its size and checksum */
+	v = doc_map_get(cur, "size");
+	if ((in = open(src.s, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+		cerr_set(err, CERR_FAIL, "%s: cannot read its file: %s",
+		    what.s, strerror(errno));
+		goto out;
+	}
+	if (file_matches(in, what.s, v && v->type == DOC_INT ? v->u.i : -1,
+	    doc_get_str(cur, "checksum") ? doc_get_str(cur, "checksum") :
+	    doc_get_str(cur, "sha256"), err))
+		goto out;
+	close(in);
+	in = -1;
 	buf_printf(&tmp, "%s/%lld.export-%ld.vmdk", dir.s,
 	    doc_map_get(cur, "id")->u.i, (long)getpid());
 	if (file) {
@@ -2136,6 +2606,10 @@ img_export(struct ctx *ctx, const char *ref, const char *file,
 			goto out;
 		}
 	}
+	/* qemu-img writes into a file of ours, not through a link */
+	if ((r = repo_create(tmp.s, O_WRONLY, err)) < 0)
+		goto fail;
+	close((int)r);
 	if (qemu_convert(src.s, fmt, tmp.s, "vmdk",
 	    "subformat=streamOptimized", CERR_FAIL, what.s, err) ||
 	    hash_file(tmp.s, "SHA256", diskhex, &os.file_size, probe, &np,
@@ -2318,6 +2792,33 @@ fail:
 	return err->code;
 }
 
+/* The partial download of url a dead import left (url as its source
+ * keeps it: one with credentials has another name), unless an import of
+ * it runs (holds its lock). */
+static void
+drop_part(struct ctx *ctx, const char *url)
+{
+	struct digest *uh = NULL;
+	struct cerr e2 = { 0 };
+	struct buf part = BUF_INIT;
+	char hex[65];
+	int fd;
+
+	if (digest_new(&uh, &e2))
+		return;
+	digest_update(uh, url, strlen(url));
+	digest_hex(uh, hex);
+	digest_free(uh);
+	img_repo(ctx, &part);
+	buf_printf(&part, "/%s.part", hex);
+	fd = open(part.s, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0)
+		unlink(part.s);
+	if (fd >= 0)
+		close(fd);
+	buf_release(&part);
+}
+
 int
 img_delete(struct ctx *ctx, const char *ref, struct cerr *err)
 {
@@ -2340,13 +2841,10 @@ img_delete(struct ctx *ctx, const char *ref, struct cerr *err)
 		    "used by a VM" : "being imported");
 		goto fail;
 	}
-	if (catalog_exec(ctx->cat, err, "DELETE FROM images WHERE id = ?",
-	    "i", id) || acct_audit(ctx, "delete", "Image", id,
-	    doc_get_str(cur, "name"), NULL, err) ||
-	    catalog_commit(ctx->cat, err))
-		goto fail;
-	/* the row is gone first: a file left by a crash here is garbage no
-	 * image names, never an image without its file */
+	/* the files go first, then the row, so a delete works on a full
+	 * disk (deleting the row writes to the catalog); a crash between
+	 * leaves an image without its file, which no disk is made from (its
+	 * size is checked) and which cimg delete then removes */
 	img_repo(ctx, &path);
 	buf_printf(&path, "/%lld", id);
 	unlink(path.s);
@@ -2356,7 +2854,15 @@ img_delete(struct ctx *ctx, const char *ref, struct cerr *err)
 	img_repo(ctx, &path);
 	buf_printf(&path, "/%lld.ova-disk", id);
 	unlink(path.s);
+	if (strcmp(state, "locked") == 0 && doc_get_str(cur, "source") &&
+	    http_is_url(doc_get_str(cur, "source")))
+		drop_part(ctx, doc_get_str(cur, "source"));
 	buf_release(&path);
+	if (catalog_exec(ctx->cat, err, "DELETE FROM images WHERE id = ?",
+	    "i", id) || acct_audit(ctx, "delete", "Image", id,
+	    doc_get_str(cur, "name"), NULL, err) ||
+	    catalog_commit(ctx->cat, err))
+		goto fail;
 	doc_free(cur);
 	return 0;
 fail:
@@ -2364,6 +2870,20 @@ fail:
 	buf_release(&path);
 	doc_free(cur);
 	return err->code;
+}
+
+/* Whether some host has the image of checksum key in its cache. */
+static bool
+on_a_host(struct ctx *ctx, const char *key, struct cerr *err)
+{
+	struct cstmt *st = NULL;
+	bool yes = false;
+
+	if (catalog_query(ctx->cat, &st, err, "SELECT 1 FROM image_hosts "
+	    "WHERE checksum = ? AND state = 'ready' LIMIT 1", "s", key) == 0)
+		yes = cstmt_row(st, err);
+	cstmt_free(st);
+	return yes;
 }
 
 int
@@ -2375,6 +2895,7 @@ img_disk(struct ctx *ctx, const char *ref, long long id, struct img_disk *out,
 	unsigned char head[32];
 	struct stat sb;
 	const char *state;
+	long long size;
 	ssize_t n;
 	int fd = -1;
 
@@ -2382,10 +2903,10 @@ img_disk(struct ctx *ctx, const char *ref, long long id, struct img_disk *out,
 	buf_init(&path);
 	if (id > 0 ? catalog_query(ctx->cat, &st, err, "SELECT i.id, i.name, "
 	    "coalesce(i.checksum, i.sha256), i.format, i.virtual_size, "
-	    "i.state FROM images i WHERE i.id = ?", "i", id) :
+	    "i.state, i.size FROM images i WHERE i.id = ?", "i", id) :
 	    catalog_query(ctx->cat, &st, err, "SELECT i.id, i.name, "
 	    "coalesce(i.checksum, i.sha256), i.format, i.virtual_size, "
-	    "i.state FROM images i WHERE " IMG_VISIBLE "AND (i.id = ?3 OR (?3 < 0 AND "
+	    "i.state, i.size FROM images i WHERE " IMG_VISIBLE "AND (i.id = ?3 OR (?3 < 0 AND "
 	    "i.name = ?4))", "iiis", (long long)ctx->who.admin,
 	    ctx->who.user_id, valid_id(ref, &id) ? id : -1LL, ref))
 		return err->code;
@@ -2407,6 +2928,7 @@ img_disk(struct ctx *ctx, const char *ref, long long id, struct img_disk *out,
 	snprintf(out->format, sizeof(out->format), "%s",
 	    cstmt_text(st, 3) ? cstmt_text(st, 3) : "");
 	out->virtual_size = cstmt_int(st, 4);
+	size = cstmt_null(st, 6) ? -1 : cstmt_int(st, 6);
 	if (strcmp(out->format, "raw") != 0 &&
 	    strcmp(out->format, "qcow2") != 0) {
 		cerr_set(err, CERR_USAGE, "image '%s' is %s, not a raw or qcow2 "
@@ -2414,9 +2936,10 @@ img_disk(struct ctx *ctx, const char *ref, long long id, struct img_disk *out,
 		    out->format);
 		goto out;
 	}
-	img_repo(ctx, &path);
+	if (img_repo_checked(ctx, &path, err))
+		goto out;
 	buf_printf(&path, "/%lld", out->id);
-	if ((fd = open(path.s, O_RDONLY | O_CLOEXEC)) < 0 ||
+	if ((fd = open(path.s, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
 	    fstat(fd, &sb) != 0) {
 		cerr_set(err, CERR_FAIL, "cannot read the file of image '%s' "
 		    "('%s'): %s", out->name, path.s, strerror(errno));
@@ -2431,6 +2954,21 @@ img_disk(struct ctx *ctx, const char *ref, long long id, struct img_disk *out,
 		cerr_set(err, CERR_USAGE, "image '%s' is a qcow2 image with a "
 		    "backing file of its own (import it flattened)", out->name);
 		goto out;
+	}
+	/* the size always; the checksum before a first upload */
+	{
+		struct buf what = BUF_INIT;
+
+		buf_printf(&what, "image '%s'", out->name);
+		if (file_matches(fd, what.s, size, NULL, err) == 0 && ref &&
+		    !on_a_host(ctx, out->checksum, err) && err->code == 0)
+			/* a new disk of an image no host has yet: its
+			 * first upload is ahead, so a changed file is
+			 * refused now, before anything is written */
+			file_matches(fd, what.s, -1, out->checksum, err);
+		buf_release(&what);
+		if (err->code)
+			goto out;
 	}
 	out->path = buf_detach(&path);
 out:

@@ -33,6 +33,8 @@ struct img_spec {
 	long long cpu;			/* set: suggested vCPUs (0: not given) */
 	long long memory;		/* set: suggested MiB (0: not given) */
 	long stall_timeout;		/* URLs: seconds of stall (0: 60) */
+	long long max_size;		/* import: MiB at most (0: as set by
+					 * img_config; the smaller wins) */
 	struct doclist *more;		/* import: an OVA's further images */
 };
 
@@ -90,6 +92,16 @@ int img_list(struct ctx *ctx, emit_fn emit, struct cerr *err);
  * CERR_CONFLICT for a taken name, CERR_PERM for another's image. */
 int img_update(struct ctx *ctx, const char *ref, const struct img_spec *spec,
     struct doc **out, struct cerr *err);
+/*
+ * Show the repository's limits as a Config document, after setting them
+ * when reserve or max_size is given (admins only, else CERR_PERM): the
+ * free space no import may eat into ("N%" of the file system, a size, or
+ * "default": the smaller of 5% and 1 GiB) and the largest import (a size,
+ * or "none").  A bad value is CERR_USAGE.  An import that would pass
+ * either is CERR_CAPACITY, and a download is stopped there.
+ */
+int img_config(struct ctx *ctx, const char *reserve, const char *max_size,
+    struct doc **out, struct cerr *err);
 /* "public" or "private". */
 int img_set_visibility(struct ctx *ctx, const char *ref, const char *vis,
     struct doc **out, struct cerr *err);
@@ -119,11 +131,18 @@ struct img_disk {
  * (else CERR_USAGE: a backing file named inside an image could reach any
  * file of a host, and an ISO or vmdk is no disk to clone).  With id > 0,
  * ref is ignored and the image is taken by id whoever sees it (a VM
- * placed already holds it).
+ * placed already holds it).  Its file must have the size recorded, else
+ * CERR_FAIL naming the image; looked up by ref (a new disk), an image no
+ * host has cached yet must also match its checksum, so a changed file is
+ * refused before anything is written.
  */
 int img_disk(struct ctx *ctx, const char *ref, long long id,
     struct img_disk *out, struct cerr *err);
 void img_disk_release(struct img_disk *d);
+/* CERR_FAIL naming the image unless its file, open as fd, still has the
+ * bytes d recorded: its size and its checksum (read through once).  For
+ * the first upload of an image to a host. */
+int img_disk_verify(const struct img_disk *d, int fd, struct cerr *err);
 /* Call each with every visible image name starting with prefix. */
 void img_names(struct ctx *ctx, const char *prefix,
     void (*each)(const char *name));

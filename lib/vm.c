@@ -977,7 +977,9 @@ image_cache(struct ctx *ctx, struct hv *hv, long long host_id,
 		    "%s", im.name, strerror(errno));
 		goto undo;
 	}
-	if (hv_vol_upload_fd(hv, vol, fd, im.bytes, base, err))
+	/* the first upload to this host: the bytes must be the image's */
+	if (img_disk_verify(&im, fd, err) ||
+	    hv_vol_upload_fd(hv, vol, fd, im.bytes, base, err))
 		goto undo;
 	fault_point("vm.cached");
 	catalog_now(now);

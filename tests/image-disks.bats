@@ -535,3 +535,36 @@ console() {
 	run -0 cvm apply "$T/s.yaml" -q
 	[ "$(catalog_digest)" = "$before" ]
 }
+
+@test "cvm create refuses an image whose file changed since its import (exit 1), changing nothing" {
+	file="$(dirname "$CLOUDOS_CATALOG")/images/$(cimg show boot -o json | jq -r .id)"
+	cp "$file" "$T/boot.orig"
+	# the same size, one byte altered: found when it first goes to a host
+	printf 'X' | dd of="$file" bs=1 seek=100 conv=notrunc 2>/dev/null
+	before=$(catalog_digest)
+	run -1 --separate-stderr cvm create "$T/a.yaml"
+	assert_output ""
+	[[ "$stderr" == "cvm: disks[0].image: image 'boot': its file does not match its checksum (xxh128:$(ck boot) recorded, xxh128:"*" found)" ]] || { echo "$stderr"; false; }
+	[ "$(catalog_digest)" = "$before" ]
+	[ -z "$(ls "$(pool 1)" 2>/dev/null | grep img- || true)" ]
+	[ "$(uploads)" = 0 ]
+	# truncated: found before anything is tried
+	truncate -s 256 "$file"
+	run -1 --separate-stderr cvm create "$T/a.yaml"
+	assert_output ""
+	[ "$stderr" = "cvm: disks[0].image: image 'boot': its file has 256 bytes, not the $(stat -c %s "$T/boot.orig") recorded" ]
+	[ "$(catalog_digest)" = "$before" ]
+	# the file as it came: the VM is made
+	cp "$T/boot.orig" "$file"
+	run -0 cvm create -q "$T/a.yaml"
+	[ "$(uploads)" = 1 ]
+	# altered once cached on h1: the first upload to h2 finds it, and
+	# the VM placed there fails; h1's copy still serves
+	printf 'X' | dd of="$file" bs=1 seek=100 conv=notrunc 2>/dev/null
+	sed 's/name == "h1"/name == "h2"/' "$T/b.yaml" > "$T/b2.yaml"
+	run -1 --separate-stderr cvm create "$T/b2.yaml"
+	[[ "$stderr" == "cvm: cannot deploy vm 'b' on host 'h2': cannot bring image 'boot' to host 'h2': image 'boot': its file does not match its checksum (xxh128:$(ck boot) recorded, xxh128:"*" found) (vm left in state failed)" ]] || { echo "$stderr"; false; }
+	[ -z "$(ls "$(pool 2)" 2>/dev/null | grep img- || true)" ]
+	[ "$(uploads)" = 1 ]
+	run -0 cvm create -q "$T/c.yaml"
+}

@@ -8,11 +8,19 @@ free port, written to PORTFILE) and honours Range requests (206).
 --stall N: every request without a Range header gets N bytes, then
            nothing until the client leaves.
 --tls CERT.pem: speak HTTPS with this certificate (and its key in it).
+Some paths answer whatever DIR holds:
+/endless           200 with no Content-Length and a body without end
+                   (random bytes, so nothing compresses them), until the
+                   client leaves.
+/loop              302 to /loop, for ever.
+/redirect?to=URL   302 to URL (file:///etc/passwd, gopher://...).
+/big               200 claiming a Content-Length of 1 TiB, then stalling.
 Each request is logged to DIR/../requests.log as "PATH RANGE"."""
 import http.server
 import os
 import sys
 import time
+import urllib.parse
 
 root, portfile = sys.argv[1], sys.argv[2]
 drop = stall = tls = None
@@ -40,7 +48,36 @@ class Handler(http.server.BaseHTTPRequestHandler):
         rng = self.headers.get("Range")
         with open(log, "a") as f:
             f.write("%s %s\n" % (self.path, rng or "-"))
-        path = os.path.join(root, os.path.basename(self.path))
+        url = urllib.parse.urlsplit(self.path)
+        if url.path == "/endless":
+            self.send_response(200)
+            self.send_header("Connection", "close")
+            self.end_headers()
+            chunk = os.urandom(1 << 16)
+            try:
+                while True:
+                    self.wfile.write(chunk)
+            except OSError:
+                pass
+            self.close_connection = True
+            return
+        if url.path == "/big":
+            self.send_response(200)
+            self.send_header("Content-Length", str(1 << 40))
+            self.end_headers()
+            self.wfile.write(b"\0" * 1024)
+            self.wfile.flush()
+            time.sleep(3600)
+            return
+        if url.path in ("/loop", "/redirect"):
+            to = "/loop" if url.path == "/loop" else \
+                urllib.parse.parse_qs(url.query)["to"][0]
+            self.send_response(302)
+            self.send_header("Location", to)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        path = os.path.join(root, os.path.basename(url.path))
         if not os.path.isfile(path):
             self.send_error(404)
             return

@@ -4214,8 +4214,8 @@ vm_reconcile(struct ctx *ctx, emit_fn emit,
 			note(ctx, sg.msg);
 	}
 	if (err->code == 0 && nsilent == n && n > 0)
-		cerr_set(err, CERR_UNREACHABLE, "no host answered (%zu hosts)",
-		    n);
+		cerr_set(err, CERR_UNREACHABLE, "no host answered (%zu host%s)",
+		    n, n == 1 ? "" : "s");
 	else if (err->code == 0 && nsilent)
 		cerr_set(err, CERR_PARTIAL, "%zu of %zu hosts did not answer",
 		    nsilent, n);

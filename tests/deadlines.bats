@@ -172,7 +172,9 @@ state_of() {
 	[ "$rc" -eq 7 ]
 	# keepalive: a ping a second, dropped after 3 s of silence
 	[ "$elapsed" -lt 5000 ]
-	[ "$(cat "$BATS_TEST_TMPDIR/err")" = "cvm: cannot shut down vm 'b' on host 'h2': cannot watch domain $(cvm show b -o json | jq -r .uuid): host $LAB_URI2 is unreachable (internal error: connection closed due to keepalive timeout)" ]
+	# (libvirt's words: the keepalive closed the connection under the
+	# call, or just before it)
+	[[ "$(cat "$BATS_TEST_TMPDIR/err")" =~ ^"cvm: cannot shut down vm 'b' on host 'h2': cannot watch domain $(cvm show b -o json | jq -r .uuid): host $LAB_URI2 is unreachable (internal error: "("connection closed due to keepalive timeout"|"client socket is closed")")"$ ]]
 	# the intent is rolled back as for any failed libvirt call
 	[ "$(state_of b)" = running ]
 }
@@ -227,8 +229,9 @@ cvm: no host answered (2 hosts)" ]
 	freeze 2
 	timed run -8 --separate-stderr csched pass -o json
 	thaw 2
-	# reconcile's deadline, and at most one deploy that waited for h2
-	[ "$elapsed" -lt 10000 ]
+	# reconcile's deadline, at most one deploy that waited for h2, and
+	# two deploys on h1 (on a loaded machine)
+	[ "$elapsed" -lt 15000 ]
 	[ "$(jq -r '[.name, .state, .host] | @tsv' <<<"$output" | sort | tr '\n' ' ')" = "$(printf 'q-1\trunning\th1 q-2\trunning\th1 ')" ]
 	[[ "$stderr" == "csched: host 'h2': cannot connect to '$LAB_URI2': no answer within 2 s"$'\n'* ]]
 	[[ "$stderr" == *$'\n'"csched: 1 of 2 hosts did not answer" ]]
@@ -248,10 +251,11 @@ cvm: no host answered (2 hosts)" ]
 	# a pass without reconcile calls no host but those it deploys to
 	cvm create --queue -q "$BATS_TEST_TMPDIR/b.yaml" "$BATS_TEST_TMPDIR/a.yaml" >/dev/null
 	timed run -0 --separate-stderr csched pass --no-reconcile -o json
-	[ "$elapsed" -lt 2000 ]
 	[ "$(jq -r '[.name, .host] | @tsv' <<<"$output")" = "$(printf 'a\th1')" ]
+	# no deploy was tried on h2 (it would have failed at the deadline)
 	[ -z "$stderr" ]
-	[ "$(state_of b)" = pending ]
+	run -0 cvm show b -o json
+	[ "$(jq -r '[.state, .reason] | @tsv' <<<"$output")" = "$(printf 'pending\tno host passes the requirements '"'"'name == "h2"'"'"'')" ]
 	thaw 2
 }
 

@@ -58,9 +58,10 @@ struct hv_stats {
  * Deadlines: a connection's open (with libvirt's first RPCs) must finish
  * within the host timeout, seconds from CLOUDOS_HOST_TIMEOUT (default
  * HV_TIMEOUT_DEFAULT), or it is CERR_UNREACHABLE "no answer within N s";
- * afterwards libvirt's keepalive closes a connection whose host stays
- * silent for about that long (at least 3 s), which fails the call in
- * progress as CERR_UNREACHABLE.  hv_timeout reads the setting:
+ * afterwards libvirt's keepalive (a ping every third of it, two
+ * unanswered) closes a connection whose host stays silent for about that
+ * long (2 to 3 s at least), which fails the call in progress as
+ * CERR_UNREACHABLE.  hv_timeout reads the setting:
  * CERR_USAGE when it is not seconds above 0 and at most 3600.
  */
 #define HV_TIMEOUT_DEFAULT 10

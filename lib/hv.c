@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -67,12 +68,30 @@ hv_loop(void *arg)
 	return NULL;
 }
 
+/* Start a detached thread that takes no signals: they stay the main
+ * thread's, as the programs expect (csched pass --loop, the console). */
+static int
+hv_thread(void *(*run)(void *), void *arg)
+{
+	sigset_t all, old;
+	pthread_attr_t ta;
+	pthread_t t;
+	int rc;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_attr_init(&ta);
+	pthread_attr_setdetachstate(&ta, PTHREAD_CREATE_DETACHED);
+	rc = pthread_create(&t, &ta, run, arg);
+	pthread_attr_destroy(&ta);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return rc;
+}
+
 static void
 hv_init(void)
 {
 	pthread_condattr_t ca;
-	pthread_attr_t ta;
-	pthread_t t;
 
 	virInitialize();
 	virSetErrorFunc(NULL, quiet);
@@ -85,10 +104,7 @@ hv_init(void)
 		virResetLastError();
 		return;
 	}
-	pthread_attr_init(&ta);
-	pthread_attr_setdetachstate(&ta, PTHREAD_CREATE_DETACHED);
-	hv_loop_runs = pthread_create(&t, &ta, hv_loop, NULL) == 0;
-	pthread_attr_destroy(&ta);
+	hv_loop_runs = hv_thread(hv_loop, NULL) == 0;
 }
 
 int
@@ -228,7 +244,6 @@ hv_connect_all(const char *const *uris, size_t n, struct hv **out,
 {
 	struct hv_open **os = xcalloc(n + 1, sizeof(*os));
 	struct timespec deadline;
-	pthread_attr_t ta;
 	struct cerr terr = { 0 };
 	double secs;
 	size_t i, failed = 0;
@@ -251,24 +266,19 @@ hv_connect_all(const char *const *uris, size_t n, struct hv **out,
 		deadline.tv_sec++;
 		deadline.tv_nsec -= 1000000000L;
 	}
-	pthread_attr_init(&ta);
-	pthread_attr_setdetachstate(&ta, PTHREAD_CREATE_DETACHED);
 	for (i = 0; i < n; i++) {
-		pthread_t t;
-
 		os[i] = xcalloc(1, sizeof(*os[i]));
 		os[i]->uri = xstrdup(uris[i]);
 		/* dead after about the deadline: three silent intervals */
 		os[i]->interval = secs >= 4.5 ? (int)(secs / 3 + 0.5) : 1;
 		os[i]->refs = 2;
-		if (pthread_create(&t, &ta, open_thread, os[i]) != 0) {
+		if (hv_thread(open_thread, os[i]) != 0) {
 			os[i]->refs = 1;
 			snprintf(os[i]->msg, sizeof(os[i]->msg), "no thread "
 			    "to connect with");
 			os[i]->done = 1;
 		}
 	}
-	pthread_attr_destroy(&ta);
 	pthread_mutex_lock(&hv_mu);
 	for (i = 0; i < n; i++)
 		while (!os[i]->done && pthread_cond_timedwait(&hv_cv, &hv_mu,

@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -39,11 +40,90 @@ quiet(void *data, virErrorPtr e)
 	(void)e;
 }
 
+/*
+ * Deadlines.  A host that accepts the connection and never answers (a
+ * stopped libvirtd, a frozen machine, a half-open TCP path) would hold a
+ * libvirt call forever, so:
+ *  - the open (libvirt's own first RPCs) runs in a thread of its own and
+ *    the caller gives up at the deadline, leaving the thread behind, stuck
+ *    in the dead socket; it closes what it opened if it ever returns;
+ *  - every connection then has libvirt's keepalive on: a ping after
+ *    interval seconds of silence, the connection closed after count
+ *    pings go unanswered, which fails the call in progress (and every
+ *    later one) as unreachable.  A long call whose host keeps answering
+ *    pings (a migration, an upload) runs as long as it needs.
+ * Keepalive needs libvirt's event loop, run here by one thread per
+ * process from the first connection on; the console uses it too.
+ */
+static pthread_mutex_t hv_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t hv_cv;		/* an open finished */
+static int hv_loop_runs;		/* keepalive can work */
+
+static void *
+hv_loop(void *arg)
+{
+	(void)arg;
+	while (virEventRunDefaultImpl() == 0)
+		;
+	return NULL;
+}
+
+/* Start a detached thread that takes no signals: they stay the main
+ * thread's, as the programs expect (csched pass --loop, the console). */
+static int
+hv_thread(void *(*run)(void *), void *arg)
+{
+	sigset_t all, old;
+	pthread_attr_t ta;
+	pthread_t t;
+	int rc;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_attr_init(&ta);
+	pthread_attr_setdetachstate(&ta, PTHREAD_CREATE_DETACHED);
+	rc = pthread_create(&t, &ta, run, arg);
+	pthread_attr_destroy(&ta);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return rc;
+}
+
 static void
 hv_init(void)
 {
+	pthread_condattr_t ca;
+
 	virInitialize();
 	virSetErrorFunc(NULL, quiet);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&hv_cv, &ca);
+	pthread_condattr_destroy(&ca);
+	/* the event loop must exist before the first connection opens */
+	if (virEventRegisterDefaultImpl() < 0) {
+		virResetLastError();
+		return;
+	}
+	hv_loop_runs = hv_thread(hv_loop, NULL) == 0;
+}
+
+int
+hv_timeout(double *seconds, struct cerr *err)
+{
+	const char *s = getenv("CLOUDOS_HOST_TIMEOUT");
+	char *end = NULL;
+	double v;
+
+	*seconds = HV_TIMEOUT_DEFAULT;
+	if (s == NULL || *s == '\0')
+		return 0;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || !(v > 0 && v <= 3600))
+		return cerr_set(err, CERR_USAGE, "CLOUDOS_HOST_TIMEOUT: "
+		    "expected seconds above 0 and at most 3600, found '%s'", s);
+	*seconds = v;
+	return 0;
 }
 
 /* Translate libvirt's last error once: code first, then our words. */
@@ -106,25 +186,138 @@ hv_fail(struct hv *hv, struct cerr *err, const char *fmt, ...)
 	return code;
 }
 
+/* One open, shared by the caller and the thread doing it (hv_mu guards
+ * done and refs); whichever lets go last frees it. */
+struct hv_open {
+	char *uri;
+	int interval;		/* keepalive */
+	virConnectPtr conn;
+	char msg[900];		/* libvirt's text when the open failed */
+	int done, refs;
+};
+
+static void
+open_release(struct hv_open *o)
+{
+	int gone;
+
+	pthread_mutex_lock(&hv_mu);
+	gone = --o->refs == 0;
+	pthread_mutex_unlock(&hv_mu);
+	if (!gone)
+		return;
+	if (o->conn)
+		virConnectClose(o->conn);
+	free(o->uri);
+	free(o);
+}
+
+static void *
+open_thread(void *arg)
+{
+	struct hv_open *o = arg;
+	virConnectPtr conn;
+
+	conn = virConnectOpenAuth(o->uri, virConnectAuthPtrDefault, 0);
+	if (conn == NULL) {
+		snprintf(o->msg, sizeof(o->msg), "%s",
+		    virGetLastErrorMessage());
+	} else if (hv_loop_runs &&
+	    virConnectSetKeepAlive(conn, o->interval, 2) < 0) {
+		/* drivers that are not remote have no keepalive, and
+		 * need none: they run in this process */
+		virResetLastError();
+	}
+	virResetLastError();
+	pthread_mutex_lock(&hv_mu);
+	o->conn = conn;
+	o->done = 1;
+	pthread_cond_broadcast(&hv_cv);
+	pthread_mutex_unlock(&hv_mu);
+	open_release(o);
+	return NULL;
+}
+
+int
+hv_connect_all(const char *const *uris, size_t n, struct hv **out,
+    struct cerr *errs)
+{
+	struct hv_open **os = xcalloc(n + 1, sizeof(*os));
+	struct timespec deadline;
+	struct cerr terr = { 0 };
+	double secs;
+	size_t i, failed = 0;
+	long ms;
+
+	pthread_once(&hv_once, hv_init);
+	for (i = 0; i < n; i++)
+		out[i] = NULL;
+	if (hv_timeout(&secs, &terr)) {
+		for (i = 0; i < n; i++)
+			errs[i] = terr;
+		free(os);
+		return terr.code;
+	}
+	ms = (long)(secs * 1000);
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += ms / 1000;
+	deadline.tv_nsec += (ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	for (i = 0; i < n; i++) {
+		os[i] = xcalloc(1, sizeof(*os[i]));
+		os[i]->uri = xstrdup(uris[i]);
+		/* dead after about the deadline: three silent intervals */
+		os[i]->interval = secs >= 4.5 ? (int)(secs / 3 + 0.5) : 1;
+		os[i]->refs = 2;
+		if (hv_thread(open_thread, os[i]) != 0) {
+			os[i]->refs = 1;
+			snprintf(os[i]->msg, sizeof(os[i]->msg), "no thread "
+			    "to connect with");
+			os[i]->done = 1;
+		}
+	}
+	pthread_mutex_lock(&hv_mu);
+	for (i = 0; i < n; i++)
+		while (!os[i]->done && pthread_cond_timedwait(&hv_cv, &hv_mu,
+		    &deadline) != ETIMEDOUT)
+			;
+	for (i = 0; i < n; i++) {
+		struct hv_open *o = os[i];
+
+		memset(&errs[i], 0, sizeof(errs[i]));
+		if (o->done && o->conn) {
+			out[i] = xcalloc(1, sizeof(*out[i]));
+			out[i]->conn = o->conn;
+			out[i]->uri = xstrdup(o->uri);
+			o->conn = NULL;
+		} else if (o->done) {
+			cerr_set(&errs[i], CERR_UNREACHABLE, "cannot connect "
+			    "to '%s': %s", o->uri, o->msg);
+		} else {
+			/* still stuck: the thread keeps the open */
+			cerr_set(&errs[i], CERR_UNREACHABLE, "cannot connect "
+			    "to '%s': no answer within %g s", o->uri, secs);
+		}
+		if (errs[i].code)
+			failed++;
+	}
+	pthread_mutex_unlock(&hv_mu);
+	for (i = 0; i < n; i++)
+		open_release(os[i]);
+	free(os);
+	return failed ? CERR_UNREACHABLE : 0;
+}
+
 int
 hv_connect(const char *uri, struct hv **out, struct cerr *err)
 {
-	struct hv *hv;
+	struct cerr e = { 0 };
 
-	pthread_once(&hv_once, hv_init);
-	hv = xcalloc(1, sizeof(*hv));
-	hv->uri = xstrdup(uri);
-	hv->conn = virConnectOpenAuth(uri, virConnectAuthPtrDefault, 0);
-	if (hv->conn == NULL) {
-		virErrorPtr e = virGetLastError();
-
-		cerr_set(err, CERR_UNREACHABLE, "cannot connect to '%s': %s",
-		    uri, e && e->message ? e->message : "unknown error");
-		virResetLastError();
-		hv_close(hv);
-		return CERR_UNREACHABLE;
-	}
-	*out = hv;
+	if (hv_connect_all(&uri, 1, out, &e))
+		return cerr_set(err, e.code, "%s", e.msg);
 	return 0;
 }
 
@@ -718,14 +911,47 @@ out:
 }
 
 /* The console: a stream from the domain's serial port, driven by
- * libvirt's default event loop together with the terminal. */
+ * libvirt's event loop (its thread, see hv_init) together with the
+ * terminal.  The callbacks run in that thread; the caller waits for
+ * quit.  The state is shared with libvirt, which may call a callback
+ * while we remove it: it is freed when the last of the caller and the
+ * two callbacks' free functions lets go. */
 struct console {
+	pthread_mutex_t mu;	/* guards quit, rc, err and refs */
+	pthread_cond_t cv;	/* quit was set, or n went down */
 	virStreamPtr st;
-	int in, out, esc, in_watch, quit, rc;
-	struct cerr *err;
+	int in, out, esc, in_watch, quit, closed, rc, refs;
+	struct cerr err;
 	char buf[4096];
 	size_t n;		/* bytes of buf waiting for the stream */
 };
+
+static void
+console_release(void *opaque)
+{
+	struct console *c = opaque;
+	int gone;
+
+	pthread_mutex_lock(&c->mu);
+	gone = --c->refs == 0;
+	pthread_mutex_unlock(&c->mu);
+	if (!gone)
+		return;
+	pthread_mutex_destroy(&c->mu);
+	pthread_cond_destroy(&c->cv);
+	free(c);
+}
+
+/* Leave, with the stream's error when failed. */
+static void
+console_quit(struct console *c, int failed)
+{
+	if (failed && c->rc == 0)
+		c->rc = cerr_set(&c->err, CERR_FAIL, "console stream "
+		    "failed: %s", virGetLastErrorMessage());
+	c->quit = 1;
+	pthread_cond_broadcast(&c->cv);
+}
 
 static void
 console_stream(virStreamPtr st, int events, void *opaque)
@@ -734,6 +960,9 @@ console_stream(virStreamPtr st, int events, void *opaque)
 	char data[4096];
 	int got;
 
+	pthread_mutex_lock(&c->mu);
+	if (c->closed)
+		goto out;
 	if (events & VIR_STREAM_EVENT_READABLE) {
 		while ((got = virStreamRecv(st, data, sizeof(data))) > 0) {
 			ssize_t off = 0, w;
@@ -742,15 +971,10 @@ console_stream(virStreamPtr st, int events, void *opaque)
 			    (size_t)(got - off))) > 0)
 				off += w;
 		}
-		if (got == 0) {
-			c->quit = 1;	/* the guest's side closed */
-			return;
-		}
-		if (got == -1) {
-			c->rc = cerr_set(c->err, CERR_FAIL, "console stream "
-			    "failed: %s", virGetLastErrorMessage());
-			c->quit = 1;
-			return;
+		if (got == 0 || got == -1) {
+			/* 0: the guest's side closed */
+			console_quit(c, got == -1);
+			goto out;
 		}
 	}
 	if ((events & VIR_STREAM_EVENT_WRITABLE) && c->n > 0) {
@@ -759,17 +983,20 @@ console_stream(virStreamPtr st, int events, void *opaque)
 		if (sent > 0) {
 			memmove(c->buf, c->buf + sent, c->n - (size_t)sent);
 			c->n -= (size_t)sent;
+			pthread_cond_broadcast(&c->cv);
 		} else if (sent == -1) {
-			c->rc = cerr_set(c->err, CERR_FAIL, "console stream "
-			    "failed: %s", virGetLastErrorMessage());
-			c->quit = 1;
-			return;
+			console_quit(c, 1);
+			goto out;
 		}
 	}
-	if (events & (VIR_STREAM_EVENT_ERROR | VIR_STREAM_EVENT_HANGUP))
-		c->quit = 1;
+	if (events & (VIR_STREAM_EVENT_ERROR | VIR_STREAM_EVENT_HANGUP)) {
+		console_quit(c, 0);
+		goto out;
+	}
 	virStreamEventUpdateCallback(st, VIR_STREAM_EVENT_READABLE |
 	    (c->n ? VIR_STREAM_EVENT_WRITABLE : 0));
+out:
+	pthread_mutex_unlock(&c->mu);
 }
 
 static void
@@ -780,19 +1007,20 @@ console_input(int watch, int fd, int events, void *opaque)
 	char data[1024];
 
 	(void)watch;
-	if (c->n >= sizeof(c->buf))
-		return;		/* the stream is behind; wait for it */
+	pthread_mutex_lock(&c->mu);
+	if (c->closed || c->quit || c->n >= sizeof(c->buf))
+		goto out;	/* gone, leaving, or the stream is behind */
 	got = read(fd, data, sizeof(data) < sizeof(c->buf) - c->n ?
 	    sizeof(data) : sizeof(c->buf) - c->n);
 	if (got <= 0) {
 		if (got == 0 || (errno != EINTR && errno != EAGAIN) ||
 		    (events & VIR_EVENT_HANDLE_HANGUP))
-			c->quit = 1;	/* end of input leaves, as Ctrl-] */
-		return;
+			console_quit(c, 0);	/* end of input: as Ctrl-] */
+		goto out;
 	}
 	for (i = 0; i < got; i++) {
 		if (data[i] == c->esc) {
-			c->quit = 1;
+			console_quit(c, 0);
 			got = i;
 			break;
 		}
@@ -802,70 +1030,100 @@ console_input(int watch, int fd, int events, void *opaque)
 	if (c->n)
 		virStreamEventUpdateCallback(c->st, VIR_STREAM_EVENT_READABLE |
 		    VIR_STREAM_EVENT_WRITABLE);
-}
-
-static pthread_once_t hv_events_once = PTHREAD_ONCE_INIT;
-
-static void
-hv_events_init(void)
-{
-	hv_init();
-	virEventRegisterDefaultImpl();
+out:
+	pthread_mutex_unlock(&c->mu);
 }
 
 int
 hv_console(const char *uri, const char *uuid, int in, int out, int esc,
     int force, struct cerr *err)
 {
-	struct console c = { .in = in, .out = out, .esc = esc, .err = err,
-	    .in_watch = -1 };
+	struct console *c = xcalloc(1, sizeof(*c));
 	virDomainPtr dom = NULL;
+	virStreamPtr st = NULL;
 	struct hv *hv = NULL;
-	int rc, i;
+	pthread_condattr_t ca;
+	struct timespec until;
+	int watched = 0;
 
-	/* the event loop must exist before the connection is opened */
-	pthread_once(&hv_events_once, hv_events_init);
-	if ((rc = hv_connect(uri, &hv, err)) != 0)
-		return rc;
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&c->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	c->in = in;
+	c->out = out;
+	c->esc = esc;
+	c->in_watch = -1;
+	c->refs = 1;
+	if (hv_connect(uri, &hv, err) != 0)
+		goto out;
+	if (!hv_loop_runs) {
+		cerr_set(err, CERR_FAIL, "no event loop for the console");
+		goto out;
+	}
 	if ((dom = lookup(hv, uuid, err)) == NULL)
 		goto out;
 	if (virDomainIsActive(dom) != 1) {
 		cerr_set(err, CERR_CONFLICT, "domain %s is not running", uuid);
 		goto out;
 	}
-	if ((c.st = virStreamNew(hv->conn, VIR_STREAM_NONBLOCK)) == NULL ||
-	    virDomainOpenConsole(dom, NULL, c.st, force ?
+	if ((st = virStreamNew(hv->conn, VIR_STREAM_NONBLOCK)) == NULL ||
+	    virDomainOpenConsole(dom, NULL, st, force ?
 	    VIR_DOMAIN_CONSOLE_FORCE : VIR_DOMAIN_CONSOLE_SAFE) < 0) {
 		hv_fail(hv, err, "cannot open the console of domain %s", uuid);
 		goto out;
 	}
-	if (virStreamEventAddCallback(c.st, VIR_STREAM_EVENT_READABLE,
-	    console_stream, &c, NULL) < 0 ||
-	    (c.in_watch = virEventAddHandle(in, VIR_EVENT_HANDLE_READABLE,
-	    console_input, &c, NULL)) < 0) {
+	/* the callbacks may run as soon as they are added */
+	pthread_mutex_lock(&c->mu);
+	c->st = st;
+	c->refs++;
+	if (virStreamEventAddCallback(st, VIR_STREAM_EVENT_READABLE,
+	    console_stream, c, console_release) < 0) {
+		c->refs--;
+	} else {
+		watched = 1;
+		c->refs++;
+		if ((c->in_watch = virEventAddHandle(in,
+		    VIR_EVENT_HANDLE_READABLE, console_input, c,
+		    console_release)) < 0)
+			c->refs--;
+	}
+	pthread_mutex_unlock(&c->mu);
+	if (!watched || c->in_watch < 0) {
 		hv_fail(hv, err, "cannot watch the console of domain %s",
 		    uuid);
 		goto out;
 	}
-	while (!c.quit && virEventRunDefaultImpl() == 0)
+	pthread_mutex_lock(&c->mu);
+	while (!c->quit)
+		pthread_cond_wait(&c->cv, &c->mu);
+	/* what was typed before Ctrl-] still reaches the guest: a second
+	 * at most */
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec++;
+	while (c->rc == 0 && c->n > 0 && pthread_cond_timedwait(&c->cv,
+	    &c->mu, &until) != ETIMEDOUT)
 		;
-	/* what was typed before Ctrl-] still reaches the guest */
-	for (i = 0; c.rc == 0 && c.n > 0 && i < 100; i++)
-		if (virEventRunDefaultImpl() < 0)
-			break;
+	c->closed = 1;
+	if (c->rc)
+		cerr_set(err, c->rc, "%s", c->err.msg);
+	pthread_mutex_unlock(&c->mu);
 out:
-	if (c.in_watch >= 0)
-		virEventRemoveHandle(c.in_watch);
-	if (c.st) {
-		virStreamEventRemoveCallback(c.st);
-		if (virStreamFinish(c.st) < 0)
-			virStreamAbort(c.st);
-		virStreamFree(c.st);
+	if (c->in_watch >= 0)
+		virEventRemoveHandle(c->in_watch);
+	if (st) {
+		if (watched)
+			virStreamEventRemoveCallback(st);
+		if (virStreamFinish(st) < 0)
+			virStreamAbort(st);
+		virStreamFree(st);
 	}
 	if (dom)
 		virDomainFree(dom);
 	hv_close(hv);
 	virResetLastError();
+	console_release(c);
 	return err->code;
 }
 

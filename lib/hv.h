@@ -54,8 +54,27 @@ struct hv_stats {
 	size_t ndoms;
 };
 
+/*
+ * Deadlines: a connection's open (with libvirt's first RPCs) must finish
+ * within the host timeout, seconds from CLOUDOS_HOST_TIMEOUT (default
+ * HV_TIMEOUT_DEFAULT), or it is CERR_UNREACHABLE "no answer within N s";
+ * afterwards libvirt's keepalive (a ping every third of it, two
+ * unanswered) closes a connection whose host stays silent for about that
+ * long (2 to 3 s at least), which fails the call in progress as
+ * CERR_UNREACHABLE.  hv_timeout reads the setting:
+ * CERR_USAGE when it is not seconds above 0 and at most 3600.
+ */
+#define HV_TIMEOUT_DEFAULT 10
+int hv_timeout(double *seconds, struct cerr *err);
+
 /* Connect to uri; give with hv_close. */
 int hv_connect(const char *uri, struct hv **out, struct cerr *err);
+/* Connect to the n uris at once, within one deadline: out[i] is the
+ * connection (NULL on failure, with errs[i] set; errs[i] is cleared
+ * otherwise).  Returns 0 when all opened, else CERR_UNREACHABLE (or
+ * CERR_USAGE for a bad CLOUDOS_HOST_TIMEOUT). */
+int hv_connect_all(const char *const *uris, size_t n, struct hv **out,
+    struct cerr *errs);
 void hv_close(struct hv *hv);
 
 int hv_node_info(struct hv *hv, struct hv_node *node, struct cerr *err);

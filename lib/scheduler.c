@@ -1197,14 +1197,22 @@ sched_pass(struct ctx *ctx, const struct sched_opts *o, emit_fn emit,
     void (*note)(struct ctx *, const char *), struct cerr *err)
 {
 	struct dispatch *dp = NULL;
+	struct cerr rec = { 0 };
 	size_t ndp = 0, failed = 0, round, i, j;
 
 	if (acct_require_admin(ctx, "run a scheduler pass", err) ||
 	    lease_take(ctx, err))
 		return err->code;
+	/* hosts that did not answer the reconcile (each bounded by the
+	 * host timeout) do not stop the pass: the others are scheduled,
+	 * and the pass ends partial */
 	if (o->reconcile && vm_reconcile(ctx, emit, note ? note : quiet_note,
-	    err))
-		goto out;
+	    &rec)) {
+		if (rec.code != CERR_PARTIAL && rec.code != CERR_UNREACHABLE) {
+			cerr_set(err, rec.code, "%s", rec.msg);
+			goto out;
+		}
+	}
 	/* a deploy that fails puts its VM back to pending, to be tried on
 	 * another host at once; a second failure waits (back-off) */
 	for (round = 0; round < 3 && err->code == 0; round++) {
@@ -1231,6 +1239,8 @@ sched_pass(struct ctx *ctx, const struct sched_opts *o, emit_fn emit,
 		if (failed == 0)
 			break;
 	}
+	if (err->code == 0 && rec.code)
+		cerr_set(err, rec.code, "%s", rec.msg);
 out:
 	dispatch_release(dp, ndp);
 	lease_drop(ctx);

@@ -4033,15 +4033,18 @@ reconcile_cache(struct ctx *ctx, struct hv *hv, long long host_id,
 	return err->code;
 }
 
+/* Reconcile one host over hv, its connection, or with what connecting
+ * to it said (conn_err) when it did not answer; *silent tells whether it
+ * did not. */
 static int
 reconcile_host(struct ctx *ctx, long long host_id, const char *host,
-    const char *uri, bool in_error, emit_fn emit,
-    void (*note)(struct ctx *, const char *), struct cerr *err)
+    struct hv *hv, const struct cerr *conn_err, bool in_error, emit_fn emit,
+    void (*note)(struct ctx *, const char *), bool *silent,
+    struct cerr *err)
 {
 	struct domain_set ds = { 0 };
-	struct cerr hverr = { 0 };
+	struct cerr hverr = *conn_err;
 	struct cstmt *st = NULL;
-	struct hv *hv = NULL;
 	long long *ids = NULL;
 	size_t n = 0, cap = 0, i, j;
 	char msg[1200];
@@ -4056,10 +4059,10 @@ reconcile_host(struct ctx *ctx, long long host_id, const char *host,
 	cstmt_free(st);
 	if (err->code)
 		goto out;
-	if (hv_connect(uri, &hv, &hverr) || hv_domains(hv, domain_add, &ds,
-	    &hverr)) {
+	if (hverr.code || hv_domains(hv, domain_add, &ds, &hverr)) {
 		snprintf(msg, sizeof(msg), "host '%s': %s", host, hverr.msg);
 		note(ctx, msg);
+		*silent = true;
 	}
 	for (i = 0; i < n && err->code == 0; i++) {
 		struct vmrow r = { 0 };
@@ -4168,12 +4171,18 @@ reconcile_host(struct ctx *ctx, long long host_id, const char *host,
 		net_host_gc(ctx, host_id, &ignored);
 	}
 out:
-	hv_close(hv);
 	domain_set_release(&ds);
 	free(ids);
 	return err->code;
 }
 
+/*
+ * Every host is reconciled, one after the other, over connections opened
+ * to all of them at once: a host that does not answer costs the host
+ * timeout once (hv.h), not once per host, and leaves the others
+ * reconciled; it is reported, and makes the run partial (exit 8), or
+ * unreachable (exit 7) when no host answered.
+ */
 int
 vm_reconcile(struct ctx *ctx, emit_fn emit,
     void (*note)(struct ctx *, const char *), struct cerr *err)
@@ -4184,7 +4193,10 @@ vm_reconcile(struct ctx *ctx, emit_fn emit,
 		char *name, *uri;
 		bool in_error;
 	} *hosts = NULL;
-	size_t n = 0, cap = 0, i;
+	const char **uris = NULL;
+	struct hv **hvs = NULL;
+	struct cerr *errs = NULL;
+	size_t n = 0, cap = 0, i, nsilent = 0;
 
 	if (acct_require_admin(ctx, "reconcile", err))
 		return err->code;
@@ -4200,9 +4212,27 @@ vm_reconcile(struct ctx *ctx, emit_fn emit,
 		n++;
 	}
 	cstmt_free(st);
-	for (i = 0; i < n && err->code == 0; i++)
-		reconcile_host(ctx, hosts[i].id, hosts[i].name, hosts[i].uri,
-		    hosts[i].in_error, emit, note, err);
+	if (err->code)
+		goto out;
+	uris = xcalloc(n + 1, sizeof(*uris));
+	hvs = xcalloc(n + 1, sizeof(*hvs));
+	errs = xcalloc(n + 1, sizeof(*errs));
+	for (i = 0; i < n; i++)
+		uris[i] = hosts[i].uri;
+	if (hv_connect_all(uris, n, hvs, errs) == CERR_USAGE) {
+		cerr_set(err, CERR_USAGE, "%s", errs[0].msg);
+		goto out;
+	}
+	for (i = 0; i < n && err->code == 0; i++) {
+		bool silent = false;
+
+		reconcile_host(ctx, hosts[i].id, hosts[i].name, hvs[i],
+		    &errs[i], hosts[i].in_error, emit, note, &silent, err);
+		/* done with it: a host is not kept waiting for the others */
+		hv_close(hvs[i]);
+		hvs[i] = NULL;
+		nsilent += silent;
+	}
 	if (err->code == 0) {
 		struct cerr sg = { 0 };
 
@@ -4211,10 +4241,22 @@ vm_reconcile(struct ctx *ctx, emit_fn emit,
 		if (secgroup_refresh_marked(ctx, &sg))
 			note(ctx, sg.msg);
 	}
+	if (err->code == 0 && nsilent == n && n > 0)
+		cerr_set(err, CERR_UNREACHABLE, "no host answered (%zu host%s)",
+		    n, n == 1 ? "" : "s");
+	else if (err->code == 0 && nsilent)
+		cerr_set(err, CERR_PARTIAL, "%zu of %zu hosts did not answer",
+		    nsilent, n);
+out:
 	for (i = 0; i < n; i++) {
+		if (hvs)
+			hv_close(hvs[i]);
 		free(hosts[i].name);
 		free(hosts[i].uri);
 	}
+	free(hvs);
+	free(errs);
+	free(uris);
 	free(hosts);
 	return err->code;
 }

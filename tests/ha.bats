@@ -85,7 +85,10 @@ crash() {
 	"$CLOUDOS_SRCDIR/tests/lab/lab-host" stop "$(lab_host_dir 1)"
 	# what chost monitor records for a host that did not answer in time
 	sqlite3 "$CLOUDOS_CATALOG" "UPDATE hosts SET state = 'error' WHERE name = 'h1'"
-	run -0 --separate-stderr cvm reconcile -o json
+	# partial: h1 did not answer, and is reported
+	run -8 --separate-stderr cvm reconcile -o json
+	[[ "$stderr" == "cvm: host 'h1': cannot connect to '$LAB_URI1': "*$'
+'"cvm: 1 of 2 hosts did not answer" ]]
 	[ "$(jq -r 'select(.name == "h") | [.state, .host] | @tsv' <<<"$output")" = "$(printf 'running\th2')" ]
 	[ "$(jq -r 'select(.name == "n") | .state' <<<"$output")" = unknown ]
 	[ "$(virsh -c "$LAB_URI2" domstate "$uuid" | head -n 1)" = running ]

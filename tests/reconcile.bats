@@ -166,9 +166,10 @@ XML
 @test "reconcile: VMs of a host that does not answer become unknown, then come back" {
 	cvm create -q "$(vmdoc u)" >/dev/null
 	sqlite3 "$CLOUDOS_CATALOG" "UPDATE hosts SET uri = 'qemu+unix:///system?socket=$BATS_TEST_TMPDIR/gone'"
-	run -0 --separate-stderr cvm reconcile -o json
+	# the only host did not answer: exit 7, each host said
+	run -7 --separate-stderr cvm reconcile -o json
 	[ "$(jq -r .state <<<"$output")" = unknown ]
-	[[ "$stderr" == "cvm: host 'h1': cannot connect to "* ]]
+	[[ "$stderr" == "cvm: host 'h1': cannot connect to "*$'\n'"cvm: no host answered (1 host)" ]]
 	sqlite3 "$CLOUDOS_CATALOG" "UPDATE hosts SET uri = '$LAB_URI1'"
 	run -0 cvm reconcile -o json
 	[ "$(jq -r .state <<<"$output")" = running ]

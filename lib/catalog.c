@@ -412,6 +412,11 @@ static const char *const migrations[] = {
 	"    AND state = 'used' AND NOT EXISTS (SELECT 1 FROM vm_disks"
 	"    WHERE image_id = OLD.image_id);"
 	"  END;",
+	/* 11 -> 12: the owner of an action in flight beyond its pid (its
+	 * start time, boot, pid namespace and machine: owner.h), so that a
+	 * reused pid or a pid in another namespace is not taken for it; a
+	 * row with intent_pid alone is judged by the pid, as before */
+	"ALTER TABLE vms ADD COLUMN intent_owner TEXT;",
 };
 
 int

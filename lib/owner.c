@@ -43,7 +43,9 @@ first_line(const char *path, char *buf, size_t len)
 }
 
 /* The start time of the process /proc/ID (field 22 of its stat; the
- * command name, field 2, may hold spaces and parentheses). */
+ * command name, field 2, may hold spaces and parentheses); -1 for none,
+ * or for a process that has ended and waits to be reaped (a zombie does
+ * nothing more). */
 static int
 start_time(const char *id, unsigned long long *start)
 {
@@ -58,7 +60,8 @@ start_time(const char *id, unsigned long long *start)
 	n = fread(buf, 1, sizeof(buf) - 1, f);
 	fclose(f);
 	buf[n] = '\0';
-	if ((p = strrchr(buf, ')')) == NULL || p[1] != ' ')
+	if ((p = strrchr(buf, ')')) == NULL || p[1] != ' ' || p[2] == 'Z' ||
+	    p[2] == 'X')
 		return -1;
 	/* after ") " comes field 3 */
 	for (field = 3, p += 2; field < 22 && *p; p++)

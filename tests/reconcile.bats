@@ -243,7 +243,9 @@ in_flight() {
 	model=$(owner_of model)
 	[[ "$model" == "pid="*" start="*" boot="*" pidns="*" host="* ]]
 	sqlite3 "$CLOUDOS_CATALOG" "DELETE FROM vms WHERE name = 'model'"
-	sleep 60 & live=$!
+	# a command name with ") " in it, as the stat line's field 2 may have
+	cp "$(command -v sleep)" "$BATS_TEST_TMPDIR/sl) 3 4"
+	"$BATS_TEST_TMPDIR/sl) 3 4" 60 & live=$!
 	STOPPED="$live"
 	real="pid=$live start=$(start_of "$live") ${model#* start=* }"
 	# the pid is alive, with the start time it had: left alone
@@ -252,6 +254,18 @@ in_flight() {
 	[ -z "$output" ]
 	[ -z "$stderr" ]
 	[ "$(cvm show o -o json | jq -r .state)" = deploying ]
+	# a process that has ended but is not reaped yet does nothing more
+	bash -c 'sleep 0 & echo $! > "$0/zombie"; exec sleep 60' "$BATS_TEST_TMPDIR" & parent=$!
+	STOPPED="$live $parent"
+	for i in $(seq 50); do
+		z=$(cat "$BATS_TEST_TMPDIR/zombie" 2>/dev/null || true)
+		[ -n "$z" ] && [ "$(sed 's/.*) //' "/proc/$z/stat" | cut -d' ' -f1)" = Z ] && break
+		sleep 0.1
+	done
+	in_flight o "$z" "pid=$z start=$(start_of "$z") ${model#* start=* }"
+	run -0 cvm reconcile -o json
+	[ "$(jq -r .state <<<"$output")" = running ]
+	in_flight o "$live" "$real"
 	# the same pid with another start time: a later process; taken over
 	in_flight o "$live" "$(sed 's/ start=[0-9]* / start=1 /' <<<"$real")"
 	run -0 cvm reconcile -o json

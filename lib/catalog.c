@@ -415,8 +415,10 @@ static const char *const migrations[] = {
 	/* 11 -> 12: the owner of an action in flight beyond its pid (its
 	 * start time, boot, pid namespace and machine: owner.h), so that a
 	 * reused pid or a pid in another namespace is not taken for it; a
-	 * row with intent_pid alone is judged by the pid, as before */
-	"ALTER TABLE vms ADD COLUMN intent_owner TEXT;",
+	 * row with a pid alone is judged by the pid, as before.  For a VM's
+	 * action and for an image's upload to a host's cache */
+	"ALTER TABLE vms ADD COLUMN intent_owner TEXT;"
+	"ALTER TABLE image_hosts ADD COLUMN owner TEXT;",
 };
 
 int

@@ -852,7 +852,16 @@ vm_disks_purge(struct hv *hv, const char *uuid, struct cerr *err)
 #define CACHE_PREFIX "img-"
 #define CACHE_WAIT 3600		/* seconds to wait for another's upload */
 
-static bool pid_alive(long long pid);
+/* Whether the owner recorded with pid has gone (dead, or this process),
+ * so that what it began is another's to finish; one on another machine
+ * or that cannot be judged from here has not. */
+static bool
+owner_gone(long long pid, const char *owner)
+{
+	enum owner_verdict v = owner_judge(pid, owner);
+
+	return v == OWNER_DEAD || v == OWNER_SELF;
+}
 
 static void
 cache_vol(const char *key, char out[96])
@@ -895,19 +904,24 @@ image_cache(struct ctx *ctx, struct hv *hv, long long host_id,
 	snprintf(fmt, 16, "%s", im.format);
 	cache_vol(im.checksum, vol);
 	for (;;) {
-		char state[16] = "";
+		char state[16] = "", *owner = NULL;
 		long long pid = 0;
+		bool busy = false;
 		int found;
 
 		if (catalog_begin(ctx->cat, err))
 			goto out;
 		if (catalog_query(ctx->cat, &st, err, "SELECT state, "
-		    "COALESCE(pid, 0) FROM image_hosts WHERE host_id = ? AND "
-		    "checksum = ?", "is", host_id, im.checksum))
+		    "COALESCE(pid, 0), owner FROM image_hosts WHERE host_id = "
+		    "? AND checksum = ?", "is", host_id, im.checksum))
 			goto fail;
 		if ((found = cstmt_row(st, err))) {
 			snprintf(state, sizeof(state), "%s", cstmt_text(st, 0));
 			pid = cstmt_int(st, 1);
+			owner = dup_or_null(cstmt_text(st, 2));
+			busy = strcmp(state, "ready") != 0 &&
+			    !owner_gone(pid, owner);
+			free(owner);
 		}
 		cstmt_free(st);
 		st = NULL;
@@ -929,7 +943,7 @@ image_cache(struct ctx *ctx, struct hv *hv, long long host_id,
 				goto fail;
 			continue;
 		}
-		if (found && pid_alive(pid)) {
+		if (found && busy) {
 			/* another command uploads it: wait for that one */
 			catalog_rollback(ctx->cat);
 			if (time(NULL) - start > CACHE_WAIT) {
@@ -946,9 +960,10 @@ image_cache(struct ctx *ctx, struct hv *hv, long long host_id,
 		catalog_now(now);
 		if (catalog_exec(ctx->cat, err, "INSERT OR REPLACE INTO "
 		    "image_hosts (host_id, checksum, volume, format, size, "
-		    "state, pid, created, updated) VALUES (?, ?, ?, ?, ?, "
-		    "'uploading', ?, ?, ?)", "isssiiss", host_id, im.checksum, vol, im.format,
-		    (long long)im.bytes, (long long)getpid(), now, now) ||
+		    "state, pid, owner, created, updated) VALUES (?, ?, ?, ?, "
+		    "?, 'uploading', ?, nullif(?, ''), ?, ?)", "isssiisss",
+		    host_id, im.checksum, vol, im.format, (long long)im.bytes,
+		    (long long)getpid(), owner_self(), now, now) ||
 		    catalog_commit(ctx->cat, err))
 			goto fail;
 		break;
@@ -968,7 +983,8 @@ image_cache(struct ctx *ctx, struct hv *hv, long long host_id,
 	if (catalog_begin(ctx->cat, err))
 		goto undo;
 	if (catalog_exec(ctx->cat, err, "UPDATE image_hosts SET state = "
-	    "'ready', pid = NULL, updated = ? WHERE host_id = ? AND "
+	    "'ready', pid = NULL, owner = NULL, updated = ? WHERE host_id = ? "
+	    "AND "
 	    "checksum = ? AND pid = ?", "sisi", now, host_id, im.checksum,
 	    (long long)getpid()) ||
 	    acct_audit(ctx, "upload", "Image", im.id, im.name, detail, err) ||
@@ -3347,12 +3363,6 @@ domain_set_release(struct domain_set *ds)
 }
 
 static bool
-pid_alive(long long pid)
-{
-	return pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
-}
-
-static bool
 transitional(const char *state)
 {
 	return !strcmp(state, "deploying") || !strcmp(state, "shutting-down")
@@ -4135,16 +4145,17 @@ reconcile_cache(struct ctx *ctx, struct hv *hv, long long host_id,
 	size_t i;
 
 	if (catalog_query(ctx->cat, &st, err, "SELECT c.checksum, c.volume, "
-	    "c.state, COALESCE(c.pid, 0), EXISTS (SELECT 1 FROM images i "
+	    "c.state, COALESCE(c.pid, 0), c.owner, EXISTS (SELECT 1 FROM "
+	    "images i "
 	    "WHERE coalesce(i.checksum, i.sha256) = c.checksum) FROM "
 	    "image_hosts c WHERE "
 	    "c.host_id = ?", "i", host_id))
 		return err->code;
 	while (cstmt_row(st, err)) {
 		bool dead = strcmp(cstmt_text(st, 2), "uploading") == 0 &&
-		    !pid_alive(cstmt_int(st, 3));
+		    owner_gone(cstmt_int(st, 3), cstmt_text(st, 4));
 
-		if (!dead && cstmt_int(st, 4))
+		if (!dead && cstmt_int(st, 5))
 			continue;
 		name_add(&ns, cstmt_text(st, 0));
 		name_add(&ns, cstmt_text(st, 1));

@@ -353,7 +353,7 @@ in_flight() {
 
 @test "reconcile: a catalog from before owners migrates; its bare pids are judged as before" {
 	cvm create -q "$(vmdoc b)" >/dev/null
-	sqlite3 "$CLOUDOS_CATALOG" "ALTER TABLE vms DROP COLUMN intent_owner; PRAGMA user_version = 11"
+	sqlite3 "$CLOUDOS_CATALOG" "ALTER TABLE vms DROP COLUMN intent_owner; ALTER TABLE image_hosts DROP COLUMN owner; PRAGMA user_version = 11"
 	sqlite3 "$CLOUDOS_CATALOG" "UPDATE vms SET state = 'deploying', target = 'running', intent_pid = $$"
 	run -0 cvm reconcile
 	[ -z "$output" ]

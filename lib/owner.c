@@ -242,10 +242,11 @@ owner_judge(long long pid, const char *owner)
 		return kill((pid_t)pid, 0) == 0 || errno == EPERM ?
 		    OWNER_ALIVE : OWNER_DEAD;
 	}
-	if (strcmp(o.boot, me.boot) != 0)
-		return OWNER_DEAD;	/* nothing outlives a reboot */
+	/* another machine (its boot id differs too) first */
 	if (strcmp(o.host, me.host) != 0)
 		return OWNER_ELSEWHERE;
+	if (strcmp(o.boot, me.boot) != 0)
+		return OWNER_DEAD;	/* nothing outlives a reboot */
 	if (o.pidns == me.pidns && o.pid == me.pid && o.start == me.start)
 		return OWNER_SELF;
 	if (o.pidns == me.pidns && proc_is_ours()) {

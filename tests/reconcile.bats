@@ -275,8 +275,9 @@ in_flight() {
 	in_flight o "$live" "$(sed 's/ boot=[^ ]* / boot=00000000-0000-0000-0000-000000000000 /' <<<"$real")"
 	run -0 cvm reconcile -o json
 	[ "$(jq -r .state <<<"$output")" = running ]
-	# one on another machine cannot be judged here: left, and said
-	in_flight o "$live" "$(sed 's/ host=.*/ host=elsewhere/' <<<"$real")"
+	# one on another machine (another boot there too) cannot be judged
+	# here: left, and said
+	in_flight o "$live" "$(sed 's/ host=.*/ host=elsewhere/; s/ boot=[^ ]* / boot=00000000-0000-0000-0000-000000000000 /' <<<"$real")"
 	run -0 --separate-stderr cvm reconcile
 	[ -z "$output" ]
 	[ "$stderr" = "cvm: vm 'o': it is deploying by process $live on another machine ('elsewhere'), which cannot be judged from here; left alone (reconcile --force takes it over)" ]

@@ -13,6 +13,7 @@
 #include "units.h"
 #include "valid.h"
 #include "vm.h"
+#include "xalloc.h"
 #include "compat.h"
 
 #define CVM_MAX_COUNT 100000
@@ -197,10 +198,25 @@ note(struct ctx *ctx, const char *msg)
 static int
 cvm_reconcile(struct ctx *ctx, struct args *a, struct cerr *err)
 {
-	if (args_count(a) > 0)
-		return cerr_set(err, CERR_USAGE, "reconcile takes no "
-		    "arguments");
-	return vm_reconcile(ctx, cli_emit, note, err);
+	const char **refs;
+	size_t i, n = args_count(a);
+	int rc;
+
+	if (!args_bool(a, "force")) {
+		if (n > 0)
+			return cerr_set(err, CERR_USAGE, "reconcile takes no "
+			    "arguments");
+		return vm_reconcile(ctx, cli_emit, note, err);
+	}
+	if (n == 0)
+		return cerr_set(err, CERR_USAGE, "reconcile --force needs "
+		    "the VMs whose actions to take over");
+	refs = xcalloc(n, sizeof(*refs));
+	for (i = 0; i < n; i++)
+		refs[i] = args_pos(a, i);
+	rc = vm_reconcile_force(ctx, refs, n, cli_emit, note, err);
+	free(refs);
+	return rc;
 }
 
 /* The life-cycle actions print the VM as it is afterwards, unless -q. */
@@ -482,6 +498,11 @@ static const struct opt resize_opts[] = {
 	{ NULL, 0, 0, NULL, NULL },
 };
 
+static const struct opt reconcile_opts[] = {
+	{ "force", 0, OPT_BOOL, NULL, "take over the actions in flight on the VMs named, whoever runs them" },
+	{ NULL, 0, 0, NULL, NULL },
+};
+
 static const struct opt console_opts[] = {
 	{ "force", 0, OPT_BOOL, NULL, "take the console from whoever holds it" },
 	{ NULL, 0, 0, NULL, NULL },
@@ -543,7 +564,8 @@ static const struct cmd cvm_cmds[] = {
 	  "delete VMs from their host; the record stays as done" },
 	{ "history", cvm_history, NULL, CMD_READ, "VM...|-",
 	  "every transition of VMs: time, actor, action, outcome" },
-	{ "reconcile", cvm_reconcile, NULL, CMD_WRITE, "",
+	{ "reconcile", cvm_reconcile, reconcile_opts, CMD_WRITE,
+	  "[--force VM...]",
 	  "bring the catalog and the hosts into agreement" },
 	{ NULL, NULL, NULL, 0, NULL, NULL },
 };

@@ -421,6 +421,13 @@ static const char *const migrations[] = {
 	"ALTER TABLE vm_groups ADD COLUMN visibility TEXT NOT NULL"
 	"  DEFAULT 'private'"
 	"  CHECK (visibility IN ('private', 'group', 'public'));",
+	/* 12 -> 13: the owner of an action in flight beyond its pid (its
+	 * start time, boot, pid namespace and machine: owner.h), so that a
+	 * reused pid or a pid in another namespace is not taken for it; a
+	 * row with a pid alone is judged by the pid, as before.  For a VM's
+	 * action and for an image's upload to a host's cache */
+	"ALTER TABLE vms ADD COLUMN intent_owner TEXT;"
+	"ALTER TABLE image_hosts ADD COLUMN owner TEXT;",
 };
 
 int

@@ -11,5 +11,11 @@
 #define CLOUDOS_FAULT_H
 
 void fault_point(const char *name);
+/* CLOUDOS_FAULT=NAME:stop stops the process at that point instead
+ * (SIGSTOP), as a command frozen half way would be: a test can then find
+ * it alive and continue or kill it by pid. */
+/* Whether CLOUDOS_FAULT names point name (for points that watch for an
+ * event in another thread, such as hv.incoming). */
+int fault_armed(const char *name);
 
 #endif

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -507,17 +508,85 @@ lookup(struct hv *hv, const char *uuid, struct cerr *err)
 	return dom;
 }
 
+/* Fault points hv.starting and hv.incoming: a thread that watches a
+ * domain, on its own connection, and fires the point as soon as the
+ * domain is there paused while libvirt starts it (a start that has not
+ * finished; the destination of a migration whose memory has not all
+ * arrived).  A test kills the command there every run, not by chance. */
+struct pause_watch {
+	const char *uri;
+	const char *uuid;
+	const char *point;
+	atomic_int done;
+	pthread_t thread;
+	int on;
+};
+
+static void *
+pause_watch_run(void *arg)
+{
+	struct pause_watch *w = arg;
+	struct timespec pause = { 0, 2 * 1000 * 1000 };
+	virConnectPtr c = virConnectOpenAuth(w->uri, virConnectAuthPtrDefault,
+	    0);
+	virDomainPtr dom;
+	int st, reason;
+
+	while (c && !atomic_load(&w->done)) {
+		if ((dom = virDomainLookupByUUIDString(c, w->uuid)) != NULL) {
+			if (virDomainGetState(dom, &st, &reason, 0) == 0 &&
+			    st == VIR_DOMAIN_PAUSED)
+				fault_point(w->point);
+			virDomainFree(dom);
+		}
+		virResetLastError();
+		nanosleep(&pause, NULL);
+	}
+	if (c)
+		virConnectClose(c);
+	return NULL;
+}
+
+static void
+pause_watch_start(struct pause_watch *w, const char *point, const char *uri,
+    const char *uuid)
+{
+	memset(w, 0, sizeof(*w));
+	w->uri = uri;
+	w->uuid = uuid;
+	w->point = point;
+	w->on = fault_armed(point) &&
+	    pthread_create(&w->thread, NULL, pause_watch_run, w) == 0;
+}
+
+static void
+pause_watch_stop(struct pause_watch *w)
+{
+	if (!w->on)
+		return;
+	atomic_store(&w->done, 1);
+	pthread_join(w->thread, NULL);
+	w->on = 0;
+}
+
 int
 hv_deploy(struct hv *hv, const char *xml, struct cerr *err)
 {
 	virDomainPtr dom;
+	struct pause_watch w;
+	char uuid[VIR_UUID_STRING_BUFLEN];
 	int rc = 0;
 
 	if ((dom = virDomainDefineXML(hv->conn, xml)) == NULL)
 		return hv_fail(hv, err, "cannot define domain on '%s'",
 		    hv->uri);
 	fault_point("hv.define");
-	if (virDomainCreate(dom) < 0) {
+	if (virDomainGetUUIDString(dom, uuid) < 0)
+		uuid[0] = '\0';
+	pause_watch_start(&w, "hv.starting", hv->uri, uuid);
+	rc = virDomainCreate(dom);
+	pause_watch_stop(&w);
+	if (rc < 0) {
 		rc = hv_fail(hv, err, "cannot start domain on '%s'", hv->uri);
 		if (virDomainUndefine(dom) < 0)
 			virResetLastError();
@@ -531,12 +600,18 @@ int
 hv_start(struct hv *hv, const char *uuid, struct cerr *err)
 {
 	virDomainPtr dom = lookup(hv, uuid, err);
+	struct pause_watch w;
 	int rc = 0;
 
 	if (dom == NULL)
 		return err->code;
-	if (virDomainIsActive(dom) != 1 && virDomainCreate(dom) < 0)
-		rc = hv_fail(hv, err, "cannot start domain %s", uuid);
+	if (virDomainIsActive(dom) != 1) {
+		pause_watch_start(&w, "hv.starting", hv->uri, uuid);
+		rc = virDomainCreate(dom);
+		pause_watch_stop(&w);
+		if (rc < 0)
+			rc = hv_fail(hv, err, "cannot start domain %s", uuid);
+	}
 	virDomainFree(dom);
 	return rc;
 }
@@ -663,8 +738,12 @@ hv_migrate(struct hv *src, struct hv *dst, const char *uuid, int live,
 				goto out;
 			}
 		}
+		struct pause_watch w;
+
+		pause_watch_start(&w, "hv.incoming", dst->uri, uuid);
 		ddom = virDomainMigrate3(dom, dst->conn, params,
 		    (unsigned int)nparams, flags);
+		pause_watch_stop(&w);
 		if (ddom == NULL)
 			rc = hv_fail(src, err, "cannot migrate domain %s to "
 			    "'%s'", uuid, dst->uri);
@@ -694,6 +773,8 @@ out:
 	return rc;
 }
 
+static int last_error_is(int code);
+
 int
 hv_remove(struct hv *hv, const char *uuid, struct cerr *err)
 {
@@ -709,8 +790,13 @@ hv_remove(struct hv *hv, const char *uuid, struct cerr *err)
 		}
 		return hv_fail(hv, err, "cannot look up domain %s", uuid);
 	}
+	/* a domain that goes meanwhile (a transient one libvirt ends, such
+	 * as the copy an unfinished incoming migration left) is gone */
 	if (virDomainIsActive(dom) == 1 && virDomainDestroy(dom) < 0) {
-		rc = hv_fail(hv, err, "cannot power off domain %s", uuid);
+		if (!last_error_is(VIR_ERR_NO_DOMAIN))
+			rc = hv_fail(hv, err, "cannot power off domain %s",
+			    uuid);
+		virResetLastError();
 		goto out;
 	}
 	fault_point("hv.destroy");
@@ -720,9 +806,11 @@ hv_remove(struct hv *hv, const char *uuid, struct cerr *err)
 	    VIR_DOMAIN_UNDEFINE_NVRAM) < 0) {
 		/* drivers without those flags (the test driver) */
 		virResetLastError();
-		if (virDomainUndefine(dom) < 0)
+		if (virDomainUndefine(dom) < 0 &&
+		    !last_error_is(VIR_ERR_NO_DOMAIN))
 			rc = hv_fail(hv, err, "cannot undefine domain %s",
 			    uuid);
+		virResetLastError();
 	}
 out:
 	virDomainFree(dom);
@@ -753,6 +841,49 @@ hv_state(struct hv *hv, const char *uuid, enum hv_state *state,
 		goto out;
 	}
 	*state = state_of(st, reason);
+out:
+	virDomainFree(dom);
+	return rc;
+}
+
+int
+hv_dom_state(struct hv *hv, const char *uuid, struct hv_dom *d,
+    struct cerr *err)
+{
+	virDomainPtr dom = virDomainLookupByUUIDString(hv->conn, uuid);
+	virDomainControlInfo ci;
+	virErrorPtr e;
+	int st, reason, rc = 0;
+
+	memset(d, 0, sizeof(*d));
+	if (dom == NULL) {
+		e = virGetLastError();
+		if (e && e->code == VIR_ERR_NO_DOMAIN) {
+			virResetLastError();
+			d->state = HV_ABSENT;
+			return 0;
+		}
+		return hv_fail(hv, err, "cannot look up domain %s", uuid);
+	}
+	if (virDomainGetState(dom, &st, &reason, 0) < 0) {
+		rc = hv_fail(hv, err, "cannot read state of domain %s", uuid);
+		goto out;
+	}
+	d->state = state_of(st, reason);
+	if (st == VIR_DOMAIN_PAUSED && reason == VIR_DOMAIN_PAUSED_STARTING_UP)
+		d->why = HV_WHY_STARTING;
+	else if (st == VIR_DOMAIN_PAUSED &&
+	    (reason == VIR_DOMAIN_PAUSED_MIGRATION ||
+	    reason == VIR_DOMAIN_PAUSED_POSTCOPY ||
+	    reason == VIR_DOMAIN_PAUSED_POSTCOPY_FAILED))
+		d->why = HV_WHY_MIGRATION;
+	/* drivers without a control state (the test driver) have no jobs
+	 * that outlive a call */
+	if (virDomainGetControlInfo(dom, &ci, 0) == 0)
+		d->job = ci.state == VIR_DOMAIN_CONTROL_JOB ||
+		    ci.state == VIR_DOMAIN_CONTROL_OCCUPIED;
+	else
+		virResetLastError();
 out:
 	virDomainFree(dom);
 	return rc;

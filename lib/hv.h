@@ -120,6 +120,26 @@ int hv_remove(struct hv *hv, const char *uuid, struct cerr *err);
 int hv_state(struct hv *hv, const char *uuid, enum hv_state *state,
     struct cerr *err);
 const char *hv_state_name(enum hv_state s);
+/* Why a domain is as it is, beyond its state: whether libvirt is still
+ * starting it (a start, or an incoming migration before its memory has
+ * all arrived: paused, reason starting-up), whether a migration paused it
+ * (one going out without --live, or coming in), and whether a job holds
+ * it (libvirt's control state: a start, a migration in or out, a save).
+ * A domain starting or held by a job is in flight, not a result. */
+enum hv_why {
+	HV_WHY_OTHER,		/* not paused, or paused for another reason */
+	HV_WHY_STARTING,	/* paused while libvirt starts it */
+	HV_WHY_MIGRATION,	/* paused by a migration, in or out */
+};
+struct hv_dom {
+	enum hv_state state;
+	enum hv_why why;
+	int job;		/* a job holds it */
+};
+/* Like hv_state, with the why and the job; an absent domain is
+ * HV_ABSENT, not an error. */
+int hv_dom_state(struct hv *hv, const char *uuid, struct hv_dom *d,
+    struct cerr *err);
 /* Call each for every domain defined or running on the host. */
 int hv_domains(struct hv *hv, void (*each)(void *arg, const char *uuid,
     const char *name, enum hv_state state), void *arg, struct cerr *err);

@@ -18,6 +18,7 @@
 #include "catalog.h"
 #include "expr.h"
 #include "labels.h"
+#include "owner.h"
 #include "placement.h"
 #include "scheduler.h"
 #include "valid.h"
@@ -1059,9 +1060,10 @@ pass_place(struct ctx *ctx, const struct sched_opts *o, struct dispatch **dp,
 		}
 		if (catalog_exec(ctx->cat, err, "UPDATE vms SET state = "
 		    "'deploying', host_id = ?, target = 'running', "
-		    "intent_pid = ?, reason = NULL, updated = ? WHERE id = ? "
-		    "AND state = 'pending'", "iisi", m.hosts[res[i].host].id,
-		    (long long)getpid(), now, p.ids[i]) ||
+		    "intent_pid = ?, intent_owner = nullif(?, ''), reason = "
+		    "NULL, updated = ? WHERE id = ? AND state = 'pending'",
+		    "iissi", m.hosts[res[i].host].id, (long long)getpid(),
+		    owner_self(), now, p.ids[i]) ||
 		    acct_audit(ctx, "schedule", "VM", p.ids[i], p.names[i],
 		    m.hosts[res[i].host].attr.name, err))
 			goto fail;
@@ -1337,8 +1339,9 @@ sched_apply(struct ctx *ctx, const struct doc *d, const char *where,
 		catalog_now(now);
 		if (catalog_exec(ctx->cat, err, "UPDATE vms SET state = "
 		    "'deploying', host_id = ?, target = 'running', intent_pid "
-		    "= ?, reason = NULL, updated = ? WHERE id = ? AND state = "
-		    "'pending'", "iisi", hid, (long long)getpid(), now, vid) ||
+		    "= ?, intent_owner = nullif(?, ''), reason = NULL, "
+		    "updated = ? WHERE id = ? AND state = 'pending'", "iissi",
+		    hid, (long long)getpid(), owner_self(), now, vid) ||
 		    acct_audit(ctx, "schedule", "VM", vid, vm, host, err) ||
 		    catalog_commit(ctx->cat, err))
 			goto fail;

@@ -23,6 +23,7 @@
 #include "iso.h"
 #include "labels.h"
 #include "net.h"
+#include "owner.h"
 #include "scheduler.h"
 #include "secgroup.h"
 #include "seed.h"
@@ -602,7 +603,7 @@ vm_transition(struct ctx *ctx, const struct vmrow *r, const char *from,
 	if (catalog_exec(ctx->cat, err, "UPDATE vms SET state = ?1, "
 	    "host_id = CASE WHEN ?2 < 0 THEN host_id WHEN ?2 = 0 THEN NULL "
 	    "ELSE ?2 END, error = ?3, updated = ?4, target = NULL, "
-	    "target_host = NULL, intent_pid = NULL "
+	    "target_host = NULL, intent_pid = NULL, intent_owner = NULL "
 	    "WHERE id = ?5 AND state = ?6",
 	    "sissis", to, host_id, error, now, r->id, from))
 		return err->code;
@@ -634,8 +635,8 @@ vm_intent(struct ctx *ctx, const struct vmrow *r, const char *from,
 	if (vm_transition(ctx, r, from, during, host_id, NULL, action, err))
 		return err->code;
 	return catalog_exec(ctx->cat, err, "UPDATE vms SET target = ?, "
-	    "intent_pid = ? WHERE id = ?", "sii", target,
-	    (long long)getpid(), r->id);
+	    "intent_pid = ?, intent_owner = nullif(?, '') WHERE id = ?",
+	    "sisi", target, (long long)getpid(), owner_self(), r->id);
 }
 
 /* An audit event in its own transaction. */
@@ -870,7 +871,16 @@ vm_disks_purge(struct hv *hv, const char *uuid, struct cerr *err)
 #define CACHE_PREFIX "img-"
 #define CACHE_WAIT 3600		/* seconds to wait for another's upload */
 
-static bool pid_alive(long long pid);
+/* Whether the owner recorded with pid has gone (dead, or this process),
+ * so that what it began is another's to finish; one on another machine
+ * or that cannot be judged from here has not. */
+static bool
+owner_gone(long long pid, const char *owner)
+{
+	enum owner_verdict v = owner_judge(pid, owner);
+
+	return v == OWNER_DEAD || v == OWNER_SELF;
+}
 
 static void
 cache_vol(const char *key, char out[96])
@@ -913,19 +923,24 @@ image_cache(struct ctx *ctx, struct hv *hv, long long host_id,
 	snprintf(fmt, 16, "%s", im.format);
 	cache_vol(im.checksum, vol);
 	for (;;) {
-		char state[16] = "";
+		char state[16] = "", *owner = NULL;
 		long long pid = 0;
+		bool busy = false;
 		int found;
 
 		if (catalog_begin(ctx->cat, err))
 			goto out;
 		if (catalog_query(ctx->cat, &st, err, "SELECT state, "
-		    "COALESCE(pid, 0) FROM image_hosts WHERE host_id = ? AND "
-		    "checksum = ?", "is", host_id, im.checksum))
+		    "COALESCE(pid, 0), owner FROM image_hosts WHERE host_id = "
+		    "? AND checksum = ?", "is", host_id, im.checksum))
 			goto fail;
 		if ((found = cstmt_row(st, err))) {
 			snprintf(state, sizeof(state), "%s", cstmt_text(st, 0));
 			pid = cstmt_int(st, 1);
+			owner = dup_or_null(cstmt_text(st, 2));
+			busy = strcmp(state, "ready") != 0 &&
+			    !owner_gone(pid, owner);
+			free(owner);
 		}
 		cstmt_free(st);
 		st = NULL;
@@ -947,7 +962,7 @@ image_cache(struct ctx *ctx, struct hv *hv, long long host_id,
 				goto fail;
 			continue;
 		}
-		if (found && pid_alive(pid)) {
+		if (found && busy) {
 			/* another command uploads it: wait for that one */
 			catalog_rollback(ctx->cat);
 			if (time(NULL) - start > CACHE_WAIT) {
@@ -964,9 +979,10 @@ image_cache(struct ctx *ctx, struct hv *hv, long long host_id,
 		catalog_now(now);
 		if (catalog_exec(ctx->cat, err, "INSERT OR REPLACE INTO "
 		    "image_hosts (host_id, checksum, volume, format, size, "
-		    "state, pid, created, updated) VALUES (?, ?, ?, ?, ?, "
-		    "'uploading', ?, ?, ?)", "isssiiss", host_id, im.checksum, vol, im.format,
-		    (long long)im.bytes, (long long)getpid(), now, now) ||
+		    "state, pid, owner, created, updated) VALUES (?, ?, ?, ?, "
+		    "?, 'uploading', ?, nullif(?, ''), ?, ?)", "isssiisss",
+		    host_id, im.checksum, vol, im.format, (long long)im.bytes,
+		    (long long)getpid(), owner_self(), now, now) ||
 		    catalog_commit(ctx->cat, err))
 			goto fail;
 		break;
@@ -988,7 +1004,8 @@ image_cache(struct ctx *ctx, struct hv *hv, long long host_id,
 	if (catalog_begin(ctx->cat, err))
 		goto undo;
 	if (catalog_exec(ctx->cat, err, "UPDATE image_hosts SET state = "
-	    "'ready', pid = NULL, updated = ? WHERE host_id = ? AND "
+	    "'ready', pid = NULL, owner = NULL, updated = ? WHERE host_id = ? "
+	    "AND "
 	    "checksum = ? AND pid = ?", "sisi", now, host_id, im.checksum,
 	    (long long)getpid()) ||
 	    acct_audit(ctx, "upload", "Image", im.id, im.name, detail, err) ||
@@ -1531,13 +1548,15 @@ vm_create(struct ctx *ctx, const struct doc *d, const char *where,
 	catalog_now(now);
 	if (catalog_exec(ctx->cat, err, "INSERT INTO vms (uuid, name, state, "
 	    "host_id, cpu, memory, labels, spec, owner, group_id, created, "
-	    "updated, target, intent_pid) VALUES (?, ?, ?, nullif(?, 0), ?, "
-	    "?, ?, ?, ?, ?, ?, ?, ?, nullif(?, 0))", "sssidissiisssi", r.uuid, r.name,
+	    "updated, target, intent_pid, intent_owner) VALUES (?, ?, ?, "
+	    "nullif(?, 0), ?, ?, ?, ?, ?, ?, ?, ?, ?, nullif(?, 0), "
+	    "nullif(?, ''))", "sssidissiisssis", r.uuid, r.name,
 	    o && o->hold ? "hold" : o && o->queue ? "pending" : "deploying",
 	    r.host_id, r.cpu, r.memory, s.labels.s, s.spec, ctx->who.user_id,
 	    ctx->who.group_id, now, now,
 	    o && (o->hold || o->queue) ? NULL : "running",
-	    o && (o->hold || o->queue) ? 0LL : (long long)getpid()))
+	    o && (o->hold || o->queue) ? 0LL : (long long)getpid(),
+	    o && (o->hold || o->queue) ? "" : owner_self()))
 		goto fail;
 	r.id = catalog_last_id(ctx->cat);
 	if (catalog_exec(ctx->cat, err, "UPDATE vms SET requirements = ?, "
@@ -1762,7 +1781,8 @@ vm_dispatch(struct ctx *ctx, const char *ref, struct cerr *err)
 	    "strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '+' || "
 	    "min(3600, 30 << min(attempts, 7)) || ' seconds') END, "
 	    "reason = ?2, error = ?2, target = NULL, intent_pid = NULL, "
-	    "updated = ?3 WHERE id = ?4 AND state = 'deploying'", "issi",
+	    "intent_owner = NULL, updated = ?3 WHERE id = ?4 AND state = "
+	    "'deploying'", "issi",
 	    r.host_id, hverr.msg, now, r.id) ||
 	    acct_audit(ctx, "deploy", "VM", r.id, r.name, hverr.msg, err) ||
 	    catalog_commit(ctx->cat, err)) {
@@ -2613,8 +2633,10 @@ vm_resize(struct ctx *ctx, const char *ref, int cpu, long long memory,
 	if (catalog_exec(ctx->cat, err, "UPDATE vms SET cpu = ?, memory = ?, "
 	    "updated = ?, target = CASE WHEN host_id IS NULL THEN NULL ELSE "
 	    "'resize' END, intent_pid = CASE WHEN host_id IS NULL THEN NULL "
-	    "ELSE ? END, error = NULL WHERE id = ?", "iisii", (long long)ncpu,
-	    nmem, now, (long long)getpid(), r.id) ||
+	    "ELSE ? END, intent_owner = CASE WHEN host_id IS NULL THEN NULL "
+	    "ELSE nullif(?, '') END, error = NULL WHERE id = ?", "iisisi",
+	    (long long)ncpu, nmem, now, (long long)getpid(), owner_self(),
+	    r.id) ||
 	    acct_audit(ctx, "resize", "VM", r.id, r.name, detail, err) ||
 	    catalog_commit(ctx->cat, err))
 		goto fail;
@@ -2646,7 +2668,8 @@ vm_resize(struct ctx *ctx, const char *ref, int cpu, long long memory,
 		snprintf(detail, sizeof(detail), "back to cpu %d, memory %lld "
 		    "MiB", r.cpu, r.memory);
 	if (catalog_exec(ctx->cat, err, "UPDATE vms SET cpu = ?, memory = ?, "
-	    "updated = ?, target = NULL, intent_pid = NULL WHERE id = ?",
+	    "updated = ?, target = NULL, intent_pid = NULL, intent_owner = "
+	    "NULL WHERE id = ?",
 	    "iisi", (long long)(hverr.code ? r.cpu : ncpu),
 	    hverr.code ? r.memory : nmem, now, r.id) ||
 	    (hverr.code && acct_audit(ctx, "resize", "VM", r.id, r.name,
@@ -3368,12 +3391,6 @@ domain_set_release(struct domain_set *ds)
 }
 
 static bool
-pid_alive(long long pid)
-{
-	return pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
-}
-
-static bool
 transitional(const char *state)
 {
 	return !strcmp(state, "deploying") || !strcmp(state, "shutting-down")
@@ -3387,43 +3404,167 @@ state_for(enum hv_state hs)
 	    hs == HV_CRASHED ? "failed" : "poweroff";
 }
 
-/* A migration whose command died: where is the domain now?  Active on the
- * destination: finish (drop what is left on the source).  Still on the
- * source: roll back (drop an inactive copy on the destination).  Only an
- * inactive copy on the destination: finish there.  Nowhere: failed. */
+typedef void (*note_fn)(struct ctx *, const char *);
+
+/* Whether the action in flight on r is to be left to the process that
+ * runs it: its owner (owner.h) still runs, or runs on another machine, or
+ * cannot be judged from here (said through note, as for a host that does
+ * not answer).  A dead owner, or this process (reconcile --force took
+ * it over), leaves the action to this pass. */
+static bool
+intent_held(struct ctx *ctx, const struct vmrow *r, note_fn note)
+{
+	struct cerr e = { 0 };
+	struct cstmt *st = NULL;
+	char *owner = NULL, host[128], msg[1200];
+	enum owner_verdict v;
+
+	if (r->intent_pid <= 0)
+		return false;
+	if (catalog_query(ctx->cat, &st, &e, "SELECT intent_owner FROM vms "
+	    "WHERE id = ?", "i", r->id) == 0 && cstmt_row(st, &e))
+		owner = dup_or_null(cstmt_text(st, 0));
+	cstmt_free(st);
+	v = owner_judge(r->intent_pid, owner);
+	if (note && (v == OWNER_ELSEWHERE || v == OWNER_UNSURE)) {
+		owner_host(owner, host, sizeof(host));
+		if (v == OWNER_ELSEWHERE)
+			snprintf(msg, sizeof(msg), "vm '%s': it is %s by "
+			    "process %lld on another machine ('%s'), which "
+			    "cannot be judged from here; left alone "
+			    "(reconcile --force takes it over)", r->name,
+			    r->state, r->intent_pid, host);
+		else
+			snprintf(msg, sizeof(msg), "vm '%s': it is %s by "
+			    "process %lld in a pid namespace this process may "
+			    "not look into; left alone (reconcile --force "
+			    "takes it over)", r->name, r->state,
+			    r->intent_pid);
+		note(ctx, msg);
+	}
+	free(owner);
+	return v == OWNER_ALIVE || v == OWNER_ELSEWHERE || v == OWNER_UNSURE;
+}
+
+/* How long reconcile waits for libvirt to finish what it is doing with a
+ * domain (a start, a migration in or out, a save) whose command died:
+ * libvirt ends those on its own. */
+#define SETTLE_STEPS 100	/* of 100 ms */
+
+/* Wait for that; *d is the domain afterwards.  Returns 0, -1 when libvirt
+ * is at it still (leave the VM for the next pass), or an error code. */
+static int
+dom_settle(struct hv *hv, const char *uuid, struct hv_dom *d,
+    struct cerr *err)
+{
+	struct timespec pause = { 0, 100 * 1000 * 1000 };
+	int i;
+
+	for (i = 0;; i++) {
+		if (hv_dom_state(hv, uuid, d, err))
+			return err->code;
+		if (!d->job && d->why != HV_WHY_STARTING)
+			return 0;
+		if (i == SETTLE_STEPS)
+			return -1;
+		nanosleep(&pause, NULL);
+	}
+}
+
+static void
+note_in_flight(struct ctx *ctx, note_fn note, const struct vmrow *r,
+    const char *host)
+{
+	char msg[1200];
+
+	if (note == NULL)
+		return;
+	snprintf(msg, sizeof(msg), "vm '%s': libvirt is still starting or "
+	    "moving its domain on host '%s'; left for the next pass",
+	    r->name, host ? host : "?");
+	note(ctx, msg);
+}
+
+/* A migration whose command died: where is the guest now?  The
+ * destination has it when its domain runs there, or is paused for a
+ * reason of its own (not an incoming migration that has not finished,
+ * and no job holds it), or when the source has no domain left: finish
+ * there (drop what is left on the source).  Else the guest is still on
+ * the source: roll back (drop the copy on the destination, inactive or
+ * paused for a migration that can no longer finish), resume the source
+ * if the migration paused it, and record what it is.  Nowhere: failed.
+ * A running guest is never what goes. */
 static int
 reconcile_migration(struct ctx *ctx, struct hv *src, struct vmrow *r,
-    enum hv_state hs, bool *changed, struct cerr *err)
+    note_fn note, bool *changed, struct cerr *err)
 {
 	struct cerr hverr = { 0 };
 	struct cstmt *st = NULL;
 	struct hv *dst = NULL;
-	enum hv_state ds = HV_ABSENT;
+	struct hv_dom sd = { HV_ABSENT, HV_WHY_OTHER, 0 };
+	struct hv_dom dd = { HV_ABSENT, HV_WHY_OTHER, 0 };
 	const char *want, *why = NULL;
 	long long host = -1;
-	char *duri = NULL;
+	char *duri = NULL, *dname = NULL;
+	int rc;
 
-	if (r->target_host && catalog_query(ctx->cat, &st, err, "SELECT uri "
-	    "FROM hosts WHERE id = ?", "i", r->target_host) == 0) {
-		if (cstmt_row(st, err))
+	if (r->target_host && catalog_query(ctx->cat, &st, err, "SELECT uri, "
+	    "name FROM hosts WHERE id = ?", "i", r->target_host) == 0) {
+		if (cstmt_row(st, err)) {
 			duri = xstrdup(cstmt_text(st, 0));
+			dname = xstrdup(cstmt_text(st, 1));
+		}
 		cstmt_free(st);
 	}
 	if (err->code)
 		goto out;
 	if (duri && (hv_connect(duri, &dst, &hverr) ||
-	    hv_state(dst, r->uuid, &ds, &hverr)))
+	    hv_dom_state(dst, r->uuid, &dd, &hverr)))
 		goto out;	/* destination unreachable: try next pass */
-	if (ds == HV_RUNNING || ds == HV_PAUSED ||
-	    (ds != HV_ABSENT && hs == HV_ABSENT)) {
-		if (hs != HV_ABSENT && do_remove(src, r->uuid, NULL, &hverr))
+	if (hv_dom_state(src, r->uuid, &sd, &hverr))
+		goto out;
+	if (dd.state != HV_ABSENT && sd.state == HV_ABSENT) {
+		/* only the destination has it: once libvirt is done */
+		if ((rc = dom_settle(dst, r->uuid, &dd, &hverr)) != 0) {
+			if (rc < 0)
+				note_in_flight(ctx, note, r, dname);
 			goto out;
-		want = state_for(ds);
+		}
+	}
+	if (dd.state == HV_RUNNING || (dd.state == HV_PAUSED &&
+	    dd.why == HV_WHY_OTHER && !dd.job) ||
+	    (dd.state != HV_ABSENT && sd.state == HV_ABSENT)) {
+		if (sd.state != HV_ABSENT && do_remove(src, r->uuid, NULL,
+		    &hverr))
+			goto out;
+		want = state_for(dd.state);
 		host = r->target_host;
-	} else if (hs != HV_ABSENT) {
-		if (ds != HV_ABSENT && do_remove(dst, r->uuid, NULL, &hverr))
+	} else if (sd.state != HV_ABSENT) {
+		if (dd.state != HV_ABSENT && do_remove(dst, r->uuid, NULL,
+		    &hverr))
 			goto out;
-		want = state_for(hs);
+		/* the source's side of the migration ends with it (libvirt
+		 * resumes a guest it paused when the migration fails) */
+		if ((rc = dom_settle(src, r->uuid, &sd, &hverr)) != 0) {
+			if (rc < 0)
+				note_in_flight(ctx, note, r, r->host);
+			goto out;
+		}
+		/* paused by the migration, and not resumed: it ran before
+		 * (the intent's target is the state it had) */
+		if (sd.state == HV_PAUSED && sd.why == HV_WHY_MIGRATION &&
+		    r->target && strcmp(r->target, "running") == 0 &&
+		    (hv_resume(src, r->uuid, &hverr) ||
+		    hv_dom_state(src, r->uuid, &sd, &hverr)))
+			goto out;
+		if (sd.state == HV_ABSENT) {
+			want = "failed";
+			host = 0;
+			why = "the domain is gone from both hosts of its "
+			    "migration";
+		} else {
+			want = state_for(sd.state);
+		}
 	} else {
 		want = "failed";
 		host = 0;
@@ -3437,6 +3578,7 @@ reconcile_migration(struct ctx *ctx, struct hv *src, struct vmrow *r,
 out:
 	hv_close(dst);
 	free(duri);
+	free(dname);
 	return err->code;
 }
 
@@ -3642,7 +3784,8 @@ reconcile_resize(struct ctx *ctx, struct hv *hv, struct vmrow *r,
 	if (catalog_begin(ctx->cat, err))
 		return err->code;
 	if (catalog_exec(ctx->cat, err, "UPDATE vms SET target = NULL, "
-	    "intent_pid = NULL, updated = ?, error = ? WHERE id = ? AND "
+	    "intent_pid = NULL, intent_owner = NULL, updated = ?, error = ? "
+	    "WHERE id = ? AND "
 	    "target = 'resize'", "ssi", now, hverr.code ? hverr.msg : NULL,
 	    r->id) || acct_audit(ctx, "reconcile", "VM", r->id, r->name,
 	    hverr.code ? hverr.msg : "an interrupted resize finished", err) ||
@@ -3658,7 +3801,7 @@ reconcile_resize(struct ctx *ctx, struct hv *hv, struct vmrow *r,
  * agreement.  *changed says whether anything was recorded. */
 static int
 reconcile_vm(struct ctx *ctx, struct hv *hv, struct vmrow *r,
-    enum hv_state hs, bool *changed, struct cerr *err)
+    enum hv_state hs, note_fn note, bool *changed, struct cerr *err)
 {
 	struct cerr hverr = { 0 };
 	const char *want = NULL, *why = NULL;
@@ -3668,12 +3811,25 @@ reconcile_vm(struct ctx *ctx, struct hv *hv, struct vmrow *r,
 	if (transitional(r->state)) {
 		const char *target = r->target ? r->target : "";
 
-		if (pid_alive(r->intent_pid))
+		if (intent_held(ctx, r, note))
 			return 0;	/* still in flight */
 		/* the command died: finish what it began */
 		if (strcmp(r->state, "migrating") == 0)
-			return reconcile_migration(ctx, hv, r, hs, changed,
+			return reconcile_migration(ctx, hv, r, note, changed,
 			    err);
+		/* libvirt goes on with what it was asked (a start ends
+		 * running though its caller died): what it ends with is
+		 * the domain's state, not what it is half way */
+		if (hs != HV_ABSENT && strcmp(target, "done") != 0) {
+			struct hv_dom d;
+			int rc = dom_settle(hv, r->uuid, &d, &hverr);
+
+			if (rc < 0)
+				note_in_flight(ctx, note, r, r->host);
+			if (rc)
+				return 0;	/* try again next pass */
+			hs = d.state;
+		}
 		if (strcmp(target, "running") == 0 && r->target_host &&
 		    strcmp(r->state, "deploying") == 0) {
 			/* a start moving a stopped VM to another host */
@@ -3706,11 +3862,25 @@ reconcile_vm(struct ctx *ctx, struct hv *hv, struct vmrow *r,
 			if (hv_poweroff(hv, r->uuid, &hverr) == 0)
 				want = "poweroff";
 		} else if (strcmp(target, "running") == 0) {
+			struct hv_dom d;
+			struct cerr e = { 0 };
+
 			if (hs == HV_PAUSED)
 				hv_resume(hv, r->uuid, &hverr);
 			else if (hs != HV_RUNNING)
 				hv_start(hv, r->uuid, &hverr);
-			want = hverr.code ? "poweroff" : "running";
+			want = "running";
+			/* failed: what the domain is now, not what the
+			 * failure suggests (it may run all the same) */
+			if (hverr.code && hv_dom_state(hv, r->uuid, &d, &e))
+				want = NULL;
+			else if (hverr.code && d.state == HV_RUNNING)
+				cerr_clear(&hverr);
+			else if (hverr.code && d.state == HV_ABSENT) {
+				want = "failed";
+				host = 0;
+			} else if (hverr.code)
+				want = state_for(d.state);
 		} else {
 			want = hs == HV_RUNNING ? "running" : hs == HV_PAUSED ?
 			    "suspended" : "poweroff";
@@ -3722,11 +3892,23 @@ reconcile_vm(struct ctx *ctx, struct hv *hv, struct vmrow *r,
 		}
 	} else {
 		if (r->target && strcmp(r->target, "resize") == 0 &&
-		    !pid_alive(r->intent_pid) && hs != HV_ABSENT)
+		    hs != HV_ABSENT && !intent_held(ctx, r, note))
 			return reconcile_resize(ctx, hv, r, changed, err);
 		switch (hs) {
 		case HV_RUNNING: want = "running"; break;
-		case HV_PAUSED: want = "suspended"; break;
+		case HV_PAUSED: {
+			struct hv_dom d;
+			struct cerr e = { 0 };
+
+			/* paused while libvirt starts or moves it (a start or
+			 * migration behind cloudos's back): not a result */
+			if (hv_dom_state(hv, r->uuid, &d, &e) ||
+			    d.state != HV_PAUSED || d.job ||
+			    d.why == HV_WHY_STARTING)
+				return 0;
+			want = "suspended";
+			break;
+		}
 		case HV_SHUTOFF:
 			/* a stopped VM's domain is off, its state saved */
 			want = strcmp(r->state, "stopped") == 0 ? "stopped" :
@@ -3991,16 +4173,17 @@ reconcile_cache(struct ctx *ctx, struct hv *hv, long long host_id,
 	size_t i;
 
 	if (catalog_query(ctx->cat, &st, err, "SELECT c.checksum, c.volume, "
-	    "c.state, COALESCE(c.pid, 0), EXISTS (SELECT 1 FROM images i "
+	    "c.state, COALESCE(c.pid, 0), c.owner, EXISTS (SELECT 1 FROM "
+	    "images i "
 	    "WHERE coalesce(i.checksum, i.sha256) = c.checksum) FROM "
 	    "image_hosts c WHERE "
 	    "c.host_id = ?", "i", host_id))
 		return err->code;
 	while (cstmt_row(st, err)) {
 		bool dead = strcmp(cstmt_text(st, 2), "uploading") == 0 &&
-		    !pid_alive(cstmt_int(st, 3));
+		    owner_gone(cstmt_int(st, 3), cstmt_text(st, 4));
 
-		if (!dead && cstmt_int(st, 4))
+		if (!dead && cstmt_int(st, 5))
 			continue;
 		name_add(&ns, cstmt_text(st, 0));
 		name_add(&ns, cstmt_text(st, 1));
@@ -4095,7 +4278,7 @@ reconcile_host(struct ctx *ctx, long long host_id, const char *host,
 			    hverr.msg, "reconcile", err) == 0)
 				changed = true;
 		} else {
-			reconcile_vm(ctx, hv, &r, hs, &changed, err);
+			reconcile_vm(ctx, hv, &r, hs, note, &changed, err);
 		}
 		if (changed && err->code == 0) {
 			struct doc *d = NULL;
@@ -4174,6 +4357,56 @@ out:
 	domain_set_release(&ds);
 	free(ids);
 	return err->code;
+}
+
+/* reconcile --force: this process takes over the actions in flight on
+ * the VMs refs name, whoever its recorded owner is (alive, on another
+ * machine, in a namespace it cannot see); the pass then finishes or rolls
+ * them back as for a dead owner.  All are found first: one that is
+ * missing changes nothing.  A VM with nothing in flight is left as is. */
+static int
+reconcile_take(struct ctx *ctx, const char *const *refs, size_t n,
+    struct cerr *err)
+{
+	char detail[256];
+	size_t i;
+
+	if (catalog_begin(ctx->cat, err))
+		return err->code;
+	for (i = 0; i < n; i++) {
+		struct vmrow r = { 0 };
+
+		if (vm_load(ctx, refs[i], &r, err))
+			break;
+		if (r.intent_pid > 0) {
+			snprintf(detail, sizeof(detail), "took over its action "
+			    "in flight (%s, process %lld)", r.state,
+			    r.intent_pid);
+			if (catalog_exec(ctx->cat, err, "UPDATE vms SET "
+			    "intent_pid = ?, intent_owner = nullif(?, '') "
+			    "WHERE id = ?", "isi", (long long)getpid(),
+			    owner_self(), r.id) == 0)
+				acct_audit(ctx, "reconcile", "VM", r.id, r.name,
+				    detail, err);
+		}
+		vmrow_release(&r);
+		if (err->code)
+			break;
+	}
+	if (err->code || catalog_commit(ctx->cat, err))
+		catalog_rollback(ctx->cat);
+	return err->code;
+}
+
+int
+vm_reconcile_force(struct ctx *ctx, const char *const *refs, size_t n,
+    emit_fn emit, void (*note)(struct ctx *, const char *),
+    struct cerr *err)
+{
+	if (acct_require_admin(ctx, "reconcile", err) ||
+	    reconcile_take(ctx, refs, n, err))
+		return err->code;
+	return vm_reconcile(ctx, emit, note, err);
 }
 
 /*

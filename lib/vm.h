@@ -189,14 +189,24 @@ int vm_reseed(struct ctx *ctx, const char *ref, struct cerr *err);
 /*
  * One reconcile pass over every host (admins only): finish or roll back
  * actions that a killed command left half done (matching domains by UUID;
- * an action whose process still runs is left alone), mark VMs whose domain
- * vanished or crashed as failed, follow domains changed behind cloudos's
- * back, mark the VMs of a host that does not answer unknown.  Emits each
- * VM it changed; calls note for what it leaves alone (domains that are not
- * in the catalog, unreachable hosts).
+ * an action whose process still runs is left alone: its owner is judged
+ * by pid, start time, boot, pid namespace and machine, owner.h), mark VMs
+ * whose domain vanished or crashed as failed, follow domains changed
+ * behind cloudos's back, mark the VMs of a host that does not answer
+ * unknown.  A domain libvirt is still starting or migrating is waited
+ * for, then left for the next pass; a running guest is never destroyed
+ * for a copy that has not finished arriving.  Emits each VM it changed;
+ * calls note for what it leaves alone (domains that are not in the
+ * catalog, unreachable hosts, owners it cannot judge).
  */
 int vm_reconcile(struct ctx *ctx, emit_fn emit,
     void (*note)(struct ctx *, const char *), struct cerr *err);
+/* The same pass after taking over the actions in flight on the n VMs refs
+ * names, whoever runs them (reconcile --force): all are found first, so
+ * one missing (CERR_NOTFOUND) changes nothing. */
+int vm_reconcile_force(struct ctx *ctx, const char *const *refs, size_t n,
+    emit_fn emit, void (*note)(struct ctx *, const char *),
+    struct cerr *err);
 /* Call each with every live VM name starting with prefix (completion). */
 void vm_names(struct ctx *ctx, const char *prefix,
     void (*each)(const char *name));

@@ -13,7 +13,7 @@ setup() {
 	run -0 cvm list
 	[ -f "$CLOUDOS_CATALOG" ]
 	[ "$(sqlite3 "$CLOUDOS_CATALOG" 'PRAGMA journal_mode')" = wal ]
-	[ "$(sqlite3 "$CLOUDOS_CATALOG" 'PRAGMA user_version')" = 12 ]
+	[ "$(sqlite3 "$CLOUDOS_CATALOG" 'PRAGMA user_version')" = 13 ]
 	run -0 sqlite3 "$CLOUDOS_CATALOG" "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
 	[ "$output" = $'audit\nclusters\ndatastore_hosts\ndatastores\ngroups\nhosts\nimage_hosts\nimages\nleases\nnet_ranges\nnetwork_hosts\nnetworks\nnic_secgroups\nsched_lease\nsecgroup_rules\nsecgroups\nsettings\nusers\nvm_disks\nvm_groups\nvm_nics\nvm_stats\nvms\nvolumes' ]
 	run -0 sqlite3 "$CLOUDOS_CATALOG" "SELECT name, uid, admin FROM users"
@@ -48,7 +48,7 @@ setup() {
 	sqlite3 "$CLOUDOS_CATALOG" 'PRAGMA user_version = 99'
 	before=$(catalog_digest)
 	run -1 --separate-stderr chost add t1 test:///default
-	[ "$stderr" = "chost: catalog '$CLOUDOS_CATALOG' has schema version 99, newer than this cloudos knows (12)" ]
+	[ "$stderr" = "chost: catalog '$CLOUDOS_CATALOG' has schema version 99, newer than this cloudos knows (13)" ]
 	[ "$(catalog_digest)" = "$before" ]
 }
 
@@ -96,9 +96,9 @@ setup() {
 @test "catalog: a schema 11 catalog is migrated: its affinity groups become private" {
 	export CLOUDOS_CATALOG="$BATS_TEST_TMPDIR/catalog.db"
 	csched group create web --anti-affinity -q >/dev/null
-	# as schema 11 left it: no visibility column
-	sqlite3 "$CLOUDOS_CATALOG" 'ALTER TABLE vm_groups DROP COLUMN visibility; PRAGMA user_version = 11'
+	# as schema 11 left it: no visibility column, no owners of actions
+	sqlite3 "$CLOUDOS_CATALOG" 'ALTER TABLE vm_groups DROP COLUMN visibility; ALTER TABLE vms DROP COLUMN intent_owner; ALTER TABLE image_hosts DROP COLUMN owner; PRAGMA user_version = 11'
 	run -0 csched group show web -o json
 	[ "$(jq -r '[.name, .visibility] | @tsv' <<<"$output")" = "$(printf 'web\tprivate')" ]
-	[ "$(sqlite3 "$CLOUDOS_CATALOG" 'PRAGMA user_version')" = 12 ]
+	[ "$(sqlite3 "$CLOUDOS_CATALOG" 'PRAGMA user_version')" = 13 ]
 }

@@ -46,6 +46,15 @@ complete_line() {
 	[ "$reply" = --state ]
 }
 
+@test "completion: cvm reconcile --<TAB> gives --force, then VM names" {
+	complete_line cvm reconcile --f
+	[ "$reply" = --force ]
+	chost add t1 test:///default >/dev/null
+	printf 'name: web-1\ncpu: 1\nmemory: 64\n' | cvm create - >/dev/null
+	complete_line cvm reconcile --force w
+	[ "$reply" = web-1 ]
+}
+
 @test "completion: -o <TAB> gives the output formats" {
 	complete_line cvm list -o ""
 	[ "$reply" = $'table\nyaml\njson\nids' ]

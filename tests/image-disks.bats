@@ -452,6 +452,30 @@ console() {
 	assert_output --partial "cloudos-boot-ok"
 }
 
+@test "an upload whose command died inside its own pid namespace holds the image on no host" {
+	# killed once its upload is recorded, as pid 1 of its namespace
+	CLOUDOS_FAULT=vm.cache run -137 unshare -p -f --mount-proc cvm create "$T/a.yaml"
+	[ "$(sqlite3 "$CLOUDOS_CATALOG" "SELECT state || ' ' || pid FROM image_hosts")" = "uploading 1" ]
+	# the next command that needs the image there takes the upload over
+	# at once (pid 1 here is another process)
+	run -0 timeout 60 cvm create "$T/b.yaml" -o json
+	[ "$(jq -r .state <<<"$output")" = running ]
+	[ "$(sqlite3 "$CLOUDOS_CATALOG" "SELECT state || ' ' || COALESCE(pid, '-') FROM image_hosts")" = "ready -" ]
+	cmp "$T/boot.img" "$(pool 1)/img-$(ck boot)"
+	cvm delete -q b
+	run -0 --separate-stderr cvm reconcile
+	[ "$(cvm show a -o json | jq -r .state)" = failed ]
+	# and reconcile removes such an upload
+	cvm delete -q a
+	sqlite3 "$CLOUDOS_CATALOG" "DELETE FROM image_hosts"
+	rm -f "$(pool 1)/img-$(ck boot)"
+	virsh -c "$LAB_URI1" pool-refresh cloudos >/dev/null
+	CLOUDOS_FAULT=vm.cache run -137 unshare -p -f --mount-proc cvm create "$T/c.yaml"
+	run -0 --separate-stderr cvm reconcile
+	[ -z "$(sqlite3 "$CLOUDOS_CATALOG" "SELECT state FROM image_hosts")" ]
+	[ "$(cvm show c -o json | jq -r .state)" = failed ]
+}
+
 @test "a live migration of an image-backed VM killed at any point is reconciled: one overlay, on the VM's host" {
 	cvm create -q "$T/a.yaml" >/dev/null
 	u=$(uuid_of a)

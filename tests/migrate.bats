@@ -170,3 +170,66 @@ chost: host 'h1' is disabled, but 1 of its 1 VMs did not move" ]
 	[ "$(jq -r .host <<<"$output")" = h2 ]
 	chost enable -q h1
 }
+
+# one_guest UUID: the guest runs on exactly one lab host, and the catalog
+# places it there, running
+one_guest() {
+	local uuid=$1 s1 s2 host state
+	s1=$(virsh -c "$LAB_URI1" domstate "$uuid" 2>/dev/null | head -n 1)
+	s2=$(virsh -c "$LAB_URI2" domstate "$uuid" 2>/dev/null | head -n 1)
+	host=$(cvm show m -o json | jq -r .host)
+	state=$(cvm show m -o json | jq -r .state)
+	case $s1/$s2/$state/$host in
+	running//running/h1|/running/running/h2) ;;
+	*) echo "h1: '$s1', h2: '$s2', catalog: $state on $host"; return 1 ;;
+	esac
+}
+
+# settle: reconcile until the VM is no longer migrating (a pass leaves a
+# domain that libvirt is still moving for the next one)
+settle() {
+	local i
+	for i in 1 2 3; do
+		cvm reconcile -q >/dev/null
+		[ "$(cvm show m -o json | jq -r .state)" != migrating ] && return 0
+	done
+	echo "still migrating after 3 passes"
+	return 1
+}
+
+@test "cvm migrate killed while the guest is arriving on the destination: reconcile keeps the running source" {
+	# hv.incoming fires once the destination has the incoming domain,
+	# paused while libvirt starts it, before the memory has arrived
+	for live in --live ""; do
+		cvm create -q "$BATS_TEST_TMPDIR/m.yaml" >/dev/null
+		uuid=$(cvm show m -o json | jq -r .uuid)
+		CLOUDOS_FAULT=hv.incoming run -137 cvm migrate m --to h2 $live
+		[ "$(cvm show m -o json | jq -r .state)" = migrating ]
+		run -0 cvm reconcile -o json
+		[ "$(jq -r .state <<<"$output")" = running ]
+		[ "$(jq -r .host <<<"$output")" = h1 ]
+		[ "$(on 1)" = "$uuid" ]
+		[ -z "$(on 2)" ]
+		one_guest "$uuid"
+		cvm delete -q m
+	done
+}
+
+@test "cvm migrate killed after a sweep of delays, live and not: reconcile loses no guest" {
+	cvm create -q "$BATS_TEST_TMPDIR/m.yaml" >/dev/null
+	uuid=$(cvm show m -o json | jq -r .uuid)
+	for run in "--live 0.1" "--live 0.3" "--live 0.6" "--live 1" "--live 1.6" \
+	    "--live 2.2" "- 0.1" "- 0.4" "- 0.8" "- 1.2"; do
+		set -- $run
+		live=$1 delay=$2
+		[ "$live" = - ] && live=
+		to=h2
+		[ "$(cvm show m -o json | jq -r .host)" = h2 ] && to=h1
+		cvm migrate -q m --to "$to" $live & pid=$!
+		sleep "$delay"
+		kill -9 "$pid" 2>/dev/null || true
+		wait "$pid" || true
+		settle
+		one_guest "$uuid" || { echo "after a kill at $delay s ($run)"; false; }
+	done
+}

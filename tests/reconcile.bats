@@ -20,6 +20,11 @@ setup() {
 }
 
 teardown() {
+	# processes a test left stopped or sleeping, by pid
+	for p in ${STOPPED:-}; do
+		kill -9 "$p" 2>/dev/null || true
+		wait "$p" 2>/dev/null || true
+	done
 	cvm list -o ids 2>/dev/null | xargs -r cvm delete -q 2>/dev/null || true
 	# domains a test made behind cloudos's back
 	for d in $(virsh -c "$LAB_URI1" list --all --name 2>/dev/null); do
@@ -180,4 +185,185 @@ XML
 	cacct user add alice --uid 5001 >/dev/null
 	run -4 --separate-stderr cvm --as alice reconcile
 	[ "$stderr" = "cvm: user 'alice' may not reconcile (admins only)" ]
+}
+
+@test "reconcile: a create or start killed while libvirt still starts the domain ends running, not poweroff" {
+	# hv.starting fires while the domain is paused, libvirt starting it;
+	# libvirt finishes the start without its caller
+	CLOUDOS_FAULT=hv.starting run -137 cvm create "$(vmdoc w)"
+	run -0 cvm reconcile -o json
+	[ "$(jq -r .state <<<"$output")" = running ]
+	[ "$(jq -r .error <<<"$output")" = null ]
+	agree
+	cvm poweroff -q w
+	CLOUDOS_FAULT=hv.starting run -137 cvm start w
+	run -0 cvm reconcile -o json
+	[ "$(jq -r .state <<<"$output")" = running ]
+	[ "$(jq -r .error <<<"$output")" = null ]
+	agree
+	run -0 cvm reconcile
+	[ -z "$output" ]
+}
+
+# owner_of NAME: the owner a killed command recorded for VM NAME's action
+owner_of() {
+	sqlite3 "$CLOUDOS_CATALOG" "SELECT intent_owner FROM vms WHERE name = '$1' AND state != 'done'"
+}
+
+# start_of PID: the start time of process PID (field 22 of its stat)
+start_of() {
+	sed 's/.*) //' "/proc/$1/stat" | cut -d' ' -f20
+}
+
+# in_flight NAME PID OWNER: VM NAME is deploying, run by PID as OWNER says
+in_flight() {
+	sqlite3 "$CLOUDOS_CATALOG" "UPDATE vms SET state = 'deploying', target = 'running', intent_pid = $2, intent_owner = '$3' WHERE name = '$1' AND state != 'done'"
+}
+
+@test "reconcile: a cvm killed inside its own pid namespace (pid 1 there) does not leave its VM deploying" {
+	for point in vm.intent hv.define; do
+		name="n-${point/./-}"
+		CLOUDOS_FAULT=$point run -137 unshare -p -f --mount-proc cvm create "$(vmdoc "$name")"
+		[ "$(sqlite3 "$CLOUDOS_CATALOG" "SELECT state || ' ' || intent_pid FROM vms WHERE name = '$name'")" = "deploying 1" ]
+		[[ "$(owner_of "$name")" == "pid=1 start="* ]]
+		run -0 --separate-stderr cvm reconcile -o json
+		state=$(cvm show "$name" -o json | jq -r .state)
+		case $point/$state in
+		vm.intent/failed|hv.define/running) ;;
+		*) echo "$point left $name $state"; false ;;
+		esac
+		agree
+		cvm delete -q "$name"
+	done
+}
+
+@test "reconcile: an owner whose pid now belongs to another process is taken over; a live one is left alone" {
+	cvm create -q "$(vmdoc o)" >/dev/null
+	# what a killed command records, as the model for the rows below
+	CLOUDOS_FAULT=vm.intent run -137 cvm create "$(vmdoc model)"
+	model=$(owner_of model)
+	[[ "$model" == "pid="*" start="*" boot="*" pidns="*" host="* ]]
+	sqlite3 "$CLOUDOS_CATALOG" "DELETE FROM vms WHERE name = 'model'"
+	# a command name with ") " in it, as the stat line's field 2 may have
+	cp "$(command -v sleep)" "$BATS_TEST_TMPDIR/sl) 3 4"
+	"$BATS_TEST_TMPDIR/sl) 3 4" 60 & live=$!
+	STOPPED="$live"
+	real="pid=$live start=$(start_of "$live") ${model#* start=* }"
+	# the pid is alive, with the start time it had: left alone
+	in_flight o "$live" "$real"
+	run -0 --separate-stderr cvm reconcile
+	[ -z "$output" ]
+	[ -z "$stderr" ]
+	[ "$(cvm show o -o json | jq -r .state)" = deploying ]
+	# a process that has ended but is not reaped yet does nothing more
+	bash -c 'sleep 0 & echo $! > "$0/zombie"; exec sleep 60' "$BATS_TEST_TMPDIR" & parent=$!
+	STOPPED="$live $parent"
+	for i in $(seq 50); do
+		z=$(cat "$BATS_TEST_TMPDIR/zombie" 2>/dev/null || true)
+		[ -n "$z" ] && [ "$(sed 's/.*) //' "/proc/$z/stat" | cut -d' ' -f1)" = Z ] && break
+		sleep 0.1
+	done
+	in_flight o "$z" "pid=$z start=$(start_of "$z") ${model#* start=* }"
+	run -0 cvm reconcile -o json
+	[ "$(jq -r .state <<<"$output")" = running ]
+	in_flight o "$live" "$real"
+	# the same pid with another start time: a later process; taken over
+	in_flight o "$live" "$(sed 's/ start=[0-9]* / start=1 /' <<<"$real")"
+	run -0 cvm reconcile -o json
+	[ "$(jq -r .state <<<"$output")" = running ]
+	agree
+	# an owner from another boot is gone, whatever runs with its pid
+	in_flight o "$live" "$(sed 's/ boot=[^ ]* / boot=00000000-0000-0000-0000-000000000000 /' <<<"$real")"
+	run -0 cvm reconcile -o json
+	[ "$(jq -r .state <<<"$output")" = running ]
+	# one on another machine (another boot there too) cannot be judged
+	# here: left, and said
+	in_flight o "$live" "$(sed 's/ host=.*/ host=elsewhere/; s/ boot=[^ ]* / boot=00000000-0000-0000-0000-000000000000 /' <<<"$real")"
+	run -0 --separate-stderr cvm reconcile
+	[ -z "$output" ]
+	[ "$stderr" = "cvm: vm 'o': it is deploying by process $live on another machine ('elsewhere'), which cannot be judged from here; left alone (reconcile --force takes it over)" ]
+	[ "$(cvm show o -o json | jq -r .state)" = deploying ]
+	run -0 cvm reconcile --force o -o json
+	[ "$(jq -r .state <<<"$output")" = running ]
+	agree
+}
+
+@test "reconcile: a live owner in another pid namespace is left alone until its namespace ends" {
+	cvm create -q "$(vmdoc p)" >/dev/null
+	CLOUDOS_FAULT=vm.intent run -137 cvm create "$(vmdoc model)"
+	model=$(owner_of model)
+	sqlite3 "$CLOUDOS_CATALOG" "DELETE FROM vms WHERE name = 'model'"
+	unshare -p -f --mount-proc sleep 60 & ns=$!
+	inner=
+	for i in $(seq 50); do
+		inner=$(cat "/proc/$ns/task/$ns/children" 2>/dev/null | cut -d' ' -f1)
+		[ -n "$inner" ] && [ "$(readlink "/proc/$inner/ns/pid")" != "$(readlink /proc/self/ns/pid)" ] && break
+		sleep 0.1
+	done
+	[ -n "$inner" ]
+	STOPPED="$inner $ns"
+	nsino=$(stat -L -c %i "/proc/$inner/ns/pid")
+	owner="pid=1 start=$(start_of "$inner") ${model#* start=* }"
+	owner=$(sed "s/ pidns=[0-9]* / pidns=$nsino /" <<<"$owner")
+	in_flight p 1 "$owner"
+	run -0 --separate-stderr cvm reconcile
+	[ -z "$output" ]
+	[ -z "$stderr" ]
+	[ "$(cvm show p -o json | jq -r .state)" = deploying ]
+	# its first process (pid 1 there) ends the namespace
+	kill -9 "$inner"
+	wait "$ns" || true
+	for i in $(seq 50); do
+		[ -e "/proc/$inner" ] || break
+		sleep 0.1
+	done
+	run -0 cvm reconcile -o json
+	[ "$(jq -r .state <<<"$output")" = running ]
+	agree
+}
+
+@test "reconcile --force: an admin takes over an action whose process is alive" {
+	cacct user add alice --uid 5001 >/dev/null
+	# a create frozen once its domain is defined
+	CLOUDOS_FAULT=hv.define:stop cvm create -q "$(vmdoc z)" & pid=$!
+	STOPPED="$pid"
+	for i in $(seq 100); do
+		[ "$(sed 's/.*) //' "/proc/$pid/stat" | cut -d' ' -f1)" = T ] && break
+		sleep 0.1
+	done
+	[ "$(sed 's/.*) //' "/proc/$pid/stat" | cut -d' ' -f1)" = T ]
+	run -0 cvm reconcile
+	[ -z "$output" ]
+	[ "$(cvm show z -o json | jq -r .state)" = deploying ]
+	before=$(catalog_digest)
+	run -4 --separate-stderr cvm --as alice reconcile --force z
+	[ "$stderr" = "cvm: user 'alice' may not reconcile (admins only)" ]
+	run -3 --separate-stderr cvm reconcile --force z nope
+	[ "$stderr" = "cvm: no vm 'nope'" ]
+	run -2 --separate-stderr cvm reconcile --force
+	[ "$stderr" = "cvm: reconcile --force needs the VMs whose actions to take over" ]
+	run -2 --separate-stderr cvm reconcile z
+	[ "$stderr" = "cvm: reconcile takes no arguments" ]
+	[ "$(catalog_digest)" = "$before" ]
+	run -0 cvm reconcile --force z -o json
+	[ "$(jq -r .name <<<"$output")" = z ]
+	[ "$(jq -r .state <<<"$output")" = running ]
+	agree
+	run -0 cvm history z -o json
+	grep -q "took over its action in flight (deploying, process $pid)" <<<"$output"
+}
+
+@test "reconcile: a catalog from before owners migrates; its bare pids are judged as before" {
+	cvm create -q "$(vmdoc b)" >/dev/null
+	sqlite3 "$CLOUDOS_CATALOG" "ALTER TABLE vms DROP COLUMN intent_owner; ALTER TABLE image_hosts DROP COLUMN owner; PRAGMA user_version = 12"
+	sqlite3 "$CLOUDOS_CATALOG" "UPDATE vms SET state = 'deploying', target = 'running', intent_pid = $$"
+	run -0 cvm reconcile
+	[ -z "$output" ]
+	[ "$(sqlite3 "$CLOUDOS_CATALOG" 'PRAGMA user_version')" = 13 ]
+	[ "$(sqlite3 "$CLOUDOS_CATALOG" "SELECT state || ' ' || COALESCE(intent_owner, '-') FROM vms")" = "deploying -" ]
+	sleep 60 & dead=$!; kill "$dead"; wait "$dead" || true
+	sqlite3 "$CLOUDOS_CATALOG" "UPDATE vms SET intent_pid = $dead"
+	run -0 cvm reconcile -o json
+	[ "$(jq -r .state <<<"$output")" = running ]
+	agree
 }

@@ -290,25 +290,6 @@ img_repo_ensure(struct ctx *ctx, struct buf *dir, struct cerr *err)
 	return repo_check(dir->s, &csb, err);
 }
 
-static int
-check_text(const char *field, const char *s, struct cerr *err)
-{
-	size_t i, n;
-
-	if (s == NULL)
-		return 0;
-	n = strlen(s);
-	if (n > 4096 || !valid_utf8(s, n))
-		return cerr_set(err, CERR_USAGE, "%s: expected UTF-8 text of "
-		    "at most 4096 bytes", field);
-	for (i = 0; i < n; i++)
-		if (((unsigned char)s[i] < 0x20 && s[i] != '\n' &&
-		    s[i] != '\t') || s[i] == 0x7f)
-			return cerr_set(err, CERR_USAGE, "%s: holds a control "
-			    "character", field);
-	return 0;
-}
-
 /* A short field (os, arch): one line, no control characters. */
 static int
 check_word(const char *field, const char *s, struct cerr *err)
@@ -318,7 +299,7 @@ check_word(const char *field, const char *s, struct cerr *err)
 	if (strlen(s) > NAME_MAX_LEN || strchr(s, '\n'))
 		return cerr_set(err, CERR_USAGE, "%s: expected one line of at "
 		    "most %d bytes", field, NAME_MAX_LEN);
-	return check_text(field, s, err);
+	return valid_text(field, s, err);
 }
 
 static int

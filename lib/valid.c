@@ -150,7 +150,7 @@ valid_name(const char *kind, const char *name, struct cerr *err)
 }
 
 int
-valid_description(const char *s, struct cerr *err)
+valid_text(const char *field, const char *s, struct cerr *err)
 {
 	size_t i, n;
 
@@ -158,14 +158,20 @@ valid_description(const char *s, struct cerr *err)
 		return 0;
 	n = strlen(s);
 	if (n > DESC_MAX_LEN || !valid_utf8(s, n))
-		return cerr_set(err, CERR_USAGE, "description: expected UTF-8 "
-		    "text of at most %d bytes", DESC_MAX_LEN);
+		return cerr_set(err, CERR_USAGE, "%s: expected UTF-8 text of "
+		    "at most %d bytes", field, DESC_MAX_LEN);
 	for (i = 0; i < n; i++)
 		if (((unsigned char)s[i] < 0x20 && s[i] != '\n' &&
 		    s[i] != '\t') || s[i] == 0x7f)
-			return cerr_set(err, CERR_USAGE, "description: holds a "
-			    "control character");
+			return cerr_set(err, CERR_USAGE, "%s: holds a control "
+			    "character", field);
 	return 0;
+}
+
+int
+valid_description(const char *s, struct cerr *err)
+{
+	return valid_text("description", s, err);
 }
 
 int

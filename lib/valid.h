@@ -29,6 +29,9 @@ int valid_name(const char *kind, const char *name, struct cerr *err);
  * every kind that has one. */
 int valid_description(const char *s, struct cerr *err);
 
+/* The same for another free-text field, named in the message. */
+int valid_text(const char *field, const char *s, struct cerr *err);
+
 /* Is s valid UTF-8 of n bytes? */
 bool valid_utf8(const char *s, size_t n);
 

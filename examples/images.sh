@@ -16,6 +16,9 @@ say() { printf '\n\033[1m$ %s\033[0m\n' "$*" >&2; }
 
 qemu-img create -q -f qcow2 "$work/base.qcow2" 64M
 
+say "cimg config --reserve 5% --max-size 20GiB"
+cimg config --reserve 5% --max-size 20GiB -o yaml
+
 say "cimg import base.qcow2 --name base --os debian"
 cimg import "$work/base.qcow2" --name base --os debian -o table
 

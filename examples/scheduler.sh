@@ -15,6 +15,8 @@ chost add h2 "$("$lab" start "$work/h2")" --label zone=core --migration-address 
 
 # web VMs never share a host; the cache wants the edge
 csched group create web --anti-affinity -q >/dev/null
+# shared with the owner's group (groups are private until shared)
+csched group set web --visibility group -q
 cat > "$work/vms.yaml" <<'YAML'
 name: web
 cpu: 1

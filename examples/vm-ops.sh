@@ -42,5 +42,10 @@ sleep 1
 cvm reconcile -o json | jq -r '"reconcile: " + .name + " " + .state'
 cvm history db-1 -o json | jq -r 'select(.action == "ha") | "ha: " + .detail'
 
+# an admin takes over whatever action on db-1 is in flight, whoever runs
+# it, and prints the VMs it changed (here none is in flight: it prints
+# nothing and leaves db-1 as it is)
+cvm reconcile --force db-1
+
 cvm snapshot delete db-1 before-upgrade
 cvm list -o ids | xargs cvm delete -q

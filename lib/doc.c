@@ -205,6 +205,11 @@ doc_scalar_text(const struct doc *d, char tmp[64])
 	case DOC_REAL:
 		/* the shortest text that reads back as the same number:
 		 * 1.15, not 1.1499999999999999 */
+		if (d->u.r == 0 && signbit(d->u.r)) {
+			/* "-0" would read back as the whole number 0 */
+			snprintf(tmp, 64, "-0.0");
+			return tmp;
+		}
 		snprintf(tmp, 64, "%.15g", d->u.r);
 		if (strtod(tmp, NULL) != d->u.r)
 			snprintf(tmp, 64, "%.17g", d->u.r);

@@ -4,7 +4,9 @@
 # corpus: a crash, a leak, a timeout, a sanitizer report or a broken
 # promise of the interface (an abort in the target) fails the test and
 # keeps the input in the test's folder.  New inputs go to a scratch
-# folder, so the committed corpora stay small.
+# folder, so the committed corpora stay small.  The seed is fixed
+# (FUZZ_SEED, default 1) so that a run that fails fails again for whoever
+# runs it; FUZZ_SEED=0 lets libFuzzer pick one, for exploring (README).
 
 load helpers/common
 
@@ -24,7 +26,8 @@ fuzz() {
 	[ "$status" -eq 0 ] || fail "make $target: $output"
 	mkdir "$BATS_TEST_TMPDIR/new"
 	run --separate-stderr "$CLOUDOS_BUILDDIR/$target" \
-	    -max_total_time="${FUZZ_SECONDS:-20}" -timeout=10 \
+	    -max_total_time="${FUZZ_SECONDS:-20}" -seed="${FUZZ_SEED:-1}" \
+	    -timeout=10 \
 	    -rss_limit_mb=1024 -print_final_stats=1 \
 	    -artifact_prefix="$BATS_TEST_TMPDIR/" "$@" \
 	    "$BATS_TEST_TMPDIR/new" "$corpus"

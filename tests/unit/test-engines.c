@@ -4,6 +4,7 @@
  * by parsing the result with libxml2), seed (cloud-init files, checked by
  * reading them back with the yml reader).
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -458,6 +459,26 @@ test_json(void)
 		doclist_release(&dl);
 		buf_release(&b);
 		doc_free(d);
+	}
+	{
+		/* a negative zero is a real: "-0" would read back as the
+		 * whole number 0 (fuzz-docs) */
+		struct doclist dl = { 0 };
+		struct cerr err = { 0 };
+		const struct doc *v;
+
+		ok(yml_read("<y>", "z: -0.\n", 7, &dl, &err) == 0 && dl.n == 1,
+		    "doc: -0. reads");
+		doc_json(&b, dl.v[0]);
+		is_str(b.s, "{\"z\":-0.0}", "doc: a negative zero writes as "
+		    "-0.0");
+		doclist_release(&dl);
+		ok(yml_read("<j>", b.s, b.len, &dl, &err) == 0 && dl.n == 1 &&
+		    (v = doc_map_get(dl.v[0], "z")) != NULL &&
+		    v->type == DOC_REAL && v->u.r == 0 && signbit(v->u.r),
+		    "doc: -0.0 reads back as a negative zero");
+		doclist_release(&dl);
+		buf_release(&b);
 	}
 }
 

@@ -149,6 +149,22 @@ complete_line() {
 	[ -z "$reply" ]
 	complete_line csched rebalance --policy s
 	[ "$reply" = spread ]
+	complete_line csched group set web --vi
+	[ "$reply" = --visibility ]
+	complete_line csched group set web --visibility p
+	[ "$reply" = $'private\npublic' ]
+	complete_line csched group create web --visibility g
+	[ "$reply" = group ]
+}
+
+@test "completion: cimg config and import's limits" {
+	complete_line cimg con
+	[ "$reply" = config ]
+	complete_line cimg config --
+	grep -qx -- --reserve <<<"$reply"
+	grep -qx -- --max-size <<<"$reply"
+	complete_line cimg import --max
+	[ "$reply" = --max-size ]
 }
 
 @test "completion: cnet networks, modes and visibilities; cvm nic attach --network" {

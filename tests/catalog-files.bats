@@ -12,7 +12,9 @@ setup() {
 }
 
 teardown() {
-	# unmount what the test mounted, the read-only view first
+	# end a connection a test held, then unmount what the test
+	# mounted, the read-only view first
+	sql_release
 	if [ -n "$MNT" ]; then
 		umount "$MNT/ro" 2>/dev/null || true
 		umount "$MNT/rw" 2>/dev/null || true
@@ -46,12 +48,15 @@ refused_file() {
 	# nothing of the making is left beside it
 	[ "$(ls -A "$BATS_TEST_TMPDIR/new/sub")" = catalog.db ]
 	# the write-ahead log and shared memory take the file's mode
-	{ echo 'BEGIN; SELECT count(*) FROM users;'; sleep 3; echo 'COMMIT;'; } | sqlite3 "$CLOUDOS_CATALOG" >/dev/null &
-	holder=$!
+	sql_hold "$CLOUDOS_CATALOG" 'BEGIN; SELECT count(*) FROM users;'
+	for _ in $(seq 1 100); do
+		[ -e "$CLOUDOS_CATALOG-shm" ] && break
+		sleep 0.05
+	done
 	run -0 chost add t1 test:///default -o ids
 	[ "$(stat -c %a "$CLOUDOS_CATALOG-wal")" = 600 ]
 	[ "$(stat -c %a "$CLOUDOS_CATALOG-shm")" = 600 ]
-	wait "$holder"
+	sql_release 'COMMIT;'
 	[ "$(sqlite3 "$CLOUDOS_CATALOG" 'PRAGMA application_id')" = 1668050803 ]
 }
 
@@ -138,8 +143,7 @@ refused_file() {
 	mount --bind "$MNT/rw" "$MNT/ro"
 	mount -o remount,ro,bind "$MNT/ro"
 	# a writer holds the catalog open: its last host is in the log only
-	{ echo 'PRAGMA wal_autocheckpoint = 0;'; sleep 0.5; echo "INSERT INTO hosts (name, uri, hypervisor, domain_type, cpu, memory, owner, group_id, created, updated) SELECT 'inlog', uri, hypervisor, domain_type, cpu, memory, owner, group_id, created, updated FROM hosts;"; sleep 3; } | sqlite3 "$MNT/rw/catalog.db" &
-	holder=$!
+	sql_hold "$MNT/rw/catalog.db" "PRAGMA wal_autocheckpoint = 0; INSERT INTO hosts (name, uri, hypervisor, domain_type, cpu, memory, owner, group_id, created, updated) SELECT 'inlog', uri, hypervisor, domain_type, cpu, memory, owner, group_id, created, updated FROM hosts;"
 	for _ in $(seq 1 40); do
 		[ "$(sqlite3 "$MNT/rw/catalog.db" "SELECT count(*) FROM hosts")" = 2 ] && break
 		sleep 0.1
@@ -147,5 +151,5 @@ refused_file() {
 	[ -s "$MNT/rw/catalog.db-wal" ]
 	run -0 chost -c "$MNT/ro/catalog.db" list -o json
 	[ "$(jq -r .name <<<"$output" | sort | tr '\n' ' ')" = "inlog t1 " ]
-	wait "$holder"
+	sql_release
 }

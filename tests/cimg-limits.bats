@@ -16,7 +16,7 @@ setup() {
 	mkdir "$SRV"
 	head -c 3145728 /dev/urandom > "$SRV/disk.raw"
 	head -c 65536 /dev/urandom > "$BATS_TEST_TMPDIR/small.raw"
-	SRV_PID= holder=
+	SRV_PID=
 }
 
 teardown() {
@@ -24,10 +24,7 @@ teardown() {
 		kill "$SRV_PID" 2>/dev/null || true
 		wait "$SRV_PID" 2>/dev/null || true
 	fi
-	if [ -n "${holder:-}" ]; then
-		kill "$holder" 2>/dev/null || true
-		wait "$holder" 2>/dev/null || true
-	fi
+	sql_release
 	umount "$MNT" 2>/dev/null || true
 	rm -rf "$MNT"
 }
@@ -166,8 +163,7 @@ still_writable() {
 	run -0 cimg import "$BATS_TEST_TMPDIR/eight.raw" --name eight -q
 	# a reader keeps the catalog open, its write-ahead log empty (a full
 	# disk with no -shm at all cannot even be opened)
-	{ echo 'SELECT count(*) FROM images;'; sleep 4; } | sqlite3 "$CLOUDOS_CATALOG" >/dev/null &
-	holder=$!
+	sql_hold "$CLOUDOS_CATALOG" 'SELECT count(*) FROM images;'
 	for _ in $(seq 1 40); do
 		[ -e "$CLOUDOS_CATALOG-shm" ] && break
 		sleep 0.1
@@ -179,5 +175,5 @@ still_writable() {
 	[ "$stderr" = "cimg: deleted image 'eight'" ]
 	[ "$(images)" = 0 ]
 	[ -z "$(ls -A "$REPO")" ]
-	wait "$holder"
+	sql_release
 }

@@ -11,6 +11,11 @@
 #   lab_host_dir I   the folder of host I (for tests that stop one)
 #   fresh_catalog    (setup) a new catalog path for one test
 #   catalog_digest   a digest of the catalog's content, "absent" if none
+#   sql_hold DB SQL  keep an sqlite3 connection to DB open, having run SQL,
+#                    until sql_release [SQL] (which runs SQL first): the
+#                    holder lasts exactly as long as the test needs it,
+#                    never for a guessed time; wait for its effect (a file,
+#                    a row) before relying on it
 
 bats_require_minimum_version 1.5.0
 
@@ -70,4 +75,23 @@ catalog_digest() {
 	else
 		echo absent
 	fi
+}
+
+sql_hold() {
+	local db=$1 sql=$2 fifo
+	fifo=$(mktemp -u "$BATS_TEST_TMPDIR/sqlhold.XXXXXX")
+	mkfifo "$fifo"
+	sqlite3 "$db" <"$fifo" >/dev/null &
+	SQL_HOLD_PID=$!
+	exec {SQL_HOLD_FD}>"$fifo"
+	rm -f "$fifo"
+	printf '%s\n' "$sql" >&"$SQL_HOLD_FD"
+}
+
+sql_release() {
+	[ -n "${SQL_HOLD_PID:-}" ] || return 0
+	[ -z "${1:-}" ] || printf '%s\n' "$1" >&"$SQL_HOLD_FD"
+	exec {SQL_HOLD_FD}>&-
+	wait "$SQL_HOLD_PID"
+	unset SQL_HOLD_PID SQL_HOLD_FD
 }

@@ -21,6 +21,7 @@
 #include "vol.h"
 #include "xalloc.h"
 #include "labels.h"
+#include "mono.h"
 #include "rows.h"
 #include "compat.h"
 
@@ -1152,7 +1153,6 @@ host_monitor(struct ctx *ctx, const char *const *refs, size_t n,
 {
 	struct poll_job **jobs = NULL;
 	struct poll_pool *pool = NULL;
-	pthread_condattr_t ca;
 	pthread_attr_t ta;
 	struct timespec deadline;
 	size_t njobs = 0, i, failed = 0;
@@ -1163,20 +1163,11 @@ host_monitor(struct ctx *ctx, const char *const *refs, size_t n,
 		goto out;
 	pool = xcalloc(1, sizeof(*pool));
 	pthread_mutex_init(&pool->mu, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&pool->cv, &ca);
-	pthread_condattr_destroy(&ca);
+	mono_cond_init(&pool->cv);
 	pool->refs = 1;
 	pthread_attr_init(&ta);
 	pthread_attr_setdetachstate(&ta, PTHREAD_CREATE_DETACHED);
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += timeout_ms / 1000;
-	deadline.tv_nsec += (timeout_ms % 1000) * 1000000L;
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
+	deadline = mono_after_ms(timeout_ms);
 	pthread_mutex_lock(&pool->mu);
 	for (i = 0; i < njobs; i++) {
 		pthread_t t;

@@ -22,6 +22,7 @@
 #include "buf.h"
 #include "fault.h"
 #include "hv.h"
+#include "mono.h"
 #include "xalloc.h"
 #include "compat.h"
 
@@ -92,14 +93,9 @@ hv_thread(void *(*run)(void *), void *arg)
 static void
 hv_init(void)
 {
-	pthread_condattr_t ca;
-
 	virInitialize();
 	virSetErrorFunc(NULL, quiet);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&hv_cv, &ca);
-	pthread_condattr_destroy(&ca);
+	mono_cond_init(&hv_cv);
 	/* the event loop must exist before the first connection opens */
 	if (virEventRegisterDefaultImpl() < 0) {
 		virResetLastError();
@@ -260,13 +256,7 @@ hv_connect_all(const char *const *uris, size_t n, struct hv **out,
 		return terr.code;
 	}
 	ms = (long)(secs * 1000);
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += ms / 1000;
-	deadline.tv_nsec += (ms % 1000) * 1000000L;
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
+	deadline = mono_after_ms(ms);
 	for (i = 0; i < n; i++) {
 		os[i] = xcalloc(1, sizeof(*os[i]));
 		os[i]->uri = xstrdup(uris[i]);
@@ -1173,15 +1163,11 @@ hv_console(const char *uri, const char *uuid, int in, int out, int esc,
 	virDomainPtr dom = NULL;
 	virStreamPtr st = NULL;
 	struct hv *hv = NULL;
-	pthread_condattr_t ca;
 	struct timespec until;
 	int watched = 0;
 
 	pthread_mutex_init(&c->mu, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&c->cv, &ca);
-	pthread_condattr_destroy(&ca);
+	mono_cond_init(&c->cv);
 	c->in = in;
 	c->out = out;
 	c->esc = esc;
@@ -1231,8 +1217,7 @@ hv_console(const char *uri, const char *uuid, int in, int out, int esc,
 		pthread_cond_wait(&c->cv, &c->mu);
 	/* what was typed before Ctrl-] still reaches the guest: a second
 	 * at most */
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec++;
+	until = mono_after_ms(1000);
 	while (c->rc == 0 && c->n > 0 && pthread_cond_timedwait(&c->cv,
 	    &c->mu, &until) != ETIMEDOUT)
 		;

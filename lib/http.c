@@ -150,8 +150,8 @@ on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
 }
 
 static int
-http_error(CURLcode rc, long status, const struct http_get *g,
-    const char *detail, struct cerr *err)
+http_error_at(CURLcode rc, long status, const char *url, const char *detail,
+    struct cerr *err)
 {
 	const char *why = detail[0] ? detail : curl_easy_strerror(rc);
 
@@ -159,27 +159,41 @@ http_error(CURLcode rc, long status, const struct http_get *g,
 		return cerr_set(err, status == 404 || status == 410 ?
 		    CERR_NOTFOUND : status == 401 || status == 403 ?
 		    CERR_PERM : CERR_FAIL, "cannot fetch '%s': HTTP status "
-		    "%ld", g->url, status);
+		    "%ld", url, status);
 	/* followed redirects: only http and https are spoken, and no
 	 * more than 10 are taken */
 	if (rc == CURLE_UNSUPPORTED_PROTOCOL)
 		return cerr_set(err, CERR_USAGE, "cannot fetch '%s': it "
 		    "leads to a protocol other than http and https (%s)",
-		    g->url, why);
+		    url, why);
 	if (rc == CURLE_TOO_MANY_REDIRECTS)
 		return cerr_set(err, CERR_UNREACHABLE, "cannot fetch '%s': "
-		    "too many redirects (%s)", g->url, why);
+		    "too many redirects (%s)", url, why);
 	if (rc == CURLE_OPERATION_TIMEDOUT)
 		return cerr_set(err, CERR_UNREACHABLE, "cannot fetch '%s': "
-		    "the transfer stalled (%s)", g->url, why);
+		    "the transfer stalled (%s)", url, why);
 	if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
 	    rc == CURLE_COULDNT_RESOLVE_PROXY || rc == CURLE_RECV_ERROR ||
 	    rc == CURLE_SEND_ERROR || rc == CURLE_GOT_NOTHING ||
 	    rc == CURLE_PARTIAL_FILE || rc == CURLE_SSL_CONNECT_ERROR ||
 	    rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE)
 		return cerr_set(err, CERR_UNREACHABLE, "cannot fetch '%s': "
-		    "%s", g->url, why);
-	return cerr_set(err, CERR_FAIL, "cannot fetch '%s': %s", g->url, why);
+		    "%s", url, why);
+	return cerr_set(err, CERR_FAIL, "cannot fetch '%s': %s", url, why);
+}
+
+/* The error of a transfer, naming its URL without credentials (as it is
+ * stored and shown: http_url_public). */
+static int
+http_error(CURLcode rc, long status, const struct http_get *g,
+    const char *detail, struct cerr *err)
+{
+	struct buf pub = BUF_INIT;
+
+	http_url_public(g->url, &pub);
+	http_error_at(rc, status, pub.s, detail, err);
+	buf_release(&pub);
+	return err->code;
 }
 
 int

@@ -1115,6 +1115,25 @@ labels_json(const struct doc *labels, struct buf *json, struct cerr *err)
 
 /* A download into the sink: starting over when the server ignores the
  * range. */
+/* Where the download of url goes until it is whole: named by a digest of
+ * the URL as stored and shown (credentials stripped, http_url_public), so
+ * that cimg delete finds it from the image's source.  0, or a code. */
+static int
+part_path(const char *dir, const char *url, struct buf *out,
+    struct cerr *err)
+{
+	struct digest *uh = NULL;
+	char hex[65];
+
+	if (digest_new(&uh, err))
+		return err->code;
+	digest_update(uh, url, strlen(url));
+	digest_hex(uh, hex);
+	digest_free(uh);
+	buf_printf(out, "%s/%s.part", dir, hex);
+	return 0;
+}
+
 struct fetch {
 	struct sink *s;
 	const char *dst;
@@ -1278,27 +1297,22 @@ not_mine(const char *url, const char *part, struct cerr *err)
  * next try.
  */
 static int
-fetch_url(struct ctx *ctx, const char *url, const char *dir, struct sink *s,
-    long stall, unsigned long long reserve, unsigned long long max,
-    img_progress_fn progress, struct buf *part, struct cerr *err)
+fetch_url(struct ctx *ctx, const char *url, const char *shown, const char *dir,
+    struct sink *s, long stall, unsigned long long reserve,
+    unsigned long long max, img_progress_fn progress, struct buf *part,
+    struct cerr *err)
 {
-	struct digest *uh = NULL;
 	struct fetch f = { .s = s, .ctx = ctx, .progress = progress,
-	    .dir = dir, .url = url, .reserve = reserve, .max = max };
+	    .dir = dir, .url = shown, .reserve = reserve, .max = max };
 	struct http_get g = { 0 };
 	unsigned char *b = NULL;
 	struct stat sb;
-	char hex[65];
 	ssize_t r;
 
-	if (digest_new(&uh, err))
+	if (part_path(dir, shown, part, err))
 		return err->code;
-	digest_update(uh, url, strlen(url));
-	digest_hex(uh, hex);
-	digest_free(uh);
-	buf_printf(part, "%s/%s.part", dir, hex);
 	if (lstat(part->s, &sb) == 0 && sb.st_uid != geteuid())
-		return not_mine(url, part->s, err);
+		return not_mine(shown, part->s, err);
 	s->fd = open(part->s, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
 	    0600);
 	if (s->fd < 0)
@@ -1309,12 +1323,12 @@ fetch_url(struct ctx *ctx, const char *url, const char *dir, struct sink *s,
 		close(s->fd);
 		s->fd = -1;
 		return cerr_set(err, CERR_CONFLICT, "cannot import '%s': "
-		    "another import of it is running", url);
+		    "another import of it is running", shown);
 	}
 	if (fstat(s->fd, &sb) == 0 && sb.st_uid != geteuid()) {
 		close(s->fd);
 		s->fd = -1;
-		return not_mine(url, part->s, err);
+		return not_mine(shown, part->s, err);
 	}
 	/* what a broken transfer left: hashed again, then continued */
 	if ((b = malloc(COPY_BUF)) == NULL)
@@ -2070,6 +2084,7 @@ img_import(struct ctx *ctx, const char *source, const struct img_spec *spec,
 	    *abs = NULL;
 	unsigned char head[512];
 	bool url = http_is_url(source), tar = false;
+	const char *shown = source;	/* in messages: no credentials */
 	int in = -1, lockfd = -1, rc;
 
 	buf_init(&dir);
@@ -2098,6 +2113,7 @@ img_import(struct ctx *ctx, const char *source, const struct img_spec *spec,
 	if (url) {
 		/* what is kept and shown: no credentials */
 		http_url_public(source, &pub);
+		shown = pub.s;
 		abs = strdup(pub.s);
 	} else if ((abs = realpath(source, NULL)) == NULL) {
 		abs = strdup(source);
@@ -2114,7 +2130,7 @@ img_import(struct ctx *ctx, const char *source, const struct img_spec *spec,
 		lim.max_mib = spec->max_size;
 	max = (unsigned long long)lim.max_mib * MIB;
 	job.reserve = limits_reserve(&lim, dir.s);
-	buf_printf(&what, "import '%s'", source);
+	buf_printf(&what, "import '%s'", shown);
 	if (!url && max > 0 && total > max) {
 		cerr_set(err, CERR_CAPACITY, "cannot import '%s': it is larger "
 		    "than the maximum size of %lld MiB (--max-size)", source,
@@ -2155,9 +2171,9 @@ img_import(struct ctx *ctx, const char *source, const struct img_spec *spec,
 
 	buf_printf(&path, "%s/%lld", dir.s, id);
 	if (url) {
-		if (fetch_url(ctx, source, dir.s, &s, spec->stall_timeout > 0 ?
-		    spec->stall_timeout : 60, job.reserve, max, progress,
-		    &part, err)) {
+		if (fetch_url(ctx, source, shown, dir.s, &s,
+		    spec->stall_timeout > 0 ? spec->stall_timeout : 60,
+		    job.reserve, max, progress, &part, err)) {
 			/* the bytes received stay for a resume; an empty
 			 * partial file is no use to anyone, nor one that
 			 * is too large or ran out of room: it goes before
@@ -2199,13 +2215,13 @@ img_import(struct ctx *ctx, const char *source, const struct img_spec *spec,
 		digest_hex(s.dg, hex);
 	if (s.dg && strcasecmp(spec->sha256, hex) != 0) {
 		cerr_set(err, CERR_USAGE, "cannot import '%s': sha256 is %s, "
-		    "not %s as given", source, hex, spec->sha256);
+		    "not %s as given", shown, hex, spec->sha256);
 		goto undo_file;
 	}
 	if (url && arc_is_tar(s.probe, s.nprobe)) {
 		/* an OVA served over HTTP: imported from the download */
-		rc = ova_prepare(part.s, source, dir.s, &job, err) ||
-		    ova_run(ctx, &job, part.s, source, abs, spec, json.s, id,
+		rc = ova_prepare(part.s, shown, dir.s, &job, err) ||
+		    ova_run(ctx, &job, part.s, shown, abs, spec, json.s, id,
 		    dir.s, progress, err);
 		unlink(part.s);
 		if (rc)
@@ -2213,13 +2229,13 @@ img_import(struct ctx *ctx, const char *source, const struct img_spec *spec,
 		goto done;
 	}
 	if (inspect(&s, &format, &vmib, err)) {
-		cerr_wrap(err, "cannot import '%s'", source);
+		cerr_wrap(err, "cannot import '%s'", shown);
 		goto undo_file;
 	}
 	/* an image VMs boot must not make qemu open files of the host */
 	if ((strcmp(format, "qcow2") == 0 || strcmp(format, "vmdk") == 0) &&
 	    imgfmt_standalone(s.probe, s.nprobe, err)) {
-		cerr_wrap(err, "cannot import '%s'", source);
+		cerr_wrap(err, "cannot import '%s'", shown);
 		goto undo_file;
 	}
 	if (url && rename(part.s, path.s) != 0) {
@@ -2237,7 +2253,7 @@ img_import(struct ctx *ctx, const char *source, const struct img_spec *spec,
 	    "siisssi", format, (long long)s.bytes, vmib, checksum,
 	    s.dg ? hex : NULL, now, id) ||
 	    (catalog_changes(ctx->cat) != 1 && cerr_set(err, CERR_CONFLICT,
-	    "cannot import '%s': image '%s' was deleted meanwhile", source,
+	    "cannot import '%s': image '%s' was deleted meanwhile", shown,
 	    spec->name)) || acct_audit(ctx, "create", "Image", id, spec->name,
 	    abs, err) || catalog_commit(ctx->cat, err)) {
 		catalog_rollback(ctx->cat);
@@ -2773,25 +2789,21 @@ fail:
 	return err->code;
 }
 
-/* The partial download of url a dead import left (url as its source
- * keeps it: one with credentials has another name), unless an import of
- * it runs (holds its lock). */
+/* The partial download of url (the image's source, as stored) a dead
+ * import left, unless an import of it runs (holds its lock). */
 static void
 drop_part(struct ctx *ctx, const char *url)
 {
-	struct digest *uh = NULL;
 	struct cerr e2 = { 0 };
-	struct buf part = BUF_INIT;
-	char hex[65];
+	struct buf dir = BUF_INIT, part = BUF_INIT;
 	int fd;
 
-	if (digest_new(&uh, &e2))
+	img_repo(ctx, &dir);
+	if (part_path(dir.s, url, &part, &e2)) {
+		buf_release(&dir);
 		return;
-	digest_update(uh, url, strlen(url));
-	digest_hex(uh, hex);
-	digest_free(uh);
-	img_repo(ctx, &part);
-	buf_printf(&part, "/%s.part", hex);
+	}
+	buf_release(&dir);
 	fd = open(part.s, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
 	if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0)
 		unlink(part.s);

@@ -143,6 +143,23 @@ still_writable() {
 	done
 }
 
+@test "cimg import URL names no credentials when it fails" {
+	server
+	auth="admin:hunter2@"
+	q="token=t0k3n&sig=azur3"
+	run -3 --separate-stderr cimg import "http://${auth}127.0.0.1:$PORT/missing.raw?$q" --name m
+	assert_output ""
+	[ "$stderr" = "cimg: cannot fetch 'http://127.0.0.1:$PORT/missing.raw': HTTP status 404" ] || { echo "$stderr"; false; }
+	run -6 --separate-stderr cimg import "http://${auth}127.0.0.1:$PORT/disk.raw?$q" --name m --max-size 1MiB
+	assert_output ""
+	[ -n "$stderr" ]
+	for secret in hunter2 admin: t0k3n azur3; do
+		[ "$(grep -c -- "$secret" <<<"$stderr")" = 0 ] || { echo "$stderr"; false; }
+	done
+	[ "$(images)" = 0 ]
+	[ -z "$(ls -A "$REPO")" ]
+}
+
 @test "cimg import URL refuses a redirect to another protocol with exit 2 and a redirect loop with exit 7" {
 	server
 	for to in file:///etc/passwd gopher://127.0.0.1:70/1 ftp://127.0.0.1/x; do

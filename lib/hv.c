@@ -810,33 +810,6 @@ out:
 static enum hv_state state_of(int st, int reason);
 
 int
-hv_state(struct hv *hv, const char *uuid, enum hv_state *state,
-    struct cerr *err)
-{
-	virDomainPtr dom = virDomainLookupByUUIDString(hv->conn, uuid);
-	virErrorPtr e;
-	int st, reason, rc = 0;
-
-	if (dom == NULL) {
-		e = virGetLastError();
-		if (e && e->code == VIR_ERR_NO_DOMAIN) {
-			virResetLastError();
-			*state = HV_ABSENT;
-			return 0;
-		}
-		return hv_fail(hv, err, "cannot look up domain %s", uuid);
-	}
-	if (virDomainGetState(dom, &st, &reason, 0) < 0) {
-		rc = hv_fail(hv, err, "cannot read state of domain %s", uuid);
-		goto out;
-	}
-	*state = state_of(st, reason);
-out:
-	virDomainFree(dom);
-	return rc;
-}
-
-int
 hv_dom_state(struct hv *hv, const char *uuid, struct hv_dom *d,
     struct cerr *err)
 {
@@ -914,6 +887,18 @@ hv_domains(struct hv *hv, void (*each)(void *arg, const char *uuid,
 		virDomainFree(doms[i]);
 	}
 	free(doms);
+	return 0;
+}
+
+int
+hv_state(struct hv *hv, const char *uuid, enum hv_state *state,
+    struct cerr *err)
+{
+	struct hv_dom d;
+
+	if (hv_dom_state(hv, uuid, &d, err))
+		return err->code;
+	*state = d.state;
 	return 0;
 }
 

@@ -4,6 +4,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,19 +118,24 @@ ident_self(struct owner_id *me)
 const char *
 owner_self(void)
 {
+	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 	static char text[OWNER_LEN];
 	static long long for_pid;
 	struct owner_id me;
 
-	if (for_pid == (long long)getpid())
-		return text;
-	for_pid = (long long)getpid();
-	if (ident_self(&me))
-		text[0] = '\0';
-	else
-		snprintf(text, sizeof(text), "pid=%lld start=%llu boot=%s "
-		    "pidns=%llu host=%s", me.pid, me.start, me.boot, me.pidns,
-		    me.host);
+	/* worked out once per process (a fork's child works out its own);
+	 * dispatch threads may ask first, so under a lock */
+	pthread_mutex_lock(&mu);
+	if (for_pid != (long long)getpid()) {
+		if (ident_self(&me))
+			text[0] = '\0';
+		else
+			snprintf(text, sizeof(text), "pid=%lld start=%llu "
+			    "boot=%s pidns=%llu host=%s", me.pid, me.start,
+			    me.boot, me.pidns, me.host);
+		for_pid = (long long)getpid();
+	}
+	pthread_mutex_unlock(&mu);
 	return text;
 }
 

@@ -45,14 +45,29 @@ static int reader_fail(struct reader *r, int line, const char *fmt, ...)
 static int
 reader_fail(struct reader *r, int line, const char *fmt, ...)
 {
-	char msg[512];
+	char msg[512], out[4 * sizeof(msg)];
+	const unsigned char *p;
+	size_t n = 0;
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* a key or value echoed here may hold control characters: the
+	 * message stays one line (\n, \t, \r, \xHH, as cli prints them) */
+	for (p = (const unsigned char *)msg; *p; p++) {
+		if (*p == '\n' || *p == '\t' || *p == '\r')
+			n += (size_t)snprintf(out + n, sizeof(out) - n, "\\%c",
+			    *p == '\n' ? 'n' : *p == '\t' ? 't' : 'r');
+		else if (*p < 0x20 || *p == 0x7f)
+			n += (size_t)snprintf(out + n, sizeof(out) - n,
+			    "\\x%02x", *p);
+		else
+			out[n++] = (char)*p;
+	}
+	out[n] = '\0';
 	return cerr_set(r->err, CERR_USAGE, "%s: line %d: %s", r->source,
-	    r->line0 + line + 1, msg);
+	    r->line0 + line + 1, out);
 }
 
 /* The byte offset of character ci of the chunk.  Marks arrive in order,

@@ -171,6 +171,8 @@ int hv_console(const char *uri, const char *uuid, int in, int out, int esc,
  */
 #define HV_POOL "cloudos"
 #define HV_POOL_PATH "/var/lib/libvirt/images/cloudos"
+/* A datastore NAME is the dir pool VOL_DS_POOL_PREFIX NAME on each host. */
+#define VOL_DS_POOL_PREFIX "cloudos-ds-"
 
 /* Make sure the pool exists, is active and starts with the host: define,
  * build, start and mark it autostart as far as it is missing. */

@@ -24,8 +24,6 @@
 #include "doc.h"
 #include "host.h"
 
-#define VOL_DS_POOL_PREFIX "cloudos-ds-"
-
 /* Register datastore name on hosts (all enabled hosts when n == 0),
  * defining, building, starting and autostarting its pool on each; path
  * NULL takes the default.  Admins only. */

@@ -1669,7 +1669,7 @@ hv_vol_upload_fd(struct hv *hv, const char *name, int fd,
 	struct buf xml = BUF_INIT;
 	unsigned long long off = 0;
 	char *data = NULL, *p;
-	int missing, rc = 0, sent;
+	int missing = 0, rc = 0, sent;
 	ssize_t got, done;
 
 	if (hv_pool_ensure(hv, err) ||
@@ -1882,7 +1882,7 @@ hv_vol_create(struct hv *hv, const char *name, long long size, char **path,
 	virStoragePoolPtr pool = NULL;
 	virStorageVolPtr vol = NULL;
 	struct buf xml = BUF_INIT;
-	int missing, rc = 0;
+	int missing = 0, rc = 0;
 
 	if (hv_pool_ensure(hv, err) ||
 	    (pool = pool_lookup(hv, &missing, err)) == NULL) {

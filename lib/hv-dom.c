@@ -1,3 +1,8 @@
+/*
+ * hv-dom.c - adapter: domains over libvirt: deploy, the life cycle,
+ * migration, state, console, devices and snapshots (virsh's domain
+ * commands).
+ */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -311,7 +316,7 @@ hv_remove(struct hv *hv, const char *uuid, struct cerr *err)
 	/* a domain that goes meanwhile (a transient one libvirt ends, such
 	 * as the copy an unfinished incoming migration left) is gone */
 	if (virDomainIsActive(dom) == 1 && virDomainDestroy(dom) < 0) {
-		if (!last_error_is(VIR_ERR_NO_DOMAIN))
+		if (!hv_last_error_is(VIR_ERR_NO_DOMAIN))
 			rc = hv_fail(hv, err, "cannot power off domain %s",
 			    uuid);
 		virResetLastError();
@@ -325,7 +330,7 @@ hv_remove(struct hv *hv, const char *uuid, struct cerr *err)
 		/* drivers without those flags (the test driver) */
 		virResetLastError();
 		if (virDomainUndefine(dom) < 0 &&
-		    !last_error_is(VIR_ERR_NO_DOMAIN))
+		    !hv_last_error_is(VIR_ERR_NO_DOMAIN))
 			rc = hv_fail(hv, err, "cannot undefine domain %s",
 			    uuid);
 		virResetLastError();
@@ -931,7 +936,7 @@ snap_lookup(struct hv *hv, virDomainPtr dom, const char *uuid,
 	virDomainSnapshotPtr snap = virDomainSnapshotLookupByName(dom, name, 0);
 
 	if (snap == NULL) {
-		if (last_error_is(VIR_ERR_NO_DOMAIN_SNAPSHOT))
+		if (hv_last_error_is(VIR_ERR_NO_DOMAIN_SNAPSHOT))
 			cerr_set(err, CERR_NOTFOUND, "no snapshot '%s'", name);
 		else
 			hv_fail(hv, err, "cannot look up snapshot '%s' of "

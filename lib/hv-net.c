@@ -1,3 +1,7 @@
+/*
+ * hv-net.c - adapter: virtual networks and network filters over libvirt
+ * (virsh's net and nwfilter commands).
+ */
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,7 +41,7 @@ hv_nwfilter_define(struct hv *hv, const char *name, const char *xml,
 		buf_add(&doc, xml, (size_t)(gt - xml) + 1);
 		buf_printf(&doc, "<uuid>%s</uuid>", uuid);
 		buf_puts(&doc, gt + 1);
-	} else if (last_error_is(VIR_ERR_NO_NWFILTER)) {
+	} else if (hv_last_error_is(VIR_ERR_NO_NWFILTER)) {
 		buf_puts(&doc, xml);
 	} else {
 		return hv_fail(hv, err, "cannot look up network filter '%s'",
@@ -60,8 +64,8 @@ hv_nwfilter_undefine(struct hv *hv, const char *name, struct cerr *err)
 
 	if (f == NULL) {
 		/* none of that name, or a driver that keeps none */
-		if (last_error_is(VIR_ERR_NO_NWFILTER) ||
-		    last_error_is(VIR_ERR_NO_SUPPORT)) {
+		if (hv_last_error_is(VIR_ERR_NO_NWFILTER) ||
+		    hv_last_error_is(VIR_ERR_NO_SUPPORT)) {
 			virResetLastError();
 			return 0;
 		}
@@ -98,7 +102,7 @@ hv_nwfilter_xml(struct hv *hv, const char *name, char **xml,
 {
 	virNWFilterPtr f = virNWFilterLookupByName(hv->conn, name);
 
-	if (f == NULL && last_error_is(VIR_ERR_NO_SUPPORT)) {
+	if (f == NULL && hv_last_error_is(VIR_ERR_NO_SUPPORT)) {
 		/* a driver without filters (libvirt's test driver) has none */
 		virResetLastError();
 		return cerr_set(err, CERR_NOTFOUND, "host '%s' keeps no network "
@@ -124,7 +128,7 @@ hv_net_ensure(struct hv *hv, const char *name, const char *xml,
 	int active, autostart = 0, rc = 0;
 
 	if (net == NULL) {
-		if (!last_error_is(VIR_ERR_NO_NETWORK))
+		if (!hv_last_error_is(VIR_ERR_NO_NETWORK))
 			return hv_fail(hv, err, "cannot look up network '%s' "
 			    "on '%s'", name, hv->uri);
 		virResetLastError();
@@ -171,7 +175,7 @@ hv_net_remove(struct hv *hv, const char *name, struct cerr *err)
 	int rc = 0;
 
 	if (net == NULL) {
-		if (last_error_is(VIR_ERR_NO_NETWORK)) {
+		if (hv_last_error_is(VIR_ERR_NO_NETWORK)) {
 			virResetLastError();
 			return 0;
 		}
@@ -185,7 +189,8 @@ hv_net_remove(struct hv *hv, const char *name, struct cerr *err)
 		goto out;
 	}
 	virResetLastError();
-	if (virNetworkUndefine(net) < 0 && !last_error_is(VIR_ERR_NO_NETWORK))
+	if (virNetworkUndefine(net) < 0 &&
+	    !hv_last_error_is(VIR_ERR_NO_NETWORK))
 		rc = hv_fail(hv, err, "cannot undefine network '%s' on '%s'",
 		    name, hv->uri);
 	virResetLastError();

@@ -1,3 +1,8 @@
+/*
+ * hv-pool.c - adapter: storage pools and their volumes over libvirt:
+ * datastores, the pool of domain files, uploads and copies between
+ * hosts (virsh's pool and vol commands).
+ */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -16,9 +21,7 @@
 #include "xalloc.h"
 #include "compat.h"
 
-/* Storage: the pool of domain files. */
-
-static int vol_remove(struct hv *hv, virStoragePoolPtr pool,
+static int remove_vol(struct hv *hv, virStoragePoolPtr pool,
     const char *name, struct cerr *err);
 
 /* Define, build, start and autostart the dir pool name at path, as far
@@ -33,7 +36,7 @@ pool_ensure(struct hv *hv, const char *name, const char *path,
 	int active, autostart = 0, rc = 0;
 
 	if (pool == NULL) {
-		if (!last_error_is(VIR_ERR_NO_STORAGE_POOL))
+		if (!hv_last_error_is(VIR_ERR_NO_STORAGE_POOL))
 			return hv_fail(hv, err, "cannot look up storage pool "
 			    "'%s' on '%s'", name, hv->uri);
 		buf_puts(&xml, "<pool type='dir'>\n  <name>");
@@ -113,7 +116,7 @@ hv_pool_undefine(struct hv *hv, const char *name, struct cerr *err)
 	int rc = 0;
 
 	if (pool == NULL) {
-		if (last_error_is(VIR_ERR_NO_STORAGE_POOL)) {
+		if (hv_last_error_is(VIR_ERR_NO_STORAGE_POOL)) {
 			virResetLastError();
 			return 0;
 		}
@@ -133,7 +136,7 @@ hv_pool_undefine(struct hv *hv, const char *name, struct cerr *err)
 	}
 	virResetLastError();
 	if (virStoragePoolUndefine(pool) < 0 &&
-	    !last_error_is(VIR_ERR_NO_STORAGE_POOL))
+	    !hv_last_error_is(VIR_ERR_NO_STORAGE_POOL))
 		rc = hv_fail(hv, err, "cannot undefine storage pool '%s' on "
 		    "'%s'", name, hv->uri);
 	virResetLastError();
@@ -251,14 +254,14 @@ hv_pvol_delete(struct hv *hv, const char *pname, const char *name,
 	int rc;
 
 	if (pool == NULL) {
-		if (last_error_is(VIR_ERR_NO_STORAGE_POOL)) {
+		if (hv_last_error_is(VIR_ERR_NO_STORAGE_POOL)) {
 			virResetLastError();
 			return 0;
 		}
 		return hv_fail(hv, err, "cannot look up storage pool '%s' on "
 		    "'%s'", pname, hv->uri);
 	}
-	rc = vol_remove(hv, pool, name, err);
+	rc = remove_vol(hv, pool, name, err);
 	virStoragePoolFree(pool);
 	return rc;
 }
@@ -327,7 +330,7 @@ pool_named(struct hv *hv, const char *pname, int *missing, struct cerr *err)
 
 	*missing = 0;
 	if (pool == NULL) {
-		if (last_error_is(VIR_ERR_NO_STORAGE_POOL))
+		if (hv_last_error_is(VIR_ERR_NO_STORAGE_POOL))
 			*missing = 1;
 		else
 			hv_fail(hv, err, "cannot look up storage pool '%s' on "
@@ -344,20 +347,20 @@ pool_lookup(struct hv *hv, int *missing, struct cerr *err)
 }
 
 static int
-vol_remove(struct hv *hv, virStoragePoolPtr pool, const char *name,
+remove_vol(struct hv *hv, virStoragePoolPtr pool, const char *name,
     struct cerr *err)
 {
 	virStorageVolPtr vol = virStorageVolLookupByName(pool, name);
 	int rc = 0;
 
 	if (vol == NULL) {
-		if (last_error_is(VIR_ERR_NO_STORAGE_VOL))
+		if (hv_last_error_is(VIR_ERR_NO_STORAGE_VOL))
 			return 0;
 		return hv_fail(hv, err, "cannot look up volume '%s' on '%s'",
 		    name, hv->uri);
 	}
 	if (virStorageVolDelete(vol, 0) < 0 &&
-	    !last_error_is(VIR_ERR_NO_STORAGE_VOL))
+	    !hv_last_error_is(VIR_ERR_NO_STORAGE_VOL))
 		rc = hv_fail(hv, err, "cannot delete volume '%s' on '%s'",
 		    name, hv->uri);
 	virStorageVolFree(vol);
@@ -454,7 +457,7 @@ hv_vol_upload_fd(struct hv *hv, const char *name, int fd,
 			    "vanished from '%s'", HV_POOL, hv->uri);
 		return err->code;
 	}
-	if (vol_remove(hv, pool, name, err))
+	if (remove_vol(hv, pool, name, err))
 		goto out;
 	buf_puts(&xml, "<volume>\n  <name>");
 	buf_xml(&xml, name);
@@ -586,7 +589,7 @@ hv_vol_delete(struct hv *hv, const char *name, struct cerr *err)
 
 	if ((pool = pool_lookup(hv, &missing, err)) == NULL)
 		return missing ? 0 : err->code;
-	rc = vol_remove(hv, pool, name, err);
+	rc = remove_vol(hv, pool, name, err);
 	virStoragePoolFree(pool);
 	return rc;
 }
@@ -667,7 +670,7 @@ hv_vol_create(struct hv *hv, const char *name, long long size, char **path,
 		return err->code;
 	}
 	if ((vol = virStorageVolLookupByName(pool, name)) == NULL) {
-		if (!last_error_is(VIR_ERR_NO_STORAGE_VOL)) {
+		if (!hv_last_error_is(VIR_ERR_NO_STORAGE_VOL)) {
 			rc = hv_fail(hv, err, "cannot look up volume '%s' on "
 			    "'%s'", name, hv->uri);
 			goto out;
@@ -727,7 +730,7 @@ hv_pvol_copy(struct hv *src, struct hv *dst, const char *pname,
 		goto done;
 	}
 	/* the same volume (name, capacity, format) on dst, then its bytes */
-	if ((rc = vol_remove(dst, dp, name, err)) != 0)
+	if ((rc = remove_vol(dst, dp, name, err)) != 0)
 		goto done;
 	if ((xml = virStorageVolGetXMLDesc(sv, 0)) == NULL ||
 	    (dv = virStorageVolCreateXML(dp, xml, 0)) == NULL) {

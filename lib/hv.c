@@ -1,6 +1,8 @@
 /*
- * hv.c - adapter over libvirt.  Includes <libvirt/libvirt.h> and
- * <libvirt/virterror.h>; nothing else may.
+ * hv.c - adapter: hypervisors over libvirt: connections within a
+ * deadline, the keepalive loop, the node, and libvirt's errors turned
+ * into ours.  The hv family (hv.c, hv-dom.c, hv-pool.c, hv-net.c) alone
+ * includes <libvirt/libvirt.h> and <libvirt/virterror.h>.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -477,7 +479,7 @@ hv_stats_release(struct hv_stats *st)
 
 /* Was libvirt's last error `code`?  Then forget it. */
 int
-last_error_is(int code)
+hv_last_error_is(int code)
 {
 	virErrorPtr e = virGetLastError();
 

@@ -184,34 +184,45 @@ named_vol(struct hv *hv, virStoragePoolPtr pool, const char *pname,
 	return vol;
 }
 
-int
-hv_pvol_create(struct hv *hv, const char *pname, const char *name,
-    long long size, const char *backing, const char *backing_fmt, char **path,
-    struct cerr *err)
+/* Create the qcow2 volume name of size MiB in pool, on top of backing
+ * (whose format is backing_fmt; NULL: qcow2) when not NULL.  With keep,
+ * a volume of that name there already is kept; without, it is libvirt's
+ * error.  The messages name the pool pname, unless it is NULL: the pool
+ * of domain files, which the callers of hv_vol_create never name. */
+static int
+create_vol(struct hv *hv, virStoragePoolPtr pool, const char *pname,
+    const char *name, long long size, const char *backing,
+    const char *backing_fmt, int keep, char **path, struct cerr *err)
 {
-	virStoragePoolPtr pool = named_pool(hv, pname, err);
 	virStorageVolPtr vol = NULL;
 	struct buf xml = BUF_INIT;
 	int rc = 0;
 
-	if (pool == NULL)
-		return err->code;
-	buf_puts(&xml, "<volume>\n  <name>");
-	buf_xml(&xml, name);
-	buf_printf(&xml, "</name>\n  <capacity unit='MiB'>%lld</capacity>\n"
-	    "  <target>\n    <format type='qcow2'/>\n  </target>\n", size);
-	if (backing) {
-		buf_puts(&xml, "  <backingStore>\n    <path>");
-		buf_xml(&xml, backing);
-		buf_puts(&xml, "</path>\n    <format type='");
-		buf_xml(&xml, backing_fmt ? backing_fmt : "qcow2");
-		buf_puts(&xml, "'/>\n  </backingStore>\n");
-	}
-	buf_puts(&xml, "</volume>\n");
-	if ((vol = virStorageVolCreateXML(pool, xml.s, 0)) == NULL) {
-		rc = hv_fail(hv, err, "cannot create volume '%s' in storage "
-		    "pool '%s' on '%s'", name, pname, hv->uri);
-		goto out;
+	if (keep && (vol = virStorageVolLookupByName(pool, name)) == NULL &&
+	    !hv_last_error_is(VIR_ERR_NO_STORAGE_VOL))
+		return hv_fail(hv, err, "cannot look up volume '%s' on '%s'",
+		    name, hv->uri);
+	if (vol == NULL) {
+		buf_puts(&xml, "<volume>\n  <name>");
+		buf_xml(&xml, name);
+		buf_printf(&xml, "</name>\n  <capacity unit='MiB'>%lld"
+		    "</capacity>\n  <target>\n    <format type='qcow2'/>\n"
+		    "  </target>\n", size);
+		if (backing) {
+			buf_puts(&xml, "  <backingStore>\n    <path>");
+			buf_xml(&xml, backing);
+			buf_puts(&xml, "</path>\n    <format type='");
+			buf_xml(&xml, backing_fmt ? backing_fmt : "qcow2");
+			buf_puts(&xml, "'/>\n  </backingStore>\n");
+		}
+		buf_puts(&xml, "</volume>\n");
+		if ((vol = virStorageVolCreateXML(pool, xml.s, 0)) == NULL) {
+			rc = pname ? hv_fail(hv, err, "cannot create volume "
+			    "'%s' in storage pool '%s' on '%s'", name, pname,
+			    hv->uri) : hv_fail(hv, err, "cannot create volume "
+			    "'%s' on '%s'", name, hv->uri);
+			goto out;
+		}
 	}
 	if (path && (*path = virStorageVolGetPath(vol)) == NULL)
 		rc = hv_fail(hv, err, "cannot read the path of volume '%s' on "
@@ -219,8 +230,23 @@ hv_pvol_create(struct hv *hv, const char *pname, const char *name,
 out:
 	if (vol)
 		virStorageVolFree(vol);
-	virStoragePoolFree(pool);
 	buf_release(&xml);
+	return rc;
+}
+
+int
+hv_pvol_create(struct hv *hv, const char *pname, const char *name,
+    long long size, const char *backing, const char *backing_fmt, char **path,
+    struct cerr *err)
+{
+	virStoragePoolPtr pool = named_pool(hv, pname, err);
+	int rc;
+
+	if (pool == NULL)
+		return err->code;
+	rc = create_vol(hv, pool, pname, name, size, backing, backing_fmt, 0,
+	    path, err);
+	virStoragePoolFree(pool);
 	return rc;
 }
 
@@ -658,9 +684,7 @@ hv_vol_create(struct hv *hv, const char *name, long long size, char **path,
     struct cerr *err)
 {
 	virStoragePoolPtr pool = NULL;
-	virStorageVolPtr vol = NULL;
-	struct buf xml = BUF_INIT;
-	int missing = 0, rc = 0;
+	int missing = 0, rc;
 
 	if (hv_pool_ensure(hv, err) ||
 	    (pool = pool_lookup(hv, &missing, err)) == NULL) {
@@ -669,31 +693,8 @@ hv_vol_create(struct hv *hv, const char *name, long long size, char **path,
 			    "vanished from '%s'", HV_POOL, hv->uri);
 		return err->code;
 	}
-	if ((vol = virStorageVolLookupByName(pool, name)) == NULL) {
-		if (!hv_last_error_is(VIR_ERR_NO_STORAGE_VOL)) {
-			rc = hv_fail(hv, err, "cannot look up volume '%s' on "
-			    "'%s'", name, hv->uri);
-			goto out;
-		}
-		buf_puts(&xml, "<volume>\n  <name>");
-		buf_xml(&xml, name);
-		buf_printf(&xml, "</name>\n  <capacity unit='MiB'>%lld"
-		    "</capacity>\n  <target>\n    <format type='qcow2'/>\n"
-		    "  </target>\n</volume>\n", size);
-		if ((vol = virStorageVolCreateXML(pool, xml.s, 0)) == NULL) {
-			rc = hv_fail(hv, err, "cannot create volume '%s' on "
-			    "'%s'", name, hv->uri);
-			goto out;
-		}
-	}
-	if (path && (*path = virStorageVolGetPath(vol)) == NULL)
-		rc = hv_fail(hv, err, "cannot read the path of volume '%s' on "
-		    "'%s'", name, hv->uri);
-out:
-	if (vol)
-		virStorageVolFree(vol);
+	rc = create_vol(hv, pool, NULL, name, size, NULL, NULL, 1, path, err);
 	virStoragePoolFree(pool);
-	buf_release(&xml);
 	return rc;
 }
 

@@ -1,0 +1,131 @@
+#ifndef CLOUDOS_IMG_INT_H
+#define CLOUDOS_IMG_INT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "buf.h"
+#include "cerr.h"
+#include "ctx.h"
+#include "doc.h"
+#include "img.h"
+#include "imgfmt.h"
+
+/* Large reads and writes: a copy runs at the speed of the disks. */
+#define COPY_BUF (4 << 20)
+#define MIB 1048576ULL
+
+/* What the caller may see: binds ?1 (admin), ?2 (user id). */
+#define IMG_VISIBLE "(?1 OR i.owner = ?2 OR i.visibility = 'public') "
+
+struct limits {
+	long long reserve_mib;	/* a set size, or -1 */
+	int reserve_pct;	/* a set percentage, or -1 */
+	long long max_mib;	/* 0: no largest size */
+};
+
+/* Where the bytes of an import go: the file, the digest, and the first
+ * bytes kept to read the format from. */
+struct sink {
+	int fd;
+	struct digest *ck;	/* XXH128: every image's checksum */
+	struct digest *dg;	/* SHA256: only when asked (NULL else) */
+	unsigned char probe[IMGFMT_PROBE_LEN];
+	size_t nprobe;
+	unsigned long long bytes;
+};
+
+struct trail {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	unsigned long long start;	/* hashed already */
+	unsigned long long copied;
+	bool done;
+	struct sink *s;
+	const char *path;	/* the file s->fd writes, read back */
+	int rerr;
+};
+
+struct ova_disk {
+	const struct ovf_disk *d;
+	const char *file;		/* its entry's name */
+	const struct ovf_mf_line *mf;
+	unsigned long long entry_size;
+	long long id;
+	int lockfd;
+	bool got;
+	struct buf name, lock, tmp, path;
+	char checksum[80];		/* of its qcow2: "xxh128:HEX" */
+	unsigned long long size, vsize;
+};
+
+struct ova {
+	char *ovf, *mf;
+	size_t novf, nmf;
+	char *ovf_name, *mf_name;
+	char **names;		/* every regular file's name */
+	unsigned long long *sizes;
+	size_t n;
+};
+
+/* An OVA checked and ready to import. */
+struct ova_job {
+	struct ova o;
+	struct ovf *ovf;
+	struct ovf_mf *mf;
+	struct ova_disk *dk;
+	size_t nd;
+	unsigned long long total;
+	unsigned long long reserve;	/* the repository's, in bytes */
+};
+
+int img_find(struct ctx *ctx, const char *ref, struct doc **out,
+    long long *owner, struct cerr *err);
+void img_repo(struct ctx *ctx, struct buf *b);
+int img_repo_checked(struct ctx *ctx, struct buf *dir, struct cerr *err);
+int img_repo_ensure(struct ctx *ctx, struct buf *dir, struct cerr *err);
+int limits_read(struct ctx *ctx, struct limits *l, struct cerr *err);
+unsigned long long limits_reserve(const struct limits *l, const char *dir);
+int repo_room(const char *dir, unsigned long long need,
+    unsigned long long reserve, const char *what, struct cerr *err);
+void import_undo(struct ctx *ctx, long long id);
+int labels_json(const struct doc *labels, struct buf *json, struct cerr *err);
+int import_row(struct ctx *ctx, const struct img_spec *spec, const char *name,
+    const char *source, const char *labels, const char *dir, long long *id,
+    int *lockfd, struct buf *lock, struct cerr *err);
+void unlock_row(int *lockfd, struct buf *lock);
+
+unsigned long long held(int fd, unsigned long long size);
+void sink_hash(struct sink *s, const void *p, size_t n);
+int write_all(int fd, const void *buf, size_t n, const char *dst,
+    struct cerr *err);
+int copy_fd(struct ctx *ctx, int in, const char *source, struct sink *s,
+    const char *dst, unsigned long long total, img_progress_fn progress,
+    struct cerr *err);
+int repo_create(const char *path, int flags, struct cerr *err);
+int file_matches(int fd, const char *what, long long size, const char *checksum,
+    struct cerr *err);
+void *trail_run(void *arg);
+void trail_advance(struct trail *t, unsigned long long end);
+int copy_range(struct ctx *ctx, int in, const char *source, struct sink *s,
+    const char *dst, unsigned long long total, img_progress_fn progress,
+    struct cerr *err);
+int hash_file(const char *path, const char *algo, char hex[65],
+    unsigned long long *size, unsigned char *probe, size_t *nprobe,
+    struct cerr *err);
+
+int fetch_url(struct ctx *ctx, const char *url, const char *shown,
+    const char *dir, struct sink *s, long stall, unsigned long long reserve,
+    unsigned long long max, img_progress_fn progress, struct buf *part,
+    struct cerr *err);
+void drop_part(struct ctx *ctx, const char *url);
+
+int ova_prepare(const char *path, const char *what, const char *dir,
+    struct ova_job *j, struct cerr *err);
+void ova_release_job(struct ctx *ctx, struct ova_job *j, bool failed);
+int ova_run(struct ctx *ctx, struct ova_job *j, const char *path,
+    const char *what, const char *source, const struct img_spec *spec,
+    const char *labels, long long id0, const char *dir,
+    img_progress_fn progress, struct cerr *err);
+
+#endif

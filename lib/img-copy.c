@@ -1,3 +1,9 @@
+/*
+ * img-copy.c - service: the bytes of images, copied and checked: into the
+ * repository (a file's import, hashed while it is copied; a clone, by
+ * reflink or in the kernel) and out of it (the image of a VM's disk,
+ * checked against its checksum before its first upload to a host).
+ */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -25,7 +31,7 @@
 
 /* The bytes a file of size bytes takes on disk: holes take none. */
 unsigned long long
-held(int fd, unsigned long long size)
+img_copy_held(int fd, unsigned long long size)
 {
 	struct stat sb;
 	unsigned long long used;
@@ -38,7 +44,7 @@ held(int fd, unsigned long long size)
 
 /* The next n bytes of the image through its digests. */
 void
-sink_hash(struct sink *s, const void *p, size_t n)
+img_copy_sink_hash(struct sink *s, const void *p, size_t n)
 {
 	digest_update(s->ck, p, n);
 	if (s->dg)
@@ -47,7 +53,7 @@ sink_hash(struct sink *s, const void *p, size_t n)
 
 /* Write all n bytes of p to fd; dst names it in messages. */
 int
-write_all(int fd, const void *buf, size_t n, const char *dst,
+img_copy_write_all(int fd, const void *buf, size_t n, const char *dst,
     struct cerr *err)
 {
 	const unsigned char *p = buf;
@@ -68,7 +74,7 @@ write_all(int fd, const void *buf, size_t n, const char *dst,
 }
 
 /* Keep the first bytes for inspect and write p to the file; the digest
- * is the caller's (the hashing thread of copy_fd). */
+ * is the caller's (the hashing thread of img_copy_fd). */
 static int
 sink_put(struct sink *s, const unsigned char *p, size_t n, const char *dst,
     struct cerr *err)
@@ -83,7 +89,7 @@ sink_put(struct sink *s, const unsigned char *p, size_t n, const char *dst,
 		s->nprobe += k;
 	}
 	s->bytes += n;
-	return write_all(s->fd, p, n, dst, err);
+	return img_copy_write_all(s->fd, p, n, dst, err);
 }
 
 /*
@@ -120,7 +126,8 @@ hasher_run(void *arg)
 			break;
 		i = h->hashed;
 		pthread_mutex_unlock(&h->mu);
-		sink_hash(h->s, h->buf[i % NCHUNK], h->len[i % NCHUNK]);
+		img_copy_sink_hash(h->s, h->buf[i % NCHUNK],
+		    h->len[i % NCHUNK]);
 		pthread_mutex_lock(&h->mu);
 		h->hashed = i + 1;
 		pthread_cond_broadcast(&h->cv);
@@ -130,7 +137,7 @@ hasher_run(void *arg)
 }
 
 int
-copy_fd(struct ctx *ctx, int in, const char *source, struct sink *s,
+img_copy_fd(struct ctx *ctx, int in, const char *source, struct sink *s,
     const char *dst, unsigned long long total, img_progress_fn progress,
     struct cerr *err)
 {
@@ -197,7 +204,7 @@ copy_fd(struct ctx *ctx, int in, const char *source, struct sink *s,
  * cp does), and a thread hashes what has landed in the repository file,
  * trailing the copy, so the digest is of the stored bytes.  Returns 1,
  * with nothing written, when the kernel cannot copy between these files
- * (the caller falls back to copy_fd).
+ * (the caller falls back to img_copy_fd).
  */
 #define RANGE_STEP (16 << 20)
 
@@ -250,7 +257,7 @@ trail_hash(struct sink *s, int fd, unsigned long long off,
 				memcpy(s->probe + s->nprobe, p, c < k ? c : k);
 				s->nprobe += c < k ? c : k;
 			}
-			sink_hash(s, p, k);
+			img_copy_sink_hash(s, p, k);
 			off += k;
 			if (m)
 				p += k;
@@ -270,7 +277,7 @@ trail_hash(struct sink *s, int fd, unsigned long long off,
  * Returns the descriptor, or -1 with err set.
  */
 int
-repo_create(const char *path, int flags, struct cerr *err)
+img_copy_repo_create(const char *path, int flags, struct cerr *err)
 {
 	int fd;
 
@@ -292,8 +299,8 @@ repo_create(const char *path, int flags, struct cerr *err)
  * "cannot export image 'x'").
  */
 int
-file_matches(int fd, const char *what, long long size, const char *checksum,
-    struct cerr *err)
+img_copy_file_matches(int fd, const char *what, long long size,
+    const char *checksum, struct cerr *err)
 {
 	struct sink sk = { .fd = -1 };
 	struct stat sb;
@@ -343,13 +350,14 @@ img_disk_verify(const struct img_disk *d, int fd, struct cerr *err)
 	struct buf what = BUF_INIT;
 
 	buf_printf(&what, "image '%s'", d->name);
-	file_matches(fd, what.s, (long long)d->bytes, d->checksum, err);
+	img_copy_file_matches(fd, what.s, (long long)d->bytes, d->checksum,
+	    err);
 	buf_release(&what);
 	return err->code;
 }
 
 void *
-trail_run(void *arg)
+img_copy_trail_run(void *arg)
 {
 	struct trail *t = arg;
 	unsigned long long off = t->start, end;
@@ -383,7 +391,7 @@ trail_run(void *arg)
 
 /* The trail may hash up to end. */
 void
-trail_advance(struct trail *t, unsigned long long end)
+img_copy_trail_advance(struct trail *t, unsigned long long end)
 {
 	pthread_mutex_lock(&t->mu);
 	t->copied = end;
@@ -402,7 +410,7 @@ static int range_rw(int in, int out, off_t off, off_t end, const char *src,
  * is read and written.
  */
 int
-copy_range(struct ctx *ctx, int in, const char *source, struct sink *s,
+img_copy_range(struct ctx *ctx, int in, const char *source, struct sink *s,
     const char *dst, unsigned long long total, img_progress_fn progress,
     struct cerr *err)
 {
@@ -417,7 +425,7 @@ copy_range(struct ctx *ctx, int in, const char *source, struct sink *s,
 		return 1;
 	pthread_mutex_init(&t.mu, NULL);
 	pthread_cond_init(&t.cv, NULL);
-	if (pthread_create(&th, NULL, trail_run, &t) != 0) {
+	if (pthread_create(&th, NULL, img_copy_trail_run, &t) != 0) {
 		pthread_cond_destroy(&t.cv);
 		pthread_mutex_destroy(&t.mu);
 		return cerr_set(err, CERR_FAIL, "cannot start a thread");
@@ -436,7 +444,7 @@ copy_range(struct ctx *ctx, int in, const char *source, struct sink *s,
 				    strerror(errno));
 				break;
 			}
-			trail_advance(&t, (unsigned long long)data);
+			img_copy_trail_advance(&t, (unsigned long long)data);
 		}
 		for (o = data; o < hole && err->code == 0;) {
 			if (!kernel) {
@@ -466,12 +474,12 @@ copy_range(struct ctx *ctx, int in, const char *source, struct sink *s,
 				size = hole = o;
 				break;
 			}
-			trail_advance(&t, (unsigned long long)o);
+			img_copy_trail_advance(&t, (unsigned long long)o);
 			if (progress)
 				progress(ctx, (unsigned long long)o, total);
 		}
 		if (err->code == 0)
-			trail_advance(&t, (unsigned long long)o);
+			img_copy_trail_advance(&t, (unsigned long long)o);
 		pos = hole;
 	}
 	pthread_mutex_lock(&t.mu);
@@ -491,7 +499,7 @@ copy_range(struct ctx *ctx, int in, const char *source, struct sink *s,
 /* The digest (algo: as digest_new_algo takes) of the file at path, with its
  * size and its first bytes in probe (up to *nprobe; set to the count). */
 int
-hash_file(const char *path, const char *algo, char hex[65],
+img_copy_hash_file(const char *path, const char *algo, char hex[65],
     unsigned long long *size, unsigned char *probe, size_t *nprobe,
     struct cerr *err)
 {
@@ -590,7 +598,7 @@ range_rw(int in, int out, off_t off, off_t end, const char *src,
 				    src, strerror(errno));
 			break;
 		}
-		if (write_all(out, b, (size_t)r, dst, err))
+		if (img_copy_write_all(out, b, (size_t)r, dst, err))
 			break;
 		off += r;
 	}
@@ -669,7 +677,7 @@ img_clone(struct ctx *ctx, const char *ref, const char *name,
 		    "%s", ref, doc_get_str(cur, "state"));
 		goto out;
 	}
-	if (limits_read(ctx, &lim, err) || img_repo_ensure(ctx, &dir, err))
+	if (img_limits_read(ctx, &lim, err) || img_repo_ensure(ctx, &dir, err))
 		goto out;
 	buf_printf(&src, "%s/%lld", dir.s, from);
 	buf_printf(&what, "clone image '%s'", ref);
@@ -684,14 +692,15 @@ img_clone(struct ctx *ctx, const char *ref, const char *name,
 		struct buf w = BUF_INIT;
 
 		buf_printf(&w, "cannot %s", what.s);
-		file_matches(in, w.s, v && v->type == DOC_INT ? v->u.i : -1,
-		    NULL, err);
+		img_copy_file_matches(in, w.s, v && v->type == DOC_INT ?
+		    v->u.i : -1, NULL, err);
 		buf_release(&w);
 		if (err->code)
 			goto out;
 	}
-	if (repo_room(dir.s, held(in, (unsigned long long)sb.st_size),
-	    limits_reserve(&lim, dir.s), what.s, err))
+	if (img_repo_room(dir.s, img_copy_held(in,
+	    (unsigned long long)sb.st_size), img_limits_reserve(&lim, dir.s),
+	    what.s, err))
 		goto out;
 	spec.description = doc_get_str(cur, "description");
 	spec.os = doc_get_str(cur, "os");
@@ -699,8 +708,9 @@ img_clone(struct ctx *ctx, const char *ref, const char *name,
 	{
 		struct buf json = BUF_INIT;
 
-		if (labels_json(doc_map_get(cur, "labels"), &json, err) == 0)
-			import_row(ctx, &spec, name, doc_get_str(cur,
+		if (img_labels_json(doc_map_get(cur, "labels"), &json,
+		    err) == 0)
+			img_import_row(ctx, &spec, name, doc_get_str(cur,
 			    "source"), json.s, dir.s, &id, &lockfd, &lock,
 			    err);
 		buf_release(&json);
@@ -708,7 +718,7 @@ img_clone(struct ctx *ctx, const char *ref, const char *name,
 			goto out;
 	}
 	buf_printf(&dst, "%s/%lld", dir.s, id);
-	if ((fd = repo_create(dst.s, O_WRONLY, err)) < 0)
+	if ((fd = img_copy_repo_create(dst.s, O_WRONLY, err)) < 0)
 		goto undo;
 	if (file_copy(in, fd, sb.st_size, src.s, dst.s, err))
 		goto undo_file;
@@ -741,9 +751,9 @@ img_clone(struct ctx *ctx, const char *ref, const char *name,
 undo_file:
 	unlink(dst.s);
 undo:
-	import_undo(ctx, id);
+	img_import_undo(ctx, id);
 out:
-	unlock_row(&lockfd, &lock);
+	img_unlock_row(&lockfd, &lock);
 	if (fd >= 0)
 		close(fd);
 	if (in >= 0)
@@ -845,12 +855,14 @@ img_disk(struct ctx *ctx, const char *ref, long long id, struct img_disk *out,
 		struct buf what = BUF_INIT;
 
 		buf_printf(&what, "image '%s'", out->name);
-		if (file_matches(fd, what.s, size, NULL, err) == 0 && ref &&
-		    !on_a_host(ctx, out->checksum, err) && err->code == 0)
+		if (img_copy_file_matches(fd, what.s, size, NULL, err) == 0 &&
+		    ref && !on_a_host(ctx, out->checksum, err) &&
+		    err->code == 0)
 			/* a new disk of an image no host has yet: its
 			 * first upload is ahead, so a changed file is
 			 * refused now, before anything is written */
-			file_matches(fd, what.s, -1, out->checksum, err);
+			img_copy_file_matches(fd, what.s, -1, out->checksum,
+			    err);
 		buf_release(&what);
 		if (err->code)
 			goto out;

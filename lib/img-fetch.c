@@ -1,3 +1,8 @@
+/*
+ * img-fetch.c - service: images imported from http:// and https:// URLs
+ * through the http adapter, into a partial file that a broken download
+ * leaves for the next import of the same URL to resume.
+ */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -84,8 +89,8 @@ fetch_begin(void *arg, long status, unsigned long long total,
 			return too_large(f, err);
 		/* what is still to come must fit */
 		buf_printf(&w, "import '%s'", f->url);
-		repo_room(f->dir, total - (status == 206 && total > f->offset ?
-		    f->offset : 0), f->reserve, w.s, err);
+		img_repo_room(f->dir, total - (status == 206 &&
+		    total > f->offset ? f->offset : 0), f->reserve, w.s, err);
 		buf_release(&w);
 		if (err->code)
 			return err->code;
@@ -112,7 +117,7 @@ fetch_begin(void *arg, long status, unsigned long long total,
 	f->t.start = f->t.copied = f->signalled = s->bytes;
 	pthread_mutex_init(&f->t.mu, NULL);
 	pthread_cond_init(&f->t.cv, NULL);
-	if (pthread_create(&f->th, NULL, trail_run, &f->t) != 0) {
+	if (pthread_create(&f->th, NULL, img_copy_trail_run, &f->t) != 0) {
 		pthread_cond_destroy(&f->t.cv);
 		pthread_mutex_destroy(&f->t.mu);
 		return cerr_set(err, CERR_FAIL, "cannot start a thread");
@@ -167,12 +172,12 @@ fetch_write(void *arg, const void *data, size_t n, struct cerr *err)
 			    "MiB (cimg config --reserve)", f->url,
 			    (f->reserve + MIB - 1) / MIB, s->bytes / MIB);
 	}
-	if (write_all(s->fd, data, n, f->dst, err))
+	if (img_copy_write_all(s->fd, data, n, f->dst, err))
 		return err->code;
 	s->bytes += n;
 	if (s->bytes - f->signalled >= TRAIL_STEP) {
 		f->signalled = s->bytes;
-		trail_advance(&f->t, s->bytes);
+		img_copy_trail_advance(&f->t, s->bytes);
 	}
 	return 0;
 }
@@ -202,8 +207,8 @@ not_mine(const char *url, const char *part, struct cerr *err)
  * next try.
  */
 int
-fetch_url(struct ctx *ctx, const char *url, const char *shown, const char *dir,
-    struct sink *s, long stall, unsigned long long reserve,
+img_fetch_url(struct ctx *ctx, const char *url, const char *shown,
+    const char *dir, struct sink *s, long stall, unsigned long long reserve,
     unsigned long long max, img_progress_fn progress, struct buf *part,
     struct cerr *err)
 {
@@ -247,7 +252,7 @@ fetch_url(struct ctx *ctx, const char *url, const char *shown, const char *dir,
 			memcpy(s->probe + s->nprobe, b, k);
 			s->nprobe += k;
 		}
-		sink_hash(s, b, (size_t)r);
+		img_copy_sink_hash(s, b, (size_t)r);
 		s->bytes += (unsigned long long)r;
 	}
 	free(b);
@@ -273,7 +278,7 @@ fetch_url(struct ctx *ctx, const char *url, const char *shown, const char *dir,
 /* The partial download of url (the image's source, as stored) a dead
  * import left, unless an import of it runs (holds its lock). */
 void
-drop_part(struct ctx *ctx, const char *url)
+img_fetch_drop_part(struct ctx *ctx, const char *url)
 {
 	struct cerr e2 = { 0 };
 	struct buf dir = BUF_INIT, part = BUF_INIT;

@@ -1,3 +1,8 @@
+/*
+ * img-int.h - service: what the img family shares (img.c, img-copy.c,
+ * img-fetch.c, img-ova.c); only lib/img*.c include it.  Each function is
+ * described where it is defined.
+ */
 #ifndef CLOUDOS_IMG_INT_H
 #define CLOUDOS_IMG_INT_H
 
@@ -18,6 +23,7 @@
 /* What the caller may see: binds ?1 (admin), ?2 (user id). */
 #define IMG_VISIBLE "(?1 OR i.owner = ?2 OR i.visibility = 'public') "
 
+/* The repository's limits (img.c). */
 struct limits {
 	long long reserve_mib;	/* a set size, or -1 */
 	int reserve_pct;	/* a set percentage, or -1 */
@@ -35,6 +41,8 @@ struct sink {
 	unsigned long long bytes;
 };
 
+/* A thread hashing what has landed in a file, trailing its writer
+ * (img-copy.c). */
 struct trail {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -46,6 +54,7 @@ struct trail {
 	int rerr;
 };
 
+/* One disk of an OVA being imported (img-ova.c). */
 struct ova_disk {
 	const struct ovf_disk *d;
 	const char *file;		/* its entry's name */
@@ -59,6 +68,7 @@ struct ova_disk {
 	unsigned long long size, vsize;
 };
 
+/* What the first pass over an OVA's tar read. */
 struct ova {
 	char *ovf, *mf;
 	size_t novf, nmf;
@@ -79,51 +89,57 @@ struct ova_job {
 	unsigned long long reserve;	/* the repository's, in bytes */
 };
 
+/* img.c */
 int img_find(struct ctx *ctx, const char *ref, struct doc **out,
     long long *owner, struct cerr *err);
 void img_repo(struct ctx *ctx, struct buf *b);
 int img_repo_checked(struct ctx *ctx, struct buf *dir, struct cerr *err);
 int img_repo_ensure(struct ctx *ctx, struct buf *dir, struct cerr *err);
-int limits_read(struct ctx *ctx, struct limits *l, struct cerr *err);
-unsigned long long limits_reserve(const struct limits *l, const char *dir);
-int repo_room(const char *dir, unsigned long long need,
+int img_limits_read(struct ctx *ctx, struct limits *l, struct cerr *err);
+unsigned long long img_limits_reserve(const struct limits *l, const char *dir);
+int img_repo_room(const char *dir, unsigned long long need,
     unsigned long long reserve, const char *what, struct cerr *err);
-void import_undo(struct ctx *ctx, long long id);
-int labels_json(const struct doc *labels, struct buf *json, struct cerr *err);
-int import_row(struct ctx *ctx, const struct img_spec *spec, const char *name,
-    const char *source, const char *labels, const char *dir, long long *id,
-    int *lockfd, struct buf *lock, struct cerr *err);
-void unlock_row(int *lockfd, struct buf *lock);
+void img_import_undo(struct ctx *ctx, long long id);
+int img_labels_json(const struct doc *labels, struct buf *json,
+    struct cerr *err);
+int img_import_row(struct ctx *ctx, const struct img_spec *spec,
+    const char *name, const char *source, const char *labels,
+    const char *dir, long long *id, int *lockfd, struct buf *lock,
+    struct cerr *err);
+void img_unlock_row(int *lockfd, struct buf *lock);
 
-unsigned long long held(int fd, unsigned long long size);
-void sink_hash(struct sink *s, const void *p, size_t n);
-int write_all(int fd, const void *buf, size_t n, const char *dst,
+/* img-copy.c */
+unsigned long long img_copy_held(int fd, unsigned long long size);
+void img_copy_sink_hash(struct sink *s, const void *p, size_t n);
+int img_copy_write_all(int fd, const void *buf, size_t n, const char *dst,
     struct cerr *err);
-int copy_fd(struct ctx *ctx, int in, const char *source, struct sink *s,
+int img_copy_fd(struct ctx *ctx, int in, const char *source, struct sink *s,
     const char *dst, unsigned long long total, img_progress_fn progress,
     struct cerr *err);
-int repo_create(const char *path, int flags, struct cerr *err);
-int file_matches(int fd, const char *what, long long size, const char *checksum,
-    struct cerr *err);
-void *trail_run(void *arg);
-void trail_advance(struct trail *t, unsigned long long end);
-int copy_range(struct ctx *ctx, int in, const char *source, struct sink *s,
+int img_copy_repo_create(const char *path, int flags, struct cerr *err);
+int img_copy_file_matches(int fd, const char *what, long long size,
+    const char *checksum, struct cerr *err);
+void *img_copy_trail_run(void *arg);
+void img_copy_trail_advance(struct trail *t, unsigned long long end);
+int img_copy_range(struct ctx *ctx, int in, const char *source, struct sink *s,
     const char *dst, unsigned long long total, img_progress_fn progress,
     struct cerr *err);
-int hash_file(const char *path, const char *algo, char hex[65],
+int img_copy_hash_file(const char *path, const char *algo, char hex[65],
     unsigned long long *size, unsigned char *probe, size_t *nprobe,
     struct cerr *err);
 
-int fetch_url(struct ctx *ctx, const char *url, const char *shown,
+/* img-fetch.c */
+int img_fetch_url(struct ctx *ctx, const char *url, const char *shown,
     const char *dir, struct sink *s, long stall, unsigned long long reserve,
     unsigned long long max, img_progress_fn progress, struct buf *part,
     struct cerr *err);
-void drop_part(struct ctx *ctx, const char *url);
+void img_fetch_drop_part(struct ctx *ctx, const char *url);
 
-int ova_prepare(const char *path, const char *what, const char *dir,
+/* img-ova.c */
+int img_ova_prepare(const char *path, const char *what, const char *dir,
     struct ova_job *j, struct cerr *err);
-void ova_release_job(struct ctx *ctx, struct ova_job *j, bool failed);
-int ova_run(struct ctx *ctx, struct ova_job *j, const char *path,
+void img_ova_release_job(struct ctx *ctx, struct ova_job *j, bool failed);
+int img_ova_run(struct ctx *ctx, struct ova_job *j, const char *path,
     const char *what, const char *source, const struct img_spec *spec,
     const char *labels, long long id0, const char *dir,
     img_progress_fn progress, struct cerr *err);

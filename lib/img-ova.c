@@ -1,3 +1,8 @@
+/*
+ * img-ova.c - service: OVA packages, imported (one image a disk, checked
+ * against the manifest, converted to qcow2 by qemu-img) and exported (an
+ * OVF descriptor, its manifest and a streamOptimized vmdk, in a tar).
+ */
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -36,7 +41,7 @@ qemu_convert(const char *src, const char *fmt, const char *dst,
 
 	buf_init(&in);
 	buf_init(&msg);
-	qemu_source(&in, src, fmt);
+	qemuimg_source(&in, src, fmt);
 	argv[n++] = (char *)"qemu-img";
 	argv[n++] = (char *)"convert";
 	argv[n++] = (char *)"-q";
@@ -49,7 +54,7 @@ qemu_convert(const char *src, const char *fmt, const char *dst,
 	argv[n++] = in.s;
 	argv[n++] = (char *)dst;
 	argv[n] = NULL;
-	rc = run_qemu_img(argv, &msg);
+	rc = qemuimg_run(argv, &msg);
 	if (rc < 0)
 		cerr_set(err, CERR_FAIL, "%s: cannot run qemu-img (is it "
 		    "installed?)", what);
@@ -100,7 +105,7 @@ ends_with(const char *s, const char *suffix)
 
 /* Read the current entry (at most max bytes) into *out. */
 static int
-arc_slurp(struct arc *a, unsigned long long size, size_t max,
+ova_slurp(struct arc *a, unsigned long long size, size_t max,
     const char *what, const char *name, char **out, size_t *len,
     struct cerr *err)
 {
@@ -157,12 +162,12 @@ ova_scan(const char *path, const char *what, struct ova *o,
 		o->names[o->n] = strdup(name);
 		o->sizes[o->n++] = size;
 		if (o->ovf == NULL && ends_with(name, ".ovf")) {
-			if (arc_slurp(a, size, OVF_MAX, what, name, &o->ovf,
+			if (ova_slurp(a, size, OVF_MAX, what, name, &o->ovf,
 			    &o->novf, err))
 				goto out;
 			o->ovf_name = strdup(name);
 		} else if (o->mf == NULL && ends_with(name, ".mf")) {
-			if (arc_slurp(a, size, OVF_MAX, what, name, &o->mf,
+			if (ova_slurp(a, size, OVF_MAX, what, name, &o->mf,
 			    &o->nmf, err))
 				goto out;
 			o->mf_name = strdup(name);
@@ -250,7 +255,7 @@ ova_extract(struct ctx *ctx, const char *path, const char *what,
 				break;
 			if (dg)
 				digest_update(dg, b, got);
-			if (write_all(fd, b, got, dk[i].tmp.s, err))
+			if (img_copy_write_all(fd, b, got, dk[i].tmp.s, err))
 				goto out;
 			done += got;
 			if (progress)
@@ -295,7 +300,7 @@ ova_convert(struct ova_disk *k, const char *what, struct cerr *err)
 
 	buf_init(&w);
 	buf_printf(&w, "%s: disk file '%s'", what, k->file);
-	if (hash_file(k->tmp.s, "XXH128", hex, NULL, probe, &np, err))
+	if (img_copy_hash_file(k->tmp.s, "XXH128", hex, NULL, probe, &np, err))
 		goto out;
 	if (imgfmt_standalone(probe, np, err)) {
 		cerr_wrap(err, "%s is refused", w.s);
@@ -303,7 +308,7 @@ ova_convert(struct ova_disk *k, const char *what, struct cerr *err)
 	}
 	fmt = imgfmt_name(imgfmt_detect(probe, np));
 	/* qemu-img writes into a file of ours, not through a link */
-	if ((fd = repo_create(k->path.s, O_WRONLY, err)) < 0)
+	if ((fd = img_copy_repo_create(k->path.s, O_WRONLY, err)) < 0)
 		goto out;
 	close(fd);
 	if (qemu_convert(k->tmp.s, fmt, k->path.s, "qcow2", NULL, CERR_USAGE,
@@ -311,7 +316,7 @@ ova_convert(struct ova_disk *k, const char *what, struct cerr *err)
 		goto out;
 	(void)chmod(k->path.s, 0600);	/* as every image file */
 	np = sizeof(probe);
-	if (hash_file(k->path.s, "XXH128", hex, &k->size, probe, &np,
+	if (img_copy_hash_file(k->path.s, "XXH128", hex, &k->size, probe, &np,
 	    err) || imgfmt_qcow2_size(probe, np, &k->vsize, err))
 		goto out;
 	snprintf(k->checksum, sizeof(k->checksum), "xxh128:%s", hex);
@@ -327,7 +332,7 @@ out:
  * file is in the tar and listed by the manifest, the room.
  */
 int
-ova_prepare(const char *path, const char *what, const char *dir,
+img_ova_prepare(const char *path, const char *what, const char *dir,
     struct ova_job *j, struct cerr *err)
 {
 	struct ova *o = &j->o;
@@ -410,7 +415,7 @@ ova_prepare(const char *path, const char *what, const char *dir,
 		struct buf w = BUF_INIT;
 
 		buf_printf(&w, "import '%s'", what);
-		repo_room(dir, need, j->reserve, w.s, err);
+		img_repo_room(dir, need, j->reserve, w.s, err);
 		buf_release(&w);
 	}
 	return err->code;
@@ -418,7 +423,7 @@ ova_prepare(const char *path, const char *what, const char *dir,
 
 /* Forget a job; when it failed, with its files and its further rows. */
 void
-ova_release_job(struct ctx *ctx, struct ova_job *j, bool failed)
+img_ova_release_job(struct ctx *ctx, struct ova_job *j, bool failed)
 {
 	size_t i;
 
@@ -431,9 +436,9 @@ ova_release_job(struct ctx *ctx, struct ova_job *j, bool failed)
 			if (d->path.len)
 				unlink(d->path.s);
 			if (i > 0)
-				import_undo(ctx, d->id);
+				img_import_undo(ctx, d->id);
 		}
-		unlock_row(&d->lockfd, &d->lock);
+		img_unlock_row(&d->lockfd, &d->lock);
 		buf_release(&d->name);
 		buf_release(&d->lock);
 		buf_release(&d->tmp);
@@ -449,7 +454,7 @@ ova_release_job(struct ctx *ctx, struct ova_job *j, bool failed)
 /* Import a prepared OVA: the first disk into the locked row id0, the
  * others into new rows. */
 int
-ova_run(struct ctx *ctx, struct ova_job *j, const char *path,
+img_ova_run(struct ctx *ctx, struct ova_job *j, const char *path,
     const char *what, const char *source, const struct img_spec *spec,
     const char *labels, long long id0, const char *dir,
     img_progress_fn progress, struct cerr *err)
@@ -466,7 +471,7 @@ ova_run(struct ctx *ctx, struct ova_job *j, const char *path,
 			buf_printf(&dk[i].name, "%s-disk%zu", spec->name,
 			    i + 1);
 		}
-		if (i > 0 && import_row(ctx, spec, dk[i].name.s, source,
+		if (i > 0 && img_import_row(ctx, spec, dk[i].name.s, source,
 		    labels, dir, &dk[i].id, &dk[i].lockfd, &dk[i].lock, err))
 			return err->code;
 		buf_printf(&dk[i].path, "%s/%lld", dir, dk[i].id);
@@ -588,8 +593,9 @@ img_export(struct ctx *ctx, const char *ref, const char *file,
 		    what.s, strerror(errno));
 		goto out;
 	}
-	if (file_matches(in, what.s, v && v->type == DOC_INT ? v->u.i : -1,
-	    doc_get_str(cur, "checksum") ? doc_get_str(cur, "checksum") :
+	if (img_copy_file_matches(in, what.s, v && v->type == DOC_INT ?
+	    v->u.i : -1, doc_get_str(cur, "checksum") ?
+	    doc_get_str(cur, "checksum") :
 	    doc_get_str(cur, "sha256"), err))
 		goto out;
 	close(in);
@@ -607,13 +613,13 @@ img_export(struct ctx *ctx, const char *ref, const char *file,
 		}
 	}
 	/* qemu-img writes into a file of ours, not through a link */
-	if ((r = repo_create(tmp.s, O_WRONLY, err)) < 0)
+	if ((r = img_copy_repo_create(tmp.s, O_WRONLY, err)) < 0)
 		goto fail;
 	close((int)r);
 	if (qemu_convert(src.s, fmt, tmp.s, "vmdk",
 	    "subformat=streamOptimized", CERR_FAIL, what.s, err) ||
-	    hash_file(tmp.s, "SHA256", diskhex, &os.file_size, probe, &np,
-	    err))
+	    img_copy_hash_file(tmp.s, "SHA256", diskhex, &os.file_size,
+	    probe, &np, err))
 		goto fail;
 	vsz = imgfmt_vmdk_size(probe, np);
 	ova_base(&base, doc_get_str(cur, "name"));

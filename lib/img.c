@@ -1,5 +1,8 @@
 /*
- * img.c - service: the image repository.  Uses the catalog, digest and
+ * img.c - service: the image repository: its documents, its folder, its
+ * limits (cimg config), the import of an image (a file's bytes copied by
+ * img-copy.c, a URL's fetched by img-fetch.c, an OVA's by img-ova.c),
+ * update, visibility and delete.  Uses the catalog, digest, http, arc and
  * imgfmt modules; reads and writes image files, never prints.
  */
 #include <ctype.h>
@@ -362,7 +365,7 @@ reserve_parse(const char *s, struct limits *l, struct cerr *err)
 }
 
 int
-limits_read(struct ctx *ctx, struct limits *l, struct cerr *err)
+img_limits_read(struct ctx *ctx, struct limits *l, struct cerr *err)
 {
 	struct cstmt *st = NULL;
 
@@ -389,7 +392,7 @@ limits_read(struct ctx *ctx, struct limits *l, struct cerr *err)
 
 /* The reserve in bytes on the file system of dir. */
 unsigned long long
-limits_reserve(const struct limits *l, const char *dir)
+img_limits_reserve(const struct limits *l, const char *dir)
 {
 	struct statvfs sv;
 	unsigned long long fs, pct;
@@ -409,7 +412,7 @@ limits_reserve(const struct limits *l, const char *dir)
 /* CERR_CAPACITY unless the repository's file system has need bytes free
  * above the reserve. */
 int
-repo_room(const char *dir, unsigned long long need,
+img_repo_room(const char *dir, unsigned long long need,
     unsigned long long reserve, const char *what, struct cerr *err)
 {
 	struct statvfs sv;
@@ -474,7 +477,7 @@ img_config(struct ctx *ctx, const char *reserve, const char *max_size,
 			goto fail;
 	}
 	buf_release(&v);
-	if (limits_read(ctx, &l, err))
+	if (img_limits_read(ctx, &l, err))
 		return err->code;
 	*out = doc_new(DOC_MAP);
 	doc_set_str(*out, "kind", "Config");
@@ -598,7 +601,7 @@ importing(struct ctx *ctx, long long id)
 
 /* Forget an import that failed: its file and its locked row. */
 void
-import_undo(struct ctx *ctx, long long id)
+img_import_undo(struct ctx *ctx, long long id)
 {
 	struct cerr e2 = { 0 };
 
@@ -614,7 +617,7 @@ import_undo(struct ctx *ctx, long long id)
 
 /* The labels of spec as JSON in *json ("{}" for none). */
 int
-labels_json(const struct doc *labels, struct buf *json, struct cerr *err)
+img_labels_json(const struct doc *labels, struct buf *json, struct cerr *err)
 {
 	if (labels == NULL) {
 		buf_puts(json, "{}");
@@ -629,7 +632,7 @@ labels_json(const struct doc *labels, struct buf *json, struct cerr *err)
  * when the name is taken.
  */
 int
-import_row(struct ctx *ctx, const struct img_spec *spec, const char *name,
+img_import_row(struct ctx *ctx, const struct img_spec *spec, const char *name,
     const char *source, const char *labels, const char *dir, long long *id,
     int *lockfd, struct buf *lock, struct cerr *err)
 {
@@ -667,7 +670,7 @@ import_row(struct ctx *ctx, const struct img_spec *spec, const char *name,
 }
 
 void
-unlock_row(int *lockfd, struct buf *lock)
+img_unlock_row(int *lockfd, struct buf *lock)
 {
 	if (*lockfd >= 0) {
 		unlink(lock->s);
@@ -705,7 +708,7 @@ img_import(struct ctx *ctx, const char *source, const struct img_spec *spec,
 		cerr_set(err, CERR_USAGE, "import needs --name");
 		goto out;
 	}
-	if (check_spec(spec, err) || labels_json(spec->labels, &json, err))
+	if (check_spec(spec, err) || img_labels_json(spec->labels, &json, err))
 		goto out;
 	if (spec->sha256 && !digest_valid_hex(spec->sha256)) {
 		cerr_set(err, CERR_USAGE, "--sha256: expected 64 hex digits, "
@@ -726,7 +729,7 @@ img_import(struct ctx *ctx, const char *source, const struct img_spec *spec,
 		abs = strdup(source);
 	}
 	if ((!url && open_source(source, &in, &total, err)) ||
-	    limits_read(ctx, &lim, err) ||
+	    img_limits_read(ctx, &lim, err) ||
 	    img_repo_ensure(ctx, &dir, err) ||
 	    digest_new_algo(&s.ck, "XXH128", err) ||
 	    (spec->sha256 && digest_new(&s.dg, err)))
@@ -736,7 +739,7 @@ img_import(struct ctx *ctx, const char *source, const struct img_spec *spec,
 	    spec->max_size < lim.max_mib))
 		lim.max_mib = spec->max_size;
 	max = (unsigned long long)lim.max_mib * MIB;
-	job.reserve = limits_reserve(&lim, dir.s);
+	job.reserve = img_limits_reserve(&lim, dir.s);
 	buf_printf(&what, "import '%s'", shown);
 	if (!url && max > 0 && total > max) {
 		cerr_set(err, CERR_CAPACITY, "cannot import '%s': it is larger "
@@ -748,15 +751,15 @@ img_import(struct ctx *ctx, const char *source, const struct img_spec *spec,
 		/* an OVA is a tar: known by its header, as formats are */
 		tar = pread(in, head, sizeof(head), 0) == (ssize_t)sizeof(head)
 		    && arc_is_tar(head, sizeof(head));
-		if (!tar && repo_room(dir.s, held(in, total), job.reserve,
-		    what.s, err))
+		if (!tar && img_repo_room(dir.s, img_copy_held(in, total),
+		    job.reserve, what.s, err))
 			goto out;
 		if (tar) {
 			close(in);
 			in = -1;
 			if (spec->sha256) {
-				if (hash_file(source, "SHA256", hex, NULL, NULL,
-				    NULL, err))
+				if (img_copy_hash_file(source, "SHA256", hex,
+				    NULL, NULL, NULL, err))
 					goto out;
 				if (strcasecmp(spec->sha256, hex) != 0) {
 					cerr_set(err, CERR_USAGE, "cannot "
@@ -766,19 +769,19 @@ img_import(struct ctx *ctx, const char *source, const struct img_spec *spec,
 					goto out;
 				}
 			}
-			if (ova_prepare(source, source, dir.s, &job, err))
+			if (img_ova_prepare(source, source, dir.s, &job, err))
 				goto out;
 		}
 	}
 
 	/* the name is taken at once; the image stays locked while it comes */
-	if (import_row(ctx, spec, spec->name, abs, json.s, dir.s, &id,
+	if (img_import_row(ctx, spec, spec->name, abs, json.s, dir.s, &id,
 	    &lockfd, &lock, err))
 		goto out;
 
 	buf_printf(&path, "%s/%lld", dir.s, id);
 	if (url) {
-		if (fetch_url(ctx, source, shown, dir.s, &s,
+		if (img_fetch_url(ctx, source, shown, dir.s, &s,
 		    spec->stall_timeout > 0 ? spec->stall_timeout : 60,
 		    job.reserve, max, progress, &part, err)) {
 			/* the bytes received stay for a resume; an empty
@@ -794,17 +797,17 @@ img_import(struct ctx *ctx, const char *source, const struct img_spec *spec,
 			goto undo;
 		}
 	} else if (tar) {
-		if (ova_run(ctx, &job, source, source, abs, spec, json.s, id,
-		    dir.s, progress, err))
+		if (img_ova_run(ctx, &job, source, source, abs, spec, json.s,
+		    id, dir.s, progress, err))
 			goto undo_file;
 		goto done;
 	} else {
-		if ((s.fd = repo_create(path.s, O_RDWR, err)) < 0)
+		if ((s.fd = img_copy_repo_create(path.s, O_RDWR, err)) < 0)
 			goto undo;
-		rc = copy_range(ctx, in, source, &s, path.s, total, progress,
-		    err);
+		rc = img_copy_range(ctx, in, source, &s, path.s, total,
+		    progress, err);
 		if (rc == 1)
-			rc = copy_fd(ctx, in, source, &s, path.s, total,
+			rc = img_copy_fd(ctx, in, source, &s, path.s, total,
 			    progress, err);
 		if (rc)
 			goto undo_file;
@@ -827,8 +830,8 @@ img_import(struct ctx *ctx, const char *source, const struct img_spec *spec,
 	}
 	if (url && arc_is_tar(s.probe, s.nprobe)) {
 		/* an OVA served over HTTP: imported from the download */
-		rc = ova_prepare(part.s, shown, dir.s, &job, err) ||
-		    ova_run(ctx, &job, part.s, shown, abs, spec, json.s, id,
+		rc = img_ova_prepare(part.s, shown, dir.s, &job, err) ||
+		    img_ova_run(ctx, &job, part.s, shown, abs, spec, json.s, id,
 		    dir.s, progress, err);
 		unlink(part.s);
 		if (rc)
@@ -882,10 +885,10 @@ undo_file:
 		s.fd = -1;
 	}
 undo:
-	import_undo(ctx, id);
+	img_import_undo(ctx, id);
 out:
-	ova_release_job(ctx, &job, err->code != 0);
-	unlock_row(&lockfd, &lock);
+	img_ova_release_job(ctx, &job, err->code != 0);
+	img_unlock_row(&lockfd, &lock);
 	if (s.fd >= 0)
 		close(s.fd);
 	if (in >= 0)
@@ -1034,7 +1037,7 @@ img_delete(struct ctx *ctx, const char *ref, struct cerr *err)
 	unlink(path.s);
 	if (strcmp(state, "locked") == 0 && doc_get_str(cur, "source") &&
 	    http_is_url(doc_get_str(cur, "source")))
-		drop_part(ctx, doc_get_str(cur, "source"));
+		img_fetch_drop_part(ctx, doc_get_str(cur, "source"));
 	buf_release(&path);
 	if (catalog_exec(ctx->cat, err, "DELETE FROM images WHERE id = ?",
 	    "i", id) || acct_audit(ctx, "delete", "Image", id,
@@ -1052,7 +1055,7 @@ fail:
 
 /* A string field of an Image document, or NULL when absent. */
 static int
-doc_field(const struct doc *d, const char *key, const char *where,
+img_doc_field(const struct doc *d, const char *key, const char *where,
     const char **out, struct cerr *err)
 {
 	const struct doc *v = doc_map_get(d, key);
@@ -1076,12 +1079,12 @@ img_doc_read(const struct doc *d, const char *where, struct img_spec *spec,
 {
 	const struct doc *lab = doc_map_get(d, "labels"), *v;
 
-	if (doc_field(d, "name", where, &spec->name, err) ||
-	    doc_field(d, "description", where, &spec->description, err) ||
-	    doc_field(d, "os", where, &spec->os, err) ||
-	    doc_field(d, "arch", where, &spec->arch, err) ||
-	    doc_field(d, "sha256", where, &spec->sha256, err) ||
-	    doc_field(d, "source", where, source, err))
+	if (img_doc_field(d, "name", where, &spec->name, err) ||
+	    img_doc_field(d, "description", where, &spec->description, err) ||
+	    img_doc_field(d, "os", where, &spec->os, err) ||
+	    img_doc_field(d, "arch", where, &spec->arch, err) ||
+	    img_doc_field(d, "sha256", where, &spec->sha256, err) ||
+	    img_doc_field(d, "source", where, source, err))
 		return err->code;
 	if (spec->name == NULL) {
 		cerr_set(err, CERR_USAGE, "name: missing");

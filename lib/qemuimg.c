@@ -1,3 +1,7 @@
+/*
+ * qemuimg.c - adapter: qemu-img, run as a program.  The only module that
+ * starts it.
+ */
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -15,7 +19,7 @@
  * exit status, or -1 when it cannot be started.
  */
 int
-run_qemu_img(char *const argv[], struct buf *msg)
+qemuimg_run(char *const argv[], struct buf *msg)
 {
 	char b[4096];
 	size_t n = 0;
@@ -69,7 +73,7 @@ run_qemu_img(char *const argv[], struct buf *msg)
 /* A qemu-img source for the file at path in format fmt that reads no
  * other file: the driver named, a backing file refused. */
 void
-qemu_source(struct buf *b, const char *path, const char *fmt)
+qemuimg_source(struct buf *b, const char *path, const char *fmt)
 {
 	struct doc *p = doc_new_str(path);
 

@@ -31,30 +31,15 @@
  * options opts (or NULL).  A failure: CERR_CAPACITY when the disk is
  * full, bad (CERR_USAGE for input, CERR_FAIL for our own) otherwise. */
 static int
-qemu_convert(const char *src, const char *fmt, const char *dst,
+convert_disk(const char *src, const char *fmt, const char *dst,
     const char *out, const char *opts, int bad, const char *what,
     struct cerr *err)
 {
-	struct buf in, msg;
-	char *argv[10];
-	int n = 0, rc;
+	struct buf msg;
+	int rc;
 
-	buf_init(&in);
 	buf_init(&msg);
-	qemuimg_source(&in, src, fmt);
-	argv[n++] = (char *)"qemu-img";
-	argv[n++] = (char *)"convert";
-	argv[n++] = (char *)"-q";
-	argv[n++] = (char *)"-O";
-	argv[n++] = (char *)out;
-	if (opts) {
-		argv[n++] = (char *)"-o";
-		argv[n++] = (char *)opts;
-	}
-	argv[n++] = in.s;
-	argv[n++] = (char *)dst;
-	argv[n] = NULL;
-	rc = qemuimg_run(argv, &msg);
+	rc = qemuimg_convert(src, fmt, dst, out, opts, &msg);
 	if (rc < 0)
 		cerr_set(err, CERR_FAIL, "%s: cannot run qemu-img (is it "
 		    "installed?)", what);
@@ -64,7 +49,6 @@ qemu_convert(const char *src, const char *fmt, const char *dst,
 	else if (rc > 0)
 		cerr_set(err, bad, "%s: %s", what, msg.len ? msg.s :
 		    "qemu-img failed");
-	buf_release(&in);
 	buf_release(&msg);
 	return err->code;
 }
@@ -311,7 +295,7 @@ ova_convert(struct ova_disk *k, const char *what, struct cerr *err)
 	if ((fd = img_copy_repo_create(k->path.s, O_WRONLY, err)) < 0)
 		goto out;
 	close(fd);
-	if (qemu_convert(k->tmp.s, fmt, k->path.s, "qcow2", NULL, CERR_USAGE,
+	if (convert_disk(k->tmp.s, fmt, k->path.s, "qcow2", NULL, CERR_USAGE,
 	    w.s, err))
 		goto out;
 	(void)chmod(k->path.s, 0600);	/* as every image file */
@@ -616,7 +600,7 @@ img_export(struct ctx *ctx, const char *ref, const char *file,
 	if ((r = img_copy_repo_create(tmp.s, O_WRONLY, err)) < 0)
 		goto fail;
 	close((int)r);
-	if (qemu_convert(src.s, fmt, tmp.s, "vmdk",
+	if (convert_disk(src.s, fmt, tmp.s, "vmdk",
 	    "subformat=streamOptimized", CERR_FAIL, what.s, err) ||
 	    img_copy_hash_file(tmp.s, "SHA256", diskhex, &os.file_size,
 	    probe, &np, err))

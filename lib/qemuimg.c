@@ -18,7 +18,7 @@
  * stdout on /dev/null, the first line of its stderr in msg.  Returns its
  * exit status, or -1 when it cannot be started.
  */
-int
+static int
 qemuimg_run(char *const argv[], struct buf *msg)
 {
 	char b[4096];
@@ -72,7 +72,7 @@ qemuimg_run(char *const argv[], struct buf *msg)
 
 /* A qemu-img source for the file at path in format fmt that reads no
  * other file: the driver named, a backing file refused. */
-void
+static void
 qemuimg_source(struct buf *b, const char *path, const char *fmt)
 {
 	struct doc *p = doc_new_str(path);
@@ -83,4 +83,31 @@ qemuimg_source(struct buf *b, const char *path, const char *fmt)
 	doc_json(b, p);
 	buf_puts(b, "}}");
 	doc_free(p);
+}
+
+int
+qemuimg_convert(const char *src, const char *fmt, const char *dst,
+    const char *out, const char *opts, struct buf *msg)
+{
+	struct buf in;
+	char *argv[10];
+	int n = 0, rc;
+
+	buf_init(&in);
+	qemuimg_source(&in, src, fmt);
+	argv[n++] = (char *)"qemu-img";
+	argv[n++] = (char *)"convert";
+	argv[n++] = (char *)"-q";
+	argv[n++] = (char *)"-O";
+	argv[n++] = (char *)out;
+	if (opts) {
+		argv[n++] = (char *)"-o";
+		argv[n++] = (char *)opts;
+	}
+	argv[n++] = in.s;
+	argv[n++] = (char *)dst;
+	argv[n] = NULL;
+	rc = qemuimg_run(argv, msg);
+	buf_release(&in);
+	return rc;
 }

@@ -7,12 +7,12 @@
 
 #include "buf.h"
 
-/* Run qemu-img with argv (argv[0] is "qemu-img"): stdin and stdout on
- * /dev/null, the first line of its stderr appended to msg.  Returns its
- * exit status, or -1 when it cannot be started. */
-int qemuimg_run(char *const argv[], struct buf *msg);
-/* Append to b a qemu-img source for the file at path in format fmt that
- * reads no other file: the driver named, a backing file refused. */
-void qemuimg_source(struct buf *b, const char *path, const char *fmt);
+/* qemu-img convert: the file src, in format fmt, to dst in format out,
+ * with -o opts when not NULL, reading no file but src (its driver named,
+ * a backing file refused).  Stdin and stdout are /dev/null; the first
+ * line of its stderr is appended to msg.  Returns qemu-img's exit status
+ * (0: done), or -1 when it cannot be run. */
+int qemuimg_convert(const char *src, const char *fmt, const char *dst,
+    const char *out, const char *opts, struct buf *msg);
 
 #endif

@@ -19,7 +19,7 @@
 #include "cerr.h"
 #include "ctx.h"
 #include "doc.h"
-#include "host.h"
+#include "rows.h"
 
 /* What import, set and apply take; NULL fields are not given. */
 struct img_spec {

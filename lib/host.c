@@ -11,6 +11,7 @@
 
 #include "acct.h"
 #include "buf.h"
+#include "capacity.h"
 #include "catalog.h"
 #include "cluster.h"
 #include "host.h"

@@ -15,6 +15,7 @@
 
 #include "acct.h"
 #include "buf.h"
+#include "capacity.h"
 #include "catalog.h"
 #include "expr.h"
 #include "labels.h"

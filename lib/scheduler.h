@@ -15,7 +15,7 @@
 #include "cerr.h"
 #include "ctx.h"
 #include "doc.h"
-#include "host.h"
+#include "rows.h"
 
 /*
  * Affinity groups: VMs join one with group: in their document.  A group

@@ -22,7 +22,7 @@
 #include "cerr.h"
 #include "ctx.h"
 #include "doc.h"
-#include "host.h"
+#include "rows.h"
 
 #define VOL_DS_POOL_PREFIX "cloudos-ds-"
 

@@ -15,6 +15,7 @@
 #include "cerr.h"
 #include "ctx.h"
 #include "doc.h"
+#include "fit.h"
 #include "rows.h"
 
 /*
@@ -33,46 +34,9 @@ int sched_group_set_visibility(struct ctx *ctx, const char *ref,
     const char *visibility, struct doc **out, struct cerr *err);
 /* Refused with CERR_CONFLICT while VMs that are not done are in it. */
 int sched_group_remove(struct ctx *ctx, const char *ref, struct cerr *err);
-/* The id of group name (for a VM document), if the caller may see it;
- * CERR_NOTFOUND if none. */
-int sched_group_id(struct ctx *ctx, const char *name, long long *id,
-    struct cerr *err);
-
 /* Call each with every group name starting with prefix (completion). */
 void sched_group_names(struct ctx *ctx, const char *prefix,
     void (*each)(const char *name));
-
-/* Room a VM's disks need in one datastore (MiB).  Placement reads what
- * each datastore had available on a host at the last look as the host
- * label cloudos.ds/NAME (MiB), which requirements may read too. */
-struct sched_ds {
-	const char *name;
-	long long size;
-};
-#define SCHED_DS_LABEL "cloudos.ds/"
-
-/* What a VM asks of its host. */
-struct sched_req {
-	const char *name;		/* for messages */
-	int cpu;
-	long long memory, disk;		/* MiB */
-	const char *requirements;	/* NULL: any host */
-	const char *policy;		/* pack, spread, load, rank */
-	const char *rank;		/* for rank */
-	long long group;		/* 0: none */
-	long long exclude;		/* a host it must not go to, or 0 */
-	/* datastores its disks go to: only hosts that have each, with
-	 * that much available at the last look, pass (a VM recorded
-	 * already has its needs read from its disks) */
-	const struct sched_ds *ds;
-	size_t nds;
-	long long vm_id;		/* a recorded VM, or 0 */
-};
-
-/* Inside the caller's transaction: the host the engine chooses for one
- * VM now, or CERR_CAPACITY with the reason it cannot be placed. */
-int sched_choose(struct ctx *ctx, const struct sched_req *req,
-    long long *host_id, struct cerr *err);
 
 struct sched_opts {
 	long max_vms;		/* pending VMs a pass considers; <= 0: all */

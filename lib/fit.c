@@ -1,5 +1,9 @@
 /*
- * fit.c - service: where one VM fits.
+ * fit.c - service: where one VM fits.  Loads a model of the cloud from the
+ * catalog (hosts with their effective capacity and allocation, affinity
+ * groups and their members, the VMs to place) and hands it to the
+ * placement engine: for one VM here (sched_choose), for every pending VM
+ * in scheduler.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,7 +28,7 @@ sched_group_id(struct ctx *ctx, const char *name, long long *id,
 	/* a VM joins only a group its owner may see: another tenant's
 	 * private group is no one's to crowd */
 	if (catalog_query(ctx->cat, &st, err, "SELECT g.id FROM vm_groups g "
-	    "WHERE " GROUP_VISIBLE " AND g.name = ?4", "iiis",
+	    "WHERE " FIT_GROUP_VISIBLE " AND g.name = ?4", "iiis",
 	    (long long)ctx->who.admin, ctx->who.user_id, ctx->who.group_id,
 	    name))
 		return err->code;
@@ -40,7 +44,7 @@ sched_group_id(struct ctx *ctx, const char *name, long long *id,
 /* The model: what the engine sees. */
 
 void
-model_release(struct model *m)
+fit_model_release(struct fit_model *m)
 {
 	size_t i;
 
@@ -91,7 +95,7 @@ hash_str(const char *s)
 /* The compiled form of src, compiled once per pass.  what names it in
  * errors ("requirements"). */
 static int
-model_expr(struct model *m, const char *src, const char *what,
+model_expr(struct fit_model *m, const char *src, const char *what,
     const struct expr **out, struct cerr *err)
 {
 	struct expr *e = NULL;
@@ -137,7 +141,7 @@ cmp_str(const void *a, const void *b)
 
 /* Add label key=value to a's sorted arrays (replacing one of that key). */
 static void
-host_label_add(struct expr_host *a, const char *key, const char *value)
+attr_label_add(struct expr_host *a, const char *key, const char *value)
 {
 	const char **keys = xcalloc(a->nlabels + 2, sizeof(*keys));
 	const char **vals = xcalloc(a->nlabels + 2, sizeof(*vals));
@@ -173,7 +177,7 @@ host_label_add(struct expr_host *a, const char *key, const char *value)
 
 /* Labels JSON into the sorted arrays an expression bisects. */
 static void
-host_labels(struct expr_host *a, const char *json)
+attr_labels(struct expr_host *a, const char *json)
 {
 	struct doc *l = labels_from_json(json);
 	const char **keys;
@@ -216,7 +220,7 @@ cmp_host_id(const void *key, const void *elem)
 }
 
 long
-host_index(const struct model *m, long long id)
+fit_host_index(const struct fit_model *m, long long id)
 {
 	const struct pl_host *h = bsearch(&id, m->hosts, m->nhosts,
 	    sizeof(*m->hosts), cmp_host_id);
@@ -225,7 +229,7 @@ host_index(const struct model *m, long long id)
 }
 
 static long
-group_index(const struct model *m, long long id)
+group_index(const struct fit_model *m, long long id)
 {
 	size_t lo = 0, hi = m->ngroups;
 
@@ -244,7 +248,7 @@ group_index(const struct model *m, long long id)
 
 /* Hosts, their allocation, groups and their placed members. */
 int
-model_load(struct ctx *ctx, struct model *m, struct cerr *err)
+fit_model_load(struct ctx *ctx, struct fit_model *m, struct cerr *err)
 {
 	struct cstmt *st = NULL;
 	long i;
@@ -276,7 +280,7 @@ model_load(struct ctx *ctx, struct model *m, struct cerr *err)
 		h->memory = cstmt_int(st, 6);
 		h->disk = cstmt_int(st, 7);
 		h->attr.load = cstmt_real(st, 8);
-		host_labels(&h->attr, cstmt_text(st, 9));
+		attr_labels(&h->attr, cstmt_text(st, 9));
 	}
 	cstmt_free(st);
 	if (err->code)
@@ -289,7 +293,7 @@ model_load(struct ctx *ctx, struct model *m, struct cerr *err)
 	    "AND " VM_OCCUPIES " GROUP BY v.host_id", ""))
 		return err->code;
 	while (cstmt_row(st, err)) {
-		if ((i = host_index(m, cstmt_int(st, 0))) < 0)
+		if ((i = fit_host_index(m, cstmt_int(st, 0))) < 0)
 			continue;
 		m->hosts[i].used_cpu += cstmt_int(st, 1);
 		m->hosts[i].used_memory += cstmt_int(st, 2);
@@ -305,7 +309,7 @@ model_load(struct ctx *ctx, struct model *m, struct cerr *err)
 	    "IS NOT NULL GROUP BY target_host", ""))
 		return err->code;
 	while (cstmt_row(st, err)) {
-		if ((i = host_index(m, cstmt_int(st, 0))) < 0)
+		if ((i = fit_host_index(m, cstmt_int(st, 0))) < 0)
 			continue;
 		m->hosts[i].used_cpu += cstmt_int(st, 1);
 		m->hosts[i].used_memory += cstmt_int(st, 2);
@@ -346,12 +350,12 @@ model_load(struct ctx *ctx, struct model *m, struct cerr *err)
 	while (cstmt_row(st, err)) {
 		char key[200], val[32];
 
-		if ((i = host_index(m, cstmt_int(st, 0))) < 0)
+		if ((i = fit_host_index(m, cstmt_int(st, 0))) < 0)
 			continue;
 		snprintf(key, sizeof(key), SCHED_DS_LABEL "%s",
 		    cstmt_text(st, 1));
 		snprintf(val, sizeof(val), "%lld", cstmt_int(st, 2));
-		host_label_add(&m->hosts[i].attr, key, val);
+		attr_label_add(&m->hosts[i].attr, key, val);
 	}
 	cstmt_free(st);
 	if (err->code)
@@ -381,7 +385,7 @@ model_load(struct ctx *ctx, struct model *m, struct cerr *err)
 		return err->code;
 	while (cstmt_row(st, err)) {
 		long g = group_index(m, cstmt_int(st, 0));
-		long h = host_index(m, cstmt_int(st, 1));
+		long h = fit_host_index(m, cstmt_int(st, 1));
 
 		if (g < 0 || h < 0)
 			continue;
@@ -411,7 +415,7 @@ policy_of(const char *p)
  * them with room for its disks there at the last look: appended to src
  * as a clause on the hosts' datastore labels. */
 static void
-model_ds_clause(const struct model *m, const struct sched_req *q,
+model_ds_clause(const struct fit_model *m, const struct sched_req *q,
     long long id, struct buf *src)
 {
 	struct buf out = BUF_INIT;
@@ -442,7 +446,7 @@ model_ds_clause(const struct model *m, const struct sched_req *q,
 /* Append one VM to place.  avoid, when not NULL, is the name of a host
  * it must not go to (where its deploy just failed). */
 int
-model_vm(struct model *m, const struct sched_req *q, long long id,
+fit_model_vm(struct fit_model *m, const struct sched_req *q, long long id,
     int priority, const char *avoid, struct cerr *err)
 {
 	struct pl_vm *v;
@@ -490,7 +494,7 @@ out:
 }
 
 int
-model_run(struct model *m, struct pl_result **res, struct cerr *err)
+fit_model_run(struct fit_model *m, struct pl_result **res, struct cerr *err)
 {
 	struct pl_input in = {
 		.hosts = m->hosts, .nhosts = m->nhosts,
@@ -510,20 +514,21 @@ int
 sched_choose(struct ctx *ctx, const struct sched_req *q, long long *host_id,
     struct cerr *err)
 {
-	struct model m = { 0 };
+	struct fit_model m = { 0 };
 	struct pl_result *res = NULL;
 	char why[512];
 	size_t i, enabled = 0;
 
-	if (model_load(ctx, &m, err) || model_vm(&m, q, 0, 0, NULL, err))
+	if (fit_model_load(ctx, &m, err) ||
+	    fit_model_vm(&m, q, 0, 0, NULL, err))
 		goto out;
 	if (q->exclude) {
-		long x = host_index(&m, q->exclude);
+		long x = fit_host_index(&m, q->exclude);
 
 		if (x >= 0)
 			m.hosts[x].enabled = false;
 	}
-	if (model_run(&m, &res, err))
+	if (fit_model_run(&m, &res, err))
 		goto out;
 	if (res[0].reason == PL_PLACED) {
 		*host_id = m.hosts[res[0].host].id;
@@ -556,6 +561,6 @@ sched_choose(struct ctx *ctx, const struct sched_req *q, long long *host_id,
 	}
 out:
 	free(res);
-	model_release(&m);
+	fit_model_release(&m);
 	return err->code;
 }

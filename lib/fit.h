@@ -51,13 +51,16 @@ struct sched_req {
 int sched_choose(struct ctx *ctx, const struct sched_req *req,
     long long *host_id, struct cerr *err);
 
-/* Groups a caller may see, on a row of vm_groups aliased g. */
-/* ?1 admin, ?2 the caller's user id, ?3 the caller's group id */
-#define GROUP_VISIBLE "(?1 OR g.owner = ?2 OR (g.visibility = 'group' " \
+/* The groups a caller may see, on a row of vm_groups aliased g, as
+ * networks are seen: ?1 admin, ?2 the caller's user id, ?3 the caller's
+ * group id. */
+#define FIT_GROUP_VISIBLE "(?1 OR g.owner = ?2 OR (g.visibility = 'group' " \
 	"AND g.group_id = ?3) OR g.visibility = 'public')"
 
-/* The model: what the engine sees. */
-struct model {
+/* The model: what the engine sees, loaded from the catalog by
+ * fit_model_load, the VMs to place appended by fit_model_vm, run by
+ * fit_model_run and freed by fit_model_release. */
+struct fit_model {
 	struct pl_host *hosts;
 	size_t nhosts, caphosts;
 	char **hnames;			/* owned strings of the hosts */
@@ -82,14 +85,16 @@ struct model {
 	size_t ndsneed, capdsneed;
 };
 
-void model_release(struct model *m);
-long host_index(const struct model *m, long long id);
+void fit_model_release(struct fit_model *m);
+/* The index in m->hosts of host id, or -1. */
+long fit_host_index(const struct fit_model *m, long long id);
 /* Hosts, their allocation, groups and their placed members. */
-int model_load(struct ctx *ctx, struct model *m, struct cerr *err);
+int fit_model_load(struct ctx *ctx, struct fit_model *m, struct cerr *err);
 /* Append one VM to place.  avoid, when not NULL, is the name of a host
  * it must not go to (where its deploy just failed). */
-int model_vm(struct model *m, const struct sched_req *q, long long id,
+int fit_model_vm(struct fit_model *m, const struct sched_req *q, long long id,
     int priority, const char *avoid, struct cerr *err);
-int model_run(struct model *m, struct pl_result **res, struct cerr *err);
+int fit_model_run(struct fit_model *m, struct pl_result **res,
+    struct cerr *err);
 
 #endif

@@ -1,8 +1,8 @@
 /*
- * scheduler.c - service: scheduling.  Loads a model of the cloud from the
- * catalog (hosts with their effective capacity and allocation, affinity
- * groups and their members, the VMs to place), hands it to the placement
- * engine, and records and dispatches what it decides.
+ * scheduler.c - service: scheduling.  Passes, plans, placements applied,
+ * rebalancing and explanations: the pending VMs are added to fit's model
+ * of the cloud, the placement engine decides, and what it decides is
+ * recorded and dispatched.  Also the affinity groups csched manages.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -62,7 +62,7 @@ group_query(struct ctx *ctx, const char *ref, struct cstmt **st,
 	if (!valid_id(ref, &id))
 		id = -1;
 	return catalog_query(ctx->cat, st, err, GROUP_COLS "WHERE "
-	    GROUP_VISIBLE " AND (g.id = ?4 OR (?4 < 0 AND g.name = ?5))",
+	    FIT_GROUP_VISIBLE " AND (g.id = ?4 OR (?4 < 0 AND g.name = ?5))",
 	    "iiiis", (long long)ctx->who.admin, ctx->who.user_id,
 	    ctx->who.group_id, id, ref);
 }
@@ -133,8 +133,8 @@ sched_group_list(struct ctx *ctx, emit_fn emit, struct cerr *err)
 	struct cstmt *st = NULL;
 
 	if (catalog_query(ctx->cat, &st, err, GROUP_COLS "WHERE "
-	    GROUP_VISIBLE " ORDER BY g.id", "iii", (long long)ctx->who.admin,
-	    ctx->who.user_id, ctx->who.group_id))
+	    FIT_GROUP_VISIBLE " ORDER BY g.id", "iii",
+	    (long long)ctx->who.admin, ctx->who.user_id, ctx->who.group_id))
 		return err->code;
 	rows_emit(ctx, st, group_doc, emit, err);
 	cstmt_free(st);
@@ -239,8 +239,8 @@ sched_group_names(struct ctx *ctx, const char *prefix,
 	struct cstmt *st = NULL;
 
 	if (catalog_query(ctx->cat, &st, &err, "SELECT g.name FROM vm_groups g "
-	    "WHERE " GROUP_VISIBLE " AND substr(g.name, 1, length(?4)) = ?4 "
-	    "ORDER BY g.name", "iiis", (long long)ctx->who.admin,
+	    "WHERE " FIT_GROUP_VISIBLE " AND substr(g.name, 1, length(?4)) "
+	    "= ?4 ORDER BY g.name", "iiis", (long long)ctx->who.admin,
 	    ctx->who.user_id, ctx->who.group_id, prefix))
 		return;
 	while (cstmt_row(st, &err))
@@ -297,7 +297,7 @@ pending_release(struct pending *p)
 }
 
 static int
-model_pending(struct ctx *ctx, struct model *m, struct pending *p,
+model_pending(struct ctx *ctx, struct fit_model *m, struct pending *p,
     long max_vms, struct cerr *err)
 {
 	struct cstmt *st = NULL;
@@ -316,7 +316,7 @@ model_pending(struct ctx *ctx, struct model *m, struct pending *p,
 		struct sched_req q = req_of(st);
 		size_t cap = p->cap, cap2 = p->cap;
 
-		if (model_vm(m, &q, cstmt_int(st, 0), (int)cstmt_int(st, 9),
+		if (fit_model_vm(m, &q, cstmt_int(st, 0), (int)cstmt_int(st, 9),
 		    cstmt_text(st, 10), err)) {
 			/* a stored expression that no longer compiles:
 			 * left pending, with the reason */
@@ -337,7 +337,7 @@ model_pending(struct ctx *ctx, struct model *m, struct pending *p,
 }
 
 static struct doc *
-placement_doc(const char *vm, long long vm_id, const char *host,
+sched_placement_doc(const char *vm, long long vm_id, const char *host,
     const char *action)
 {
 	struct doc *d = doc_new(DOC_MAP);
@@ -354,23 +354,23 @@ int
 sched_plan(struct ctx *ctx, const struct sched_opts *o, emit_fn emit,
     struct cerr *err)
 {
-	struct model m = { 0 };
+	struct fit_model m = { 0 };
 	struct pending p = { 0 };
 	struct pl_result *res = NULL;
 	size_t i;
 
 	if (acct_require_admin(ctx, "plan placements", err))
 		return err->code;
-	if (model_load(ctx, &m, err) ||
+	if (fit_model_load(ctx, &m, err) ||
 	    model_pending(ctx, &m, &p, o ? o->max_vms : 0, err) ||
-	    model_run(&m, &res, err))
+	    fit_model_run(&m, &res, err))
 		goto out;
 	for (i = 0; i < m.nvms && err->code == 0; i++) {
 		struct doc *d;
 
 		if (res[i].reason != PL_PLACED)
 			continue;
-		d = placement_doc(p.names[i], p.ids[i],
+		d = sched_placement_doc(p.names[i], p.ids[i],
 		    m.hosts[res[i].host].attr.name, "deploy");
 		emit(ctx, d, err);
 		doc_free(d);
@@ -378,7 +378,7 @@ sched_plan(struct ctx *ctx, const struct sched_opts *o, emit_fn emit,
 out:
 	free(res);
 	pending_release(&p);
-	model_release(&m);
+	fit_model_release(&m);
 	return err->code;
 }
 
@@ -458,7 +458,7 @@ static int
 pass_place(struct ctx *ctx, const struct sched_opts *o, struct dispatch **dp,
     size_t *ndp, struct cerr *err)
 {
-	struct model m = { 0 };
+	struct fit_model m = { 0 };
 	struct pending p = { 0 };
 	struct pl_result *res = NULL;
 	char now[32], why[512];
@@ -468,9 +468,9 @@ pass_place(struct ctx *ctx, const struct sched_opts *o, struct dispatch **dp,
 	*ndp = 0;
 	if (catalog_begin(ctx->cat, err))
 		return err->code;
-	if (model_load(ctx, &m, err) ||
+	if (fit_model_load(ctx, &m, err) ||
 	    model_pending(ctx, &m, &p, o->max_vms, err) ||
-	    model_run(&m, &res, err))
+	    fit_model_run(&m, &res, err))
 		goto fail;
 	catalog_now(now);
 	for (i = 0; i < m.nvms; i++) {
@@ -513,7 +513,7 @@ fail:
 out:
 	free(res);
 	pending_release(&p);
-	model_release(&m);
+	fit_model_release(&m);
 	return err->code;
 }
 
@@ -719,7 +719,7 @@ sched_apply(struct ctx *ctx, const struct doc *d, const char *where,
 		goto fail;
 	if (cstmt_row(st, err)) {
 		struct sched_req q = req_of(st);
-		struct model m = { 0 };
+		struct fit_model m = { 0 };
 		struct pl_result *res = NULL;
 		char why[512];
 		long hi;
@@ -732,14 +732,14 @@ sched_apply(struct ctx *ctx, const struct doc *d, const char *where,
 			cerr_set(err, CERR_CONFLICT, "cannot deploy vm '%s': "
 			    "it is %s (deploy needs pending)", q.name,
 			    cstmt_text(st, 9));
-		} else if (model_load(ctx, &m, err) == 0 &&
-		    model_vm(&m, &q, vid, 0, NULL, err) == 0) {
+		} else if (fit_model_load(ctx, &m, err) == 0 &&
+		    fit_model_vm(&m, &q, vid, 0, NULL, err) == 0) {
 			/* only the named host is a candidate */
-			hi = host_index(&m, hid);
+			hi = fit_host_index(&m, hid);
 			for (i = 0; i < m.nhosts; i++)
 				m.hosts[i].enabled = m.hosts[i].enabled &&
 				    (long)i == hi;
-			if (model_run(&m, &res, err) == 0 &&
+			if (fit_model_run(&m, &res, err) == 0 &&
 			    res[0].reason != PL_PLACED) {
 				placement_reason(&res[0], &m.vms[0], why,
 				    sizeof(why));
@@ -748,7 +748,7 @@ sched_apply(struct ctx *ctx, const struct doc *d, const char *where,
 			}
 		}
 		free(res);
-		model_release(&m);
+		fit_model_release(&m);
 	}
 	cstmt_free(st);
 	if (err->code)
@@ -788,7 +788,7 @@ int
 sched_rebalance(struct ctx *ctx, const char *policy, long max_moves,
     emit_fn emit, struct cerr *err)
 {
-	struct model m = { 0 };
+	struct fit_model m = { 0 };
 	struct cstmt *st = NULL;
 	struct pl_move *moves = NULL;
 	size_t *placed = NULL, cap = 0, capids = 0, i;
@@ -806,7 +806,7 @@ sched_rebalance(struct ctx *ctx, const char *policy, long max_moves,
 	else
 		return cerr_set(err, CERR_USAGE, "unknown policy '%s' (pack or "
 		    "spread)", policy);
-	if (model_load(ctx, &m, err))
+	if (fit_model_load(ctx, &m, err))
 		goto out;
 	/* the VMs that can move: those a migration takes */
 	if (catalog_query(ctx->cat, &st, err, "SELECT " REQ_COLS ", "
@@ -816,10 +816,11 @@ sched_rebalance(struct ctx *ctx, const char *policy, long max_moves,
 		goto out;
 	while (cstmt_row(st, err)) {
 		struct sched_req q = req_of(st);
-		long h = host_index(&m, cstmt_int(st, 9));
+		long h = fit_host_index(&m, cstmt_int(st, 9));
 		size_t c2 = capids;
 
-		if (h < 0 || model_vm(&m, &q, cstmt_int(st, 0), 0, NULL, err))
+		if (h < 0 || fit_model_vm(&m, &q, cstmt_int(st, 0), 0, NULL,
+		    err))
 			break;
 		xgrow(&placed, &cap, m.nvms, sizeof(*placed));
 		xgrow(&ids, &capids, m.nvms, sizeof(*ids));
@@ -847,7 +848,7 @@ sched_rebalance(struct ctx *ctx, const char *policy, long max_moves,
 		}
 	}
 	for (i = 0; i < (size_t)n && err->code == 0; i++) {
-		struct doc *d = placement_doc(names[moves[i].vm],
+		struct doc *d = sched_placement_doc(names[moves[i].vm],
 		    ids[moves[i].vm], m.hosts[moves[i].host].attr.name,
 		    "migrate");
 
@@ -861,7 +862,7 @@ out:
 	free(ids);
 	free(placed);
 	free(moves);
-	model_release(&m);
+	fit_model_release(&m);
 	return err->code;
 }
 
@@ -898,15 +899,15 @@ sched_explain(struct ctx *ctx, const char *ref, struct doc **out,
 		cstmt_free(st);
 		/* what a pass would do now, with every pending VM */
 		if (err->code == 0) {
-			struct model m = { 0 };
+			struct fit_model m = { 0 };
 			struct pending p = { 0 };
 			struct pl_result *res = NULL;
 			char why[512] = "waiting for its back-off to end";
 			size_t i;
 
-			if (model_load(ctx, &m, err) == 0 &&
+			if (fit_model_load(ctx, &m, err) == 0 &&
 			    model_pending(ctx, &m, &p, 0, err) == 0 &&
-			    model_run(&m, &res, err) == 0) {
+			    fit_model_run(&m, &res, err) == 0) {
 				for (i = 0; i < m.nvms; i++) {
 					if (p.ids[i] != id)
 						continue;
@@ -923,7 +924,7 @@ sched_explain(struct ctx *ctx, const char *ref, struct doc **out,
 			}
 			free(res);
 			pending_release(&p);
-			model_release(&m);
+			fit_model_release(&m);
 		}
 	}
 	doc_free(vm);

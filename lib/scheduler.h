@@ -1,9 +1,9 @@
 /*
- * scheduler.h - service: scheduling.  Affinity groups, and where VMs go: one
- * VM at a time for cvm create, every pending VM in a csched pass (placed
- * by the pure placement engine over a snapshot of the catalog taken under
- * its write lock, then dispatched to the hosts concurrently), plans that
- * change nothing, and rebalancing plans.
+ * scheduler.h - service: scheduling.  Affinity groups, and where VMs go
+ * (one VM at a time for cvm create is fit.h's): every pending VM in a
+ * csched pass (placed by the pure placement engine over a snapshot of the
+ * catalog taken under its write lock, then dispatched to the hosts
+ * concurrently), plans that change nothing, and rebalancing plans.
  *
  * Documents returned in *out are the caller's to doc_free.
  */

@@ -91,11 +91,6 @@ int host_remove(struct ctx *ctx, const char *ref, struct cerr *err);
  * takes no new VMs; those on it stay.  Admins only. */
 int host_set_state(struct ctx *ctx, const char *ref, const char *state,
     struct doc **out, struct cerr *err);
-/* Disable a host, then migrate every VM off it (live where running),
- * emitting each VM moved and noting each that could not move: those leave
- * CERR_PARTIAL (or their common code when none moved). */
-int host_drain(struct ctx *ctx, const char *ref, emit_fn emit,
-    void (*note)(struct ctx *, const char *), struct cerr *err);
 /* One monitoring pass over the hosts refs name (every host when n is 0),
  * each polled by a thread of its own: capacity, load, free memory and the
  * usage of each domain.  A host that has not answered timeout_ms after

@@ -2,7 +2,8 @@
  * scheduler.c - service: scheduling.  Passes, plans, placements applied,
  * rebalancing and explanations: the pending VMs are added to fit's model
  * of the cloud, the placement engine decides, and what it decides is
- * recorded and dispatched.  Also the affinity groups csched manages.
+ * recorded and dispatched.  Also the affinity groups csched manages, and
+ * draining a host (migrating every VM off it).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -16,6 +17,7 @@
 #include "acct.h"
 #include "catalog.h"
 #include "fit.h"
+#include "host.h"
 #include "owner.h"
 #include "placement.h"
 #include "scheduler.h"
@@ -932,5 +934,52 @@ sched_explain(struct ctx *ctx, const char *ref, struct doc **out,
 		doc_free(d);
 	else
 		*out = d;
+	return err->code;
+}
+
+int
+host_drain(struct ctx *ctx, const char *ref, emit_fn emit,
+    void (*note)(struct ctx *, const char *), struct cerr *err)
+{
+	struct doc *h = NULL;
+	struct cstmt *st = NULL;
+	long long *ids = NULL, hid;
+	size_t n = 0, cap = 0, i, failed = 0;
+	int code = 0;
+
+	if (host_set_state(ctx, ref, "disabled", &h, err))
+		return err->code;
+	hid = doc_map_get(h, "id")->u.i;
+	if (catalog_query(ctx->cat, &st, err, "SELECT id FROM vms WHERE "
+	    "host_id = ? AND state IN ('running', 'suspended', 'poweroff') "
+	    "ORDER BY id", "i", hid))
+		goto out;
+	while (cstmt_row(st, err)) {
+		xgrow(&ids, &cap, n + 1, sizeof(*ids));
+		ids[n++] = cstmt_int(st, 0);
+	}
+	cstmt_free(st);
+	for (i = 0; i < n && err->code == 0; i++) {
+		struct cerr one = { 0 };
+		struct doc *vm = NULL;
+		char id[32];
+
+		snprintf(id, sizeof(id), "%lld", ids[i]);
+		if (vm_migrate(ctx, id, NULL, true, &vm, &one)) {
+			note(ctx, one.msg);
+			code = failed++ == 0 || code == one.code ? one.code :
+			    CERR_PARTIAL;
+			continue;
+		}
+		emit(ctx, vm, err);
+		doc_free(vm);
+	}
+	if (err->code == 0 && failed)
+		cerr_set(err, failed < n ? CERR_PARTIAL : code, "host '%s' is "
+		    "disabled, but %zu of its %zu VMs did not move",
+		    doc_get_str(h, "name"), failed, n);
+out:
+	free(ids);
+	doc_free(h);
 	return err->code;
 }

@@ -3,7 +3,8 @@
  * (one VM at a time for cvm create is fit.h's): every pending VM in a
  * csched pass (placed by the pure placement engine over a snapshot of the
  * catalog taken under its write lock, then dispatched to the hosts
- * concurrently), plans that change nothing, and rebalancing plans.
+ * concurrently), plans that change nothing, rebalancing plans, and
+ * draining a host.
  *
  * Documents returned in *out are the caller's to doc_free.
  */
@@ -73,5 +74,11 @@ int sched_rebalance(struct ctx *ctx, const char *policy, long max_moves,
  * the recorded reason and what the engine says now. */
 int sched_explain(struct ctx *ctx, const char *ref, struct doc **out,
     struct cerr *err);
+
+/* Disable a host, then migrate every VM off it (live where running),
+ * emitting each VM moved and noting each that could not move: those leave
+ * CERR_PARTIAL (or their common code when none moved). */
+int host_drain(struct ctx *ctx, const char *ref, emit_fn emit,
+    void (*note)(struct ctx *, const char *), struct cerr *err);
 
 #endif

@@ -19,7 +19,7 @@
 
 /* The libvirt network XML of r. */
 static char *
-net_xml(const struct netrow *r)
+net_host_xml(const struct net_row *r)
 {
 	struct buf b = BUF_INIT;
 	struct ipaddr net, last;
@@ -45,13 +45,13 @@ net_xml(const struct netrow *r)
 		    "delay='0'/>\n", r->id);
 		/* addresses reach guests through their seeds: no dnsmasq */
 		buf_puts(&b, "  <dns enable='no'/>\n");
-		if (net_cidr(r, 4, &net, &last, &prefix) &&
+		if (net_range_cidr(r, 4, &net, &last, &prefix) &&
 		    ipaddr_add(&net, 1)) {
 			ipaddr_format(&net, gw);
 			buf_printf(&b, "  <ip address='%s' prefix='%d'/>\n", gw,
 			    prefix);
 		}
-		if (net_cidr(r, 6, &net, &last, &prefix) &&
+		if (net_range_cidr(r, 6, &net, &last, &prefix) &&
 		    ipaddr_add(&net, 1)) {
 			ipaddr_format(&net, gw);
 			buf_printf(&b, "  <ip family='ipv6' address='%s' "
@@ -66,7 +66,7 @@ static int
 net_host_ensure(struct ctx *ctx, struct hv *hv, long long host_id,
     long long network_id, struct cerr *err)
 {
-	struct netrow r = { 0 };
+	struct net_row r = { 0 };
 	struct cstmt *st = NULL;
 	char name[32], now[32], *xml = NULL;
 
@@ -78,10 +78,10 @@ net_host_ensure(struct ctx *ctx, struct hv *hv, long long host_id,
 		r.id = cstmt_int(st, 0);
 		r.name = xstrdup(cstmt_text(st, 1));
 		r.mode = xstrdup(cstmt_text(st, 2));
-		r.bridge = dup_or_null(cstmt_text(st, 3));
+		r.bridge = net_dup_or_null(cstmt_text(st, 3));
 		r.vlan = cstmt_null(st, 4) ? 0 : cstmt_int(st, 4);
-		r.cidr = dup_or_null(cstmt_text(st, 5));
-		r.cidr6 = dup_or_null(cstmt_text(st, 6));
+		r.cidr = net_dup_or_null(cstmt_text(st, 5));
+		r.cidr6 = net_dup_or_null(cstmt_text(st, 6));
 	}
 	cstmt_free(st);
 	if (err->code || r.id == 0)
@@ -97,12 +97,12 @@ net_host_ensure(struct ctx *ctx, struct hv *hv, long long host_id,
 		catalog_rollback(ctx->cat);
 		goto out;
 	}
-	xml = net_xml(&r);
+	xml = net_host_xml(&r);
 	if (hv_net_ensure(hv, name, xml, err))
 		cerr_wrap(err, "cannot realise network '%s'", r.name);
 out:
 	free(xml);
-	netrow_release(&r);
+	net_row_release(&r);
 	return err->code;
 }
 

@@ -21,7 +21,7 @@
 /* Inside a transaction: is address a of network r taken?  Fills who
  * ("vm 'web-1'" or "a reservation") when it is. */
 static int
-lease_holder(struct ctx *ctx, const struct netrow *r, const struct ipaddr *a,
+lease_holder(struct ctx *ctx, const struct net_row *r, const struct ipaddr *a,
     char *who, size_t len, int *taken, struct cerr *err)
 {
 	struct cstmt *st = NULL;
@@ -46,7 +46,7 @@ lease_holder(struct ctx *ctx, const struct netrow *r, const struct ipaddr *a,
 }
 
 static int
-lease_insert(struct ctx *ctx, const struct netrow *r, long long range_id,
+lease_insert(struct ctx *ctx, const struct net_row *r, long long range_id,
     const struct ipaddr *a, long long nic_id, struct cerr *err)
 {
 	char ip[IPADDR_STRLEN], key[IPADDR_KEYLEN], now[32];
@@ -63,7 +63,7 @@ lease_insert(struct ctx *ctx, const struct netrow *r, long long range_id,
 
 /* The range of family fam of r holding a, or 0. */
 static int
-range_of(struct ctx *ctx, const struct netrow *r, const struct ipaddr *a,
+range_of(struct ctx *ctx, const struct net_row *r, const struct ipaddr *a,
     long long *range_id, struct cerr *err)
 {
 	struct cstmt *st = NULL;
@@ -86,7 +86,7 @@ range_of(struct ctx *ctx, const struct netrow *r, const struct ipaddr *a,
 /* The lowest free address of range [lo, hi]: a walk over its leases in
  * key order, stopping at the first gap. */
 static int
-range_free(struct ctx *ctx, const struct netrow *r, const struct ipaddr *lo,
+range_free(struct ctx *ctx, const struct net_row *r, const struct ipaddr *lo,
     const struct ipaddr *hi, struct ipaddr *out, bool *found,
     struct cerr *err)
 {
@@ -124,7 +124,7 @@ range_free(struct ctx *ctx, const struct netrow *r, const struct ipaddr *lo,
  * nic_id: want (NULL: the lowest free address of the first range that
  * has one).  Fills ip. */
 int
-lease_alloc(struct ctx *ctx, const struct netrow *r, int fam,
+net_lease_alloc(struct ctx *ctx, const struct net_row *r, int fam,
     const char *want, long long nic_id, char ip[IPADDR_STRLEN],
     struct cerr *err)
 {
@@ -177,7 +177,7 @@ int
 net_reserve(struct ctx *ctx, const char *ref, const char *ip,
     struct doc **out, struct cerr *err)
 {
-	struct netrow r = { 0 };
+	struct net_row r = { 0 };
 	struct ipaddr a, net, last, gw;
 	long long range_id = 0, lid;
 	char who[200], canon[IPADDR_STRLEN];
@@ -191,7 +191,7 @@ net_reserve(struct ctx *ctx, const char *ref, const char *ip,
 		cerr_set(err, CERR_USAGE, "invalid address '%s'", ip);
 		goto fail;
 	}
-	if (!net_cidr(&r, a.family, &net, &last, &prefix) ||
+	if (!net_range_cidr(&r, a.family, &net, &last, &prefix) ||
 	    !ipaddr_within(&a, &net, &last)) {
 		cerr_set(err, CERR_USAGE, "address %s is outside the CIDR of "
 		    "network '%s'", ip, r.name);
@@ -237,7 +237,7 @@ net_reserve(struct ctx *ctx, const char *ref, const char *ip,
 fail:
 	catalog_rollback(ctx->cat);
 out:
-	netrow_release(&r);
+	net_row_release(&r);
 	return err->code;
 }
 
@@ -245,7 +245,7 @@ int
 net_release(struct ctx *ctx, const char *ref, const char *ip,
     struct cerr *err)
 {
-	struct netrow r = { 0 };
+	struct net_row r = { 0 };
 	struct ipaddr a;
 	char who[200], canon[IPADDR_STRLEN], key[IPADDR_KEYLEN];
 	int taken;
@@ -283,7 +283,7 @@ net_release(struct ctx *ctx, const char *ref, const char *ip,
 fail:
 	catalog_rollback(ctx->cat);
 out:
-	netrow_release(&r);
+	net_row_release(&r);
 	return err->code;
 }
 
@@ -313,7 +313,7 @@ int
 net_lease_list(struct ctx *ctx, const char *ref, emit_fn emit,
     struct cerr *err)
 {
-	struct netrow r = { 0 };
+	struct net_row r = { 0 };
 	struct cstmt *st = NULL;
 
 	if (net_load(ctx, ref, &r, err))
@@ -325,7 +325,7 @@ net_lease_list(struct ctx *ctx, const char *ref, emit_fn emit,
 	    "l.key", "is", r.id, r.name) == 0)
 		rows_emit(ctx, st, lease_doc, emit, err);
 	cstmt_free(st);
-	netrow_release(&r);
+	net_row_release(&r);
 	return err->code;
 }
 
@@ -402,7 +402,7 @@ net_config(struct ctx *ctx, const char *prefix, struct doc **out,
 
 /* Inside a transaction: a MAC of the catalog's prefix that no NIC has. */
 int
-mac_alloc(struct ctx *ctx, char out[24], struct cerr *err)
+net_lease_mac_alloc(struct ctx *ctx, char out[24], struct cerr *err)
 {
 	struct cstmt *st = NULL;
 	unsigned char rnd[6];

@@ -66,7 +66,7 @@ net_nics_check(const struct doc *l, size_t *n, struct cerr *err)
 			return cerr_set(err, CERR_USAGE, "nics[%zu].ip6: "
 			    "expected an IPv6 address", i);
 		if ((v = doc_map_get(d, "model")) && v->type != DOC_NULL &&
-		    (v->type != DOC_STR || !one_of(v->u.s, nic_models)))
+		    (v->type != DOC_STR || !net_one_of(v->u.s, nic_models)))
 			return cerr_set(err, CERR_USAGE, "nics[%zu].model: "
 			    "expected virtio, e1000, rtl8139 or usb-net", i);
 		if ((v = doc_map_get(d, "security_groups")) &&
@@ -136,7 +136,7 @@ int
 net_nic_add(struct ctx *ctx, long long vm_id, const char *vm, int idx,
     const struct doc *nic, struct cerr *err)
 {
-	struct netrow r = { 0 };
+	struct net_row r = { 0 };
 	const char *model = doc_get_str(nic, "model");
 	const struct doc *sg = doc_map_get(nic, "security_groups");
 	char mac[24], ip[IPADDR_STRLEN], now[32];
@@ -181,22 +181,22 @@ net_nic_add(struct ctx *ctx, long long vm_id, const char *vm, int idx,
 		}
 	}
 	catalog_now(now);
-	if (mac_alloc(ctx, mac, err) ||
+	if (net_lease_mac_alloc(ctx, mac, err) ||
 	    catalog_exec(ctx->cat, err, "INSERT INTO vm_nics (vm_id, idx, "
 	    "network_id, mac, model, created) VALUES (?, ?, ?, ?, ?, ?)",
 	    "iiisss", vm_id, (long long)idx, r.id, mac,
 	    model ? model : "virtio", now))
 		goto out;
 	nic_id = catalog_last_id(ctx->cat);
-	if (r.cidr && lease_alloc(ctx, &r, 4, doc_get_str(nic, "ip"), nic_id,
-	    ip, err))
+	if (r.cidr && net_lease_alloc(ctx, &r, 4, doc_get_str(nic, "ip"),
+	    nic_id, ip, err))
 		goto out;
 	if (r.cidr == NULL && doc_get_str(nic, "ip")) {
 		cerr_set(err, CERR_USAGE, "network '%s' has no IPv4 CIDR",
 		    r.name);
 		goto out;
 	}
-	if (r.cidr6 && lease_alloc(ctx, &r, 6, doc_get_str(nic, "ip6"),
+	if (r.cidr6 && net_lease_alloc(ctx, &r, 6, doc_get_str(nic, "ip6"),
 	    nic_id, ip, err))
 		goto out;
 	if (r.cidr6 == NULL && doc_get_str(nic, "ip6")) {
@@ -208,7 +208,7 @@ net_nic_add(struct ctx *ctx, long long vm_id, const char *vm, int idx,
 		if (nic_secgroup(&owner, nic_id, sg->u.list.v[i]->u.s, err))
 			goto out;
 out:
-	netrow_release(&r);
+	net_row_release(&r);
 	return err->code;
 }
 
@@ -248,7 +248,7 @@ with_prefix(const char *ip, const char *cidr)
 static void
 dns_add(char ***dns, size_t *n, size_t *cap, const char *json)
 {
-	struct doc *l = json_doc(json);
+	struct doc *l = net_json_doc(json);
 	size_t i;
 
 	for (i = 0; l->type == DOC_LIST && i < l->u.list.n; i++) {
@@ -283,9 +283,9 @@ nic_fill(struct cstmt *st, struct net_nic *c)
 	snprintf(c->libvirt, sizeof(c->libvirt), NET_LIBVIRT_PREFIX "%lld",
 	    c->network_id);
 	c->addr4 = with_prefix(cstmt_text(st, 8), cstmt_text(st, 6));
-	c->gw4 = dup_or_null(cstmt_text(st, 9));
+	c->gw4 = net_dup_or_null(cstmt_text(st, 9));
 	c->addr6 = with_prefix(cstmt_text(st, 11), cstmt_text(st, 7));
-	c->gw6 = dup_or_null(cstmt_text(st, 12));
+	c->gw6 = net_dup_or_null(cstmt_text(st, 12));
 	c->dns = xcalloc(1, sizeof(*c->dns));
 	cap = 1;
 	dns_add(&c->dns, &nd, &cap, cstmt_text(st, 10));

@@ -20,7 +20,7 @@
 
 /* The CIDR of family fam of r, parsed; false when it has none. */
 bool
-net_cidr(const struct netrow *r, int fam, struct ipaddr *net,
+net_range_cidr(const struct net_row *r, int fam, struct ipaddr *net,
     struct ipaddr *last, int *prefix)
 {
 	const char *c = fam == 4 ? r->cidr : r->cidr6;
@@ -30,7 +30,7 @@ net_cidr(const struct netrow *r, int fam, struct ipaddr *net,
 
 /* Inside a transaction: add range [first, last] to network r. */
 static int
-range_insert(struct ctx *ctx, const struct netrow *r, const char *first,
+range_insert(struct ctx *ctx, const struct net_row *r, const char *first,
     const char *last, const char *gateway, const char *dns,
     long long *id, struct cerr *err)
 {
@@ -52,10 +52,10 @@ range_insert(struct ctx *ctx, const struct netrow *r, const char *first,
 		char what[2 * IPADDR_STRLEN + 16];
 
 		snprintf(what, sizeof(what), "range %s - %s", first, last);
-		if (special_ok(&lo, &hi, what, err))
+		if (net_special_ok(&lo, &hi, what, err))
 			return err->code;
 	}
-	if (!net_cidr(r, lo.family, &net, &end, &prefix))
+	if (!net_range_cidr(r, lo.family, &net, &end, &prefix))
 		return cerr_set(err, CERR_USAGE, "network '%s' has no IPv%d "
 		    "CIDR for range %s - %s", r->name, lo.family, first, last);
 	if (ipaddr_cmp(&lo, &net) <= 0 || ipaddr_cmp(&hi, &end) >= 0 ||
@@ -121,7 +121,7 @@ range_insert(struct ctx *ctx, const struct netrow *r, const char *first,
 /* The default range of a CIDR: all of it but its first address (the
  * network), the gateway after it, and (IPv4) the broadcast address. */
 static int
-range_default(struct ctx *ctx, const struct netrow *r, int fam,
+range_default(struct ctx *ctx, const struct net_row *r, int fam,
     const char *dns, struct cerr *err)
 {
 	struct ipaddr net, last;
@@ -129,7 +129,7 @@ range_default(struct ctx *ctx, const struct netrow *r, int fam,
 	long long id;
 	int prefix;
 
-	if (!net_cidr(r, fam, &net, &last, &prefix))
+	if (!net_range_cidr(r, fam, &net, &last, &prefix))
 		return 0;
 	ipaddr_add(&net, strcmp(r->mode, "bridge") == 0 ? 1 : 2);
 	ipaddr_format(&net, f);
@@ -153,7 +153,7 @@ range_default(struct ctx *ctx, const struct netrow *r, int fam,
  * JSON.
  */
 int
-spec_check(const struct net_spec *s, bool create, struct buf *dns,
+net_range_spec_check(const struct net_spec *s, bool create, struct buf *dns,
     struct cerr *err)
 {
 	if (valid_name("network", s->name, err))
@@ -161,14 +161,14 @@ spec_check(const struct net_spec *s, bool create, struct buf *dns,
 	if (s->mode == NULL && create)
 		return cerr_set(err, CERR_USAGE, "a mode is required (nat, "
 		    "routed, isolated or bridge)");
-	if (s->mode && !one_of(s->mode, net_modes))
+	if (s->mode && !net_one_of(s->mode, net_modes))
 		return cerr_set(err, CERR_USAGE, "invalid mode '%s' (nat, "
 		    "routed, isolated or bridge)", s->mode);
 	if (s->mode && strcmp(s->mode, "bridge") == 0) {
 		if (s->bridge == NULL && create)
 			return cerr_set(err, CERR_USAGE, "mode bridge needs "
 			    "--bridge (the host's bridge)");
-		if (s->bridge && bridge_ok(s->bridge, err))
+		if (s->bridge && net_bridge_ok(s->bridge, err))
 			return err->code;
 	} else if (s->mode && s->bridge) {
 		return cerr_set(err, CERR_USAGE, "--bridge is for mode bridge "
@@ -182,27 +182,27 @@ spec_check(const struct net_spec *s, bool create, struct buf *dns,
 	if (s->cidr == NULL && s->cidr6 == NULL && create)
 		return cerr_set(err, CERR_USAGE, "a CIDR is required (IPv4, "
 		    "IPv6 or both)");
-	if ((s->cidr && cidr_ok(s->cidr, 4, err)) ||
-	    (s->cidr6 && cidr_ok(s->cidr6, 6, err)))
+	if ((s->cidr && net_cidr_ok(s->cidr, 4, err)) ||
+	    (s->cidr6 && net_cidr_ok(s->cidr6, 6, err)))
 		return err->code;
 	if (s->visibility && strcmp(s->visibility, "private") &&
 	    strcmp(s->visibility, "group") && strcmp(s->visibility, "public"))
 		return cerr_set(err, CERR_USAGE, "invalid visibility '%s' "
 		    "(private, group or public)", s->visibility);
-	return dns_json(s->dns, s->ndns, dns, err);
+	return net_dns_json(s->dns, s->ndns, dns, err);
 }
 
 int
 net_create(struct ctx *ctx, const struct net_spec *s, struct doc **out,
     struct cerr *err)
 {
-	struct netrow r = { 0 };
+	struct net_row r = { 0 };
 	struct buf dns = BUF_INIT;
 	struct cstmt *st = NULL;
 	char now[32];
 	int taken;
 
-	if (spec_check(s, true, &dns, err))
+	if (net_range_spec_check(s, true, &dns, err))
 		goto out;
 	/* a bridge network puts guests on whatever the host's bridge
 	 * carries: the admins' to decide */
@@ -223,8 +223,8 @@ net_create(struct ctx *ctx, const struct net_spec *s, struct doc **out,
 		    s->name);
 		goto fail;
 	}
-	if (no_overlap(ctx, -1, s->mode, s->cidr, err) ||
-	    no_overlap(ctx, -1, s->mode, s->cidr6, err))
+	if (net_no_overlap(ctx, -1, s->mode, s->cidr, err) ||
+	    net_no_overlap(ctx, -1, s->mode, s->cidr6, err))
 		goto fail;
 	catalog_now(now);
 	if (catalog_exec(ctx->cat, err, "INSERT INTO networks (name, mode, "
@@ -237,8 +237,8 @@ net_create(struct ctx *ctx, const struct net_spec *s, struct doc **out,
 	r.id = catalog_last_id(ctx->cat);
 	r.name = xstrdup(s->name);
 	r.mode = xstrdup(s->mode);
-	r.cidr = dup_or_null(s->cidr);
-	r.cidr6 = dup_or_null(s->cidr6);
+	r.cidr = net_dup_or_null(s->cidr);
+	r.cidr6 = net_dup_or_null(s->cidr6);
 	if (range_default(ctx, &r, 4, dns.s, err) ||
 	    range_default(ctx, &r, 6, dns.s, err) ||
 	    acct_audit(ctx, "create", "Network", r.id, r.name, s->mode, err) ||
@@ -249,7 +249,7 @@ net_create(struct ctx *ctx, const struct net_spec *s, struct doc **out,
 fail:
 	catalog_rollback(ctx->cat);
 out:
-	netrow_release(&r);
+	net_row_release(&r);
 	buf_release(&dns);
 	return err->code;
 }
@@ -257,7 +257,7 @@ out:
 int
 net_delete(struct ctx *ctx, const char *ref, struct cerr *err)
 {
-	struct netrow r = { 0 };
+	struct net_row r = { 0 };
 	struct cstmt *st = NULL;
 	long long leases = 0, hosts = 0;
 
@@ -333,7 +333,7 @@ net_delete(struct ctx *ctx, const char *ref, struct cerr *err)
 fail:
 	catalog_rollback(ctx->cat);
 out:
-	netrow_release(&r);
+	net_row_release(&r);
 	return err->code;
 }
 
@@ -341,7 +341,7 @@ int
 net_set_visibility(struct ctx *ctx, const char *ref, const char *vis,
     struct doc **out, struct cerr *err)
 {
-	struct netrow r = { 0 };
+	struct net_row r = { 0 };
 	char now[32];
 
 	if (vis == NULL || (strcmp(vis, "private") && strcmp(vis, "group") &&
@@ -361,7 +361,7 @@ net_set_visibility(struct ctx *ctx, const char *ref, const char *vis,
 	}
 	net_show_id(ctx, r.id, out, err);
 out:
-	netrow_release(&r);
+	net_row_release(&r);
 	return err->code;
 }
 
@@ -370,7 +370,7 @@ net_range_add(struct ctx *ctx, const char *ref, const char *first,
     const char *last, const char *gateway, const char *const *dns,
     size_t ndns, struct doc **out, struct cerr *err)
 {
-	struct netrow r = { 0 };
+	struct net_row r = { 0 };
 	struct buf d = BUF_INIT;
 	char detail[128], now[32];
 	long long id;
@@ -378,7 +378,7 @@ net_range_add(struct ctx *ctx, const char *ref, const char *first,
 	if (first == NULL || last == NULL)
 		return cerr_set(err, CERR_USAGE, "a range needs --first and "
 		    "--last");
-	if (dns_json(dns, ndns, &d, err) || catalog_begin(ctx->cat, err))
+	if (net_dns_json(dns, ndns, &d, err) || catalog_begin(ctx->cat, err))
 		goto out;
 	snprintf(detail, sizeof(detail), "range %s - %s", first, last);
 	catalog_now(now);
@@ -394,7 +394,7 @@ net_range_add(struct ctx *ctx, const char *ref, const char *first,
 	net_show_id(ctx, r.id, out, err);
 out:
 	buf_release(&d);
-	netrow_release(&r);
+	net_row_release(&r);
 	return err->code;
 }
 
@@ -402,7 +402,7 @@ int
 net_range_remove(struct ctx *ctx, const char *ref, const char *range,
     struct doc **out, struct cerr *err)
 {
-	struct netrow r = { 0 };
+	struct net_row r = { 0 };
 	struct cstmt *st = NULL;
 	long long rid = -1, id = 0, used = 0;
 	char detail[128] = "", now[32];
@@ -453,6 +453,6 @@ net_range_remove(struct ctx *ctx, const char *ref, const char *range,
 fail:
 	catalog_rollback(ctx->cat);
 out:
-	netrow_release(&r);
+	net_row_release(&r);
 	return err->code;
 }

@@ -1,7 +1,10 @@
 /*
- * net.c - service: virtual networks, ranges, leases and NICs.  Uses the
- * catalog and hv adapters and the ipaddr engine; includes neither sqlite3
- * nor libvirt.
+ * net.c - service: virtual networks: their documents, who may use them,
+ * the checks on their input, and apply.  The family: net-range.c (networks
+ * made, changed, deleted, and their ranges), net-lease.c (leases and
+ * MACs), net-nic.c (the NICs of VMs) and net-host.c (networks on hosts),
+ * sharing net-int.h.  Uses the catalog and hv adapters and the ipaddr
+ * engine; includes neither sqlite3 nor libvirt.
  *
  * Addresses and MACs are scarce things: each is checked and written in
  * the caller's one write transaction (BEGIN IMMEDIATE), so two commands
@@ -53,7 +56,7 @@ const char *const net_modes[] = {
 };
 
 bool
-one_of(const char *s, const char *const *set)
+net_one_of(const char *s, const char *const *set)
 {
 	size_t i;
 
@@ -64,7 +67,7 @@ one_of(const char *s, const char *const *set)
 }
 
 void
-netrow_release(struct netrow *r)
+net_row_release(struct net_row *r)
 {
 	free(r->name);
 	free(r->mode);
@@ -76,7 +79,7 @@ netrow_release(struct netrow *r)
 }
 
 char *
-dup_or_null(const char *s)
+net_dup_or_null(const char *s)
 {
 	return s ? xstrdup(s) : NULL;
 }
@@ -84,7 +87,7 @@ dup_or_null(const char *s)
 /* A JSON list the catalog made, as a document (an empty list if none).
  * Wrapped in a map: a top-level array reads as a stream of documents. */
 struct doc *
-json_doc(const char *json)
+net_json_doc(const char *json)
 {
 	struct doclist dl = { 0 };
 	struct cerr err = { 0 };
@@ -113,7 +116,7 @@ json_doc(const char *json)
 struct doc *
 net_json_list(const char *json)
 {
-	return json_doc(json);
+	return net_json_doc(json);
 }
 
 /* The gateway of a CIDR: its first host address (into out; "" for
@@ -166,7 +169,7 @@ net_doc(struct cstmt *st)
 	    cstmt_int(st, 0));
 	doc_set_str(d, "libvirt_name", tmp);
 	doc_set_str(d, "visibility", cstmt_text(st, 7));
-	ranges = json_doc(cstmt_text(st, 13));
+	ranges = net_json_doc(cstmt_text(st, 13));
 	for (i = 0; ranges->type == DOC_LIST && i < ranges->u.list.n; i++) {
 		struct doc *r = ranges->u.list.v[i];
 		struct ipaddr lo, hi;
@@ -184,7 +187,7 @@ net_doc(struct cstmt *st)
 	doc_map_set(d, "ranges", ranges);
 	doc_set_int(d, "leases", cstmt_int(st, 14));
 	doc_set_int(d, "reserved", cstmt_int(st, 15));
-	doc_map_set(d, "hosts", json_doc(cstmt_text(st, 16)));
+	doc_map_set(d, "hosts", net_json_doc(cstmt_text(st, 16)));
 	doc_set_str(d, "owner", cstmt_text(st, 8));
 	doc_set_str(d, "group_owner", cstmt_text(st, 9));
 	doc_set_str(d, "created", cstmt_text(st, 10));
@@ -208,7 +211,7 @@ net_query(struct ctx *ctx, const char *ref, struct cstmt **st,
 }
 
 int
-net_load(struct ctx *ctx, const char *ref, struct netrow *r,
+net_load(struct ctx *ctx, const char *ref, struct net_row *r,
     struct cerr *err)
 {
 	struct cstmt *st = NULL;
@@ -219,10 +222,10 @@ net_load(struct ctx *ctx, const char *ref, struct netrow *r,
 		r->id = cstmt_int(st, 0);
 		r->name = xstrdup(cstmt_text(st, 1));
 		r->mode = xstrdup(cstmt_text(st, 2));
-		r->bridge = dup_or_null(cstmt_text(st, 3));
+		r->bridge = net_dup_or_null(cstmt_text(st, 3));
 		r->vlan = cstmt_null(st, 4) ? 0 : cstmt_int(st, 4);
-		r->cidr = dup_or_null(cstmt_text(st, 5));
-		r->cidr6 = dup_or_null(cstmt_text(st, 6));
+		r->cidr = net_dup_or_null(cstmt_text(st, 5));
+		r->cidr6 = net_dup_or_null(cstmt_text(st, 6));
 		r->visibility = xstrdup(cstmt_text(st, 7));
 		r->owner = cstmt_int(st, 12);
 	} else if (err->code == 0) {
@@ -235,7 +238,7 @@ net_load(struct ctx *ctx, const char *ref, struct netrow *r,
 /* For a change: CERR_PERM unless the caller owns it or is an admin. */
 int
 net_load_owned(struct ctx *ctx, const char *ref, const char *verb,
-    struct netrow *r, struct cerr *err)
+    struct net_row *r, struct cerr *err)
 {
 	if (net_load(ctx, ref, r, err))
 		return err->code;
@@ -306,7 +309,7 @@ net_names(struct ctx *ctx, const char *prefix, void (*each)(const char *))
 /* A host bridge's name: an interface name (1 to 15 bytes of letters,
  * digits, '-', '_' and '.'). */
 int
-bridge_ok(const char *s, struct cerr *err)
+net_bridge_ok(const char *s, struct cerr *err)
 {
 	const char *p;
 
@@ -353,7 +356,7 @@ static const struct {
 /* Refuse addresses [lo, hi] when they overlap a special-purpose block;
  * what names them in the message ("CIDR '...'", "range A - B"). */
 int
-special_ok(const struct ipaddr *lo, const struct ipaddr *hi,
+net_special_ok(const struct ipaddr *lo, const struct ipaddr *hi,
     const char *what, struct cerr *err)
 {
 	struct ipaddr a, b;
@@ -375,7 +378,7 @@ special_ok(const struct ipaddr *lo, const struct ipaddr *hi,
 /* A CIDR of family fam (4 or 6), host bits zero, no wider than /8 (IPv4)
  * or /48 (IPv6), outside the special-purpose blocks. */
 int
-cidr_ok(const char *s, int fam, struct cerr *err)
+net_cidr_ok(const char *s, int fam, struct cerr *err)
 {
 	struct ipaddr net, last;
 	char what[128];
@@ -390,11 +393,11 @@ cidr_ok(const char *s, int fam, struct cerr *err)
 		return cerr_set(err, CERR_USAGE, "IPv%d CIDR '%s' is too wide: "
 		    "a network's prefix is at least /%d", fam, s, min);
 	snprintf(what, sizeof(what), "IPv%d CIDR '%s'", fam, s);
-	return special_ok(&net, &last, what, err);
+	return net_special_ok(&net, &last, what, err);
 }
 
 int
-dns_json(const char *const *dns, size_t n, struct buf *b, struct cerr *err)
+net_dns_json(const char *const *dns, size_t n, struct buf *b, struct cerr *err)
 {
 	struct ipaddr a;
 	char canon[IPADDR_STRLEN];
@@ -428,7 +431,7 @@ cidrs_overlap(const char *a, const char *b)
 /* Inside a transaction: refuse a CIDR overlapping another routed
  * network's (modes nat, routed, isolated), which would clash on hosts. */
 int
-no_overlap(struct ctx *ctx, long long self, const char *mode,
+net_no_overlap(struct ctx *ctx, long long self, const char *mode,
     const char *cidr, struct cerr *err)
 {
 	struct cstmt *st = NULL;
@@ -580,7 +583,7 @@ net_check(const struct doc *d, const char *where, struct cerr *err)
 	struct buf b = BUF_INIT;
 
 	if (net_doc_read(d, &s, &dns, err) == 0)
-		spec_check(&s, false, &b, err);
+		net_range_spec_check(&s, false, &b, err);
 	buf_release(&b);
 	free(dns);
 	return err->code ? cerr_wrap(err, "%s", where) : 0;
@@ -591,7 +594,7 @@ net_apply(struct ctx *ctx, const struct doc *d, const char *where,
     struct doc **out, struct cerr *err)
 {
 	struct net_spec s = { 0 };
-	struct netrow r = { 0 };
+	struct net_row r = { 0 };
 	const struct doc *ranges = doc_map_get(d, "ranges");
 	const char **dns = NULL;
 	struct doc *cur = NULL;
@@ -676,6 +679,6 @@ bad:
 out:
 	doc_free(cur);
 	free(dns);
-	netrow_release(&r);
+	net_row_release(&r);
 	return err->code;
 }

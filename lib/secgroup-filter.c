@@ -475,7 +475,7 @@ secgroup_refresh(struct ctx *ctx, long long secgroup_id, struct cerr *err)
 	    "h.uri FROM hosts h WHERE h.id IN (SELECT v.host_id " AFFECTED
 	    ") ORDER BY h.id", "i", secgroup_id))
 		return err->code;
-	hostrefs_read(st, &hs, &nh, err);
+	secgroup_hostrefs_read(st, &hs, &nh, err);
 	cstmt_free(st);
 	if (err->code)
 		return err->code;
@@ -495,7 +495,7 @@ secgroup_refresh(struct ctx *ctx, long long secgroup_id, struct cerr *err)
 		    "brought up to date on %zu of %zu host%s; host '%s': %s "
 		    "(retry with 'cnet secgroup refresh')", name, failed, nh,
 		    nh == 1 ? "" : "s", hs[at].name, first.msg);
-	hostrefs_free(hs, nh);
+	secgroup_hostrefs_free(hs, nh);
 	return err->code;
 }
 

@@ -38,24 +38,26 @@ struct hostref {
 };
 
 /* secgroup.c */
-int sg_find(struct ctx *ctx, const char *ref, struct sg *g, struct cerr *err);
-int sg_find_mine(struct ctx *ctx, const char *ref, const char *what,
+int secgroup_find(struct ctx *ctx, const char *ref, struct sg *g,
+    struct cerr *err);
+int secgroup_find_mine(struct ctx *ctx, const char *ref, const char *what,
     struct sg *g, struct cerr *err);
-int sg_doc(struct ctx *ctx, long long id, struct doc **out, struct cerr *err);
-void hostrefs_free(struct hostref *h, size_t n);
-int hostrefs_read(struct cstmt *st, struct hostref **out, size_t *n,
+int secgroup_doc(struct ctx *ctx, long long id, struct doc **out,
+    struct cerr *err);
+void secgroup_hostrefs_free(struct hostref *h, size_t n);
+int secgroup_hostrefs_read(struct cstmt *st, struct hostref **out, size_t *n,
     struct cerr *err);
 
 /* secgroup-rule.c */
-int rule_check(struct ctx *ctx, const struct secgroup_rule *in,
+int secgroup_rule_check(struct ctx *ctx, const struct secgroup_rule *in,
     struct sg_rule *r, struct cerr *err);
-int rule_find(struct ctx *ctx, long long gid, const struct sg_rule *r,
+int secgroup_rule_find(struct ctx *ctx, long long gid, const struct sg_rule *r,
     long long *id, struct cerr *err);
-int rule_insert(struct ctx *ctx, long long gid, const struct sg_rule *r,
-    struct cerr *err);
-void rule_text(const struct sg_rule *r, char *out, size_t len);
-int touch(struct ctx *ctx, long long gid, struct cerr *err);
-int after_change(struct ctx *ctx, long long gid, struct doc **out,
+int secgroup_rule_insert(struct ctx *ctx, long long gid,
+    const struct sg_rule *r, struct cerr *err);
+void secgroup_rule_text(const struct sg_rule *r, char *out, size_t len);
+int secgroup_rule_touch(struct ctx *ctx, long long gid, struct cerr *err);
+int secgroup_rule_after_change(struct ctx *ctx, long long gid, struct doc **out,
     struct cerr *err);
 
 #endif

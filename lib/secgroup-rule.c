@@ -117,7 +117,7 @@ bad:
 /* Check r as given and make it an sg_rule; a peer group must be one the
  * caller may use. */
 int
-rule_check(struct ctx *ctx, const struct secgroup_rule *in,
+secgroup_rule_check(struct ctx *ctx, const struct secgroup_rule *in,
     struct sg_rule *r, struct cerr *err)
 {
 	int family;
@@ -158,7 +158,7 @@ rule_check(struct ctx *ctx, const struct secgroup_rule *in,
 		 * later */
 		struct sg g;
 
-		if (sg_find(ctx, in->group, &g, err))
+		if (secgroup_find(ctx, in->group, &g, err))
 			return err->code;
 		r->peer = g.id;
 		snprintf(r->peer_name, sizeof(r->peer_name), "%s", g.name);
@@ -168,7 +168,7 @@ rule_check(struct ctx *ctx, const struct secgroup_rule *in,
 
 /* The id of the rule of group gid equal to r, or 0. */
 int
-rule_find(struct ctx *ctx, long long gid, const struct sg_rule *r,
+secgroup_rule_find(struct ctx *ctx, long long gid, const struct sg_rule *r,
     long long *id, struct cerr *err)
 {
 	struct cstmt *st = NULL;
@@ -194,7 +194,7 @@ rule_find(struct ctx *ctx, long long gid, const struct sg_rule *r,
 }
 
 int
-rule_insert(struct ctx *ctx, long long gid, const struct sg_rule *r,
+secgroup_rule_insert(struct ctx *ctx, long long gid, const struct sg_rule *r,
     struct cerr *err)
 {
 	char now[32], pmin[16], pmax[16], peer[32];
@@ -213,7 +213,7 @@ rule_insert(struct ctx *ctx, long long gid, const struct sg_rule *r,
 
 /* A rule as one line, for the audit log and messages. */
 void
-rule_text(const struct sg_rule *r, char *out, size_t len)
+secgroup_rule_text(const struct sg_rule *r, char *out, size_t len)
 {
 	char port[32] = "";
 
@@ -228,7 +228,7 @@ rule_text(const struct sg_rule *r, char *out, size_t len)
 }
 
 int
-touch(struct ctx *ctx, long long gid, struct cerr *err)
+secgroup_rule_touch(struct ctx *ctx, long long gid, struct cerr *err)
 {
 	char now[32];
 
@@ -240,14 +240,14 @@ touch(struct ctx *ctx, long long gid, struct cerr *err)
 /* After a committed change: refresh, and hand out the document even when
  * some host was left behind. */
 int
-after_change(struct ctx *ctx, long long gid, struct doc **out,
+secgroup_rule_after_change(struct ctx *ctx, long long gid, struct doc **out,
     struct cerr *err)
 {
 	struct cerr shown = { 0 };
 
 	secgroup_refresh(ctx, gid, err);
 	if (out)
-		sg_doc(ctx, gid, out, &shown);
+		secgroup_doc(ctx, gid, out, &shown);
 	return err->code;
 }
 
@@ -262,21 +262,22 @@ secgroup_rule_add(struct ctx *ctx, const char *ref,
 
 	if (catalog_begin(ctx->cat, err))
 		return err->code;
-	if (sg_find_mine(ctx, ref, "change", &g, err) ||
-	    rule_check(ctx, in, &r, err) ||
-	    rule_find(ctx, g.id, &r, &rid, err))
+	if (secgroup_find_mine(ctx, ref, "change", &g, err) ||
+	    secgroup_rule_check(ctx, in, &r, err) ||
+	    secgroup_rule_find(ctx, g.id, &r, &rid, err))
 		goto fail;
-	rule_text(&r, text, sizeof(text));
+	secgroup_rule_text(&r, text, sizeof(text));
 	if (rid) {
 		cerr_set(err, CERR_CONFLICT, "security group '%s' has the rule "
 		    "'%s' already (rule %lld)", g.name, text, rid);
 		goto fail;
 	}
-	if (rule_insert(ctx, g.id, &r, err) || touch(ctx, g.id, err) ||
+	if (secgroup_rule_insert(ctx, g.id, &r, err) ||
+	    secgroup_rule_touch(ctx, g.id, err) ||
 	    acct_audit(ctx, "rule-add", "SecurityGroup", g.id, g.name, text,
 	    err) || catalog_commit(ctx->cat, err))
 		goto fail;
-	return after_change(ctx, g.id, out, err);
+	return secgroup_rule_after_change(ctx, g.id, out, err);
 fail:
 	catalog_rollback(ctx->cat);
 	return err->code;
@@ -294,7 +295,7 @@ secgroup_rule_remove(struct ctx *ctx, const char *ref, long long rule_id,
 
 	if (catalog_begin(ctx->cat, err))
 		return err->code;
-	if (sg_find_mine(ctx, ref, "change", &g, err))
+	if (secgroup_find_mine(ctx, ref, "change", &g, err))
 		goto fail;
 	if (rule_id > 0) {
 		if (catalog_query(ctx->cat, &st, err, "SELECT id FROM "
@@ -309,10 +310,10 @@ secgroup_rule_remove(struct ctx *ctx, const char *ref, long long rule_id,
 			goto fail;
 		snprintf(text, sizeof(text), "rule %lld", rule_id);
 	} else {
-		if (rule_check(ctx, in, &r, err) ||
-		    rule_find(ctx, g.id, &r, &rid, err))
+		if (secgroup_rule_check(ctx, in, &r, err) ||
+		    secgroup_rule_find(ctx, g.id, &r, &rid, err))
 			goto fail;
-		rule_text(&r, text, sizeof(text));
+		secgroup_rule_text(&r, text, sizeof(text));
 		if (rid == 0) {
 			cerr_set(err, CERR_NOTFOUND, "security group '%s' has "
 			    "no rule '%s'", g.name, text);
@@ -320,11 +321,11 @@ secgroup_rule_remove(struct ctx *ctx, const char *ref, long long rule_id,
 		}
 	}
 	if (catalog_exec(ctx->cat, err, "DELETE FROM secgroup_rules WHERE "
-	    "id = ?", "i", rid) || touch(ctx, g.id, err) ||
+	    "id = ?", "i", rid) || secgroup_rule_touch(ctx, g.id, err) ||
 	    acct_audit(ctx, "rule-remove", "SecurityGroup", g.id, g.name,
 	    text, err) || catalog_commit(ctx->cat, err))
 		goto fail;
-	return after_change(ctx, g.id, out, err);
+	return secgroup_rule_after_change(ctx, g.id, out, err);
 fail:
 	catalog_rollback(ctx->cat);
 	return err->code;
@@ -335,7 +336,7 @@ secgroup_sync(struct ctx *ctx, const char *ref, struct cerr *err)
 {
 	struct sg g;
 
-	if (sg_find_mine(ctx, ref, "refresh", &g, err))
+	if (secgroup_find_mine(ctx, ref, "refresh", &g, err))
 		return err->code;
 	return secgroup_refresh(ctx, g.id, err);
 }

@@ -1,6 +1,8 @@
 /*
- * secgroup.c - service: security groups and their nwfilter realisation.
- * Uses the catalog and hv adapters; never prints.
+ * secgroup.c - service: security groups: found, shown, listed, made,
+ * shared, deleted and applied.  The family: secgroup-rule.c (their rules)
+ * and secgroup-filter.c (their nwfilter realisation on hosts), sharing
+ * secgroup-int.h.  Uses the catalog and hv adapters; never prints.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +28,7 @@
 	"(s.visibility = 'group' AND s.group_id = ?3)) "
 
 static int
-valid_visibility(const char *v, struct cerr *err)
+visibility_ok(const char *v, struct cerr *err)
 {
 	if (strcmp(v, "private") == 0 || strcmp(v, "group") == 0 ||
 	    strcmp(v, "public") == 0)
@@ -37,7 +39,7 @@ valid_visibility(const char *v, struct cerr *err)
 
 /* The group ref names (an id or a name), if the caller may see it. */
 int
-sg_find(struct ctx *ctx, const char *ref, struct sg *g, struct cerr *err)
+secgroup_find(struct ctx *ctx, const char *ref, struct sg *g, struct cerr *err)
 {
 	struct cstmt *st = NULL;
 	long long id;
@@ -62,10 +64,10 @@ sg_find(struct ctx *ctx, const char *ref, struct sg *g, struct cerr *err)
 
 /* The same, for a change: the caller must own it or be an admin. */
 int
-sg_find_mine(struct ctx *ctx, const char *ref, const char *what,
+secgroup_find_mine(struct ctx *ctx, const char *ref, const char *what,
     struct sg *g, struct cerr *err)
 {
-	if (sg_find(ctx, ref, g, err))
+	if (secgroup_find(ctx, ref, g, err))
 		return err->code;
 	if (!ctx->who.admin && g->owner != ctx->who.user_id)
 		return cerr_set(err, CERR_PERM, "cannot %s security group "
@@ -79,7 +81,7 @@ secgroup_usable(struct ctx *ctx, const char *ref, long long *id,
 {
 	struct sg g;
 
-	if (sg_find(ctx, ref, &g, err))
+	if (secgroup_find(ctx, ref, &g, err))
 		return err->code;
 	*id = g.id;
 	return 0;
@@ -167,7 +169,7 @@ members_doc(struct ctx *ctx, long long id, struct doc **out,
 
 /* The whole document of group id (which the caller may see). */
 int
-sg_doc(struct ctx *ctx, long long id, struct doc **out, struct cerr *err)
+secgroup_doc(struct ctx *ctx, long long id, struct doc **out, struct cerr *err)
 {
 	struct cstmt *st = NULL;
 	struct doc *d = NULL, *sub = NULL;
@@ -216,9 +218,9 @@ secgroup_show(struct ctx *ctx, const char *ref, struct doc **out,
 {
 	struct sg g;
 
-	if (sg_find(ctx, ref, &g, err))
+	if (secgroup_find(ctx, ref, &g, err))
 		return err->code;
-	return sg_doc(ctx, g.id, out, err);
+	return secgroup_doc(ctx, g.id, out, err);
 }
 
 int
@@ -241,7 +243,7 @@ secgroup_list(struct ctx *ctx, emit_fn emit, struct cerr *err)
 	for (i = 0; i < n && err->code == 0; i++) {
 		struct doc *d = NULL;
 
-		if (sg_doc(ctx, ids[i], &d, err) == 0)
+		if (secgroup_doc(ctx, ids[i], &d, err) == 0)
 			emit(ctx, d, err);
 		doc_free(d);
 	}
@@ -254,7 +256,7 @@ show_id(struct ctx *ctx, long long id, struct doc **out, struct cerr *err)
 {
 	if (out == NULL)
 		return 0;
-	return sg_doc(ctx, id, out, err);
+	return secgroup_doc(ctx, id, out, err);
 }
 
 int
@@ -267,7 +269,7 @@ secgroup_create(struct ctx *ctx, const char *name, const char *description,
 	if (visibility == NULL)
 		visibility = "private";
 	if (valid_name("security group", name, err) ||
-	    valid_visibility(visibility, err))
+	    visibility_ok(visibility, err))
 		return err->code;
 	if (valid_description(description, err))
 		return err->code;
@@ -302,11 +304,11 @@ secgroup_set_visibility(struct ctx *ctx, const char *ref,
 	struct sg g;
 	char now[32];
 
-	if (valid_visibility(visibility, err))
+	if (visibility_ok(visibility, err))
 		return err->code;
 	if (catalog_begin(ctx->cat, err))
 		return err->code;
-	if (sg_find_mine(ctx, ref, strcmp(visibility, "private") == 0 ?
+	if (secgroup_find_mine(ctx, ref, strcmp(visibility, "private") == 0 ?
 	    "unpublish" : "publish", &g, err))
 		goto fail;
 	catalog_now(now);
@@ -323,7 +325,7 @@ fail:
 }
 
 void
-hostrefs_free(struct hostref *h, size_t n)
+secgroup_hostrefs_free(struct hostref *h, size_t n)
 {
 	size_t i;
 
@@ -335,7 +337,7 @@ hostrefs_free(struct hostref *h, size_t n)
 }
 
 int
-hostrefs_read(struct cstmt *st, struct hostref **out, size_t *n,
+secgroup_hostrefs_read(struct cstmt *st, struct hostref **out, size_t *n,
     struct cerr *err)
 {
 	struct hostref *h = NULL;
@@ -350,7 +352,7 @@ hostrefs_read(struct cstmt *st, struct hostref **out, size_t *n,
 		(*n)++;
 	}
 	if (err->code) {
-		hostrefs_free(h, *n);
+		secgroup_hostrefs_free(h, *n);
 		*n = 0;
 		return err->code;
 	}
@@ -370,7 +372,7 @@ secgroup_delete(struct ctx *ctx, const char *ref, struct cerr *err)
 
 	if (catalog_begin(ctx->cat, err))
 		return err->code;
-	if (sg_find_mine(ctx, ref, "delete", &g, err))
+	if (secgroup_find_mine(ctx, ref, "delete", &g, err))
 		goto fail;
 	if (catalog_query(ctx->cat, &st, err, "SELECT count(*) FROM "
 	    "nic_secgroups WHERE secgroup_id = ?", "i", g.id))
@@ -409,7 +411,7 @@ secgroup_delete(struct ctx *ctx, const char *ref, struct cerr *err)
 		goto fail;
 	if (catalog_query(ctx->cat, &st, err, "SELECT id, name, uri FROM "
 	    "hosts WHERE state = 'enabled' ORDER BY id", "") ||
-	    hostrefs_read(st, &hs, &nh, err))
+	    secgroup_hostrefs_read(st, &hs, &nh, err))
 		goto fail;
 	cstmt_free(st);
 	st = NULL;
@@ -426,12 +428,12 @@ secgroup_delete(struct ctx *ctx, const char *ref, struct cerr *err)
 			hv_nwfilter_undefine(hv, fname, &ignored);
 		hv_close(hv);
 	}
-	hostrefs_free(hs, nh);
+	secgroup_hostrefs_free(hs, nh);
 	return 0;
 fail:
 	cstmt_free(st);
 	catalog_rollback(ctx->cat);
-	hostrefs_free(hs, nh);
+	secgroup_hostrefs_free(hs, nh);
 	return err->code;
 }
 
@@ -454,7 +456,7 @@ field_str(const struct doc *d, const char *key, const char **out,
 
 /* The rule a document of the rules list gives.  port may be a number. */
 static int
-doc_rule(struct ctx *ctx, const struct doc *d, int i, struct sg_rule *r,
+rule_from_doc(struct ctx *ctx, const struct doc *d, int i, struct sg_rule *r,
     struct cerr *err)
 {
 	struct secgroup_rule in = { 0 };
@@ -479,7 +481,7 @@ doc_rule(struct ctx *ctx, const struct doc *d, int i, struct sg_rule *r,
 		cerr_set(err, CERR_USAGE, "port: expected a number or P-Q");
 		return cerr_wrap(err, "rules[%d]", i);
 	}
-	if (rule_check(ctx, &in, r, err))
+	if (secgroup_rule_check(ctx, &in, r, err))
 		return cerr_wrap(err, "rules[%d]", i);
 	return 0;
 }
@@ -502,7 +504,7 @@ sg_doc_read(const struct doc *d, const char *where, const char **name,
 	}
 	if (valid_name("security group", *name, err) ||
 	    valid_description(*desc, err) ||
-	    (*vis && valid_visibility(*vis, err)))
+	    (*vis && visibility_ok(*vis, err)))
 		return cerr_wrap(err, "%s", where);
 	if (rules && rules->type != DOC_NULL && rules->type != DOC_LIST) {
 		cerr_set(err, CERR_USAGE, "rules: expected a list");
@@ -529,7 +531,7 @@ secgroup_check(const struct doc *d, const char *where, struct cerr *err)
 		return err->code;
 	for (i = 0; rules && rules->type == DOC_LIST && i < rules->u.list.n;
 	    i++)
-		if (doc_rule(NULL, rules->u.list.v[i], (int)i, &r, err))
+		if (rule_from_doc(NULL, rules->u.list.v[i], (int)i, &r, err))
 			return cerr_wrap(err, "%s", where);
 	return 0;
 }
@@ -553,7 +555,7 @@ secgroup_apply(struct ctx *ctx, const struct doc *d, const char *where,
 		return err->code;
 	if (catalog_begin(ctx->cat, err))
 		return err->code;
-	if (sg_find(ctx, name, &g, err) == CERR_NOTFOUND) {
+	if (secgroup_find(ctx, name, &g, err) == CERR_NOTFOUND) {
 		cerr_clear(err);
 		catalog_now(now);
 		if (catalog_exec(ctx->cat, err, "INSERT INTO secgroups (name, "
@@ -592,18 +594,20 @@ secgroup_apply(struct ctx *ctx, const struct doc *d, const char *where,
 		/* checked once the group is there: a rule may name it */
 		want = xcalloc(rules->u.list.n + 1, sizeof(*want));
 		for (i = 0; i < rules->u.list.n; i++)
-			if (doc_rule(ctx, rules->u.list.v[i], (int)i,
+			if (rule_from_doc(ctx, rules->u.list.v[i], (int)i,
 			    &want[nwant++], err))
 				goto fail;
 		/* the rules become exactly those listed */
 		for (i = 0; i < nwant; i++) {
-			if (rule_find(ctx, g.id, &want[i], &rid, err))
+			if (secgroup_rule_find(ctx, g.id, &want[i], &rid, err))
 				goto fail;
 			if (rid == 0) {
 				char text[256];
 
-				rule_text(&want[i], text, sizeof(text));
-				if (rule_insert(ctx, g.id, &want[i], err))
+				secgroup_rule_text(&want[i], text,
+				    sizeof(text));
+				if (secgroup_rule_insert(ctx, g.id, &want[i],
+				    err))
 					goto fail;
 				/* before the audit row takes the last id */
 				rid = catalog_last_id(ctx->cat);
@@ -647,7 +651,7 @@ secgroup_apply(struct ctx *ctx, const struct doc *d, const char *where,
 				goto fail;
 			changed = 1;
 		}
-		if (changed && touch(ctx, g.id, err))
+		if (changed && secgroup_rule_touch(ctx, g.id, err))
 			goto fail;
 	}
 	if (catalog_commit(ctx->cat, err))
@@ -655,8 +659,8 @@ secgroup_apply(struct ctx *ctx, const struct doc *d, const char *where,
 	free(want);
 	free(keep);
 	if (changed && !created)
-		return after_change(ctx, g.id, out, err);
-	return sg_doc(ctx, g.id, out, err);
+		return secgroup_rule_after_change(ctx, g.id, out, err);
+	return secgroup_doc(ctx, g.id, out, err);
 fail:
 	cstmt_free(st);
 	catalog_rollback(ctx->cat);

@@ -53,7 +53,7 @@ dshosts_free(struct dshost *v, size_t n)
 }
 
 int
-ds_id(struct ctx *ctx, const char *ref, long long *id, char **name,
+vol_ds_id(struct ctx *ctx, const char *ref, long long *id, char **name,
     char **path, struct cerr *err)
 {
 	struct cstmt *st = NULL;
@@ -108,7 +108,7 @@ ds_doc(struct cstmt *st)
 	struct doc *d = doc_new(DOC_MAP);
 	char pool[160];
 
-	ds_pool(cstmt_text(st, 1), pool);
+	vol_pool_name(cstmt_text(st, 1), pool);
 	doc_set_str(d, "kind", "Datastore");
 	doc_set_int(d, "id", cstmt_int(st, 0));
 	doc_set_str(d, "name", cstmt_text(st, 1));
@@ -138,7 +138,7 @@ ds_hosts_doc(struct ctx *ctx, long long ds, const char *name, bool live,
 	struct doc *list = doc_new(DOC_LIST);
 	char pool[160];
 
-	ds_pool(name, pool);
+	vol_pool_name(name, pool);
 	if (catalog_query(ctx->cat, &st, err, "SELECT h.name, h.uri, "
 	    "x.capacity, x.available FROM datastore_hosts x JOIN hosts h ON "
 	    "h.id = x.host_id WHERE x.datastore_id = ? ORDER BY h.id", "i",
@@ -311,7 +311,7 @@ vol_ds_add(struct ctx *ctx, const char *name, const char *path,
 	}
 	if (resolve_hosts(ctx, hosts, n, &hs, &n, err))
 		goto out;
-	ds_pool(name, pool);
+	vol_pool_name(name, pool);
 	pi = xcalloc(n, sizeof(*pi));
 	for (done = 0; done < n; done++) {
 		struct hv *hv = NULL;
@@ -383,7 +383,7 @@ vol_ds_remove(struct ctx *ctx, const char *ref, struct cerr *err)
 	size_t n = 0, i;
 
 	if (acct_require_admin(ctx, "remove datastores", err) ||
-	    ds_id(ctx, ref, &id, &name, NULL, err))
+	    vol_ds_id(ctx, ref, &id, &name, NULL, err))
 		return err->code;
 	if (catalog_query(ctx->cat, &st, err, "SELECT count(*) FROM volumes "
 	    "WHERE datastore_id = ?", "i", id) == 0 && cstmt_row(st, err))
@@ -412,7 +412,7 @@ vol_ds_remove(struct ctx *ctx, const char *ref, struct cerr *err)
 	}
 	if (ds_hosts(ctx, id, &hs, &n, err))
 		goto out;
-	ds_pool(name, pool);
+	vol_pool_name(name, pool);
 	/* every host must answer before any pool goes, so a refusal
 	 * leaves the datastore whole */
 	hvs = xcalloc(n ? n : 1, sizeof(*hvs));
@@ -456,8 +456,8 @@ ds_doc_read(const struct doc *d, const char *where, const char **name,
 
 	*hosts = NULL;
 	*n = 0;
-	if (doc_str(d, "name", true, name, where, err) ||
-	    doc_str(d, "path", false, path, where, err))
+	if (vol_doc_str(d, "name", true, name, where, err) ||
+	    vol_doc_str(d, "path", false, path, where, err))
 		return err->code;
 	if (hl && hl->type != DOC_NULL) {
 		if (hl->type != DOC_LIST) {
@@ -512,7 +512,7 @@ vol_ds_apply(struct ctx *ctx, const struct doc *d, const char *where,
 
 	if (ds_doc_read(d, where, &name, &path, &hosts, &n, err))
 		return err->code;
-	if (ds_id(ctx, name, &id, NULL, &have, err) == 0) {
+	if (vol_ds_id(ctx, name, &id, NULL, &have, err) == 0) {
 		/* there already: the same, or a change cvol cannot make */
 		if (path && strcmp(path, have) != 0)
 			cerr_set(err, CERR_CONFLICT, "cannot move datastore "

@@ -13,12 +13,12 @@
 #include "vol.h"
 
 /* vol.c */
-void ds_pool(const char *name, char out[160]);
-int doc_str(const struct doc *d, const char *key, bool need, const char **out,
-    const char *where, struct cerr *err);
+void vol_pool_name(const char *name, char out[160]);
+int vol_doc_str(const struct doc *d, const char *key, bool need,
+    const char **out, const char *where, struct cerr *err);
 
 /* vol-ds.c */
-int ds_id(struct ctx *ctx, const char *ref, long long *id, char **name,
+int vol_ds_id(struct ctx *ctx, const char *ref, long long *id, char **name,
     char **path, struct cerr *err);
 
 #endif

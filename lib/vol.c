@@ -1,7 +1,7 @@
 /*
- * vol.c - service: datastores and volumes.  Uses the catalog and hv
- * adapters, and vm for where a volume may attach; includes neither
- * sqlite3 nor libvirt.
+ * vol.c - service: volumes (datastores are vol-ds.c's, sharing
+ * vol-int.h).  Uses the catalog and hv adapters, and vm for where a volume
+ * may attach; includes neither sqlite3 nor libvirt.
  *
  * Every hypervisor action follows the house rule: the catalog is checked
  * (and, for a new volume, the row recorded) and committed first, libvirt
@@ -28,7 +28,7 @@
 #define VOL_VISIBLE "(?1 OR v.owner = ?2)"
 
 void
-ds_pool(const char *name, char out[160])
+vol_pool_name(const char *name, char out[160])
 {
 	snprintf(out, 160, VOL_DS_POOL_PREFIX "%s", name);
 }
@@ -149,7 +149,7 @@ vol_load(struct ctx *ctx, const char *ref, struct volrow *r,
 		r->children = cstmt_int(st, 16);
 		r->attached = r->vm_id && r->vm_state &&
 		    strcmp(r->vm_state, "done") != 0;
-		ds_pool(r->ds, r->pool);
+		vol_pool_name(r->ds, r->pool);
 		vol_file(r->id, r->file);
 	} else if (err->code == 0) {
 		cerr_set(err, CERR_NOTFOUND, "no volume '%s'", ref);
@@ -326,7 +326,7 @@ vol_create(struct ctx *ctx, const char *name, long long size,
 			    "volume '%s' in (add one with 'cvol datastore "
 			    "add')", name);
 	} else {
-		ds_id(ctx, ds, &r.ds_id, &r.ds, NULL, err);
+		vol_ds_id(ctx, ds, &r.ds_id, &r.ds, NULL, err);
 	}
 	if (err->code)
 		goto out;
@@ -347,7 +347,7 @@ vol_create(struct ctx *ctx, const char *name, long long size,
 		    "host '%s'" : "datastore '%s' has no host", r.ds, host);
 	if (err->code)
 		goto out;
-	ds_pool(r.ds, r.pool);
+	vol_pool_name(r.ds, r.pool);
 	snprintf(what, sizeof(what), "create volume '%s'", name);
 	if (hv_connect(r.uri, &hv, err) ||
 	    room_for(hv, r.ds, r.host, r.pool, size,
@@ -388,7 +388,7 @@ not_busy(const struct volrow *r, const char *verb, bool attach_ok,
 }
 
 static bool
-vm_active(const char *state)
+vol_vm_active(const char *state)
 {
 	return state && (!strcmp(state, "running") ||
 	    !strcmp(state, "suspended") || !strcmp(state, "deploying") ||
@@ -396,7 +396,7 @@ vm_active(const char *state)
 }
 
 static int
-vm_uuid(struct ctx *ctx, long long vm, char uuid[40], struct cerr *err)
+vol_vm_uuid(struct ctx *ctx, long long vm, char uuid[40], struct cerr *err)
 {
 	struct cstmt *st = NULL;
 
@@ -439,8 +439,8 @@ vol_resize(struct ctx *ctx, const char *ref, long long size,
 	    size - r.size, what, err))
 		goto out;
 	/* a running guest's qemu holds the file: it grows it itself */
-	if (r.attached && vm_active(r.vm_state) ? vm_uuid(ctx, r.vm_id, uuid,
-	    err) || hv_block_resize(hv, uuid, r.target, size, err) :
+	if (r.attached && vol_vm_active(r.vm_state) ? vol_vm_uuid(ctx, r.vm_id,
+	    uuid, err) || hv_block_resize(hv, uuid, r.target, size, err) :
 	    hv_pvol_resize(hv, r.pool, r.file, size, err)) {
 		cerr_wrap(err, "cannot resize volume '%s' on host '%s'",
 		    r.name, r.host);
@@ -479,7 +479,7 @@ derive(struct ctx *ctx, const char *ref, const char *name, bool linked,
 		return err->code;
 	/* a copy of a disk a running guest writes is torn; a linked child
 	 * of an attached volume would see its base change under it */
-	if (r.attached && (linked || vm_active(r.vm_state))) {
+	if (r.attached && (linked || vol_vm_active(r.vm_state))) {
 		cerr_set(err, CERR_CONFLICT, "cannot %s volume '%s': it is "
 		    "attached to vm '%s' (%s)%s", verb, r.name, r.vm,
 		    r.vm_state, linked ? " and would change under its "
@@ -729,7 +729,7 @@ vol_ds_names(struct ctx *ctx, const char *prefix,
 /* Apply. */
 
 int
-doc_str(const struct doc *d, const char *key, bool need, const char **out,
+vol_doc_str(const struct doc *d, const char *key, bool need, const char **out,
     const char *where, struct cerr *err)
 {
 	const struct doc *v = doc_map_get(d, key);
@@ -757,9 +757,9 @@ vol_doc_read(const struct doc *d, const char *where, const char **name,
 {
 	const struct doc *sz = doc_map_get(d, "size");
 
-	if (doc_str(d, "name", true, name, where, err) ||
-	    doc_str(d, "datastore", false, ds, where, err) ||
-	    doc_str(d, "host", false, host, where, err))
+	if (vol_doc_str(d, "name", true, name, where, err) ||
+	    vol_doc_str(d, "datastore", false, ds, where, err) ||
+	    vol_doc_str(d, "host", false, host, where, err))
 		return err->code;
 	if (sz == NULL) {
 		cerr_set(err, CERR_USAGE, "size: missing");

@@ -10,6 +10,6 @@
 #include "host.h"
 
 /* host.c */
-char *dup_or_null(const char *s);
+char *host_dup_or_null(const char *s);
 
 #endif

@@ -228,7 +228,7 @@ monitor_record(struct ctx *ctx, const struct poll_job *j, const char *now,
 		return err->code;
 	if ((found = cstmt_row(st, err))) {
 		state = xstrdup(cstmt_text(st, 0));
-		prev = dup_or_null(cstmt_text(st, 1));
+		prev = host_dup_or_null(cstmt_text(st, 1));
 	}
 	cstmt_free(st);
 	if (err->code || !found)	/* removed meanwhile: nothing to do */

@@ -1,5 +1,7 @@
 /*
- * host.c - service: hosts.  Uses the catalog and hv adapters.
+ * host.c - service: hosts: added, changed, shown, listed, applied and
+ * removed (their monitoring pass is host-monitor.c's, sharing
+ * host-int.h).  Uses the catalog and hv adapters.
  */
 #include <math.h>
 #include <stdio.h>
@@ -244,7 +246,7 @@ host_spec_option(struct host_spec *spec, const char *opt, const char *val,
 
 /* A string field of d, NULL for null; -1 when it is of another type. */
 static int
-doc_field_str(const struct doc *d, const char *key, const char **out,
+field_str(const struct doc *d, const char *key, const char **out,
     struct cerr *err)
 {
 	const struct doc *v = doc_map_get(d, key);
@@ -288,18 +290,18 @@ host_spec_from_doc(const struct doc *d, struct host_spec *spec,
 	size_t i;
 
 	if (doc_map_get(d, "uri")) {
-		if (doc_field_str(d, "uri", &spec->uri, err))
+		if (field_str(d, "uri", &spec->uri, err))
 			return err->code;
 		if (spec->uri)
 			spec->set |= HS_URI;
 	}
 	if (doc_map_get(d, "cluster")) {
-		if (doc_field_str(d, "cluster", &spec->cluster, err))
+		if (field_str(d, "cluster", &spec->cluster, err))
 			return err->code;
 		spec->set |= HS_CLUSTER;
 	}
 	if (doc_map_get(d, "migration_address")) {
-		if (doc_field_str(d, "migration_address", &spec->address, err))
+		if (field_str(d, "migration_address", &spec->address, err))
 			return err->code;
 		spec->set |= HS_ADDRESS;
 	}
@@ -314,7 +316,7 @@ host_spec_from_doc(const struct doc *d, struct host_spec *spec,
 		spec->set |= HS_LABELS;
 	}
 	if (doc_map_get(d, "state")) {
-		if (doc_field_str(d, "state", &s, err))
+		if (field_str(d, "state", &s, err))
 			return err->code;
 		/* error is the monitor's to set: reading back a shown
 		 * document leaves the admin state alone */
@@ -393,7 +395,7 @@ hostrow_release(struct hostrow *r)
 }
 
 char *
-dup_or_null(const char *s)
+host_dup_or_null(const char *s)
 {
 	return s ? xstrdup(s) : NULL;
 }
@@ -420,8 +422,8 @@ hostrow_read(struct ctx *ctx, const char *ref, struct hostrow *r,
 		r->name = xstrdup(cstmt_text(st, 1));
 		r->uri = xstrdup(cstmt_text(st, 2));
 		r->state = xstrdup(cstmt_text(st, 3));
-		r->prev = dup_or_null(cstmt_text(st, 4));
-		r->address = dup_or_null(cstmt_text(st, 5));
+		r->prev = host_dup_or_null(cstmt_text(st, 4));
+		r->address = host_dup_or_null(cstmt_text(st, 5));
 		r->labels = xstrdup(cstmt_text(st, 6));
 		r->cluster = cstmt_int(st, 7);
 		r->dcpu = cstmt_int(st, 8);
@@ -473,7 +475,7 @@ hostrow_merge(struct ctx *ctx, struct hostrow *r,
 		if (check_address(spec->address, err))
 			return err->code;
 		free(r->address);
-		r->address = dup_or_null(spec->address);
+		r->address = host_dup_or_null(spec->address);
 		CHANGED("migration_address");
 	}
 	if (spec->set & HS_LABELS) {

@@ -9,6 +9,7 @@
 #include "cluster.h"
 #include "host.h"
 #include "labels.h"
+#include "scheduler.h"
 #include "compat.h"
 
 /* The capacity options shared by add and set, as host_spec_option names

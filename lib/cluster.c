@@ -7,6 +7,7 @@
 
 #include "acct.h"
 #include "buf.h"
+#include "capacity.h"
 #include "catalog.h"
 #include "cluster.h"
 #include "valid.h"

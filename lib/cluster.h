@@ -13,7 +13,7 @@
 #include "cerr.h"
 #include "ctx.h"
 #include "doc.h"
-#include "host.h"
+#include "rows.h"
 
 /* The id of the cluster named name (into *id unless id is NULL);
  * CERR_NOTFOUND when there is none. */

@@ -1,9 +1,10 @@
 /*
- * scheduler.h - service: scheduling.  Affinity groups, and where VMs go: one
- * VM at a time for cvm create, every pending VM in a csched pass (placed
- * by the pure placement engine over a snapshot of the catalog taken under
- * its write lock, then dispatched to the hosts concurrently), plans that
- * change nothing, and rebalancing plans.
+ * scheduler.h - service: scheduling.  Affinity groups, and where VMs go
+ * (one VM at a time for cvm create is fit.h's): every pending VM in a
+ * csched pass (placed by the pure placement engine over a snapshot of the
+ * catalog taken under its write lock, then dispatched to the hosts
+ * concurrently), plans that change nothing, rebalancing plans, and
+ * draining a host.
  *
  * Documents returned in *out are the caller's to doc_free.
  */
@@ -15,7 +16,8 @@
 #include "cerr.h"
 #include "ctx.h"
 #include "doc.h"
-#include "host.h"
+#include "fit.h"	/* for now: vm.c reads sched_choose through here */
+#include "rows.h"
 
 /*
  * Affinity groups: VMs join one with group: in their document.  A group
@@ -33,46 +35,9 @@ int sched_group_set_visibility(struct ctx *ctx, const char *ref,
     const char *visibility, struct doc **out, struct cerr *err);
 /* Refused with CERR_CONFLICT while VMs that are not done are in it. */
 int sched_group_remove(struct ctx *ctx, const char *ref, struct cerr *err);
-/* The id of group name (for a VM document), if the caller may see it;
- * CERR_NOTFOUND if none. */
-int sched_group_id(struct ctx *ctx, const char *name, long long *id,
-    struct cerr *err);
-
 /* Call each with every group name starting with prefix (completion). */
 void sched_group_names(struct ctx *ctx, const char *prefix,
     void (*each)(const char *name));
-
-/* Room a VM's disks need in one datastore (MiB).  Placement reads what
- * each datastore had available on a host at the last look as the host
- * label cloudos.ds/NAME (MiB), which requirements may read too. */
-struct sched_ds {
-	const char *name;
-	long long size;
-};
-#define SCHED_DS_LABEL "cloudos.ds/"
-
-/* What a VM asks of its host. */
-struct sched_req {
-	const char *name;		/* for messages */
-	int cpu;
-	long long memory, disk;		/* MiB */
-	const char *requirements;	/* NULL: any host */
-	const char *policy;		/* pack, spread, load, rank */
-	const char *rank;		/* for rank */
-	long long group;		/* 0: none */
-	long long exclude;		/* a host it must not go to, or 0 */
-	/* datastores its disks go to: only hosts that have each, with
-	 * that much available at the last look, pass (a VM recorded
-	 * already has its needs read from its disks) */
-	const struct sched_ds *ds;
-	size_t nds;
-	long long vm_id;		/* a recorded VM, or 0 */
-};
-
-/* Inside the caller's transaction: the host the engine chooses for one
- * VM now, or CERR_CAPACITY with the reason it cannot be placed. */
-int sched_choose(struct ctx *ctx, const struct sched_req *req,
-    long long *host_id, struct cerr *err);
 
 struct sched_opts {
 	long max_vms;		/* pending VMs a pass considers; <= 0: all */
@@ -109,5 +74,11 @@ int sched_rebalance(struct ctx *ctx, const char *policy, long max_moves,
  * the recorded reason and what the engine says now. */
 int sched_explain(struct ctx *ctx, const char *ref, struct doc **out,
     struct cerr *err);
+
+/* Disable a host, then migrate every VM off it (live where running),
+ * emitting each VM moved and noting each that could not move: those leave
+ * CERR_PARTIAL (or their common code when none moved). */
+int host_drain(struct ctx *ctx, const char *ref, emit_fn emit,
+    void (*note)(struct ctx *, const char *), struct cerr *err);
 
 #endif

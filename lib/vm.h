@@ -13,10 +13,11 @@
 
 #include <stdbool.h>
 
+#include "capacity.h"	/* for now: vm.c reads HOST_FREE_* through here */
 #include "cerr.h"
 #include "ctx.h"
 #include "doc.h"
-#include "host.h"
+#include "rows.h"
 
 struct vm_filter {
 	const char *state;	/* one state, or NULL for all but done */

@@ -22,7 +22,7 @@
 #include "cerr.h"
 #include "ctx.h"
 #include "doc.h"
-#include "host.h"
+#include "rows.h"
 
 /* Register datastore name on hosts (all enabled hosts when n == 0),
  * defining, building, starting and autostarting its pool on each; path

@@ -16,7 +16,6 @@
 #include "hv.h"
 #include "mono.h"
 #include "valid.h"
-#include "vol.h"	/* for now: VOL_DS_POOL_PREFIX, bound for hv.h */
 #include "xalloc.h"
 #include "compat.h"
 

@@ -23,7 +23,7 @@
 #include "compat.h"
 
 int
-vm_deploy(struct ctx *ctx, const struct vmrow *r, struct cerr *err)
+vm_act_deploy(struct ctx *ctx, const struct vmrow *r, struct cerr *err)
 {
 	struct domspec ds = {
 		.id = r->id, .uuid = r->uuid, .name = r->name,
@@ -39,7 +39,7 @@ vm_deploy(struct ctx *ctx, const struct vmrow *r, struct cerr *err)
 	char *xml = NULL, *seed = NULL, (*filters)[64] = NULL;
 	size_t n = 0, i, nnics = 0;
 
-	if (vm_disks_load(ctx, r->id, &disks, &n, err) ||
+	if (vm_disk_load(ctx, r->id, &disks, &n, err) ||
 	    net_vm_nics(ctx, r->id, &nics, &nnics, err))
 		goto out;
 	dd = xcalloc(n + 1, sizeof(*dd));
@@ -58,12 +58,13 @@ vm_deploy(struct ctx *ctx, const struct vmrow *r, struct cerr *err)
 	 * on the host where they are not */
 	if (hv_connect(r->uri, &hv, err) == 0 &&
 	    net_host_ensure_vm(ctx, hv, r->host_id, r->id, err) == 0 &&
-	    nics_filters(ctx, hv, nics, nnics, filters, err) == 0 &&
+	    vm_nic_filters(ctx, hv, nics, nnics, filters, err) == 0 &&
 	    vm_seed_upload(ctx, hv, r, &seed, err) == 0) {
 		/* the disks: made where they do not exist yet, clones of
 		 * their images over the host's cached copies */
 		for (i = 0; i < n && err->code == 0; i++) {
-			disk_make(ctx, hv, r->host_id, r->host, &disks[i], err);
+			vm_disk_make(ctx, hv, r->host_id, r->host, &disks[i],
+			    err);
 			dd[i].target = disks[i].target;
 			dd[i].path = disks[i].path;
 		}
@@ -81,7 +82,7 @@ vm_deploy(struct ctx *ctx, const struct vmrow *r, struct cerr *err)
 	}
 out:
 	hv_close(hv);
-	vmdisks_free(disks, n);
+	vm_disk_free(disks, n);
 	net_nics_free(nics, nnics);
 	free(filters);
 	free(dn);
@@ -95,14 +96,14 @@ out:
  * running, or failed with the host released and the hypervisor's error
  * returned.  Fills *out with the VM as it is afterwards. */
 int
-vm_deploy_outcome(struct ctx *ctx, struct vmrow *r, struct doc **out,
+vm_act_deploy_outcome(struct ctx *ctx, struct vmrow *r, struct doc **out,
     struct cerr *err)
 {
 	struct cerr hverr = { 0 };
 	char id[32];
 
 	snprintf(id, sizeof(id), "%lld", r->id);
-	vm_deploy(ctx, r, &hverr);
+	vm_act_deploy(ctx, r, &hverr);
 	fault_point("vm.outcome");
 	if (hverr.code) {
 		cerr_wrap(&hverr, "cannot deploy vm '%s' on host '%s'", r->name,
@@ -138,7 +139,7 @@ vm_dispatch(struct ctx *ctx, const char *ref, struct cerr *err)
 		    r.name, r.state);
 		goto out;
 	}
-	vm_deploy(ctx, &r, &hverr);
+	vm_act_deploy(ctx, &r, &hverr);
 	fault_point("vm.outcome");
 	if (hverr.code == 0) {
 		vm_record(ctx, &r, "deploying", "running", -1, NULL, "deploy",
@@ -174,7 +175,7 @@ vm_dispatch(struct ctx *ctx, const char *ref, struct cerr *err)
 	cerr_set(err, hverr.code, "%s (back to pending, to try another "
 	    "host)", hverr.msg);
 out:
-	vmrow_release(&r);
+	vm_row_release(&r);
 	return err->code;
 }
 
@@ -197,12 +198,12 @@ vm_release(struct ctx *ctx, const char *ref, struct doc **out,
 	    vm_intent(ctx, &r, "hold", "deploying", "running", r.host_id,
 	    "release", err) || catalog_commit(ctx->cat, err))
 		goto fail;
-	vm_deploy_outcome(ctx, &r, out, err);
+	vm_act_deploy_outcome(ctx, &r, out, err);
 	goto out;
 fail:
 	catalog_rollback(ctx->cat);
 out:
-	vmrow_release(&r);
+	vm_row_release(&r);
 	return err->code;
 }
 
@@ -271,12 +272,12 @@ do_stop(struct hv *hv, const char *uuid, const struct vm_opts *o,
 }
 
 int
-do_remove(struct hv *hv, const char *uuid, const struct vm_opts *o,
+vm_act_remove(struct hv *hv, const char *uuid, const struct vm_opts *o,
     struct cerr *err)
 {
 	if (hv_remove(hv, uuid, err) == 0 &&
 	    vm_seed_delete(hv, uuid, err) == 0)
-		vm_disks_purge(hv, uuid, err);
+		vm_disk_purge(hv, uuid, err);
 	return err->code;
 }
 
@@ -321,7 +322,7 @@ static const struct action act_stop = {
 };
 static const struct action act_delete = {
 	"delete", from_delete, "a state with no action in flight",
-	"shutting-down", "done", do_remove, true,
+	"shutting-down", "done", vm_act_remove, true,
 };
 
 static int
@@ -387,7 +388,7 @@ vm_act(struct ctx *ctx, const char *ref, const struct action *a,
 		/* networks no VM uses on the host any more go */
 		net_host_gc(ctx, r.host_id, &ignored);
 		/* peers no longer let a deleted VM's addresses in */
-		peers_refresh(ctx);
+		vm_nic_peers_refresh(ctx);
 	}
 done:
 	vm_show_id(ctx, r.id, out, err);
@@ -395,7 +396,7 @@ done:
 fail:
 	catalog_rollback(ctx->cat);
 out:
-	vmrow_release(&r);
+	vm_row_release(&r);
 	return err->code;
 }
 
@@ -431,20 +432,21 @@ vm_start_stopped(struct ctx *ctx, struct vmrow *r, struct doc **out,
 	bool back;
 
 	snprintf(home_ref, sizeof(home_ref), "%lld", home);
-	back = vm_dest(ctx, r, home_ref, -1, &dest, &dname, &duri, &daddr,
-	    err) == 0;
+	back = vm_migrate_dest(ctx, r, home_ref, -1, &dest, &dname, &duri,
+	    &daddr, err) == 0;
 	if (!back) {
 		if (err->code != CERR_CONFLICT && err->code != CERR_CAPACITY)
 			goto fail;
 		/* volumes cannot follow it: it waits for its own host */
-		if (no_volumes(ctx, r, "start", &hverr)) {
+		if (vm_migrate_no_volumes(ctx, r, "start", &hverr)) {
 			cerr_wrap(err, "cannot start vm '%s' elsewhere: it has "
 			    "volumes on host '%s'", r->name, r->host);
 			goto fail;
 		}
 		cerr_clear(err);
-		if (vm_dest(ctx, r, NULL, home, &dest, &dname, &duri, &daddr,
-		    err) || (dtype = host_domain_type(ctx, dest, err)) == NULL)
+		if (vm_migrate_dest(ctx, r, NULL, home, &dest, &dname, &duri,
+		    &daddr, err) ||
+		    (dtype = vm_migrate_domain_type(ctx, dest, err)) == NULL)
 			goto fail;
 	}
 	/* intent: deploying on dest; target_host remembers the saved
@@ -467,9 +469,9 @@ vm_start_stopped(struct ctx *ctx, struct vmrow *r, struct doc **out,
 		d.host = dname;
 		d.host_id = dest;
 		/* its disks come along: copied from the old host */
-		if (vm_disks_copy(ctx, r, r->uri, duri, dest, dname,
+		if (vm_migrate_disks_copy(ctx, r, r->uri, duri, dest, dname,
 		    &hverr) == 0)
-			vm_deploy(ctx, &d, &hverr);
+			vm_act_deploy(ctx, &d, &hverr);
 	}
 	fault_point("vm.outcome");
 	if (hverr.code) {
@@ -485,7 +487,7 @@ vm_start_stopped(struct ctx *ctx, struct vmrow *r, struct doc **out,
 		struct cerr rmerr = { 0 };
 
 		if (hv_connect(r->uri, &hv, &rmerr) == 0)
-			do_remove(hv, r->uuid, NULL, &rmerr);
+			vm_act_remove(hv, r->uuid, NULL, &rmerr);
 		hv_close(hv);
 		hv = NULL;
 		snprintf(detail, sizeof(detail), "host '%s' could not take it "
@@ -530,11 +532,11 @@ vm_start(struct ctx *ctx, const char *ref, const struct vm_opts *o,
 	if (vm_load(ctx, ref, &r, err) == 0 &&
 	    strcmp(r.state, "stopped") == 0 && r.host_id) {
 		vm_start_stopped(ctx, &r, out, err);
-		vmrow_release(&r);
+		vm_row_release(&r);
 		return err->code;
 	}
 	catalog_rollback(ctx->cat);
-	vmrow_release(&r);
+	vm_row_release(&r);
 	if (err->code)
 		return err->code;
 	return vm_act(ctx, ref, &act_start, o, out, err);
@@ -673,7 +675,7 @@ done:
 fail:
 	catalog_rollback(ctx->cat);
 out:
-	vmrow_release(&r);
+	vm_row_release(&r);
 	return err->code;
 }
 
@@ -691,6 +693,6 @@ vm_console(struct ctx *ctx, const char *ref, int in, int out, bool force,
 	else if (hv_console(r.uri, r.uuid, in, out, VM_CONSOLE_ESCAPE, force,
 	    err))
 		cerr_wrap(err, "vm '%s' on host '%s'", r.name, r.host);
-	vmrow_release(&r);
+	vm_row_release(&r);
 	return err->code;
 }

@@ -29,19 +29,19 @@
  * of its host, on the SCSI bus; vm_disks holds target, volume and size. */
 
 void
-disk_target(size_t i, char out[8])
+vm_disk_target(size_t i, char out[8])
 {
 	snprintf(out, 8, "sd%c", (char)('b' + i));
 }
 
 void
-disk_volume(const char *uuid, const char *target, char out[64])
+vm_disk_volume(const char *uuid, const char *target, char out[64])
 {
 	snprintf(out, 64, "%s-%s.qcow2", uuid, target);
 }
 
 int
-vm_disks_load(struct ctx *ctx, long long vm_id, struct vmdisk **out,
+vm_disk_load(struct ctx *ctx, long long vm_id, struct vmdisk **out,
     size_t *n, struct cerr *err)
 {
 	struct cstmt *st = NULL;
@@ -75,7 +75,7 @@ vm_disks_load(struct ctx *ctx, long long vm_id, struct vmdisk **out,
 }
 
 void
-vmdisks_free(struct vmdisk *v, size_t n)
+vm_disk_free(struct vmdisk *v, size_t n)
 {
 	size_t i;
 
@@ -105,7 +105,7 @@ purge_each(void *arg, const char *name)
 
 /* The pools that hold VMs' disks: the host's own and datastores'. */
 void
-pool_add(void *arg, const char *name)
+vm_disk_pool_add(void *arg, const char *name)
 {
 	struct pool_set *ps = arg;
 
@@ -117,7 +117,7 @@ pool_add(void *arg, const char *name)
 }
 
 void
-pool_set_release(struct pool_set *ps)
+vm_disk_pool_set_release(struct pool_set *ps)
 {
 	size_t i;
 
@@ -130,14 +130,14 @@ pool_set_release(struct pool_set *ps)
 /* Delete every disk volume of VM uuid from hv's pools (after its domain
  * is gone from that host). */
 int
-vm_disks_purge(struct hv *hv, const char *uuid, struct cerr *err)
+vm_disk_purge(struct hv *hv, const char *uuid, struct cerr *err)
 {
 	char prefix[48];
 	struct pool_set ps = { 0 };
 	size_t i, j;
 
 	snprintf(prefix, sizeof(prefix), "%s-", uuid);
-	if (hv_pools(hv, pool_add, &ps, err))
+	if (hv_pools(hv, vm_disk_pool_add, &ps, err))
 		return err->code;
 	for (j = 0; j < ps.n && err->code == 0; j++) {
 		struct purge p = { .prefix = prefix };
@@ -149,7 +149,7 @@ vm_disks_purge(struct hv *hv, const char *uuid, struct cerr *err)
 			free(p.names[i]);
 		free(p.names);
 	}
-	pool_set_release(&ps);
+	vm_disk_pool_set_release(&ps);
 	return err->code;
 }
 
@@ -171,7 +171,7 @@ vm_disks_purge(struct hv *hv, const char *uuid, struct cerr *err)
  * so that what it began is another's to finish; one on another machine
  * or that cannot be judged from here has not. */
 bool
-owner_gone(long long pid, const char *owner)
+vm_disk_owner_gone(long long pid, const char *owner)
 {
 	enum owner_verdict v = owner_judge(pid, owner);
 
@@ -203,7 +203,7 @@ cache_forget(struct ctx *ctx, long long host_id, const char *key)
  * it is already; *base (the caller's to free) is its path there, fmt its
  * format and vol its volume. */
 int
-image_cache(struct ctx *ctx, struct hv *hv, long long host_id,
+vm_disk_image(struct ctx *ctx, struct hv *hv, long long host_id,
     const char *host, long long image_id, char **base, char fmt[16],
     char vol[96], struct cerr *err)
 {
@@ -233,9 +233,9 @@ image_cache(struct ctx *ctx, struct hv *hv, long long host_id,
 		if ((found = cstmt_row(st, err))) {
 			snprintf(state, sizeof(state), "%s", cstmt_text(st, 0));
 			pid = cstmt_int(st, 1);
-			owner = dup_or_null(cstmt_text(st, 2));
+			owner = vm_dup_or_null(cstmt_text(st, 2));
 			busy = strcmp(state, "ready") != 0 &&
-			    !owner_gone(pid, owner);
+			    !vm_disk_owner_gone(pid, owner);
 			free(owner);
 		}
 		cstmt_free(st);
@@ -352,7 +352,7 @@ pool_room(struct hv *hv, const struct vmdisk *d, const char *host,
  * of its image's cached copy, or a blank qcow2 volume, in its pool.
  * d->path gets its path. */
 int
-disk_make(struct ctx *ctx, struct hv *hv, long long host_id,
+vm_disk_make(struct ctx *ctx, struct hv *hv, long long host_id,
     const char *host, struct vmdisk *d, struct cerr *err)
 {
 	char *base = NULL, fmt[16], vol[96];
@@ -366,7 +366,7 @@ disk_make(struct ctx *ctx, struct hv *hv, long long host_id,
 	if (err->code != CERR_NOTFOUND)
 		return err->code;
 	cerr_clear(err);
-	if ((d->image_id == 0 || image_cache(ctx, hv, host_id, host,
+	if ((d->image_id == 0 || vm_disk_image(ctx, hv, host_id, host,
 	    d->image_id, &base, fmt, vol, err) == 0) &&
 	    (strcmp(d->pool, HV_POOL) == 0 || pool_room(hv, d, host,
 	    err) == 0))
@@ -379,7 +379,7 @@ disk_make(struct ctx *ctx, struct hv *hv, long long host_id,
 /* States in which a VM's disks and snapshots may change: its domain is
  * defined and not in flight, and no saved memory expects the old set. */
 bool
-disk_state(const char *state)
+vm_disk_state(const char *state)
 {
 	return !strcmp(state, "running") || !strcmp(state, "suspended") ||
 	    !strcmp(state, "poweroff") || !strcmp(state, "pending") ||
@@ -428,12 +428,12 @@ vm_disk_attach(struct ctx *ctx, const char *ref, long long size,
 	/* asked of the hypervisor before the catalog is locked */
 	if (vm_load(ctx, ref, &r, err) == 0)
 		no_snapshots(&r, "attach a disk to", err);
-	vmrow_release(&r);
+	vm_row_release(&r);
 	if (err->code || catalog_begin(ctx->cat, err))
 		return err->code;
 	if (vm_load(ctx, ref, &r, err))
 		goto fail;
-	if (!disk_state(r.state)) {
+	if (!vm_disk_state(r.state)) {
 		cerr_set(err, CERR_CONFLICT, "cannot attach a disk to vm '%s': "
 		    "it is %s (disk attach needs running, suspended, poweroff, "
 		    "pending or hold)", r.name, r.state);
@@ -455,7 +455,7 @@ vm_disk_attach(struct ctx *ctx, const char *ref, long long size,
 		goto fail;
 	for (i = 0; i < VM_MAX_DISKS && target[0] == '\0'; i++)
 		if (!used[i])
-			disk_target(i, target);
+			vm_disk_target(i, target);
 	if (target[0] == '\0') {
 		cerr_set(err, CERR_CAPACITY, "vm '%s' has %d disks, the most "
 		    "it can have", r.name, VM_MAX_DISKS);
@@ -463,7 +463,7 @@ vm_disk_attach(struct ctx *ctx, const char *ref, long long size,
 	}
 	/* intent: the disk is recorded first; detach finishes a killed
 	 * attach either way */
-	disk_volume(r.uuid, target, vol);
+	vm_disk_volume(r.uuid, target, vol);
 	catalog_now(now);
 	snprintf(id, sizeof(id), "%s, %lld MiB", target, size);
 	if (catalog_exec(ctx->cat, err, "INSERT INTO vm_disks (vm_id, target, "
@@ -511,7 +511,7 @@ fail:
 out:
 	free(path);
 	buf_release(&xml);
-	vmrow_release(&r);
+	vm_row_release(&r);
 	return err->code;
 }
 
@@ -529,7 +529,7 @@ vm_disk_detach(struct ctx *ctx, const char *ref, const char *target,
 
 	if (vm_load(ctx, ref, &r, err))
 		return err->code;
-	if (!disk_state(r.state)) {
+	if (!vm_disk_state(r.state)) {
 		cerr_set(err, CERR_CONFLICT, "cannot detach a disk from vm "
 		    "'%s': it is %s (disk detach needs running, suspended, "
 		    "poweroff, pending or hold)", r.name, r.state);
@@ -589,7 +589,7 @@ vm_disk_detach(struct ctx *ctx, const char *ref, const char *target,
 	vm_show_id(ctx, r.id, out, err);
 out:
 	buf_release(&xml);
-	vmrow_release(&r);
+	vm_row_release(&r);
 	return err->code;
 }
 
@@ -606,7 +606,7 @@ vm_volume_slot(struct ctx *ctx, const char *ref, long long host_id,
 
 	if (vm_load(ctx, ref, &r, err))
 		return err->code;
-	if (!disk_state(r.state)) {
+	if (!vm_disk_state(r.state)) {
 		cerr_set(err, CERR_CONFLICT, "cannot attach a volume to vm '%s': "
 		    "it is %s (attach needs running, suspended, poweroff, "
 		    "pending or hold)", r.name, r.state);
@@ -650,6 +650,6 @@ vm_volume_slot(struct ctx *ctx, const char *ref, long long host_id,
 	snprintf(out->uuid, sizeof(out->uuid), "%s", r.uuid);
 	out->is_qemu = strcmp(r.domain_type, "test") != 0;
 out:
-	vmrow_release(&r);
+	vm_row_release(&r);
 	return err->code;
 }

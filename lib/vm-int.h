@@ -1,6 +1,14 @@
 /*
- * vm-int.h - service: what the files of the vm family (lib/vm*.c) share,
- * and nothing outside them includes.
+ * vm-int.h - service: what the files of the vm family share.  Only
+ * lib/vm*.c include it.
+ *
+ * vm.c loads a VM (struct vmrow) and records its transitions; vm-act.c
+ * deploys it and runs the life-cycle actions; vm-disk.c keeps its disks
+ * and the hosts' image caches; vm-migrate.c moves it between hosts;
+ * vm-nic.c and vm-seed.c keep its NICs' filters and its cloud-init seed;
+ * vm-snapshot.c its snapshots; vm-reconcile.c brings the catalog and the
+ * hosts into agreement.  Functions shared here are named vm_T_* after the
+ * file vm-T.c that defines them (vm_* for vm.c).
  */
 #ifndef CLOUDOS_VM_INT_H
 #define CLOUDOS_VM_INT_H
@@ -42,6 +50,7 @@ struct vmrow {
 	size_t nds;
 };
 
+/* One of a VM's disks as vm_disk_load reads it. */
 struct vmdisk {
 	char target[8];
 	char volume[64];
@@ -51,78 +60,102 @@ struct vmdisk {
 	char *path;		/* on the host, once known */
 };
 
+/* The names of the pools that hold VMs' disks (vm_disk_pool_add). */
 struct pool_set {
 	char **v;
 	size_t n, cap;
 };
 
-#define SEED_SUFFIX "-seed.iso"
+/* A VM's seed is the volume UUID-seed.iso (vm-seed.c). */
+#define VM_SEED_SUFFIX "-seed.iso"
 
-/* vm.c */
-void vmrow_release(struct vmrow *r);
-char *dup_or_null(const char *s);
+/* vm.c: a VM's row, and the record of its transitions */
+void vm_row_release(struct vmrow *r);
+char *vm_dup_or_null(const char *s);
+/* ref: an id, a UUID or a live name, visible to the caller; CERR_NOTFOUND
+ * "no vm 'REF'" */
 int vm_load(struct ctx *ctx, const char *ref, struct vmrow *r,
     struct cerr *err);
+/* vm_show by catalog id, for what an action hands back */
 int vm_show_id(struct ctx *ctx, long long id, struct doc **out,
     struct cerr *err);
+/* Inside a transaction: from -> to, with an audit event (host_id: 0 for
+ * none, < 0 to keep it; error NULL clears it). */
 int vm_transition(struct ctx *ctx, const struct vmrow *r, const char *from,
     const char *to, long long host_id, const char *error, const char *action,
     struct cerr *err);
+/* Inside a transaction: the intent, from -> during, aiming at target,
+ * run by this process. */
 int vm_intent(struct ctx *ctx, const struct vmrow *r, const char *from,
     const char *during, const char *target, long long host_id,
     const char *action, struct cerr *err);
+/* vm_transition in its own transaction: an outcome. */
 int vm_record(struct ctx *ctx, const struct vmrow *r, const char *from,
     const char *to, long long host_id, const char *error, const char *action,
     struct cerr *err);
+/* Inside a transaction: the host the scheduler chooses for r. */
 int vm_place(struct ctx *ctx, struct vmrow *r, struct cerr *err);
 
-/* vm-act.c */
-int vm_deploy(struct ctx *ctx, const struct vmrow *r, struct cerr *err);
-int vm_deploy_outcome(struct ctx *ctx, struct vmrow *r, struct doc **out,
+/* vm-act.c: deploy and the actions */
+/* Define and start r on r->host: networks, filters, seed, disks, domain. */
+int vm_act_deploy(struct ctx *ctx, const struct vmrow *r, struct cerr *err);
+/* vm_act_deploy for a VM committed as deploying, and its outcome. */
+int vm_act_deploy_outcome(struct ctx *ctx, struct vmrow *r, struct doc **out,
     struct cerr *err);
-int do_remove(struct hv *hv, const char *uuid, const struct vm_opts *o,
+/* Remove domain uuid from hv with its seed and disk volumes. */
+int vm_act_remove(struct hv *hv, const char *uuid, const struct vm_opts *o,
     struct cerr *err);
 
-/* vm-disk.c */
-void disk_target(size_t i, char out[8]);
-void disk_volume(const char *uuid, const char *target, char out[64]);
-int vm_disks_load(struct ctx *ctx, long long vm_id, struct vmdisk **out,
+/* vm-disk.c: disks (UUID-sdX.qcow2) and the hosts' image caches */
+void vm_disk_target(size_t i, char out[8]);
+void vm_disk_volume(const char *uuid, const char *target, char out[64]);
+int vm_disk_load(struct ctx *ctx, long long vm_id, struct vmdisk **out,
     size_t *n, struct cerr *err);
-void vmdisks_free(struct vmdisk *v, size_t n);
-void pool_add(void *arg, const char *name);
-void pool_set_release(struct pool_set *ps);
-int vm_disks_purge(struct hv *hv, const char *uuid, struct cerr *err);
-bool owner_gone(long long pid, const char *owner);
-int image_cache(struct ctx *ctx, struct hv *hv, long long host_id,
+void vm_disk_free(struct vmdisk *v, size_t n);
+void vm_disk_pool_add(void *arg, const char *name);
+void vm_disk_pool_set_release(struct pool_set *ps);
+/* Every disk volume of VM uuid, from all of hv's pools. */
+int vm_disk_purge(struct hv *hv, const char *uuid, struct cerr *err);
+/* Whether what the owner recorded with pid began is another's to finish. */
+bool vm_disk_owner_gone(long long pid, const char *owner);
+/* Image image_id cached on host host_id; *base its path there. */
+int vm_disk_image(struct ctx *ctx, struct hv *hv, long long host_id,
     const char *host, long long image_id, char **base, char fmt[16],
     char vol[96], struct cerr *err);
-int disk_make(struct ctx *ctx, struct hv *hv, long long host_id,
+/* Disk d made on hv, unless it is there; d->path its path. */
+int vm_disk_make(struct ctx *ctx, struct hv *hv, long long host_id,
     const char *host, struct vmdisk *d, struct cerr *err);
-bool disk_state(const char *state);
+/* Whether a VM's disks, NICs and snapshots may change in state. */
+bool vm_disk_state(const char *state);
 
-/* vm-migrate.c */
-int no_volumes(struct ctx *ctx, const struct vmrow *r, const char *verb,
-    struct cerr *err);
-int vm_dest(struct ctx *ctx, const struct vmrow *r, const char *ref,
+/* vm-migrate.c: where a VM may go, and bringing its disks there */
+/* CERR_CONFLICT when r has a cvol volume (which stays on its host). */
+int vm_migrate_no_volumes(struct ctx *ctx, const struct vmrow *r,
+    const char *verb, struct cerr *err);
+/* A host r may go to: ref, or the scheduler's choice but exclude. */
+int vm_migrate_dest(struct ctx *ctx, const struct vmrow *r, const char *ref,
     long long exclude, long long *id, char **name, char **uri, char **address,
     struct cerr *err);
-char *host_domain_type(struct ctx *ctx, long long id, struct cerr *err);
-int vm_disks_copy(struct ctx *ctx, const struct vmrow *r, const char *src_uri,
-    const char *dst_uri, long long dst_id, const char *dst_name,
-    struct cerr *err);
+/* The domain type of host id, for a fresh definition there. */
+char *vm_migrate_domain_type(struct ctx *ctx, long long id, struct cerr *err);
+/* r's disk volumes copied from src_uri to dst_uri, its images first. */
+int vm_migrate_disks_copy(struct ctx *ctx, const struct vmrow *r,
+    const char *src_uri, const char *dst_uri, long long dst_id,
+    const char *dst_name, struct cerr *err);
 
-/* vm-nic.c */
-int nics_filters(struct ctx *ctx, struct hv *hv, const struct net_nic *nics,
+/* vm-nic.c: the NICs' security-group filters */
+int vm_nic_filters(struct ctx *ctx, struct hv *hv, const struct net_nic *nics,
     size_t n, char (*names)[64], struct cerr *err);
-void nics_filters_forget(struct ctx *ctx, struct hv *hv, long long vm_id);
-void peers_refresh(struct ctx *ctx);
+void vm_nic_filters_forget(struct ctx *ctx, struct hv *hv, long long vm_id);
+void vm_nic_peers_refresh(struct ctx *ctx);
 
-/* vm-seed.c */
+/* vm-seed.c: the seed (path NULL when r has none) */
 int vm_seed_upload(struct ctx *ctx, struct hv *hv, const struct vmrow *r,
     char **path, struct cerr *err);
 int vm_seed_delete(struct hv *hv, const char *uuid, struct cerr *err);
 
 /* vm-reconcile.c */
-bool transitional(const char *state);
+/* deploying, shutting-down or migrating: an action in flight */
+bool vm_reconcile_transitional(const char *state);
 
 #endif

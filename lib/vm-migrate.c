@@ -21,7 +21,7 @@
 /* cvol volumes live on one host: a VM with one attached stays there.
  * CERR_CONFLICT naming the first, for verb. */
 int
-no_volumes(struct ctx *ctx, const struct vmrow *r, const char *verb,
+vm_migrate_no_volumes(struct ctx *ctx, const struct vmrow *r, const char *verb,
     struct cerr *err)
 {
 	struct cstmt *st = NULL;
@@ -42,7 +42,7 @@ no_volumes(struct ctx *ctx, const struct vmrow *r, const char *verb,
  * ref, only that host (by name or id).  Fills *id, *name, *uri and
  * *address (which may be NULL). */
 int
-vm_dest(struct ctx *ctx, const struct vmrow *r, const char *ref,
+vm_migrate_dest(struct ctx *ctx, const struct vmrow *r, const char *ref,
     long long exclude, long long *id, char **name, char **uri,
     char **address, struct cerr *err)
 {
@@ -110,7 +110,7 @@ vm_dest(struct ctx *ctx, const struct vmrow *r, const char *ref,
 		*id = cstmt_int(st, 0);
 		*name = xstrdup(cstmt_text(st, 1));
 		*uri = xstrdup(cstmt_text(st, 2));
-		*address = dup_or_null(cstmt_text(st, 3));
+		*address = vm_dup_or_null(cstmt_text(st, 3));
 	}
 	cstmt_free(st);
 	if (err->code || found)
@@ -140,8 +140,8 @@ disks_bases(struct ctx *ctx, const struct vmrow *r, struct vmdisk *disks,
 		bases[i] = NULL;
 		if (disks[i].image_id == 0)
 			continue;
-		if (image_cache(ctx, dst, dst_id, dst_name, disks[i].image_id,
-		    &bases[i], fmts[i], vol, err))
+		if (vm_disk_image(ctx, dst, dst_id, dst_name,
+		    disks[i].image_id, &bases[i], fmts[i], vol, err))
 			break;
 		if (src && hv_vol_path(src, vol, &spath, &ignored) == 0 &&
 		    strcmp(spath, bases[i]) != 0)
@@ -184,7 +184,7 @@ vm_move(struct ctx *ctx, const struct vmrow *r, struct vmdisk *disks,
 	if (net_vm_nics(ctx, r->id, &nics, &nnics, err) ||
 	    hv_connect(r->uri, &src, err) || hv_connect(dst_uri, &dst, err) ||
 	    net_host_ensure_vm(ctx, dst, dst_id, r->id, err) ||
-	    nics_filters(ctx, dst, nics, nnics, NULL, err) ||
+	    vm_nic_filters(ctx, dst, nics, nnics, NULL, err) ||
 	    vm_seed_upload(ctx, dst, r, &dpath, err))
 		goto out;
 	if (dpath && hv_vol_path(src, strrchr(dpath, '/') + 1, &spath,
@@ -233,9 +233,9 @@ vm_move(struct ctx *ctx, const struct vmrow *r, struct vmdisk *disks,
 	if (dpath)
 		vm_seed_delete(src, r->uuid, &ignored);
 	if (ndisks)
-		vm_disks_purge(src, r->uuid, &ignored);
+		vm_disk_purge(src, r->uuid, &ignored);
 	if (nnics)
-		nics_filters_forget(ctx, src, r->id);
+		vm_nic_filters_forget(ctx, src, r->id);
 	goto out;
 undo:
 	if (dpath)
@@ -283,18 +283,18 @@ vm_migrate(struct ctx *ctx, const char *ref, const char *to, bool live,
 		    r.name, r.state);
 		goto fail;
 	}
-	if (no_volumes(ctx, &r, "migrate", err))
+	if (vm_migrate_no_volumes(ctx, &r, "migrate", err))
 		goto fail;
 	memcpy(from, r.state, sizeof(from));
-	if (vm_dest(ctx, &r, to, r.host_id, &dest, &dname, &duri, &daddr,
-	    err) ||
+	if (vm_migrate_dest(ctx, &r, to, r.host_id, &dest, &dname, &duri,
+	    &daddr, err) ||
 	    vm_intent(ctx, &r, from, "migrating", from, -1, "migrate", err) ||
 	    catalog_exec(ctx->cat, err, "UPDATE vms SET target_host = ? "
 	    "WHERE id = ?", "ii", dest, r.id) ||
 	    catalog_commit(ctx->cat, err))
 		goto fail;
 	fault_point("vm.intent");
-	if (vm_disks_load(ctx, r.id, &disks, &ndisks, &hverr) == 0)
+	if (vm_disk_load(ctx, r.id, &disks, &ndisks, &hverr) == 0)
 		vm_move(ctx, &r, disks, ndisks, dest, dname, duri, live,
 		    daddr, &hverr);
 	fault_point("vm.outcome");
@@ -318,17 +318,17 @@ vm_migrate(struct ctx *ctx, const char *ref, const char *to, bool live,
 fail:
 	catalog_rollback(ctx->cat);
 out:
-	vmdisks_free(disks, ndisks);
+	vm_disk_free(disks, ndisks);
 	free(dname);
 	free(duri);
 	free(daddr);
-	vmrow_release(&r);
+	vm_row_release(&r);
 	return err->code;
 }
 
 /* The domain type of host id (for a fresh definition there). */
 char *
-host_domain_type(struct ctx *ctx, long long id, struct cerr *err)
+vm_migrate_domain_type(struct ctx *ctx, long long id, struct cerr *err)
 {
 	struct cstmt *st = NULL;
 	char *t = NULL;
@@ -343,16 +343,16 @@ host_domain_type(struct ctx *ctx, long long id, struct cerr *err)
 /* Copy the disk volumes of r from the host at src_uri to dst_uri (host
  * dst_id, named dst_name), its images there first. */
 int
-vm_disks_copy(struct ctx *ctx, const struct vmrow *r, const char *src_uri,
-    const char *dst_uri, long long dst_id, const char *dst_name,
-    struct cerr *err)
+vm_migrate_disks_copy(struct ctx *ctx, const struct vmrow *r,
+    const char *src_uri, const char *dst_uri, long long dst_id,
+    const char *dst_name, struct cerr *err)
 {
 	struct vmdisk *disks = NULL;
 	struct hv *src = NULL, *dst = NULL;
 	char **bases = NULL, (*fmts)[16] = NULL;
 	size_t n = 0, i;
 
-	if (vm_disks_load(ctx, r->id, &disks, &n, err) || n == 0)
+	if (vm_disk_load(ctx, r->id, &disks, &n, err) || n == 0)
 		goto out;
 	bases = xcalloc(n, sizeof(*bases));
 	fmts = xcalloc(n, sizeof(*fmts));
@@ -376,6 +376,6 @@ out:
 	free(fmts);
 	hv_close(src);
 	hv_close(dst);
-	vmdisks_free(disks, n);
+	vm_disk_free(disks, n);
 	return err->code;
 }

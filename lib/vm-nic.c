@@ -22,7 +22,7 @@
  * defined before a domain there names them; each NIC's filter name into
  * names[i] (names may be NULL; "" for a NIC in no group). */
 int
-nics_filters(struct ctx *ctx, struct hv *hv, const struct net_nic *nics,
+vm_nic_filters(struct ctx *ctx, struct hv *hv, const struct net_nic *nics,
     size_t n, char (*names)[64], struct cerr *err)
 {
 	char scratch[64];
@@ -38,7 +38,7 @@ nics_filters(struct ctx *ctx, struct hv *hv, const struct net_nic *nics,
 /* Once vm_id's domain has left the host behind hv: its NICs' filters
  * go from there (best effort; reconcile finds what is left). */
 void
-nics_filters_forget(struct ctx *ctx, struct hv *hv, long long vm_id)
+vm_nic_filters_forget(struct ctx *ctx, struct hv *hv, long long vm_id)
 {
 	struct cerr ignored = { 0 };
 	struct net_nic *nics = NULL;
@@ -56,7 +56,7 @@ nics_filters_forget(struct ctx *ctx, struct hv *hv, long long vm_id)
 /* Peers' filters after NICs came or went (best effort: a group left
  * stale stays marked for reconcile). */
 void
-peers_refresh(struct ctx *ctx)
+vm_nic_peers_refresh(struct ctx *ctx)
 {
 	struct cerr ignored = { 0 };
 
@@ -83,7 +83,7 @@ vm_nic_attach(struct ctx *ctx, const char *ref, const struct doc *nic,
 		goto out;
 	if (vm_load(ctx, ref, &r, err))
 		goto fail;
-	if (!disk_state(r.state)) {
+	if (!vm_disk_state(r.state)) {
 		cerr_set(err, CERR_CONFLICT, "cannot attach a NIC to vm '%s': "
 		    "it is %s (nic attach needs running, suspended, poweroff, "
 		    "pending or hold)", r.name, r.state);
@@ -133,13 +133,13 @@ vm_nic_attach(struct ctx *ctx, const char *ref, const struct doc *nic,
 		    hverr.msg, err) || catalog_commit(ctx->cat, err)))
 			catalog_rollback(ctx->cat);
 		net_host_gc(ctx, r.host_id, &ignored);
-		peers_refresh(ctx);
+		vm_nic_peers_refresh(ctx);
 		cerr_clear(err);
 		cerr_set(err, hverr.code, "%s", hverr.msg);
 		goto out;
 	}
 done:
-	peers_refresh(ctx);
+	vm_nic_peers_refresh(ctx);
 	vm_show_id(ctx, r.id, out, err);
 	goto out;
 fail:
@@ -149,7 +149,7 @@ out:
 	buf_release(&xml);
 	net_nic_release(&c);
 	doc_free(l);
-	vmrow_release(&r);
+	vm_row_release(&r);
 	return err->code;
 }
 
@@ -166,7 +166,7 @@ vm_nic_detach(struct ctx *ctx, const char *ref, const char *nic,
 
 	if (vm_load(ctx, ref, &r, err))
 		return err->code;
-	if (!disk_state(r.state)) {
+	if (!vm_disk_state(r.state)) {
 		cerr_set(err, CERR_CONFLICT, "cannot detach a NIC from vm "
 		    "'%s': it is %s (nic detach needs running, suspended, "
 		    "poweroff, pending or hold)", r.name, r.state);
@@ -221,13 +221,13 @@ vm_nic_detach(struct ctx *ctx, const char *ref, const char *nic,
 		secgroup_nic_forget(ctx, hv, c.id, &ignored);
 		net_host_gc(ctx, r.host_id, &ignored);
 	}
-	peers_refresh(ctx);
+	vm_nic_peers_refresh(ctx);
 	vm_show_id(ctx, r.id, out, err);
 out:
 	hv_close(hv);
 	free(seed);
 	buf_release(&xml);
 	net_nic_release(&c);
-	vmrow_release(&r);
+	vm_row_release(&r);
 	return err->code;
 }

@@ -63,7 +63,7 @@ domain_set_release(struct domain_set *ds)
 }
 
 bool
-transitional(const char *state)
+vm_reconcile_transitional(const char *state)
 {
 	return !strcmp(state, "deploying") || !strcmp(state, "shutting-down")
 	    || !strcmp(state, "migrating");
@@ -95,7 +95,7 @@ intent_held(struct ctx *ctx, const struct vmrow *r, note_fn note)
 		return false;
 	if (catalog_query(ctx->cat, &st, &e, "SELECT intent_owner FROM vms "
 	    "WHERE id = ?", "i", r->id) == 0 && cstmt_row(st, &e))
-		owner = dup_or_null(cstmt_text(st, 0));
+		owner = vm_dup_or_null(cstmt_text(st, 0));
 	cstmt_free(st);
 	v = owner_judge(r->intent_pid, owner);
 	if (note && (v == OWNER_ELSEWHERE || v == OWNER_UNSURE)) {
@@ -206,13 +206,13 @@ reconcile_migration(struct ctx *ctx, struct hv *src, struct vmrow *r,
 	if (dd.state == HV_RUNNING || (dd.state == HV_PAUSED &&
 	    dd.why == HV_WHY_OTHER && !dd.job) ||
 	    (dd.state != HV_ABSENT && sd.state == HV_ABSENT)) {
-		if (sd.state != HV_ABSENT && do_remove(src, r->uuid, NULL,
+		if (sd.state != HV_ABSENT && vm_act_remove(src, r->uuid, NULL,
 		    &hverr))
 			goto out;
 		want = state_for(dd.state);
 		host = r->target_host;
 	} else if (sd.state != HV_ABSENT) {
-		if (dd.state != HV_ABSENT && do_remove(dst, r->uuid, NULL,
+		if (dd.state != HV_ABSENT && vm_act_remove(dst, r->uuid, NULL,
 		    &hverr))
 			goto out;
 		/* the source's side of the migration ends with it (libvirt
@@ -285,7 +285,7 @@ ha_restart(struct ctx *ctx, struct hv *hv, struct vmrow *r, enum hv_state hs,
 	if (hs == HV_CRASHED)
 		hv_start(hv, r->uuid, &hverr);
 	else
-		vm_deploy(ctx, r, &hverr);
+		vm_act_deploy(ctx, r, &hverr);
 	if (hverr.code)
 		snprintf(msg, sizeof(msg), "%s; HA restart failed: %s", why,
 		    hverr.msg);
@@ -329,7 +329,7 @@ ha_move(struct ctx *ctx, struct vmrow *r, bool *changed, struct cerr *err)
 		size_t n = 0, i;
 		struct cerr e = { 0 };
 
-		if (vm_disks_load(ctx, r->id, &disks, &n, err))
+		if (vm_disk_load(ctx, r->id, &disks, &n, err))
 			return err->code;
 		/* a blank disk's data is on the silent host: the VM waits
 		 * for it; disks cloned from images are cloned afresh on the
@@ -339,16 +339,17 @@ ha_move(struct ctx *ctx, struct vmrow *r, bool *changed, struct cerr *err)
 			if (disks[i].image_id == 0)
 				break;
 		rebuilt = n > 0;
-		vmdisks_free(disks, n);
+		vm_disk_free(disks, n);
 		if (i < n)
 			return 0;
-		if (no_volumes(ctx, r, "move", &e))
+		if (vm_migrate_no_volumes(ctx, r, "move", &e))
 			return 0;	/* and so are its volumes */
 	}
 	if (catalog_begin(ctx->cat, err))
 		return err->code;
-	if (vm_dest(ctx, r, NULL, old, &dest, &dname, &duri, &daddr, err) ||
-	    (dtype = host_domain_type(ctx, dest, err)) == NULL ||
+	if (vm_migrate_dest(ctx, r, NULL, old, &dest, &dname, &duri, &daddr,
+	    err) ||
+	    (dtype = vm_migrate_domain_type(ctx, dest, err)) == NULL ||
 	    vm_intent(ctx, r, from, "deploying", "running", dest, "ha", err) ||
 	    catalog_exec(ctx->cat, err, "UPDATE vms SET target_host = ? WHERE "
 	    "id = ?", "ii", old, r->id) || catalog_commit(ctx->cat, err)) {
@@ -364,7 +365,7 @@ ha_move(struct ctx *ctx, struct vmrow *r, bool *changed, struct cerr *err)
 	d.domain_type = dtype;
 	d.host = dname;
 	d.host_id = dest;
-	vm_deploy(ctx, &d, &hverr);
+	vm_act_deploy(ctx, &d, &hverr);
 	if (hverr.code)
 		snprintf(msg, sizeof(msg), "host '%s' is in error; HA restart "
 		    "on host '%s' failed: %s", r->host, dname, hverr.msg);
@@ -401,7 +402,7 @@ drop_old_copy(struct ctx *ctx, const struct vmrow *r)
 	if (catalog_query(ctx->cat, &st, &e, "SELECT uri FROM hosts WHERE "
 	    "id = ?", "i", r->target_host) == 0 && cstmt_row(st, &e) &&
 	    hv_connect(cstmt_text(st, 0), &hv, &e) == 0)
-		do_remove(hv, r->uuid, NULL, &e);
+		vm_act_remove(hv, r->uuid, NULL, &e);
 	hv_close(hv);
 	cstmt_free(st);
 }
@@ -480,7 +481,7 @@ reconcile_vm(struct ctx *ctx, struct hv *hv, struct vmrow *r,
 	long long host = -1;
 
 	*changed = false;
-	if (transitional(r->state)) {
+	if (vm_reconcile_transitional(r->state)) {
 		const char *target = r->target ? r->target : "";
 
 		if (intent_held(ctx, r, note))
@@ -511,7 +512,7 @@ reconcile_vm(struct ctx *ctx, struct hv *hv, struct vmrow *r,
 				return err->code;
 		}
 		if (strcmp(target, "done") == 0) {
-			if (do_remove(hv, r->uuid, NULL, &hverr) == 0) {
+			if (vm_act_remove(hv, r->uuid, NULL, &hverr) == 0) {
 				want = "done";
 				host = 0;
 			}
@@ -657,8 +658,8 @@ reconcile_seeds(struct ctx *ctx, struct hv *hv, long long host_id,
 		int ours;
 
 		n = strlen(ns.v[i]);
-		if (n != uuid_len + strlen(SEED_SUFFIX) ||
-		    strcmp(ns.v[i] + uuid_len, SEED_SUFFIX) != 0)
+		if (n != uuid_len + strlen(VM_SEED_SUFFIX) ||
+		    strcmp(ns.v[i] + uuid_len, VM_SEED_SUFFIX) != 0)
 			continue;	/* not a seed: not ours to judge */
 		snprintf(uuid, sizeof(uuid), "%.*s", (int)uuid_len, ns.v[i]);
 		/* a domain defined there owns it, whoever manages it
@@ -720,7 +721,7 @@ reconcile_disks(struct ctx *ctx, struct hv *hv, long long host_id,
 	char msg[1200];
 	size_t i, j, n;
 
-	if (hv_pools(hv, pool_add, &ps, &hverr)) {
+	if (hv_pools(hv, vm_disk_pool_add, &ps, &hverr)) {
 		snprintf(msg, sizeof(msg), "host '%s': %s", host, hverr.msg);
 		note(ctx, msg);
 		return 0;
@@ -765,7 +766,7 @@ reconcile_disks(struct ctx *ctx, struct hv *hv, long long host_id,
 			free(ns.v[i]);
 		free(ns.v);
 	}
-	pool_set_release(&ps);
+	vm_disk_pool_set_release(&ps);
 	return err->code;
 }
 
@@ -853,7 +854,7 @@ reconcile_cache(struct ctx *ctx, struct hv *hv, long long host_id,
 		return err->code;
 	while (cstmt_row(st, err)) {
 		bool dead = strcmp(cstmt_text(st, 2), "uploading") == 0 &&
-		    owner_gone(cstmt_int(st, 3), cstmt_text(st, 4));
+		    vm_disk_owner_gone(cstmt_int(st, 3), cstmt_text(st, 4));
 
 		if (!dead && cstmt_int(st, 5))
 			continue;
@@ -934,7 +935,8 @@ reconcile_host(struct ctx *ctx, long long host_id, const char *host,
 				ds.v[j].known = true;
 			}
 		}
-		if (hverr.code && in_error && !transitional(r.state) &&
+		if (hverr.code && in_error &&
+		    !vm_reconcile_transitional(r.state) &&
 		    (strcmp(r.state, "running") == 0 ||
 		    strcmp(r.state, "suspended") == 0 ||
 		    strcmp(r.state, "unknown") == 0) && vm_ha(&r)) {
@@ -943,7 +945,7 @@ reconcile_host(struct ctx *ctx, long long host_id, const char *host,
 		} else if (hverr.code) {
 			/* the host does not answer: what runs there is
 			 * unknown until it does */
-			if (!transitional(r.state) &&
+			if (!vm_reconcile_transitional(r.state) &&
 			    strcmp(r.state, "unknown") != 0 &&
 			    strcmp(r.state, "failed") != 0 &&
 			    vm_record(ctx, &r, r.state, "unknown", -1,
@@ -959,7 +961,7 @@ reconcile_host(struct ctx *ctx, long long host_id, const char *host,
 				emit(ctx, d, err);
 			doc_free(d);
 		}
-		vmrow_release(&r);
+		vm_row_release(&r);
 	}
 	for (j = 0; j < ds.n && err->code == 0; j++) {
 		struct cstmt *q = NULL;
@@ -981,7 +983,7 @@ reconcile_host(struct ctx *ctx, long long host_id, const char *host,
 			 * left on a host that was in error and is back */
 			struct cerr rmerr = { 0 };
 
-			if (do_remove(hv, ds.v[j].uuid, NULL, &rmerr) == 0)
+			if (vm_act_remove(hv, ds.v[j].uuid, NULL, &rmerr) == 0)
 				snprintf(msg, sizeof(msg), "host '%s': "
 				    "duplicate of vm '%s' (it runs on another "
 				    "host) destroyed", host, cstmt_text(q, 2));
@@ -990,13 +992,14 @@ reconcile_host(struct ctx *ctx, long long host_id, const char *host,
 				    "duplicate of vm '%s' left: %s", host,
 				    cstmt_text(q, 2), rmerr.msg);
 			note(ctx, msg);
-		} else if (ours && !transitional(cstmt_text(q, 0)) &&
+		} else if (ours &&
+		    !vm_reconcile_transitional(cstmt_text(q, 0)) &&
 		    ds.v[j].state == HV_SHUTOFF) {
 			/* an inactive copy its VM left behind (a start
 			 * elsewhere that could not reach this host) */
 			struct cerr rmerr = { 0 };
 
-			if (do_remove(hv, ds.v[j].uuid, NULL, &rmerr) == 0)
+			if (vm_act_remove(hv, ds.v[j].uuid, NULL, &rmerr) == 0)
 				snprintf(msg, sizeof(msg), "host '%s': stale "
 				    "copy of vm '%s' removed", host,
 				    cstmt_text(q, 2));
@@ -1061,7 +1064,7 @@ reconcile_take(struct ctx *ctx, const char *const *refs, size_t n,
 				acct_audit(ctx, "reconcile", "VM", r.id, r.name,
 				    detail, err);
 		}
-		vmrow_release(&r);
+		vm_row_release(&r);
 		if (err->code)
 			break;
 	}

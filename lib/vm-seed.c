@@ -21,9 +21,9 @@
  * that has its domain, so a reconcile pass can tell whose it is. */
 
 static void
-seed_vol(const char *uuid, char out[64])
+vm_seed_vol(const char *uuid, char out[64])
 {
-	snprintf(out, 64, "%s" SEED_SUFFIX, uuid);
+	snprintf(out, 64, "%s" VM_SEED_SUFFIX, uuid);
 }
 
 /* The seed image of r, or *iso = NULL when r has neither a context nor
@@ -107,7 +107,7 @@ vm_seed_upload(struct ctx *ctx, struct hv *hv, const struct vmrow *r,
 	size_t len;
 
 	*path = NULL;
-	seed_vol(r->uuid, vol);
+	vm_seed_vol(r->uuid, vol);
 	if (vm_seed_image(ctx, r, &iso, &len, err) == 0 && iso)
 		hv_vol_upload(hv, vol, iso, len, path, err);
 	free(iso);
@@ -120,7 +120,7 @@ vm_seed_delete(struct hv *hv, const char *uuid, struct cerr *err)
 {
 	char vol[64];
 
-	seed_vol(uuid, vol);
+	vm_seed_vol(uuid, vol);
 	return hv_vol_delete(hv, vol, err);
 }
 
@@ -133,7 +133,7 @@ vm_reseed(struct ctx *ctx, const char *ref, struct cerr *err)
 
 	if (vm_load(ctx, ref, &r, err))
 		return err->code;
-	if (transitional(r.state)) {
+	if (vm_reconcile_transitional(r.state)) {
 		cerr_set(err, CERR_CONFLICT, "cannot renew the seed of vm '%s': "
 		    "it is %s", r.name, r.state);
 		goto out;
@@ -147,6 +147,6 @@ vm_reseed(struct ctx *ctx, const char *ref, struct cerr *err)
 out:
 	free(path);
 	hv_close(hv);
-	vmrow_release(&r);
+	vm_row_release(&r);
 	return err->code;
 }

@@ -17,7 +17,7 @@
 
 /* An audit event in its own transaction. */
 static int
-acct_audit_now(struct ctx *ctx, const char *action, const char *kind,
+audit_now(struct ctx *ctx, const char *action, const char *kind,
     long long id, const char *name, const char *detail, struct cerr *err)
 {
 	if (catalog_begin(ctx->cat, err))
@@ -102,7 +102,7 @@ vm_snapshot_create(struct ctx *ctx, const char *ref, const char *name,
 			err->code = CERR_CONFLICT;
 		goto out;
 	}
-	if (acct_audit_now(ctx, "snapshot create", "VM", r.id, r.name, name,
+	if (audit_now(ctx, "snapshot create", "VM", r.id, r.name, name,
 	    err))
 		goto out;
 	for (i = 0; i < n; i++)
@@ -111,7 +111,7 @@ vm_snapshot_create(struct ctx *ctx, const char *ref, const char *name,
 out:
 	free(all);
 	hv_close(hv);
-	vmrow_release(&r);
+	vm_row_release(&r);
 	return err->code;
 }
 
@@ -138,7 +138,7 @@ vm_snapshot_list(struct ctx *ctx, const char *ref, emit_fn emit,
 out:
 	free(all);
 	hv_close(hv);
-	vmrow_release(&r);
+	vm_row_release(&r);
 	return err->code;
 }
 
@@ -166,14 +166,14 @@ vm_snapshot_revert(struct ctx *ctx, const char *ref, const char *name,
 		vm_record(ctx, &r, r.state, want, -1, NULL, "snapshot revert",
 		    err);
 	if (err->code == 0)
-		acct_audit_now(ctx, "snapshot revert", "VM", r.id, r.name,
+		audit_now(ctx, "snapshot revert", "VM", r.id, r.name,
 		    detail, err);
 	if (err->code == 0) {
 		vm_show_id(ctx, r.id, out, err);
 	}
 out:
 	hv_close(hv);
-	vmrow_release(&r);
+	vm_row_release(&r);
 	return err->code;
 }
 
@@ -186,11 +186,11 @@ vm_snapshot_delete(struct ctx *ctx, const char *ref, const char *name,
 
 	if (snapshot_vm(ctx, ref, "delete a snapshot of", &r, &hv, err) == 0 &&
 	    hv_snapshot_delete(hv, r.uuid, name, err) == 0)
-		acct_audit_now(ctx, "snapshot delete", "VM", r.id, r.name, name,
+		audit_now(ctx, "snapshot delete", "VM", r.id, r.name, name,
 		    err);
 	if (err->code == CERR_NOTFOUND)
 		cerr_wrap(err, "vm '%s'", r.name);
 	hv_close(hv);
-	vmrow_release(&r);
+	vm_row_release(&r);
 	return err->code;
 }

@@ -1,26 +1,23 @@
 /*
- * vm.c - service: VMs.  Uses the catalog, hv, iso and yml adapters and the
- * domxml, seed, units and valid engines.
+ * vm.c - service: VMs, the first file of the vm family (vm-int.h).  A VM's
+ * row and its document (show, list, history), VM documents checked and
+ * stored, create and apply, and the record of every transition (intent,
+ * outcome) the family's other files share.  Uses the catalog and yml
+ * adapters and the expr, seed, units and valid engines.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <signal.h>
 #include <string.h>
 #include <sys/random.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "acct.h"
 #include "buf.h"
 #include "catalog.h"
-#include "domxml.h"
 #include "expr.h"
 #include "fault.h"
-#include "hv.h"
 #include "img.h"
-#include "iso.h"
 #include "labels.h"
 #include "net.h"
 #include "owner.h"
@@ -60,7 +57,7 @@
 #define VM_VISIBLE "(?1 OR v.owner = ?2)"
 
 void
-vmrow_release(struct vmrow *r)
+vm_row_release(struct vmrow *r)
 {
 	free(r->name);
 	free(r->host);
@@ -75,33 +72,33 @@ vmrow_release(struct vmrow *r)
 }
 
 char *
-dup_or_null(const char *s)
+vm_dup_or_null(const char *s)
 {
 	return s ? xstrdup(s) : NULL;
 }
 
 static void
-vmrow_fill(struct cstmt *st, struct vmrow *r)
+vm_row_fill(struct cstmt *st, struct vmrow *r)
 {
 	r->id = cstmt_int(st, 0);
 	snprintf(r->uuid, sizeof(r->uuid), "%s", cstmt_text(st, 1));
 	r->name = xstrdup(cstmt_text(st, 2));
 	snprintf(r->state, sizeof(r->state), "%s", cstmt_text(st, 3));
-	r->host = dup_or_null(cstmt_text(st, 4));
+	r->host = vm_dup_or_null(cstmt_text(st, 4));
 	r->cpu = (int)cstmt_int(st, 5);
 	r->memory = cstmt_int(st, 6);
-	r->uri = dup_or_null(cstmt_text(st, 13));
-	r->domain_type = dup_or_null(cstmt_text(st, 14));
+	r->uri = vm_dup_or_null(cstmt_text(st, 13));
+	r->domain_type = vm_dup_or_null(cstmt_text(st, 14));
 	r->host_id = cstmt_null(st, 15) ? 0 : cstmt_int(st, 15);
-	r->target = dup_or_null(cstmt_text(st, 16));
+	r->target = vm_dup_or_null(cstmt_text(st, 16));
 	r->intent_pid = cstmt_null(st, 17) ? 0 : cstmt_int(st, 17);
 	r->target_host = cstmt_null(st, 18) ? 0 : cstmt_int(st, 18);
-	r->requirements = dup_or_null(cstmt_text(st, 21));
-	r->policy = dup_or_null(cstmt_text(st, 22));
-	r->rank = dup_or_null(cstmt_text(st, 23));
+	r->requirements = vm_dup_or_null(cstmt_text(st, 21));
+	r->policy = vm_dup_or_null(cstmt_text(st, 22));
+	r->rank = vm_dup_or_null(cstmt_text(st, 23));
 	r->group = cstmt_int(st, 27);
 	r->disk = cstmt_int(st, 28);
-	r->spec = dup_or_null(cstmt_text(st, 19));
+	r->spec = vm_dup_or_null(cstmt_text(st, 19));
 }
 
 /* The JSON of a VM's disks ({"disks": [...]}) as a list of {target, size,
@@ -206,7 +203,7 @@ vm_load(struct ctx *ctx, const char *ref, struct vmrow *r, struct cerr *err)
 	if (vm_query(ctx, ref, &st, err))
 		return err->code;
 	if (cstmt_row(st, err))
-		vmrow_fill(st, r);
+		vm_row_fill(st, r);
 	else if (err->code == 0)
 		cerr_set(err, CERR_NOTFOUND, "no vm '%s'", ref);
 	cstmt_free(st);
@@ -380,7 +377,7 @@ disks_from_doc(const struct doc *l, struct vmspec *s, struct cerr *err)
 /* requirements, policy (pack, spread, load, or rank: EXPR as a string or
  * a map), group and priority; expressions are compiled to be checked. */
 static int
-sched_from_doc(const struct doc *d, struct vmspec *s, struct cerr *err)
+scheduling_from_doc(const struct doc *d, struct vmspec *s, struct cerr *err)
 {
 	const struct doc *v;
 	struct expr *e = NULL;
@@ -529,7 +526,7 @@ vmspec_from_doc(const struct doc *d, struct vmspec *s, struct cerr *err)
 			return cerr_set(err, CERR_USAGE, "memory: missing (a "
 			    "size such as 512MiB)");
 	}
-	if (sched_from_doc(d, s, err))
+	if (scheduling_from_doc(d, s, err))
 		return err->code;
 	if ((v = doc_map_get(d, "ha")) != NULL && v->type != DOC_NULL &&
 	    (v->type != DOC_STR || (strcmp(v->u.s, "none") != 0 &&
@@ -825,9 +822,9 @@ vm_create(struct ctx *ctx, const struct doc *d, const char *where,
 	r.cpu = s.cpu;
 	r.memory = s.memory;
 	r.spec = xstrdup(s.spec);
-	r.requirements = dup_or_null(s.requirements);
+	r.requirements = vm_dup_or_null(s.requirements);
 	r.policy = xstrdup(s.policy);
-	r.rank = dup_or_null(s.rank);
+	r.rank = vm_dup_or_null(s.rank);
 	if (new_uuid(r.uuid, err) || catalog_begin(ctx->cat, err))
 		goto out;
 	if (disks_resolve(ctx, &s, &rv, err)) {
@@ -885,8 +882,8 @@ vm_create(struct ctx *ctx, const struct doc *d, const char *where,
 	for (i = 0; i < s.ndisks; i++) {
 		char target[8], vol[64];
 
-		disk_target(i, target);
-		disk_volume(r.uuid, target, vol);
+		vm_disk_target(i, target);
+		vm_disk_volume(r.uuid, target, vol);
 		if (catalog_exec(ctx->cat, err, "INSERT INTO vm_disks (vm_id, "
 		    "target, volume, size, created, image_id, datastore_id) "
 		    "VALUES (?, ?, ?, ?, ?, nullif(?, 0), nullif(?, 0))",
@@ -911,17 +908,17 @@ vm_create(struct ctx *ctx, const struct doc *d, const char *where,
 		goto fail;
 	fault_point("vm.intent");
 	if (s.nnics)
-		peers_refresh(ctx);
+		vm_nic_peers_refresh(ctx);
 	if (o && (o->hold || o->queue)) {
 		vm_show_id(ctx, r.id, out, err);
 	} else {
-		vm_deploy_outcome(ctx, &r, out, err);
+		vm_act_deploy_outcome(ctx, &r, out, err);
 	}
 	goto out;
 fail:
 	catalog_rollback(ctx->cat);
 out:
-	vmrow_release(&r);
+	vm_row_release(&r);
 	buf_release(&s.labels);
 	free(s.spec);
 	return err->code;
@@ -1075,7 +1072,7 @@ int
 vm_batch_end(struct ctx *ctx, struct cerr *err)
 {
 	if (catalog_batch_end(ctx->cat, err) == 0)
-		peers_refresh(ctx);
+		vm_nic_peers_refresh(ctx);
 	return err->code;
 }
 
@@ -1110,7 +1107,7 @@ vm_history(struct ctx *ctx, const char *ref, emit_fn emit, struct cerr *err)
 		rows_emit(ctx, st, audit_doc, emit, err);
 	}
 	cstmt_free(st);
-	vmrow_release(&r);
+	vm_row_release(&r);
 	return err->code;
 }
 

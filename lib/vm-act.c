@@ -400,21 +400,54 @@ out:
 	return err->code;
 }
 
-#define VM_ACTION(fn, act)						\
-int									\
-fn(struct ctx *ctx, const char *ref, const struct vm_opts *o,		\
-    struct doc **out, struct cerr *err)					\
-{									\
-	return vm_act(ctx, ref, &act, o, out, err);			\
+int
+vm_poweroff(struct ctx *ctx, const char *ref, const struct vm_opts *o,
+    struct doc **out, struct cerr *err)
+{
+	return vm_act(ctx, ref, &act_poweroff, o, out, err);
 }
 
-VM_ACTION(vm_poweroff, act_poweroff)
-VM_ACTION(vm_shutdown, act_shutdown)
-VM_ACTION(vm_reboot, act_reboot)
-VM_ACTION(vm_suspend, act_suspend)
-VM_ACTION(vm_resume, act_resume)
-VM_ACTION(vm_delete, act_delete)
-VM_ACTION(vm_stop, act_stop)
+int
+vm_shutdown(struct ctx *ctx, const char *ref, const struct vm_opts *o,
+    struct doc **out, struct cerr *err)
+{
+	return vm_act(ctx, ref, &act_shutdown, o, out, err);
+}
+
+int
+vm_reboot(struct ctx *ctx, const char *ref, const struct vm_opts *o,
+    struct doc **out, struct cerr *err)
+{
+	return vm_act(ctx, ref, &act_reboot, o, out, err);
+}
+
+int
+vm_suspend(struct ctx *ctx, const char *ref, const struct vm_opts *o,
+    struct doc **out, struct cerr *err)
+{
+	return vm_act(ctx, ref, &act_suspend, o, out, err);
+}
+
+int
+vm_resume(struct ctx *ctx, const char *ref, const struct vm_opts *o,
+    struct doc **out, struct cerr *err)
+{
+	return vm_act(ctx, ref, &act_resume, o, out, err);
+}
+
+int
+vm_delete(struct ctx *ctx, const char *ref, const struct vm_opts *o,
+    struct doc **out, struct cerr *err)
+{
+	return vm_act(ctx, ref, &act_delete, o, out, err);
+}
+
+int
+vm_stop(struct ctx *ctx, const char *ref, const struct vm_opts *o,
+    struct doc **out, struct cerr *err)
+{
+	return vm_act(ctx, ref, &act_stop, o, out, err);
+}
 
 /* Start a stopped VM: back on the host that holds its saved state when
  * that host is enabled and has room (the guest resumes where it was);

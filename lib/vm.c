@@ -51,6 +51,26 @@
 	"LEFT JOIN hosts h ON h.id = v.host_id " \
 	"LEFT JOIN vm_groups ag ON ag.id = v.vm_group "
 
+/* The columns of VM_COLS, in its order: a row is read by these names. */
+enum vm_col {
+	VM_COL_ID, VM_COL_UUID, VM_COL_NAME, VM_COL_STATE,
+	VM_COL_HOST,			/* h.name */
+	VM_COL_CPU, VM_COL_MEMORY, VM_COL_LABELS,
+	VM_COL_OWNER,			/* u.name */
+	VM_COL_GROUP_OWNER,		/* g.name */
+	VM_COL_CREATED, VM_COL_UPDATED, VM_COL_ERROR,
+	VM_COL_URI, VM_COL_DOMAIN_TYPE,	/* the host's */
+	VM_COL_HOST_ID, VM_COL_TARGET, VM_COL_INTENT_PID, VM_COL_TARGET_HOST,
+	VM_COL_SPEC,
+	VM_COL_DISKS,			/* {"disks": [...]} */
+	VM_COL_REQUIREMENTS, VM_COL_POLICY, VM_COL_RANK,
+	VM_COL_AFFINITY,		/* ag.name, the affinity group */
+	VM_COL_PRIORITY, VM_COL_REASON,
+	VM_COL_AFFINITY_ID,		/* v.vm_group, 0 for none */
+	VM_COL_DISK_MIB,		/* the sum of its disks' sizes */
+	VM_COL_IPS, VM_COL_NICS,	/* NET_VM_IPS, NET_VM_NICS */
+};
+
 /* Who may see and change a VM: admins and its owner.  Sharing with the
  * group is explicit and arrives with cacct's permissions; ?3 (the group id)
  * is bound already for it.  Binds ?1 (admin), ?2 (user id). */
@@ -80,25 +100,29 @@ vm_dup_or_null(const char *s)
 static void
 vm_row_fill(struct cstmt *st, struct vmrow *r)
 {
-	r->id = cstmt_int(st, 0);
-	snprintf(r->uuid, sizeof(r->uuid), "%s", cstmt_text(st, 1));
-	r->name = xstrdup(cstmt_text(st, 2));
-	snprintf(r->state, sizeof(r->state), "%s", cstmt_text(st, 3));
-	r->host = vm_dup_or_null(cstmt_text(st, 4));
-	r->cpu = (int)cstmt_int(st, 5);
-	r->memory = cstmt_int(st, 6);
-	r->uri = vm_dup_or_null(cstmt_text(st, 13));
-	r->domain_type = vm_dup_or_null(cstmt_text(st, 14));
-	r->host_id = cstmt_null(st, 15) ? 0 : cstmt_int(st, 15);
-	r->target = vm_dup_or_null(cstmt_text(st, 16));
-	r->intent_pid = cstmt_null(st, 17) ? 0 : cstmt_int(st, 17);
-	r->target_host = cstmt_null(st, 18) ? 0 : cstmt_int(st, 18);
-	r->requirements = vm_dup_or_null(cstmt_text(st, 21));
-	r->policy = vm_dup_or_null(cstmt_text(st, 22));
-	r->rank = vm_dup_or_null(cstmt_text(st, 23));
-	r->group = cstmt_int(st, 27);
-	r->disk = cstmt_int(st, 28);
-	r->spec = vm_dup_or_null(cstmt_text(st, 19));
+	r->id = cstmt_int(st, VM_COL_ID);
+	snprintf(r->uuid, sizeof(r->uuid), "%s", cstmt_text(st, VM_COL_UUID));
+	r->name = xstrdup(cstmt_text(st, VM_COL_NAME));
+	snprintf(r->state, sizeof(r->state), "%s",
+	    cstmt_text(st, VM_COL_STATE));
+	r->host = vm_dup_or_null(cstmt_text(st, VM_COL_HOST));
+	r->cpu = (int)cstmt_int(st, VM_COL_CPU);
+	r->memory = cstmt_int(st, VM_COL_MEMORY);
+	r->uri = vm_dup_or_null(cstmt_text(st, VM_COL_URI));
+	r->domain_type = vm_dup_or_null(cstmt_text(st, VM_COL_DOMAIN_TYPE));
+	r->host_id = cstmt_null(st, VM_COL_HOST_ID) ? 0 :
+	    cstmt_int(st, VM_COL_HOST_ID);
+	r->target = vm_dup_or_null(cstmt_text(st, VM_COL_TARGET));
+	r->intent_pid = cstmt_null(st, VM_COL_INTENT_PID) ? 0 :
+	    cstmt_int(st, VM_COL_INTENT_PID);
+	r->target_host = cstmt_null(st, VM_COL_TARGET_HOST) ? 0 :
+	    cstmt_int(st, VM_COL_TARGET_HOST);
+	r->requirements = vm_dup_or_null(cstmt_text(st, VM_COL_REQUIREMENTS));
+	r->policy = vm_dup_or_null(cstmt_text(st, VM_COL_POLICY));
+	r->rank = vm_dup_or_null(cstmt_text(st, VM_COL_RANK));
+	r->group = cstmt_int(st, VM_COL_AFFINITY_ID);
+	r->disk = cstmt_int(st, VM_COL_DISK_MIB);
+	r->spec = vm_dup_or_null(cstmt_text(st, VM_COL_SPEC));
 }
 
 /* The JSON of a VM's disks ({"disks": [...]}) as a list of {target, size,
@@ -142,38 +166,40 @@ vm_doc(struct cstmt *st)
 	struct doc *d = doc_new(DOC_MAP);
 
 	doc_set_str(d, "kind", "VM");
-	doc_set_int(d, "id", cstmt_int(st, 0));
-	doc_set_str(d, "name", cstmt_text(st, 2));
-	doc_set_str(d, "uuid", cstmt_text(st, 1));
-	doc_set_str(d, "state", cstmt_text(st, 3));
-	doc_set_str(d, "host", cstmt_text(st, 4));
-	doc_set_int(d, "cpu", cstmt_int(st, 5));
-	doc_set_int(d, "memory", cstmt_int(st, 6));
-	doc_map_set(d, "labels", labels_from_json(cstmt_text(st, 7)));
-	doc_map_set(d, "ips", net_json_list(cstmt_text(st, 29)));
-	doc_set_str(d, "owner", cstmt_text(st, 8));
-	doc_set_str(d, "group_owner", cstmt_text(st, 9));
-	doc_set_str(d, "created", cstmt_text(st, 10));
-	doc_set_str(d, "updated", cstmt_text(st, 11));
-	if (!cstmt_null(st, 12))
-		doc_set_str(d, "error", cstmt_text(st, 12));
-	doc_map_set(d, "disks", disks_doc(cstmt_text(st, 20)));
-	doc_map_set(d, "nics", net_json_list(cstmt_text(st, 30)));
-	if (!cstmt_null(st, 21))
-		doc_set_str(d, "requirements", cstmt_text(st, 21));
-	if (strcmp(cstmt_text(st, 22), "rank") == 0) {
+	doc_set_int(d, "id", cstmt_int(st, VM_COL_ID));
+	doc_set_str(d, "name", cstmt_text(st, VM_COL_NAME));
+	doc_set_str(d, "uuid", cstmt_text(st, VM_COL_UUID));
+	doc_set_str(d, "state", cstmt_text(st, VM_COL_STATE));
+	doc_set_str(d, "host", cstmt_text(st, VM_COL_HOST));
+	doc_set_int(d, "cpu", cstmt_int(st, VM_COL_CPU));
+	doc_set_int(d, "memory", cstmt_int(st, VM_COL_MEMORY));
+	doc_map_set(d, "labels", labels_from_json(cstmt_text(st,
+	    VM_COL_LABELS)));
+	doc_map_set(d, "ips", net_json_list(cstmt_text(st, VM_COL_IPS)));
+	doc_set_str(d, "owner", cstmt_text(st, VM_COL_OWNER));
+	doc_set_str(d, "group_owner", cstmt_text(st, VM_COL_GROUP_OWNER));
+	doc_set_str(d, "created", cstmt_text(st, VM_COL_CREATED));
+	doc_set_str(d, "updated", cstmt_text(st, VM_COL_UPDATED));
+	if (!cstmt_null(st, VM_COL_ERROR))
+		doc_set_str(d, "error", cstmt_text(st, VM_COL_ERROR));
+	doc_map_set(d, "disks", disks_doc(cstmt_text(st, VM_COL_DISKS)));
+	doc_map_set(d, "nics", net_json_list(cstmt_text(st, VM_COL_NICS)));
+	if (!cstmt_null(st, VM_COL_REQUIREMENTS))
+		doc_set_str(d, "requirements", cstmt_text(st,
+		    VM_COL_REQUIREMENTS));
+	if (strcmp(cstmt_text(st, VM_COL_POLICY), "rank") == 0) {
 		struct doc *p = doc_new(DOC_MAP);
 
-		doc_set_str(p, "rank", cstmt_text(st, 23));
+		doc_set_str(p, "rank", cstmt_text(st, VM_COL_RANK));
 		doc_map_set(d, "policy", p);
 	} else {
-		doc_set_str(d, "policy", cstmt_text(st, 22));
+		doc_set_str(d, "policy", cstmt_text(st, VM_COL_POLICY));
 	}
-	if (!cstmt_null(st, 24))
-		doc_set_str(d, "group", cstmt_text(st, 24));
-	doc_set_int(d, "priority", cstmt_int(st, 25));
-	if (!cstmt_null(st, 26))
-		doc_set_str(d, "reason", cstmt_text(st, 26));
+	if (!cstmt_null(st, VM_COL_AFFINITY))
+		doc_set_str(d, "group", cstmt_text(st, VM_COL_AFFINITY));
+	doc_set_int(d, "priority", cstmt_int(st, VM_COL_PRIORITY));
+	if (!cstmt_null(st, VM_COL_REASON))
+		doc_set_str(d, "reason", cstmt_text(st, VM_COL_REASON));
 	return d;
 }
 

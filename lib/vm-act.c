@@ -108,8 +108,8 @@ vm_act_deploy_outcome(struct ctx *ctx, struct vmrow *r, struct doc **out,
 	if (hverr.code) {
 		cerr_wrap(&hverr, "cannot deploy vm '%s' on host '%s'", r->name,
 		    r->host);
-		if (vm_record(ctx, r, "deploying", "failed", 0, hverr.msg,
-		    "deploy", err) == 0) {
+		if (vm_record(ctx, r, VM_STATE_DEPLOYING, VM_STATE_FAILED, 0,
+		    hverr.msg, "deploy", err) == 0) {
 			struct cerr ignored = { 0 };
 
 			/* networks defined for it alone go again */
@@ -119,8 +119,8 @@ vm_act_deploy_outcome(struct ctx *ctx, struct vmrow *r, struct doc **out,
 		}
 		return err->code;
 	}
-	if (vm_record(ctx, r, "deploying", "running", -1, NULL, "deploy",
-	    err) == 0)
+	if (vm_record(ctx, r, VM_STATE_DEPLOYING, VM_STATE_RUNNING, -1, NULL,
+	    "deploy", err) == 0)
 		vm_show(ctx, id, out, err);
 	return err->code;
 }
@@ -134,16 +134,16 @@ vm_dispatch(struct ctx *ctx, const char *ref, struct cerr *err)
 
 	if (vm_load(ctx, ref, &r, err))
 		return err->code;
-	if (strcmp(r.state, "deploying") != 0 || r.host_id == 0) {
+	if (r.state != VM_STATE_DEPLOYING || r.host_id == 0) {
 		cerr_set(err, CERR_CONFLICT, "cannot deploy vm '%s': it is %s",
-		    r.name, r.state);
+		    r.name, vm_state_name(r.state));
 		goto out;
 	}
 	vm_act_deploy(ctx, &r, &hverr);
 	fault_point("vm.outcome");
 	if (hverr.code == 0) {
-		vm_record(ctx, &r, "deploying", "running", -1, NULL, "deploy",
-		    err);
+		vm_record(ctx, &r, VM_STATE_DEPLOYING, VM_STATE_RUNNING, -1,
+		    NULL, "deploy", err);
 		goto out;
 	}
 	/* back to pending, away from this host: at once the first time,
@@ -189,14 +189,15 @@ vm_release(struct ctx *ctx, const char *ref, struct doc **out,
 		return err->code;
 	if (vm_load(ctx, ref, &r, err))
 		goto fail;
-	if (strcmp(r.state, "hold") != 0) {
+	if (r.state != VM_STATE_HOLD) {
 		cerr_set(err, CERR_CONFLICT, "cannot release vm '%s': it is "
-		    "%s (release needs hold)", r.name, r.state);
+		    "%s (release needs hold)", r.name, vm_state_name(r.state));
 		goto fail;
 	}
 	if (vm_place(ctx, &r, err) ||
-	    vm_intent(ctx, &r, "hold", "deploying", "running", r.host_id,
-	    "release", err) || catalog_commit(ctx->cat, err))
+	    vm_intent(ctx, &r, VM_STATE_HOLD, VM_STATE_DEPLOYING,
+	    VM_STATE_RUNNING, r.host_id, "release", err) ||
+	    catalog_commit(ctx->cat, err))
 		goto fail;
 	vm_act_deploy_outcome(ctx, &r, out, err);
 	goto out;
@@ -210,10 +211,10 @@ out:
 /* The life-cycle actions, as data. */
 struct action {
 	const char *verb;
-	const char *const *from;	/* states that allow it */
+	unsigned from;			/* states that allow it (bits) */
 	const char *needs;		/* for the refusal message */
-	const char *intent;		/* NULL: no transitional state */
-	const char *outcome;		/* NULL: the state it had */
+	enum vm_state intent;		/* NONE: no transitional state */
+	enum vm_state outcome;		/* NONE: the state it had */
 	int (*hv)(struct hv *, const char *uuid, const struct vm_opts *,
 	    struct cerr *);
 	bool release;			/* outcome frees the host */
@@ -281,48 +282,50 @@ vm_act_remove(struct hv *hv, const char *uuid, const struct vm_opts *o,
 	return err->code;
 }
 
-static const char *const from_running[] = { "running", NULL };
-static const char *const from_suspended[] = { "suspended", NULL };
-static const char *const from_start[] = { "poweroff", NULL };
-static const char *const from_poweroff[] = {
-	"running", "suspended", "unknown", NULL,
-};
-static const char *const from_stop[] = { "running", "suspended", NULL };
-static const char *const from_delete[] = {
-	"pending", "hold", "running", "suspended", "stopped", "poweroff",
-	"failed", "unknown", NULL,
-};
+#define FROM_RUNNING	VM_STATE_BIT(VM_STATE_RUNNING)
+#define FROM_SUSPENDED	VM_STATE_BIT(VM_STATE_SUSPENDED)
+#define FROM_START	VM_STATE_BIT(VM_STATE_POWEROFF)
+#define FROM_POWEROFF	(VM_STATE_BIT(VM_STATE_RUNNING) | \
+	VM_STATE_BIT(VM_STATE_SUSPENDED) | VM_STATE_BIT(VM_STATE_UNKNOWN))
+#define FROM_STOP	(VM_STATE_BIT(VM_STATE_RUNNING) | \
+	VM_STATE_BIT(VM_STATE_SUSPENDED))
+#define FROM_DELETE	(VM_STATE_BIT(VM_STATE_PENDING) | \
+	VM_STATE_BIT(VM_STATE_HOLD) | VM_STATE_BIT(VM_STATE_RUNNING) | \
+	VM_STATE_BIT(VM_STATE_SUSPENDED) | VM_STATE_BIT(VM_STATE_STOPPED) | \
+	VM_STATE_BIT(VM_STATE_POWEROFF) | VM_STATE_BIT(VM_STATE_FAILED) | \
+	VM_STATE_BIT(VM_STATE_UNKNOWN))
 
 static const struct action act_start = {
-	"start", from_start, "poweroff", "deploying", "running", do_start,
-	false,
+	"start", FROM_START, "poweroff", VM_STATE_DEPLOYING, VM_STATE_RUNNING,
+	do_start, false,
 };
 static const struct action act_poweroff = {
-	"power off", from_poweroff, "running, suspended or unknown",
-	"shutting-down", "poweroff", do_poweroff, false,
+	"power off", FROM_POWEROFF, "running, suspended or unknown",
+	VM_STATE_SHUTTING_DOWN, VM_STATE_POWEROFF, do_poweroff, false,
 };
 static const struct action act_shutdown = {
-	"shut down", from_running, "running", "shutting-down", "poweroff",
-	do_shutdown, false,
+	"shut down", FROM_RUNNING, "running", VM_STATE_SHUTTING_DOWN,
+	VM_STATE_POWEROFF, do_shutdown, false,
 };
 static const struct action act_reboot = {
-	"reboot", from_running, "running", NULL, NULL, do_reboot, false,
+	"reboot", FROM_RUNNING, "running", VM_STATE_NONE, VM_STATE_NONE,
+	do_reboot, false,
 };
 static const struct action act_suspend = {
-	"suspend", from_running, "running", NULL, "suspended", do_suspend,
-	false,
+	"suspend", FROM_RUNNING, "running", VM_STATE_NONE, VM_STATE_SUSPENDED,
+	do_suspend, false,
 };
 static const struct action act_resume = {
-	"resume", from_suspended, "suspended", NULL, "running", do_resume,
-	false,
+	"resume", FROM_SUSPENDED, "suspended", VM_STATE_NONE,
+	VM_STATE_RUNNING, do_resume, false,
 };
 static const struct action act_stop = {
-	"stop", from_stop, "running or suspended", "shutting-down",
-	"stopped", do_stop, false,
+	"stop", FROM_STOP, "running or suspended", VM_STATE_SHUTTING_DOWN,
+	VM_STATE_STOPPED, do_stop, false,
 };
 static const struct action act_delete = {
-	"delete", from_delete, "a state with no action in flight",
-	"shutting-down", "done", vm_act_remove, true,
+	"delete", FROM_DELETE, "a state with no action in flight",
+	VM_STATE_SHUTTING_DOWN, VM_STATE_DONE, vm_act_remove, true,
 };
 
 static int
@@ -332,26 +335,21 @@ vm_act(struct ctx *ctx, const char *ref, const struct action *a,
 	struct vmrow r = { 0 };
 	struct cerr hverr = { 0 };
 	struct hv *hv = NULL;
-	char from[16];
-	const char *during, *after;
-	size_t i;
+	enum vm_state from, during, after;
 
 	if (catalog_begin(ctx->cat, err))
 		return err->code;
 	if (vm_load(ctx, ref, &r, err))
 		goto fail;
-	for (i = 0; a->from[i]; i++)
-		if (strcmp(a->from[i], r.state) == 0)
-			break;
-	if (a->from[i] == NULL) {
+	if (!(a->from & VM_STATE_BIT(r.state))) {
 		cerr_set(err, CERR_CONFLICT, "cannot %s vm '%s': it is %s "
-		    "(%s needs %s)", a->verb, r.name, r.state, a->verb,
-		    a->needs);
+		    "(%s needs %s)", a->verb, r.name, vm_state_name(r.state),
+		    a->verb, a->needs);
 		goto fail;
 	}
-	memcpy(from, r.state, sizeof(from));
-	during = a->intent ? a->intent : from;
-	after = a->outcome ? a->outcome : from;
+	from = r.state;
+	during = a->intent != VM_STATE_NONE ? a->intent : from;
+	after = a->outcome != VM_STATE_NONE ? a->outcome : from;
 	if (r.host_id == 0) {
 		/* nothing on any hypervisor: one step */
 		if (vm_transition(ctx, &r, from, after, 0, NULL, a->verb,
@@ -361,8 +359,8 @@ vm_act(struct ctx *ctx, const char *ref, const struct action *a,
 	}
 	/* intent (quick actions keep their state: reconcile reads the
 	 * domain's own state if a command dies during them) */
-	if ((a->intent && vm_intent(ctx, &r, from, a->intent, after, -1,
-	    a->verb, err)) || catalog_commit(ctx->cat, err))
+	if ((a->intent != VM_STATE_NONE && vm_intent(ctx, &r, from, a->intent,
+	    after, -1, a->verb, err)) || catalog_commit(ctx->cat, err))
 		goto fail;
 	fault_point("vm.intent");
 	/* action, holding no catalog lock */
@@ -484,10 +482,11 @@ vm_start_stopped(struct ctx *ctx, struct vmrow *r, struct doc **out,
 	}
 	/* intent: deploying on dest; target_host remembers the saved
 	 * state's host so a reconcile pass can roll back to it */
-	if (vm_intent(ctx, r, "stopped", "deploying", "running", dest,
-	    "start", err) || (!back && catalog_exec(ctx->cat, err,
-	    "UPDATE vms SET target_host = ? WHERE id = ?", "ii", home,
-	    r->id)) || catalog_commit(ctx->cat, err))
+	if (vm_intent(ctx, r, VM_STATE_STOPPED, VM_STATE_DEPLOYING,
+	    VM_STATE_RUNNING, dest, "start", err) || (!back &&
+	    catalog_exec(ctx->cat, err, "UPDATE vms SET target_host = ? "
+	    "WHERE id = ?", "ii", home, r->id)) ||
+	    catalog_commit(ctx->cat, err))
 		goto fail;
 	fault_point("vm.intent");
 	if (back) {
@@ -510,8 +509,8 @@ vm_start_stopped(struct ctx *ctx, struct vmrow *r, struct doc **out,
 	if (hverr.code) {
 		cerr_wrap(&hverr, "cannot start vm '%s' on host '%s'", r->name,
 		    dname);
-		if (vm_record(ctx, r, "deploying", "stopped", home, hverr.msg,
-		    "start", err) == 0)
+		if (vm_record(ctx, r, VM_STATE_DEPLOYING, VM_STATE_STOPPED,
+		    home, hverr.msg, "start", err) == 0)
 			cerr_set(err, hverr.code, "%s", hverr.msg);
 		goto out;
 	}
@@ -529,7 +528,8 @@ vm_start_stopped(struct ctx *ctx, struct vmrow *r, struct doc **out,
 		    rmerr.code ? " (left for reconcile: " : "",
 		    rmerr.code ? "unreachable)" : "");
 	}
-	if (vm_record(ctx, r, "deploying", "running", -1, NULL, "start", err))
+	if (vm_record(ctx, r, VM_STATE_DEPLOYING, VM_STATE_RUNNING, -1, NULL,
+	    "start", err))
 		goto out;
 	if (!back && (catalog_begin(ctx->cat, err) || acct_audit(ctx, "start",
 	    "VM", r->id, r->name, detail, err) || catalog_commit(ctx->cat,
@@ -563,7 +563,7 @@ vm_start(struct ctx *ctx, const char *ref, const struct vm_opts *o,
 	if (catalog_begin(ctx->cat, err))
 		return err->code;
 	if (vm_load(ctx, ref, &r, err) == 0 &&
-	    strcmp(r.state, "stopped") == 0 && r.host_id) {
+	    r.state == VM_STATE_STOPPED && r.host_id) {
 		vm_start_stopped(ctx, &r, out, err);
 		vm_row_release(&r);
 		return err->code;
@@ -582,10 +582,10 @@ int
 vm_resize(struct ctx *ctx, const char *ref, int cpu, long long memory,
     struct doc **out, struct cerr *err)
 {
-	static const char *const resizable[] = {
-		"pending", "hold", "poweroff", "running", "suspended", "failed",
-		NULL,
-	};
+	static const unsigned resizable = VM_STATE_BIT(VM_STATE_PENDING) |
+	    VM_STATE_BIT(VM_STATE_HOLD) | VM_STATE_BIT(VM_STATE_POWEROFF) |
+	    VM_STATE_BIT(VM_STATE_RUNNING) | VM_STATE_BIT(VM_STATE_SUSPENDED) |
+	    VM_STATE_BIT(VM_STATE_FAILED);
 	struct vmrow r = { 0 };
 	struct cerr hverr = { 0 };
 	struct cstmt *st = NULL;
@@ -593,7 +593,6 @@ vm_resize(struct ctx *ctx, const char *ref, int cpu, long long memory,
 	char now[32], detail[128];
 	int ncpu, room = 1;
 	long long nmem;
-	size_t i;
 
 	if (cpu == 0 && memory == 0)
 		return cerr_set(err, CERR_USAGE, "resize needs --cpu or "
@@ -605,14 +604,11 @@ vm_resize(struct ctx *ctx, const char *ref, int cpu, long long memory,
 		return err->code;
 	if (vm_load(ctx, ref, &r, err))
 		goto fail;
-	for (i = 0; resizable[i]; i++)
-		if (strcmp(resizable[i], r.state) == 0)
-			break;
-	if (resizable[i] == NULL) {
+	if (!(resizable & VM_STATE_BIT(r.state))) {
 		cerr_set(err, CERR_CONFLICT, "cannot resize vm '%s': it is %s "
 		    "(resize needs pending, hold, poweroff, running, suspended "
-		    "or failed%s)", r.name, r.state,
-		    strcmp(r.state, "stopped") == 0 ? "; its saved memory "
+		    "or failed%s)", r.name, vm_state_name(r.state),
+		    r.state == VM_STATE_STOPPED ? "; its saved memory "
 		    "has the old size, so start it first" : "");
 		goto fail;
 	}
@@ -669,14 +665,13 @@ vm_resize(struct ctx *ctx, const char *ref, int cpu, long long memory,
 	hv_close(hv);
 	fault_point("vm.outcome");
 	if (hverr.code && hverr.code != CERR_UNREACHABLE &&
-	    strcmp(r.state, "poweroff") != 0 &&
-	    strcmp(r.state, "failed") != 0) {
+	    r.state != VM_STATE_POWEROFF && r.state != VM_STATE_FAILED) {
 		struct cerr why = hverr;
 
 		cerr_clear(&hverr);
 		cerr_set(&hverr, CERR_CONFLICT, "cannot resize vm '%s' while "
-		    "it is %s (power it off first): %s", r.name, r.state,
-		    why.msg);
+		    "it is %s (power it off first): %s", r.name,
+		    vm_state_name(r.state), why.msg);
 	} else if (hverr.code) {
 		cerr_wrap(&hverr, "cannot resize vm '%s' on host '%s'", r.name,
 		    r.host);
@@ -720,9 +715,10 @@ vm_console(struct ctx *ctx, const char *ref, int in, int out, bool force,
 
 	if (vm_load(ctx, ref, &r, err))
 		return err->code;
-	if (strcmp(r.state, "running") != 0)
+	if (r.state != VM_STATE_RUNNING)
 		cerr_set(err, CERR_CONFLICT, "cannot open the console of vm "
-		    "'%s': it is %s (console needs running)", r.name, r.state);
+		    "'%s': it is %s (console needs running)", r.name,
+		    vm_state_name(r.state));
 	else if (hv_console(r.uri, r.uuid, in, out, VM_CONSOLE_ESCAPE, force,
 	    err))
 		cerr_wrap(err, "vm '%s' on host '%s'", r.name, r.host);

@@ -379,11 +379,11 @@ vm_disk_make(struct ctx *ctx, struct hv *hv, long long host_id,
 /* States in which a VM's disks and snapshots may change: its domain is
  * defined and not in flight, and no saved memory expects the old set. */
 bool
-vm_disk_state(const char *state)
+vm_disk_state(enum vm_state s)
 {
-	return !strcmp(state, "running") || !strcmp(state, "suspended") ||
-	    !strcmp(state, "poweroff") || !strcmp(state, "pending") ||
-	    !strcmp(state, "hold");
+	return s == VM_STATE_RUNNING || s == VM_STATE_SUSPENDED ||
+	    s == VM_STATE_POWEROFF || s == VM_STATE_PENDING ||
+	    s == VM_STATE_HOLD;
 }
 
 /* Refuse to change the disk set of a VM that has snapshots: each holds
@@ -436,7 +436,7 @@ vm_disk_attach(struct ctx *ctx, const char *ref, long long size,
 	if (!vm_disk_state(r.state)) {
 		cerr_set(err, CERR_CONFLICT, "cannot attach a disk to vm '%s': "
 		    "it is %s (disk attach needs running, suspended, poweroff, "
-		    "pending or hold)", r.name, r.state);
+		    "pending or hold)", r.name, vm_state_name(r.state));
 		goto fail;
 	}
 	/* cvol volumes attached on the SCSI bus hold their targets too */
@@ -532,7 +532,8 @@ vm_disk_detach(struct ctx *ctx, const char *ref, const char *target,
 	if (!vm_disk_state(r.state)) {
 		cerr_set(err, CERR_CONFLICT, "cannot detach a disk from vm "
 		    "'%s': it is %s (disk detach needs running, suspended, "
-		    "poweroff, pending or hold)", r.name, r.state);
+		    "poweroff, pending or hold)", r.name,
+		    vm_state_name(r.state));
 		goto out;
 	}
 	if (no_snapshots(&r, "detach a disk from", err))
@@ -609,7 +610,7 @@ vm_volume_slot(struct ctx *ctx, const char *ref, long long host_id,
 	if (!vm_disk_state(r.state)) {
 		cerr_set(err, CERR_CONFLICT, "cannot attach a volume to vm '%s': "
 		    "it is %s (attach needs running, suspended, poweroff, "
-		    "pending or hold)", r.name, r.state);
+		    "pending or hold)", r.name, vm_state_name(r.state));
 		goto out;
 	}
 	if (r.host_id != host_id) {

@@ -25,13 +25,16 @@ struct sched_ds;
 /* disks take sdb to sdz (sda is the seed's CD-ROM) */
 #define VM_MAX_DISKS 25
 
+/* A set of states (a bit for each), such as those an action allows. */
+#define VM_STATE_BIT(s) (1u << (s))
+
 /* A VM as loaded for an action. */
 struct vmrow {
 	long long id;
 	long long host_id;	/* 0 when it has none */
 	char uuid[40];
 	char *name;
-	char state[16];
+	enum vm_state state;
 	char *host;
 	char *uri;
 	char *domain_type;
@@ -81,18 +84,18 @@ int vm_show_id(struct ctx *ctx, long long id, struct doc **out,
     struct cerr *err);
 /* Inside a transaction: from -> to, with an audit event (host_id: 0 for
  * none, < 0 to keep it; error NULL clears it). */
-int vm_transition(struct ctx *ctx, const struct vmrow *r, const char *from,
-    const char *to, long long host_id, const char *error, const char *action,
-    struct cerr *err);
+int vm_transition(struct ctx *ctx, const struct vmrow *r,
+    enum vm_state from, enum vm_state to, long long host_id,
+    const char *error, const char *action, struct cerr *err);
 /* Inside a transaction: the intent, from -> during, aiming at target,
  * run by this process. */
-int vm_intent(struct ctx *ctx, const struct vmrow *r, const char *from,
-    const char *during, const char *target, long long host_id,
+int vm_intent(struct ctx *ctx, const struct vmrow *r, enum vm_state from,
+    enum vm_state during, enum vm_state target, long long host_id,
     const char *action, struct cerr *err);
 /* vm_transition in its own transaction: an outcome. */
-int vm_record(struct ctx *ctx, const struct vmrow *r, const char *from,
-    const char *to, long long host_id, const char *error, const char *action,
-    struct cerr *err);
+int vm_record(struct ctx *ctx, const struct vmrow *r, enum vm_state from,
+    enum vm_state to, long long host_id, const char *error,
+    const char *action, struct cerr *err);
 /* Inside a transaction: the host the scheduler chooses for r. */
 int vm_place(struct ctx *ctx, struct vmrow *r, struct cerr *err);
 
@@ -126,7 +129,7 @@ int vm_disk_image(struct ctx *ctx, struct hv *hv, long long host_id,
 int vm_disk_make(struct ctx *ctx, struct hv *hv, long long host_id,
     const char *host, struct vmdisk *d, struct cerr *err);
 /* Whether a VM's disks, NICs and snapshots may change in state. */
-bool vm_disk_state(const char *state);
+bool vm_disk_state(enum vm_state s);
 
 /* vm-migrate.c: where a VM may go, and bringing its disks there */
 /* CERR_CONFLICT when r has a cvol volume (which stays on its host). */
@@ -156,6 +159,6 @@ int vm_seed_delete(struct hv *hv, const char *uuid, struct cerr *err);
 
 /* vm-reconcile.c */
 /* deploying, shutting-down or migrating: an action in flight */
-bool vm_reconcile_transitional(const char *state);
+bool vm_reconcile_transitional(enum vm_state s);
 
 #endif

@@ -259,36 +259,34 @@ int
 vm_migrate(struct ctx *ctx, const char *ref, const char *to, bool live,
     struct doc **out, struct cerr *err)
 {
-	static const char *const movable[] = {
-		"running", "suspended", "poweroff", NULL,
-	};
+	static const unsigned movable = VM_STATE_BIT(VM_STATE_RUNNING) |
+	    VM_STATE_BIT(VM_STATE_SUSPENDED) | VM_STATE_BIT(VM_STATE_POWEROFF);
 	struct vmrow r = { 0 };
 	struct cerr hverr = { 0 };
-	char *dname = NULL, *duri = NULL, *daddr = NULL, from[16];
+	char *dname = NULL, *duri = NULL, *daddr = NULL;
+	enum vm_state from;
 	struct vmdisk *disks = NULL;
 	long long dest = 0;
-	size_t i, ndisks = 0;
+	size_t ndisks = 0;
 
 	if (acct_require_admin(ctx, "migrate vms", err) ||
 	    catalog_begin(ctx->cat, err))
 		return err->code;
 	if (vm_load(ctx, ref, &r, err))
 		goto fail;
-	for (i = 0; movable[i]; i++)
-		if (strcmp(movable[i], r.state) == 0)
-			break;
-	if (movable[i] == NULL) {
+	if (!(movable & VM_STATE_BIT(r.state))) {
 		cerr_set(err, CERR_CONFLICT, "cannot migrate vm '%s': it is "
 		    "%s (migrate needs running, suspended or poweroff)",
-		    r.name, r.state);
+		    r.name, vm_state_name(r.state));
 		goto fail;
 	}
 	if (vm_migrate_no_volumes(ctx, &r, "migrate", err))
 		goto fail;
-	memcpy(from, r.state, sizeof(from));
+	from = r.state;
 	if (vm_migrate_dest(ctx, &r, to, r.host_id, &dest, &dname, &duri,
 	    &daddr, err) ||
-	    vm_intent(ctx, &r, from, "migrating", from, -1, "migrate", err) ||
+	    vm_intent(ctx, &r, from, VM_STATE_MIGRATING, from, -1, "migrate",
+	    err) ||
 	    catalog_exec(ctx->cat, err, "UPDATE vms SET target_host = ? "
 	    "WHERE id = ?", "ii", dest, r.id) ||
 	    catalog_commit(ctx->cat, err))
@@ -301,12 +299,12 @@ vm_migrate(struct ctx *ctx, const char *ref, const char *to, bool live,
 	if (hverr.code) {
 		cerr_wrap(&hverr, "cannot migrate vm '%s' from host '%s' to "
 		    "host '%s'", r.name, r.host, dname);
-		if (vm_record(ctx, &r, "migrating", from, -1, hverr.msg,
+		if (vm_record(ctx, &r, VM_STATE_MIGRATING, from, -1, hverr.msg,
 		    "migrate", err) == 0)
 			cerr_set(err, hverr.code, "%s", hverr.msg);
 		goto out;
 	}
-	if (vm_record(ctx, &r, "migrating", from, dest, NULL, "migrate",
+	if (vm_record(ctx, &r, VM_STATE_MIGRATING, from, dest, NULL, "migrate",
 	    err) == 0) {
 		struct cerr ignored = { 0 };
 

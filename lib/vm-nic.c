@@ -86,7 +86,7 @@ vm_nic_attach(struct ctx *ctx, const char *ref, const struct doc *nic,
 	if (!vm_disk_state(r.state)) {
 		cerr_set(err, CERR_CONFLICT, "cannot attach a NIC to vm '%s': "
 		    "it is %s (nic attach needs running, suspended, poweroff, "
-		    "pending or hold)", r.name, r.state);
+		    "pending or hold)", r.name, vm_state_name(r.state));
 		goto fail;
 	}
 	/* intent: the NIC, its MAC and leases are recorded first */
@@ -115,7 +115,7 @@ vm_nic_attach(struct ctx *ctx, const char *ref, const struct doc *nic,
 
 		domxml_nic(&xml, &dn, strcmp(r.domain_type, "test") != 0);
 		if (hv_device_attach(hv, r.uuid, xml.s, &hverr) == 0 &&
-		    strcmp(r.state, "stopped") != 0)
+		    r.state != VM_STATE_STOPPED)
 			/* the guest's network-config names the new NIC */
 			vm_seed_upload(ctx, hv, &r, &seed, &hverr);
 	}
@@ -169,7 +169,8 @@ vm_nic_detach(struct ctx *ctx, const char *ref, const char *nic,
 	if (!vm_disk_state(r.state)) {
 		cerr_set(err, CERR_CONFLICT, "cannot detach a NIC from vm "
 		    "'%s': it is %s (nic detach needs running, suspended, "
-		    "poweroff, pending or hold)", r.name, r.state);
+		    "poweroff, pending or hold)", r.name,
+		    vm_state_name(r.state));
 		goto out;
 	}
 	if (net_vm_nic(ctx, r.id, nic, &c, err)) {
@@ -215,7 +216,7 @@ vm_nic_detach(struct ctx *ctx, const char *ref, const char *nic,
 
 		/* the seed without it; its filter; the host's network when
 		 * unused */
-		if (strcmp(r.state, "stopped") != 0)
+		if (r.state != VM_STATE_STOPPED)
 			vm_seed_upload(ctx, hv, &r, &seed, &ignored);
 		cerr_clear(&ignored);
 		secgroup_nic_forget(ctx, hv, c.id, &ignored);

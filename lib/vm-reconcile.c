@@ -63,17 +63,30 @@ domain_set_release(struct domain_set *ds)
 }
 
 bool
-vm_reconcile_transitional(const char *state)
+vm_reconcile_transitional(enum vm_state s)
 {
-	return !strcmp(state, "deploying") || !strcmp(state, "shutting-down")
-	    || !strcmp(state, "migrating");
+	return s == VM_STATE_DEPLOYING || s == VM_STATE_SHUTTING_DOWN ||
+	    s == VM_STATE_MIGRATING;
 }
 
-static const char *
+static enum vm_state
 state_for(enum hv_state hs)
 {
-	return hs == HV_RUNNING ? "running" : hs == HV_PAUSED ? "suspended" :
-	    hs == HV_CRASHED ? "failed" : "poweroff";
+	return hs == HV_RUNNING ? VM_STATE_RUNNING : hs == HV_PAUSED ?
+	    VM_STATE_SUSPENDED : hs == HV_CRASHED ? VM_STATE_FAILED :
+	    VM_STATE_POWEROFF;
+}
+
+/* The state the action in flight on r aims for (its target), NONE when
+ * it aims for none (a resize, or nothing in flight). */
+static enum vm_state
+target_state(const struct vmrow *r)
+{
+	enum vm_state s = VM_STATE_NONE;
+
+	if (r->target)
+		vm_state_parse(r->target, &s);
+	return s;
 }
 
 typedef void (*note_fn)(struct ctx *, const char *);
@@ -105,13 +118,13 @@ intent_held(struct ctx *ctx, const struct vmrow *r, note_fn note)
 			    "process %lld on another machine ('%s'), which "
 			    "cannot be judged from here; left alone "
 			    "(reconcile --force takes it over)", r->name,
-			    r->state, r->intent_pid, host);
+			    vm_state_name(r->state), r->intent_pid, host);
 		else
 			snprintf(msg, sizeof(msg), "vm '%s': it is %s by "
 			    "process %lld in a pid namespace this process may "
 			    "not look into; left alone (reconcile --force "
-			    "takes it over)", r->name, r->state,
-			    r->intent_pid);
+			    "takes it over)", r->name,
+			    vm_state_name(r->state), r->intent_pid);
 		note(ctx, msg);
 	}
 	free(owner);
@@ -175,7 +188,8 @@ reconcile_migration(struct ctx *ctx, struct hv *src, struct vmrow *r,
 	struct hv *dst = NULL;
 	struct hv_dom sd = { HV_ABSENT, HV_WHY_OTHER, 0 };
 	struct hv_dom dd = { HV_ABSENT, HV_WHY_OTHER, 0 };
-	const char *want, *why = NULL;
+	enum vm_state want;
+	const char *why = NULL;
 	long long host = -1;
 	char *duri = NULL, *dname = NULL;
 	int rc;
@@ -225,12 +239,12 @@ reconcile_migration(struct ctx *ctx, struct hv *src, struct vmrow *r,
 		/* paused by the migration, and not resumed: it ran before
 		 * (the intent's target is the state it had) */
 		if (sd.state == HV_PAUSED && sd.why == HV_WHY_MIGRATION &&
-		    r->target && strcmp(r->target, "running") == 0 &&
+		    target_state(r) == VM_STATE_RUNNING &&
 		    (hv_resume(src, r->uuid, &hverr) ||
 		    hv_dom_state(src, r->uuid, &sd, &hverr)))
 			goto out;
 		if (sd.state == HV_ABSENT) {
-			want = "failed";
+			want = VM_STATE_FAILED;
 			host = 0;
 			why = "the domain is gone from both hosts of its "
 			    "migration";
@@ -238,11 +252,11 @@ reconcile_migration(struct ctx *ctx, struct hv *src, struct vmrow *r,
 			want = state_for(sd.state);
 		}
 	} else {
-		want = "failed";
+		want = VM_STATE_FAILED;
 		host = 0;
 		why = "the domain is gone from both hosts of its migration";
 	}
-	if (vm_record(ctx, r, "migrating", want, host, why, "reconcile",
+	if (vm_record(ctx, r, VM_STATE_MIGRATING, want, host, why, "reconcile",
 	    err) == 0)
 		*changed = true;
 	else if (err->code == CERR_CONFLICT)
@@ -292,9 +306,9 @@ ha_restart(struct ctx *ctx, struct hv *hv, struct vmrow *r, enum hv_state hs,
 	else
 		snprintf(msg, sizeof(msg), "%s; HA restarted it on host '%s'",
 		    why, r->host);
-	if (vm_record(ctx, r, r->state, hverr.code ? "failed" : "running",
-	    hverr.code && hs == HV_ABSENT ? 0 : -1, hverr.code ? msg : NULL,
-	    "reconcile", err) ||
+	if (vm_record(ctx, r, r->state, hverr.code ? VM_STATE_FAILED :
+	    VM_STATE_RUNNING, hverr.code && hs == HV_ABSENT ? 0 : -1,
+	    hverr.code ? msg : NULL, "reconcile", err) ||
 	    (!hverr.code && catalog_begin(ctx->cat, err) == 0 &&
 	    (acct_audit(ctx, "ha", "VM", r->id, r->name, msg, err) ||
 	    catalog_commit(ctx->cat, err)))) {
@@ -319,11 +333,11 @@ ha_move(struct ctx *ctx, struct vmrow *r, bool *changed, struct cerr *err)
 	struct cerr hverr = { 0 };
 	struct vmrow d;
 	char *dname = NULL, *duri = NULL, *daddr = NULL, *dtype = NULL;
-	char from[16], msg[1200];
+	enum vm_state from = r->state;
+	char msg[1200];
 	long long old = r->host_id, dest = 0;
 	bool rebuilt;
 
-	memcpy(from, r->state, sizeof(from));
 	{
 		struct vmdisk *disks = NULL;
 		size_t n = 0, i;
@@ -350,7 +364,8 @@ ha_move(struct ctx *ctx, struct vmrow *r, bool *changed, struct cerr *err)
 	if (vm_migrate_dest(ctx, r, NULL, old, &dest, &dname, &duri, &daddr,
 	    err) ||
 	    (dtype = vm_migrate_domain_type(ctx, dest, err)) == NULL ||
-	    vm_intent(ctx, r, from, "deploying", "running", dest, "ha", err) ||
+	    vm_intent(ctx, r, from, VM_STATE_DEPLOYING, VM_STATE_RUNNING, dest,
+	    "ha", err) ||
 	    catalog_exec(ctx->cat, err, "UPDATE vms SET target_host = ? WHERE "
 	    "id = ?", "ii", old, r->id) || catalog_commit(ctx->cat, err)) {
 		catalog_rollback(ctx->cat);
@@ -373,9 +388,10 @@ ha_move(struct ctx *ctx, struct vmrow *r, bool *changed, struct cerr *err)
 		snprintf(msg, sizeof(msg), "host '%s' is in error; HA "
 		    "restarted it on host '%s'%s", r->host, dname, rebuilt ?
 		    ", its disks cloned afresh from their images" : "");
-	if (vm_record(ctx, r, "deploying", hverr.code ? "failed" : "running",
-	    hverr.code ? 0 : -1, hverr.code ? msg : NULL, "reconcile", err) ==
-	    0 && !hverr.code && catalog_begin(ctx->cat, err) == 0) {
+	if (vm_record(ctx, r, VM_STATE_DEPLOYING, hverr.code ?
+	    VM_STATE_FAILED : VM_STATE_RUNNING, hverr.code ? 0 : -1,
+	    hverr.code ? msg : NULL, "reconcile", err) == 0 && !hverr.code &&
+	    catalog_begin(ctx->cat, err) == 0) {
 		if (acct_audit(ctx, "ha", "VM", r->id, r->name, msg, err) ||
 		    catalog_commit(ctx->cat, err))
 			catalog_rollback(ctx->cat);
@@ -431,8 +447,9 @@ reconcile_unstart(struct ctx *ctx, struct vmrow *r, bool *changed,
 	if (uri && hv_connect(uri, &hv, &hverr) == 0 &&
 	    hv_state(hv, r->uuid, &hs, &hverr) == 0 && hs == HV_SHUTOFF) {
 		rc = 0;
-		if (vm_record(ctx, r, "deploying", "stopped", r->target_host,
-		    "a start was interrupted; the VM is stopped on its old "
+		if (vm_record(ctx, r, VM_STATE_DEPLOYING, VM_STATE_STOPPED,
+		    r->target_host, "a start was interrupted; the VM is "
+		    "stopped on its old "
 		    "host again", "reconcile", err) == 0)
 			*changed = true;
 		else if (err->code == CERR_CONFLICT)
@@ -477,23 +494,24 @@ reconcile_vm(struct ctx *ctx, struct hv *hv, struct vmrow *r,
     enum hv_state hs, note_fn note, bool *changed, struct cerr *err)
 {
 	struct cerr hverr = { 0 };
-	const char *want = NULL, *why = NULL;
+	enum vm_state want = VM_STATE_NONE;
+	const char *why = NULL;
 	long long host = -1;
 
 	*changed = false;
 	if (vm_reconcile_transitional(r->state)) {
-		const char *target = r->target ? r->target : "";
+		enum vm_state target = target_state(r);
 
 		if (intent_held(ctx, r, note))
 			return 0;	/* still in flight */
 		/* the command died: finish what it began */
-		if (strcmp(r->state, "migrating") == 0)
+		if (r->state == VM_STATE_MIGRATING)
 			return reconcile_migration(ctx, hv, r, note, changed,
 			    err);
 		/* libvirt goes on with what it was asked (a start ends
 		 * running though its caller died): what it ends with is
 		 * the domain's state, not what it is half way */
-		if (hs != HV_ABSENT && strcmp(target, "done") != 0) {
+		if (hs != HV_ABSENT && target != VM_STATE_DONE) {
 			struct hv_dom d;
 			int rc = dom_settle(hv, r->uuid, &d, &hverr);
 
@@ -503,38 +521,38 @@ reconcile_vm(struct ctx *ctx, struct hv *hv, struct vmrow *r,
 				return 0;	/* try again next pass */
 			hs = d.state;
 		}
-		if (strcmp(target, "running") == 0 && r->target_host &&
-		    strcmp(r->state, "deploying") == 0) {
+		if (target == VM_STATE_RUNNING && r->target_host &&
+		    r->state == VM_STATE_DEPLOYING) {
 			/* a start moving a stopped VM to another host */
 			if (hs != HV_ABSENT)
 				drop_old_copy(ctx, r);
 			else if (reconcile_unstart(ctx, r, changed, err) != -1)
 				return err->code;
 		}
-		if (strcmp(target, "done") == 0) {
+		if (target == VM_STATE_DONE) {
 			if (vm_act_remove(hv, r->uuid, NULL, &hverr) == 0) {
-				want = "done";
+				want = VM_STATE_DONE;
 				host = 0;
 			}
 		} else if (hs == HV_ABSENT) {
-			want = "failed";
+			want = VM_STATE_FAILED;
 			host = 0;
 			why = "the domain is gone from its host (an action was "
 			    "interrupted)";
-		} else if (strcmp(target, "stopped") == 0) {
+		} else if (target == VM_STATE_STOPPED) {
 			/* saved already, or save it now */
 			if (hv_save(hv, r->uuid, &hverr) == 0) {
-				want = "stopped";
+				want = VM_STATE_STOPPED;
 			} else if (hverr.code == CERR_CONFLICT) {
 				cerr_clear(&hverr);
-				want = "poweroff";
+				want = VM_STATE_POWEROFF;
 				why = "a stop was interrupted before the guest's "
 				    "state was saved";
 			}
-		} else if (strcmp(target, "poweroff") == 0) {
+		} else if (target == VM_STATE_POWEROFF) {
 			if (hv_poweroff(hv, r->uuid, &hverr) == 0)
-				want = "poweroff";
-		} else if (strcmp(target, "running") == 0) {
+				want = VM_STATE_POWEROFF;
+		} else if (target == VM_STATE_RUNNING) {
 			struct hv_dom d;
 			struct cerr e = { 0 };
 
@@ -542,24 +560,25 @@ reconcile_vm(struct ctx *ctx, struct hv *hv, struct vmrow *r,
 				hv_resume(hv, r->uuid, &hverr);
 			else if (hs != HV_RUNNING)
 				hv_start(hv, r->uuid, &hverr);
-			want = "running";
+			want = VM_STATE_RUNNING;
 			/* failed: what the domain is now, not what the
 			 * failure suggests (it may run all the same) */
 			if (hverr.code && hv_dom_state(hv, r->uuid, &d, &e))
-				want = NULL;
+				want = VM_STATE_NONE;
 			else if (hverr.code && d.state == HV_RUNNING)
 				cerr_clear(&hverr);
 			else if (hverr.code && d.state == HV_ABSENT) {
-				want = "failed";
+				want = VM_STATE_FAILED;
 				host = 0;
 			} else if (hverr.code)
 				want = state_for(d.state);
 		} else {
-			want = hs == HV_RUNNING ? "running" : hs == HV_PAUSED ?
-			    "suspended" : "poweroff";
+			want = hs == HV_RUNNING ? VM_STATE_RUNNING :
+			    hs == HV_PAUSED ? VM_STATE_SUSPENDED :
+			    VM_STATE_POWEROFF;
 		}
 		if (hverr.code) {
-			if (want == NULL)
+			if (want == VM_STATE_NONE)
 				return 0;	/* try again next pass */
 			why = hverr.msg;
 		}
@@ -568,7 +587,7 @@ reconcile_vm(struct ctx *ctx, struct hv *hv, struct vmrow *r,
 		    hs != HV_ABSENT && !intent_held(ctx, r, note))
 			return reconcile_resize(ctx, hv, r, changed, err);
 		switch (hs) {
-		case HV_RUNNING: want = "running"; break;
+		case HV_RUNNING: want = VM_STATE_RUNNING; break;
 		case HV_PAUSED: {
 			struct hv_dom d;
 			struct cerr e = { 0 };
@@ -579,21 +598,21 @@ reconcile_vm(struct ctx *ctx, struct hv *hv, struct vmrow *r,
 			    d.state != HV_PAUSED || d.job ||
 			    d.why == HV_WHY_STARTING)
 				return 0;
-			want = "suspended";
+			want = VM_STATE_SUSPENDED;
 			break;
 		}
 		case HV_SHUTOFF:
 			/* a stopped VM's domain is off, its state saved */
-			want = strcmp(r->state, "stopped") == 0 ? "stopped" :
-			    "poweroff";
+			want = r->state == VM_STATE_STOPPED ? VM_STATE_STOPPED :
+			    VM_STATE_POWEROFF;
 			break;
 		case HV_CRASHED:
 		case HV_ABSENT:
-			if ((strcmp(r->state, "running") == 0 ||
-			    strcmp(r->state, "unknown") == 0 ||
-			    strcmp(r->state, "suspended") == 0) && vm_ha(r))
+			if ((r->state == VM_STATE_RUNNING ||
+			    r->state == VM_STATE_UNKNOWN ||
+			    r->state == VM_STATE_SUSPENDED) && vm_ha(r))
 				return ha_restart(ctx, hv, r, hs, changed, err);
-			want = "failed";
+			want = VM_STATE_FAILED;
 			if (hs == HV_ABSENT) {
 				host = 0;
 				why = "the domain vanished from its host";
@@ -604,7 +623,7 @@ reconcile_vm(struct ctx *ctx, struct hv *hv, struct vmrow *r,
 		default:
 			return 0;
 		}
-		if (strcmp(want, r->state) == 0)
+		if (want == r->state)
 			return 0;
 	}
 	if (vm_record(ctx, r, r->state, want, host, why, "reconcile", err)) {
@@ -935,20 +954,18 @@ reconcile_host(struct ctx *ctx, long long host_id, const char *host,
 				ds.v[j].known = true;
 			}
 		}
-		if (hverr.code && in_error &&
-		    !vm_reconcile_transitional(r.state) &&
-		    (strcmp(r.state, "running") == 0 ||
-		    strcmp(r.state, "suspended") == 0 ||
-		    strcmp(r.state, "unknown") == 0) && vm_ha(&r)) {
+		if (hverr.code && in_error && (r.state == VM_STATE_RUNNING ||
+		    r.state == VM_STATE_SUSPENDED ||
+		    r.state == VM_STATE_UNKNOWN) && vm_ha(&r)) {
 			/* its host is in error and still does not answer */
 			ha_move(ctx, &r, &changed, err);
 		} else if (hverr.code) {
 			/* the host does not answer: what runs there is
 			 * unknown until it does */
 			if (!vm_reconcile_transitional(r.state) &&
-			    strcmp(r.state, "unknown") != 0 &&
-			    strcmp(r.state, "failed") != 0 &&
-			    vm_record(ctx, &r, r.state, "unknown", -1,
+			    r.state != VM_STATE_UNKNOWN &&
+			    r.state != VM_STATE_FAILED &&
+			    vm_record(ctx, &r, r.state, VM_STATE_UNKNOWN, -1,
 			    hverr.msg, "reconcile", err) == 0)
 				changed = true;
 		} else {
@@ -965,6 +982,7 @@ reconcile_host(struct ctx *ctx, long long host_id, const char *host,
 	}
 	for (j = 0; j < ds.n && err->code == 0; j++) {
 		struct cstmt *q = NULL;
+		enum vm_state qs = VM_STATE_NONE;
 		int ours = 0;
 
 		if (ds.v[j].known)
@@ -974,9 +992,10 @@ reconcile_host(struct ctx *ctx, long long host_id, const char *host,
 		    "intent_pid, name FROM vms WHERE uuid = ? AND state != "
 		    "'done'", "s", ds.v[j].uuid))
 			break;
-		if ((ours = cstmt_row(q, err)) &&
-		    (strcmp(cstmt_text(q, 0), "running") == 0 ||
-		    strcmp(cstmt_text(q, 0), "suspended") == 0) &&
+		if ((ours = cstmt_row(q, err)))
+			vm_state_parse(cstmt_text(q, 0), &qs);
+		if (ours && (qs == VM_STATE_RUNNING ||
+		    qs == VM_STATE_SUSPENDED) &&
 		    (ds.v[j].state == HV_RUNNING ||
 		    ds.v[j].state == HV_PAUSED)) {
 			/* it runs elsewhere: this is what an HA restart
@@ -992,8 +1011,7 @@ reconcile_host(struct ctx *ctx, long long host_id, const char *host,
 				    "duplicate of vm '%s' left: %s", host,
 				    cstmt_text(q, 2), rmerr.msg);
 			note(ctx, msg);
-		} else if (ours &&
-		    !vm_reconcile_transitional(cstmt_text(q, 0)) &&
+		} else if (ours && !vm_reconcile_transitional(qs) &&
 		    ds.v[j].state == HV_SHUTOFF) {
 			/* an inactive copy its VM left behind (a start
 			 * elsewhere that could not reach this host) */
@@ -1055,8 +1073,8 @@ reconcile_take(struct ctx *ctx, const char *const *refs, size_t n,
 			break;
 		if (r.intent_pid > 0) {
 			snprintf(detail, sizeof(detail), "took over its action "
-			    "in flight (%s, process %lld)", r.state,
-			    r.intent_pid);
+			    "in flight (%s, process %lld)",
+			    vm_state_name(r.state), r.intent_pid);
 			if (catalog_exec(ctx->cat, err, "UPDATE vms SET "
 			    "intent_pid = ?, intent_owner = nullif(?, '') "
 			    "WHERE id = ?", "isi", (long long)getpid(),

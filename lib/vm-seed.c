@@ -135,10 +135,10 @@ vm_reseed(struct ctx *ctx, const char *ref, struct cerr *err)
 		return err->code;
 	if (vm_reconcile_transitional(r.state)) {
 		cerr_set(err, CERR_CONFLICT, "cannot renew the seed of vm '%s': "
-		    "it is %s", r.name, r.state);
+		    "it is %s", r.name, vm_state_name(r.state));
 		goto out;
 	}
-	if (r.host_id == 0 || strcmp(r.state, "stopped") == 0)
+	if (r.host_id == 0 || r.state == VM_STATE_STOPPED)
 		goto out;
 	if (hv_connect(r.uri, &hv, err) == 0 &&
 	    vm_seed_upload(ctx, hv, &r, &path, err))

@@ -39,12 +39,11 @@ snapshot_vm(struct ctx *ctx, const char *ref, const char *verb,
 
 	if (vm_load(ctx, ref, r, err))
 		return err->code;
-	if (strcmp(r->state, "running") != 0 &&
-	    strcmp(r->state, "suspended") != 0 &&
-	    strcmp(r->state, "poweroff") != 0)
+	if (r->state != VM_STATE_RUNNING && r->state != VM_STATE_SUSPENDED &&
+	    r->state != VM_STATE_POWEROFF)
 		return cerr_set(err, CERR_CONFLICT, "cannot %s vm '%s': it is "
 		    "%s (snapshots need running, suspended or poweroff)", verb,
-		    r->name, r->state);
+		    r->name, vm_state_name(r->state));
 	if (catalog_query(ctx->cat, &st, err, "SELECT count(*) FROM vm_disks "
 	    "WHERE vm_id = ?", "i", r->id))
 		return err->code;
@@ -77,9 +76,10 @@ snapshot_doc(const struct vmrow *r, const struct hv_snapshot *s)
 	doc_set_str(d, "vm", r->name);
 	doc_set_int(d, "vm_id", r->id);
 	doc_set_str(d, "created", when);
+	/* libvirt's names of the states, as the VM's */
 	doc_set_str(d, "state", strcmp(s->state, "shutoff") == 0 ?
-	    "poweroff" : strcmp(s->state, "paused") == 0 ? "suspended" :
-	    s->state);
+	    vm_state_name(VM_STATE_POWEROFF) : strcmp(s->state, "paused") ==
+	    0 ? vm_state_name(VM_STATE_SUSPENDED) : s->state);
 	doc_map_set(d, "current", doc_new_bool(s->current != 0));
 	return d;
 }
@@ -151,7 +151,7 @@ vm_snapshot_revert(struct ctx *ctx, const char *ref, const char *name,
 	struct hv *hv = NULL;
 	enum hv_state hs = HV_ABSENT;
 	char detail[200];
-	const char *want;
+	enum vm_state want;
 
 	if (snapshot_vm(ctx, ref, "revert", &r, &hv, err))
 		goto out;
@@ -159,10 +159,10 @@ vm_snapshot_revert(struct ctx *ctx, const char *ref, const char *name,
 		goto out;
 	/* the domain is as the snapshot was: running, paused or off */
 	hv_state(hv, r.uuid, &hs, &hverr);
-	want = hs == HV_RUNNING ? "running" : hs == HV_PAUSED ? "suspended" :
-	    "poweroff";
+	want = hs == HV_RUNNING ? VM_STATE_RUNNING : hs == HV_PAUSED ?
+	    VM_STATE_SUSPENDED : VM_STATE_POWEROFF;
 	snprintf(detail, sizeof(detail), "to snapshot '%s'", name);
-	if (strcmp(want, r.state) != 0)
+	if (want != r.state)
 		vm_record(ctx, &r, r.state, want, -1, NULL, "snapshot revert",
 		    err);
 	if (err->code == 0)

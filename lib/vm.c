@@ -103,8 +103,9 @@ vm_row_fill(struct cstmt *st, struct vmrow *r)
 	r->id = cstmt_int(st, VM_COL_ID);
 	snprintf(r->uuid, sizeof(r->uuid), "%s", cstmt_text(st, VM_COL_UUID));
 	r->name = xstrdup(cstmt_text(st, VM_COL_NAME));
-	snprintf(r->state, sizeof(r->state), "%s",
-	    cstmt_text(st, VM_COL_STATE));
+	/* the catalog's CHECK admits only the states' names */
+	if (vm_state_parse(cstmt_text(st, VM_COL_STATE), &r->state))
+		r->state = VM_STATE_UNKNOWN;
 	r->host = vm_dup_or_null(cstmt_text(st, VM_COL_HOST));
 	r->cpu = (int)cstmt_int(st, VM_COL_CPU);
 	r->memory = cstmt_int(st, VM_COL_MEMORY);
@@ -263,11 +264,41 @@ vm_show_id(struct ctx *ctx, long long id, struct doc **out,
 	return vm_show(ctx, ref, out, err);
 }
 
-static const char *const vm_states[] = {
-	"pending", "hold", "deploying", "running", "suspended", "stopped",
-	"poweroff", "migrating", "shutting-down", "failed", "unknown", "done",
-	NULL,
+static const char *const vm_state_names[] = {
+	[VM_STATE_PENDING] = "pending",
+	[VM_STATE_HOLD] = "hold",
+	[VM_STATE_DEPLOYING] = "deploying",
+	[VM_STATE_RUNNING] = "running",
+	[VM_STATE_SUSPENDED] = "suspended",
+	[VM_STATE_STOPPED] = "stopped",
+	[VM_STATE_POWEROFF] = "poweroff",
+	[VM_STATE_MIGRATING] = "migrating",
+	[VM_STATE_SHUTTING_DOWN] = "shutting-down",
+	[VM_STATE_FAILED] = "failed",
+	[VM_STATE_UNKNOWN] = "unknown",
+	[VM_STATE_DONE] = "done",
 };
+#define VM_NSTATES (sizeof(vm_state_names) / sizeof(vm_state_names[0]))
+
+const char *
+vm_state_name(enum vm_state s)
+{
+	return s >= 0 && (size_t)s < VM_NSTATES ? vm_state_names[s] : "?";
+}
+
+int
+vm_state_parse(const char *name, enum vm_state *s)
+{
+	size_t i;
+
+	for (i = 0; i < VM_NSTATES; i++)
+		if (strcmp(vm_state_names[i], name) == 0) {
+			*s = (enum vm_state)i;
+			return 0;
+		}
+	*s = VM_STATE_NONE;
+	return -1;
+}
 
 int
 vm_list(struct ctx *ctx, const struct vm_filter *f, emit_fn emit,
@@ -275,16 +306,11 @@ vm_list(struct ctx *ctx, const struct vm_filter *f, emit_fn emit,
 {
 	struct cstmt *st = NULL;
 	long long hid = -1;
-	size_t i;
+	enum vm_state state;
 
-	if (f->state) {
-		for (i = 0; vm_states[i]; i++)
-			if (strcmp(vm_states[i], f->state) == 0)
-				break;
-		if (vm_states[i] == NULL)
-			return cerr_set(err, CERR_USAGE, "unknown state '%s'",
-			    f->state);
-	}
+	if (f->state && vm_state_parse(f->state, &state))
+		return cerr_set(err, CERR_USAGE, "unknown state '%s'",
+		    f->state);
 	if (f->host && !valid_id(f->host, &hid))
 		hid = -1;
 	if (catalog_query(ctx->cat, &st, err, VM_COLS "WHERE " VM_VISIBLE
@@ -589,9 +615,9 @@ new_uuid(char out[40], struct cerr *err)
  * host to host_id, 0 for none, or keeping it when host_id < 0) and record
  * the error text (NULL clears it), with an audit event. */
 int
-vm_transition(struct ctx *ctx, const struct vmrow *r, const char *from,
-    const char *to, long long host_id, const char *error, const char *action,
-    struct cerr *err)
+vm_transition(struct ctx *ctx, const struct vmrow *r, enum vm_state from,
+    enum vm_state to, long long host_id, const char *error,
+    const char *action, struct cerr *err)
 {
 	char now[32], detail[128];
 
@@ -601,22 +627,25 @@ vm_transition(struct ctx *ctx, const struct vmrow *r, const char *from,
 	    "ELSE ?2 END, error = ?3, updated = ?4, target = NULL, "
 	    "target_host = NULL, intent_pid = NULL, intent_owner = NULL "
 	    "WHERE id = ?5 AND state = ?6",
-	    "sissis", to, host_id, error, now, r->id, from))
+	    "sissis", vm_state_name(to), host_id, error, now, r->id,
+	    vm_state_name(from)))
 		return err->code;
 	if (catalog_changes(ctx->cat) != 1)
 		return cerr_set(err, CERR_CONFLICT, "vm '%s' changed "
-		    "concurrently (it is no longer %s)", r->name, from);
+		    "concurrently (it is no longer %s)", r->name,
+		    vm_state_name(from));
 	/* a deleted VM's disks are gone from its host */
-	if (strcmp(to, "done") == 0 && catalog_exec(ctx->cat, err, "DELETE "
+	if (to == VM_STATE_DONE && catalog_exec(ctx->cat, err, "DELETE "
 	    "FROM vm_disks WHERE vm_id = ?", "i", r->id))
 		return err->code;
 	/* and its NICs, with their leases and security groups (groups
 	 * that let its addresses in are marked for a refresh) */
-	if (strcmp(to, "done") == 0 && (secgroup_mark_members(ctx, r->id, 0,
+	if (to == VM_STATE_DONE && (secgroup_mark_members(ctx, r->id, 0,
 	    err) || catalog_exec(ctx->cat, err, "DELETE FROM vm_nics WHERE "
 	    "vm_id = ?", "i", r->id)))
 		return err->code;
-	snprintf(detail, sizeof(detail), "%s -> %s", from, to);
+	snprintf(detail, sizeof(detail), "%s -> %s", vm_state_name(from),
+	    vm_state_name(to));
 	return acct_audit(ctx, action, "VM", r->id, r->name,
 	    error ? error : detail, err);
 }
@@ -624,22 +653,23 @@ vm_transition(struct ctx *ctx, const struct vmrow *r, const char *from,
 /* Inside a transaction: record the intent to take r from `from` to
  * target through the transitional state `during`, run by this process. */
 int
-vm_intent(struct ctx *ctx, const struct vmrow *r, const char *from,
-    const char *during, const char *target, long long host_id,
+vm_intent(struct ctx *ctx, const struct vmrow *r, enum vm_state from,
+    enum vm_state during, enum vm_state target, long long host_id,
     const char *action, struct cerr *err)
 {
 	if (vm_transition(ctx, r, from, during, host_id, NULL, action, err))
 		return err->code;
 	return catalog_exec(ctx->cat, err, "UPDATE vms SET target = ?, "
 	    "intent_pid = ?, intent_owner = nullif(?, '') WHERE id = ?",
-	    "sisi", target, (long long)getpid(), owner_self(), r->id);
+	    "sisi", vm_state_name(target), (long long)getpid(), owner_self(),
+	    r->id);
 }
 
 /* Record an outcome in its own transaction. */
 int
-vm_record(struct ctx *ctx, const struct vmrow *r, const char *from,
-    const char *to, long long host_id, const char *error, const char *action,
-    struct cerr *err)
+vm_record(struct ctx *ctx, const struct vmrow *r, enum vm_state from,
+    enum vm_state to, long long host_id, const char *error,
+    const char *action, struct cerr *err)
 {
 	if (catalog_begin(ctx->cat, err))
 		return err->code;
@@ -892,10 +922,12 @@ vm_create(struct ctx *ctx, const struct doc *d, const char *where,
 	    "updated, target, intent_pid, intent_owner) VALUES (?, ?, ?, "
 	    "nullif(?, 0), ?, ?, ?, ?, ?, ?, ?, ?, ?, nullif(?, 0), "
 	    "nullif(?, ''))", "sssidissiisssis", r.uuid, r.name,
-	    o && o->hold ? "hold" : o && o->queue ? "pending" : "deploying",
+	    vm_state_name(o && o->hold ? VM_STATE_HOLD : o && o->queue ?
+	    VM_STATE_PENDING : VM_STATE_DEPLOYING),
 	    r.host_id, r.cpu, r.memory, s.labels.s, s.spec, ctx->who.user_id,
 	    ctx->who.group_id, now, now,
-	    o && (o->hold || o->queue) ? NULL : "running",
+	    o && (o->hold || o->queue) ? NULL :
+	    vm_state_name(VM_STATE_RUNNING),
 	    o && (o->hold || o->queue) ? 0LL : (long long)getpid(),
 	    o && (o->hold || o->queue) ? "" : owner_self()))
 		goto fail;

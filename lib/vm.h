@@ -19,6 +19,30 @@
 #include "doc.h"
 #include "rows.h"
 
+/* A VM's states, as the catalog keeps them (vms.state) and documents show
+ * them; vm_state_name and vm_state_parse are the one table of their names.
+ * deploying, shutting-down and migrating are the states of an action in
+ * flight. */
+enum vm_state {
+	VM_STATE_NONE = -1,	/* no state (an action keeps the VM's) */
+	VM_STATE_PENDING,
+	VM_STATE_HOLD,
+	VM_STATE_DEPLOYING,
+	VM_STATE_RUNNING,
+	VM_STATE_SUSPENDED,
+	VM_STATE_STOPPED,
+	VM_STATE_POWEROFF,
+	VM_STATE_MIGRATING,
+	VM_STATE_SHUTTING_DOWN,
+	VM_STATE_FAILED,
+	VM_STATE_UNKNOWN,
+	VM_STATE_DONE,
+};
+/* The name of state s ("shutting-down"), "?" for none. */
+const char *vm_state_name(enum vm_state s);
+/* The state named name into *s: 0, or -1 when no state has that name. */
+int vm_state_parse(const char *name, enum vm_state *s);
+
 struct vm_filter {
 	const char *state;	/* one state, or NULL for all but done */
 	const char *host;	/* host name or id */

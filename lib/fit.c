@@ -2,7 +2,7 @@
  * fit.c - service: where one VM fits.  Loads a model of the cloud from the
  * catalog (hosts with their effective capacity and allocation, affinity
  * groups and their members, the VMs to place) and hands it to the
- * placement engine: for one VM here (sched_choose), for every pending VM
+ * placement engine: for one VM here (fit_choose), for every pending VM
  * in scheduler.c.
  */
 #include <stdio.h>
@@ -20,7 +20,7 @@
 #include "compat.h"
 
 int
-sched_group_id(struct ctx *ctx, const char *name, long long *id,
+fit_group_id(struct ctx *ctx, const char *name, long long *id,
     struct cerr *err)
 {
 	struct cstmt *st = NULL;
@@ -352,7 +352,7 @@ fit_model_load(struct ctx *ctx, struct fit_model *m, struct cerr *err)
 
 		if ((i = fit_host_index(m, cstmt_int(st, 0))) < 0)
 			continue;
-		snprintf(key, sizeof(key), SCHED_DS_LABEL "%s",
+		snprintf(key, sizeof(key), FIT_DS_LABEL "%s",
 		    cstmt_text(st, 1));
 		snprintf(val, sizeof(val), "%lld", cstmt_int(st, 2));
 		attr_label_add(&m->hosts[i].attr, key, val);
@@ -415,7 +415,7 @@ policy_of(const char *p)
  * them with room for its disks there at the last look: appended to src
  * as a clause on the hosts' datastore labels. */
 static void
-model_ds_clause(const struct fit_model *m, const struct sched_req *q,
+model_ds_clause(const struct fit_model *m, const struct fit_req *q,
     long long id, struct buf *src)
 {
 	struct buf out = BUF_INIT;
@@ -424,7 +424,7 @@ model_ds_clause(const struct fit_model *m, const struct sched_req *q,
 	if (src->len)
 		buf_printf(&out, "(%s)", src->s);
 	for (i = 0; i < q->nds; i++, n++)
-		buf_printf(&out, "%s" "labels." SCHED_DS_LABEL "%s >= %lld",
+		buf_printf(&out, "%s" "labels." FIT_DS_LABEL "%s >= %lld",
 		    out.len ? " && " : "", q->ds[i].name, q->ds[i].size);
 	if (q->vm_id > 0)
 		id = q->vm_id;
@@ -432,7 +432,7 @@ model_ds_clause(const struct fit_model *m, const struct sched_req *q,
 		if (m->dsneed[i].vm != id)
 			continue;
 		n++;
-		buf_printf(&out, "%s" "labels." SCHED_DS_LABEL "%s >= %lld",
+		buf_printf(&out, "%s" "labels." FIT_DS_LABEL "%s >= %lld",
 		    out.len ? " && " : "", m->dsneed[i].ds, m->dsneed[i].size);
 	}
 	if (n) {
@@ -446,7 +446,7 @@ model_ds_clause(const struct fit_model *m, const struct sched_req *q,
 /* Append one VM to place.  avoid, when not NULL, is the name of a host
  * it must not go to (where its deploy just failed). */
 int
-fit_model_vm(struct fit_model *m, const struct sched_req *q, long long id,
+fit_model_vm(struct fit_model *m, const struct fit_req *q, long long id,
     int priority, const char *avoid, struct cerr *err)
 {
 	struct pl_vm *v;
@@ -511,7 +511,7 @@ fit_model_run(struct fit_model *m, struct pl_result **res, struct cerr *err)
 }
 
 int
-sched_choose(struct ctx *ctx, const struct sched_req *q, long long *host_id,
+fit_choose(struct ctx *ctx, const struct fit_req *q, long long *host_id,
     struct cerr *err)
 {
 	struct fit_model m = { 0 };
@@ -556,7 +556,7 @@ sched_choose(struct ctx *ctx, const struct sched_req *q, long long *host_id,
 		cerr_set(err, CERR_CAPACITY, "cannot place vm '%s': %s%s",
 		    q->name, why, res[0].reason == PL_REQUIREMENTS &&
 		    m.vms[0].requirements && strstr(expr_source(
-		    m.vms[0].requirements), "labels." SCHED_DS_LABEL) ?
+		    m.vms[0].requirements), "labels." FIT_DS_LABEL) ?
 		    " (with room in the datastores of its disks)" : "");
 	}
 out:

@@ -16,20 +16,20 @@
 
 /* The id of group name (for a VM document), if the caller may see it;
  * CERR_NOTFOUND if none. */
-int sched_group_id(struct ctx *ctx, const char *name, long long *id,
+int fit_group_id(struct ctx *ctx, const char *name, long long *id,
     struct cerr *err);
 
 /* Room a VM's disks need in one datastore (MiB).  Placement reads what
  * each datastore had available on a host at the last look as the host
  * label cloudos.ds/NAME (MiB), which requirements may read too. */
-struct sched_ds {
+struct fit_ds {
 	const char *name;
 	long long size;
 };
-#define SCHED_DS_LABEL "cloudos.ds/"
+#define FIT_DS_LABEL "cloudos.ds/"
 
 /* What a VM asks of its host. */
-struct sched_req {
+struct fit_req {
 	const char *name;		/* for messages */
 	int cpu;
 	long long memory, disk;		/* MiB */
@@ -41,14 +41,14 @@ struct sched_req {
 	/* datastores its disks go to: only hosts that have each, with
 	 * that much available at the last look, pass (a VM recorded
 	 * already has its needs read from its disks) */
-	const struct sched_ds *ds;
+	const struct fit_ds *ds;
 	size_t nds;
 	long long vm_id;		/* a recorded VM, or 0 */
 };
 
 /* Inside the caller's transaction: the host the engine chooses for one
  * VM now, or CERR_CAPACITY with the reason it cannot be placed. */
-int sched_choose(struct ctx *ctx, const struct sched_req *req,
+int fit_choose(struct ctx *ctx, const struct fit_req *req,
     long long *host_id, struct cerr *err);
 
 /* The groups a caller may see, on a row of vm_groups aliased g, as
@@ -92,7 +92,7 @@ long fit_host_index(const struct fit_model *m, long long id);
 int fit_model_load(struct ctx *ctx, struct fit_model *m, struct cerr *err);
 /* Append one VM to place.  avoid, when not NULL, is the name of a host
  * it must not go to (where its deploy just failed). */
-int fit_model_vm(struct fit_model *m, const struct sched_req *q, long long id,
+int fit_model_vm(struct fit_model *m, const struct fit_req *q, long long id,
     int priority, const char *avoid, struct cerr *err);
 int fit_model_run(struct fit_model *m, struct pl_result **res,
     struct cerr *err);

@@ -10,7 +10,6 @@
 #ifndef CLOUDOS_HOST_H
 #define CLOUDOS_HOST_H
 
-#include "capacity.h"	/* for now, for those that read it through here */
 #include "cerr.h"
 #include "ctx.h"
 #include "doc.h"

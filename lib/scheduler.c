@@ -257,10 +257,10 @@ sched_group_names(struct ctx *ctx, const char *prefix,
 	"FROM vm_disks d WHERE d.vm_id = v.id), v.requirements, v.policy, " \
 	"v.rank, COALESCE(v.vm_group, 0)"
 
-static struct sched_req
+static struct fit_req
 req_of(struct cstmt *st)
 {
-	struct sched_req q = {
+	struct fit_req q = {
 		.name = cstmt_text(st, 1),
 		.cpu = (int)cstmt_int(st, 2),
 		.memory = cstmt_int(st, 3),
@@ -315,7 +315,7 @@ model_pending(struct ctx *ctx, struct fit_model *m, struct pending *p,
 	    (long long)max_vms))
 		return err->code;
 	while (cstmt_row(st, err)) {
-		struct sched_req q = req_of(st);
+		struct fit_req q = req_of(st);
 		size_t cap = p->cap, cap2 = p->cap;
 
 		if (fit_model_vm(m, &q, cstmt_int(st, 0), (int)cstmt_int(st, 9),
@@ -720,7 +720,7 @@ sched_apply(struct ctx *ctx, const struct doc *d, const char *where,
 	    "h.name = ?2", "ss", vm, host))
 		goto fail;
 	if (cstmt_row(st, err)) {
-		struct sched_req q = req_of(st);
+		struct fit_req q = req_of(st);
 		struct fit_model m = { 0 };
 		struct pl_result *res = NULL;
 		char why[512];
@@ -817,7 +817,7 @@ sched_rebalance(struct ctx *ctx, const char *policy, long max_moves,
 	    "ORDER BY v.id", ""))
 		goto out;
 	while (cstmt_row(st, err)) {
-		struct sched_req q = req_of(st);
+		struct fit_req q = req_of(st);
 		long h = fit_host_index(&m, cstmt_int(st, 9));
 		size_t c2 = capids;
 

@@ -16,7 +16,6 @@
 #include "cerr.h"
 #include "ctx.h"
 #include "doc.h"
-#include "fit.h"	/* for now: vm.c reads sched_choose through here */
 #include "rows.h"
 
 /*

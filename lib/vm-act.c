@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "acct.h"
+#include "capacity.h"
 #include "catalog.h"
 #include "domxml.h"
 #include "fault.h"

@@ -21,7 +21,6 @@
 #include "owner.h"
 #include "vm.h"
 #include "vm-int.h"
-#include "vol.h"
 #include "xalloc.h"
 #include "compat.h"
 

@@ -20,7 +20,7 @@
 
 struct hv;
 struct net_nic;
-struct sched_ds;
+struct fit_ds;
 
 /* disks take sdb to sdz (sda is the seed's CD-ROM) */
 #define VM_MAX_DISKS 25
@@ -49,7 +49,7 @@ struct vmrow {
 	long long target_host;	/* where a migration goes, 0 if none */
 	char *spec;		/* the VM document as JSON */
 	/* a VM not recorded yet: what its disks need of datastores */
-	const struct sched_ds *ds;
+	const struct fit_ds *ds;
 	size_t nds;
 };
 

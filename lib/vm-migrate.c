@@ -7,11 +7,12 @@
 #include <string.h>
 
 #include "acct.h"
+#include "capacity.h"
 #include "catalog.h"
 #include "fault.h"
+#include "fit.h"
 #include "hv.h"
 #include "net.h"
-#include "scheduler.h"
 #include "valid.h"
 #include "vm.h"
 #include "vm-int.h"
@@ -89,14 +90,14 @@ vm_migrate_dest(struct ctx *ctx, const struct vmrow *r, const char *ref,
 	} else {
 		/* the scheduler chooses, by the VM's own requirements,
 		 * policy and group, among the hosts but its own */
-		struct sched_req q = {
+		struct fit_req q = {
 			.name = r->name, .cpu = r->cpu, .memory = r->memory,
 			.disk = r->disk, .requirements = r->requirements,
 			.policy = r->policy, .rank = r->rank,
 			.group = r->group, .exclude = exclude, .vm_id = r->id,
 		};
 
-		if (sched_choose(ctx, &q, &rid, err))
+		if (fit_choose(ctx, &q, &rid, err))
 			return err->code;
 	}
 	if (catalog_query(ctx->cat, &st, err,

@@ -17,17 +17,16 @@
 #include "catalog.h"
 #include "expr.h"
 #include "fault.h"
+#include "fit.h"
 #include "img.h"
 #include "labels.h"
 #include "net.h"
 #include "owner.h"
-#include "scheduler.h"
 #include "secgroup.h"
 #include "seed.h"
 #include "units.h"
 #include "valid.h"
 #include "vm.h"
-#include "vol.h"
 #include "xalloc.h"
 #include "yml.h"
 #include "rows.h"
@@ -685,7 +684,7 @@ vm_record(struct ctx *ctx, const struct vmrow *r, enum vm_state from,
 int
 vm_place(struct ctx *ctx, struct vmrow *r, struct cerr *err)
 {
-	struct sched_req q = {
+	struct fit_req q = {
 		.name = r->name, .cpu = r->cpu, .memory = r->memory,
 		.disk = r->disk, .requirements = r->requirements,
 		.policy = r->policy, .rank = r->rank, .group = r->group,
@@ -694,7 +693,7 @@ vm_place(struct ctx *ctx, struct vmrow *r, struct cerr *err)
 	struct cstmt *st = NULL;
 	long long id = 0;
 
-	if (sched_choose(ctx, &q, &id, err) ||
+	if (fit_choose(ctx, &q, &id, err) ||
 	    catalog_query(ctx->cat, &st, err, "SELECT name, uri, domain_type "
 	    "FROM hosts WHERE id = ?", "i", id))
 		return err->code;
@@ -713,7 +712,7 @@ struct resolved {
 	long long size[VM_MAX_DISKS];	/* MiB */
 	long long image[VM_MAX_DISKS];	/* image id, or 0 */
 	long long ds[VM_MAX_DISKS];	/* datastore id, or 0 */
-	struct sched_ds need[VM_MAX_DISKS];	/* MiB per datastore */
+	struct fit_ds need[VM_MAX_DISKS];	/* MiB per datastore */
 	size_t nneed;
 };
 
@@ -898,7 +897,7 @@ vm_create(struct ctx *ctx, const struct doc *d, const char *where,
 		r.disk += rv.size[i];
 	r.ds = rv.need;
 	r.nds = rv.nneed;
-	if (s.group && sched_group_id(ctx, s.group, &r.group, err)) {
+	if (s.group && fit_group_id(ctx, s.group, &r.group, err)) {
 		cerr_wrap(err, "%s: group", where);
 		goto fail;
 	}

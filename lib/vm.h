@@ -13,7 +13,6 @@
 
 #include <stdbool.h>
 
-#include "capacity.h"	/* for now: vm.c reads HOST_FREE_* through here */
 #include "cerr.h"
 #include "ctx.h"
 #include "doc.h"

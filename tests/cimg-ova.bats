@@ -114,29 +114,19 @@ catalog_content() {
 	sqlite3 "$CLOUDOS_CATALOG" .dump | grep -v sqlite_sequence | sha256sum
 }
 
-# refused_by DIGEST CODE LINE CMD...: CMD exits CODE with LINE alone on
-# stderr, nothing on stdout, DIGEST (a function) of the catalog unchanged
-# and no file in the repository
-refused_by() {
-	local digest=$1 code=$2 line=$3 before
-	shift 3
-	before=$($digest)
-	run "-$code" --separate-stderr "$@"
-	[ "$stderr" = "$line" ] || { echo "stderr: $stderr"; return 1; }
-	[ -z "$output" ]
-	[ "$($digest)" = "$before" ]
+# refused_img CODE LINE CMD...: refused (helpers/common.bash), and no file
+# left in the repository
+refused_img() {
+	refused "$@" || return 1
 	[ -z "$(repo_files)" ] || { echo "left: $(repo_files)"; return 1; }
 }
 
-# refused CODE LINE CMD...: the catalog unchanged to the byte
-refused() {
-	refused_by catalog_digest "$@"
-}
-
 # refused_late CODE LINE CMD...: for refusals found after the image row
-# was taken (the disk's bytes read): only the row counter moved
+# was taken (the disk's bytes read): only the row counter moved; no file
+# left in the repository
 refused_late() {
-	refused_by catalog_content "$@"
+	refused_by catalog_content "$@" || return 1
+	[ -z "$(repo_files)" ] || { echo "left: $(repo_files)"; return 1; }
 }
 
 @test "cimg clone makes a full, independent copy with its own file" {
@@ -298,7 +288,7 @@ refused_late() {
 @test "cimg import refuses an OVA entry named with ../ and writes nothing outside" {
 	write_ovf "$W/appliance.ovf" disk1.vmdk
 	python3 "$CLOUDOS_SRCDIR/tests/helpers/evil-ova.py" "$W/evil.ova" dotdot "$W/appliance.ovf"
-	refused 2 "cimg: $W/evil.ova: entry '../escaped.vmdk' climbs out of the archive's folder ('..')" \
+	refused_img 2 "cimg: $W/evil.ova: entry '../escaped.vmdk' climbs out of the archive's folder ('..')" \
 	    cimg import "$W/evil.ova" --name evil
 	[ ! -e "$BATS_TEST_TMPDIR/escaped.vmdk" ]
 	[ ! -e "$W/../escaped.vmdk" ]
@@ -307,7 +297,7 @@ refused_late() {
 @test "cimg import refuses an OVA entry with an absolute path" {
 	write_ovf "$W/appliance.ovf" disk1.vmdk
 	python3 "$CLOUDOS_SRCDIR/tests/helpers/evil-ova.py" "$W/evil.ova" absolute "$W/appliance.ovf" "$BATS_TEST_TMPDIR/abs.vmdk"
-	refused 2 "cimg: $W/evil.ova: entry '$BATS_TEST_TMPDIR/abs.vmdk' is an absolute path" \
+	refused_img 2 "cimg: $W/evil.ova: entry '$BATS_TEST_TMPDIR/abs.vmdk' is an absolute path" \
 	    cimg import "$W/evil.ova" --name evil
 	[ ! -e "$BATS_TEST_TMPDIR/abs.vmdk" ]
 }
@@ -316,27 +306,27 @@ refused_late() {
 	write_ovf "$W/appliance.ovf" disk1.vmdk
 	cd "$W"
 	python3 "$CLOUDOS_SRCDIR/tests/helpers/evil-ova.py" sym.ova symlink appliance.ovf
-	refused 2 "cimg: sym.ova: entry 'disk1.vmdk' is a symbolic link" cimg import sym.ova --name evil
+	refused_img 2 "cimg: sym.ova: entry 'disk1.vmdk' is a symbolic link" cimg import sym.ova --name evil
 	python3 "$CLOUDOS_SRCDIR/tests/helpers/evil-ova.py" hard.ova hardlink appliance.ovf
-	refused 2 "cimg: hard.ova: entry 'disk1.vmdk' is a hard link" cimg import hard.ova --name evil
+	refused_img 2 "cimg: hard.ova: entry 'disk1.vmdk' is a hard link" cimg import hard.ova --name evil
 	python3 "$CLOUDOS_SRCDIR/tests/helpers/evil-ova.py" dev.ova device appliance.ovf
-	refused 2 "cimg: dev.ova: entry 'disk1.vmdk' is not a regular file (a device, FIFO or socket)" cimg import dev.ova --name evil
+	refused_img 2 "cimg: dev.ova: entry 'disk1.vmdk' is not a regular file (a device, FIFO or socket)" cimg import dev.ova --name evil
 	python3 "$CLOUDOS_SRCDIR/tests/helpers/evil-ova.py" fifo.ova fifo appliance.ovf
-	refused 2 "cimg: fifo.ova: entry 'disk1.vmdk' is not a regular file (a device, FIFO or socket)" cimg import fifo.ova --name evil
+	refused_img 2 "cimg: fifo.ova: entry 'disk1.vmdk' is not a regular file (a device, FIFO or socket)" cimg import fifo.ova --name evil
 }
 
 @test "cimg import refuses an OVF naming a disk the OVA does not hold" {
 	vmdk "$BATS_TEST_TMPDIR/disk.raw" "$W/disk1.vmdk"
 	write_ovf "$W/appliance.ovf" disk1.vmdk missing.vmdk
 	tar -C "$W" -cf "$W/app.ova" appliance.ovf disk1.vmdk
-	refused 2 "cimg: $W/app.ova: the OVF names disk file 'missing.vmdk', which the archive does not hold" \
+	refused_img 2 "cimg: $W/app.ova: the OVF names disk file 'missing.vmdk', which the archive does not hold" \
 	    cimg import "$W/app.ova" --name app
 }
 
 @test "cimg import refuses an OVF naming a disk outside the package" {
 	write_ovf "$W/appliance.ovf" ../../etc/passwd
 	tar -C "$W" -cf "$W/app.ova" appliance.ovf
-	refused 2 "cimg: $W/app.ova: the OVF names disk file '../../etc/passwd', outside the package" \
+	refused_img 2 "cimg: $W/app.ova: the OVF names disk file '../../etc/passwd', outside the package" \
 	    cimg import "$W/app.ova" --name app
 }
 
@@ -385,19 +375,19 @@ refused_late() {
 	[[ "$stderr" == "cimg: $W/short.ova: truncated or corrupt tar archive"* ]]
 	[ -z "$(repo_files)" ]
 	tar -C "$W" -cf "$W/noovf.ova" disk1.vmdk
-	refused 2 "cimg: $W/noovf.ova: holds no OVF descriptor (.ovf)" cimg import "$W/noovf.ova" --name app
+	refused_img 2 "cimg: $W/noovf.ova: holds no OVF descriptor (.ovf)" cimg import "$W/noovf.ova" --name app
 	echo '<Envelope xmlns="urn:other"/>' > "$W/appliance.ovf"
 	tar -C "$W" -cf "$W/other.ova" appliance.ovf disk1.vmdk
-	refused 2 "cimg: $W/other.ova: appliance.ovf: not an OVF descriptor (no Envelope in the namespace http://schemas.dmtf.org/ovf/envelope/1)" \
+	refused_img 2 "cimg: $W/other.ova: appliance.ovf: not an OVF descriptor (no Envelope in the namespace http://schemas.dmtf.org/ovf/envelope/1)" \
 	    cimg import "$W/other.ova" --name app
 	python3 -c 'import io, sys, tarfile
 with tarfile.open(sys.argv[1], "w") as t:
     for i in range(5000):
         t.addfile(tarfile.TarInfo("f%d" % i), io.BytesIO(b""))' "$W/bomb.ova"
-	refused 2 "cimg: $W/bomb.ova: holds more than 4096 files" cimg import "$W/bomb.ova" --name app
+	refused_img 2 "cimg: $W/bomb.ova: holds more than 4096 files" cimg import "$W/bomb.ova" --name app
 	sum=$(sha256sum < "$W/app.ova" | cut -c1-64)
 	zero=$(printf '%064d' 0)
-	refused 2 "cimg: cannot import '$W/app.ova': sha256 is $sum, not $zero as given" \
+	refused_img 2 "cimg: cannot import '$W/app.ova': sha256 is $sum, not $zero as given" \
 	    cimg import "$W/app.ova" --name app --sha256 "$zero"
 	run -0 cimg import "$W/app.ova" --name app --sha256 "$sum" -o json
 	[ "$(jq -r .state <<<"$output")" = ready ]
@@ -610,7 +600,7 @@ with tarfile.open(sys.argv[1], "w") as t:
 	vmdk "$BATS_TEST_TMPDIR/disk.raw" "$W/disk1.vmdk"
 	write_ovf "$W/appliance.ovf" disk1.vmdk disk1.vmdk
 	tar -C "$W" -cf "$W/app.ova" appliance.ovf disk1.vmdk
-	refused 2 "cimg: $W/app.ova: the OVF names disk file 'disk1.vmdk' for two disks" \
+	refused_img 2 "cimg: $W/app.ova: the OVF names disk file 'disk1.vmdk' for two disks" \
 	    cimg import "$W/app.ova" --name app
 }
 
@@ -659,7 +649,7 @@ with tarfile.open(sys.argv[1], "w") as t:
 	sed -i 's|<rasd:VirtualQuantity>2</rasd:VirtualQuantity>|<rasd:VirtualQuantity>1025</rasd:VirtualQuantity>|' "$W/appliance.ovf"
 	manifest SHA256 appliance.ovf disk1.vmdk > "$W/appliance.mf"
 	tar -C "$W" --format=ustar -cf "$BATS_TEST_TMPDIR/big.ova" appliance.ovf appliance.mf disk1.vmdk
-	refused 2 "cimg: $BATS_TEST_TMPDIR/big.ova: appliance.ovf: 1025 virtual CPUs is out of range (1 to 1024)" \
+	refused_img 2 "cimg: $BATS_TEST_TMPDIR/big.ova: appliance.ovf: 1025 virtual CPUs is out of range (1 to 1024)" \
 	    cimg import "$BATS_TEST_TMPDIR/big.ova" --name app
 }
 

@@ -5,13 +5,7 @@
 
 load helpers/common
 
-setup_file() {
-	lab_start 1
-}
-
-teardown_file() {
-	lab_stop
-}
+lab_suite 1
 
 setup() {
 	fresh_catalog

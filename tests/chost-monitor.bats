@@ -4,9 +4,7 @@
 
 load helpers/common
 
-setup_file() {
-	lab_start 2
-}
+lab_suite 2
 
 teardown_file() {
 	# a test that failed half-way may leave host 2 stopped or hung

@@ -19,13 +19,7 @@ setup_file() {
 		export NO_GUEST="no guest with a network stack: $(tail -n 1 "$BATS_FILE_TMPDIR/make-guest.err")"
 		return 0
 	fi
-	LAB_DIR=$(mktemp -d /tmp/clab.XXXXXX)
-	export LAB_DIR LAB_HOSTS=0
-	LAB_URI1=$("$LAB/lab-host" start "$LAB_DIR/h1" --netns) || {
-		lab_stop
-		return 1
-	}
-	export LAB_URI1 LAB_HOSTS=1
+	lab_start 1 --netns
 	cat > "$LAB_DIR/net.xml" <<-XML
 	<network><name>sgnet</name><bridge name='sgbr0' stp='off' delay='0'/>
 	<ip address='192.168.150.1' netmask='255.255.255.0'/></network>

@@ -11,14 +11,7 @@ load helpers/common
 SGTOOL="$CLOUDOS_BUILDDIR/tests/unit/sg-tool"
 
 setup_file() {
-	# like lab_start 1, with the host in its own network namespace
-	LAB_DIR=$(mktemp -d /tmp/clab.XXXXXX)
-	export LAB_DIR LAB_HOSTS=0
-	LAB_URI1=$("$LAB/lab-host" start "$LAB_DIR/h1" --netns) || {
-		lab_stop
-		return 1
-	}
-	export LAB_URI1 LAB_HOSTS=1
+	lab_start 1 --netns
 	# an isolated libvirt network for the guests' NICs (cnet networks
 	# arrive with their own issue)
 	cat > "$LAB_DIR/net.xml" <<-XML

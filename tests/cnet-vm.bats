@@ -6,21 +6,15 @@
 
 load helpers/common
 
-setup_file() {
-	lab_start 1 --netns
-}
-
-teardown_file() {
-	lab_stop
-}
+lab_suite 1 --netns
 
 setup() {
 	fresh_catalog
-	chost add h1 "$LAB_URI1" -q >/dev/null
+	lab_hosts_add -q
 }
 
 teardown() {
-	cvm list -o ids 2>/dev/null | xargs -r cvm delete -q 2>/dev/null || true
+	delete_vms
 	cnet list -o ids 2>/dev/null | xargs -r cnet delete -q 2>/dev/null || true
 	cnet secgroup list -o ids 2>/dev/null | xargs -r cnet secgroup delete -q 2>/dev/null || true
 	cvm reconcile -q >/dev/null 2>&1 || true

@@ -6,13 +6,7 @@
 
 load helpers/common
 
-setup_file() {
-	lab_start 2
-}
-
-teardown_file() {
-	lab_stop
-}
+lab_suite 2
 
 setup() {
 	fresh_catalog
@@ -20,7 +14,7 @@ setup() {
 }
 
 teardown() {
-	cvm list -o ids 2>/dev/null | xargs -r cvm delete -q 2>/dev/null || true
+	delete_vms
 }
 
 # seedfile UUID [HOST]: where lab host HOST (1) keeps the VM's seed

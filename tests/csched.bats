@@ -5,13 +5,7 @@
 
 load helpers/common
 
-setup_file() {
-	lab_start 2
-}
-
-teardown_file() {
-	lab_stop
-}
+lab_suite 2
 
 setup() {
 	fresh_catalog
@@ -19,7 +13,7 @@ setup() {
 }
 
 teardown() {
-	cvm list -o ids 2>/dev/null | xargs -r cvm delete -q 2>/dev/null || true
+	delete_vms
 }
 
 # hosts N CPU MEM [label...]: test hosts t1..tN of that declared size
@@ -201,8 +195,7 @@ per_host() {
 }
 
 @test "csched rebalance --policy pack | csched apply - empties a host" {
-	chost add h1 "$LAB_URI1" --migration-address 127.0.0.1 -q >/dev/null
-	chost add h2 "$LAB_URI2" --migration-address 127.0.0.1 -q >/dev/null
+	lab_hosts_add --migration-address 127.0.0.1 -q
 	printf 'name: s\ncpu: 1\nmemory: 64MiB\npolicy: spread\n' > "$BATS_TEST_TMPDIR/s.yaml"
 	cvm create -q --count 2 "$BATS_TEST_TMPDIR/s.yaml" >/dev/null
 	[ "$(cvm list -o json | jq -r .host | sort -u | wc -l)" = 2 ]

@@ -4,17 +4,11 @@
 
 load helpers/common
 
-setup_file() {
-	lab_start 1
-}
-
-teardown_file() {
-	lab_stop
-}
+lab_suite 1
 
 setup() {
 	fresh_catalog
-	chost add h1 "$LAB_URI1" >/dev/null
+	lab_hosts_add
 	cat > "$BATS_TEST_TMPDIR/env.yaml" <<-'DOC'
 	kind: Network
 	name: front
@@ -36,7 +30,7 @@ setup() {
 }
 
 teardown() {
-	cvm list -o ids 2>/dev/null | xargs -r cvm delete -q 2>/dev/null || true
+	delete_vms
 }
 
 @test "cvm apply creates what is missing and passes other kinds through, in order" {

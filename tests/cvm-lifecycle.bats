@@ -4,22 +4,16 @@
 
 load helpers/common
 
-setup_file() {
-	lab_start 1
-}
-
-teardown_file() {
-	lab_stop
-}
+lab_suite 1
 
 setup() {
 	fresh_catalog
-	chost add h1 "$LAB_URI1" >/dev/null
+	lab_hosts_add
 	printf 'name: w\ncpu: 1\nmemory: 64MiB\n' > "$BATS_TEST_TMPDIR/w.yaml"
 }
 
 teardown() {
-	cvm list -o ids 2>/dev/null | xargs -r cvm delete -q 2>/dev/null || true
+	delete_vms
 }
 
 domstate() {

@@ -4,23 +4,16 @@
 
 load helpers/common
 
-setup_file() {
-	lab_start 2
-}
-
-teardown_file() {
-	lab_stop
-}
+lab_suite 2
 
 setup() {
 	fresh_catalog
-	chost add h1 "$LAB_URI1" --migration-address 127.0.0.1 >/dev/null
-	chost add h2 "$LAB_URI2" --migration-address 127.0.0.1 >/dev/null
+	lab_hosts_add --migration-address 127.0.0.1
 	printf 'name: s\ncpu: 1\nmemory: 64MiB\n' > "$BATS_TEST_TMPDIR/s.yaml"
 }
 
 teardown() {
-	cvm list -o ids 2>/dev/null | xargs -r cvm delete -q 2>/dev/null || true
+	delete_vms
 }
 
 uri() {

@@ -4,22 +4,16 @@
 
 load helpers/common
 
-setup_file() {
-	lab_start 1
-}
-
-teardown_file() {
-	lab_stop
-}
+lab_suite 1
 
 setup() {
 	fresh_catalog
-	chost add h1 "$LAB_URI1" >/dev/null
+	lab_hosts_add
 }
 
 teardown() {
 	# free the host's 2 vCPUs for the next test: delete what is left
-	cvm list -o ids 2>/dev/null | xargs -r cvm delete -q 2>/dev/null || true
+	delete_vms
 }
 
 # vm NAME [CPU] [MEMORY]: a VM document on stdout

@@ -4,18 +4,11 @@
 
 load helpers/common
 
-setup_file() {
-	lab_start 2
-}
-
-teardown_file() {
-	lab_stop
-}
+lab_suite 2
 
 setup() {
 	fresh_catalog
-	chost add h1 "$LAB_URI1" >/dev/null
-	chost add h2 "$LAB_URI2" >/dev/null
+	lab_hosts_add
 	printf 'name: p\ncpu: 1\nmemory: 64MiB\ndisks:\n  - size: 32MiB\n' > "$BATS_TEST_TMPDIR/p.yaml"
 }
 

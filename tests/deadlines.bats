@@ -7,9 +7,7 @@
 
 load helpers/common
 
-setup_file() {
-	lab_start 2
-}
+lab_suite 2
 
 teardown_file() {
 	local pid
@@ -20,8 +18,7 @@ teardown_file() {
 setup() {
 	fresh_catalog
 	export CLOUDOS_HOST_TIMEOUT=2
-	chost add h1 "$LAB_URI1" --migration-address 127.0.0.1 -q >/dev/null
-	chost add h2 "$LAB_URI2" --migration-address 127.0.0.1 -q >/dev/null
+	lab_hosts_add --migration-address 127.0.0.1 -q
 	printf 'name: a\ncpu: 1\nmemory: 64MiB\nrequirements: name == "h1"\n' > "$BATS_TEST_TMPDIR/a.yaml"
 	printf 'name: b\ncpu: 1\nmemory: 64MiB\nrequirements: name == "h2"\n' > "$BATS_TEST_TMPDIR/b.yaml"
 	printf 'name: h\ncpu: 1\nmemory: 64MiB\nha: restart\n' > "$BATS_TEST_TMPDIR/h.yaml"
@@ -35,7 +32,7 @@ teardown() {
 		kill "$(cat "$BATS_TEST_TMPDIR/silent.pid")" 2>/dev/null || true
 	fi
 	unset CLOUDOS_HOST_TIMEOUT
-	cvm list -o ids 2>/dev/null | xargs -r cvm delete -q 2>/dev/null || true
+	delete_vms
 	for u in "$LAB_URI1" "$LAB_URI2"; do
 		for d in $(virsh -c "$u" list --all --name 2>/dev/null); do
 			virsh -c "$u" destroy "$d" >/dev/null 2>&1 || true

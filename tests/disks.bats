@@ -5,18 +5,11 @@
 
 load helpers/common
 
-setup_file() {
-	lab_start 2
-}
-
-teardown_file() {
-	lab_stop
-}
+lab_suite 2
 
 setup() {
 	fresh_catalog
-	chost add h1 "$LAB_URI1" --migration-address 127.0.0.1 >/dev/null
-	chost add h2 "$LAB_URI2" --migration-address 127.0.0.1 >/dev/null
+	lab_hosts_add --migration-address 127.0.0.1
 	printf 'name: d\ncpu: 1\nmemory: 64MiB\ndisks:\n  - size: 32MiB\n' > "$BATS_TEST_TMPDIR/d.yaml"
 	printf 'name: p\ncpu: 1\nmemory: 64MiB\n' > "$BATS_TEST_TMPDIR/p.yaml"
 }

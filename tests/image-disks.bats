@@ -6,13 +6,7 @@
 
 load helpers/common
 
-setup_file() {
-	lab_start 2
-}
-
-teardown_file() {
-	lab_stop
-}
+lab_suite 2
 
 setup() {
 	fresh_catalog
@@ -20,8 +14,7 @@ setup() {
 	if ! virsh -c "$LAB_URI1" version >/dev/null 2>&1; then
 		LAB_URI1=$("$CLOUDOS_SRCDIR/tests/lab/lab-host" start "$(lab_host_dir 1)")
 	fi
-	chost add h1 "$LAB_URI1" --migration-address 127.0.0.1 >/dev/null
-	chost add h2 "$LAB_URI2" --migration-address 127.0.0.1 >/dev/null
+	lab_hosts_add --migration-address 127.0.0.1
 	T=$BATS_TEST_TMPDIR
 	"$CLOUDOS_SRCDIR/tests/data/mkboot" "$T/boot.img"
 	cimg import "$T/boot.img" --name boot >/dev/null

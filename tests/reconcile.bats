@@ -6,17 +6,11 @@
 
 load helpers/common
 
-setup_file() {
-	lab_start 1
-}
-
-teardown_file() {
-	lab_stop
-}
+lab_suite 1
 
 setup() {
 	fresh_catalog
-	chost add h1 "$LAB_URI1" >/dev/null
+	lab_hosts_add
 }
 
 teardown() {
@@ -25,7 +19,7 @@ teardown() {
 		kill -9 "$p" 2>/dev/null || true
 		wait "$p" 2>/dev/null || true
 	done
-	cvm list -o ids 2>/dev/null | xargs -r cvm delete -q 2>/dev/null || true
+	delete_vms
 	# domains a test made behind cloudos's back
 	for d in $(virsh -c "$LAB_URI1" list --all --name 2>/dev/null); do
 		virsh -c "$LAB_URI1" destroy "$d" >/dev/null 2>&1 || true

@@ -126,11 +126,10 @@ refused_file() {
 	[ "$output" = 1 ]
 	run -0 --separate-stderr chost show t1 -o json
 	[ "$(jq -r .name <<<"$output")" = t1 ]
-	run -4 --separate-stderr chost add t2 test:///default
-	assert_output ""
-	[ "$stderr" = "chost: cannot write catalog '$CLOUDOS_CATALOG': it is on a read-only file system" ]
-	run -4 --separate-stderr cvm -c "$MNT/ro/other.db" list
-	[ "$stderr" = "cvm: cannot create catalog '$MNT/ro/other.db': Read-only file system" ]
+	refused 4 "chost: cannot write catalog '$CLOUDOS_CATALOG': it is on a read-only file system" \
+	    chost add t2 test:///default
+	refused 4 "cvm: cannot create catalog '$MNT/ro/other.db': Read-only file system" \
+	    cvm -c "$MNT/ro/other.db" list
 	[ "$(catalog_digest)" = "$before" ]
 	[ "$(ls -A "$MNT/rw")" = catalog.db ]
 }

@@ -49,16 +49,11 @@ per_host() {
 	[ "$(jq -r .rule <<<"$output")" = affinity ]
 	run -0 csched group list -o json
 	[ "$(jq -r .name <<<"$output" | tr '\n' ' ')" = "web db " ]
-	before=$(catalog_digest)
-	run -5 --separate-stderr csched group create web --affinity
-	[ "$stderr" = "csched: group 'web' exists already" ]
-	run -2 --separate-stderr csched group create x
-	[ "$stderr" = "csched: group create needs --affinity or --anti-affinity" ]
-	run -2 --separate-stderr csched group create x --affinity --anti-affinity
-	[ "$stderr" = "csched: group create needs --affinity or --anti-affinity" ]
-	run -3 --separate-stderr csched group show nosuch
-	[ "$stderr" = "csched: no group 'nosuch'" ]
-	[ "$(catalog_digest)" = "$before" ]
+	refused 5 "csched: group 'web' exists already" csched group create web --affinity
+	refused 2 "csched: group create needs --affinity or --anti-affinity" csched group create x
+	refused 2 "csched: group create needs --affinity or --anti-affinity" \
+	    csched group create x --affinity --anti-affinity
+	refused 3 "csched: no group 'nosuch'" csched group show nosuch
 	hosts 1 4 1GiB
 	queue w 1 'group: web'
 	run -5 --separate-stderr csched group remove web
@@ -109,8 +104,8 @@ per_host() {
 	before=$(catalog_digest)
 	run -2 --separate-stderr cvm create - <<<$'name: x\ncpu: 1\nmemory: 64MiB\nrequirements: \'cpu >> 2\''
 	[[ "$stderr" == "cvm: <stdin>: line 1: requirements: column "* ]]
-	run -2 --separate-stderr cvm create - <<<$'name: x\ncpu: 1\nmemory: 64MiB\npolicy: tidy'
-	[ "$stderr" = "cvm: <stdin>: line 1: policy: expected pack, spread, load, or rank: EXPR" ]
+	refused 2 "cvm: <stdin>: line 1: policy: expected pack, spread, load, or rank: EXPR" \
+	    cvm create - <<<$'name: x\ncpu: 1\nmemory: 64MiB\npolicy: tidy'
 	[ "$(catalog_digest)" = "$before" ]
 }
 
@@ -259,10 +254,7 @@ per_host() {
 	chost add h1 "$LAB_URI1" -q >/dev/null
 	queue a 1
 	printf 'kind: Placement\nvm: a-1\nhost: h1\naction: deploy\n---\nkind: Placement\nvm: a-1\nhost: h1\naction: teleport\n' > "$BATS_TEST_TMPDIR/plan"
-	before=$(catalog_digest)
-	run -2 --separate-stderr csched apply - < "$BATS_TEST_TMPDIR/plan"
-	assert_output ""
-	[ "$stderr" = "csched: <stdin>: line 6: action 'teleport' is not deploy or migrate" ]
-	[ "$(catalog_digest)" = "$before" ]
+	refused 2 "csched: <stdin>: line 6: action 'teleport' is not deploy or migrate" \
+	    csched apply - < "$BATS_TEST_TMPDIR/plan"
 	[ "$(cvm show a-1 -o json | jq -r .state)" = pending ]
 }

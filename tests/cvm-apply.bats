@@ -81,12 +81,11 @@ teardown() {
 	run -2 --separate-stderr cvm apply - <<<'name: [unclosed'
 	[[ "$stderr" == "cvm: <stdin>: "* ]]
 	[ -z "$output" ]
-	run -2 --separate-stderr cvm apply - <<<$'kind: VM\nname: x\nmemory: 64MiB'
-	[ "$stderr" = "cvm: <stdin>: line 1: cpu: missing (the number of vCPUs)" ]
-	run -2 --separate-stderr cvm apply - <<<$'kind: VM\nname: x\ncpu: -1\nmemory: 64MiB'
-	[ "$stderr" = "cvm: <stdin>: line 1: cpu: expected a whole number from 1 to 1024, found '-1'" ]
-	run -2 --separate-stderr cvm apply
-	[ "$stderr" = "cvm: no input given (a file, -f FILE, or - for stdin)" ]
+	refused 2 "cvm: <stdin>: line 1: cpu: missing (the number of vCPUs)" \
+	    cvm apply - <<<$'kind: VM\nname: x\nmemory: 64MiB'
+	refused 2 "cvm: <stdin>: line 1: cpu: expected a whole number from 1 to 1024, found '-1'" \
+	    cvm apply - <<<$'kind: VM\nname: x\ncpu: -1\nmemory: 64MiB'
+	refused 2 "cvm: no input given (a file, -f FILE, or - for stdin)" cvm apply
 	[ "$(catalog_digest)" = "$before" ]
 }
 

@@ -329,16 +329,12 @@ in_flight() {
 	run -0 cvm reconcile
 	[ -z "$output" ]
 	[ "$(cvm show z -o json | jq -r .state)" = deploying ]
-	before=$(catalog_digest)
-	run -4 --separate-stderr cvm --as alice reconcile --force z
-	[ "$stderr" = "cvm: user 'alice' may not reconcile (admins only)" ]
-	run -3 --separate-stderr cvm reconcile --force z nope
-	[ "$stderr" = "cvm: no vm 'nope'" ]
-	run -2 --separate-stderr cvm reconcile --force
-	[ "$stderr" = "cvm: reconcile --force needs the VMs whose actions to take over" ]
-	run -2 --separate-stderr cvm reconcile z
-	[ "$stderr" = "cvm: reconcile takes no arguments" ]
-	[ "$(catalog_digest)" = "$before" ]
+	refused 4 "cvm: user 'alice' may not reconcile (admins only)" \
+	    cvm --as alice reconcile --force z
+	refused 3 "cvm: no vm 'nope'" cvm reconcile --force z nope
+	refused 2 "cvm: reconcile --force needs the VMs whose actions to take over" \
+	    cvm reconcile --force
+	refused 2 "cvm: reconcile takes no arguments" cvm reconcile z
 	run -0 cvm reconcile --force z -o json
 	[ "$(jq -r .name <<<"$output")" = z ]
 	[ "$(jq -r .state <<<"$output")" = running ]

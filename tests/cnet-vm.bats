@@ -162,18 +162,13 @@ iflist() {
 	cvm start app -q
 	run -0 iflist app
 	[ "$output" = "cloudos-net-1 $mac" ]
-	before=$(catalog_digest)
-	run -3 --separate-stderr cvm nic attach app --network nope
-	[ "$stderr" = "cvm: no network 'nope'" ]
-	run -5 --separate-stderr cvm nic attach app --network front --ip 10.96.0.2
-	[ "$stderr" = "cvm: address 10.96.0.2 of network 'front' is taken (by vm 'app')" ]
-	run -2 --separate-stderr cvm nic attach app --network front --ip 10.96.0.1
-	[ "$stderr" = "cvm: address 10.96.0.1 is in no address range of network 'front'" ]
-	run -2 --separate-stderr cvm nic attach app
-	[ "$stderr" = "cvm: nic attach needs --network" ]
-	run -3 --separate-stderr cvm nic detach app 7
-	[ "$stderr" = "cvm: vm 'app' has no NIC '7'" ]
-	[ "$(catalog_digest)" = "$before" ]
+	refused 3 "cvm: no network 'nope'" cvm nic attach app --network nope
+	refused 5 "cvm: address 10.96.0.2 of network 'front' is taken (by vm 'app')" \
+	    cvm nic attach app --network front --ip 10.96.0.2
+	refused 2 "cvm: address 10.96.0.1 is in no address range of network 'front'" \
+	    cvm nic attach app --network front --ip 10.96.0.1
+	refused 2 "cvm: nic attach needs --network" cvm nic attach app
+	refused 3 "cvm: vm 'app' has no NIC '7'" cvm nic detach app 7
 }
 
 @test "deleting the last VM on a network removes its libvirt network from the host" {

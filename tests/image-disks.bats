@@ -184,10 +184,7 @@ console() {
 	cvm create -q "$T/a.yaml" >/dev/null
 	cvm create -q "$T/b.yaml" >/dev/null
 	[ "$(cimg show boot -o json | jq -r .state)" = used ]
-	before=$(catalog_digest)
-	run -5 --separate-stderr cimg delete boot
-	[ "$stderr" = "cimg: cannot delete image 'boot': it is used by a VM" ]
-	[ "$(catalog_digest)" = "$before" ]
+	refused 5 "cimg: cannot delete image 'boot': it is used by a VM" cimg delete boot
 	[ -f "$T/images/1" ]
 	cvm delete -q a
 	[ "$(cimg show boot -o json | jq -r .state)" = used ]
@@ -244,11 +241,8 @@ console() {
 	[ "$(jq -r '."virtual-size"' <<<"$output")" = 67108864 ]
 	[ "$(jq -r '."backing-filename-format"' <<<"$output")" = qcow2 ]
 	printf 'name: small\ncpu: 1\nmemory: 64MiB\ndisks:\n  - image: q32\n    size: 16MiB\n' > "$T/small.yaml"
-	before=$(catalog_digest)
-	run -2 --separate-stderr cvm create "$T/small.yaml"
-	[ "$stderr" = "cvm: $T/small.yaml: line 1: disks[0].size: 16 MiB is smaller than image 'q32' (32 MiB)" ]
-	assert_output ""
-	[ "$(catalog_digest)" = "$before" ]
+	refused 2 "cvm: $T/small.yaml: line 1: disks[0].size: 16 MiB is smaller than image 'q32' (32 MiB)" \
+	    cvm create "$T/small.yaml"
 }
 
 @test "cvm create refuses missing, hidden, unready and unsafe images with one line, writing nothing" {
@@ -373,13 +367,11 @@ console() {
 	avail=$(sqlite3 "$CLOUDOS_CATALOG" "SELECT available FROM datastore_hosts")
 	printf 'name: t\ncpu: 1\nmemory: 64MiB\ndisks:\n  - size: 100TiB\n    datastore: fast\n' > "$T/t.yaml"
 	before=$(catalog_digest)
-	run -6 --separate-stderr cvm create "$T/t.yaml"
-	assert_output ""
-	[ "$stderr" = "cvm: disks: 104857600 MiB in datastore 'fast' is more than it has free (at most $avail MiB, on host 'h2')" ]
+	refused 6 "cvm: disks: 104857600 MiB in datastore 'fast' is more than it has free (at most $avail MiB, on host 'h2')" \
+	    cvm create "$T/t.yaml"
 	run -6 cvm create --hold "$T/t.yaml"
 	printf 'name: t\ncpu: 1\nmemory: 64MiB\ndisks:\n  - size: 1GiB\n    datastore: slow\n' > "$T/t.yaml"
-	run -3 --separate-stderr cvm create "$T/t.yaml"
-	[ "$stderr" = "cvm: disks[0].datastore: no datastore 'slow'" ]
+	refused 3 "cvm: disks[0].datastore: no datastore 'slow'" cvm create "$T/t.yaml"
 	[ "$(catalog_digest)" = "$before" ]
 	[ "$(ls "$ds" | wc -l)" = 2 ]
 	# a migration goes only to a host that has the datastore
@@ -535,10 +527,8 @@ console() {
 @test "a VM document without cpu or memory takes the size its image suggests; apply keeps it" {
 	printf 'name: s\nrequirements: name == "h1"\ndisks:\n  - image: boot\n' > "$T/s.yaml"
 	# no suggestion yet: refused, naming the image, nothing written
-	before=$(catalog_digest)
-	run -2 --separate-stderr cvm create "$T/s.yaml"
-	[ "$stderr" = "cvm: $T/s.yaml: line 1: cpu: missing, and image 'boot' suggests none (cimg set --cpu)" ]
-	[ "$(catalog_digest)" = "$before" ]
+	refused 2 "cvm: $T/s.yaml: line 1: cpu: missing, and image 'boot' suggests none (cimg set --cpu)" \
+	    cvm create "$T/s.yaml"
 	cimg set boot --cpu 1 --memory 64MiB -q >/dev/null
 	run -0 cvm create "$T/s.yaml" -o json
 	[ "$(jq -c '[.state, .cpu, .memory]' <<<"$output")" = '["running",1,64]' ]

@@ -34,10 +34,7 @@ server() {
 	rm -f "$BATS_TEST_TMPDIR/port"
 	python3 "$CLOUDOS_SRCDIR/tests/helpers/flaky-http.py" "$SRV" "$BATS_TEST_TMPDIR/port" "$@" >/dev/null 2>&1 3>&- &
 	SRV_PID=$!
-	for _ in $(seq 1 50); do
-		[ -f "$BATS_TEST_TMPDIR/port" ] && break
-		sleep 0.1
-	done
+	wait_for 5 test -f "$BATS_TEST_TMPDIR/port"
 	PORT=$(cat "$BATS_TEST_TMPDIR/port")
 }
 
@@ -179,10 +176,7 @@ still_writable() {
 	# a reader keeps the catalog open, its write-ahead log empty (a full
 	# disk with no -shm at all cannot even be opened)
 	sql_hold "$CLOUDOS_CATALOG" 'SELECT count(*) FROM images;'
-	for _ in $(seq 1 40); do
-		[ -e "$CLOUDOS_CATALOG-shm" ] && break
-		sleep 0.1
-	done
+	wait_for 4 test -e "$CLOUDOS_CATALOG-shm"
 	# something else fills the rest of the file system
 	cat /dev/zero > "$MNT/filler" 2>/dev/null || true
 	[ "$(df -B1K --output=avail "$MNT" | tail -1)" -lt 64 ]

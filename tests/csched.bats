@@ -217,13 +217,14 @@ per_host() {
 	chost add t1 test:///default --cpu 1 --memory 1GiB -q >/dev/null
 	csched pass --loop 1 --no-reconcile -q >/dev/null 2>"$BATS_TEST_TMPDIR/loop.err" &
 	loop=$!
-	sleep 1.5
+	running() { [ "$(cvm show "$1" -o json | jq -r .state)" = running ]; }
+	# a VM queued now is placed by a pass; one queued once it runs (and
+	# it is gone, leaving the room) by a later pass: the loop goes on
+	queue f 1
+	wait_for 10 running f-1
+	cvm delete -q f-1
 	queue l 1
-	for _ in $(seq 1 50); do
-		[ "$(cvm show l-1 -o json | jq -r .state)" = running ] && break
-		sleep 0.1
-	done
-	[ "$(cvm show l-1 -o json | jq -r .state)" = running ]
+	wait_for 10 running l-1
 	kill -INT "$loop"
 	wait "$loop"
 	[ ! -s "$BATS_TEST_TMPDIR/loop.err" ]

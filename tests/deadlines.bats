@@ -69,11 +69,7 @@ while True:
     held.append(s.accept()[0])
 ' "$sock" 3>&- &
 	echo $! > "$BATS_TEST_TMPDIR/silent.pid"
-	for _ in $(seq 1 100); do
-		[ -S "$sock" ] && break
-		sleep 0.05
-	done
-	[ -S "$sock" ]
+	wait_for 5 test -S "$sock"
 	SILENT_URI="qemu+unix:///system?socket=$sock"
 }
 
@@ -153,11 +149,8 @@ state_of() {
 	# libvirt five times a second
 	cvm shutdown b --timeout 60 >"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" &
 	pid=$!
-	for _ in $(seq 1 100); do
-		[ "$(state_of b)" = shutting-down ] && break
-		sleep 0.05
-	done
-	[ "$(state_of b)" = shutting-down ]
+	shutting_down() { [ "$(state_of b)" = shutting-down ]; }
+	wait_for 5 shutting_down
 	freeze 2
 	t0=$(date +%s%3N)
 	rc=0

@@ -39,10 +39,8 @@ crash() {
 	pid=$(pgrep -f "guest=cloudos-$uuid,")
 	[ -n "$pid" ]
 	kill -9 "$pid"
-	for _ in $(seq 1 50); do
-		virsh -c "$LAB_URI1" domstate --reason "$uuid" | grep -q crashed && return 0
-		sleep 0.1
-	done
+	crashed() { virsh -c "$LAB_URI1" domstate --reason "$uuid" | grep -q crashed; }
+	wait_for 5 crashed && return 0
 	virsh -c "$LAB_URI1" domstate --reason "$uuid"
 	return 1
 }

@@ -307,10 +307,7 @@ in_flight() {
 	# its first process (pid 1 there) ends the namespace
 	kill -9 "$inner"
 	wait "$ns" || true
-	for i in $(seq 50); do
-		[ -e "/proc/$inner" ] || break
-		sleep 0.1
-	done
+	wait_for 5 test ! -e "/proc/$inner"
 	run -0 cvm reconcile -o json
 	[ "$(jq -r .state <<<"$output")" = running ]
 	agree
@@ -321,11 +318,8 @@ in_flight() {
 	# a create frozen once its domain is defined
 	CLOUDOS_FAULT=hv.define:stop cvm create -q "$(vmdoc z)" & pid=$!
 	STOPPED="$pid"
-	for i in $(seq 100); do
-		[ "$(sed 's/.*) //' "/proc/$pid/stat" | cut -d' ' -f1)" = T ] && break
-		sleep 0.1
-	done
-	[ "$(sed 's/.*) //' "/proc/$pid/stat" | cut -d' ' -f1)" = T ]
+	stopped() { [ "$(sed 's/.*) //' "/proc/$1/stat" | cut -d' ' -f1)" = T ]; }
+	wait_for 10 stopped "$pid"
 	run -0 cvm reconcile
 	[ -z "$output" ]
 	[ "$(cvm show z -o json | jq -r .state)" = deploying ]

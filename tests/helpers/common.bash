@@ -33,6 +33,13 @@
 #                    never for a guessed time
 #   port_open PORT   something listens on 127.0.0.1:PORT
 #   gone PID         process PID has ended (or was never ours)
+#   console_shows VM ERE...
+#                    what VM's serial console (cvm console) shows across a
+#                    hard reset (cvm reboot --hard), read until every ERE
+#                    has shown (20 s a reset); a reset made before the
+#                    console was attached is made again, up to 3 times;
+#                    fails if the EREs never all show or Ctrl-] does not
+#                    end the console with exit 0
 #   sql_hold DB SQL  keep an sqlite3 connection to DB open, having run SQL,
 #                    until sql_release [SQL] (which runs SQL first): the
 #                    holder lasts exactly as long as the test needs it,
@@ -166,6 +173,37 @@ port_open() {
 
 gone() {
 	! kill -0 "$1" 2>/dev/null
+}
+
+shows_all() {
+	local f=$1 ere
+	shift
+	for ere; do
+		grep -qE -- "$ere" "$f" || return 1
+	done
+}
+
+console_shows() {
+	local vm=$1 dir pid w try rc=1
+	shift
+	dir=$(mktemp -d "$BATS_TEST_TMPDIR/console.XXXXXX")
+	mkfifo "$dir/in"
+	cvm console "$vm" <"$dir/in" >"$dir/out" 2>"$dir/err" &
+	pid=$!
+	exec {w}>"$dir/in"
+	for try in 1 2 3; do
+		cvm reboot -q --hard "$vm" || break
+		if wait_for 20 shows_all "$dir/out" "$@"; then
+			rc=0
+			break
+		fi
+	done
+	printf '\035' >&"$w"
+	exec {w}>&-
+	wait_for 10 gone "$pid" || kill "$pid" 2>/dev/null || true
+	wait "$pid" || rc=1
+	cat "$dir/out"
+	return "$rc"
 }
 
 sql_hold() {

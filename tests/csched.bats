@@ -218,8 +218,9 @@ per_host() {
 	csched pass --loop 1 --no-reconcile -q >/dev/null 2>"$BATS_TEST_TMPDIR/loop.err" &
 	loop=$!
 	running() { [ "$(cvm show "$1" -o json | jq -r .state)" = running ]; }
-	# a VM queued now is placed by a pass; one queued once it runs (and
-	# it is gone, leaving the room) by a later pass: the loop goes on
+	# f-1, queued now, is placed by some pass; l-1, queued once f-1 runs
+	# (and is deleted, freeing the room), only by a later one: the loop
+	# goes on
 	queue f 1
 	wait_for 10 running f-1
 	cvm delete -q f-1

@@ -49,10 +49,7 @@ refused_file() {
 	[ "$(ls -A "$BATS_TEST_TMPDIR/new/sub")" = catalog.db ]
 	# the write-ahead log and shared memory take the file's mode
 	sql_hold "$CLOUDOS_CATALOG" 'BEGIN; SELECT count(*) FROM users;'
-	for _ in $(seq 1 100); do
-		[ -e "$CLOUDOS_CATALOG-shm" ] && break
-		sleep 0.05
-	done
+	wait_for 5 test -e "$CLOUDOS_CATALOG-shm"
 	run -0 chost add t1 test:///default -o ids
 	[ "$(stat -c %a "$CLOUDOS_CATALOG-wal")" = 600 ]
 	[ "$(stat -c %a "$CLOUDOS_CATALOG-shm")" = 600 ]
@@ -126,11 +123,10 @@ refused_file() {
 	[ "$output" = 1 ]
 	run -0 --separate-stderr chost show t1 -o json
 	[ "$(jq -r .name <<<"$output")" = t1 ]
-	run -4 --separate-stderr chost add t2 test:///default
-	assert_output ""
-	[ "$stderr" = "chost: cannot write catalog '$CLOUDOS_CATALOG': it is on a read-only file system" ]
-	run -4 --separate-stderr cvm -c "$MNT/ro/other.db" list
-	[ "$stderr" = "cvm: cannot create catalog '$MNT/ro/other.db': Read-only file system" ]
+	refused 4 "chost: cannot write catalog '$CLOUDOS_CATALOG': it is on a read-only file system" \
+	    chost add t2 test:///default
+	refused 4 "cvm: cannot create catalog '$MNT/ro/other.db': Read-only file system" \
+	    cvm -c "$MNT/ro/other.db" list
 	[ "$(catalog_digest)" = "$before" ]
 	[ "$(ls -A "$MNT/rw")" = catalog.db ]
 }
@@ -144,10 +140,8 @@ refused_file() {
 	mount -o remount,ro,bind "$MNT/ro"
 	# a writer holds the catalog open: its last host is in the log only
 	sql_hold "$MNT/rw/catalog.db" "PRAGMA wal_autocheckpoint = 0; INSERT INTO hosts (name, uri, hypervisor, domain_type, cpu, memory, owner, group_id, created, updated) SELECT 'inlog', uri, hypervisor, domain_type, cpu, memory, owner, group_id, created, updated FROM hosts;"
-	for _ in $(seq 1 40); do
-		[ "$(sqlite3 "$MNT/rw/catalog.db" "SELECT count(*) FROM hosts")" = 2 ] && break
-		sleep 0.1
-	done
+	two_hosts() { [ "$(sqlite3 "$MNT/rw/catalog.db" "SELECT count(*) FROM hosts")" = 2 ]; }
+	wait_for 4 two_hosts
 	[ -s "$MNT/rw/catalog.db-wal" ]
 	run -0 chost -c "$MNT/ro/catalog.db" list -o json
 	[ "$(jq -r .name <<<"$output" | sort | tr '\n' ' ')" = "inlog t1 " ]

@@ -5,13 +5,7 @@
 
 load helpers/common
 
-setup_file() {
-	lab_start 1
-}
-
-teardown_file() {
-	lab_stop
-}
+lab_suite 1
 
 setup() {
 	fresh_catalog
@@ -44,9 +38,7 @@ vm_doc() {
 @test "chost cluster add refuses a taken name (5) and a bad one (2)" {
 	run -0 chost cluster add c1
 	before=$(catalog_digest)
-	run -5 --separate-stderr chost cluster add c1
-	assert_output ""
-	[ "$stderr" = "chost: cluster 'c1' exists already" ]
+	refused 5 "chost: cluster 'c1' exists already" chost cluster add c1
 	run -2 --separate-stderr chost cluster add 42
 	assert_output ""
 	[[ "$stderr" == "chost: cluster name "* ]]
@@ -57,24 +49,16 @@ vm_doc() {
 @test "chost cluster remove: a missing cluster exits 3, a non-admin 4" {
 	run -0 chost cluster add c1
 	run -0 cacct user add alice --uid 5001
-	before=$(catalog_digest)
-	run -3 --separate-stderr chost cluster remove nope
-	assert_output ""
-	[ "$stderr" = "chost: no cluster 'nope'" ]
-	run -4 --separate-stderr chost --as alice cluster remove c1
-	[ "$stderr" = "chost: user 'alice' may not remove clusters (admins only)" ]
-	run -4 --separate-stderr chost --as alice cluster add c2
-	[ "$stderr" = "chost: user 'alice' may not add clusters (admins only)" ]
-	[ "$(catalog_digest)" = "$before" ]
+	refused 3 "chost: no cluster 'nope'" chost cluster remove nope
+	refused 4 "chost: user 'alice' may not remove clusters (admins only)" \
+	    chost --as alice cluster remove c1
+	refused 4 "chost: user 'alice' may not add clusters (admins only)" \
+	    chost --as alice cluster add c2
 }
 
 @test "chost add --cluster puts the host in it; a missing cluster exits 3" {
 	run -0 chost cluster add c1
-	before=$(catalog_digest)
-	run -3 --separate-stderr chost add t1 test:///default --cluster nope
-	assert_output ""
-	[ "$stderr" = "chost: no cluster 'nope'" ]
-	[ "$(catalog_digest)" = "$before" ]
+	refused 3 "chost: no cluster 'nope'" chost add t1 test:///default --cluster nope
 	run -0 chost add t1 test:///default --cluster c1 -o json
 	[ "$(jq -r .cluster <<<"$output")" = c1 ]
 	run -0 chost add t2 test:///default -o json
@@ -89,11 +73,8 @@ vm_doc() {
 @test "chost cluster remove is refused with exit 5 while hosts are in it" {
 	run -0 chost cluster add c1
 	run -0 chost add t1 test:///default --cluster c1
-	before=$(catalog_digest)
-	run -5 --separate-stderr chost cluster remove c1
-	assert_output ""
-	[ "$stderr" = "chost: cannot remove cluster 'c1': 1 host is in it (move them with 'chost set HOST --cluster C' or --no-cluster first)" ]
-	[ "$(catalog_digest)" = "$before" ]
+	refused 5 "chost: cannot remove cluster 'c1': 1 host is in it (move them with 'chost set HOST --cluster C' or --no-cluster first)" \
+	    chost cluster remove c1
 	run -0 chost set t1 --no-cluster -o json
 	[ "$(jq -r .cluster <<<"$output")" = null ]
 	run -0 chost cluster remove c1
@@ -107,12 +88,9 @@ vm_doc() {
 	[ "$(jq -r .cluster <<<"$output")" = c2 ]
 	run -0 chost list --cluster c1 -o ids
 	[ -z "$output" ]
-	before=$(catalog_digest)
-	run -3 --separate-stderr chost set t1 --cluster nope
-	[ "$stderr" = "chost: no cluster 'nope'" ]
-	run -2 --separate-stderr chost set t1 --cluster c1 --no-cluster
-	[ "$stderr" = "chost: --cluster and --no-cluster exclude each other" ]
-	[ "$(catalog_digest)" = "$before" ]
+	refused 3 "chost: no cluster 'nope'" chost set t1 --cluster nope
+	refused 2 "chost: --cluster and --no-cluster exclude each other" \
+	    chost set t1 --cluster c1 --no-cluster
 	run -0 sqlite3 "$CLOUDOS_CATALOG" "SELECT action || ' ' || detail FROM audit WHERE kind = 'Host' AND action = 'update'"
 	[ "$output" = "update cluster" ]
 }
@@ -147,13 +125,9 @@ vm_doc() {
 
 @test "chost add and set refuse bad capacity with exit 2 and change nothing" {
 	run -0 chost add t1 test:///default
-	before=$(catalog_digest)
 	while IFS='|' read -r opt val msg; do
-		run -2 --separate-stderr chost set t1 "$opt" "$val"
-		assert_output ""
-		[ "$stderr" = "chost: $msg" ] || { echo "$opt $val: $stderr"; false; }
-		run -2 --separate-stderr chost add t2 test:///default "$opt" "$val"
-		[ "$stderr" = "chost: $msg" ]
+		refused 2 "chost: $msg" chost set t1 "$opt" "$val" || { echo "$opt $val"; false; }
+		refused 2 "chost: $msg" chost add t2 test:///default "$opt" "$val"
 	done <<'CASES'
 --cpu|0|--cpu: expected a whole number from 1 to 65536 or 'auto', found '0'
 --cpu|two|--cpu: expected a whole number from 1 to 65536 or 'auto', found 'two'
@@ -164,20 +138,16 @@ vm_doc() {
 --memory-ratio|nan|--memory-ratio: expected a number above 0 and at most 1000, found 'nan'
 --memory|2GBx|--memory: invalid size '2GBx'
 CASES
-	run -2 --separate-stderr chost set t1
-	[ "$stderr" = "chost: nothing to set (see 'chost set --help')" ]
-	[ "$(catalog_digest)" = "$before" ]
+	refused 2 "chost: nothing to set (see 'chost set --help')" chost set t1
 }
 
 @test "chost set: a missing host exits 3, a non-admin 4, an unchanged set writes nothing" {
 	run -0 chost add t1 test:///default --cpu-ratio 2
 	run -0 cacct user add alice --uid 5001
 	before=$(catalog_digest)
-	run -3 --separate-stderr chost set nope --cpu 2
-	assert_output ""
-	[ "$stderr" = "chost: no host 'nope'" ]
-	run -4 --separate-stderr chost --as alice set t1 --cpu 2
-	[ "$stderr" = "chost: user 'alice' may not change hosts (admins only)" ]
+	refused 3 "chost: no host 'nope'" chost set nope --cpu 2
+	refused 4 "chost: user 'alice' may not change hosts (admins only)" \
+	    chost --as alice set t1 --cpu 2
 	run -0 chost set t1 --cpu-ratio 2.0 -o json
 	[ "$(jq -r .cpu <<<"$output")" = 32 ]
 	[ "$(catalog_digest)" = "$before" ]
@@ -194,10 +164,8 @@ CASES
 	[ "$(jq -r .used_cpu <<<"$output")" = 4 ]
 	[ "$(jq -r .free_cpu <<<"$output")" = 0 ]
 	vm_doc v5
-	before=$(catalog_digest)
-	run -6 --separate-stderr cvm create "$BATS_TEST_TMPDIR/v5.yaml"
-	[ "$stderr" = "cvm: no host has room for vm 'v5' (cpu 1, memory 64 MiB) among 1 enabled host" ]
-	[ "$(catalog_digest)" = "$before" ]
+	refused 6 "cvm: no host has room for vm 'v5' (cpu 1, memory 64 MiB) among 1 enabled host" \
+	    cvm create "$BATS_TEST_TMPDIR/v5.yaml"
 	# raising the ratio makes room
 	run -0 chost set t1 --cpu-ratio 2.5 -q
 	run -0 cvm create "$BATS_TEST_TMPDIR/v5.yaml"
@@ -283,33 +251,26 @@ YAML
 
 @test "chost apply refuses bad documents with exit 2, naming where, and changes nothing" {
 	run -0 chost add t1 test:///default
-	before=$(catalog_digest)
 	f="$BATS_TEST_TMPDIR/bad.yaml"
 	printf 'kind: Host\nname: t1\ncpu_ratio: 0\n' > "$f"
-	run -2 --separate-stderr chost apply -f "$f"
-	assert_output ""
-	[ "$stderr" = "chost: $f: line 1: cpu_ratio: expected a number above 0 and at most 1000, found '0'" ]
+	refused 2 "chost: $f: line 1: cpu_ratio: expected a number above 0 and at most 1000, found '0'" \
+	    chost apply -f "$f"
 	printf 'kind: Host\nname: t2\n' > "$f"
-	run -2 --separate-stderr chost apply -f "$f"
-	[ "$stderr" = "chost: $f: line 1: uri: missing (host 't2' is new)" ]
+	refused 2 "chost: $f: line 1: uri: missing (host 't2' is new)" chost apply -f "$f"
 	printf 'name: t2\n' > "$f"
-	run -2 --separate-stderr chost apply -f "$f"
-	[ "$stderr" = "chost: $f: line 1: kind: missing (apply needs it to route the document)" ]
+	refused 2 "chost: $f: line 1: kind: missing (apply needs it to route the document)" \
+	    chost apply -f "$f"
 	printf 'kind: Host\nname: t1\nstate: asleep\n' > "$f"
-	run -2 --separate-stderr chost apply -f "$f"
-	[ "$stderr" = "chost: $f: line 1: state: expected enabled or disabled, found 'asleep'" ]
+	refused 2 "chost: $f: line 1: state: expected enabled or disabled, found 'asleep'" \
+	    chost apply -f "$f"
 	printf 'kind: Host\nname: t1\nlabels: [x]\n' > "$f"
-	run -2 --separate-stderr chost apply -f "$f"
-	[ "$stderr" = "chost: $f: line 1: labels: expected a map, found a list" ]
+	refused 2 "chost: $f: line 1: labels: expected a map, found a list" chost apply -f "$f"
 	printf 'kind: Host\nname: t1\ncluster: nope\n' > "$f"
-	run -3 --separate-stderr chost apply -f "$f"
-	[ "$stderr" = "chost: no cluster 'nope'" ]
+	refused 3 "chost: no cluster 'nope'" chost apply -f "$f"
 	printf 'kind: Host\nname: t1\nuri: test:///other\n' > "$f"
-	run -5 --separate-stderr chost apply -f "$f"
-	[ "$stderr" = "chost: cannot change the uri of host 't1' (remove it and add it again)" ]
-	run -2 --separate-stderr chost apply -f /dev/null
-	[ "$stderr" = "chost: no documents in the input" ]
-	[ "$(catalog_digest)" = "$before" ]
+	refused 5 "chost: cannot change the uri of host 't1' (remove it and add it again)" \
+	    chost apply -f "$f"
+	refused 2 "chost: no documents in the input" chost apply -f /dev/null
 }
 
 @test "chost apply of a good and a bad document creates nothing (exit 2)" {

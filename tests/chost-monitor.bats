@@ -4,9 +4,7 @@
 
 load helpers/common
 
-setup_file() {
-	lab_start 2
-}
+lab_suite 2
 
 teardown_file() {
 	# a test that failed half-way may leave host 2 stopped or hung
@@ -105,10 +103,8 @@ libvirtd_pid() {
 	"$LAB/lab-host" stop "$(lab_host_dir 2)"
 	run -7 chost monitor
 	printf 'name: e1\ncpu: 1\nmemory: 64\n' > "$BATS_TEST_TMPDIR/e1.yaml"
-	before=$(catalog_digest)
-	run -6 --separate-stderr cvm create "$BATS_TEST_TMPDIR/e1.yaml"
-	[ "$stderr" = "cvm: no enabled host to place vm 'e1' on (add one with 'chost add')" ]
-	[ "$(catalog_digest)" = "$before" ]
+	refused 6 "cvm: no enabled host to place vm 'e1' on (add one with 'chost add')" \
+	    cvm create "$BATS_TEST_TMPDIR/e1.yaml"
 	# an admin's disable while in error is what it returns to
 	run -0 chost disable h2 -o json
 	[ "$(jq -r .state <<<"$output")" = error ]
@@ -131,17 +127,10 @@ libvirtd_pid() {
 @test "chost monitor: bad input exits 2, a missing host 3, a non-admin 4" {
 	run -0 chost add h1 "$LAB_URI1"
 	run -0 cacct user add alice --uid 5001
-	before=$(catalog_digest)
 	for t in 0 -1 x 1s 4000; do
-		run -2 --separate-stderr chost monitor --timeout "$t"
-		assert_output ""
-		[ "$stderr" = "chost: --timeout: expected seconds above 0 and at most 3600, found '$t'" ]
+		refused 2 "chost: --timeout: expected seconds above 0 and at most 3600, found '$t'" \
+		    chost monitor --timeout "$t"
 	done
-	run -3 --separate-stderr chost monitor h1 nope
-	assert_output ""
-	[ "$stderr" = "chost: no host 'nope'" ]
-	run -4 --separate-stderr chost --as alice monitor
-	assert_output ""
-	[ "$stderr" = "chost: user 'alice' may not monitor hosts (admins only)" ]
-	[ "$(catalog_digest)" = "$before" ]
+	refused 3 "chost: no host 'nope'" chost monitor h1 nope
+	refused 4 "chost: user 'alice' may not monitor hosts (admins only)" chost --as alice monitor
 }

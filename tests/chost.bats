@@ -4,13 +4,7 @@
 
 load helpers/common
 
-setup_file() {
-	lab_start 1
-}
-
-teardown_file() {
-	lab_stop
-}
+lab_suite 1
 
 setup() {
 	fresh_catalog
@@ -50,11 +44,7 @@ setup() {
 
 @test "chost add refuses a taken name with exit 5" {
 	run -0 chost add h1 "$LAB_URI1"
-	before=$(catalog_digest)
-	run -5 --separate-stderr chost add h1 "$LAB_URI1"
-	assert_output ""
-	[ "$stderr" = "chost: host 'h1' exists already" ]
-	[ "$(catalog_digest)" = "$before" ]
+	refused 5 "chost: host 'h1' exists already" chost add h1 "$LAB_URI1"
 }
 
 @test "chost add refuses bad names with exit 2 and changes nothing" {
@@ -79,8 +69,8 @@ setup() {
 	run -0 chost add h1 "$LAB_URI1" --label zone=edge -l rack=r1 -o json
 	[ "$(jq -c .labels <<<"$output")" = '{"zone":"edge","rack":"r1"}' ]
 	before=$(catalog_digest)
-	run -2 --separate-stderr chost add h2 "$LAB_URI1" --label novalue
-	[ "$stderr" = "chost: invalid label 'novalue' (use KEY=VALUE)" ]
+	refused 2 "chost: invalid label 'novalue' (use KEY=VALUE)" \
+	    chost add h2 "$LAB_URI1" --label novalue
 	run -2 --separate-stderr chost add h2 "$LAB_URI1" --label 'bad key=x'
 	[[ "$stderr" == "chost: invalid label key 'bad key'"* ]]
 	[ "$(catalog_digest)" = "$before" ]
@@ -135,10 +125,8 @@ setup() {
 	run -0 chost add h1 "$LAB_URI1"
 	printf 'name: r1\ncpu: 1\nmemory: 64\n' > "$BATS_TEST_TMPDIR/r1.yaml"
 	run -0 cvm create "$BATS_TEST_TMPDIR/r1.yaml"
-	before=$(catalog_digest)
-	run -5 --separate-stderr chost remove h1
-	[ "$stderr" = "chost: cannot remove host 'h1': 1 VM is on it (delete or move them first)" ]
-	[ "$(catalog_digest)" = "$before" ]
+	refused 5 "chost: cannot remove host 'h1': 1 VM is on it (delete or move them first)" \
+	    chost remove h1
 	run -0 cvm delete r1
 	run -0 chost remove h1
 }
@@ -146,12 +134,10 @@ setup() {
 @test "chost add and remove are refused with exit 4 for a non-admin" {
 	run -0 cacct user add alice --uid 5001
 	run -0 chost add h1 "$LAB_URI1"
-	before=$(catalog_digest)
-	run -4 --separate-stderr chost --as alice add h2 "$LAB_URI1"
-	[ "$stderr" = "chost: user 'alice' may not add hosts (admins only)" ]
-	run -4 --separate-stderr chost remove h1 --as alice
-	[ "$stderr" = "chost: user 'alice' may not remove hosts (admins only)" ]
-	[ "$(catalog_digest)" = "$before" ]
+	refused 4 "chost: user 'alice' may not add hosts (admins only)" \
+	    chost --as alice add h2 "$LAB_URI1"
+	refused 4 "chost: user 'alice' may not remove hosts (admins only)" \
+	    chost remove h1 --as alice
 }
 
 @test "chost --as an unknown user exits 3" {
@@ -189,10 +175,8 @@ setup() {
 	run -0 chost disable h1 -o json
 	[ "$(jq -r .state <<<"$output")" = disabled ]
 	printf 'name: d1\ncpu: 1\nmemory: 64\n' > "$BATS_TEST_TMPDIR/d1.yaml"
-	before=$(catalog_digest)
-	run -6 --separate-stderr cvm create "$BATS_TEST_TMPDIR/d1.yaml"
-	[ "$stderr" = "cvm: no enabled host to place vm 'd1' on (add one with 'chost add')" ]
-	[ "$(catalog_digest)" = "$before" ]
+	refused 6 "cvm: no enabled host to place vm 'd1' on (add one with 'chost add')" \
+	    cvm create "$BATS_TEST_TMPDIR/d1.yaml"
 	run -0 chost list --state disabled -o ids
 	[ "$output" = 1 ]
 	run -0 chost enable h1 -o json

@@ -114,29 +114,19 @@ catalog_content() {
 	sqlite3 "$CLOUDOS_CATALOG" .dump | grep -v sqlite_sequence | sha256sum
 }
 
-# refused_by DIGEST CODE LINE CMD...: CMD exits CODE with LINE alone on
-# stderr, nothing on stdout, DIGEST (a function) of the catalog unchanged
-# and no file in the repository
-refused_by() {
-	local digest=$1 code=$2 line=$3 before
-	shift 3
-	before=$($digest)
-	run "-$code" --separate-stderr "$@"
-	[ "$stderr" = "$line" ] || { echo "stderr: $stderr"; return 1; }
-	[ -z "$output" ]
-	[ "$($digest)" = "$before" ]
+# refused_img CODE LINE CMD...: refused (helpers/common.bash), and no file
+# left in the repository
+refused_img() {
+	refused "$@" || return 1
 	[ -z "$(repo_files)" ] || { echo "left: $(repo_files)"; return 1; }
 }
 
-# refused CODE LINE CMD...: the catalog unchanged to the byte
-refused() {
-	refused_by catalog_digest "$@"
-}
-
 # refused_late CODE LINE CMD...: for refusals found after the image row
-# was taken (the disk's bytes read): only the row counter moved
+# was taken (the disk's bytes read): only the row counter moved; no file
+# left in the repository
 refused_late() {
-	refused_by catalog_content "$@"
+	refused_by catalog_content "$@" || return 1
+	[ -z "$(repo_files)" ] || { echo "left: $(repo_files)"; return 1; }
 }
 
 @test "cimg clone makes a full, independent copy with its own file" {
@@ -189,27 +179,18 @@ refused_late() {
 @test "cimg clone refuses a taken name, a missing image and a bad name" {
 	run -0 cimg import "$BATS_TEST_TMPDIR/disk.raw" --name base -q
 	run -0 cimg import "$BATS_TEST_TMPDIR/disk.raw" --name taken -q
-	before=$(catalog_digest)
-	run -5 --separate-stderr cimg clone base taken
-	[ "$stderr" = "cimg: image 'taken' exists already" ]
-	[ -z "$output" ]
-	run -3 --separate-stderr cimg clone nosuch new
-	[ "$stderr" = "cimg: no image 'nosuch'" ]
-	run -2 --separate-stderr cimg clone base 123
-	[ "$stderr" = "cimg: image name '123' is all digits (it would read as an id)" ]
-	run -2 --separate-stderr cimg clone base
-	[ "$stderr" = "cimg: usage: cimg clone IMAGE NEW (or IMAGE --name NEW)" ]
-	[ "$(catalog_digest)" = "$before" ]
+	refused 5 "cimg: image 'taken' exists already" cimg clone base taken
+	refused 3 "cimg: no image 'nosuch'" cimg clone nosuch new
+	refused 2 "cimg: image name '123' is all digits (it would read as an id)" \
+	    cimg clone base 123
+	refused 2 "cimg: usage: cimg clone IMAGE NEW (or IMAGE --name NEW)" cimg clone base
 	[ "$(repo_files | tr '\n' ' ')" = "1 2 " ]
 }
 
 @test "cimg clone refuses an image being imported, and one the repository has no room for" {
 	run -0 cimg import "$BATS_TEST_TMPDIR/disk.raw" --name base -q
 	sqlite3 "$CLOUDOS_CATALOG" "UPDATE images SET state = 'locked' WHERE name = 'base'"
-	before=$(catalog_digest)
-	run -5 --separate-stderr cimg clone base copy
-	[ "$stderr" = "cimg: cannot clone image 'base': it is locked" ]
-	[ "$(catalog_digest)" = "$before" ]
+	refused 5 "cimg: cannot clone image 'base': it is locked" cimg clone base copy
 	[ "$(repo_files)" = 1 ]
 	sqlite3 "$CLOUDOS_CATALOG" "UPDATE images SET state = 'ready' WHERE name = 'base'"
 	[ "$(id -u)" = 0 ] || skip "needs root for a small tmpfs in a mount namespace"
@@ -283,10 +264,7 @@ refused_late() {
 	PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 	python3 -m http.server -b 127.0.0.1 -d "$BATS_TEST_TMPDIR/srv" "$PORT" >/dev/null 2>&1 3>&- &
 	SRV_PID=$!
-	for _ in $(seq 1 50); do
-		(exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
-		sleep 0.1
-	done
+	wait_for 5 port_open "$PORT"
 	run -0 cimg import "http://127.0.0.1:$PORT/app.ova" --name app -o json
 	[ "$(jq -r .format <<<"$output")" = qcow2 ]
 	[ "$(jq -r .cpu <<<"$output")" = 2 ]
@@ -298,7 +276,7 @@ refused_late() {
 @test "cimg import refuses an OVA entry named with ../ and writes nothing outside" {
 	write_ovf "$W/appliance.ovf" disk1.vmdk
 	python3 "$CLOUDOS_SRCDIR/tests/helpers/evil-ova.py" "$W/evil.ova" dotdot "$W/appliance.ovf"
-	refused 2 "cimg: $W/evil.ova: entry '../escaped.vmdk' climbs out of the archive's folder ('..')" \
+	refused_img 2 "cimg: $W/evil.ova: entry '../escaped.vmdk' climbs out of the archive's folder ('..')" \
 	    cimg import "$W/evil.ova" --name evil
 	[ ! -e "$BATS_TEST_TMPDIR/escaped.vmdk" ]
 	[ ! -e "$W/../escaped.vmdk" ]
@@ -307,7 +285,7 @@ refused_late() {
 @test "cimg import refuses an OVA entry with an absolute path" {
 	write_ovf "$W/appliance.ovf" disk1.vmdk
 	python3 "$CLOUDOS_SRCDIR/tests/helpers/evil-ova.py" "$W/evil.ova" absolute "$W/appliance.ovf" "$BATS_TEST_TMPDIR/abs.vmdk"
-	refused 2 "cimg: $W/evil.ova: entry '$BATS_TEST_TMPDIR/abs.vmdk' is an absolute path" \
+	refused_img 2 "cimg: $W/evil.ova: entry '$BATS_TEST_TMPDIR/abs.vmdk' is an absolute path" \
 	    cimg import "$W/evil.ova" --name evil
 	[ ! -e "$BATS_TEST_TMPDIR/abs.vmdk" ]
 }
@@ -316,27 +294,27 @@ refused_late() {
 	write_ovf "$W/appliance.ovf" disk1.vmdk
 	cd "$W"
 	python3 "$CLOUDOS_SRCDIR/tests/helpers/evil-ova.py" sym.ova symlink appliance.ovf
-	refused 2 "cimg: sym.ova: entry 'disk1.vmdk' is a symbolic link" cimg import sym.ova --name evil
+	refused_img 2 "cimg: sym.ova: entry 'disk1.vmdk' is a symbolic link" cimg import sym.ova --name evil
 	python3 "$CLOUDOS_SRCDIR/tests/helpers/evil-ova.py" hard.ova hardlink appliance.ovf
-	refused 2 "cimg: hard.ova: entry 'disk1.vmdk' is a hard link" cimg import hard.ova --name evil
+	refused_img 2 "cimg: hard.ova: entry 'disk1.vmdk' is a hard link" cimg import hard.ova --name evil
 	python3 "$CLOUDOS_SRCDIR/tests/helpers/evil-ova.py" dev.ova device appliance.ovf
-	refused 2 "cimg: dev.ova: entry 'disk1.vmdk' is not a regular file (a device, FIFO or socket)" cimg import dev.ova --name evil
+	refused_img 2 "cimg: dev.ova: entry 'disk1.vmdk' is not a regular file (a device, FIFO or socket)" cimg import dev.ova --name evil
 	python3 "$CLOUDOS_SRCDIR/tests/helpers/evil-ova.py" fifo.ova fifo appliance.ovf
-	refused 2 "cimg: fifo.ova: entry 'disk1.vmdk' is not a regular file (a device, FIFO or socket)" cimg import fifo.ova --name evil
+	refused_img 2 "cimg: fifo.ova: entry 'disk1.vmdk' is not a regular file (a device, FIFO or socket)" cimg import fifo.ova --name evil
 }
 
 @test "cimg import refuses an OVF naming a disk the OVA does not hold" {
 	vmdk "$BATS_TEST_TMPDIR/disk.raw" "$W/disk1.vmdk"
 	write_ovf "$W/appliance.ovf" disk1.vmdk missing.vmdk
 	tar -C "$W" -cf "$W/app.ova" appliance.ovf disk1.vmdk
-	refused 2 "cimg: $W/app.ova: the OVF names disk file 'missing.vmdk', which the archive does not hold" \
+	refused_img 2 "cimg: $W/app.ova: the OVF names disk file 'missing.vmdk', which the archive does not hold" \
 	    cimg import "$W/app.ova" --name app
 }
 
 @test "cimg import refuses an OVF naming a disk outside the package" {
 	write_ovf "$W/appliance.ovf" ../../etc/passwd
 	tar -C "$W" -cf "$W/app.ova" appliance.ovf
-	refused 2 "cimg: $W/app.ova: the OVF names disk file '../../etc/passwd', outside the package" \
+	refused_img 2 "cimg: $W/app.ova: the OVF names disk file '../../etc/passwd', outside the package" \
 	    cimg import "$W/app.ova" --name app
 }
 
@@ -385,19 +363,19 @@ refused_late() {
 	[[ "$stderr" == "cimg: $W/short.ova: truncated or corrupt tar archive"* ]]
 	[ -z "$(repo_files)" ]
 	tar -C "$W" -cf "$W/noovf.ova" disk1.vmdk
-	refused 2 "cimg: $W/noovf.ova: holds no OVF descriptor (.ovf)" cimg import "$W/noovf.ova" --name app
+	refused_img 2 "cimg: $W/noovf.ova: holds no OVF descriptor (.ovf)" cimg import "$W/noovf.ova" --name app
 	echo '<Envelope xmlns="urn:other"/>' > "$W/appliance.ovf"
 	tar -C "$W" -cf "$W/other.ova" appliance.ovf disk1.vmdk
-	refused 2 "cimg: $W/other.ova: appliance.ovf: not an OVF descriptor (no Envelope in the namespace http://schemas.dmtf.org/ovf/envelope/1)" \
+	refused_img 2 "cimg: $W/other.ova: appliance.ovf: not an OVF descriptor (no Envelope in the namespace http://schemas.dmtf.org/ovf/envelope/1)" \
 	    cimg import "$W/other.ova" --name app
 	python3 -c 'import io, sys, tarfile
 with tarfile.open(sys.argv[1], "w") as t:
     for i in range(5000):
         t.addfile(tarfile.TarInfo("f%d" % i), io.BytesIO(b""))' "$W/bomb.ova"
-	refused 2 "cimg: $W/bomb.ova: holds more than 4096 files" cimg import "$W/bomb.ova" --name app
+	refused_img 2 "cimg: $W/bomb.ova: holds more than 4096 files" cimg import "$W/bomb.ova" --name app
 	sum=$(sha256sum < "$W/app.ova" | cut -c1-64)
 	zero=$(printf '%064d' 0)
-	refused 2 "cimg: cannot import '$W/app.ova': sha256 is $sum, not $zero as given" \
+	refused_img 2 "cimg: cannot import '$W/app.ova': sha256 is $sum, not $zero as given" \
 	    cimg import "$W/app.ova" --name app --sha256 "$zero"
 	run -0 cimg import "$W/app.ova" --name app --sha256 "$sum" -o json
 	[ "$(jq -r .state <<<"$output")" = ready ]
@@ -409,10 +387,9 @@ with tarfile.open(sys.argv[1], "w") as t:
 	make_ova "$W/app.ova"
 	before=$(catalog_digest)
 	# a 2 MiB file system on the repository, seen by this command only
-	run -6 --separate-stderr unshare -m sh -c 'mount -t tmpfs -o size=2m,mode=0700 tmpfs "$1" && shift && exec "$@"' sh "$REPO" \
+	refused 6 "cimg: cannot import '$BATS_TEST_TMPDIR/disk.raw': it needs 3 MiB and the image repository has 2 MiB free" \
+	    unshare -m sh -c 'mount -t tmpfs -o size=2m,mode=0700 tmpfs "$1" && shift && exec "$@"' sh "$REPO" \
 	    cimg import "$BATS_TEST_TMPDIR/disk.raw" --name big
-	[ "$stderr" = "cimg: cannot import '$BATS_TEST_TMPDIR/disk.raw': it needs 3 MiB and the image repository has 2 MiB free" ]
-	[ -z "$output" ]
 	run -6 --separate-stderr unshare -m sh -c 'mount -t tmpfs -o size=2m,mode=0700 tmpfs "$1" && shift && exec "$@"' sh "$REPO" \
 	    cimg import "$W/app.ova" --name big
 	[[ "$stderr" == "cimg: cannot import '$W/app.ova': it needs "*" MiB and the image repository has 2 MiB free" ]] || { echo "$stderr"; false; }
@@ -432,10 +409,7 @@ with tarfile.open(sys.argv[1], "w") as t:
 	PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 	python3 -m http.server -b 127.0.0.1 -d "$BATS_TEST_TMPDIR/srv" "$PORT" >/dev/null 2>&1 3>&- &
 	SRV_PID=$!
-	for _ in $(seq 1 50); do
-		(exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
-		sleep 0.1
-	done
+	wait_for 5 port_open "$PORT"
 	before=$(catalog_content)
 	run -6 --separate-stderr unshare -m sh -c 'mount -t tmpfs -o size=2m,mode=0700 tmpfs "$1" && shift && exec "$@"' sh "$REPO" \
 	    cimg import "http://127.0.0.1:$PORT/disk.raw" --name big
@@ -525,13 +499,11 @@ with tarfile.open(sys.argv[1], "w") as t:
 	before=$(catalog_digest)
 	run -2 script -qec "cimg export src" /dev/null
 	[ "${output%$'\r'}" = "cimg: cannot export image 'src': standard output is a terminal (redirect it, or give -f FILE)" ]
-	run -3 --separate-stderr cimg export nosuch -f "$W/n.ova"
-	[ "$stderr" = "cimg: no image 'nosuch'" ]
+	refused 3 "cimg: no image 'nosuch'" cimg export nosuch -f "$W/n.ova"
 	[ ! -e "$W/n.ova" ]
-	run -3 --separate-stderr cimg export src -f "$W/no/such/dir.ova"
-	[ "$stderr" = "cimg: cannot export image 'src': cannot create '$W/no/such/dir.ova': No such file or directory" ]
-	run -2 --separate-stderr cimg export
-	[ "$stderr" = "cimg: usage: cimg export IMAGE [-f FILE] (or > FILE)" ]
+	refused 3 "cimg: cannot export image 'src': cannot create '$W/no/such/dir.ova': No such file or directory" \
+	    cimg export src -f "$W/no/such/dir.ova"
+	refused 2 "cimg: usage: cimg export IMAGE [-f FILE] (or > FILE)" cimg export
 	# a reader that leaves early is no error, and nothing is left behind
 	run -0 --separate-stderr bash -c 'cimg export src | head -c 1000 >/dev/null; echo "${PIPESTATUS[0]}"'
 	[ "$output" = 0 ]
@@ -566,12 +538,8 @@ with tarfile.open(sys.argv[1], "w") as t:
 	[ "$(jq -r .memory <<<"$output")" = 1024 ]
 	run -0 cimg set src --label a=b -o json
 	[ "$(jq -r .cpu <<<"$output")" = 2 ]
-	before=$(catalog_digest)
-	run -2 --separate-stderr cimg set src --cpu 0
-	[ "$stderr" = "cimg: --cpu: expected 1 to 1024 vCPUs, found '0'" ]
-	run -2 --separate-stderr cimg set src --memory lots
-	[ "$stderr" = "cimg: --memory: invalid size 'lots'" ]
-	[ "$(catalog_digest)" = "$before" ]
+	refused 2 "cimg: --cpu: expected 1 to 1024 vCPUs, found '0'" cimg set src --cpu 0
+	refused 2 "cimg: --memory: invalid size 'lots'" cimg set src --memory lots
 	printf 'kind: Image\nname: src\ncpu: 4\nmemory: 512MiB\n' > "$W/src.yaml"
 	run -0 cimg apply -f "$W/src.yaml" -o json
 	[ "$(jq -r .cpu <<<"$output")" = 4 ]
@@ -588,10 +556,7 @@ with tarfile.open(sys.argv[1], "w") as t:
 	PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 	python3 -m http.server -b 127.0.0.1 -d "$BATS_TEST_TMPDIR/srv" "$PORT" >/dev/null 2>&1 3>&- &
 	SRV_PID=$!
-	for _ in $(seq 1 50); do
-		(exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
-		sleep 0.1
-	done
+	wait_for 5 port_open "$PORT"
 	refused_late 2 "cimg: http://127.0.0.1:$PORT/evil.ova: entry 'disk1.vmdk' is a symbolic link" \
 	    cimg import "http://127.0.0.1:$PORT/evil.ova" --name evil
 }
@@ -610,7 +575,7 @@ with tarfile.open(sys.argv[1], "w") as t:
 	vmdk "$BATS_TEST_TMPDIR/disk.raw" "$W/disk1.vmdk"
 	write_ovf "$W/appliance.ovf" disk1.vmdk disk1.vmdk
 	tar -C "$W" -cf "$W/app.ova" appliance.ovf disk1.vmdk
-	refused 2 "cimg: $W/app.ova: the OVF names disk file 'disk1.vmdk' for two disks" \
+	refused_img 2 "cimg: $W/app.ova: the OVF names disk file 'disk1.vmdk' for two disks" \
 	    cimg import "$W/app.ova" --name app
 }
 
@@ -659,20 +624,17 @@ with tarfile.open(sys.argv[1], "w") as t:
 	sed -i 's|<rasd:VirtualQuantity>2</rasd:VirtualQuantity>|<rasd:VirtualQuantity>1025</rasd:VirtualQuantity>|' "$W/appliance.ovf"
 	manifest SHA256 appliance.ovf disk1.vmdk > "$W/appliance.mf"
 	tar -C "$W" --format=ustar -cf "$BATS_TEST_TMPDIR/big.ova" appliance.ovf appliance.mf disk1.vmdk
-	refused 2 "cimg: $BATS_TEST_TMPDIR/big.ova: appliance.ovf: 1025 virtual CPUs is out of range (1 to 1024)" \
+	refused_img 2 "cimg: $BATS_TEST_TMPDIR/big.ova: appliance.ovf: 1025 virtual CPUs is out of range (1 to 1024)" \
 	    cimg import "$BATS_TEST_TMPDIR/big.ova" --name app
 }
 
 @test "cimg set and apply refuse more vCPUs than a VM may have" {
 	run -0 cimg import "$BATS_TEST_TMPDIR/disk.raw" --name src -q
 	before=$(catalog_digest)
-	run -2 --separate-stderr cimg set src --cpu 1025
-	assert_output ""
-	[ "$stderr" = "cimg: --cpu: expected 1 to 1024 vCPUs, found '1025'" ]
+	refused 2 "cimg: --cpu: expected 1 to 1024 vCPUs, found '1025'" cimg set src --cpu 1025
 	printf 'kind: Image\nname: src\ncpu: 1025\n' > "$W/src.yaml"
-	run -2 --separate-stderr cimg apply -f "$W/src.yaml"
-	assert_output ""
-	[ "$stderr" = "cimg: $W/src.yaml: line 1: cpu: expected 1 to 1024 vCPUs, found 1025" ]
+	refused 2 "cimg: $W/src.yaml: line 1: cpu: expected 1 to 1024 vCPUs, found 1025" \
+	    cimg apply -f "$W/src.yaml"
 	[ "$(catalog_digest)" = "$before" ]
 	run -0 cimg set src --cpu 1024 -o json
 	[ "$(jq -r .cpu <<<"$output")" = 1024 ]

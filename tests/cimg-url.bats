@@ -31,11 +31,9 @@ plain_server() {
 		PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 		python3 -m http.server -b 127.0.0.1 -d "$SRV" "$PORT" >/dev/null 2>&1 3>&- &
 		SRV_PID=$!
-		for _ in $(seq 1 50); do
-			(exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && return 0
-			kill -0 "$SRV_PID" 2>/dev/null || break
-			sleep 0.1
-		done
+		# up, or dead (the port was taken meanwhile): then another
+		up_or_dead() { port_open "$PORT" || gone "$SRV_PID"; }
+		wait_for 5 up_or_dead && port_open "$PORT" && return 0
 		kill "$SRV_PID" 2>/dev/null || true
 	done
 	return 1
@@ -46,10 +44,7 @@ flaky_server() {
 	rm -f "$BATS_TEST_TMPDIR/port"
 	python3 "$CLOUDOS_SRCDIR/tests/helpers/flaky-http.py" "$SRV" "$BATS_TEST_TMPDIR/port" "$@" >/dev/null 2>&1 3>&- &
 	SRV_PID=$!
-	for _ in $(seq 1 50); do
-		[ -f "$BATS_TEST_TMPDIR/port" ] && break
-		sleep 0.1
-	done
+	wait_for 5 test -f "$BATS_TEST_TMPDIR/port"
 	PORT=$(cat "$BATS_TEST_TMPDIR/port")
 }
 
@@ -120,10 +115,8 @@ repo_files() {
 }
 
 @test "cimg import URL refuses schemes other than http and https with exit 2" {
-	before=$(catalog_digest)
-	run -2 --separate-stderr cimg import "ftp://127.0.0.1/x.img" --name u
-	[ "$stderr" = "cimg: cannot import 'ftp://127.0.0.1/x.img': only http:// and https:// URLs are fetched" ]
-	[ "$(catalog_digest)" = "$before" ]
+	refused 2 "cimg: cannot import 'ftp://127.0.0.1/x.img': only http:// and https:// URLs are fetched" \
+	    cimg import "ftp://127.0.0.1/x.img" --name u
 }
 
 @test "cimg import URL gives up on a stalled transfer with exit 7, leaving nothing ready" {
@@ -186,10 +179,8 @@ repo_files() {
 	flaky_server --stall 1000
 	cimg import "http://127.0.0.1:$PORT/disk.raw" --name u --timeout 30 2>"$BATS_TEST_TMPDIR/imp.err" &
 	imp=$!
-	for _ in $(seq 1 50); do
-		[ "$(sqlite3 "$CLOUDOS_CATALOG" "SELECT state FROM images WHERE name = 'u'")" = locked ] && break
-		sleep 0.1
-	done
+	locked() { [ "$(sqlite3 "$CLOUDOS_CATALOG" "SELECT state FROM images WHERE name = 'u'")" = locked ]; }
+	wait_for 5 locked
 	run -5 --separate-stderr cimg delete u
 	assert_output ""
 	[ "$stderr" = "cimg: cannot delete image 'u': it is being imported" ]
@@ -221,7 +212,9 @@ repo_files() {
 	: > "$REPO/$hash.part"
 	flock "$REPO/$hash.part" sleep 30 3>&- &
 	holder=$!
-	sleep 0.3
+	# the holder has its lock once another cannot take it
+	held() { ! flock -n "$REPO/$hash.part" true; }
+	wait_for 5 held
 	run -5 --separate-stderr cimg import "$url" --name u
 	kill "$holder"
 	assert_output ""

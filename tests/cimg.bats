@@ -118,11 +118,8 @@ repo_files() {
 }
 
 @test "cimg import refuses a malformed --sha256 with exit 2 and changes nothing" {
-	before=$(catalog_digest)
-	run -2 --separate-stderr cimg import "$BATS_TEST_TMPDIR/disk.raw" --name a --sha256 abc
-	assert_output ""
-	[ "$stderr" = "cimg: --sha256: expected 64 hex digits, found 'abc'" ]
-	[ "$(catalog_digest)" = "$before" ]
+	refused 2 "cimg: --sha256: expected 64 hex digits, found 'abc'" \
+	    cimg import "$BATS_TEST_TMPDIR/disk.raw" --name a --sha256 abc
 }
 
 @test "cimg import refuses truncated and corrupt qcow2 with exit 2, leaving nothing" {
@@ -144,19 +141,13 @@ repo_files() {
 }
 
 @test "cimg import refuses a missing file with exit 3 and changes nothing" {
-	before=$(catalog_digest)
-	run -3 --separate-stderr cimg import "$BATS_TEST_TMPDIR/nope.img" --name a
-	assert_output ""
-	[ "$stderr" = "cimg: cannot import '$BATS_TEST_TMPDIR/nope.img': no such file" ]
-	[ "$(catalog_digest)" = "$before" ]
+	refused 3 "cimg: cannot import '$BATS_TEST_TMPDIR/nope.img': no such file" \
+	    cimg import "$BATS_TEST_TMPDIR/nope.img" --name a
 }
 
 @test "cimg import refuses a folder with exit 2 and changes nothing" {
-	before=$(catalog_digest)
-	run -2 --separate-stderr cimg import "$BATS_TEST_TMPDIR" --name a
-	assert_output ""
-	[ "$stderr" = "cimg: cannot import '$BATS_TEST_TMPDIR': it is a folder, not a file" ]
-	[ "$(catalog_digest)" = "$before" ]
+	refused 2 "cimg: cannot import '$BATS_TEST_TMPDIR': it is a folder, not a file" \
+	    cimg import "$BATS_TEST_TMPDIR" --name a
 }
 
 @test "cimg import refuses a file the caller may not read with exit 4" {
@@ -168,35 +159,25 @@ repo_files() {
 	head -c 1024 /dev/urandom > "$dir/secret.img"
 	chown 0 "$dir/secret.img"
 	chmod 0600 "$dir/secret.img"
-	before=$(catalog_digest)
-	run -4 --separate-stderr setpriv --reuid 5001 --regid 5001 --clear-groups -- "$CLOUDOS_BUILDDIR/cimg" import "$dir/secret.img" --name a
-	assert_output ""
-	[ "$stderr" = "cimg: cannot import '$dir/secret.img': permission denied" ]
-	[ "$(catalog_digest)" = "$before" ]
+	refused 4 "cimg: cannot import '$dir/secret.img': permission denied" \
+	    setpriv --reuid 5001 --regid 5001 --clear-groups -- "$CLOUDOS_BUILDDIR/cimg" import "$dir/secret.img" --name a
 	rm -rf "$dir"
 }
 
 @test "cimg import refuses a taken name with exit 5, keeping the first image" {
 	run -0 cimg import "$BATS_TEST_TMPDIR/disk.raw" --name a
-	before=$(catalog_digest)
-	run -5 --separate-stderr cimg import "$BATS_TEST_TMPDIR/disk.raw" --name a
-	assert_output ""
-	[ "$stderr" = "cimg: image 'a' exists already" ]
-	[ "$(catalog_digest)" = "$before" ]
+	refused 5 "cimg: image 'a' exists already" cimg import "$BATS_TEST_TMPDIR/disk.raw" --name a
 	[ "$(repo_files)" = 1 ]
 }
 
 @test "cimg import refuses bad names with exit 2 and changes nothing" {
-	before=$(catalog_digest)
-	run -2 --separate-stderr cimg import "$BATS_TEST_TMPDIR/disk.raw" --name $'a\nb'
-	[ "$stderr" = "cimg: image name holds a control character" ]
-	run -2 --separate-stderr cimg import "$BATS_TEST_TMPDIR/disk.raw" --name 42
-	[ "$stderr" = "cimg: image name '42' is all digits (it would read as an id)" ]
-	run -2 --separate-stderr cimg import "$BATS_TEST_TMPDIR/disk.raw"
-	[ "$stderr" = "cimg: import needs --name" ]
-	run -2 --separate-stderr cimg import "$BATS_TEST_TMPDIR/disk.raw" --name a --os $'x\ny'
-	[ "$stderr" = "cimg: os: expected one line of at most 128 bytes" ]
-	[ "$(catalog_digest)" = "$before" ]
+	refused 2 "cimg: image name holds a control character" \
+	    cimg import "$BATS_TEST_TMPDIR/disk.raw" --name $'a\nb'
+	refused 2 "cimg: image name '42' is all digits (it would read as an id)" \
+	    cimg import "$BATS_TEST_TMPDIR/disk.raw" --name 42
+	refused 2 "cimg: import needs --name" cimg import "$BATS_TEST_TMPDIR/disk.raw"
+	refused 2 "cimg: os: expected one line of at most 128 bytes" \
+	    cimg import "$BATS_TEST_TMPDIR/disk.raw" --name a --os $'x\ny'
 	[ -z "$(repo_files)" ]
 }
 
@@ -240,13 +221,9 @@ repo_files() {
 	cimg import "$BATS_TEST_TMPDIR/disk.raw" --name a >/dev/null
 	cimg import "$BATS_TEST_TMPDIR/disk.raw" --name b >/dev/null
 	before=$(catalog_digest)
-	run -5 --separate-stderr cimg set a --name b
-	assert_output ""
-	[ "$stderr" = "cimg: image 'b' exists already" ]
-	run -2 --separate-stderr cimg set a
-	[ "$stderr" = "cimg: nothing to set (see 'cimg set --help')" ]
-	run -3 --separate-stderr cimg set nope --os x
-	[ "$stderr" = "cimg: no image 'nope'" ]
+	refused 5 "cimg: image 'b' exists already" cimg set a --name b
+	refused 2 "cimg: nothing to set (see 'cimg set --help')" cimg set a
+	refused 3 "cimg: no image 'nope'" cimg set nope --os x
 	run -2 --separate-stderr cimg set a --label 'bad key=1'
 	[ "$(catalog_digest)" = "$before" ]
 }
@@ -263,11 +240,7 @@ repo_files() {
 @test "cimg delete refuses an image in use with exit 5, and a missing one with 3" {
 	cimg import "$BATS_TEST_TMPDIR/disk.raw" --name a >/dev/null
 	sqlite3 "$CLOUDOS_CATALOG" "UPDATE images SET state = 'used'"
-	before=$(catalog_digest)
-	run -5 --separate-stderr cimg delete a
-	assert_output ""
-	[ "$stderr" = "cimg: cannot delete image 'a': it is used by a VM" ]
-	[ "$(catalog_digest)" = "$before" ]
+	refused 5 "cimg: cannot delete image 'a': it is used by a VM" cimg delete a
 	[ "$(repo_files)" = 1 ]
 	run -3 --separate-stderr cimg delete nope
 	assert_output ""
@@ -347,8 +320,8 @@ repo_files() {
 	run -2 --separate-stderr cimg apply - <<<$'kind: Image\nname: n'
 	assert_output ""
 	[[ "$stderr" == "cimg: <stdin>: "*"source: missing (image 'n' does not exist yet, so it is imported from its source)" ]]
-	run -3 --separate-stderr cimg apply - <<<$'kind: Image\nname: n\nsource: /nope'
-	[ "$stderr" = "cimg: cannot import '/nope': no such file" ]
+	refused 3 "cimg: cannot import '/nope': no such file" \
+	    cimg apply - <<<$'kind: Image\nname: n\nsource: /nope'
 	[ "$(catalog_digest)" = "$before" ]
 }
 
@@ -369,11 +342,8 @@ repo_files() {
 
 @test "cimg apply of a good and a bad document imports nothing (exit 2)" {
 	printf 'kind: Image\nname: good\nsource: %s\n---\nkind: Image\nname: bad\nsource: %s\ncpu: 0\n' "$BATS_TEST_TMPDIR/disk.raw" "$BATS_TEST_TMPDIR/disk.raw" > "$BATS_TEST_TMPDIR/env.yaml"
-	before=$(catalog_digest)
-	run -2 --separate-stderr cimg apply - < "$BATS_TEST_TMPDIR/env.yaml"
-	assert_output ""
-	[ "$stderr" = "cimg: <stdin>: line 5: cpu: expected a whole number of vCPUs" ]
-	[ "$(catalog_digest)" = "$before" ]
+	refused 2 "cimg: <stdin>: line 5: cpu: expected a whole number of vCPUs" \
+	    cimg apply - < "$BATS_TEST_TMPDIR/env.yaml"
 }
 
 @test "cimg apply of a new image takes its cpu and memory on the first run" {
@@ -390,11 +360,8 @@ repo_files() {
 
 @test "cimg refuses a description longer than every kind's cap" {
 	long=$(head -c 4097 /dev/zero | tr '\0' d)
-	before=$(catalog_digest)
-	run -2 --separate-stderr cimg import "$BATS_TEST_TMPDIR/disk.raw" --name n --description "$long"
-	assert_output ""
-	[ "$stderr" = "cimg: description: expected UTF-8 text of at most 4096 bytes" ]
-	[ "$(catalog_digest)" = "$before" ]
+	refused 2 "cimg: description: expected UTF-8 text of at most 4096 bytes" \
+	    cimg import "$BATS_TEST_TMPDIR/disk.raw" --name n --description "$long"
 	run -0 cimg import "$BATS_TEST_TMPDIR/disk.raw" --name n --description "${long:1}" -q
 }
 
@@ -404,8 +371,7 @@ repo_files() {
 	run -2 --separate-stderr cimg import "$long" --name n
 	assert_output ""
 	[[ "$stderr" == "cimg: cannot import '$long': File name too long" ]]
-	run -2 --separate-stderr cimg apply "$long"
-	[ "$stderr" = "cimg: cannot open '$long': File name too long" ]
+	refused 2 "cimg: cannot open '$long': File name too long" cimg apply "$long"
 	[ "$(catalog_digest)" = "$before" ]
 	run -2 --separate-stderr cimg list -c "$BATS_TEST_TMPDIR/$(head -c 600 /dev/zero | tr '\0' x)"
 	assert_output ""

@@ -19,13 +19,7 @@ setup_file() {
 		export NO_GUEST="no guest with a network stack: $(tail -n 1 "$BATS_FILE_TMPDIR/make-guest.err")"
 		return 0
 	fi
-	LAB_DIR=$(mktemp -d /tmp/clab.XXXXXX)
-	export LAB_DIR LAB_HOSTS=0
-	LAB_URI1=$("$LAB/lab-host" start "$LAB_DIR/h1" --netns) || {
-		lab_stop
-		return 1
-	}
-	export LAB_URI1 LAB_HOSTS=1
+	lab_start 1 --netns
 	cat > "$LAB_DIR/net.xml" <<-XML
 	<network><name>sgnet</name><bridge name='sgbr0' stp='off' delay='0'/>
 	<ip address='192.168.150.1' netmask='255.255.255.0'/></network>
@@ -38,7 +32,9 @@ setup_file() {
 	ns=$(cat "$LAB_DIR/h1/nspid")
 	setsid nsenter -t "$ns" -n unshare -n sleep 3600 </dev/null >/dev/null 2>&1 &
 	echo $! > "$LAB_DIR/client.pid"
-	sleep 0.2
+	# each of setsid, nsenter and unshare execs the next: the process is
+	# sleep once its namespace is made
+	wait_for 5 grep -qx sleep "/proc/$(cat "$LAB_DIR/client.pid")/comm"
 	nsenter -t "$ns" -n ip link add sgc0 type veth peer name sgc1 netns "$(cat "$LAB_DIR/client.pid")"
 	nsenter -t "$ns" -n ip link set sgc0 master sgbr0 up
 	nsenter -t "$(cat "$LAB_DIR/client.pid")" -n sh -c "ip link set lo up &&
@@ -116,10 +112,7 @@ boot_guest() {
 	rm -f "$LAB_DIR/guest.log"
 	virsh -c "$LAB_URI1" define "$BATS_TEST_TMPDIR/guest.xml" >/dev/null
 	virsh -c "$LAB_URI1" start sgguest >/dev/null
-	for _ in $(seq 1 120); do
-		grep -qs GUEST-READY "$LAB_DIR/guest.log" && return 0
-		sleep 0.5
-	done
+	wait_for 60 grep -qs GUEST-READY "$LAB_DIR/guest.log" && return 0
 	echo "the guest did not come up; its console:" >&2
 	tail -n 20 "$LAB_DIR/guest.log" >&2
 	return 1
@@ -128,14 +121,12 @@ boot_guest() {
 # out WORD: wait until the guest's last two fetches of the client's page,
 # both begun after now, say OUT-WORD
 out() {
-	local n i
+	local n
 	n=$(grep -c '^OUT-' "$LAB_DIR/guest.log" || true)
-	for i in $(seq 1 60); do
-		if [ "$(grep '^OUT-' "$LAB_DIR/guest.log" | tail -n +$((n + 2)) | tail -n 2 | tr -d '\r' | sort -u)" = "OUT-$1" ]; then
-			return 0
-		fi
-		sleep 0.5
-	done
+	last_two() {
+		[ "$(grep '^OUT-' "$LAB_DIR/guest.log" | tail -n +$((n + 2)) | tail -n 2 | tr -d '\r' | sort -u)" = "OUT-$1" ]
+	}
+	wait_for 30 last_two "$1" && return 0
 	echo "the guest's fetches did not come to OUT-$1:" >&2
 	grep '^OUT-' "$LAB_DIR/guest.log" | tail -n 5 >&2
 	return 1

@@ -11,14 +11,7 @@ load helpers/common
 SGTOOL="$CLOUDOS_BUILDDIR/tests/unit/sg-tool"
 
 setup_file() {
-	# like lab_start 1, with the host in its own network namespace
-	LAB_DIR=$(mktemp -d /tmp/clab.XXXXXX)
-	export LAB_DIR LAB_HOSTS=0
-	LAB_URI1=$("$LAB/lab-host" start "$LAB_DIR/h1" --netns) || {
-		lab_stop
-		return 1
-	}
-	export LAB_URI1 LAB_HOSTS=1
+	lab_start 1 --netns
 	# an isolated libvirt network for the guests' NICs (cnet networks
 	# arrive with their own issue)
 	cat > "$LAB_DIR/net.xml" <<-XML
@@ -138,15 +131,13 @@ plug() {
 @test "cnet secgroup create refuses a taken name (5), bad names and visibilities (2), changing nothing" {
 	cnet secgroup create -q web
 	before=$(catalog_digest)
-	run -5 --separate-stderr cnet secgroup create web
-	[ "$stderr" = "cnet: security group 'web' exists already" ]
-	[ -z "$output" ]
-	run -2 --separate-stderr cnet secgroup create 42
-	[ "$stderr" = "cnet: security group name '42' is all digits (it would read as an id)" ]
-	run -2 --separate-stderr cnet secgroup create db --visibility world
-	[ "$stderr" = "cnet: visibility: expected private, group or public, found 'world'" ]
-	run -2 --separate-stderr cnet secgroup create
-	[ "$stderr" = "cnet: usage: cnet secgroup create NAME [--description TEXT] [--visibility VIS]" ]
+	refused 5 "cnet: security group 'web' exists already" cnet secgroup create web
+	refused 2 "cnet: security group name '42' is all digits (it would read as an id)" \
+	    cnet secgroup create 42
+	refused 2 "cnet: visibility: expected private, group or public, found 'world'" \
+	    cnet secgroup create db --visibility world
+	refused 2 "cnet: usage: cnet secgroup create NAME [--description TEXT] [--visibility VIS]" \
+	    cnet secgroup create
 	run -2 --separate-stderr cnet secgroup create a b
 	[ -z "$output" ]
 	[ "$(catalog_digest)" = "$before" ]
@@ -173,9 +164,7 @@ plug() {
 	cnet secgroup create -q web
 	before=$(catalog_digest)
 	while IFS='|' read -r args msg; do
-		run -2 --separate-stderr cnet secgroup rule add web $args
-		[ "$stderr" = "cnet: $msg" ] || { echo "$args: $stderr"; false; }
-		[ -z "$output" ]
+		refused 2 "cnet: $msg" cnet secgroup rule add web $args || { echo "$args"; false; }
 	done <<-'CASES'
 	--proto tcp|give one of --in and --out
 	--in --out --proto tcp|give one of --in and --out
@@ -203,14 +192,11 @@ plug() {
 @test "cnet secgroup rule add refuses a rule there already (5), a missing group or peer (3)" {
 	cnet secgroup create -q web
 	cnet secgroup rule add -q web --in --proto tcp --port 22
-	before=$(catalog_digest)
-	run -5 --separate-stderr cnet secgroup rule add web --in --proto tcp --port 22
-	[ "$stderr" = "cnet: security group 'web' has the rule 'in tcp port 22' already (rule 1)" ]
-	run -3 --separate-stderr cnet secgroup rule add nope --in --proto tcp
-	[ "$stderr" = "cnet: no security group 'nope'" ]
-	run -3 --separate-stderr cnet secgroup rule add web --in --proto tcp --group nope
-	[ "$stderr" = "cnet: no security group 'nope'" ]
-	[ "$(catalog_digest)" = "$before" ]
+	refused 5 "cnet: security group 'web' has the rule 'in tcp port 22' already (rule 1)" \
+	    cnet secgroup rule add web --in --proto tcp --port 22
+	refused 3 "cnet: no security group 'nope'" cnet secgroup rule add nope --in --proto tcp
+	refused 3 "cnet: no security group 'nope'" \
+	    cnet secgroup rule add web --in --proto tcp --group nope
 }
 
 @test "cnet secgroup rule remove removes by id or by the rule's options; a missing rule is 3" {
@@ -222,16 +208,12 @@ plug() {
 	[ "$(jq -r '[.rules[].id] | join(",")' <<<"$output")" = 2,3 ]
 	run -0 cnet secgroup rule remove web --in --proto tcp --port 80 --cidr 10.1.0.0/8 -o json
 	[ "$(jq -r '[.rules[].id] | join(",")' <<<"$output")" = 3 ]
-	before=$(catalog_digest)
-	run -3 --separate-stderr cnet secgroup rule remove web 1
-	[ "$stderr" = "cnet: security group 'web' has no rule 1" ]
-	run -3 --separate-stderr cnet secgroup rule remove web --out --proto icmp
-	[ "$stderr" = "cnet: security group 'web' has no rule 'out icmp'" ]
-	run -2 --separate-stderr cnet secgroup rule remove web x
-	[ "$stderr" = "cnet: rule: expected a rule id, found 'x'" ]
-	run -2 --separate-stderr cnet secgroup rule remove web 3 --in --proto icmp
-	[ "$stderr" = "cnet: give a rule id or the rule's options, not both" ]
-	[ "$(catalog_digest)" = "$before" ]
+	refused 3 "cnet: security group 'web' has no rule 1" cnet secgroup rule remove web 1
+	refused 3 "cnet: security group 'web' has no rule 'out icmp'" \
+	    cnet secgroup rule remove web --out --proto icmp
+	refused 2 "cnet: rule: expected a rule id, found 'x'" cnet secgroup rule remove web x
+	refused 2 "cnet: give a rule id or the rule's options, not both" \
+	    cnet secgroup rule remove web 3 --in --proto icmp
 }
 
 @test "cnet secgroup delete refuses a group a NIC is in or another's rule names (5), then deletes it" {
@@ -245,10 +227,8 @@ plug() {
 	run -5 --separate-stderr cnet secgroup delete web
 	[ "$stderr" = "cnet: cannot delete security group 'web': 1 NIC is in it" ]
 	sql "DELETE FROM nic_secgroups"
-	before=$(catalog_digest)
-	run -5 --separate-stderr cnet secgroup delete web
-	[ "$stderr" = "cnet: cannot delete security group 'web': a rule of security group 'db' names it" ]
-	[ "$(catalog_digest)" = "$before" ]
+	refused 5 "cnet: cannot delete security group 'web': a rule of security group 'db' names it" \
+	    cnet secgroup delete web
 	# a group may name itself; deleting it takes its rules
 	run -0 cnet secgroup delete db web
 	run -0 cnet secgroup list -o ids
@@ -349,8 +329,8 @@ plug() {
 	before=$(catalog_digest)
 	while IFS='|' read -r doc msg; do
 		printf '%b' "$doc" > "$BATS_TEST_TMPDIR/bad.yaml"
-		run -2 --separate-stderr cnet apply -f "$BATS_TEST_TMPDIR/bad.yaml"
-		[ "$stderr" = "cnet: $BATS_TEST_TMPDIR/bad.yaml: line 1: $msg" ] || { echo "$doc: $stderr"; false; }
+		refused 2 "cnet: $BATS_TEST_TMPDIR/bad.yaml: line 1: $msg" \
+		    cnet apply -f "$BATS_TEST_TMPDIR/bad.yaml" || { echo "$doc"; false; }
 	done <<-'CASES'
 	kind: SecurityGroup\ndescription: x\n|name: missing
 	kind: SecurityGroup\nname: [a]\n|name: expected a string
@@ -361,8 +341,8 @@ plug() {
 	kind: SecurityGroup\nname: new\nrules: [{direction: in, proto: icmp, port: 1}]\n|rules[0]: port: only tcp and udp rules have ports, not icmp
 	CASES
 	printf 'kind: SecurityGroup\nname: web\nrules: [{direction: in, proto: tcp}, {direction: in, proto: tcp, group: nope}]\n' > "$BATS_TEST_TMPDIR/bad.yaml"
-	run -3 --separate-stderr cnet apply -f "$BATS_TEST_TMPDIR/bad.yaml"
-	[ "$stderr" = "cnet: $BATS_TEST_TMPDIR/bad.yaml: line 1: rules[1]: no security group 'nope'" ]
+	refused 3 "cnet: $BATS_TEST_TMPDIR/bad.yaml: line 1: rules[1]: no security group 'nope'" \
+	    cnet apply -f "$BATS_TEST_TMPDIR/bad.yaml"
 	[ "$(catalog_digest)" = "$before" ]
 }
 
@@ -558,15 +538,11 @@ plug() {
 @test "cnet secgroup refuses a description longer than every kind's cap, by create and apply" {
 	long=$(head -c 4097 /dev/zero | tr '\0' d)
 	cnet secgroup list >/dev/null	# the catalog exists, so digests compare
-	before=$(catalog_digest)
-	run -2 --separate-stderr cnet secgroup create web --description "$long"
-	assert_output ""
-	[ "$stderr" = "cnet: description: expected UTF-8 text of at most 4096 bytes" ]
-	run -2 --separate-stderr cnet apply - <<<"$(printf 'kind: SecurityGroup\nname: web\ndescription: %s\n' "$long")"
-	assert_output ""
-	[ "$stderr" = "cnet: <stdin>: line 1: description: expected UTF-8 text of at most 4096 bytes" ]
-	run -2 --separate-stderr cnet secgroup create web --description "$(printf 'a\x1bb')"
-	[ "$stderr" = "cnet: description: holds a control character" ]
-	[ "$(catalog_digest)" = "$before" ]
+	refused 2 "cnet: description: expected UTF-8 text of at most 4096 bytes" \
+	    cnet secgroup create web --description "$long"
+	refused 2 "cnet: <stdin>: line 1: description: expected UTF-8 text of at most 4096 bytes" \
+	    cnet apply - <<<"$(printf 'kind: SecurityGroup\nname: web\ndescription: %s\n' "$long")"
+	refused 2 "cnet: description: holds a control character" \
+	    cnet secgroup create web --description "$(printf 'a\x1bb')"
 	run -0 cnet secgroup create web --description "${long:1}" -q
 }

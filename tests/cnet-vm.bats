@@ -6,21 +6,15 @@
 
 load helpers/common
 
-setup_file() {
-	lab_start 1 --netns
-}
-
-teardown_file() {
-	lab_stop
-}
+lab_suite 1 --netns
 
 setup() {
 	fresh_catalog
-	chost add h1 "$LAB_URI1" -q >/dev/null
+	lab_hosts_add -q
 }
 
 teardown() {
-	cvm list -o ids 2>/dev/null | xargs -r cvm delete -q 2>/dev/null || true
+	delete_vms
 	cnet list -o ids 2>/dev/null | xargs -r cnet delete -q 2>/dev/null || true
 	cnet secgroup list -o ids 2>/dev/null | xargs -r cnet secgroup delete -q 2>/dev/null || true
 	cvm reconcile -q >/dev/null 2>&1 || true
@@ -168,18 +162,13 @@ iflist() {
 	cvm start app -q
 	run -0 iflist app
 	[ "$output" = "cloudos-net-1 $mac" ]
-	before=$(catalog_digest)
-	run -3 --separate-stderr cvm nic attach app --network nope
-	[ "$stderr" = "cvm: no network 'nope'" ]
-	run -5 --separate-stderr cvm nic attach app --network front --ip 10.96.0.2
-	[ "$stderr" = "cvm: address 10.96.0.2 of network 'front' is taken (by vm 'app')" ]
-	run -2 --separate-stderr cvm nic attach app --network front --ip 10.96.0.1
-	[ "$stderr" = "cvm: address 10.96.0.1 is in no address range of network 'front'" ]
-	run -2 --separate-stderr cvm nic attach app
-	[ "$stderr" = "cvm: nic attach needs --network" ]
-	run -3 --separate-stderr cvm nic detach app 7
-	[ "$stderr" = "cvm: vm 'app' has no NIC '7'" ]
-	[ "$(catalog_digest)" = "$before" ]
+	refused 3 "cvm: no network 'nope'" cvm nic attach app --network nope
+	refused 5 "cvm: address 10.96.0.2 of network 'front' is taken (by vm 'app')" \
+	    cvm nic attach app --network front --ip 10.96.0.2
+	refused 2 "cvm: address 10.96.0.1 is in no address range of network 'front'" \
+	    cvm nic attach app --network front --ip 10.96.0.1
+	refused 2 "cvm: nic attach needs --network" cvm nic attach app
+	refused 3 "cvm: vm 'app' has no NIC '7'" cvm nic detach app 7
 }
 
 @test "deleting the last VM on a network removes its libvirt network from the host" {

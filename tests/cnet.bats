@@ -17,18 +17,6 @@ vmdoc() {
 	printf '{"name": "%s", "cpu": 1, "memory": 64, "nics": %s}\n' "$1" "$2"
 }
 
-# refused CODE MESSAGE CMD...: CMD exits CODE with MESSAGE on stderr,
-# prints nothing and leaves the catalog as it was
-refused() {
-	local code=$1 msg=$2 before
-	shift 2
-	before=$(catalog_digest)
-	run "-$code" --separate-stderr "$@"
-	assert_output ""
-	[ "$stderr" = "$msg" ] || { echo "stderr: $stderr"; false; }
-	[ "$(catalog_digest)" = "$before" ]
-}
-
 @test "cnet create makes a network with a default range per CIDR" {
 	run -0 cnet create front --mode nat --cidr 10.20.0.0/24 --cidr fd00:20::/64 --dns 10.20.0.1 -o json
 	[ "$(jq -r '[.kind, .name, .mode, .bridge, .cidr, .gateway, .cidr6, .gateway6, .libvirt_name, .visibility, .owner] | join(" ")' <<<"$output")" = \

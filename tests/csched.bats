@@ -5,13 +5,7 @@
 
 load helpers/common
 
-setup_file() {
-	lab_start 2
-}
-
-teardown_file() {
-	lab_stop
-}
+lab_suite 2
 
 setup() {
 	fresh_catalog
@@ -19,7 +13,7 @@ setup() {
 }
 
 teardown() {
-	cvm list -o ids 2>/dev/null | xargs -r cvm delete -q 2>/dev/null || true
+	delete_vms
 }
 
 # hosts N CPU MEM [label...]: test hosts t1..tN of that declared size
@@ -55,16 +49,11 @@ per_host() {
 	[ "$(jq -r .rule <<<"$output")" = affinity ]
 	run -0 csched group list -o json
 	[ "$(jq -r .name <<<"$output" | tr '\n' ' ')" = "web db " ]
-	before=$(catalog_digest)
-	run -5 --separate-stderr csched group create web --affinity
-	[ "$stderr" = "csched: group 'web' exists already" ]
-	run -2 --separate-stderr csched group create x
-	[ "$stderr" = "csched: group create needs --affinity or --anti-affinity" ]
-	run -2 --separate-stderr csched group create x --affinity --anti-affinity
-	[ "$stderr" = "csched: group create needs --affinity or --anti-affinity" ]
-	run -3 --separate-stderr csched group show nosuch
-	[ "$stderr" = "csched: no group 'nosuch'" ]
-	[ "$(catalog_digest)" = "$before" ]
+	refused 5 "csched: group 'web' exists already" csched group create web --affinity
+	refused 2 "csched: group create needs --affinity or --anti-affinity" csched group create x
+	refused 2 "csched: group create needs --affinity or --anti-affinity" \
+	    csched group create x --affinity --anti-affinity
+	refused 3 "csched: no group 'nosuch'" csched group show nosuch
 	hosts 1 4 1GiB
 	queue w 1 'group: web'
 	run -5 --separate-stderr csched group remove web
@@ -115,8 +104,8 @@ per_host() {
 	before=$(catalog_digest)
 	run -2 --separate-stderr cvm create - <<<$'name: x\ncpu: 1\nmemory: 64MiB\nrequirements: \'cpu >> 2\''
 	[[ "$stderr" == "cvm: <stdin>: line 1: requirements: column "* ]]
-	run -2 --separate-stderr cvm create - <<<$'name: x\ncpu: 1\nmemory: 64MiB\npolicy: tidy'
-	[ "$stderr" = "cvm: <stdin>: line 1: policy: expected pack, spread, load, or rank: EXPR" ]
+	refused 2 "cvm: <stdin>: line 1: policy: expected pack, spread, load, or rank: EXPR" \
+	    cvm create - <<<$'name: x\ncpu: 1\nmemory: 64MiB\npolicy: tidy'
 	[ "$(catalog_digest)" = "$before" ]
 }
 
@@ -201,8 +190,7 @@ per_host() {
 }
 
 @test "csched rebalance --policy pack | csched apply - empties a host" {
-	chost add h1 "$LAB_URI1" --migration-address 127.0.0.1 -q >/dev/null
-	chost add h2 "$LAB_URI2" --migration-address 127.0.0.1 -q >/dev/null
+	lab_hosts_add --migration-address 127.0.0.1 -q
 	printf 'name: s\ncpu: 1\nmemory: 64MiB\npolicy: spread\n' > "$BATS_TEST_TMPDIR/s.yaml"
 	cvm create -q --count 2 "$BATS_TEST_TMPDIR/s.yaml" >/dev/null
 	[ "$(cvm list -o json | jq -r .host | sort -u | wc -l)" = 2 ]
@@ -229,13 +217,15 @@ per_host() {
 	chost add t1 test:///default --cpu 1 --memory 1GiB -q >/dev/null
 	csched pass --loop 1 --no-reconcile -q >/dev/null 2>"$BATS_TEST_TMPDIR/loop.err" &
 	loop=$!
-	sleep 1.5
+	running() { [ "$(cvm show "$1" -o json | jq -r .state)" = running ]; }
+	# f-1, queued now, is placed by some pass; l-1, queued once f-1 runs
+	# (and is deleted, freeing the room), only by a later one: the loop
+	# goes on
+	queue f 1
+	wait_for 10 running f-1
+	cvm delete -q f-1
 	queue l 1
-	for _ in $(seq 1 50); do
-		[ "$(cvm show l-1 -o json | jq -r .state)" = running ] && break
-		sleep 0.1
-	done
-	[ "$(cvm show l-1 -o json | jq -r .state)" = running ]
+	wait_for 10 running l-1
 	kill -INT "$loop"
 	wait "$loop"
 	[ ! -s "$BATS_TEST_TMPDIR/loop.err" ]
@@ -266,10 +256,7 @@ per_host() {
 	chost add h1 "$LAB_URI1" -q >/dev/null
 	queue a 1
 	printf 'kind: Placement\nvm: a-1\nhost: h1\naction: deploy\n---\nkind: Placement\nvm: a-1\nhost: h1\naction: teleport\n' > "$BATS_TEST_TMPDIR/plan"
-	before=$(catalog_digest)
-	run -2 --separate-stderr csched apply - < "$BATS_TEST_TMPDIR/plan"
-	assert_output ""
-	[ "$stderr" = "csched: <stdin>: line 6: action 'teleport' is not deploy or migrate" ]
-	[ "$(catalog_digest)" = "$before" ]
+	refused 2 "csched: <stdin>: line 6: action 'teleport' is not deploy or migrate" \
+	    csched apply - < "$BATS_TEST_TMPDIR/plan"
 	[ "$(cvm show a-1 -o json | jq -r .state)" = pending ]
 }

@@ -4,17 +4,11 @@
 
 load helpers/common
 
-setup_file() {
-	lab_start 1
-}
-
-teardown_file() {
-	lab_stop
-}
+lab_suite 1
 
 setup() {
 	fresh_catalog
-	chost add h1 "$LAB_URI1" >/dev/null
+	lab_hosts_add
 	cat > "$BATS_TEST_TMPDIR/env.yaml" <<-'DOC'
 	kind: Network
 	name: front
@@ -36,7 +30,7 @@ setup() {
 }
 
 teardown() {
-	cvm list -o ids 2>/dev/null | xargs -r cvm delete -q 2>/dev/null || true
+	delete_vms
 }
 
 @test "cvm apply creates what is missing and passes other kinds through, in order" {
@@ -87,12 +81,11 @@ teardown() {
 	run -2 --separate-stderr cvm apply - <<<'name: [unclosed'
 	[[ "$stderr" == "cvm: <stdin>: "* ]]
 	[ -z "$output" ]
-	run -2 --separate-stderr cvm apply - <<<$'kind: VM\nname: x\nmemory: 64MiB'
-	[ "$stderr" = "cvm: <stdin>: line 1: cpu: missing (the number of vCPUs)" ]
-	run -2 --separate-stderr cvm apply - <<<$'kind: VM\nname: x\ncpu: -1\nmemory: 64MiB'
-	[ "$stderr" = "cvm: <stdin>: line 1: cpu: expected a whole number from 1 to 1024, found '-1'" ]
-	run -2 --separate-stderr cvm apply
-	[ "$stderr" = "cvm: no input given (a file, -f FILE, or - for stdin)" ]
+	refused 2 "cvm: <stdin>: line 1: cpu: missing (the number of vCPUs)" \
+	    cvm apply - <<<$'kind: VM\nname: x\nmemory: 64MiB'
+	refused 2 "cvm: <stdin>: line 1: cpu: expected a whole number from 1 to 1024, found '-1'" \
+	    cvm apply - <<<$'kind: VM\nname: x\ncpu: -1\nmemory: 64MiB'
+	refused 2 "cvm: no input given (a file, -f FILE, or - for stdin)" cvm apply
 	[ "$(catalog_digest)" = "$before" ]
 }
 

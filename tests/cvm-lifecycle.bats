@@ -4,22 +4,16 @@
 
 load helpers/common
 
-setup_file() {
-	lab_start 1
-}
-
-teardown_file() {
-	lab_stop
-}
+lab_suite 1
 
 setup() {
 	fresh_catalog
-	chost add h1 "$LAB_URI1" >/dev/null
+	lab_hosts_add
 	printf 'name: w\ncpu: 1\nmemory: 64MiB\n' > "$BATS_TEST_TMPDIR/w.yaml"
 }
 
 teardown() {
-	cvm list -o ids 2>/dev/null | xargs -r cvm delete -q 2>/dev/null || true
+	delete_vms
 }
 
 domstate() {
@@ -170,10 +164,8 @@ cvm: all 2 objects failed" ]
 @test "cvm document batches refuse documents of another kind before acting" {
 	cvm create -q "$BATS_TEST_TMPDIR/w.yaml" >/dev/null
 	chost list -o json > "$BATS_TEST_TMPDIR/hosts.json"
-	before=$(catalog_digest)
-	run -2 --separate-stderr cvm poweroff - < "$BATS_TEST_TMPDIR/hosts.json"
-	[ "$stderr" = "cvm: <stdin>: line 1: a Host document, not VM" ]
-	[ "$(catalog_digest)" = "$before" ]
+	refused 2 "cvm: <stdin>: line 1: a Host document, not VM" \
+	    cvm poweroff - < "$BATS_TEST_TMPDIR/hosts.json"
 }
 
 @test "cvm create --queue leaves VMs pending, unplaced, holding nothing" {
@@ -189,8 +181,6 @@ cvm: all 2 objects failed" ]
 	[ "$stderr" = "cvm: cannot release vm 'w-1': it is pending (release needs hold)" ]
 	run -0 cvm history w-2 -o json
 	[ "$(jq -r .detail <<<"$output")" = pending ]
-	before=$(catalog_digest)
-	run -2 --separate-stderr cvm create --queue --hold "$BATS_TEST_TMPDIR/w.yaml"
-	[ "$stderr" = "cvm: --hold and --queue do not go together" ]
-	[ "$(catalog_digest)" = "$before" ]
+	refused 2 "cvm: --hold and --queue do not go together" \
+	    cvm create --queue --hold "$BATS_TEST_TMPDIR/w.yaml"
 }

@@ -4,22 +4,16 @@
 
 load helpers/common
 
-setup_file() {
-	lab_start 1
-}
-
-teardown_file() {
-	lab_stop
-}
+lab_suite 1
 
 setup() {
 	fresh_catalog
-	chost add h1 "$LAB_URI1" >/dev/null
+	lab_hosts_add
 }
 
 teardown() {
 	# free the host's 2 vCPUs for the next test: delete what is left
-	cvm list -o ids 2>/dev/null | xargs -r cvm delete -q 2>/dev/null || true
+	delete_vms
 }
 
 # vm NAME [CPU] [MEMORY]: a VM document on stdout
@@ -87,11 +81,8 @@ domstate() {
 
 @test "cvm start of a running VM exits 5 and names the state" {
 	vm web-1 | cvm create - >/dev/null
-	before=$(catalog_digest)
-	run -5 --separate-stderr cvm start web-1
-	assert_output ""
-	[ "$stderr" = "cvm: cannot start vm 'web-1': it is running (start needs poweroff)" ]
-	[ "$(catalog_digest)" = "$before" ]
+	refused 5 "cvm: cannot start vm 'web-1': it is running (start needs poweroff)" \
+	    cvm start web-1
 }
 
 @test "cvm poweroff of a VM that is off exits 5" {
@@ -175,12 +166,10 @@ domstate() {
 }
 
 @test "cvm create refuses malformed YAML and JSON with exit 2 and changes nothing" {
-	before=$(catalog_digest)
 	while IFS='|' read -r input message; do
 		printf '%b' "$input" > "$BATS_TEST_TMPDIR/bad"
-		run -2 --separate-stderr cvm create - < "$BATS_TEST_TMPDIR/bad"
-		assert_output ""
-		[ "$stderr" = "cvm: $message" ] || { echo "input: $input"; echo "got: $stderr"; false; }
+		refused 2 "cvm: $message" cvm create - < "$BATS_TEST_TMPDIR/bad" ||
+		    { echo "input: $input"; false; }
 	done <<'EOF_CASES'
 name: a\ncpu: [1\n|<stdin>: line 3: did not find expected ',' or ']' while parsing a flow sequence
 name: a\n  cpu: 1\n|<stdin>: line 2: mapping values are not allowed in this context
@@ -192,16 +181,13 @@ a: 1\na: 2\n|<stdin>: line 2: duplicate key 'a'
 a: &x 1\nb: *x\n|<stdin>: line 2: aliases (*name) are not supported
 \n|no documents in the input
 EOF_CASES
-	[ "$(catalog_digest)" = "$before" ]
 }
 
 @test "cvm create refuses unknown kinds, bad names, cpu and memory with exit 2" {
-	before=$(catalog_digest)
 	while IFS='|' read -r input message; do
 		printf '%b' "$input" > "$BATS_TEST_TMPDIR/bad"
-		run -2 --separate-stderr cvm create - < "$BATS_TEST_TMPDIR/bad"
-		assert_output ""
-		[ "$stderr" = "cvm: <stdin>: line 1: $message" ] || { echo "input: $input"; echo "got: $stderr"; false; }
+		refused 2 "cvm: <stdin>: line 1: $message" cvm create - < "$BATS_TEST_TMPDIR/bad" ||
+		    { echo "input: $input"; false; }
 	done <<'EOF_CASES'
 kind: Host\nname: a\ncpu: 1\nmemory: 64\n|kind 'Host' is not VM
 kind: Vm\nname: a\ncpu: 1\nmemory: 64\n|kind 'Vm' is not VM
@@ -239,7 +225,6 @@ name: a\ncpu: 1\nmemory: 64\nrequirements: 'cpu >'\n|requirements: column 6: exp
 name: a\ncpu: 1\nmemory: 64\nrequirements: [x]\n|requirements: expected a string, found a list
 name: a\ncpu: 1\nmemory: 64\npriority: high\n|priority: expected a whole number from -1000 to 1000
 EOF_CASES
-	[ "$(catalog_digest)" = "$before" ]
 }
 
 @test "cvm create accepts extra fields, such as those of its own output" {
@@ -269,9 +254,7 @@ EOF_CASES
 	vm web-1 | cvm create - >/dev/null
 	before=$(catalog_digest)
 	vm web-1 > "$BATS_TEST_TMPDIR/vm.yaml"
-	run -5 --separate-stderr cvm create - < "$BATS_TEST_TMPDIR/vm.yaml"
-	assert_output ""
-	[ "$stderr" = "cvm: vm 'web-1' exists already" ]
+	refused 5 "cvm: vm 'web-1' exists already" cvm create - < "$BATS_TEST_TMPDIR/vm.yaml"
 	[ "$(catalog_digest)" = "$before" ]
 }
 
@@ -286,9 +269,8 @@ EOF_CASES
 @test "cvm create exits 6 when no host has room, changing nothing" {
 	before=$(catalog_digest)
 	vm big 1 1TiB > "$BATS_TEST_TMPDIR/vm.yaml"
-	run -6 --separate-stderr cvm create - < "$BATS_TEST_TMPDIR/vm.yaml"
-	assert_output ""
-	[ "$stderr" = "cvm: no host has room for vm 'big' (cpu 1, memory 1048576 MiB) among 1 enabled host" ]
+	refused 6 "cvm: no host has room for vm 'big' (cpu 1, memory 1048576 MiB) among 1 enabled host" \
+	    cvm create - < "$BATS_TEST_TMPDIR/vm.yaml"
 	vm many 64 > "$BATS_TEST_TMPDIR/vm.yaml"
 	run -6 cvm create - < "$BATS_TEST_TMPDIR/vm.yaml"
 	[ "$(catalog_digest)" = "$before" ]
@@ -333,11 +315,8 @@ EOF_CASES
 
 @test "cvm create of several documents creates none when one is bad (exit 2)" {
 	printf 'name: g1\ncpu: 1\nmemory: 64\n---\nname: g2\ncpu: -1\nmemory: 64\n' > "$BATS_TEST_TMPDIR/two.yaml"
-	before=$(catalog_digest)
-	run -2 --separate-stderr cvm create "$BATS_TEST_TMPDIR/two.yaml" -o ids
-	assert_output ""
-	[ "$stderr" = "cvm: $BATS_TEST_TMPDIR/two.yaml: line 5: cpu: expected a whole number from 1 to 1024, found '-1'" ]
-	[ "$(catalog_digest)" = "$before" ]
+	refused 2 "cvm: $BATS_TEST_TMPDIR/two.yaml: line 5: cpu: expected a whole number from 1 to 1024, found '-1'" \
+	    cvm create "$BATS_TEST_TMPDIR/two.yaml" -o ids
 }
 
 @test "cvm writes an audit row in the same transaction as every change" {
@@ -408,9 +387,8 @@ EOF_CASES
 @test "cvm create - of a good and a bad document creates nothing (exit 2)" {
 	printf 'name: good\ncpu: 1\nmemory: 64MiB\n---\nname: bad\ncpu: lots\nmemory: 64MiB\n' > "$BATS_TEST_TMPDIR/two.yaml"
 	before=$(catalog_digest)
-	run -2 --separate-stderr cvm create - < "$BATS_TEST_TMPDIR/two.yaml"
-	assert_output ""
-	[ "$stderr" = "cvm: <stdin>: line 5: cpu: expected a whole number from 1 to 1024, found 'lots'" ]
+	refused 2 "cvm: <stdin>: line 5: cpu: expected a whole number from 1 to 1024, found 'lots'" \
+	    cvm create - < "$BATS_TEST_TMPDIR/two.yaml"
 	[ "$(catalog_digest)" = "$before" ]
 	[ -z "$(virsh -c "$LAB_URI1" list --all --name)" ]
 	# every bad document is named, then one line says nothing was done
@@ -426,11 +404,8 @@ EOF_CASES
 
 @test "cvm apply - of a good and a bad document creates nothing (exit 2)" {
 	printf 'kind: VM\nname: good\ncpu: 1\nmemory: 64MiB\n---\nkind: VM\nname: bad\ncpu: 1\nmemory: 64MiB\nha: always\n' > "$BATS_TEST_TMPDIR/two.yaml"
-	before=$(catalog_digest)
-	run -2 --separate-stderr cvm apply - < "$BATS_TEST_TMPDIR/two.yaml"
-	assert_output ""
-	[ "$stderr" = "cvm: <stdin>: line 6: ha: expected none or restart" ]
-	[ "$(catalog_digest)" = "$before" ]
+	refused 2 "cvm: <stdin>: line 6: ha: expected none or restart" \
+	    cvm apply - < "$BATS_TEST_TMPDIR/two.yaml"
 	[ -z "$(virsh -c "$LAB_URI1" list --all --name)" ]
 }
 
@@ -444,9 +419,8 @@ EOF_CASES
 
 @test "cvm refuses a VM name with U+202E and escapes control characters it echoes" {
 	before=$(catalog_digest)
-	run -2 --separate-stderr cvm create - <<<"$(printf 'name: "evil\\u202eexe"\ncpu: 1\nmemory: 64MiB\n')"
-	assert_output ""
-	[ "$stderr" = "cvm: <stdin>: line 1: vm name holds a control or format character (U+202E)" ]
+	refused 2 "cvm: <stdin>: line 1: vm name holds a control or format character (U+202E)" \
+	    cvm create - <<<"$(printf 'name: "evil\\u202eexe"\ncpu: 1\nmemory: 64MiB\n')"
 	run -3 --separate-stderr cvm show "$(printf 'a\x1bb')"
 	assert_output ""
 	[ "$stderr" = 'cvm: no vm '"'"'a\x1bb'"'" ]
@@ -454,18 +428,13 @@ EOF_CASES
 	run -3 --separate-stderr cvm show "$(printf 'a\x1b[31mred\nnext')"
 	[ "$stderr" = 'cvm: no vm '"'"'a\x1b[31mred\nnext'"'" ]
 	[ "${#stderr_lines[@]}" -eq 1 ]
-	run -3 --separate-stderr cvm show 99999999999999999999
-	[ "$stderr" = "cvm: no vm '99999999999999999999'" ]
+	refused 3 "cvm: no vm '99999999999999999999'" cvm show 99999999999999999999
 	[ "$(catalog_digest)" = "$before" ]
 }
 
 @test "cvm: a path too long is a usage error (exit 2)" {
 	long="$BATS_TEST_TMPDIR/$(head -c 300 /dev/zero | tr '\0' x).yaml"
-	before=$(catalog_digest)
-	run -2 --separate-stderr cvm create "$long"
-	assert_output ""
-	[ "$stderr" = "cvm: cannot open '$long': File name too long" ]
-	[ "$(catalog_digest)" = "$before" ]
+	refused 2 "cvm: cannot open '$long': File name too long" cvm create "$long"
 	run -2 --separate-stderr cvm list -c "/tmp/$(head -c 5000 /dev/zero | tr '\0' x)/catalog.db"
 	assert_output ""
 	[ "$stderr" = "cvm: catalog path is too long (5016 bytes made absolute, at most 504)" ]

@@ -4,18 +4,11 @@
 
 load helpers/common
 
-setup_file() {
-	lab_start 2
-}
-
-teardown_file() {
-	lab_stop
-}
+lab_suite 2
 
 setup() {
 	fresh_catalog
-	chost add h1 "$LAB_URI1" >/dev/null
-	chost add h2 "$LAB_URI2" >/dev/null
+	lab_hosts_add
 	printf 'name: p\ncpu: 1\nmemory: 64MiB\ndisks:\n  - size: 32MiB\n' > "$BATS_TEST_TMPDIR/p.yaml"
 }
 
@@ -87,21 +80,15 @@ blk() {
 
 @test "cvol datastore add refuses bad input, a taken name, an unknown host and tenants" {
 	cvol datastore add -q fast --host h1
-	before=$(catalog_digest)
-	run -2 --separate-stderr cvol datastore add 'a b'
-	[ "$stderr" = "cvol: datastore name 'a b' may hold only letters, digits, '-', '_' and '.'" ]
-	assert_output ""
-	run -2 --separate-stderr cvol datastore add x --path rel/dir
-	[ "$stderr" = "cvol: datastore path 'rel/dir' is not absolute" ]
-	run -5 --separate-stderr cvol datastore add fast
-	[ "$stderr" = "cvol: datastore 'fast' exists already" ]
-	run -3 --separate-stderr cvol datastore add y --host nope
-	[ "$stderr" = "cvol: no host 'nope'" ]
-	run -3 --separate-stderr cvol datastore show nope
-	[ "$stderr" = "cvol: no datastore 'nope'" ]
-	run -2 --separate-stderr cvol datastore add
-	[ "$stderr" = "cvol: usage: cvol datastore add NAME [--path DIR] [--host H]..." ]
-	[ "$(catalog_digest)" = "$before" ]
+	refused 2 "cvol: datastore name 'a b' may hold only letters, digits, '-', '_' and '.'" \
+	    cvol datastore add 'a b'
+	refused 2 "cvol: datastore path 'rel/dir' is not absolute" \
+	    cvol datastore add x --path rel/dir
+	refused 5 "cvol: datastore 'fast' exists already" cvol datastore add fast
+	refused 3 "cvol: no host 'nope'" cvol datastore add y --host nope
+	refused 3 "cvol: no datastore 'nope'" cvol datastore show nope
+	refused 2 "cvol: usage: cvol datastore add NAME [--path DIR] [--host H]..." \
+	    cvol datastore add
 	[ "$(pools 2)" = "" ]
 }
 
@@ -119,10 +106,8 @@ blk() {
 @test "cvol datastore remove undefines the pools, refused with exit 5 while volumes are in it" {
 	cvol datastore add -q fast
 	cvol create -q v1 --size 16MiB
-	before=$(catalog_digest)
-	run -5 --separate-stderr cvol datastore remove fast
-	[ "$stderr" = "cvol: cannot remove datastore 'fast': 1 volume is in it (delete them first)" ]
-	[ "$(catalog_digest)" = "$before" ]
+	refused 5 "cvol: cannot remove datastore 'fast': 1 volume is in it (delete them first)" \
+	    cvol datastore remove fast
 	[ "$(pools 1)" = cloudos-ds-fast ]
 	cvol delete -q v1
 	run -0 cvol datastore remove fast
@@ -158,19 +143,14 @@ blk() {
 	cvol datastore add -q fast --host h1
 	cvol create -q v1 --size 8MiB
 	before=$(catalog_digest)
-	run -2 --separate-stderr cvol create v2
-	[ "$stderr" = "cvol: --size is required" ]
-	assert_output ""
+	refused 2 "cvol: --size is required" cvol create v2
 	run -2 --separate-stderr cvol create v2 --size 12XB
 	[[ "$stderr" == "cvol: "*"12XB"* ]]
-	run -2 --separate-stderr cvol create 123 --size 8MiB
-	[ "$stderr" = "cvol: volume name '123' is all digits (it would read as an id)" ]
-	run -5 --separate-stderr cvol create v1 --size 8MiB
-	[ "$stderr" = "cvol: volume 'v1' exists already" ]
-	run -3 --separate-stderr cvol create v2 --size 8MiB --datastore nope
-	[ "$stderr" = "cvol: no datastore 'nope'" ]
-	run -3 --separate-stderr cvol create v2 --size 8MiB --host h2
-	[ "$stderr" = "cvol: datastore 'fast' is not on host 'h2'" ]
+	refused 2 "cvol: volume name '123' is all digits (it would read as an id)" \
+	    cvol create 123 --size 8MiB
+	refused 5 "cvol: volume 'v1' exists already" cvol create v1 --size 8MiB
+	refused 3 "cvol: no datastore 'nope'" cvol create v2 --size 8MiB --datastore nope
+	refused 3 "cvol: datastore 'fast' is not on host 'h2'" cvol create v2 --size 8MiB --host h2
 	run -6 --separate-stderr cvol create v2 --size 900000GiB
 	[[ "$stderr" =~ ^"cvol: cannot create volume 'v2': 921600000 MiB is more than the "[0-9]+" MiB datastore 'fast' has free on host 'h1'"$ ]]
 	assert_output ""
@@ -192,12 +172,11 @@ blk() {
 	run -0 qemu-img info --output=json -U "$(file 1 "$id")"
 	[ "$(jq -r '."virtual-size"' <<<"$output")" = 67108864 ]
 	before=$(catalog_digest)
-	run -2 --separate-stderr cvol resize v1 --size 16MiB
-	[ "$stderr" = "cvol: cannot shrink volume 'v1' from 64 to 16 MiB (volumes only grow)" ]
+	refused 2 "cvol: cannot shrink volume 'v1' from 64 to 16 MiB (volumes only grow)" \
+	    cvol resize v1 --size 16MiB
 	run -6 --separate-stderr cvol resize v1 --size 900000GiB
 	[[ "$stderr" == "cvol: cannot resize volume 'v1': "*" MiB is more than the "* ]]
-	run -3 --separate-stderr cvol resize nope --size 1GiB
-	[ "$stderr" = "cvol: no volume 'nope'" ]
+	refused 3 "cvol: no volume 'nope'" cvol resize nope --size 1GiB
 	[ "$(catalog_digest)" = "$before" ]
 }
 
@@ -210,10 +189,7 @@ blk() {
 	cid=$(jq -r .id <<<"$output")
 	run -0 qemu-io -f qcow2 -r -U -c 'read -P 0x5a 0 64k' "$(file 1 "$cid")"
 	refute_output --partial "Pattern verification failed"
-	before=$(catalog_digest)
-	run -5 --separate-stderr cvol clone v1 v2
-	[ "$stderr" = "cvol: volume 'v2' exists already" ]
-	[ "$(catalog_digest)" = "$before" ]
+	refused 5 "cvol: volume 'v2' exists already" cvol clone v1 v2
 }
 
 @test "cvol snapshot makes a linked child; its base cannot be deleted, resized or attached meanwhile" {
@@ -225,14 +201,12 @@ blk() {
 	run -0 qemu-img info --output=json -U "$(file 1 "$sid")"
 	[ "$(jq -r '."backing-filename"' <<<"$output")" = /var/lib/libvirt/images/cloudos-fast/vol-$id.qcow2 ]
 	cvm create -q "$BATS_TEST_TMPDIR/p.yaml" >/dev/null
-	before=$(catalog_digest)
-	run -5 --separate-stderr cvol delete v1
-	[ "$stderr" = "cvol: cannot delete volume 'v1': it is the base of 1 snapshot (delete them first)" ]
-	run -5 --separate-stderr cvol resize v1 --size 32MiB
-	[ "$stderr" = "cvol: cannot resize volume 'v1': it is the base of 1 snapshot (delete them first)" ]
-	run -5 --separate-stderr cvol attach v1 p
-	[ "$stderr" = "cvol: cannot attach volume 'v1': it is the base of 1 snapshot (delete them first)" ]
-	[ "$(catalog_digest)" = "$before" ]
+	refused 5 "cvol: cannot delete volume 'v1': it is the base of 1 snapshot (delete them first)" \
+	    cvol delete v1
+	refused 5 "cvol: cannot resize volume 'v1': it is the base of 1 snapshot (delete them first)" \
+	    cvol resize v1 --size 32MiB
+	refused 5 "cvol: cannot attach volume 'v1': it is the base of 1 snapshot (delete them first)" \
+	    cvol attach v1 p
 	run -0 cvol delete s1
 	run -0 cvol delete v1
 }
@@ -263,23 +237,16 @@ blk() {
 	cvm create -q "$BATS_TEST_TMPDIR/p.yaml" >/dev/null
 	[ "$(cvm show p -o json | jq -r .host)" = h1 ]
 	cvol attach -q v2 p
-	before=$(catalog_digest)
-	run -5 --separate-stderr cvol attach v1 p
-	[ "$stderr" = "cvol: cannot attach a volume on host 'h2' to vm 'p': the vm is on host 'h1'" ]
-	assert_output ""
-	run -5 --separate-stderr cvol attach v2 p
-	[ "$stderr" = "cvol: cannot attach volume 'v2': it is attached to vm 'p' as sdc already" ]
-	run -5 --separate-stderr cvol delete v2
-	[ "$stderr" = "cvol: cannot delete volume 'v2': it is attached to vm 'p' as sdc (detach it first)" ]
-	run -5 --separate-stderr cvol detach v1
-	[ "$stderr" = "cvol: cannot detach volume 'v1': it is not attached" ]
-	run -3 --separate-stderr cvol attach v1 nope
-	[ "$stderr" = "cvol: no vm 'nope'" ]
-	run -2 --separate-stderr cvol attach v1 p --bus ide
-	[ "$stderr" = "cvol: invalid bus 'ide' (scsi or virtio)" ]
-	run -2 --separate-stderr cvol attach v1
-	[ "$stderr" = "cvol: usage: cvol attach VOL VM [--bus scsi|virtio]" ]
-	[ "$(catalog_digest)" = "$before" ]
+	refused 5 "cvol: cannot attach a volume on host 'h2' to vm 'p': the vm is on host 'h1'" \
+	    cvol attach v1 p
+	refused 5 "cvol: cannot attach volume 'v2': it is attached to vm 'p' as sdc already" \
+	    cvol attach v2 p
+	refused 5 "cvol: cannot delete volume 'v2': it is attached to vm 'p' as sdc (detach it first)" \
+	    cvol delete v2
+	refused 5 "cvol: cannot detach volume 'v1': it is not attached" cvol detach v1
+	refused 3 "cvol: no vm 'nope'" cvol attach v1 nope
+	refused 2 "cvol: invalid bus 'ide' (scsi or virtio)" cvol attach v1 p --bus ide
+	refused 2 "cvol: usage: cvol attach VOL VM [--bus scsi|virtio]" cvol attach v1
 }
 
 @test "cvol delete removes the file and the record" {
@@ -332,10 +299,8 @@ blk() {
 	cvol create -q v1 --size 8MiB
 	cvm create -q "$BATS_TEST_TMPDIR/p.yaml" >/dev/null
 	cvol attach -q v1 p
-	before=$(catalog_digest)
-	run -5 --separate-stderr cvm migrate p --to h2
-	[ "$stderr" = "cvm: cannot migrate vm 'p': volume 'v1' is attached to it and lives on host 'h1' (cvol detach it first)" ]
-	[ "$(catalog_digest)" = "$before" ]
+	refused 5 "cvm: cannot migrate vm 'p': volume 'v1' is attached to it and lives on host 'h1' (cvol detach it first)" \
+	    cvm migrate p --to h2
 	cvm delete -q p
 	run -5 --separate-stderr chost remove h1
 	[ "$stderr" = "chost: cannot remove host 'h1': datastore 'fast' is on it (cvol datastore remove first)" ]
@@ -377,8 +342,7 @@ blk() {
 	assert_output ""
 	[ "$(catalog_digest)" = "$before" ]
 	[ "$(pools 1)" = "" ]
-	run -2 --separate-stderr cvol datastore add fast --host h1 --host h1
-	[ "$stderr" = "cvol: host 'h1' is given twice" ]
+	refused 2 "cvol: host 'h1' is given twice" cvol datastore add fast --host h1 --host h1
 	[ "$(catalog_digest)" = "$before" ]
 }
 
@@ -404,12 +368,10 @@ blk() {
 	cvol create -q v1 --size 8MiB
 	cvm create -q "$BATS_TEST_TMPDIR/p.yaml" >/dev/null
 	cvol attach -q v1 p
-	before=$(catalog_digest)
-	run -5 --separate-stderr cvol clone v1 c1
-	[ "$stderr" = "cvol: cannot clone volume 'v1': it is attached to vm 'p' (running) (power it off or detach it first)" ]
-	run -5 --separate-stderr cvol snapshot v1 s1
-	[ "$stderr" = "cvol: cannot snapshot volume 'v1': it is attached to vm 'p' (running) and would change under its snapshot (detach it first)" ]
-	[ "$(catalog_digest)" = "$before" ]
+	refused 5 "cvol: cannot clone volume 'v1': it is attached to vm 'p' (running) (power it off or detach it first)" \
+	    cvol clone v1 c1
+	refused 5 "cvol: cannot snapshot volume 'v1': it is attached to vm 'p' (running) and would change under its snapshot (detach it first)" \
+	    cvol snapshot v1 s1
 	# growing works live, through the guest's qemu
 	run -0 cvol resize v1 --size 16MiB -o json
 	[ "$(jq -r .size <<<"$output")" = 16 ]
@@ -450,8 +412,8 @@ YAML
 	[ "$(jq -r 'select(.kind == "Volume") | .size' <<<"$output")" = 32 ]
 	before=$(catalog_digest)
 	printf 'kind: Volume\nname: data\nsize: 32MiB\nhost: h2\n' > "$BATS_TEST_TMPDIR/bad.yaml"
-	run -5 --separate-stderr cvol apply -f "$BATS_TEST_TMPDIR/bad.yaml"
-	[ "$stderr" = "cvol: cannot move volume 'data' (it is in datastore 'fast' on host 'h1')" ]
+	refused 5 "cvol: cannot move volume 'data' (it is in datastore 'fast' on host 'h1')" \
+	    cvol apply -f "$BATS_TEST_TMPDIR/bad.yaml"
 	printf 'kind: Volume\nname: other\n' > "$BATS_TEST_TMPDIR/bad.yaml"
 	run -2 --separate-stderr cvol apply -f "$BATS_TEST_TMPDIR/bad.yaml"
 	[[ "$stderr" == "cvol: "*": size: missing" ]]

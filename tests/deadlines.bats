@@ -7,9 +7,7 @@
 
 load helpers/common
 
-setup_file() {
-	lab_start 2
-}
+lab_suite 2
 
 teardown_file() {
 	local pid
@@ -20,8 +18,7 @@ teardown_file() {
 setup() {
 	fresh_catalog
 	export CLOUDOS_HOST_TIMEOUT=2
-	chost add h1 "$LAB_URI1" --migration-address 127.0.0.1 -q >/dev/null
-	chost add h2 "$LAB_URI2" --migration-address 127.0.0.1 -q >/dev/null
+	lab_hosts_add --migration-address 127.0.0.1 -q
 	printf 'name: a\ncpu: 1\nmemory: 64MiB\nrequirements: name == "h1"\n' > "$BATS_TEST_TMPDIR/a.yaml"
 	printf 'name: b\ncpu: 1\nmemory: 64MiB\nrequirements: name == "h2"\n' > "$BATS_TEST_TMPDIR/b.yaml"
 	printf 'name: h\ncpu: 1\nmemory: 64MiB\nha: restart\n' > "$BATS_TEST_TMPDIR/h.yaml"
@@ -35,7 +32,7 @@ teardown() {
 		kill "$(cat "$BATS_TEST_TMPDIR/silent.pid")" 2>/dev/null || true
 	fi
 	unset CLOUDOS_HOST_TIMEOUT
-	cvm list -o ids 2>/dev/null | xargs -r cvm delete -q 2>/dev/null || true
+	delete_vms
 	for u in "$LAB_URI1" "$LAB_URI2"; do
 		for d in $(virsh -c "$u" list --all --name 2>/dev/null); do
 			virsh -c "$u" destroy "$d" >/dev/null 2>&1 || true
@@ -72,11 +69,7 @@ while True:
     held.append(s.accept()[0])
 ' "$sock" 3>&- &
 	echo $! > "$BATS_TEST_TMPDIR/silent.pid"
-	for _ in $(seq 1 100); do
-		[ -S "$sock" ] && break
-		sleep 0.05
-	done
-	[ -S "$sock" ]
+	wait_for 5 test -S "$sock"
 	SILENT_URI="qemu+unix:///system?socket=$sock"
 }
 
@@ -125,9 +118,8 @@ state_of() {
 @test "CLOUDOS_HOST_TIMEOUT takes seconds above 0 and at most 3600" {
 	before=$(catalog_digest)
 	for t in 0 -1 x 1s 3601 nan; do
-		CLOUDOS_HOST_TIMEOUT=$t run -2 --separate-stderr chost add h3 "$LAB_URI1"
-		assert_output ""
-		[ "$stderr" = "chost: cannot add host 'h3': CLOUDOS_HOST_TIMEOUT: expected seconds above 0 and at most 3600, found '$t'" ]
+		CLOUDOS_HOST_TIMEOUT=$t refused 2 "chost: cannot add host 'h3': CLOUDOS_HOST_TIMEOUT: expected seconds above 0 and at most 3600, found '$t'" \
+		    chost add h3 "$LAB_URI1"
 	done
 	[ "$(catalog_digest)" = "$before" ]
 }
@@ -157,11 +149,8 @@ state_of() {
 	# libvirt five times a second
 	cvm shutdown b --timeout 60 >"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" &
 	pid=$!
-	for _ in $(seq 1 100); do
-		[ "$(state_of b)" = shutting-down ] && break
-		sleep 0.05
-	done
-	[ "$(state_of b)" = shutting-down ]
+	shutting_down() { [ "$(state_of b)" = shutting-down ]; }
+	wait_for 5 shutting_down
 	freeze 2
 	t0=$(date +%s%3N)
 	rc=0

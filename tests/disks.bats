@@ -5,18 +5,11 @@
 
 load helpers/common
 
-setup_file() {
-	lab_start 2
-}
-
-teardown_file() {
-	lab_stop
-}
+lab_suite 2
 
 setup() {
 	fresh_catalog
-	chost add h1 "$LAB_URI1" --migration-address 127.0.0.1 >/dev/null
-	chost add h2 "$LAB_URI2" --migration-address 127.0.0.1 >/dev/null
+	lab_hosts_add --migration-address 127.0.0.1
 	printf 'name: d\ncpu: 1\nmemory: 64MiB\ndisks:\n  - size: 32MiB\n' > "$BATS_TEST_TMPDIR/d.yaml"
 	printf 'name: p\ncpu: 1\nmemory: 64MiB\n' > "$BATS_TEST_TMPDIR/p.yaml"
 }
@@ -82,22 +75,18 @@ blk() {
 @test "cvm disk refuses bad input and wrong states, changing nothing" {
 	cvm create -q "$BATS_TEST_TMPDIR/d.yaml" >/dev/null
 	before=$(catalog_digest)
-	run -2 --separate-stderr cvm disk attach d
-	[ "$stderr" = "cvm: disk attach needs --size" ]
+	refused 2 "cvm: disk attach needs --size" cvm disk attach d
 	run -2 --separate-stderr cvm disk attach d --size lots
 	[[ "$stderr" == "cvm: --size: "* ]]
-	run -2 --separate-stderr cvm disk attach d e --size 1GiB
-	[ "$stderr" = "cvm: disk attach takes one VM" ]
-	run -3 --separate-stderr cvm disk attach nosuch --size 1GiB
-	[ "$stderr" = "cvm: no vm 'nosuch'" ]
-	run -3 --separate-stderr cvm disk detach d sdq
-	[ "$stderr" = "cvm: vm 'd' has no disk 'sdq'" ]
+	refused 2 "cvm: disk attach takes one VM" cvm disk attach d e --size 1GiB
+	refused 3 "cvm: no vm 'nosuch'" cvm disk attach nosuch --size 1GiB
+	refused 3 "cvm: vm 'd' has no disk 'sdq'" cvm disk detach d sdq
 	run -2 --separate-stderr cvm disk detach d
 	[[ "$stderr" == "cvm: disk detach takes a VM and a disk"* ]]
-	run -3 --separate-stderr cvm create - <<<$'name: e\ncpu: 1\nmemory: 64MiB\ndisks: [{image: debian-12}]'
-	[ "$stderr" = "cvm: disks[0].image: no image 'debian-12'" ]
-	run -2 --separate-stderr cvm create - <<<$'name: e\ncpu: 1\nmemory: 64MiB\ndisks: [{}]'
-	[ "$stderr" = "cvm: <stdin>: line 1: disks[0].size: missing (a blank disk needs one)" ]
+	refused 3 "cvm: disks[0].image: no image 'debian-12'" \
+	    cvm create - <<<$'name: e\ncpu: 1\nmemory: 64MiB\ndisks: [{image: debian-12}]'
+	refused 2 "cvm: <stdin>: line 1: disks[0].size: missing (a blank disk needs one)" \
+	    cvm create - <<<$'name: e\ncpu: 1\nmemory: 64MiB\ndisks: [{}]'
 	[ "$(catalog_digest)" = "$before" ]
 	cvm stop -q d
 	run -5 --separate-stderr cvm disk attach d --size 1GiB

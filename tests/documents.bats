@@ -33,8 +33,8 @@ vm_doc() {
 	[ $(( (end - start) / 1000000 )) -lt 2000 ]
 	[ "$(catalog_digest)" = "$before" ]
 	for p in chost cimg cnet cvol; do
-		run -2 timeout 20 "$p" apply - < "$BATS_TEST_TMPDIR/big.yaml"
-		[ "$output" = "$p: <stdin>: line 10001: a map holds at most 10000 keys" ]
+		refused 2 "$p: <stdin>: line 10001: a map holds at most 10000 keys" \
+		    timeout 20 "$p" apply - < "$BATS_TEST_TMPDIR/big.yaml"
 	done
 	[ "$(catalog_digest)" = "$before" ]
 }
@@ -45,8 +45,8 @@ vm_doc() {
 	[ "$(jq -r .name <<<"$output")" = wide ]
 	before=$(catalog_digest)
 	{ vm_doc dup; seq 1 5000 | awk '{ printf "x%05d: %d\n", 5001 - $1, $1 }'; echo 'x04711: again'; } > "$BATS_TEST_TMPDIR/dup.yaml"
-	run -2 cvm create --queue - < "$BATS_TEST_TMPDIR/dup.yaml"
-	[ "$output" = "cvm: <stdin>: line 5005: duplicate key 'x04711'" ]
+	refused 2 "cvm: <stdin>: line 5005: duplicate key 'x04711'" \
+	    cvm create --queue - < "$BATS_TEST_TMPDIR/dup.yaml"
 	[ "$(catalog_digest)" = "$before" ]
 }
 
@@ -60,19 +60,19 @@ x: $deep"
 
 @test "a string over 1 MiB is refused, a JSON one too" {
 	{ vm_doc long; printf 'x: '; head -c 1048577 /dev/zero | tr '\0' x; echo; } > "$BATS_TEST_TMPDIR/long.yaml"
-	run -2 cvm create --queue - < "$BATS_TEST_TMPDIR/long.yaml"
-	[ "$output" = "cvm: <stdin>: line 5: a string holds at most 1 MiB" ]
+	refused 2 "cvm: <stdin>: line 5: a string holds at most 1 MiB" \
+	    cvm create --queue - < "$BATS_TEST_TMPDIR/long.yaml"
 	{ printf '{"kind": "VM", "name": "long", "cpu": 1, "memory": 64,\n "x": "'; head -c 1048577 /dev/zero | tr '\0' x; echo '"}'; } > "$BATS_TEST_TMPDIR/long.json"
-	run -2 cvm create --queue - < "$BATS_TEST_TMPDIR/long.json"
-	[ "$output" = "cvm: <stdin>: line 2: a string holds at most 1 MiB" ]
+	refused 2 "cvm: <stdin>: line 2: a string holds at most 1 MiB" \
+	    cvm create --queue - < "$BATS_TEST_TMPDIR/long.json"
 	[ "$(catalog_digest)" = "$before" ]
 }
 
 @test "a document over 4 MiB is refused; a stream of documents may be larger" {
 	one_mib() { printf '"'; head -c 1048000 /dev/zero | tr '\0' x; printf '"\n'; }
 	{ vm_doc huge; for i in 1 2 3 4 5; do printf 'x%d: ' "$i"; one_mib; done; } > "$BATS_TEST_TMPDIR/huge.yaml"
-	run -2 cvm create --queue - < "$BATS_TEST_TMPDIR/huge.yaml"
-	[ "$output" = "cvm: <stdin>: line 9: a document holds at most 4 MiB" ]
+	refused 2 "cvm: <stdin>: line 9: a document holds at most 4 MiB" \
+	    cvm create --queue - < "$BATS_TEST_TMPDIR/huge.yaml"
 	[ "$(catalog_digest)" = "$before" ]
 	# five documents of 3 MB each: 15 MB in one input
 	for n in 1 2 3 4 5; do
@@ -83,11 +83,11 @@ x: $deep"
 }
 
 @test "an input over 64 MiB, or of more than 4,000,000 values, is refused" {
-	run -2 sh -c "yes '# a comment' | head -c 67108865 | cvm create --queue -"
-	[ "$output" = "cvm: <stdin>: input is larger than 64 MiB" ]
+	refused 2 "cvm: <stdin>: input is larger than 64 MiB" \
+	    sh -c "yes '# a comment' | head -c 67108865 | cvm create --queue -"
 	# a list of 4,000,000 empty maps and the list itself
-	run -2 sh -c "yes -- '- {}' | head -n 4000000 | timeout 30 cvm delete -"
-	[ "$output" = "cvm: <stdin>: line 4000000: an input holds at most 4000000 values and keys" ]
+	refused 2 "cvm: <stdin>: line 4000000: an input holds at most 4000000 values and keys" \
+	    sh -c "yes -- '- {}' | head -n 4000000 | timeout 30 cvm delete -"
 	[ "$(catalog_digest)" = "$before" ]
 }
 
@@ -128,12 +128,12 @@ x: $deep"
 
 @test "context.user_data is at most 64 KiB" {
 	ud() { printf 'context:\n  user_data: "'; head -c "$1" /dev/zero | tr '\0' x; printf '"\n'; }
-	run -2 cvm create --queue - <<<"$(vm_doc big; ud 65537)"
-	[ "$output" = "cvm: <stdin>: line 1: context: user_data: 65537 bytes, more than 64 KiB" ]
+	refused 2 "cvm: <stdin>: line 1: context: user_data: 65537 bytes, more than 64 KiB" \
+	    cvm create --queue - <<<"$(vm_doc big; ud 65537)"
 	[ "$(catalog_digest)" = "$before" ]
 	# nor through apply of a VM that exists
-	run -2 cvm apply - <<<"$(vm_doc keep; ud 65537)"
-	[ "$output" = "cvm: <stdin>: line 1: context: user_data: 65537 bytes, more than 64 KiB" ]
+	refused 2 "cvm: <stdin>: line 1: context: user_data: 65537 bytes, more than 64 KiB" \
+	    cvm apply - <<<"$(vm_doc keep; ud 65537)"
 	[ "$(catalog_digest)" = "$before" ]
 	run -0 cvm create --queue - -o json <<<"$(vm_doc edge; ud 65536)"
 	[ "$(sqlite3 "$CLOUDOS_CATALOG" "SELECT length(json_extract(spec, '$.context.user_data')) FROM vms WHERE name = 'edge'")" = 65536 ]
@@ -141,17 +141,17 @@ x: $deep"
 
 @test "labels: at most 64, values at most 256 bytes" {
 	labels() { echo 'labels:'; seq 1 "$1" | awk '{ printf "  k%d: v\n", $1 }'; }
-	run -2 cvm create --queue - <<<"$(vm_doc l; labels 65)"
-	[ "$output" = "cvm: <stdin>: line 1: labels: 65 labels, more than 64" ]
+	refused 2 "cvm: <stdin>: line 1: labels: 65 labels, more than 64" \
+	    cvm create --queue - <<<"$(vm_doc l; labels 65)"
 	v257=$(head -c 257 /dev/zero | tr '\0' v)
-	run -2 cvm create --queue - <<<"$(vm_doc l; echo "labels: {a: $v257}")"
-	[ "$output" = "cvm: <stdin>: line 1: labels: value of 'a': 257 bytes, more than 256" ]
-	run -2 cvm apply - <<<"$(vm_doc keep; labels 65)"
-	[ "$output" = "cvm: <stdin>: line 1: labels: 65 labels, more than 64" ]
+	refused 2 "cvm: <stdin>: line 1: labels: value of 'a': 257 bytes, more than 256" \
+	    cvm create --queue - <<<"$(vm_doc l; echo "labels: {a: $v257}")"
+	refused 2 "cvm: <stdin>: line 1: labels: 65 labels, more than 64" \
+	    cvm apply - <<<"$(vm_doc keep; labels 65)"
 	[ "$(catalog_digest)" = "$before" ]
 	# hosts and images keep labels too
-	run -2 chost apply - <<<"$(printf 'kind: Host\nname: h\nuri: test:///default\n'; labels 65)"
-	[ "$output" = "chost: <stdin>: line 1: labels: 65 labels, more than 64" ]
+	refused 2 "chost: <stdin>: line 1: labels: 65 labels, more than 64" \
+	    chost apply - <<<"$(printf 'kind: Host\nname: h\nuri: test:///default\n'; labels 65)"
 	[ "$(catalog_digest)" = "$before" ]
 	run -0 cvm create --queue - -o json <<<"$(vm_doc l; labels 63; echo "  a: ${v257%v}")"
 	[ "$(jq '.labels | length' <<<"$output")" = 64 ]
@@ -177,12 +177,12 @@ x: $deep"
 
 @test "a security group document holds at most 1000 rules, a network at most 256 ranges" {
 	rules() { printf 'kind: SecurityGroup\nname: sg\nrules:\n'; seq 1 "$1" | awk '{ printf "  - {direction: in, proto: tcp, port: %d}\n", $1 }'; }
-	run -2 cnet apply - <<<"$(rules 1001)"
-	[ "$output" = "cnet: <stdin>: line 1: rules: 1001 rules, more than 1000" ]
+	refused 2 "cnet: <stdin>: line 1: rules: 1001 rules, more than 1000" \
+	    cnet apply - <<<"$(rules 1001)"
 	[ "$(catalog_digest)" = "$before" ]
 	ranges() { printf 'kind: Network\nname: net\nmode: isolated\ncidr: 10.0.0.0/8\nranges:\n'; seq 0 "$(($1 - 1))" | awk '{ printf "  - {first: 10.%d.%d.10, last: 10.%d.%d.20}\n", int($1 / 256) + 1, $1 % 256, int($1 / 256) + 1, $1 % 256 }'; }
-	run -2 cnet apply - <<<"$(ranges 257)"
-	[ "$output" = "cnet: <stdin>: line 1: ranges: 257 ranges, more than 256" ]
+	refused 2 "cnet: <stdin>: line 1: ranges: 257 ranges, more than 256" \
+	    cnet apply - <<<"$(ranges 257)"
 	[ "$(catalog_digest)" = "$before" ]
 	# at the bounds, and again (each listed one is looked up): in time
 	start=$(date +%s%N)

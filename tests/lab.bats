@@ -4,13 +4,7 @@
 
 load helpers/common
 
-setup_file() {
-	lab_start 2
-}
-
-teardown_file() {
-	lab_stop
-}
+lab_suite 2
 
 # a tiny diskless TCG guest
 guest_xml() {

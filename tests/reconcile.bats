@@ -6,17 +6,11 @@
 
 load helpers/common
 
-setup_file() {
-	lab_start 1
-}
-
-teardown_file() {
-	lab_stop
-}
+lab_suite 1
 
 setup() {
 	fresh_catalog
-	chost add h1 "$LAB_URI1" >/dev/null
+	lab_hosts_add
 }
 
 teardown() {
@@ -25,7 +19,7 @@ teardown() {
 		kill -9 "$p" 2>/dev/null || true
 		wait "$p" 2>/dev/null || true
 	done
-	cvm list -o ids 2>/dev/null | xargs -r cvm delete -q 2>/dev/null || true
+	delete_vms
 	# domains a test made behind cloudos's back
 	for d in $(virsh -c "$LAB_URI1" list --all --name 2>/dev/null); do
 		virsh -c "$LAB_URI1" destroy "$d" >/dev/null 2>&1 || true
@@ -313,10 +307,7 @@ in_flight() {
 	# its first process (pid 1 there) ends the namespace
 	kill -9 "$inner"
 	wait "$ns" || true
-	for i in $(seq 50); do
-		[ -e "/proc/$inner" ] || break
-		sleep 0.1
-	done
+	wait_for 5 test ! -e "/proc/$inner"
 	run -0 cvm reconcile -o json
 	[ "$(jq -r .state <<<"$output")" = running ]
 	agree
@@ -327,24 +318,17 @@ in_flight() {
 	# a create frozen once its domain is defined
 	CLOUDOS_FAULT=hv.define:stop cvm create -q "$(vmdoc z)" & pid=$!
 	STOPPED="$pid"
-	for i in $(seq 100); do
-		[ "$(sed 's/.*) //' "/proc/$pid/stat" | cut -d' ' -f1)" = T ] && break
-		sleep 0.1
-	done
-	[ "$(sed 's/.*) //' "/proc/$pid/stat" | cut -d' ' -f1)" = T ]
+	stopped() { [ "$(sed 's/.*) //' "/proc/$1/stat" | cut -d' ' -f1)" = T ]; }
+	wait_for 10 stopped "$pid"
 	run -0 cvm reconcile
 	[ -z "$output" ]
 	[ "$(cvm show z -o json | jq -r .state)" = deploying ]
-	before=$(catalog_digest)
-	run -4 --separate-stderr cvm --as alice reconcile --force z
-	[ "$stderr" = "cvm: user 'alice' may not reconcile (admins only)" ]
-	run -3 --separate-stderr cvm reconcile --force z nope
-	[ "$stderr" = "cvm: no vm 'nope'" ]
-	run -2 --separate-stderr cvm reconcile --force
-	[ "$stderr" = "cvm: reconcile --force needs the VMs whose actions to take over" ]
-	run -2 --separate-stderr cvm reconcile z
-	[ "$stderr" = "cvm: reconcile takes no arguments" ]
-	[ "$(catalog_digest)" = "$before" ]
+	refused 4 "cvm: user 'alice' may not reconcile (admins only)" \
+	    cvm --as alice reconcile --force z
+	refused 3 "cvm: no vm 'nope'" cvm reconcile --force z nope
+	refused 2 "cvm: reconcile --force needs the VMs whose actions to take over" \
+	    cvm reconcile --force
+	refused 2 "cvm: reconcile takes no arguments" cvm reconcile z
 	run -0 cvm reconcile --force z -o json
 	[ "$(jq -r .name <<<"$output")" = z ]
 	[ "$(jq -r .state <<<"$output")" = running ]

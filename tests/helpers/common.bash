@@ -9,8 +9,37 @@
 #                    LAB_URI1..LAB_URIN, and CLOUDOS_CATALOG for the file
 #   lab_stop         (teardown_file) stop them all and remove LAB_DIR
 #   lab_host_dir I   the folder of host I (for tests that stop one)
+#   lab_suite N [--netns]
+#                    (at the top of a file) the file's setup_file starts N
+#                    lab hosts (lab_start) and its teardown_file stops them
+#                    (lab_stop); a file that needs more in either defines
+#                    its own after this line, calling lab_start or lab_stop
+#   lab_hosts_add [OPTION...]
+#                    (setup) register every lab host I as hI, with OPTIONs
+#   delete_vms       (teardown) delete every VM the catalog has, quietly
 #   fresh_catalog    (setup) a new catalog path for one test
 #   catalog_digest   a digest of the catalog's content, "absent" if none
+#   refused CODE LINE CMD...
+#                    run CMD (bats run): it exits CODE, prints nothing on
+#                    stdout and exactly LINE on stderr, and the catalog's
+#                    digest is what it was before
+#   refused_by DIGEST CODE LINE CMD...
+#                    the same, with DIGEST (a function printing a digest of
+#                    what must not change) in place of catalog_digest
+#   wait_for SECONDS CMD...
+#                    run CMD until it succeeds (every 0.05 s), for at most
+#                    SECONDS; fails, naming CMD, if it never does.  Tests
+#                    wait for a sign (a file, a port, a state, a pid gone),
+#                    never for a guessed time
+#   port_open PORT   something listens on 127.0.0.1:PORT
+#   gone PID         process PID has ended (or was never ours)
+#   console_shows VM ERE...
+#                    what VM's serial console (cvm console) shows across a
+#                    hard reset (cvm reboot --hard), read until every ERE
+#                    has shown (20 s a reset); a reset made before the
+#                    console was attached is made again, up to 3 times;
+#                    fails if the EREs never all show or Ctrl-] does not
+#                    end the console with exit 0
 #   sql_hold DB SQL  keep an sqlite3 connection to DB open, having run SQL,
 #                    until sql_release [SQL] (which runs SQL first): the
 #                    holder lasts exactly as long as the test needs it,
@@ -32,6 +61,7 @@ LAB="$CLOUDOS_SRCDIR/tests/lab"
 
 lab_start() {
 	local n=$1 netns=${2:-} i uri
+	lab_guard || return 1
 	# unix socket paths are short: keep the lab in /tmp, not BATS_*TMPDIR
 	LAB_DIR=$(mktemp -d /tmp/clab.XXXXXX)
 	export LAB_DIR LAB_HOSTS=0
@@ -44,6 +74,36 @@ lab_start() {
 		export "LAB_URI$i=$uri"
 		LAB_HOSTS=$i
 	done
+}
+
+# lab_start refuses under make check-fast (CLOUDOS_CHECK_FAST=1): a suite
+# that starts lab hosts belongs in Makefile.am's BATS_SUITES_LAB
+lab_guard() {
+	[ -z "${CLOUDOS_CHECK_FAST:-}" ] && return 0
+	echo "lab_start: make check-fast starts no lab hosts; list $(basename "$BATS_TEST_FILENAME") in Makefile.am's BATS_SUITES_LAB" >&2
+	return 1
+}
+
+lab_suite() {
+	LAB_SUITE_ARGS=("$@")
+	setup_file() {
+		lab_start "${LAB_SUITE_ARGS[@]}"
+	}
+	teardown_file() {
+		lab_stop
+	}
+}
+
+lab_hosts_add() {
+	local i u
+	for i in $(seq 1 "$LAB_HOSTS"); do
+		u=LAB_URI$i
+		chost add "h$i" "${!u}" "$@" >/dev/null
+	done
+}
+
+delete_vms() {
+	cvm list -o ids 2>/dev/null | xargs -r cvm delete -q 2>/dev/null || true
 }
 
 lab_host_dir() {
@@ -75,6 +135,75 @@ catalog_digest() {
 	else
 		echo absent
 	fi
+}
+
+refused_by() {
+	local digest=$1 code=$2 line=$3 before
+	shift 3
+	before=$($digest)
+	run "-$code" --separate-stderr "$@" || return 1
+	[ "$stderr" = "$line" ] || {
+		printf 'stderr: %s\nwanted: %s\n' "$stderr" "$line"
+		return 1
+	}
+	[ -z "$output" ] || { printf 'stdout: %s\n' "$output"; return 1; }
+	[ "$($digest)" = "$before" ] || { echo "the catalog changed"; return 1; }
+}
+
+refused() {
+	refused_by catalog_digest "$@"
+}
+
+wait_for() {
+	local secs=$1 end
+	shift
+	end=$(( $(date +%s%N) / 1000000 + secs * 1000 ))
+	until "$@"; do
+		if [ "$(( $(date +%s%N) / 1000000 ))" -ge "$end" ]; then
+			echo "wait_for: gave up after $secs s: $*" >&2
+			return 1
+		fi
+		sleep 0.05
+	done
+}
+
+port_open() {
+	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+gone() {
+	! kill -0 "$1" 2>/dev/null
+}
+
+shows_all() {
+	local f=$1 ere
+	shift
+	for ere; do
+		grep -qE -- "$ere" "$f" || return 1
+	done
+}
+
+console_shows() {
+	local vm=$1 dir pid w try rc=1
+	shift
+	dir=$(mktemp -d "$BATS_TEST_TMPDIR/console.XXXXXX")
+	mkfifo "$dir/in"
+	cvm console "$vm" <"$dir/in" >"$dir/out" 2>"$dir/err" &
+	pid=$!
+	exec {w}>"$dir/in"
+	for try in 1 2 3; do
+		cvm reboot -q --hard "$vm" || break
+		if wait_for 20 shows_all "$dir/out" "$@"; then
+			rc=0
+			break
+		fi
+	done
+	printf '\035' >&"$w"
+	exec {w}>&-
+	wait_for 10 gone "$pid" || kill "$pid" 2>/dev/null || true
+	wait "$pid" || rc=1
+	cat "$dir/out"
+	return "$rc"
 }
 
 sql_hold() {

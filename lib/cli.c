@@ -720,7 +720,7 @@ out:
 
 /* Where document j of input l is, for messages: "FILE: line N". */
 static void
-doc_where(const struct doclist *l, size_t j, char *where, size_t size)
+where_in(const struct doclist *l, size_t j, char *where, size_t size)
 {
 	snprintf(where, size, "%s: line %d", l->source, l->v[j]->line);
 }
@@ -740,7 +740,7 @@ check_all(struct ctx *ctx, const struct doclist *lists, size_t nfiles,
 			char where[512];
 
 			total++;
-			doc_where(&lists[i], j, where, sizeof(where));
+			where_in(&lists[i], j, where, sizeof(where));
 			if (check(lists[i].v[j], where, &one) == 0)
 				continue;
 			if (++bad == 1) {
@@ -795,7 +795,7 @@ cli_each_doc(struct ctx *ctx, struct args *a, int repeat,
 			char where[512];
 			int n = repeat > 0 ? 1 : 0;
 
-			doc_where(&lists[i], j, where, sizeof(where));
+			where_in(&lists[i], j, where, sizeof(where));
 			do {
 				struct cerr one = { 0 };
 
@@ -815,7 +815,7 @@ out:
 /* A catalog path SQLite can open: too long is a usage error, as for
  * any path, rather than SQLite's "unable to open database file". */
 static int
-catalog_path_ok(const char *path, struct cerr *err)
+path_ok(const char *path, struct cerr *err)
 {
 	char cwd[4096];
 	size_t n = strlen(path);
@@ -920,7 +920,7 @@ cli_main(const struct prog *p, int argc, char **argv)
 		if (path == NULL && (path = getenv("CLOUDOS_CATALOG")) &&
 		    *path == '\0')
 			path = NULL;
-		if (catalog_path_ok(path ? path : CLOUDOS_DEFAULT_CATALOG,
+		if (path_ok(path ? path : CLOUDOS_DEFAULT_CATALOG,
 		    &err) ||
 		    catalog_open(path ? path : CLOUDOS_DEFAULT_CATALOG,
 		    (cmd->flags & CMD_WRITE) ? 0 : CATALOG_READ, &ctx.cat,

@@ -81,32 +81,49 @@ dup_or_null(const char *s)
 	"LEFT JOIN vms m ON m.id = v.vm_id " \
 	"JOIN users u ON u.id = v.owner JOIN groups g ON g.id = v.group_id "
 
+/* The columns of VOL_COLS, in its order: a row is read by these names. */
+enum vol_col {
+	VOL_COL_ID, VOL_COL_NAME,
+	VOL_COL_DATASTORE_ID, VOL_COL_DATASTORE,	/* d.name */
+	VOL_COL_HOST_ID, VOL_COL_HOST,	/* h.name */
+	VOL_COL_URI,			/* the host's */
+	VOL_COL_SIZE, VOL_COL_FORMAT,
+	VOL_COL_PARENT_ID, VOL_COL_PARENT,	/* p.name */
+	VOL_COL_VM_ID, VOL_COL_VM, VOL_COL_VM_STATE,	/* m.name, m.state */
+	VOL_COL_TARGET, VOL_COL_BUS,
+	VOL_COL_CHILDREN,		/* how many volumes it is parent of */
+	VOL_COL_OWNER,			/* u.name */
+	VOL_COL_GROUP_OWNER,		/* g.name */
+	VOL_COL_CREATED, VOL_COL_UPDATED,
+};
+
 static struct doc *
 vol_doc(struct cstmt *st)
 {
 	struct doc *d = doc_new(DOC_MAP);
-	bool attached = !cstmt_null(st, 11) && cstmt_text(st, 13) &&
-	    strcmp(cstmt_text(st, 13), "done") != 0;
+	bool attached = !cstmt_null(st, VOL_COL_VM_ID) &&
+	    cstmt_text(st, VOL_COL_VM_STATE) &&
+	    strcmp(cstmt_text(st, VOL_COL_VM_STATE), "done") != 0;
 
 	doc_set_str(d, "kind", "Volume");
-	doc_set_int(d, "id", cstmt_int(st, 0));
-	doc_set_str(d, "name", cstmt_text(st, 1));
-	doc_set_str(d, "datastore", cstmt_text(st, 3));
-	doc_set_str(d, "host", cstmt_text(st, 5));
-	doc_set_int(d, "size", cstmt_int(st, 7));
-	doc_set_str(d, "format", cstmt_text(st, 8));
-	if (!cstmt_null(st, 9))
-		doc_set_str(d, "parent", cstmt_text(st, 10));
-	doc_set_int(d, "children", cstmt_int(st, 16));
+	doc_set_int(d, "id", cstmt_int(st, VOL_COL_ID));
+	doc_set_str(d, "name", cstmt_text(st, VOL_COL_NAME));
+	doc_set_str(d, "datastore", cstmt_text(st, VOL_COL_DATASTORE));
+	doc_set_str(d, "host", cstmt_text(st, VOL_COL_HOST));
+	doc_set_int(d, "size", cstmt_int(st, VOL_COL_SIZE));
+	doc_set_str(d, "format", cstmt_text(st, VOL_COL_FORMAT));
+	if (!cstmt_null(st, VOL_COL_PARENT_ID))
+		doc_set_str(d, "parent", cstmt_text(st, VOL_COL_PARENT));
+	doc_set_int(d, "children", cstmt_int(st, VOL_COL_CHILDREN));
 	if (attached) {
-		doc_set_str(d, "vm", cstmt_text(st, 12));
-		doc_set_str(d, "target", cstmt_text(st, 14));
-		doc_set_str(d, "bus", cstmt_text(st, 15));
+		doc_set_str(d, "vm", cstmt_text(st, VOL_COL_VM));
+		doc_set_str(d, "target", cstmt_text(st, VOL_COL_TARGET));
+		doc_set_str(d, "bus", cstmt_text(st, VOL_COL_BUS));
 	}
-	doc_set_str(d, "owner", cstmt_text(st, 17));
-	doc_set_str(d, "group_owner", cstmt_text(st, 18));
-	doc_set_str(d, "created", cstmt_text(st, 19));
-	doc_set_str(d, "updated", cstmt_text(st, 20));
+	doc_set_str(d, "owner", cstmt_text(st, VOL_COL_OWNER));
+	doc_set_str(d, "group_owner", cstmt_text(st, VOL_COL_GROUP_OWNER));
+	doc_set_str(d, "created", cstmt_text(st, VOL_COL_CREATED));
+	doc_set_str(d, "updated", cstmt_text(st, VOL_COL_UPDATED));
 	return d;
 }
 
@@ -132,21 +149,21 @@ vol_load(struct ctx *ctx, const char *ref, struct volrow *r,
 	if (vol_query(ctx, ref, &st, err))
 		return err->code;
 	if (cstmt_row(st, err)) {
-		r->id = cstmt_int(st, 0);
-		r->name = xstrdup(cstmt_text(st, 1));
-		r->ds_id = cstmt_int(st, 2);
-		r->ds = xstrdup(cstmt_text(st, 3));
-		r->host_id = cstmt_int(st, 4);
-		r->host = xstrdup(cstmt_text(st, 5));
-		r->uri = xstrdup(cstmt_text(st, 6));
-		r->size = cstmt_int(st, 7);
-		r->parent_id = cstmt_int(st, 9);
-		r->vm_id = cstmt_int(st, 11);
-		r->vm = dup_or_null(cstmt_text(st, 12));
-		r->vm_state = dup_or_null(cstmt_text(st, 13));
-		r->target = dup_or_null(cstmt_text(st, 14));
-		r->bus = dup_or_null(cstmt_text(st, 15));
-		r->children = cstmt_int(st, 16);
+		r->id = cstmt_int(st, VOL_COL_ID);
+		r->name = xstrdup(cstmt_text(st, VOL_COL_NAME));
+		r->ds_id = cstmt_int(st, VOL_COL_DATASTORE_ID);
+		r->ds = xstrdup(cstmt_text(st, VOL_COL_DATASTORE));
+		r->host_id = cstmt_int(st, VOL_COL_HOST_ID);
+		r->host = xstrdup(cstmt_text(st, VOL_COL_HOST));
+		r->uri = xstrdup(cstmt_text(st, VOL_COL_URI));
+		r->size = cstmt_int(st, VOL_COL_SIZE);
+		r->parent_id = cstmt_int(st, VOL_COL_PARENT_ID);
+		r->vm_id = cstmt_int(st, VOL_COL_VM_ID);
+		r->vm = dup_or_null(cstmt_text(st, VOL_COL_VM));
+		r->vm_state = dup_or_null(cstmt_text(st, VOL_COL_VM_STATE));
+		r->target = dup_or_null(cstmt_text(st, VOL_COL_TARGET));
+		r->bus = dup_or_null(cstmt_text(st, VOL_COL_BUS));
+		r->children = cstmt_int(st, VOL_COL_CHILDREN);
 		r->attached = r->vm_id && r->vm_state &&
 		    strcmp(r->vm_state, "done") != 0;
 		vol_pool_name(r->ds, r->pool);

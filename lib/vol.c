@@ -44,6 +44,7 @@ vol_file(long long id, char out[40])
 struct volrow {
 	long long id, ds_id, host_id, size, parent_id, vm_id, children;
 	char *name, *ds, *host, *uri, *vm, *vm_state, *target, *bus;
+	enum vm_state vm_st;	/* vm_state's, VM_STATE_NONE for none */
 	char pool[160];
 	char file[40];
 	bool attached;		/* to a VM that is not done */
@@ -67,6 +68,18 @@ static char *
 dup_or_null(const char *s)
 {
 	return s ? xstrdup(s) : NULL;
+}
+
+/* The state named state (a VM's, of a volume's row): VM_STATE_NONE for
+ * none or a name no state has. */
+static enum vm_state
+state_of(const char *state)
+{
+	enum vm_state s = VM_STATE_NONE;
+
+	if (state)
+		vm_state_parse(state, &s);
+	return s;
 }
 
 #define VOL_COLS \
@@ -101,9 +114,9 @@ static struct doc *
 vol_doc(struct cstmt *st)
 {
 	struct doc *d = doc_new(DOC_MAP);
-	bool attached = !cstmt_null(st, VOL_COL_VM_ID) &&
-	    cstmt_text(st, VOL_COL_VM_STATE) &&
-	    strcmp(cstmt_text(st, VOL_COL_VM_STATE), "done") != 0;
+	const char *state = cstmt_text(st, VOL_COL_VM_STATE);
+	bool attached = !cstmt_null(st, VOL_COL_VM_ID) && state &&
+	    state_of(state) != VM_STATE_DONE;
 
 	doc_set_str(d, "kind", "Volume");
 	doc_set_int(d, "id", cstmt_int(st, VOL_COL_ID));
@@ -164,8 +177,9 @@ vol_load(struct ctx *ctx, const char *ref, struct volrow *r,
 		r->target = dup_or_null(cstmt_text(st, VOL_COL_TARGET));
 		r->bus = dup_or_null(cstmt_text(st, VOL_COL_BUS));
 		r->children = cstmt_int(st, VOL_COL_CHILDREN);
+		r->vm_st = state_of(r->vm_state);
 		r->attached = r->vm_id && r->vm_state &&
-		    strcmp(r->vm_state, "done") != 0;
+		    r->vm_st != VM_STATE_DONE;
 		vol_pool_name(r->ds, r->pool);
 		vol_file(r->id, r->file);
 	} else if (err->code == 0) {
@@ -405,11 +419,11 @@ not_busy(const struct volrow *r, const char *verb, bool attach_ok,
 }
 
 static bool
-vol_vm_active(const char *state)
+vol_vm_active(enum vm_state s)
 {
-	return state && (!strcmp(state, "running") ||
-	    !strcmp(state, "suspended") || !strcmp(state, "deploying") ||
-	    !strcmp(state, "migrating") || !strcmp(state, "shutting-down"));
+	return s == VM_STATE_RUNNING || s == VM_STATE_SUSPENDED ||
+	    s == VM_STATE_DEPLOYING || s == VM_STATE_MIGRATING ||
+	    s == VM_STATE_SHUTTING_DOWN;
 }
 
 static int
@@ -456,7 +470,7 @@ vol_resize(struct ctx *ctx, const char *ref, long long size,
 	    size - r.size, what, err))
 		goto out;
 	/* a running guest's qemu holds the file: it grows it itself */
-	if (r.attached && vol_vm_active(r.vm_state) ? vol_vm_uuid(ctx, r.vm_id,
+	if (r.attached && vol_vm_active(r.vm_st) ? vol_vm_uuid(ctx, r.vm_id,
 	    uuid, err) || hv_block_resize(hv, uuid, r.target, size, err) :
 	    hv_pvol_resize(hv, r.pool, r.file, size, err)) {
 		cerr_wrap(err, "cannot resize volume '%s' on host '%s'",
@@ -496,7 +510,7 @@ derive(struct ctx *ctx, const char *ref, const char *name, bool linked,
 		return err->code;
 	/* a copy of a disk a running guest writes is torn; a linked child
 	 * of an attached volume would see its base change under it */
-	if (r.attached && (linked || vol_vm_active(r.vm_state))) {
+	if (r.attached && (linked || vol_vm_active(r.vm_st))) {
 		cerr_set(err, CERR_CONFLICT, "cannot %s volume '%s': it is "
 		    "attached to vm '%s' (%s)%s", verb, r.name, r.vm,
 		    r.vm_state, linked ? " and would change under its "

@@ -726,6 +726,7 @@ sched_apply(struct ctx *ctx, const struct doc *d, const char *where,
 	/* the columns this query adds to REQ_COLS */
 	enum { COL_STATE = REQ_COL_N, COL_HOST_ID };
 	struct cstmt *st = NULL;
+	enum vm_state state;
 	long long vid = 0, hid = 0;
 	char id[32];
 	int ok = 0;
@@ -755,7 +756,8 @@ sched_apply(struct ctx *ctx, const struct doc *d, const char *where,
 		vid = cstmt_int(st, REQ_COL_ID);
 		hid = cstmt_int(st, COL_HOST_ID);
 		ok = 1;
-		if (strcmp(cstmt_text(st, COL_STATE), "pending") != 0) {
+		if (vm_state_parse(cstmt_text(st, COL_STATE), &state) ||
+		    state != VM_STATE_PENDING) {
 			cerr_set(err, CERR_CONFLICT, "cannot deploy vm '%s': "
 			    "it is %s (deploy needs pending)", q.name,
 			    cstmt_text(st, COL_STATE));
@@ -902,6 +904,7 @@ sched_explain(struct ctx *ctx, const char *ref, struct doc **out,
 	struct doc *vm = NULL, *d;
 	struct cstmt *st = NULL;
 	const char *state;
+	enum vm_state s;
 
 	if (vm_show(ctx, ref, &vm, err))
 		return err->code;
@@ -912,7 +915,8 @@ sched_explain(struct ctx *ctx, const char *ref, struct doc **out,
 	doc_map_set(d, "vm_id", doc_copy(doc_map_get(vm, "id")));
 	doc_set_str(d, "state", state);
 	doc_set_str(d, "host", doc_get_str(vm, "host"));
-	if (state && strcmp(state, "pending") == 0) {
+	if (state && vm_state_parse(state, &s) == 0 &&
+	    s == VM_STATE_PENDING) {
 		long long id = doc_map_get(vm, "id")->u.i;
 
 		if (catalog_query(ctx->cat, &st, err, "SELECT reason, "

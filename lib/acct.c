@@ -19,14 +19,24 @@
 	"u.admin OR u.group_id = 0, u.created " \
 	"FROM users u JOIN groups g ON g.id = u.group_id "
 
+/* The columns of USER_COLS, in its order: a row is read by these names. */
+enum user_col {
+	USER_COL_ID, USER_COL_NAME, USER_COL_UID, USER_COL_GROUP_ID,
+	USER_COL_GROUP,			/* g.name */
+	USER_COL_ADMIN,			/* admin, or in the admin group */
+	USER_COL_CREATED,
+};
+
 static void
 fill_ident(struct cstmt *st, struct ident *who)
 {
-	who->user_id = cstmt_int(st, 0);
-	snprintf(who->user, sizeof(who->user), "%s", cstmt_text(st, 1));
-	who->group_id = cstmt_int(st, 3);
-	snprintf(who->group, sizeof(who->group), "%s", cstmt_text(st, 4));
-	who->admin = cstmt_int(st, 5) != 0;
+	who->user_id = cstmt_int(st, USER_COL_ID);
+	snprintf(who->user, sizeof(who->user), "%s", cstmt_text(st,
+	    USER_COL_NAME));
+	who->group_id = cstmt_int(st, USER_COL_GROUP_ID);
+	snprintf(who->group, sizeof(who->group), "%s", cstmt_text(st,
+	    USER_COL_GROUP));
+	who->admin = cstmt_int(st, USER_COL_ADMIN) != 0;
 }
 
 int
@@ -102,15 +112,16 @@ user_doc(struct cstmt *st)
 	struct doc *d = doc_new(DOC_MAP);
 
 	doc_set_str(d, "kind", "User");
-	doc_set_int(d, "id", cstmt_int(st, 0));
-	doc_set_str(d, "name", cstmt_text(st, 1));
-	if (cstmt_null(st, 2))
+	doc_set_int(d, "id", cstmt_int(st, USER_COL_ID));
+	doc_set_str(d, "name", cstmt_text(st, USER_COL_NAME));
+	if (cstmt_null(st, USER_COL_UID))
 		doc_map_set(d, "uid", doc_new(DOC_NULL));
 	else
-		doc_set_int(d, "uid", cstmt_int(st, 2));
-	doc_set_str(d, "group", cstmt_text(st, 4));
-	doc_map_set(d, "admin", doc_new_bool(cstmt_int(st, 5) != 0));
-	doc_set_str(d, "created", cstmt_text(st, 6));
+		doc_set_int(d, "uid", cstmt_int(st, USER_COL_UID));
+	doc_set_str(d, "group", cstmt_text(st, USER_COL_GROUP));
+	doc_map_set(d, "admin", doc_new_bool(cstmt_int(st,
+	    USER_COL_ADMIN) != 0));
+	doc_set_str(d, "created", cstmt_text(st, USER_COL_CREATED));
 	return d;
 }
 

@@ -28,24 +28,35 @@
 	"FROM clusters c JOIN users u ON u.id = c.owner " \
 	"JOIN groups g ON g.id = c.group_id "
 
+/* The columns of CLUSTER_COLS, in its order: a row is read by these names. */
+enum cluster_col {
+	CLUSTER_COL_ID, CLUSTER_COL_NAME,
+	CLUSTER_COL_HOSTS,		/* how many hosts are in it */
+	CLUSTER_COL_CPU, CLUSTER_COL_MEMORY,	/* sums of HOST_CPU, ... */
+	CLUSTER_COL_USED_CPU, CLUSTER_COL_USED_MEMORY,
+	CLUSTER_COL_OWNER,		/* u.name */
+	CLUSTER_COL_GROUP_OWNER,	/* g.name */
+	CLUSTER_COL_CREATED, CLUSTER_COL_UPDATED,
+};
+
 static struct doc *
 cluster_doc(struct cstmt *st)
 {
 	struct doc *d = doc_new(DOC_MAP);
 
 	doc_set_str(d, "kind", "Cluster");
-	doc_set_int(d, "id", cstmt_int(st, 0));
-	doc_set_str(d, "name", cstmt_text(st, 1));
-	doc_set_int(d, "hosts", cstmt_int(st, 2));
+	doc_set_int(d, "id", cstmt_int(st, CLUSTER_COL_ID));
+	doc_set_str(d, "name", cstmt_text(st, CLUSTER_COL_NAME));
+	doc_set_int(d, "hosts", cstmt_int(st, CLUSTER_COL_HOSTS));
 	/* the sums of its hosts' effective capacity and allocation */
-	doc_set_int(d, "cpu", cstmt_int(st, 3));
-	doc_set_int(d, "memory", cstmt_int(st, 4));
-	doc_set_int(d, "used_cpu", cstmt_int(st, 5));
-	doc_set_int(d, "used_memory", cstmt_int(st, 6));
-	doc_set_str(d, "owner", cstmt_text(st, 7));
-	doc_set_str(d, "group_owner", cstmt_text(st, 8));
-	doc_set_str(d, "created", cstmt_text(st, 9));
-	doc_set_str(d, "updated", cstmt_text(st, 10));
+	doc_set_int(d, "cpu", cstmt_int(st, CLUSTER_COL_CPU));
+	doc_set_int(d, "memory", cstmt_int(st, CLUSTER_COL_MEMORY));
+	doc_set_int(d, "used_cpu", cstmt_int(st, CLUSTER_COL_USED_CPU));
+	doc_set_int(d, "used_memory", cstmt_int(st, CLUSTER_COL_USED_MEMORY));
+	doc_set_str(d, "owner", cstmt_text(st, CLUSTER_COL_OWNER));
+	doc_set_str(d, "group_owner", cstmt_text(st, CLUSTER_COL_GROUP_OWNER));
+	doc_set_str(d, "created", cstmt_text(st, CLUSTER_COL_CREATED));
+	doc_set_str(d, "updated", cstmt_text(st, CLUSTER_COL_UPDATED));
 	return d;
 }
 

@@ -37,6 +37,28 @@
 	"JOIN groups g ON g.id = h.group_id " \
 	"LEFT JOIN clusters c ON c.id = h.cluster_id "
 
+/* The columns of HOST_COLS, in its order: a row is read by these names. */
+enum host_col {
+	HOST_COL_ID, HOST_COL_NAME, HOST_COL_URI, HOST_COL_STATE,
+	HOST_COL_HYPERVISOR, HOST_COL_DOMAIN_TYPE, HOST_COL_HOSTNAME,
+	HOST_COL_CPU, HOST_COL_MEMORY,	/* as the hypervisor reported */
+	HOST_COL_LABELS,
+	HOST_COL_OWNER,			/* u.name */
+	HOST_COL_GROUP_OWNER,		/* g.name */
+	HOST_COL_CREATED, HOST_COL_UPDATED, HOST_COL_MIGRATION_ADDRESS,
+	HOST_COL_USED_CPU, HOST_COL_USED_MEMORY,
+	HOST_COL_VMS,			/* the VMs that occupy it */
+	HOST_COL_CLUSTER,		/* c.name */
+	HOST_COL_DECLARED_CPU, HOST_COL_DECLARED_MEMORY,
+	HOST_COL_DECLARED_DISK,
+	HOST_COL_RESERVED_CPU, HOST_COL_RESERVED_MEMORY,
+	HOST_COL_CPU_RATIO, HOST_COL_MEMORY_RATIO,	/* in thousandths */
+	HOST_COL_EFFECTIVE_CPU,		/* HOST_CPU */
+	HOST_COL_EFFECTIVE_MEMORY,	/* HOST_MEMORY */
+	HOST_COL_MONITORED, HOST_COL_LOAD, HOST_COL_MEASURED_FREE_MEMORY,
+	HOST_COL_ERROR, HOST_COL_PREV_STATE,
+};
+
 static struct doc *
 real_doc(double r)
 {
@@ -67,49 +89,60 @@ host_doc(struct cstmt *st)
 	struct doc *d = doc_new(DOC_MAP);
 
 	doc_set_str(d, "kind", "Host");
-	doc_set_int(d, "id", cstmt_int(st, 0));
-	doc_set_str(d, "name", cstmt_text(st, 1));
-	doc_set_str(d, "uri", cstmt_text(st, 2));
-	doc_set_str(d, "state", cstmt_text(st, 3));
-	if (!cstmt_null(st, 31))
-		doc_set_str(d, "error", cstmt_text(st, 31));
-	if (!cstmt_null(st, 32))
-		doc_set_str(d, "prev_state", cstmt_text(st, 32));
-	doc_map_set(d, "cluster", str_or_null(st, 18));
-	doc_set_str(d, "hypervisor", cstmt_text(st, 4));
-	doc_set_str(d, "domain_type", cstmt_text(st, 5));
-	doc_set_str(d, "hostname", cstmt_text(st, 6));
+	doc_set_int(d, "id", cstmt_int(st, HOST_COL_ID));
+	doc_set_str(d, "name", cstmt_text(st, HOST_COL_NAME));
+	doc_set_str(d, "uri", cstmt_text(st, HOST_COL_URI));
+	doc_set_str(d, "state", cstmt_text(st, HOST_COL_STATE));
+	if (!cstmt_null(st, HOST_COL_ERROR))
+		doc_set_str(d, "error", cstmt_text(st, HOST_COL_ERROR));
+	if (!cstmt_null(st, HOST_COL_PREV_STATE))
+		doc_set_str(d, "prev_state", cstmt_text(st,
+		    HOST_COL_PREV_STATE));
+	doc_map_set(d, "cluster", str_or_null(st, HOST_COL_CLUSTER));
+	doc_set_str(d, "hypervisor", cstmt_text(st, HOST_COL_HYPERVISOR));
+	doc_set_str(d, "domain_type", cstmt_text(st, HOST_COL_DOMAIN_TYPE));
+	doc_set_str(d, "hostname", cstmt_text(st, HOST_COL_HOSTNAME));
 	/* effective capacity: what placement offers VMs */
-	doc_set_int(d, "cpu", cstmt_int(st, 26));
-	doc_set_int(d, "memory", cstmt_int(st, 27));
-	doc_set_int(d, "used_cpu", cstmt_int(st, 15));
-	doc_set_int(d, "used_memory", cstmt_int(st, 16));
-	doc_set_int(d, "free_cpu", cstmt_int(st, 26) - cstmt_int(st, 15));
-	doc_set_int(d, "free_memory", cstmt_int(st, 27) - cstmt_int(st, 16));
-	doc_map_set(d, "disk", int_or_null(st, 21));
-	doc_set_int(d, "vms", cstmt_int(st, 17));
+	doc_set_int(d, "cpu", cstmt_int(st, HOST_COL_EFFECTIVE_CPU));
+	doc_set_int(d, "memory", cstmt_int(st, HOST_COL_EFFECTIVE_MEMORY));
+	doc_set_int(d, "used_cpu", cstmt_int(st, HOST_COL_USED_CPU));
+	doc_set_int(d, "used_memory", cstmt_int(st, HOST_COL_USED_MEMORY));
+	doc_set_int(d, "free_cpu", cstmt_int(st, HOST_COL_EFFECTIVE_CPU) -
+	    cstmt_int(st, HOST_COL_USED_CPU));
+	doc_set_int(d, "free_memory", cstmt_int(st,
+	    HOST_COL_EFFECTIVE_MEMORY) - cstmt_int(st, HOST_COL_USED_MEMORY));
+	doc_map_set(d, "disk", int_or_null(st, HOST_COL_DECLARED_DISK));
+	doc_set_int(d, "vms", cstmt_int(st, HOST_COL_VMS));
 	/* how the effective figures come about */
-	doc_set_int(d, "reported_cpu", cstmt_int(st, 7));
-	doc_set_int(d, "reported_memory", cstmt_int(st, 8));
-	doc_map_set(d, "declared_cpu", int_or_null(st, 19));
-	doc_map_set(d, "declared_memory", int_or_null(st, 20));
-	doc_map_set(d, "declared_disk", int_or_null(st, 21));
-	doc_set_int(d, "reserved_cpu", cstmt_int(st, 22));
-	doc_set_int(d, "reserved_memory", cstmt_int(st, 23));
-	doc_map_set(d, "cpu_ratio", real_doc(cstmt_int(st, 24) / 1000.0));
-	doc_map_set(d, "memory_ratio", real_doc(cstmt_int(st, 25) / 1000.0));
+	doc_set_int(d, "reported_cpu", cstmt_int(st, HOST_COL_CPU));
+	doc_set_int(d, "reported_memory", cstmt_int(st, HOST_COL_MEMORY));
+	doc_map_set(d, "declared_cpu", int_or_null(st, HOST_COL_DECLARED_CPU));
+	doc_map_set(d, "declared_memory", int_or_null(st,
+	    HOST_COL_DECLARED_MEMORY));
+	doc_map_set(d, "declared_disk", int_or_null(st,
+	    HOST_COL_DECLARED_DISK));
+	doc_set_int(d, "reserved_cpu", cstmt_int(st, HOST_COL_RESERVED_CPU));
+	doc_set_int(d, "reserved_memory", cstmt_int(st,
+	    HOST_COL_RESERVED_MEMORY));
+	doc_map_set(d, "cpu_ratio", real_doc(cstmt_int(st,
+	    HOST_COL_CPU_RATIO) / 1000.0));
+	doc_map_set(d, "memory_ratio", real_doc(cstmt_int(st,
+	    HOST_COL_MEMORY_RATIO) / 1000.0));
 	/* what the last monitoring pass measured */
-	doc_map_set(d, "monitored", str_or_null(st, 28));
-	doc_map_set(d, "load", cstmt_null(st, 29) ? doc_new(DOC_NULL) :
-	    real_doc(cstmt_real(st, 29)));
-	doc_map_set(d, "measured_free_memory", int_or_null(st, 30));
-	if (!cstmt_null(st, 14))
-		doc_set_str(d, "migration_address", cstmt_text(st, 14));
-	doc_map_set(d, "labels", labels_from_json(cstmt_text(st, 9)));
-	doc_set_str(d, "owner", cstmt_text(st, 10));
-	doc_set_str(d, "group_owner", cstmt_text(st, 11));
-	doc_set_str(d, "created", cstmt_text(st, 12));
-	doc_set_str(d, "updated", cstmt_text(st, 13));
+	doc_map_set(d, "monitored", str_or_null(st, HOST_COL_MONITORED));
+	doc_map_set(d, "load", cstmt_null(st, HOST_COL_LOAD) ?
+	    doc_new(DOC_NULL) : real_doc(cstmt_real(st, HOST_COL_LOAD)));
+	doc_map_set(d, "measured_free_memory", int_or_null(st,
+	    HOST_COL_MEASURED_FREE_MEMORY));
+	if (!cstmt_null(st, HOST_COL_MIGRATION_ADDRESS))
+		doc_set_str(d, "migration_address", cstmt_text(st,
+		    HOST_COL_MIGRATION_ADDRESS));
+	doc_map_set(d, "labels", labels_from_json(cstmt_text(st,
+	    HOST_COL_LABELS)));
+	doc_set_str(d, "owner", cstmt_text(st, HOST_COL_OWNER));
+	doc_set_str(d, "group_owner", cstmt_text(st, HOST_COL_GROUP_OWNER));
+	doc_set_str(d, "created", cstmt_text(st, HOST_COL_CREATED));
+	doc_set_str(d, "updated", cstmt_text(st, HOST_COL_UPDATED));
 	return d;
 }
 
@@ -722,9 +755,9 @@ host_remove(struct ctx *ctx, const char *ref, struct cerr *err)
 	if (host_find(ctx, ref, NULL, &st, err))
 		goto fail;
 	if ((found = cstmt_row(st, err))) {
-		id = cstmt_int(st, 0);
-		name = strdup(cstmt_text(st, 1));
-		vms = cstmt_int(st, 17);
+		id = cstmt_int(st, HOST_COL_ID);
+		name = strdup(cstmt_text(st, HOST_COL_NAME));
+		vms = cstmt_int(st, HOST_COL_VMS);
 	}
 	cstmt_free(st);
 	if (err->code)
@@ -792,11 +825,12 @@ host_set_state(struct ctx *ctx, const char *ref, const char *state,
 	if (host_find(ctx, ref, NULL, &st, err))
 		goto fail;
 	if ((found = cstmt_row(st, err))) {
-		id = cstmt_int(st, 0);
-		name = strdup(cstmt_text(st, 1));
-		old = strdup(strcmp(cstmt_text(st, 3), "error") == 0 &&
-		    !cstmt_null(st, 32) ? cstmt_text(st, 32) :
-		    cstmt_text(st, 3));
+		id = cstmt_int(st, HOST_COL_ID);
+		name = strdup(cstmt_text(st, HOST_COL_NAME));
+		old = strdup(strcmp(cstmt_text(st, HOST_COL_STATE),
+		    "error") == 0 && !cstmt_null(st, HOST_COL_PREV_STATE) ?
+		    cstmt_text(st, HOST_COL_PREV_STATE) :
+		    cstmt_text(st, HOST_COL_STATE));
 	}
 	cstmt_free(st);
 	if (err->code)

@@ -58,44 +58,60 @@
 	"JOIN users u ON u.id = i.owner " \
 	"JOIN groups g ON g.id = i.group_id "
 
+/* The columns of IMG_COLS, in its order: a row is read by these names. */
+enum img_col {
+	IMG_COL_ID, IMG_COL_NAME, IMG_COL_DESCRIPTION, IMG_COL_OS,
+	IMG_COL_ARCH, IMG_COL_LABELS, IMG_COL_FORMAT,
+	IMG_COL_SIZE, IMG_COL_VIRTUAL_SIZE, IMG_COL_SHA256, IMG_COL_STATE,
+	IMG_COL_VISIBILITY,
+	IMG_COL_OWNER,			/* u.name */
+	IMG_COL_GROUP_OWNER,		/* g.name */
+	IMG_COL_SOURCE, IMG_COL_CREATED, IMG_COL_UPDATED,
+	IMG_COL_OWNER_ID,		/* i.owner */
+	IMG_COL_CPU, IMG_COL_MEMORY,	/* what VMs of it need, or NULL */
+	IMG_COL_CHECKSUM,
+};
+
 static struct doc *
 img_doc(struct cstmt *st)
 {
 	struct doc *d = doc_new(DOC_MAP);
 
 	doc_set_str(d, "kind", "Image");
-	doc_set_int(d, "id", cstmt_int(st, 0));
-	doc_set_str(d, "name", cstmt_text(st, 1));
-	doc_set_str(d, "description", cstmt_text(st, 2));
-	doc_set_str(d, "os", cstmt_text(st, 3));
-	doc_set_str(d, "arch", cstmt_text(st, 4));
-	doc_map_set(d, "labels", labels_from_json(cstmt_text(st, 5)));
-	doc_set_str(d, "format", cstmt_text(st, 6));
-	if (cstmt_null(st, 7))
+	doc_set_int(d, "id", cstmt_int(st, IMG_COL_ID));
+	doc_set_str(d, "name", cstmt_text(st, IMG_COL_NAME));
+	doc_set_str(d, "description", cstmt_text(st, IMG_COL_DESCRIPTION));
+	doc_set_str(d, "os", cstmt_text(st, IMG_COL_OS));
+	doc_set_str(d, "arch", cstmt_text(st, IMG_COL_ARCH));
+	doc_map_set(d, "labels", labels_from_json(cstmt_text(st,
+	    IMG_COL_LABELS)));
+	doc_set_str(d, "format", cstmt_text(st, IMG_COL_FORMAT));
+	if (cstmt_null(st, IMG_COL_SIZE))
 		doc_set_str(d, "size", NULL);
 	else
-		doc_set_int(d, "size", cstmt_int(st, 7));
-	if (cstmt_null(st, 8))
+		doc_set_int(d, "size", cstmt_int(st, IMG_COL_SIZE));
+	if (cstmt_null(st, IMG_COL_VIRTUAL_SIZE))
 		doc_set_str(d, "virtual_size", NULL);
 	else
-		doc_set_int(d, "virtual_size", cstmt_int(st, 8));
-	doc_set_str(d, "checksum", cstmt_text(st, 20));
-	doc_set_str(d, "sha256", cstmt_text(st, 9));
-	doc_set_str(d, "state", cstmt_text(st, 10));
-	doc_set_str(d, "visibility", cstmt_text(st, 11));
-	doc_set_str(d, "owner", cstmt_text(st, 12));
-	doc_set_str(d, "group_owner", cstmt_text(st, 13));
-	doc_set_str(d, "source", cstmt_text(st, 14));
-	if (cstmt_null(st, 18))
+		doc_set_int(d, "virtual_size", cstmt_int(st,
+		    IMG_COL_VIRTUAL_SIZE));
+	doc_set_str(d, "checksum", cstmt_text(st, IMG_COL_CHECKSUM));
+	doc_set_str(d, "sha256", cstmt_text(st, IMG_COL_SHA256));
+	doc_set_str(d, "state", cstmt_text(st, IMG_COL_STATE));
+	doc_set_str(d, "visibility", cstmt_text(st, IMG_COL_VISIBILITY));
+	doc_set_str(d, "owner", cstmt_text(st, IMG_COL_OWNER));
+	doc_set_str(d, "group_owner", cstmt_text(st, IMG_COL_GROUP_OWNER));
+	doc_set_str(d, "source", cstmt_text(st, IMG_COL_SOURCE));
+	if (cstmt_null(st, IMG_COL_CPU))
 		doc_set_str(d, "cpu", NULL);
 	else
-		doc_set_int(d, "cpu", cstmt_int(st, 18));
-	if (cstmt_null(st, 19))
+		doc_set_int(d, "cpu", cstmt_int(st, IMG_COL_CPU));
+	if (cstmt_null(st, IMG_COL_MEMORY))
 		doc_set_str(d, "memory", NULL);
 	else
-		doc_set_int(d, "memory", cstmt_int(st, 19));
-	doc_set_str(d, "created", cstmt_text(st, 15));
-	doc_set_str(d, "updated", cstmt_text(st, 16));
+		doc_set_int(d, "memory", cstmt_int(st, IMG_COL_MEMORY));
+	doc_set_str(d, "created", cstmt_text(st, IMG_COL_CREATED));
+	doc_set_str(d, "updated", cstmt_text(st, IMG_COL_UPDATED));
 	return d;
 }
 
@@ -117,7 +133,7 @@ img_find(struct ctx *ctx, const char *ref, struct doc **out,
 	if (cstmt_row(st, err)) {
 		*out = img_doc(st);
 		if (owner)
-			*owner = cstmt_int(st, 17);
+			*owner = cstmt_int(st, IMG_COL_OWNER_ID);
 	} else if (err->code == 0) {
 		cerr_set(err, CERR_NOTFOUND, "no image '%s'", ref);
 	}

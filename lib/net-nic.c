@@ -232,6 +232,17 @@ net_nic_remove(struct ctx *ctx, long long nic_id, struct cerr *err)
 	"r.id = l.range_id WHERE l.nic_id = n.id AND l.family = 6) " \
 	"FROM vm_nics n JOIN networks net ON net.id = n.network_id "
 
+/* The columns of NIC_COLS, in its order: a row is read by these names. */
+enum nic_col {
+	NIC_COL_ID, NIC_COL_IDX, NIC_COL_MAC, NIC_COL_MODEL,
+	NIC_COL_NETWORK_ID, NIC_COL_NETWORK,	/* net.id, net.name */
+	NIC_COL_CIDR, NIC_COL_CIDR6,		/* the network's */
+	NIC_COL_IP4, NIC_COL_GATEWAY4,
+	NIC_COL_DNS4,			/* a JSON list, of its IPv4 range */
+	NIC_COL_IP6, NIC_COL_GATEWAY6,
+	NIC_COL_DNS6,			/* a JSON list, of its IPv6 range */
+};
+
 static char *
 with_prefix(const char *ip, const char *cidr)
 {
@@ -274,22 +285,25 @@ nic_fill(struct cstmt *st, struct net_nic *c)
 	size_t nd = 0, cap = 0;
 
 	memset(c, 0, sizeof(*c));
-	c->id = cstmt_int(st, 0);
-	c->idx = (int)cstmt_int(st, 1);
-	snprintf(c->mac, sizeof(c->mac), "%s", cstmt_text(st, 2));
-	snprintf(c->model, sizeof(c->model), "%s", cstmt_text(st, 3));
-	c->network_id = cstmt_int(st, 4);
-	c->network = xstrdup(cstmt_text(st, 5));
+	c->id = cstmt_int(st, NIC_COL_ID);
+	c->idx = (int)cstmt_int(st, NIC_COL_IDX);
+	snprintf(c->mac, sizeof(c->mac), "%s", cstmt_text(st, NIC_COL_MAC));
+	snprintf(c->model, sizeof(c->model), "%s", cstmt_text(st,
+	    NIC_COL_MODEL));
+	c->network_id = cstmt_int(st, NIC_COL_NETWORK_ID);
+	c->network = xstrdup(cstmt_text(st, NIC_COL_NETWORK));
 	snprintf(c->libvirt, sizeof(c->libvirt), NET_LIBVIRT_PREFIX "%lld",
 	    c->network_id);
-	c->addr4 = with_prefix(cstmt_text(st, 8), cstmt_text(st, 6));
-	c->gw4 = net_dup_or_null(cstmt_text(st, 9));
-	c->addr6 = with_prefix(cstmt_text(st, 11), cstmt_text(st, 7));
-	c->gw6 = net_dup_or_null(cstmt_text(st, 12));
+	c->addr4 = with_prefix(cstmt_text(st, NIC_COL_IP4),
+	    cstmt_text(st, NIC_COL_CIDR));
+	c->gw4 = net_dup_or_null(cstmt_text(st, NIC_COL_GATEWAY4));
+	c->addr6 = with_prefix(cstmt_text(st, NIC_COL_IP6),
+	    cstmt_text(st, NIC_COL_CIDR6));
+	c->gw6 = net_dup_or_null(cstmt_text(st, NIC_COL_GATEWAY6));
 	c->dns = xcalloc(1, sizeof(*c->dns));
 	cap = 1;
-	dns_add(&c->dns, &nd, &cap, cstmt_text(st, 10));
-	dns_add(&c->dns, &nd, &cap, cstmt_text(st, 13));
+	dns_add(&c->dns, &nd, &cap, cstmt_text(st, NIC_COL_DNS4));
+	dns_add(&c->dns, &nd, &cap, cstmt_text(st, NIC_COL_DNS6));
 }
 
 int

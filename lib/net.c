@@ -47,6 +47,19 @@
 	"FROM networks n JOIN users u ON u.id = n.owner " \
 	"JOIN groups g ON g.id = n.group_id "
 
+/* The columns of NET_COLS, in its order: a row is read by these names. */
+enum net_col {
+	NET_COL_ID, NET_COL_NAME, NET_COL_MODE, NET_COL_BRIDGE, NET_COL_VLAN,
+	NET_COL_CIDR, NET_COL_CIDR6, NET_COL_VISIBILITY,
+	NET_COL_OWNER,			/* u.name */
+	NET_COL_GROUP_OWNER,		/* g.name */
+	NET_COL_CREATED, NET_COL_UPDATED,
+	NET_COL_OWNER_ID,		/* n.owner */
+	NET_COL_RANGES,			/* a JSON list of its ranges */
+	NET_COL_LEASES, NET_COL_RESERVED,	/* counts */
+	NET_COL_HOSTS,			/* a JSON list of host names */
+};
+
 /* Who may use a network.  Binds ?1 (admin), ?2 (user id), ?3 (group). */
 #define NET_USABLE "(?1 OR n.owner = ?2 OR (n.visibility = 'group' AND " \
 	"n.group_id = ?3) OR n.visibility = 'public')"
@@ -137,39 +150,40 @@ static struct doc *
 net_doc(struct cstmt *st)
 {
 	struct doc *d = doc_new(DOC_MAP), *ranges;
-	const char *mode = cstmt_text(st, 2);
+	const char *mode = cstmt_text(st, NET_COL_MODE);
 	char gw[IPADDR_STRLEN], tmp[64];
 	size_t i;
 
 	doc_set_str(d, "kind", "Network");
-	doc_set_int(d, "id", cstmt_int(st, 0));
-	doc_set_str(d, "name", cstmt_text(st, 1));
+	doc_set_int(d, "id", cstmt_int(st, NET_COL_ID));
+	doc_set_str(d, "name", cstmt_text(st, NET_COL_NAME));
 	doc_set_str(d, "mode", mode);
 	if (strcmp(mode, "bridge") == 0) {
-		doc_set_str(d, "bridge", cstmt_text(st, 3));
+		doc_set_str(d, "bridge", cstmt_text(st, NET_COL_BRIDGE));
 	} else {
-		snprintf(tmp, sizeof(tmp), "cbr%lld", cstmt_int(st, 0));
+		snprintf(tmp, sizeof(tmp), "cbr%lld", cstmt_int(st,
+		    NET_COL_ID));
 		doc_set_str(d, "bridge", tmp);
 	}
-	if (!cstmt_null(st, 4))
-		doc_set_int(d, "vlan", cstmt_int(st, 4));
-	if (!cstmt_null(st, 5)) {
-		doc_set_str(d, "cidr", cstmt_text(st, 5));
-		cidr_gateway(cstmt_text(st, 5), gw);
+	if (!cstmt_null(st, NET_COL_VLAN))
+		doc_set_int(d, "vlan", cstmt_int(st, NET_COL_VLAN));
+	if (!cstmt_null(st, NET_COL_CIDR)) {
+		doc_set_str(d, "cidr", cstmt_text(st, NET_COL_CIDR));
+		cidr_gateway(cstmt_text(st, NET_COL_CIDR), gw);
 		if (strcmp(mode, "bridge") != 0 && gw[0])
 			doc_set_str(d, "gateway", gw);
 	}
-	if (!cstmt_null(st, 6)) {
-		doc_set_str(d, "cidr6", cstmt_text(st, 6));
-		cidr_gateway(cstmt_text(st, 6), gw);
+	if (!cstmt_null(st, NET_COL_CIDR6)) {
+		doc_set_str(d, "cidr6", cstmt_text(st, NET_COL_CIDR6));
+		cidr_gateway(cstmt_text(st, NET_COL_CIDR6), gw);
 		if (strcmp(mode, "bridge") != 0 && gw[0])
 			doc_set_str(d, "gateway6", gw);
 	}
 	snprintf(tmp, sizeof(tmp), NET_LIBVIRT_PREFIX "%lld",
-	    cstmt_int(st, 0));
+	    cstmt_int(st, NET_COL_ID));
 	doc_set_str(d, "libvirt_name", tmp);
-	doc_set_str(d, "visibility", cstmt_text(st, 7));
-	ranges = net_json_doc(cstmt_text(st, 13));
+	doc_set_str(d, "visibility", cstmt_text(st, NET_COL_VISIBILITY));
+	ranges = net_json_doc(cstmt_text(st, NET_COL_RANGES));
 	for (i = 0; ranges->type == DOC_LIST && i < ranges->u.list.n; i++) {
 		struct doc *r = ranges->u.list.v[i];
 		struct ipaddr lo, hi;
@@ -185,13 +199,13 @@ net_doc(struct cstmt *st)
 		}
 	}
 	doc_map_set(d, "ranges", ranges);
-	doc_set_int(d, "leases", cstmt_int(st, 14));
-	doc_set_int(d, "reserved", cstmt_int(st, 15));
-	doc_map_set(d, "hosts", net_json_doc(cstmt_text(st, 16)));
-	doc_set_str(d, "owner", cstmt_text(st, 8));
-	doc_set_str(d, "group_owner", cstmt_text(st, 9));
-	doc_set_str(d, "created", cstmt_text(st, 10));
-	doc_set_str(d, "updated", cstmt_text(st, 11));
+	doc_set_int(d, "leases", cstmt_int(st, NET_COL_LEASES));
+	doc_set_int(d, "reserved", cstmt_int(st, NET_COL_RESERVED));
+	doc_map_set(d, "hosts", net_json_doc(cstmt_text(st, NET_COL_HOSTS)));
+	doc_set_str(d, "owner", cstmt_text(st, NET_COL_OWNER));
+	doc_set_str(d, "group_owner", cstmt_text(st, NET_COL_GROUP_OWNER));
+	doc_set_str(d, "created", cstmt_text(st, NET_COL_CREATED));
+	doc_set_str(d, "updated", cstmt_text(st, NET_COL_UPDATED));
 	return d;
 }
 
@@ -219,15 +233,16 @@ net_load(struct ctx *ctx, const char *ref, struct net_row *r,
 	if (net_query(ctx, ref, &st, err))
 		return err->code;
 	if (cstmt_row(st, err)) {
-		r->id = cstmt_int(st, 0);
-		r->name = xstrdup(cstmt_text(st, 1));
-		r->mode = xstrdup(cstmt_text(st, 2));
-		r->bridge = net_dup_or_null(cstmt_text(st, 3));
-		r->vlan = cstmt_null(st, 4) ? 0 : cstmt_int(st, 4);
-		r->cidr = net_dup_or_null(cstmt_text(st, 5));
-		r->cidr6 = net_dup_or_null(cstmt_text(st, 6));
-		r->visibility = xstrdup(cstmt_text(st, 7));
-		r->owner = cstmt_int(st, 12);
+		r->id = cstmt_int(st, NET_COL_ID);
+		r->name = xstrdup(cstmt_text(st, NET_COL_NAME));
+		r->mode = xstrdup(cstmt_text(st, NET_COL_MODE));
+		r->bridge = net_dup_or_null(cstmt_text(st, NET_COL_BRIDGE));
+		r->vlan = cstmt_null(st, NET_COL_VLAN) ? 0 :
+		    cstmt_int(st, NET_COL_VLAN);
+		r->cidr = net_dup_or_null(cstmt_text(st, NET_COL_CIDR));
+		r->cidr6 = net_dup_or_null(cstmt_text(st, NET_COL_CIDR6));
+		r->visibility = xstrdup(cstmt_text(st, NET_COL_VISIBILITY));
+		r->owner = cstmt_int(st, NET_COL_OWNER_ID);
 	} else if (err->code == 0) {
 		cerr_set(err, CERR_NOTFOUND, "no network '%s'", ref);
 	}

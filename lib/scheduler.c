@@ -37,20 +37,31 @@
 	"v.state != 'done'), g.visibility, g.owner FROM vm_groups g " \
 	"JOIN users u ON u.id = g.owner "
 
+/* The columns of GROUP_COLS, in its order: a row is read by these names. */
+enum group_col {
+	GROUP_COL_ID, GROUP_COL_NAME,
+	GROUP_COL_ANTI,			/* 1 for anti-affinity */
+	GROUP_COL_OWNER,		/* u.name */
+	GROUP_COL_CREATED,
+	GROUP_COL_VMS,			/* its VMs that are not done */
+	GROUP_COL_VISIBILITY,
+	GROUP_COL_OWNER_ID,		/* g.owner */
+};
+
 static struct doc *
 group_doc(struct cstmt *st)
 {
 	struct doc *d = doc_new(DOC_MAP);
 
 	doc_set_str(d, "kind", "AffinityGroup");
-	doc_set_int(d, "id", cstmt_int(st, 0));
-	doc_set_str(d, "name", cstmt_text(st, 1));
-	doc_set_str(d, "rule", cstmt_int(st, 2) ? "anti-affinity" :
-	    "affinity");
-	doc_set_int(d, "vms", cstmt_int(st, 5));
-	doc_set_str(d, "owner", cstmt_text(st, 3));
-	doc_set_str(d, "visibility", cstmt_text(st, 6));
-	doc_set_str(d, "created", cstmt_text(st, 4));
+	doc_set_int(d, "id", cstmt_int(st, GROUP_COL_ID));
+	doc_set_str(d, "name", cstmt_text(st, GROUP_COL_NAME));
+	doc_set_str(d, "rule", cstmt_int(st, GROUP_COL_ANTI) ?
+	    "anti-affinity" : "affinity");
+	doc_set_int(d, "vms", cstmt_int(st, GROUP_COL_VMS));
+	doc_set_str(d, "owner", cstmt_text(st, GROUP_COL_OWNER));
+	doc_set_str(d, "visibility", cstmt_text(st, GROUP_COL_VISIBILITY));
+	doc_set_str(d, "created", cstmt_text(st, GROUP_COL_CREATED));
 	return d;
 }
 
@@ -157,10 +168,10 @@ group_find_mine(struct ctx *ctx, const char *ref, const char *verb,
 	if (group_query(ctx, ref, &st, err))
 		return err->code;
 	if ((found = cstmt_row(st, err))) {
-		*id = cstmt_int(st, 0);
-		*name = xstrdup(cstmt_text(st, 1));
-		*vms = cstmt_int(st, 5);
-		owner = cstmt_int(st, 7);
+		*id = cstmt_int(st, GROUP_COL_ID);
+		*name = xstrdup(cstmt_text(st, GROUP_COL_NAME));
+		*vms = cstmt_int(st, GROUP_COL_VMS);
+		owner = cstmt_int(st, GROUP_COL_OWNER_ID);
 	}
 	cstmt_free(st);
 	if (err->code)
@@ -250,25 +261,34 @@ sched_group_names(struct ctx *ctx, const char *prefix,
 	cstmt_free(st);
 }
 
-/* The columns of a VM that say what it asks of a host, from v.id (0) to
- * its group (8), and the request they make. */
+/* The columns of a VM that say what it asks of a host, and the request
+ * they make; a query adds its own after them, from REQ_COL_N on. */
 #define REQ_COLS \
 	"v.id, v.name, v.cpu, v.memory, (SELECT COALESCE(sum(d.size), 0) " \
 	"FROM vm_disks d WHERE d.vm_id = v.id), v.requirements, v.policy, " \
 	"v.rank, COALESCE(v.vm_group, 0)"
 
+/* The columns of REQ_COLS, in its order: a row is read by these names. */
+enum req_col {
+	REQ_COL_ID, REQ_COL_NAME, REQ_COL_CPU, REQ_COL_MEMORY,
+	REQ_COL_DISK,			/* the sum of its disks' sizes */
+	REQ_COL_REQUIREMENTS, REQ_COL_POLICY, REQ_COL_RANK,
+	REQ_COL_GROUP,			/* v.vm_group, 0 for none */
+	REQ_COL_N			/* the first column a query adds */
+};
+
 static struct fit_req
 req_of(struct cstmt *st)
 {
 	struct fit_req q = {
-		.name = cstmt_text(st, 1),
-		.cpu = (int)cstmt_int(st, 2),
-		.memory = cstmt_int(st, 3),
-		.disk = cstmt_int(st, 4),
-		.requirements = cstmt_text(st, 5),
-		.policy = cstmt_text(st, 6),
-		.rank = cstmt_text(st, 7),
-		.group = cstmt_int(st, 8),
+		.name = cstmt_text(st, REQ_COL_NAME),
+		.cpu = (int)cstmt_int(st, REQ_COL_CPU),
+		.memory = cstmt_int(st, REQ_COL_MEMORY),
+		.disk = cstmt_int(st, REQ_COL_DISK),
+		.requirements = cstmt_text(st, REQ_COL_REQUIREMENTS),
+		.policy = cstmt_text(st, REQ_COL_POLICY),
+		.rank = cstmt_text(st, REQ_COL_RANK),
+		.group = cstmt_int(st, REQ_COL_GROUP),
 	};
 
 	return q;
@@ -302,6 +322,8 @@ static int
 model_pending(struct ctx *ctx, struct fit_model *m, struct pending *p,
     long max_vms, struct cerr *err)
 {
+	/* the columns this query adds to REQ_COLS */
+	enum { COL_PRIORITY = REQ_COL_N, COL_AVOID_HOST, COL_REASON };
 	struct cstmt *st = NULL;
 	char now[32];
 
@@ -318,8 +340,9 @@ model_pending(struct ctx *ctx, struct fit_model *m, struct pending *p,
 		struct fit_req q = req_of(st);
 		size_t cap = p->cap, cap2 = p->cap;
 
-		if (fit_model_vm(m, &q, cstmt_int(st, 0), (int)cstmt_int(st, 9),
-		    cstmt_text(st, 10), err)) {
+		if (fit_model_vm(m, &q, cstmt_int(st, REQ_COL_ID),
+		    (int)cstmt_int(st, COL_PRIORITY),
+		    cstmt_text(st, COL_AVOID_HOST), err)) {
 			/* a stored expression that no longer compiles:
 			 * left pending, with the reason */
 			cerr_wrap(err, "vm '%s'", q.name);
@@ -328,10 +351,10 @@ model_pending(struct ctx *ctx, struct fit_model *m, struct pending *p,
 		xgrow(&p->ids, &p->cap, p->n + 1, sizeof(*p->ids));
 		xgrow(&p->names, &cap, p->n + 1, sizeof(*p->names));
 		xgrow(&p->reasons, &cap2, p->n + 1, sizeof(*p->reasons));
-		p->ids[p->n] = cstmt_int(st, 0);
+		p->ids[p->n] = cstmt_int(st, REQ_COL_ID);
 		p->names[p->n] = xstrdup(q.name);
-		p->reasons[p->n] = cstmt_null(st, 11) ? NULL :
-		    xstrdup(cstmt_text(st, 11));
+		p->reasons[p->n] = cstmt_null(st, COL_REASON) ? NULL :
+		    xstrdup(cstmt_text(st, COL_REASON));
 		p->n++;
 	}
 	cstmt_free(st);
@@ -700,7 +723,10 @@ sched_apply(struct ctx *ctx, const struct doc *d, const char *where,
 {
 	const char *vm = doc_get_str(d, "vm"), *host = doc_get_str(d, "host");
 	const char *action = doc_get_str(d, "action");
+	/* the columns this query adds to REQ_COLS */
+	enum { COL_STATE = REQ_COL_N, COL_HOST_ID };
 	struct cstmt *st = NULL;
+	enum vm_state state;
 	long long vid = 0, hid = 0;
 	char id[32];
 	int ok = 0;
@@ -727,13 +753,14 @@ sched_apply(struct ctx *ctx, const struct doc *d, const char *where,
 		long hi;
 		size_t i;
 
-		vid = cstmt_int(st, 0);
-		hid = cstmt_int(st, 10);
+		vid = cstmt_int(st, REQ_COL_ID);
+		hid = cstmt_int(st, COL_HOST_ID);
 		ok = 1;
-		if (strcmp(cstmt_text(st, 9), "pending") != 0) {
+		if (vm_state_parse(cstmt_text(st, COL_STATE), &state) ||
+		    state != VM_STATE_PENDING) {
 			cerr_set(err, CERR_CONFLICT, "cannot deploy vm '%s': "
 			    "it is %s (deploy needs pending)", q.name,
-			    cstmt_text(st, 9));
+			    cstmt_text(st, COL_STATE));
 		} else if (fit_model_load(ctx, &m, err) == 0 &&
 		    fit_model_vm(&m, &q, vid, 0, NULL, err) == 0) {
 			/* only the named host is a candidate */
@@ -790,6 +817,8 @@ int
 sched_rebalance(struct ctx *ctx, const char *policy, long max_moves,
     emit_fn emit, struct cerr *err)
 {
+	/* the column the query of movable VMs adds to REQ_COLS */
+	enum { COL_HOST_ID = REQ_COL_N };
 	struct fit_model m = { 0 };
 	struct cstmt *st = NULL;
 	struct pl_move *moves = NULL;
@@ -818,17 +847,17 @@ sched_rebalance(struct ctx *ctx, const char *policy, long max_moves,
 		goto out;
 	while (cstmt_row(st, err)) {
 		struct fit_req q = req_of(st);
-		long h = fit_host_index(&m, cstmt_int(st, 9));
+		long h = fit_host_index(&m, cstmt_int(st, COL_HOST_ID));
 		size_t c2 = capids;
 
-		if (h < 0 || fit_model_vm(&m, &q, cstmt_int(st, 0), 0, NULL,
-		    err))
+		if (h < 0 || fit_model_vm(&m, &q, cstmt_int(st, REQ_COL_ID), 0,
+		    NULL, err))
 			break;
 		xgrow(&placed, &cap, m.nvms, sizeof(*placed));
 		xgrow(&ids, &capids, m.nvms, sizeof(*ids));
 		xgrow(&names, &c2, m.nvms, sizeof(*names));
 		placed[m.nvms - 1] = (size_t)h;
-		ids[m.nvms - 1] = cstmt_int(st, 0);
+		ids[m.nvms - 1] = cstmt_int(st, REQ_COL_ID);
 		names[m.nvms - 1] = xstrdup(q.name);
 	}
 	cstmt_free(st);
@@ -875,6 +904,7 @@ sched_explain(struct ctx *ctx, const char *ref, struct doc **out,
 	struct doc *vm = NULL, *d;
 	struct cstmt *st = NULL;
 	const char *state;
+	enum vm_state s;
 
 	if (vm_show(ctx, ref, &vm, err))
 		return err->code;
@@ -885,7 +915,8 @@ sched_explain(struct ctx *ctx, const char *ref, struct doc **out,
 	doc_map_set(d, "vm_id", doc_copy(doc_map_get(vm, "id")));
 	doc_set_str(d, "state", state);
 	doc_set_str(d, "host", doc_get_str(vm, "host"));
-	if (state && strcmp(state, "pending") == 0) {
+	if (state && vm_state_parse(state, &s) == 0 &&
+	    s == VM_STATE_PENDING) {
 		long long id = doc_map_get(vm, "id")->u.i;
 
 		if (catalog_query(ctx->cat, &st, err, "SELECT reason, "

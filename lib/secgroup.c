@@ -22,6 +22,17 @@
 	"s.created, s.updated, s.owner, (SELECT count(*) FROM nic_secgroups " \
 	"n WHERE n.secgroup_id = s.id) FROM secgroups s " \
 	"JOIN users u ON u.id = s.owner JOIN groups g ON g.id = s.group_id "
+
+/* The columns of SG_COLS, in its order: a row is read by these names. */
+enum sg_col {
+	SG_COL_ID, SG_COL_NAME, SG_COL_DESCRIPTION, SG_COL_VISIBILITY,
+	SG_COL_OWNER,			/* u.name */
+	SG_COL_GROUP_OWNER,		/* g.name */
+	SG_COL_CREATED, SG_COL_UPDATED,
+	SG_COL_OWNER_ID,		/* s.owner */
+	SG_COL_NICS,			/* how many NICs are in it */
+};
+
 /* What the caller may see and use: binds ?1 (admin), ?2 (user id), ?3
  * (the user's group id). */
 #define SG_VISIBLE "(?1 OR s.owner = ?2 OR s.visibility = 'public' OR " \
@@ -181,16 +192,19 @@ secgroup_doc(struct ctx *ctx, long long id, struct doc **out, struct cerr *err)
 	if (cstmt_row(st, err)) {
 		d = doc_new(DOC_MAP);
 		doc_set_str(d, "kind", "SecurityGroup");
-		doc_set_int(d, "id", cstmt_int(st, 0));
-		doc_set_str(d, "name", cstmt_text(st, 1));
-		doc_set_str(d, "description", cstmt_text(st, 2));
-		doc_set_str(d, "visibility", cstmt_text(st, 3));
-		doc_set_str(d, "owner", cstmt_text(st, 4));
-		doc_set_str(d, "group_owner", cstmt_text(st, 5));
-		doc_set_str(d, "created", cstmt_text(st, 6));
-		doc_set_str(d, "updated", cstmt_text(st, 7));
-		owner = cstmt_int(st, 8);
-		doc_set_int(d, "nics", cstmt_int(st, 9));
+		doc_set_int(d, "id", cstmt_int(st, SG_COL_ID));
+		doc_set_str(d, "name", cstmt_text(st, SG_COL_NAME));
+		doc_set_str(d, "description", cstmt_text(st,
+		    SG_COL_DESCRIPTION));
+		doc_set_str(d, "visibility", cstmt_text(st,
+		    SG_COL_VISIBILITY));
+		doc_set_str(d, "owner", cstmt_text(st, SG_COL_OWNER));
+		doc_set_str(d, "group_owner", cstmt_text(st,
+		    SG_COL_GROUP_OWNER));
+		doc_set_str(d, "created", cstmt_text(st, SG_COL_CREATED));
+		doc_set_str(d, "updated", cstmt_text(st, SG_COL_UPDATED));
+		owner = cstmt_int(st, SG_COL_OWNER_ID);
+		doc_set_int(d, "nics", cstmt_int(st, SG_COL_NICS));
 	} else if (err->code == 0) {
 		cerr_set(err, CERR_NOTFOUND, "no security group %lld", id);
 	}

@@ -102,31 +102,40 @@ ds_hosts(struct ctx *ctx, long long ds, struct dshost **out, size_t *n,
 	return err->code;
 }
 
+#define DS_COLS \
+	"SELECT d.id, d.name, d.path, " \
+	"(SELECT count(*) FROM volumes v WHERE v.datastore_id = d.id), " \
+	"u.name, g.name, d.created, d.updated FROM datastores d " \
+	"JOIN users u ON u.id = d.owner JOIN groups g ON g.id = d.group_id "
+
+/* The columns of DS_COLS, in its order: a row is read by these names. */
+enum ds_col {
+	DS_COL_ID, DS_COL_NAME, DS_COL_PATH,
+	DS_COL_VOLUMES,			/* how many volumes are in it */
+	DS_COL_OWNER,			/* u.name */
+	DS_COL_GROUP_OWNER,		/* g.name */
+	DS_COL_CREATED, DS_COL_UPDATED,
+};
+
 static struct doc *
 ds_doc(struct cstmt *st)
 {
 	struct doc *d = doc_new(DOC_MAP);
 	char pool[160];
 
-	vol_pool_name(cstmt_text(st, 1), pool);
+	vol_pool_name(cstmt_text(st, DS_COL_NAME), pool);
 	doc_set_str(d, "kind", "Datastore");
-	doc_set_int(d, "id", cstmt_int(st, 0));
-	doc_set_str(d, "name", cstmt_text(st, 1));
+	doc_set_int(d, "id", cstmt_int(st, DS_COL_ID));
+	doc_set_str(d, "name", cstmt_text(st, DS_COL_NAME));
 	doc_set_str(d, "pool", pool);
-	doc_set_str(d, "path", cstmt_text(st, 2));
-	doc_set_int(d, "volumes", cstmt_int(st, 3));
-	doc_set_str(d, "owner", cstmt_text(st, 4));
-	doc_set_str(d, "group_owner", cstmt_text(st, 5));
-	doc_set_str(d, "created", cstmt_text(st, 6));
-	doc_set_str(d, "updated", cstmt_text(st, 7));
+	doc_set_str(d, "path", cstmt_text(st, DS_COL_PATH));
+	doc_set_int(d, "volumes", cstmt_int(st, DS_COL_VOLUMES));
+	doc_set_str(d, "owner", cstmt_text(st, DS_COL_OWNER));
+	doc_set_str(d, "group_owner", cstmt_text(st, DS_COL_GROUP_OWNER));
+	doc_set_str(d, "created", cstmt_text(st, DS_COL_CREATED));
+	doc_set_str(d, "updated", cstmt_text(st, DS_COL_UPDATED));
 	return d;
 }
-
-#define DS_COLS \
-	"SELECT d.id, d.name, d.path, " \
-	"(SELECT count(*) FROM volumes v WHERE v.datastore_id = d.id), " \
-	"u.name, g.name, d.created, d.updated FROM datastores d " \
-	"JOIN users u ON u.id = d.owner JOIN groups g ON g.id = d.group_id "
 
 /* The hosts list of a datastore: figures live when live, else those
  * recorded by the last command that wrote them. */

@@ -44,6 +44,7 @@ vol_file(long long id, char out[40])
 struct volrow {
 	long long id, ds_id, host_id, size, parent_id, vm_id, children;
 	char *name, *ds, *host, *uri, *vm, *vm_state, *target, *bus;
+	enum vm_state vm_st;	/* vm_state's, VM_STATE_NONE for none */
 	char pool[160];
 	char file[40];
 	bool attached;		/* to a VM that is not done */
@@ -69,6 +70,18 @@ dup_or_null(const char *s)
 	return s ? xstrdup(s) : NULL;
 }
 
+/* The state named state (a VM's, of a volume's row): VM_STATE_NONE for
+ * none or a name no state has. */
+static enum vm_state
+state_of(const char *state)
+{
+	enum vm_state s = VM_STATE_NONE;
+
+	if (state)
+		vm_state_parse(state, &s);
+	return s;
+}
+
 #define VOL_COLS \
 	"SELECT v.id, v.name, v.datastore_id, d.name, v.host_id, h.name, " \
 	"h.uri, v.size, v.format, v.parent_id, p.name, v.vm_id, m.name, " \
@@ -81,32 +94,49 @@ dup_or_null(const char *s)
 	"LEFT JOIN vms m ON m.id = v.vm_id " \
 	"JOIN users u ON u.id = v.owner JOIN groups g ON g.id = v.group_id "
 
+/* The columns of VOL_COLS, in its order: a row is read by these names. */
+enum vol_col {
+	VOL_COL_ID, VOL_COL_NAME,
+	VOL_COL_DATASTORE_ID, VOL_COL_DATASTORE,	/* d.name */
+	VOL_COL_HOST_ID, VOL_COL_HOST,	/* h.name */
+	VOL_COL_URI,			/* the host's */
+	VOL_COL_SIZE, VOL_COL_FORMAT,
+	VOL_COL_PARENT_ID, VOL_COL_PARENT,	/* p.name */
+	VOL_COL_VM_ID, VOL_COL_VM, VOL_COL_VM_STATE,	/* m.name, m.state */
+	VOL_COL_TARGET, VOL_COL_BUS,
+	VOL_COL_CHILDREN,		/* how many volumes it is parent of */
+	VOL_COL_OWNER,			/* u.name */
+	VOL_COL_GROUP_OWNER,		/* g.name */
+	VOL_COL_CREATED, VOL_COL_UPDATED,
+};
+
 static struct doc *
 vol_doc(struct cstmt *st)
 {
 	struct doc *d = doc_new(DOC_MAP);
-	bool attached = !cstmt_null(st, 11) && cstmt_text(st, 13) &&
-	    strcmp(cstmt_text(st, 13), "done") != 0;
+	const char *state = cstmt_text(st, VOL_COL_VM_STATE);
+	bool attached = !cstmt_null(st, VOL_COL_VM_ID) && state &&
+	    state_of(state) != VM_STATE_DONE;
 
 	doc_set_str(d, "kind", "Volume");
-	doc_set_int(d, "id", cstmt_int(st, 0));
-	doc_set_str(d, "name", cstmt_text(st, 1));
-	doc_set_str(d, "datastore", cstmt_text(st, 3));
-	doc_set_str(d, "host", cstmt_text(st, 5));
-	doc_set_int(d, "size", cstmt_int(st, 7));
-	doc_set_str(d, "format", cstmt_text(st, 8));
-	if (!cstmt_null(st, 9))
-		doc_set_str(d, "parent", cstmt_text(st, 10));
-	doc_set_int(d, "children", cstmt_int(st, 16));
+	doc_set_int(d, "id", cstmt_int(st, VOL_COL_ID));
+	doc_set_str(d, "name", cstmt_text(st, VOL_COL_NAME));
+	doc_set_str(d, "datastore", cstmt_text(st, VOL_COL_DATASTORE));
+	doc_set_str(d, "host", cstmt_text(st, VOL_COL_HOST));
+	doc_set_int(d, "size", cstmt_int(st, VOL_COL_SIZE));
+	doc_set_str(d, "format", cstmt_text(st, VOL_COL_FORMAT));
+	if (!cstmt_null(st, VOL_COL_PARENT_ID))
+		doc_set_str(d, "parent", cstmt_text(st, VOL_COL_PARENT));
+	doc_set_int(d, "children", cstmt_int(st, VOL_COL_CHILDREN));
 	if (attached) {
-		doc_set_str(d, "vm", cstmt_text(st, 12));
-		doc_set_str(d, "target", cstmt_text(st, 14));
-		doc_set_str(d, "bus", cstmt_text(st, 15));
+		doc_set_str(d, "vm", cstmt_text(st, VOL_COL_VM));
+		doc_set_str(d, "target", cstmt_text(st, VOL_COL_TARGET));
+		doc_set_str(d, "bus", cstmt_text(st, VOL_COL_BUS));
 	}
-	doc_set_str(d, "owner", cstmt_text(st, 17));
-	doc_set_str(d, "group_owner", cstmt_text(st, 18));
-	doc_set_str(d, "created", cstmt_text(st, 19));
-	doc_set_str(d, "updated", cstmt_text(st, 20));
+	doc_set_str(d, "owner", cstmt_text(st, VOL_COL_OWNER));
+	doc_set_str(d, "group_owner", cstmt_text(st, VOL_COL_GROUP_OWNER));
+	doc_set_str(d, "created", cstmt_text(st, VOL_COL_CREATED));
+	doc_set_str(d, "updated", cstmt_text(st, VOL_COL_UPDATED));
 	return d;
 }
 
@@ -132,23 +162,24 @@ vol_load(struct ctx *ctx, const char *ref, struct volrow *r,
 	if (vol_query(ctx, ref, &st, err))
 		return err->code;
 	if (cstmt_row(st, err)) {
-		r->id = cstmt_int(st, 0);
-		r->name = xstrdup(cstmt_text(st, 1));
-		r->ds_id = cstmt_int(st, 2);
-		r->ds = xstrdup(cstmt_text(st, 3));
-		r->host_id = cstmt_int(st, 4);
-		r->host = xstrdup(cstmt_text(st, 5));
-		r->uri = xstrdup(cstmt_text(st, 6));
-		r->size = cstmt_int(st, 7);
-		r->parent_id = cstmt_int(st, 9);
-		r->vm_id = cstmt_int(st, 11);
-		r->vm = dup_or_null(cstmt_text(st, 12));
-		r->vm_state = dup_or_null(cstmt_text(st, 13));
-		r->target = dup_or_null(cstmt_text(st, 14));
-		r->bus = dup_or_null(cstmt_text(st, 15));
-		r->children = cstmt_int(st, 16);
+		r->id = cstmt_int(st, VOL_COL_ID);
+		r->name = xstrdup(cstmt_text(st, VOL_COL_NAME));
+		r->ds_id = cstmt_int(st, VOL_COL_DATASTORE_ID);
+		r->ds = xstrdup(cstmt_text(st, VOL_COL_DATASTORE));
+		r->host_id = cstmt_int(st, VOL_COL_HOST_ID);
+		r->host = xstrdup(cstmt_text(st, VOL_COL_HOST));
+		r->uri = xstrdup(cstmt_text(st, VOL_COL_URI));
+		r->size = cstmt_int(st, VOL_COL_SIZE);
+		r->parent_id = cstmt_int(st, VOL_COL_PARENT_ID);
+		r->vm_id = cstmt_int(st, VOL_COL_VM_ID);
+		r->vm = dup_or_null(cstmt_text(st, VOL_COL_VM));
+		r->vm_state = dup_or_null(cstmt_text(st, VOL_COL_VM_STATE));
+		r->target = dup_or_null(cstmt_text(st, VOL_COL_TARGET));
+		r->bus = dup_or_null(cstmt_text(st, VOL_COL_BUS));
+		r->children = cstmt_int(st, VOL_COL_CHILDREN);
+		r->vm_st = state_of(r->vm_state);
 		r->attached = r->vm_id && r->vm_state &&
-		    strcmp(r->vm_state, "done") != 0;
+		    r->vm_st != VM_STATE_DONE;
 		vol_pool_name(r->ds, r->pool);
 		vol_file(r->id, r->file);
 	} else if (err->code == 0) {
@@ -388,11 +419,11 @@ not_busy(const struct volrow *r, const char *verb, bool attach_ok,
 }
 
 static bool
-vol_vm_active(const char *state)
+vol_vm_active(enum vm_state s)
 {
-	return state && (!strcmp(state, "running") ||
-	    !strcmp(state, "suspended") || !strcmp(state, "deploying") ||
-	    !strcmp(state, "migrating") || !strcmp(state, "shutting-down"));
+	return s == VM_STATE_RUNNING || s == VM_STATE_SUSPENDED ||
+	    s == VM_STATE_DEPLOYING || s == VM_STATE_MIGRATING ||
+	    s == VM_STATE_SHUTTING_DOWN;
 }
 
 static int
@@ -439,7 +470,7 @@ vol_resize(struct ctx *ctx, const char *ref, long long size,
 	    size - r.size, what, err))
 		goto out;
 	/* a running guest's qemu holds the file: it grows it itself */
-	if (r.attached && vol_vm_active(r.vm_state) ? vol_vm_uuid(ctx, r.vm_id,
+	if (r.attached && vol_vm_active(r.vm_st) ? vol_vm_uuid(ctx, r.vm_id,
 	    uuid, err) || hv_block_resize(hv, uuid, r.target, size, err) :
 	    hv_pvol_resize(hv, r.pool, r.file, size, err)) {
 		cerr_wrap(err, "cannot resize volume '%s' on host '%s'",
@@ -479,7 +510,7 @@ derive(struct ctx *ctx, const char *ref, const char *name, bool linked,
 		return err->code;
 	/* a copy of a disk a running guest writes is torn; a linked child
 	 * of an attached volume would see its base change under it */
-	if (r.attached && (linked || vol_vm_active(r.vm_state))) {
+	if (r.attached && (linked || vol_vm_active(r.vm_st))) {
 		cerr_set(err, CERR_CONFLICT, "cannot %s volume '%s': it is "
 		    "attached to vm '%s' (%s)%s", verb, r.name, r.vm,
 		    r.vm_state, linked ? " and would change under its "

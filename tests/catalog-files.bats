@@ -49,7 +49,7 @@ refused_file() {
 	[ "$(ls -A "$BATS_TEST_TMPDIR/new/sub")" = catalog.db ]
 	# the write-ahead log and shared memory take the file's mode
 	sql_hold "$CLOUDOS_CATALOG" 'BEGIN; SELECT count(*) FROM users;'
-	wait_for 5 test -e "$CLOUDOS_CATALOG-shm"
+	wait_for 30 test -e "$CLOUDOS_CATALOG-shm"
 	run -0 chost add t1 test:///default -o ids
 	[ "$(stat -c %a "$CLOUDOS_CATALOG-wal")" = 600 ]
 	[ "$(stat -c %a "$CLOUDOS_CATALOG-shm")" = 600 ]

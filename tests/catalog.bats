@@ -88,7 +88,7 @@ setup() {
 		echo 'COMMIT;'
 	} | sqlite3 "$CLOUDOS_CATALOG" &
 	holder=$!
-	wait_for 5 test -e "$BATS_TEST_TMPDIR/locked"
+	wait_for 30 test -e "$BATS_TEST_TMPDIR/locked"
 	start=$(date +%s%N)
 	run -0 chost add t1 test:///default -o ids
 	waited=$(( ($(date +%s%N) - start) / 1000000 ))

@@ -34,7 +34,7 @@ server() {
 	rm -f "$BATS_TEST_TMPDIR/port"
 	python3 "$CLOUDOS_SRCDIR/tests/helpers/flaky-http.py" "$SRV" "$BATS_TEST_TMPDIR/port" "$@" >/dev/null 2>&1 3>&- &
 	SRV_PID=$!
-	wait_for 5 test -f "$BATS_TEST_TMPDIR/port"
+	wait_for 30 test -f "$BATS_TEST_TMPDIR/port"
 	PORT=$(cat "$BATS_TEST_TMPDIR/port")
 }
 

@@ -264,7 +264,7 @@ refused_late() {
 	PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 	python3 -m http.server -b 127.0.0.1 -d "$BATS_TEST_TMPDIR/srv" "$PORT" >/dev/null 2>&1 3>&- &
 	SRV_PID=$!
-	wait_for 5 port_open "$PORT"
+	wait_for 30 port_open "$PORT"
 	run -0 cimg import "http://127.0.0.1:$PORT/app.ova" --name app -o json
 	[ "$(jq -r .format <<<"$output")" = qcow2 ]
 	[ "$(jq -r .cpu <<<"$output")" = 2 ]
@@ -409,7 +409,7 @@ with tarfile.open(sys.argv[1], "w") as t:
 	PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 	python3 -m http.server -b 127.0.0.1 -d "$BATS_TEST_TMPDIR/srv" "$PORT" >/dev/null 2>&1 3>&- &
 	SRV_PID=$!
-	wait_for 5 port_open "$PORT"
+	wait_for 30 port_open "$PORT"
 	before=$(catalog_content)
 	run -6 --separate-stderr unshare -m sh -c 'mount -t tmpfs -o size=2m,mode=0700 tmpfs "$1" && shift && exec "$@"' sh "$REPO" \
 	    cimg import "http://127.0.0.1:$PORT/disk.raw" --name big
@@ -556,7 +556,7 @@ with tarfile.open(sys.argv[1], "w") as t:
 	PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 	python3 -m http.server -b 127.0.0.1 -d "$BATS_TEST_TMPDIR/srv" "$PORT" >/dev/null 2>&1 3>&- &
 	SRV_PID=$!
-	wait_for 5 port_open "$PORT"
+	wait_for 30 port_open "$PORT"
 	refused_late 2 "cimg: http://127.0.0.1:$PORT/evil.ova: entry 'disk1.vmdk' is a symbolic link" \
 	    cimg import "http://127.0.0.1:$PORT/evil.ova" --name evil
 }

@@ -44,7 +44,7 @@ flaky_server() {
 	rm -f "$BATS_TEST_TMPDIR/port"
 	python3 "$CLOUDOS_SRCDIR/tests/helpers/flaky-http.py" "$SRV" "$BATS_TEST_TMPDIR/port" "$@" >/dev/null 2>&1 3>&- &
 	SRV_PID=$!
-	wait_for 5 test -f "$BATS_TEST_TMPDIR/port"
+	wait_for 30 test -f "$BATS_TEST_TMPDIR/port"
 	PORT=$(cat "$BATS_TEST_TMPDIR/port")
 }
 
@@ -180,7 +180,7 @@ repo_files() {
 	cimg import "http://127.0.0.1:$PORT/disk.raw" --name u --timeout 30 2>"$BATS_TEST_TMPDIR/imp.err" &
 	imp=$!
 	locked() { [ "$(sqlite3 "$CLOUDOS_CATALOG" "SELECT state FROM images WHERE name = 'u'")" = locked ]; }
-	wait_for 5 locked
+	wait_for 30 locked
 	run -5 --separate-stderr cimg delete u
 	assert_output ""
 	[ "$stderr" = "cimg: cannot delete image 'u': it is being imported" ]
@@ -214,7 +214,7 @@ repo_files() {
 	holder=$!
 	# the holder has its lock once another cannot take it
 	held() { ! flock -n "$REPO/$hash.part" true; }
-	wait_for 5 held
+	wait_for 30 held
 	run -5 --separate-stderr cimg import "$url" --name u
 	kill "$holder"
 	assert_output ""

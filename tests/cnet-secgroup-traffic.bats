@@ -34,7 +34,7 @@ setup_file() {
 	echo $! > "$LAB_DIR/client.pid"
 	# each of setsid, nsenter and unshare execs the next: the process is
 	# sleep once its namespace is made
-	wait_for 5 grep -qx sleep "/proc/$(cat "$LAB_DIR/client.pid")/comm"
+	wait_for 30 grep -qx sleep "/proc/$(cat "$LAB_DIR/client.pid")/comm"
 	nsenter -t "$ns" -n ip link add sgc0 type veth peer name sgc1 netns "$(cat "$LAB_DIR/client.pid")"
 	nsenter -t "$ns" -n ip link set sgc0 master sgbr0 up
 	nsenter -t "$(cat "$LAB_DIR/client.pid")" -n sh -c "ip link set lo up &&

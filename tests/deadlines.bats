@@ -69,7 +69,7 @@ while True:
     held.append(s.accept()[0])
 ' "$sock" 3>&- &
 	echo $! > "$BATS_TEST_TMPDIR/silent.pid"
-	wait_for 5 test -S "$sock"
+	wait_for 30 test -S "$sock"
 	SILENT_URI="qemu+unix:///system?socket=$sock"
 }
 

@@ -76,6 +76,20 @@ there() {
 	[ "$(catalog_digest)" = "$before" ]
 }
 
+@test "cnet secgroup publish of a public group exits 0 and changes nothing" {
+	cnet secgroup create sg >/dev/null
+	cnet secgroup publish -q sg
+	before=$(catalog_digest)
+	run -0 cnet secgroup publish sg -o json
+	[ "$(jq -r .visibility <<<"$output")" = public ]
+	[ "$(catalog_digest)" = "$before" ]
+	cnet secgroup unpublish -q sg
+	before=$(catalog_digest)
+	run -0 cnet secgroup unpublish sg -o json
+	[ "$(jq -r .visibility <<<"$output")" = private ]
+	[ "$(catalog_digest)" = "$before" ]
+}
+
 @test "actions still refuse states that are neither allowed nor there" {
 	cvm create -q "$BATS_TEST_TMPDIR/w.yaml" >/dev/null
 	state w poweroff

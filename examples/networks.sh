@@ -2,8 +2,8 @@
 # examples/networks.sh - cnet on a private lab host in its own network
 # namespace: a network applied from a document with the VM on it, the
 # guest on the host's libvirt network with its leased addresses, a second
-# NIC attached and detached live, a reservation, and the network gone from
-# the host with its last NIC.
+# NIC attached and detached live, a reservation, and the environment torn
+# down by the file that built it.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 export PATH="${CLOUDOS_BUILDDIR:-$top}:$PATH"
@@ -32,9 +32,12 @@ cvm nic attach web-1 --network back --model usb-net -o json |
 cnet lease list back -o json | jq -r '"lease: " + .ip + " " + (if .reserved then "reserved" else .vm end)'
 cvm nic detach web-1 1 -o json | jq -r '"detached: " + (.ips | join(" "))'
 
-# the last VM goes, and so does the network from the host
-cvm delete web-1 -q
-echo "networks on h1: $(virsh -c "$uri" net-list --all --name | grep -c cloudos- || true)"
 cnet release back 10.11.0.2 -q
-cnet list -o ids | xargs cnet delete -q
+cnet delete back -q
+
+# the file that built the environment tears it down, through the same
+# programs the other way round: cvm deletes the VM and passes the Network
+# on to cnet.
+cvm delete - -q < "$top/examples/networks.yaml" | cnet delete - -q
+echo "networks on h1: $(virsh -c "$uri" net-list --all --name | grep -c cloudos- || true)"
 echo "networks left: $(cnet list -o ids | wc -l)"

@@ -55,6 +55,7 @@ struct args {
 	size_t nvals;
 	const char **pos;
 	size_t npos, cappos;
+	const struct cmd *cmd;	/* the subcommand running */
 };
 
 static const char *progname = "cloudos";
@@ -650,15 +651,137 @@ tally_end(struct ctx *ctx, struct tally *t, const char *what,
 	    t->total, what);
 }
 
+/* Is the input a list of ids or names, one per line, rather than
+ * documents?  Yes when it has such a line and none that only documents
+ * have: "key:" or "key: value", "- " items, "---", JSON's { and [.
+ * Blank lines and # comments count for neither. */
+static bool
+bare_refs(const char *s)
+{
+	bool any = false;
+
+	while (*s) {
+		size_t n = strcspn(s, "\n"), i = 0;
+
+		while (i < n && (s[i] == ' ' || s[i] == '\t'))
+			i++;
+		if (i < n && s[i] != '#' && s[i] != '\r') {
+			const char *c = memchr(s + i, ':', n - i);
+
+			if (strchr("{[\"'", s[i]) || strncmp(s + i, "---", 3)
+			    == 0 || (s[i] == '-' && (i + 1 == n ||
+			    s[i + 1] == ' ')))
+				return false;
+			for (; c; c = memchr(c + 1, ':', n - (size_t)(c + 1 -
+			    s)))
+				if (c + 1 == s + n || c[1] == ' ' ||
+				    c[1] == '\r' || c[1] == '\t')
+					return false;
+			any = true;
+		}
+		s += n + (s[n] == '\n');
+	}
+	return any;
+}
+
+/* What cli_each_ref acts on, in order: an object (ref) or a document
+ * of another kind passed on (pass), and the strings it owns. */
+struct refs {
+	struct ref {
+		const char *ref;
+		const struct doc *pass;
+	} *v;
+	size_t n, cap;
+	char **owned;
+	size_t nowned, capowned;
+};
+
+static void
+refs_add(struct refs *r, const char *ref, const struct doc *pass, bool own)
+{
+	xgrow(&r->v, &r->cap, r->n + 1, sizeof(*r->v));
+	if (own) {
+		xgrow(&r->owned, &r->capowned, r->nowned + 1,
+		    sizeof(*r->owned));
+		r->owned[r->nowned++] = (char *)ref;
+	}
+	r->v[r->n].ref = ref;
+	r->v[r->n++].pass = pass;
+}
+
+/* The lines of a bare list, trimmed, one ref each. */
+static void
+refs_lines(struct refs *r, const char *s)
+{
+	while (*s) {
+		size_t len = strcspn(s, "\n"), i = 0, e = len;
+
+		while (i < e && (s[i] == ' ' || s[i] == '\t'))
+			i++;
+		while (e > i && (s[e - 1] == ' ' || s[e - 1] == '\t' ||
+		    s[e - 1] == '\r'))
+			e--;
+		if (e > i && s[i] != '#')
+			refs_add(r, xstrndup(s + i, e - i), NULL, true);
+		s += len + (s[len] == '\n');
+	}
+}
+
+/* Delete and remove pass the documents of other kinds on "-" through to
+ * stdout, so that one environment file torn down by a chain of programs
+ * reaches each. */
+static bool
+passes_through(const struct cmd *c)
+{
+	const char *verb;
+
+	if (c == NULL)
+		return false;
+	verb = strrchr(c->name, ' ');
+	verb = verb ? verb + 1 : c->name;
+	return strcmp(verb, "delete") == 0 || strcmp(verb, "remove") == 0;
+}
+
+/* The documents of stdin as refs: each one's id or name. */
+static int
+refs_docs(struct refs *r, const struct doclist *l, const char *kind,
+    bool pass, struct cerr *err)
+{
+	size_t j;
+
+	for (j = 0; j < l->n; j++) {
+		const struct doc *d = l->v[j];
+		const char *k = doc_get_str(d, "kind");
+		struct doc *id = doc_map_get(d, "id");
+		char tmp[64];
+
+		if (k && strcmp(k, kind) != 0 && pass) {
+			refs_add(r, NULL, d, false);	/* the next program's */
+			continue;
+		}
+		if (k && strcmp(k, kind) != 0)
+			return cerr_set(err, CERR_USAGE, "<stdin>: line %d: a "
+			    "%s document, not %s", d->line, k, kind);
+		if (id == NULL || (id->type != DOC_INT && id->type != DOC_STR))
+			id = doc_map_get(d, "name");
+		if (id == NULL || (id->type != DOC_INT && id->type != DOC_STR))
+			return cerr_set(err, CERR_USAGE, "<stdin>: line %d: the "
+			    "document has no id or name", d->line);
+		refs_add(r, xstrdup(doc_scalar_text(id, tmp)), NULL, true);
+	}
+	return 0;
+}
+
 int
 cli_each_ref(struct ctx *ctx, struct args *a, const char *kind,
     cli_ref_fn fn, struct cerr *err)
 {
 	struct doclist stdin_docs = { 0 };
 	struct tally t = { 0 };
-	const char **refs = NULL;
-	char **owned = NULL;
-	size_t i, j, nrefs = 0, caprefs = 0, nowned = 0, capowned = 0;
+	struct refs r = { 0 };
+	struct buf in = BUF_INIT;
+	bool read = false;
+	size_t i;
 	int rc = 0;
 
 	if (a->npos == 0)
@@ -666,54 +789,42 @@ cli_each_ref(struct ctx *ctx, struct args *a, const char *kind,
 		    "names, or - to read documents from stdin)", kind);
 	for (i = 0; i < a->npos; i++) {
 		if (strcmp(a->pos[i], "-") != 0) {
-			xgrow(&refs, &caprefs, nrefs + 1, sizeof(*refs));
-			refs[nrefs++] = a->pos[i];
+			refs_add(&r, a->pos[i], NULL, false);
 			continue;
 		}
-		if (stdin_docs.n || cli_read_docs("-", &stdin_docs, err))
+		if (read)
+			continue;
+		read = true;
+		if (read_all(stdin, "<stdin>", &in, err))
 			goto out;
-		for (j = 0; j < stdin_docs.n; j++) {
-			const struct doc *d = stdin_docs.v[j];
-			const char *k = doc_get_str(d, "kind");
-			struct doc *id = doc_map_get(d, "id");
-			char tmp[64];
-
-			if (k && strcmp(k, kind) != 0) {
-				rc = cerr_set(err, CERR_USAGE, "<stdin>: line "
-				    "%d: a %s document, not %s", d->line, k,
-				    kind);
-				goto out;
-			}
-			if (id == NULL || (id->type != DOC_INT &&
-			    id->type != DOC_STR))
-				id = doc_map_get(d, "name");
-			if (id == NULL || (id->type != DOC_INT &&
-			    id->type != DOC_STR)) {
-				rc = cerr_set(err, CERR_USAGE, "<stdin>: line "
-				    "%d: the document has no id or name",
-				    d->line);
-				goto out;
-			}
-			xgrow(&owned, &capowned, nowned + 1, sizeof(*owned));
-			owned[nowned++] = xstrdup(doc_scalar_text(id, tmp));
-		}
+		buf_addc(&in, '\0');
+		in.len--;
+		if (bare_refs(in.s))
+			refs_lines(&r, in.s);
+		else if (yml_read("<stdin>", in.s, in.len, &stdin_docs, err) ||
+		    refs_docs(&r, &stdin_docs, kind, passes_through(a->cmd),
+		    err))
+			goto out;
 	}
-	for (i = 0; i < nowned; i++) {
-		xgrow(&refs, &caprefs, nrefs + 1, sizeof(*refs));
-		refs[nrefs++] = owned[i];
-	}
-	t.total = nrefs;
-	for (i = 0; i < nrefs && !out_gone(ctx->out); i++) {
+	for (i = 0; i < r.n; i++)
+		t.total += r.v[i].ref != NULL;
+	for (i = 0; i < r.n && !out_gone(ctx->out); i++) {
 		struct cerr one = { 0 };
 
-		tally_one(ctx, &t, fn(ctx, a, refs[i], &one), &one, err);
+		if (r.v[i].ref == NULL) {
+			if (cli_emit(ctx, r.v[i].pass, err))
+				goto out;
+			continue;
+		}
+		tally_one(ctx, &t, fn(ctx, a, r.v[i].ref, &one), &one, err);
 	}
 	rc = tally_end(ctx, &t, "objects", err);
 out:
-	for (i = 0; i < nowned; i++)
-		free(owned[i]);
-	free(owned);
-	free(refs);
+	for (i = 0; i < r.nowned; i++)
+		free(r.owned[i]);
+	free(r.owned);
+	free(r.v);
+	buf_release(&in);
 	doclist_release(&stdin_docs);
 	return rc ? rc : err->code;
 }
@@ -879,6 +990,7 @@ cli_main(const struct prog *p, int argc, char **argv)
 				die_usage("no subcommand '%s' (see '%s help')",
 				    arg, p->name);
 			i += words - 1;
+			a.cmd = cmd;
 			args_add_opts(&a, cmd->opts);
 		} else {
 			xgrow(&a.pos, &a.cappos, a.npos + 1, sizeof(*a.pos));

@@ -89,8 +89,11 @@ int cli_read_docs(const char *file, struct doclist *out, struct cerr *err);
 
 /*
  * Batches.  cli_each_ref calls fn once per object the positional arguments
- * name (ids or names), reading documents from stdin for "-" and taking
- * each one's id (or name).  cli_each_doc calls fn once per document of the
+ * name (ids or names), reading stdin for "-": documents, taking each one's
+ * id (or name), or a bare list of ids or names one per line.  A document
+ * of another kind is refused, except by a command named "... delete" or
+ * "... remove", which prints it unchanged in its place for the next
+ * program of a pipe.  cli_each_doc calls fn once per document of the
  * inputs given as positional arguments or -f.  Each failure is printed on
  * stderr as it happens; the result is 0, the one failure's code when only
  * one object was named (left in err, not printed), the common code when

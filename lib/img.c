@@ -1001,8 +1001,12 @@ img_set_visibility(struct ctx *ctx, const char *ref, const char *vis,
 		goto fail;
 	id = doc_map_get(cur, "id")->u.i;
 	catalog_now(now);
-	if (catalog_exec(ctx->cat, err, "UPDATE images SET visibility = ?, "
-	    "updated = ? WHERE id = ?", "ssi", vis, now, id) ||
+	/* public already (or private): nothing written, as systemctl */
+	if (doc_get_str(cur, "visibility") &&
+	    strcmp(doc_get_str(cur, "visibility"), vis) == 0)
+		catalog_rollback(ctx->cat);
+	else if (catalog_exec(ctx->cat, err, "UPDATE images SET visibility = "
+	    "?, updated = ? WHERE id = ?", "ssi", vis, now, id) ||
 	    acct_audit(ctx, strcmp(vis, "public") == 0 ? "publish" :
 	    "unpublish", "Image", id, doc_get_str(cur, "name"), NULL, err) ||
 	    catalog_commit(ctx->cat, err))

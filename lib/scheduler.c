@@ -368,6 +368,7 @@ sched_placement_doc(const char *vm, long long vm_id, const char *host,
 	struct doc *d = doc_new(DOC_MAP);
 
 	doc_set_str(d, "kind", "Placement");
+	doc_set_int(d, "id", vm_id);	/* its VM's: -o ids feeds cvm */
 	doc_set_str(d, "vm", vm);
 	doc_set_int(d, "vm_id", vm_id);
 	doc_set_str(d, "host", host);
@@ -911,6 +912,7 @@ sched_explain(struct ctx *ctx, const char *ref, struct doc **out,
 	state = doc_get_str(vm, "state");
 	d = doc_new(DOC_MAP);
 	doc_set_str(d, "kind", "Placement");
+	doc_map_set(d, "id", doc_copy(doc_map_get(vm, "id")));
 	doc_set_str(d, "vm", doc_get_str(vm, "name"));
 	doc_map_set(d, "vm_id", doc_copy(doc_map_get(vm, "id")));
 	doc_set_str(d, "state", state);

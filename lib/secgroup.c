@@ -326,9 +326,14 @@ secgroup_set_visibility(struct ctx *ctx, const char *ref,
 	    "unpublish" : "publish", &g, err))
 		goto fail;
 	catalog_now(now);
-	if (catalog_exec(ctx->cat, err, "UPDATE secgroups SET visibility = ?, "
-	    "updated = ? WHERE id = ?", "ssi", visibility, now, g.id) ||
-	    acct_audit(ctx, strcmp(visibility, "private") == 0 ? "unpublish" :
+	/* in that visibility already: nothing written, as systemctl */
+	if (catalog_exec(ctx->cat, err, "UPDATE secgroups SET visibility = ?1, "
+	    "updated = ?2 WHERE id = ?3 AND visibility != ?1", "ssi",
+	    visibility, now, g.id))
+		goto fail;
+	if (catalog_changes(ctx->cat) == 0)
+		catalog_rollback(ctx->cat);
+	else if (acct_audit(ctx, strcmp(visibility, "private") == 0 ? "unpublish" :
 	    "publish", "SecurityGroup", g.id, g.name, visibility, err) ||
 	    catalog_commit(ctx->cat, err))
 		goto fail;

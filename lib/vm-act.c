@@ -219,6 +219,8 @@ struct action {
 	int (*hv)(struct hv *, const char *uuid, const struct vm_opts *,
 	    struct cerr *);
 	bool release;			/* outcome frees the host */
+	unsigned there;			/* states that are its target already:
+					 * it succeeds and changes nothing */
 };
 
 static int
@@ -296,37 +298,45 @@ vm_act_remove(struct hv *hv, const char *uuid, const struct vm_opts *o,
 	VM_STATE_BIT(VM_STATE_POWEROFF) | VM_STATE_BIT(VM_STATE_FAILED) | \
 	VM_STATE_BIT(VM_STATE_UNKNOWN))
 
+#define THERE_RUNNING	VM_STATE_BIT(VM_STATE_RUNNING)
+#define THERE_POWEROFF	VM_STATE_BIT(VM_STATE_POWEROFF)
+#define THERE_SUSPENDED	VM_STATE_BIT(VM_STATE_SUSPENDED)
+#define THERE_STOPPED	VM_STATE_BIT(VM_STATE_STOPPED)
+#define THERE_DONE	VM_STATE_BIT(VM_STATE_DONE)
+
 static const struct action act_start = {
 	"start", FROM_START, "poweroff", VM_STATE_DEPLOYING, VM_STATE_RUNNING,
-	do_start, false,
+	do_start, false, THERE_RUNNING,
 };
 static const struct action act_poweroff = {
 	"power off", FROM_POWEROFF, "running, suspended or unknown",
 	VM_STATE_SHUTTING_DOWN, VM_STATE_POWEROFF, do_poweroff, false,
+	THERE_POWEROFF,
 };
 static const struct action act_shutdown = {
 	"shut down", FROM_RUNNING, "running", VM_STATE_SHUTTING_DOWN,
-	VM_STATE_POWEROFF, do_shutdown, false,
+	VM_STATE_POWEROFF, do_shutdown, false, THERE_POWEROFF,
 };
 static const struct action act_reboot = {
 	"reboot", FROM_RUNNING, "running", VM_STATE_NONE, VM_STATE_NONE,
-	do_reboot, false,
+	do_reboot, false, 0,
 };
 static const struct action act_suspend = {
 	"suspend", FROM_RUNNING, "running", VM_STATE_NONE, VM_STATE_SUSPENDED,
-	do_suspend, false,
+	do_suspend, false, THERE_SUSPENDED,
 };
 static const struct action act_resume = {
 	"resume", FROM_SUSPENDED, "suspended", VM_STATE_NONE,
-	VM_STATE_RUNNING, do_resume, false,
+	VM_STATE_RUNNING, do_resume, false, THERE_RUNNING,
 };
 static const struct action act_stop = {
 	"stop", FROM_STOP, "running or suspended", VM_STATE_SHUTTING_DOWN,
-	VM_STATE_STOPPED, do_stop, false,
+	VM_STATE_STOPPED, do_stop, false, THERE_STOPPED,
 };
 static const struct action act_delete = {
 	"delete", FROM_DELETE, "a state with no action in flight",
 	VM_STATE_SHUTTING_DOWN, VM_STATE_DONE, vm_act_remove, true,
+	THERE_DONE,
 };
 
 static int
@@ -342,6 +352,13 @@ vm_act(struct ctx *ctx, const char *ref, const struct action *a,
 		return err->code;
 	if (vm_load(ctx, ref, &r, err))
 		goto fail;
+	if (a->there & VM_STATE_BIT(r.state)) {
+		/* there already: as systemctl start of a running unit,
+		 * nothing written, nothing asked of libvirt */
+		catalog_rollback(ctx->cat);
+		vm_show_id(ctx, r.id, out, err);
+		goto out;
+	}
 	if (!(a->from & VM_STATE_BIT(r.state))) {
 		cerr_set(err, CERR_CONFLICT, "cannot %s vm '%s': it is %s "
 		    "(%s needs %s)", a->verb, r.name, vm_state_name(r.state),

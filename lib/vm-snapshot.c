@@ -72,6 +72,9 @@ snapshot_doc(const struct vmrow *r, const struct hv_snapshot *s)
 	gmtime_r(&t, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	doc_set_str(d, "kind", "Snapshot");
+	/* its name: unique within its VM, what snapshot revert and delete
+	 * take after the VM */
+	doc_set_str(d, "id", s->name);
 	doc_set_str(d, "name", s->name);
 	doc_set_str(d, "vm", r->name);
 	doc_set_int(d, "vm_id", r->id);

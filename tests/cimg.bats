@@ -270,6 +270,11 @@ repo_files() {
 	[ "$output" = $'1\n2' ]
 	run -0 cimg --as alice publish mine -o json
 	[ "$(jq -r .visibility <<<"$output")" = public ]
+	# public already: exit 0, nothing written (no updated, no audit row)
+	before=$(catalog_digest)
+	run -0 cimg --as alice publish mine -o json
+	[ "$(jq -r .visibility <<<"$output")" = public ]
+	[ "$(catalog_digest)" = "$before" ]
 	run -0 cimg --as bob list -o ids
 	[ "$output" = 1 ]
 	run -4 --separate-stderr cimg --as bob delete mine

@@ -87,8 +87,11 @@ has() {
 	[ "$stderr" = "cvm: no vm 'nosuch'" ]
 	cvm start -q s
 	cvm stop -q s
-	run -5 --separate-stderr cvm stop s
-	[ "$stderr" = "cvm: cannot stop vm 's': it is stopped (stop needs running or suspended)" ]
+	before=$(catalog_digest)
+	run -0 --separate-stderr cvm stop s -o json
+	[ -z "$stderr" ]
+	[ "$(jq -r .state <<<"$output")" = stopped ]
+	[ "$(catalog_digest)" = "$before" ]
 	run -5 --separate-stderr cvm suspend s
 	[ "$stderr" = "cvm: cannot suspend vm 's': it is stopped (suspend needs running)" ]
 }

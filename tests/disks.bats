@@ -102,6 +102,9 @@ blk() {
 	[ "$(jq -r .state <<<"$output")" = poweroff ]
 	run -0 cvm snapshot list d -o json
 	[ "$(jq -r .name <<<"$output" | tr '\n' ' ')" = "s1 s2 " ]
+	# a Snapshot's id is its name: what revert and delete take
+	run -0 cvm snapshot list d -o ids
+	[ "$output" = $'s1\ns2' ]
 	run -0 cvm snapshot revert d s1 -o json
 	[ "$(jq -r .state <<<"$output")" = running ]
 	[ "$(virsh -c "$LAB_URI1" domstate "$(uuid_of d)" | head -n 1)" = running ]

@@ -17,6 +17,8 @@
 #include "compat.h"
 
 #define CVM_MAX_COUNT 100000
+/* what cvm wait waits by default, in seconds (kubectl wait's 30 s) */
+#define CVM_WAIT_TIMEOUT 30
 
 /* The options of create and of the actions, from the command line. */
 static int
@@ -305,6 +307,50 @@ cvm_console(struct ctx *ctx, struct args *a, struct cerr *err)
 	return err->code;
 }
 
+/* cvm wait: the VMs named are gathered first, then waited for together
+ * (every one in the state at the same time). */
+static const char **wait_refs;
+static size_t wait_nrefs, wait_cap;
+
+static int
+wait_gather(struct ctx *ctx, struct args *a, const char *ref,
+    struct cerr *err)
+{
+	xgrow(&wait_refs, &wait_cap, wait_nrefs + 1, sizeof(*wait_refs));
+	wait_refs[wait_nrefs++] = xstrdup(ref);
+	return 0;
+}
+
+static int
+wait_emit(struct ctx *ctx, const struct doc *d, struct cerr *err)
+{
+	return ctx->quiet ? 0 : cli_emit(ctx, d, err);
+}
+
+static int
+cvm_wait(struct ctx *ctx, struct args *a, struct cerr *err)
+{
+	const char *st = args_str(a, "state"), *t = args_str(a, "timeout");
+	long long secs = CVM_WAIT_TIMEOUT;
+	enum vm_state want;
+	size_t i;
+
+	if (st == NULL)
+		return cerr_set(err, CERR_USAGE, "wait needs --state");
+	if (vm_wait_state(st, &want, err))
+		return err->code;
+	if (t && (!valid_id(t, &secs) || secs > 86400))
+		return cerr_set(err, CERR_USAGE, "invalid timeout '%s' (whole "
+		    "seconds, 0 to 86400)", t);
+	if (cli_each_ref(ctx, a, "VM", wait_gather, err) == 0)
+		vm_wait(ctx, wait_refs, wait_nrefs, want, (int)secs,
+		    wait_emit, err);
+	for (i = 0; i < wait_nrefs; i++)
+		free((char *)wait_refs[i]);
+	free(wait_refs);
+	return err->code;
+}
+
 static const struct opt create_opts[] = {
 	{ "file", 'f', OPT_STR, "FILE", "read VM documents from FILE (- for stdin)" },
 	{ "count", 'n', OPT_STR, "N", "create N VMs per document, named NAME-1..NAME-N" },
@@ -503,6 +549,12 @@ static const struct opt reconcile_opts[] = {
 	{ NULL, 0, 0, NULL, NULL },
 };
 
+static const struct opt wait_opts[] = {
+	{ "state", 's', OPT_STR, "STATE", "the state to wait for (running, poweroff, ...)" },
+	{ "timeout", 't', OPT_STR, "SECONDS", "give up after SECONDS (default 30; 0 looks once)" },
+	{ NULL, 0, 0, NULL, NULL },
+};
+
 static const struct opt console_opts[] = {
 	{ "force", 0, OPT_BOOL, NULL, "take the console from whoever holds it" },
 	{ NULL, 0, 0, NULL, NULL },
@@ -562,6 +614,9 @@ static const struct cmd cvm_cmds[] = {
 	  "place and start VMs created with --hold" },
 	{ "delete", cvm_delete, NULL, CMD_WRITE, "VM...|-",
 	  "delete VMs from their host; the record stays as done" },
+	{ "wait", cvm_wait, wait_opts, CMD_READ,
+	  "VM...|- --state STATE [--timeout SECONDS]",
+	  "wait until VMs are in a state (exit 7 on timeout, 5 if they fail)" },
 	{ "history", cvm_history, NULL, CMD_READ, "VM...|-",
 	  "every transition of VMs: time, actor, action, outcome" },
 	{ "reconcile", cvm_reconcile, reconcile_opts, CMD_WRITE,
@@ -582,7 +637,14 @@ static bool
 cvm_complete(struct ctx *ctx, const char *cmd, const char *opt,
     const char *prefix, void (*each)(const char *))
 {
+	int i;
+
 	(void)cmd;
+	if (opt && strcmp(opt, "state") == 0) {
+		for (i = 0; i <= VM_STATE_DONE; i++)
+			some(each, prefix, vm_state_name((enum vm_state)i));
+		return true;
+	}
 	if (opt && strcmp(opt, "network") == 0) {
 		net_names(ctx, prefix, each);
 		return true;

@@ -1,0 +1,216 @@
+/*
+ * vm-wait.c - service: waiting for VMs to reach a state (cvm wait).
+ *
+ * The VMs named are found once (by id afterwards, so a VM deleted while it
+ * is waited for is still seen, as done), then the catalog is read until
+ * every one is in the state asked for, with a back-off from 100 ms that
+ * doubles up to 1 s: each read is one short SELECT per VM in autocommit,
+ * so no lock is held between reads and the writers never wait for us, and
+ * the process sleeps between reads, so it costs no CPU while it waits.
+ *
+ * Some states never lead to the one asked for without a command (a VM in
+ * poweroff is not running until someone runs cvm start).  The edges a VM
+ * follows by itself are a table, wait_next: those made by the passes
+ * (csched pass, cvm reconcile), by the outcome of an action already in
+ * flight, and by the guest or its host (the guest powers itself off or
+ * crashes, the host falls silent).  A VM in a state from which no chain of
+ * those edges reaches the state asked for has failed the wait
+ * (CERR_CONFLICT), at once.  unknown (a silent host) leads back to
+ * whatever the host shows when it answers again, so it is waited through
+ * when a VM is in it, but never followed from another state: a host that
+ * may fall silent does not make a powered-off VM one that may run.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "buf.h"
+#include "catalog.h"
+#include "vm.h"
+#include "vm-int.h"
+#include "xalloc.h"
+#include "compat.h"
+
+#define WAIT_FIRST_MS	100
+#define WAIT_MAX_MS	1000
+
+#define B(s) VM_STATE_BIT(VM_STATE_##s)
+
+/* The states each state leads to with no command (see above). */
+static const unsigned wait_next[] = {
+	[VM_STATE_PENDING] = B(DEPLOYING),
+	[VM_STATE_HOLD] = 0,
+	[VM_STATE_DEPLOYING] = B(RUNNING) | B(PENDING) | B(FAILED) |
+	    B(STOPPED),
+	[VM_STATE_RUNNING] = B(POWEROFF) | B(FAILED) | B(UNKNOWN),
+	[VM_STATE_SUSPENDED] = B(UNKNOWN),
+	[VM_STATE_STOPPED] = B(UNKNOWN),
+	[VM_STATE_POWEROFF] = B(UNKNOWN),
+	[VM_STATE_MIGRATING] = B(RUNNING) | B(SUSPENDED) | B(POWEROFF) |
+	    B(FAILED),
+	[VM_STATE_SHUTTING_DOWN] = B(POWEROFF) | B(STOPPED) | B(DONE) |
+	    B(RUNNING) | B(SUSPENDED) | B(UNKNOWN) | B(FAILED),
+	[VM_STATE_FAILED] = 0,
+	[VM_STATE_UNKNOWN] = B(RUNNING) | B(SUSPENDED) | B(POWEROFF) |
+	    B(STOPPED) | B(FAILED) | B(DEPLOYING),
+	[VM_STATE_DONE] = 0,
+};
+
+#define WAIT_NSTATES (sizeof(wait_next) / sizeof(wait_next[0]))
+
+/* The states from reaches with no command, itself included. */
+static unsigned
+reach(enum vm_state from)
+{
+	unsigned seen = 0, todo = VM_STATE_BIT(from);
+	size_t s;
+
+	while (todo) {
+		for (s = 0; !(todo & (1u << s)); s++)
+			;
+		todo &= ~(1u << s);
+		seen |= 1u << s;
+		/* unknown is waited through, never followed into */
+		if (s != (size_t)VM_STATE_UNKNOWN || s == (size_t)from)
+			todo |= wait_next[s] & ~seen;
+	}
+	return seen;
+}
+
+/* The state of VM id now, read in autocommit (no lock kept). */
+static int
+state_now(struct ctx *ctx, long long id, enum vm_state *s, struct cerr *err)
+{
+	struct cstmt *st = NULL;
+
+	*s = VM_STATE_NONE;
+	if (catalog_query(ctx->cat, &st, err, "SELECT state FROM vms WHERE "
+	    "id = ?", "i", id) == 0 && cstmt_row(st, err))
+		vm_state_parse(cstmt_text(st, 0), s);
+	cstmt_free(st);
+	return err->code;
+}
+
+/* Milliseconds from now to deadline (negative once it passed). */
+static long long
+ms_left(const struct timespec *deadline)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (long long)(deadline->tv_sec - now.tv_sec) * 1000 +
+	    (deadline->tv_nsec - now.tv_nsec) / 1000000;
+}
+
+static void
+nap_ms(long long ms)
+{
+	struct timespec t = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&t, &t) != 0)
+		;
+}
+
+int
+vm_wait_state(const char *name, enum vm_state *s, struct cerr *err)
+{
+	struct buf b = BUF_INIT;
+	size_t i;
+
+	for (i = 0; i < WAIT_NSTATES; i++)
+		if (strcasecmp(name, vm_state_name((enum vm_state)i)) == 0) {
+			*s = (enum vm_state)i;
+			return 0;
+		}
+	for (i = 0; i < WAIT_NSTATES; i++)
+		buf_printf(&b, "%s%s", i ? ", " : "",
+		    vm_state_name((enum vm_state)i));
+	cerr_set(err, CERR_USAGE, "unknown state '%s' (one of %s)", name,
+	    b.s);
+	buf_release(&b);
+	return err->code;
+}
+
+int
+vm_wait(struct ctx *ctx, const char *const *refs, size_t n,
+    enum vm_state want, int timeout, emit_fn emit, struct cerr *err)
+{
+	struct timespec deadline;
+	long long *ids = NULL, nap = WAIT_FIRST_MS, left;
+	char **names = NULL;
+	enum vm_state s = VM_STATE_NONE, fs = VM_STATE_NONE;
+	size_t i, behind = 0, first = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += timeout;
+	ids = xcalloc(n + 1, sizeof(*ids));
+	names = xcalloc(n + 1, sizeof(*names));
+	/* all found first: one missing waits for none */
+	for (i = 0; i < n; i++) {
+		struct vmrow r = { 0 };
+
+		if (vm_load(ctx, refs[i], &r, err))
+			goto out;
+		ids[i] = r.id;
+		names[i] = xstrdup(r.name);
+		vm_row_release(&r);
+	}
+	for (;;) {
+		behind = 0;
+		for (i = 0; i < n; i++) {
+			if (state_now(ctx, ids[i], &s, err))
+				goto out;
+			if (s == want)
+				continue;
+			if (s == VM_STATE_NONE || !(reach(s) &
+			    VM_STATE_BIT(want))) {
+				cerr_set(err, CERR_CONFLICT, "cannot wait for "
+				    "vm '%s' to be %s: it is %s (only a "
+				    "command leads from there)", names[i],
+				    vm_state_name(want), vm_state_name(s));
+				goto out;
+			}
+			if (behind++ == 0) {
+				first = i;
+				fs = s;
+			}
+		}
+		if (behind == 0)
+			break;
+		if ((left = ms_left(&deadline)) <= 0) {
+			/* the first VM still behind speaks for the others */
+			if (behind > 1)
+				cerr_set(err, CERR_UNREACHABLE, "timed out "
+				    "after %d s waiting for vm '%s' to be %s: "
+				    "it is %s (and %zu more)",
+				    timeout, names[first], vm_state_name(want),
+				    vm_state_name(fs), behind - 1);
+			else
+				cerr_set(err, CERR_UNREACHABLE, "timed out "
+				    "after %d s waiting for vm '%s' to be %s: "
+				    "it is %s", timeout, names[first],
+				    vm_state_name(want), vm_state_name(fs));
+			goto out;
+		}
+		nap_ms(nap < left ? nap : left);
+		nap = nap * 2 < WAIT_MAX_MS ? nap * 2 : WAIT_MAX_MS;
+	}
+	/* every one is there: each as it is now */
+	for (i = 0; i < n && emit; i++) {
+		struct doc *d = NULL;
+
+		if (vm_show_id(ctx, ids[i], &d, err) == 0)
+			emit(ctx, d, err);
+		doc_free(d);
+		if (err->code)
+			break;
+	}
+out:
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	free(ids);
+	return err->code;
+}

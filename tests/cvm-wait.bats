@@ -1,0 +1,108 @@
+#!/usr/bin/env bats
+# cvm wait and cvm list --watch, over libvirt's test driver: a test:///default
+# host runs no guest, and each command's connection sees a fresh driver, so
+# the VMs a pass or a create starts are found vanished (failed) by the next
+# pass: a VM that fails while it is waited for, with no lab host.
+
+load helpers/common
+
+setup() {
+	fresh_catalog
+	chost add t1 test:///default --cpu 4 --memory 4GiB >/dev/null
+}
+
+# queue NAME: a pending VM NAME, for the next csched pass
+queue() {
+	printf 'name: %s\ncpu: 1\nmemory: 64MiB\n' "$1" | cvm create --queue - >/dev/null
+}
+
+@test "cvm wait returns once a queued VM is placed and runs, printing it" {
+	queue q
+	cvm wait q --state running --timeout 60 -o json >"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" &
+	pid=$!
+	kill -0 "$pid"	# pending: still waiting, never done before the pass
+	run -0 csched pass -q
+	rc=0
+	wait "$pid" || rc=$?
+	[ "$rc" = 0 ]
+	[ -z "$(cat "$BATS_TEST_TMPDIR/err")" ]
+	[ "$(jq -r '[.name, .state, .host] | @tsv' "$BATS_TEST_TMPDIR/out")" = "$(printf 'q\trunning\tt1')" ]
+}
+
+@test "cvm wait of a VM already there returns at once; -q prints nothing" {
+	printf 'name: r\ncpu: 1\nmemory: 64MiB\n' | cvm create - >/dev/null
+	run -0 --separate-stderr cvm wait r --state running -o ids
+	[ "$output" = 1 ]
+	[ -z "$stderr" ]
+	run -0 --separate-stderr cvm wait r --state Running -q
+	[ -z "$output" ]
+	[ -z "$stderr" ]
+}
+
+@test "cvm wait times out with exit 7 and one line naming the VM and its state" {
+	queue q
+	refused 7 "cvm: timed out after 1 s waiting for vm 'q' to be running: it is pending" \
+	    cvm wait q --state running --timeout 1
+	queue p
+	refused 7 "cvm: timed out after 0 s waiting for vm 'q' to be running: it is pending (and 1 more)" \
+	    cvm wait q p --state running --timeout 0
+}
+
+@test "cvm wait sleeps between reads: little CPU over a 2 s wait" {
+	queue q
+	TIMEFORMAT='%3U %3S'
+	{ time cvm wait q --state running --timeout 2 2>/dev/null; } 2>"$BATS_TEST_TMPDIR/t" || true
+	read -r user sys <"$BATS_TEST_TMPDIR/t"
+	echo "cpu: $user user, $sys system"
+	awk -v u="$user" -v s="$sys" 'BEGIN { exit !(u + s < 0.5) }'
+}
+
+@test "cvm wait of a VM that does not exist is exit 3, and waits for none" {
+	queue q
+	refused 3 "cvm: no vm 'nosuch'" cvm wait nosuch --state running
+	refused 3 "cvm: no vm 'nosuch'" cvm wait q nosuch --state running --timeout 60
+}
+
+@test "cvm wait refuses a bad --state, a missing one and a bad --timeout with exit 2" {
+	queue q
+	refused 2 "cvm: unknown state 'bogus' (one of pending, hold, deploying, running, suspended, stopped, poweroff, migrating, shutting-down, failed, unknown, done)" \
+	    cvm wait q --state bogus
+	refused 2 "cvm: wait needs --state" cvm wait q
+	refused 2 "cvm: invalid timeout '-1' (whole seconds, 0 to 86400)" \
+	    cvm wait q --state running --timeout -1
+	refused 2 "cvm: no VM named (give ids, names, or - to read documents from stdin)" \
+	    cvm wait --state running
+}
+
+@test "cvm wait - reads the VMs from stdin, and waits for all of them" {
+	queue a
+	queue b
+	cvm list -o json | cvm wait - --state running --timeout 60 -o ids >"$BATS_TEST_TMPDIR/out" 2>&1 &
+	pid=$!
+	run -0 csched pass -q
+	rc=0
+	wait "$pid" || rc=$?
+	[ "$rc" = 0 ]
+	[ "$(cat "$BATS_TEST_TMPDIR/out" | tr '\n' ' ')" = "1 2 " ]
+}
+
+@test "cvm wait fails with exit 5 when a VM is where the state cannot come without a command" {
+	printf 'name: h\ncpu: 1\nmemory: 64MiB\n' | cvm create --hold - >/dev/null
+	refused 5 "cvm: cannot wait for vm 'h' to be running: it is hold (only a command leads from there)" \
+	    cvm wait h --state running
+	# a running guest may power itself off: waited for, until it fails
+	printf 'name: r\ncpu: 1\nmemory: 64MiB\n' | cvm create - >/dev/null
+	cvm wait r --state poweroff --timeout 60 >"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" &
+	pid=$!
+	kill -0 "$pid"	# running: still waiting
+	run -0 csched pass -q	# finds r's domain vanished: failed
+	rc=0
+	wait "$pid" || rc=$?
+	[ "$rc" = 5 ]
+	[ "$(cat "$BATS_TEST_TMPDIR/err")" = "cvm: cannot wait for vm 'r' to be poweroff: it is failed (only a command leads from there)" ]
+	[ -z "$(cat "$BATS_TEST_TMPDIR/out")" ]
+	# a done VM is found by id, and is done
+	cvm delete -q r
+	run -0 cvm wait 2 --state done -o ids
+	[ "$output" = 2 ]
+}

@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "net.h"
+#include "out.h"
 #include "units.h"
 #include "valid.h"
 #include "vm.h"
@@ -19,6 +20,8 @@
 #define CVM_MAX_COUNT 100000
 /* what cvm wait waits by default, in seconds (kubectl wait's 30 s) */
 #define CVM_WAIT_TIMEOUT 30
+/* how often cvm list --watch looks, in seconds (watch(1)'s 2 s) */
+#define CVM_WATCH_INTERVAL 2
 
 /* The options of create and of the actions, from the command line. */
 static int
@@ -111,6 +114,40 @@ cvm_apply(struct ctx *ctx, struct args *a, struct cerr *err)
 	return cli_apply(ctx, a, cvm_routes, true, err);
 }
 
+/*
+ * cvm list --watch.  A table on a terminal is drawn again from the top
+ * every interval, as watch(1) does; elsewhere, as kubectl get -w does, the
+ * list is printed once and then each VM as it changes (a table printed
+ * elsewhere comes again whole when anything changed).  Until interrupted,
+ * or until the reader of a pipe leaves.
+ */
+static int
+list_watch(struct ctx *ctx, struct args *a, const struct vm_filter *f,
+    struct cerr *err)
+{
+	const char *iv = args_str(a, "interval");
+	long long secs = CVM_WATCH_INTERVAL;
+	bool table = out_format(ctx->out) == OUT_TABLE;
+	bool redraw = table && isatty(STDOUT_FILENO);
+	struct vm_watch *w = NULL;
+	size_t changed;
+
+	if (iv && (!valid_id(iv, &secs) || secs < 1 || secs > 3600))
+		return cerr_set(err, CERR_USAGE, "invalid interval '%s' (whole "
+		    "seconds, 1 to 3600)", iv);
+	while (!out_gone(ctx->out) && vm_watch_look(ctx, f, &w, table ? NULL :
+	    cli_emit, &changed, err) == 0) {
+		if ((redraw || (table && changed)) && ((redraw &&
+		    out_clear(ctx->out, err)) || vm_list(ctx, f, cli_emit, err)))
+			break;
+		if (out_finish(ctx->out, err))
+			break;
+		sleep((unsigned)secs);
+	}
+	vm_watch_free(w);
+	return err->code;
+}
+
 static int
 cvm_list(struct ctx *ctx, struct args *a, struct cerr *err)
 {
@@ -124,6 +161,10 @@ cvm_list(struct ctx *ctx, struct args *a, struct cerr *err)
 	if (args_count(a) > 0)
 		return cerr_set(err, CERR_USAGE, "list takes no arguments "
 		    "(filter with --state, --host, --name)");
+	if (args_str(a, "interval") && !args_bool(a, "watch"))
+		return cerr_set(err, CERR_USAGE, "--interval goes with --watch");
+	if (args_bool(a, "watch"))
+		return list_watch(ctx, a, &f, err);
 	return vm_list(ctx, &f, cli_emit, err);
 }
 
@@ -519,6 +560,8 @@ static const struct opt list_opts[] = {
 	{ "host", 0, OPT_STR, "HOST", "only VMs on HOST (name or id)" },
 	{ "name", 'n', OPT_STR, "GLOB", "only VMs whose name matches GLOB" },
 	{ "all", 'a', OPT_BOOL, NULL, "include deleted (done) VMs" },
+	{ "watch", 'w', OPT_BOOL, NULL, "keep watching: redraw on a terminal, else print VMs as they change" },
+	{ "interval", 0, OPT_STR, "SECONDS", "with --watch: look every SECONDS (default 2)" },
 	{ NULL, 0, 0, NULL, NULL },
 };
 
@@ -567,7 +610,8 @@ static const struct cmd cvm_cmds[] = {
 	{ "apply", cvm_apply, apply_opts, CMD_WRITE, "FILE...|-|-f FILE",
 	  "create or update VMs by name; other kinds pass through" },
 	{ "list", cvm_list, list_opts, CMD_READ,
-	  "[--state S] [--host H] [--name GLOB] [--all]", "list VMs" },
+	  "[--state S] [--host H] [--name GLOB] [--all] [--watch "
+	  "[--interval SECONDS]]", "list VMs" },
 	{ "show", cvm_show, NULL, CMD_READ, "VM...|-", "show VMs" },
 	{ "start", cvm_start, NULL, CMD_WRITE, "VM...|-",
 	  "power on VMs that are off or stopped" },

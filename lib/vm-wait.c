@@ -214,3 +214,103 @@ out:
 	free(ids);
 	return err->code;
 }
+
+/*
+ * cvm list --watch: each look lists the VMs again and keeps each one's
+ * document as JSON, by id; a VM whose document differs from the last
+ * look's (or that is new) is emitted, and so is one that left the
+ * selection, as it is now (a deleted VM, done).  vm_list hands documents
+ * to an emit_fn, which carries no argument of ours: the look in progress
+ * is this file's one static, set only for the length of the call.
+ */
+struct vm_watch {
+	long long *ids;
+	char **seen;		/* each VM's document as JSON */
+	bool *here;		/* listed by the look in progress */
+	size_t n, cap;
+};
+
+static struct {
+	struct vm_watch *w;
+	emit_fn emit;
+	size_t changed;
+} look;
+
+static int
+look_one(struct ctx *ctx, const struct doc *d, struct cerr *err)
+{
+	struct vm_watch *w = look.w;
+	struct buf b = BUF_INIT;
+	const struct doc *idd = doc_map_get(d, "id");
+	long long id = idd && idd->type == DOC_INT ? idd->u.i : 0;
+	size_t i;
+
+	doc_json(&b, d);
+	for (i = 0; i < w->n && w->ids[i] != id; i++)
+		;
+	if (i == w->n) {
+		xgrow(&w->ids, &w->cap, w->n + 1, sizeof(*w->ids));
+		w->seen = xrealloc(w->seen, w->cap * sizeof(*w->seen));
+		w->here = xrealloc(w->here, w->cap * sizeof(*w->here));
+		w->ids[i] = id;
+		w->seen[i] = NULL;
+		w->n++;
+	}
+	w->here[i] = true;
+	if (w->seen[i] && strcmp(w->seen[i], b.s) == 0) {
+		buf_release(&b);
+		return 0;
+	}
+	free(w->seen[i]);
+	w->seen[i] = buf_detach(&b);
+	look.changed++;
+	return look.emit ? look.emit(ctx, d, err) : 0;
+}
+
+int
+vm_watch_look(struct ctx *ctx, const struct vm_filter *f, struct vm_watch **w,
+    emit_fn emit, size_t *changed, struct cerr *err)
+{
+	size_t i;
+
+	if (*w == NULL)
+		*w = xcalloc(1, sizeof(**w));
+	for (i = 0; i < (*w)->n; i++)
+		(*w)->here[i] = false;
+	look.w = *w;
+	look.emit = emit;
+	look.changed = 0;
+	vm_list(ctx, f, look_one, err);
+	/* those that left the selection, as they are now */
+	for (i = 0; i < (*w)->n && err->code == 0; i++) {
+		struct doc *d = NULL;
+		struct cerr gone = { 0 };
+
+		if ((*w)->here[i] || (*w)->seen[i] == NULL)
+			continue;
+		free((*w)->seen[i]);
+		(*w)->seen[i] = NULL;
+		look.changed++;
+		if (emit && vm_show_id(ctx, (*w)->ids[i], &d, &gone) == 0)
+			emit(ctx, d, err);
+		doc_free(d);
+	}
+	*changed = look.changed;
+	look.w = NULL;
+	return err->code;
+}
+
+void
+vm_watch_free(struct vm_watch *w)
+{
+	size_t i;
+
+	if (w == NULL)
+		return;
+	for (i = 0; i < w->n; i++)
+		free(w->seen[i]);
+	free(w->seen);
+	free(w->here);
+	free(w->ids);
+	free(w);
+}

@@ -246,6 +246,18 @@ int vm_wait(struct ctx *ctx, const char *const *refs, size_t n,
 /* The state named name, in any case, into *s; CERR_USAGE naming the
  * states when there is none. */
 int vm_wait_state(const char *name, enum vm_state *s, struct cerr *err);
+/*
+ * cvm list --watch, one look at a time: list the VMs f selects and emit
+ * (when emit is not NULL) those whose document changed since the last
+ * look at *w, all of them at the first, and those that left the
+ * selection as they are now (a deleted VM, done); *changed counts them.
+ * *w is made by the first look (pass it NULL) and freed with
+ * vm_watch_free.  Reads only.  vm-wait.c.
+ */
+struct vm_watch;
+int vm_watch_look(struct ctx *ctx, const struct vm_filter *f,
+    struct vm_watch **w, emit_fn emit, size_t *changed, struct cerr *err);
+void vm_watch_free(struct vm_watch *w);
 /* Call each with every live VM name starting with prefix (completion). */
 void vm_names(struct ctx *ctx, const char *prefix,
     void (*each)(const char *name));

@@ -186,7 +186,7 @@ complete_line() {
 	[ "$reply" = usb-net ]
 }
 
-@test "completion: cvm wait gives its options, the states for --state and VM names" {
+@test "completion: cvm wait gives its options, the states for --state and VM names; cvm list --watch" {
 	chost add t1 test:///default >/dev/null
 	complete_line cvm wait --
 	grep -qx -- --state <<<"$reply"
@@ -198,4 +198,8 @@ complete_line() {
 	printf 'name: web-1\ncpu: 1\nmemory: 64\n' | cvm create - >/dev/null
 	complete_line cvm wait w
 	[ "$reply" = web-1 ]
+	complete_line cvm list --w
+	[ "$reply" = --watch ]
+	complete_line cvm list --watch --i
+	[ "$reply" = --interval ]
 }

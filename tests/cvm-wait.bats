@@ -106,3 +106,45 @@ queue() {
 	run -0 cvm wait 2 --state done -o ids
 	[ "$output" = 2 ]
 }
+
+# frames FILE N: FILE holds at least N screens (each begins by clearing)
+frames() {
+	[ "$(grep -o $'\e\\[2J' "$1" | wc -l)" -ge "$2" ]
+}
+
+@test "cvm list --watch draws the table again on a terminal" {
+	queue q
+	script -qc "cvm list --watch --interval 1" /dev/null >"$BATS_TEST_TMPDIR/tty" 2>&1 &
+	pid=$!
+	wait_for 20 frames "$BATS_TEST_TMPDIR/tty" 2
+	run -0 csched pass -q
+	wait_for 20 grep -q ' running ' "$BATS_TEST_TMPDIR/tty"
+	kill "$pid"
+	wait "$pid" || true
+	# each screen: home, clear, the header, the VM as it was then
+	grep -q $'\e\\[H\e\\[2JID  *NAME  *STATE' "$BATS_TEST_TMPDIR/tty"
+	grep -qE '^1 +q +pending ' "$BATS_TEST_TMPDIR/tty"
+	grep -qE '^1 +q +running +t1 ' "$BATS_TEST_TMPDIR/tty"
+}
+
+@test "cvm list --watch elsewhere prints the list, then each VM as it changes" {
+	queue q
+	cvm list --watch --interval 1 -o json >"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" &
+	pid=$!
+	wait_for 20 grep -q '"state":"pending"' "$BATS_TEST_TMPDIR/out"
+	run -0 csched pass -q
+	wait_for 20 grep -q '"state":"running"' "$BATS_TEST_TMPDIR/out"
+	run -0 cvm delete -q q
+	wait_for 20 grep -q '"state":"done"' "$BATS_TEST_TMPDIR/out"
+	kill "$pid"
+	wait "$pid" || true
+	# once each (a look may also catch the pass deploying it)
+	[ "$(jq -r 'select(.state != "deploying") | .name + " " + .state' "$BATS_TEST_TMPDIR/out" | tr '\n' ,)" = "q pending,q running,q done," ]
+	[ -z "$(cat "$BATS_TEST_TMPDIR/err")" ]
+}
+
+@test "cvm list --interval needs --watch, and whole seconds" {
+	refused 2 "cvm: --interval goes with --watch" cvm list --interval 3
+	refused 2 "cvm: invalid interval '0' (whole seconds, 1 to 3600)" \
+	    cvm list --watch --interval 0
+}

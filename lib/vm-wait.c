@@ -28,6 +28,7 @@
 
 #include "buf.h"
 #include "catalog.h"
+#include "mono.h"
 #include "vm.h"
 #include "vm-int.h"
 #include "xalloc.h"
@@ -91,26 +92,6 @@ state_now(struct ctx *ctx, long long id, enum vm_state *s, struct cerr *err)
 		vm_state_parse(cstmt_text(st, 0), s);
 	cstmt_free(st);
 	return err->code;
-}
-
-/* Milliseconds from now to deadline (negative once it passed). */
-static long long
-ms_left(const struct timespec *deadline)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (long long)(deadline->tv_sec - now.tv_sec) * 1000 +
-	    (deadline->tv_nsec - now.tv_nsec) / 1000000;
-}
-
-static void
-nap_ms(long long ms)
-{
-	struct timespec t = { ms / 1000, (ms % 1000) * 1000000L };
-
-	while (nanosleep(&t, &t) != 0)
-		;
 }
 
 int
@@ -179,7 +160,7 @@ vm_wait(struct ctx *ctx, const char *const *refs, size_t n,
 		}
 		if (behind == 0)
 			break;
-		if ((left = ms_left(&deadline)) <= 0) {
+		if ((left = mono_ms_left(&deadline)) <= 0) {
 			/* the first VM still behind speaks for the others */
 			if (behind > 1)
 				cerr_set(err, CERR_UNREACHABLE, "timed out "
@@ -194,7 +175,7 @@ vm_wait(struct ctx *ctx, const char *const *refs, size_t n,
 				    vm_state_name(want), vm_state_name(fs));
 			goto out;
 		}
-		nap_ms(nap < left ? nap : left);
+		mono_sleep_ms(nap < left ? nap : left);
 		nap = nap * 2 < WAIT_MAX_MS ? nap * 2 : WAIT_MAX_MS;
 	}
 	/* every one is there: each as it is now */

@@ -202,4 +202,6 @@ complete_line() {
 	[ "$reply" = --watch ]
 	complete_line cvm list --watch --i
 	[ "$reply" = --interval ]
+	complete_line cimg wait img --state r
+	[ "$reply" = ready ]
 }

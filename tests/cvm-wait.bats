@@ -1,8 +1,10 @@
 #!/usr/bin/env bats
-# cvm wait and cvm list --watch, over libvirt's test driver: a test:///default
-# host runs no guest, and each command's connection sees a fresh driver, so
-# the VMs a pass or a create starts are found vanished (failed) by the next
-# pass: a VM that fails while it is waited for, with no lab host.
+# cvm wait, cvm list --watch and cimg wait.  The VMs run on libvirt's test
+# driver: a test:///default host runs no guest, and each command's
+# connection sees a fresh driver, so the VMs a pass or a create starts are
+# found vanished (failed) by the next pass: a VM that fails while it is
+# waited for, with no lab host.  An image is held locked by importing a
+# FIFO that the test feeds when it chooses.
 
 load helpers/common
 
@@ -16,11 +18,17 @@ queue() {
 	printf 'name: %s\ncpu: 1\nmemory: 64MiB\n' "$1" | cvm create --queue - >/dev/null
 }
 
+# asleep PID: process PID sleeps between two reads of the catalog (so a
+# wait has found what it waits for)
+asleep() {
+	grep -q nanosleep "/proc/$1/wchan" 2>/dev/null
+}
+
 @test "cvm wait returns once a queued VM is placed and runs, printing it" {
 	queue q
 	cvm wait q --state running --timeout 60 -o json >"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" &
 	pid=$!
-	kill -0 "$pid"	# pending: still waiting, never done before the pass
+	wait_for 20 asleep "$pid"	# pending: found, and waiting
 	run -0 csched pass -q
 	rc=0
 	wait "$pid" || rc=$?
@@ -94,7 +102,7 @@ queue() {
 	printf 'name: r\ncpu: 1\nmemory: 64MiB\n' | cvm create - >/dev/null
 	cvm wait r --state poweroff --timeout 60 >"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" &
 	pid=$!
-	kill -0 "$pid"	# running: still waiting
+	wait_for 20 asleep "$pid"	# running: found, and waiting
 	run -0 csched pass -q	# finds r's domain vanished: failed
 	rc=0
 	wait "$pid" || rc=$?
@@ -147,4 +155,67 @@ frames() {
 	refused 2 "cvm: --interval goes with --watch" cvm list --interval 3
 	refused 2 "cvm: invalid interval '0' (whole seconds, 1 to 3600)" \
 	    cvm list --watch --interval 0
+}
+
+# import_held NAME [OPTION...]: cimg import of a FIFO in the background, as
+# image NAME, locked until import_feed; IMPORT_PID is the import
+import_held() {
+	local name=$1
+	shift
+	mkfifo "$BATS_TEST_TMPDIR/src"
+	cimg import "$BATS_TEST_TMPDIR/src" --name "$name" "$@" >/dev/null 2>"$BATS_TEST_TMPDIR/import.err" &
+	IMPORT_PID=$!
+	exec {FEED}>"$BATS_TEST_TMPDIR/src"
+	wait_for 20 cimg show "$name" -q
+}
+
+# import_feed: the FIFO's content (a small qcow2), then its end
+import_feed() {
+	qemu-img create -q -f qcow2 "$BATS_TEST_TMPDIR/src.qcow2" 1M
+	cat "$BATS_TEST_TMPDIR/src.qcow2" >&"$FEED"
+	exec {FEED}>&-
+}
+
+@test "cimg wait returns once an import in progress makes the image ready" {
+	import_held deb
+	run -0 cimg show deb -o json
+	[ "$(jq -r .state <<<"$output")" = locked ]
+	cimg wait deb --state ready --timeout 60 -o json >"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" {FEED}>&- &
+	pid=$!
+	wait_for 20 asleep "$pid"	# locked: found, and waiting
+	import_feed
+	wait "$IMPORT_PID"
+	rc=0
+	wait "$pid" || rc=$?
+	[ "$rc" = 0 ]
+	[ -z "$(cat "$BATS_TEST_TMPDIR/err")" ]
+	[ "$(jq -r '.name + " " + .state' "$BATS_TEST_TMPDIR/out")" = "deb ready" ]
+	run -0 cimg wait deb --state Ready -o ids
+	[ "$output" = 1 ]
+}
+
+@test "cimg wait: 7 on timeout, 5 when the import fails or the state cannot come, 3 and 2" {
+	import_held deb --sha256 "$(printf '0%.0s' $(seq 64))"
+	refused 7 "cimg: timed out after 0 s waiting for image 'deb' to be ready: it is locked" \
+	    cimg wait deb --state ready --timeout 0
+	refused 3 "cimg: no image 'nosuch'" cimg wait deb nosuch --state ready
+	refused 2 "cimg: unknown state 'bogus' (one of locked, ready, used, error)" \
+	    cimg wait deb --state bogus
+	refused 2 "cimg: wait needs --state" cimg wait deb
+	# the digest is wrong: the import fails and leaves no image
+	cimg wait deb --state ready --timeout 60 >"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" {FEED}>&- &
+	pid=$!
+	wait_for 20 asleep "$pid"
+	import_feed
+	wait "$IMPORT_PID" || true
+	rc=0
+	wait "$pid" || rc=$?
+	[ "$rc" = 5 ]
+	[ "$(cat "$BATS_TEST_TMPDIR/err")" = "cimg: cannot wait for image 'deb' to be ready: it is gone (its import failed, or it was deleted)" ]
+	[ -z "$(cat "$BATS_TEST_TMPDIR/out")" ]
+	# a ready image is never locked again without a command
+	qemu-img create -q -f qcow2 "$BATS_TEST_TMPDIR/b.qcow2" 1M
+	cimg import "$BATS_TEST_TMPDIR/b.qcow2" --name b >/dev/null
+	refused 5 "cimg: cannot wait for image 'b' to be locked: it is ready (only a command leads from there)" \
+	    cimg wait b --state locked
 }

@@ -162,17 +162,15 @@ vm_wait(struct ctx *ctx, const char *const *refs, size_t n,
 			break;
 		if ((left = mono_ms_left(&deadline)) <= 0) {
 			/* the first VM still behind speaks for the others */
+			char more[48] = "";
+
 			if (behind > 1)
-				cerr_set(err, CERR_UNREACHABLE, "timed out "
-				    "after %d s waiting for vm '%s' to be %s: "
-				    "it is %s (and %zu more)",
-				    timeout, names[first], vm_state_name(want),
-				    vm_state_name(fs), behind - 1);
-			else
-				cerr_set(err, CERR_UNREACHABLE, "timed out "
-				    "after %d s waiting for vm '%s' to be %s: "
-				    "it is %s", timeout, names[first],
-				    vm_state_name(want), vm_state_name(fs));
+				snprintf(more, sizeof(more), " (and %zu more)",
+				    behind - 1);
+			cerr_set(err, CERR_UNREACHABLE, "timed out after %d s "
+			    "waiting for vm '%s' to be %s: it is %s%s",
+			    timeout, names[first], vm_state_name(want),
+			    vm_state_name(fs), more);
 			goto out;
 		}
 		mono_sleep_ms(nap < left ? nap : left);

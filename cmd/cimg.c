@@ -11,7 +11,11 @@
 #include "progress.h"
 #include "units.h"
 #include "valid.h"
+#include "xalloc.h"
 #include "compat.h"
+
+/* what cimg wait waits by default, in seconds (as cvm wait) */
+#define CIMG_WAIT_TIMEOUT 30
 
 static void
 spec_from_args(struct args *a, struct img_spec *spec)
@@ -130,6 +134,47 @@ static int
 cimg_show(struct ctx *ctx, struct args *a, struct cerr *err)
 {
 	return cli_each_ref(ctx, a, "Image", show_one, err);
+}
+
+/* cimg wait: the images named are gathered first, then waited for
+ * together. */
+static const char **wait_refs;
+static size_t wait_nrefs, wait_cap;
+
+static int
+wait_gather(struct ctx *ctx, struct args *a, const char *ref,
+    struct cerr *err)
+{
+	xgrow(&wait_refs, &wait_cap, wait_nrefs + 1, sizeof(*wait_refs));
+	wait_refs[wait_nrefs++] = xstrdup(ref);
+	return 0;
+}
+
+static int
+wait_emit(struct ctx *ctx, const struct doc *d, struct cerr *err)
+{
+	return ctx->quiet ? 0 : cli_emit(ctx, d, err);
+}
+
+static int
+cimg_wait(struct ctx *ctx, struct args *a, struct cerr *err)
+{
+	const char *st = args_str(a, "state"), *t = args_str(a, "timeout");
+	long long secs = CIMG_WAIT_TIMEOUT;
+	size_t i;
+
+	if (st == NULL)
+		return cerr_set(err, CERR_USAGE, "wait needs --state");
+	if (t && (!valid_id(t, &secs) || secs > 86400))
+		return cerr_set(err, CERR_USAGE, "invalid timeout '%s' (whole "
+		    "seconds, 0 to 86400)", t);
+	if (cli_each_ref(ctx, a, "Image", wait_gather, err) == 0)
+		img_wait(ctx, wait_refs, wait_nrefs, st, (int)secs, wait_emit,
+		    err);
+	for (i = 0; i < wait_nrefs; i++)
+		free((char *)wait_refs[i]);
+	free(wait_refs);
+	return err->code;
 }
 
 static int
@@ -268,6 +313,12 @@ static const struct opt apply_opts[] = {
 	{ NULL, 0, 0, NULL, NULL },
 };
 
+static const struct opt wait_opts[] = {
+	{ "state", 's', OPT_STR, "STATE", "the state to wait for: locked, ready, used or error" },
+	{ "timeout", 't', OPT_STR, "SECONDS", "give up after SECONDS (default 30; 0 looks once)" },
+	{ NULL, 0, 0, NULL, NULL },
+};
+
 static const struct cmd cimg_cmds[] = {
 	{ "import", cimg_import, import_opts, CMD_WRITE,
 	  "FILE|URL --name NAME [--sha256 HEX] [--description D] [--os OS] "
@@ -288,6 +339,9 @@ static const struct cmd cimg_cmds[] = {
 	  "[--label K=V]... [--cpu N] [--memory SIZE]",
 	  "change images' name, description, os, arch, labels, suggested "
 	  "size" },
+	{ "wait", cimg_wait, wait_opts, CMD_READ,
+	  "IMAGE...|- --state STATE [--timeout SECONDS]",
+	  "wait until images are in a state, such as ready after an import" },
 	{ "publish", cimg_publish, NULL, CMD_WRITE, "IMAGE...|-",
 	  "let every user see and use images" },
 	{ "unpublish", cimg_unpublish, NULL, CMD_WRITE, "IMAGE...|-",
@@ -304,6 +358,16 @@ static bool
 cimg_complete(struct ctx *ctx, const char *cmd, const char *opt,
     const char *prefix, void (*each)(const char *))
 {
+	static const char *const states[] = { "locked", "ready", "used",
+	    "error" };
+	size_t i;
+
+	if (opt && strcmp(opt, "state") == 0) {
+		for (i = 0; i < sizeof(states) / sizeof(states[0]); i++)
+			if (strncmp(states[i], prefix, strlen(prefix)) == 0)
+				each(states[i]);
+		return true;
+	}
 	/* import takes a file: let the shell complete it */
 	return opt != NULL || strcmp(cmd, "import") == 0 ||
 	    strcmp(cmd, "config") == 0;

@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "net.h"
+#include "out.h"
 #include "units.h"
 #include "valid.h"
 #include "vm.h"
@@ -17,6 +18,10 @@
 #include "compat.h"
 
 #define CVM_MAX_COUNT 100000
+/* what cvm wait waits by default, in seconds (kubectl wait's 30 s) */
+#define CVM_WAIT_TIMEOUT 30
+/* how often cvm list --watch looks, in seconds (watch(1)'s 2 s) */
+#define CVM_WATCH_INTERVAL 2
 
 /* The options of create and of the actions, from the command line. */
 static int
@@ -109,6 +114,40 @@ cvm_apply(struct ctx *ctx, struct args *a, struct cerr *err)
 	return cli_apply(ctx, a, cvm_routes, true, err);
 }
 
+/*
+ * cvm list --watch.  A table on a terminal is drawn again from the top
+ * every interval, as watch(1) does; elsewhere, as kubectl get -w does, the
+ * list is printed once and then each VM as it changes (a table printed
+ * elsewhere comes again whole when anything changed).  Until interrupted,
+ * or until the reader of a pipe leaves.
+ */
+static int
+list_watch(struct ctx *ctx, struct args *a, const struct vm_filter *f,
+    struct cerr *err)
+{
+	const char *iv = args_str(a, "interval");
+	long long secs = CVM_WATCH_INTERVAL;
+	bool table = out_format(ctx->out) == OUT_TABLE;
+	bool redraw = table && isatty(STDOUT_FILENO);
+	struct vm_watch *w = NULL;
+	size_t changed;
+
+	if (iv && (!valid_id(iv, &secs) || secs < 1 || secs > 3600))
+		return cerr_set(err, CERR_USAGE, "invalid interval '%s' (whole "
+		    "seconds, 1 to 3600)", iv);
+	while (!out_gone(ctx->out) && vm_watch_look(ctx, f, &w, table ? NULL :
+	    cli_emit, &changed, err) == 0) {
+		if ((redraw || (table && changed)) && ((redraw &&
+		    out_clear(ctx->out, err)) || vm_list(ctx, f, cli_emit, err)))
+			break;
+		if (out_finish(ctx->out, err))
+			break;
+		sleep((unsigned)secs);
+	}
+	vm_watch_free(w);
+	return err->code;
+}
+
 static int
 cvm_list(struct ctx *ctx, struct args *a, struct cerr *err)
 {
@@ -122,6 +161,10 @@ cvm_list(struct ctx *ctx, struct args *a, struct cerr *err)
 	if (args_count(a) > 0)
 		return cerr_set(err, CERR_USAGE, "list takes no arguments "
 		    "(filter with --state, --host, --name)");
+	if (args_str(a, "interval") && !args_bool(a, "watch"))
+		return cerr_set(err, CERR_USAGE, "--interval goes with --watch");
+	if (args_bool(a, "watch"))
+		return list_watch(ctx, a, &f, err);
 	return vm_list(ctx, &f, cli_emit, err);
 }
 
@@ -305,6 +348,50 @@ cvm_console(struct ctx *ctx, struct args *a, struct cerr *err)
 	return err->code;
 }
 
+/* cvm wait: the VMs named are gathered first, then waited for together
+ * (every one in the state at the same time). */
+static const char **wait_refs;
+static size_t wait_nrefs, wait_cap;
+
+static int
+wait_gather(struct ctx *ctx, struct args *a, const char *ref,
+    struct cerr *err)
+{
+	xgrow(&wait_refs, &wait_cap, wait_nrefs + 1, sizeof(*wait_refs));
+	wait_refs[wait_nrefs++] = xstrdup(ref);
+	return 0;
+}
+
+static int
+wait_emit(struct ctx *ctx, const struct doc *d, struct cerr *err)
+{
+	return ctx->quiet ? 0 : cli_emit(ctx, d, err);
+}
+
+static int
+cvm_wait(struct ctx *ctx, struct args *a, struct cerr *err)
+{
+	const char *st = args_str(a, "state"), *t = args_str(a, "timeout");
+	long long secs = CVM_WAIT_TIMEOUT;
+	enum vm_state want;
+	size_t i;
+
+	if (st == NULL)
+		return cerr_set(err, CERR_USAGE, "wait needs --state");
+	if (vm_wait_state(st, &want, err))
+		return err->code;
+	if (t && (!valid_id(t, &secs) || secs > 86400))
+		return cerr_set(err, CERR_USAGE, "invalid timeout '%s' (whole "
+		    "seconds, 0 to 86400)", t);
+	if (cli_each_ref(ctx, a, "VM", wait_gather, err) == 0)
+		vm_wait(ctx, wait_refs, wait_nrefs, want, (int)secs,
+		    wait_emit, err);
+	for (i = 0; i < wait_nrefs; i++)
+		free((char *)wait_refs[i]);
+	free(wait_refs);
+	return err->code;
+}
+
 static const struct opt create_opts[] = {
 	{ "file", 'f', OPT_STR, "FILE", "read VM documents from FILE (- for stdin)" },
 	{ "count", 'n', OPT_STR, "N", "create N VMs per document, named NAME-1..NAME-N" },
@@ -473,6 +560,8 @@ static const struct opt list_opts[] = {
 	{ "host", 0, OPT_STR, "HOST", "only VMs on HOST (name or id)" },
 	{ "name", 'n', OPT_STR, "GLOB", "only VMs whose name matches GLOB" },
 	{ "all", 'a', OPT_BOOL, NULL, "include deleted (done) VMs" },
+	{ "watch", 'w', OPT_BOOL, NULL, "keep watching: redraw on a terminal, else print VMs as they change" },
+	{ "interval", 0, OPT_STR, "SECONDS", "with --watch: look every SECONDS (default 2)" },
 	{ NULL, 0, 0, NULL, NULL },
 };
 
@@ -503,6 +592,12 @@ static const struct opt reconcile_opts[] = {
 	{ NULL, 0, 0, NULL, NULL },
 };
 
+static const struct opt wait_opts[] = {
+	{ "state", 's', OPT_STR, "STATE", "the state to wait for (running, poweroff, ...)" },
+	{ "timeout", 't', OPT_STR, "SECONDS", "give up after SECONDS (default 30; 0 looks once)" },
+	{ NULL, 0, 0, NULL, NULL },
+};
+
 static const struct opt console_opts[] = {
 	{ "force", 0, OPT_BOOL, NULL, "take the console from whoever holds it" },
 	{ NULL, 0, 0, NULL, NULL },
@@ -515,7 +610,8 @@ static const struct cmd cvm_cmds[] = {
 	{ "apply", cvm_apply, apply_opts, CMD_WRITE, "FILE...|-|-f FILE",
 	  "create or update VMs by name; other kinds pass through" },
 	{ "list", cvm_list, list_opts, CMD_READ,
-	  "[--state S] [--host H] [--name GLOB] [--all]", "list VMs" },
+	  "[--state S] [--host H] [--name GLOB] [--all] [--watch "
+	  "[--interval SECONDS]]", "list VMs" },
 	{ "show", cvm_show, NULL, CMD_READ, "VM...|-", "show VMs" },
 	{ "start", cvm_start, NULL, CMD_WRITE, "VM...|-",
 	  "power on VMs that are off or stopped" },
@@ -562,6 +658,9 @@ static const struct cmd cvm_cmds[] = {
 	  "place and start VMs created with --hold" },
 	{ "delete", cvm_delete, NULL, CMD_WRITE, "VM...|-",
 	  "delete VMs from their host; the record stays as done" },
+	{ "wait", cvm_wait, wait_opts, CMD_READ,
+	  "VM...|- --state STATE [--timeout SECONDS]",
+	  "wait until VMs are in a state (exit 7 on timeout, 5 if they fail)" },
 	{ "history", cvm_history, NULL, CMD_READ, "VM...|-",
 	  "every transition of VMs: time, actor, action, outcome" },
 	{ "reconcile", cvm_reconcile, reconcile_opts, CMD_WRITE,
@@ -582,7 +681,14 @@ static bool
 cvm_complete(struct ctx *ctx, const char *cmd, const char *opt,
     const char *prefix, void (*each)(const char *))
 {
+	int i;
+
 	(void)cmd;
+	if (opt && strcmp(opt, "state") == 0) {
+		for (i = 0; i <= VM_STATE_DONE; i++)
+			some(each, prefix, vm_state_name((enum vm_state)i));
+		return true;
+	}
 	if (opt && strcmp(opt, "network") == 0) {
 		net_names(ctx, prefix, each);
 		return true;

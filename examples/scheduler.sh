@@ -35,9 +35,14 @@ requirements: 'labels.gpu == "yes"'
 YAML
 cvm create --queue --count 2 - -q < "$work/vms.yaml" >/dev/null
 
-# look first, then a pass places and deploys
+# look first, then a pass places and deploys: here in the background, as
+# a timer runs it, and cvm wait (not a sleep loop over cvm show) returns
+# once what it places runs
 csched plan -o json | jq -r '"plan: " + .vm + " -> " + .host'
-csched pass -o json | jq -r '"ran: " + .name + " on " + .host' | sort
+csched pass -o json > "$work/pass.json" &
+cvm wait web-1 web-2 --state running --timeout 300 -o json | jq -r '"up: " + .name'
+wait $!
+jq -r '"ran: " + .name + " on " + .host' "$work/pass.json" | sort
 csched explain gpu-1 cache-2 -o json | jq -r '.vm + " waits: " + .reason'
 
 # h1 is full and web-2 may not join web-1: nothing to pack, so no moves

@@ -88,6 +88,16 @@ int img_clone(struct ctx *ctx, const char *ref, const char *name,
 int img_export(struct ctx *ctx, const char *ref, const char *file,
     struct cerr *err);
 int img_list(struct ctx *ctx, emit_fn emit, struct cerr *err);
+/* Wait until every image refs names (n of them, found first: one missing
+ * is CERR_NOTFOUND and nothing is waited for) is in state (locked, ready,
+ * used or error, in any case; CERR_USAGE naming them otherwise), reading
+ * the catalog with a back-off from 100 ms to 1 s and holding no lock;
+ * then emit each.  CERR_UNREACHABLE when timeout seconds pass first (0:
+ * look once); CERR_CONFLICT when an image is gone (its import failed) or
+ * in a state from which state never comes without a command.
+ * img-wait.c. */
+int img_wait(struct ctx *ctx, const char *const *refs, size_t n,
+    const char *state, int timeout, emit_fn emit, struct cerr *err);
 /* Change name, description, os, arch, labels, suggested cpu and memory.
  * CERR_CONFLICT for a taken name, CERR_PERM for another's image. */
 int img_update(struct ctx *ctx, const char *ref, const struct img_spec *spec,

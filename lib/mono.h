@@ -1,7 +1,8 @@
 /*
  * mono.h - core: waiting by the monotonic clock, which no change of the
- * wall clock moves: condition variables that time out by it, and
- * deadlines some milliseconds from now.  Header only.
+ * wall clock moves: condition variables that time out by it, deadlines
+ * some milliseconds from now, the time left until one, and sleeps (the
+ * polls of cvm wait and cimg wait).  Header only.
  */
 #ifndef CLOUDOS_MONO_H
 #define CLOUDOS_MONO_H
@@ -36,6 +37,27 @@ mono_after_ms(long ms)
 		t.tv_nsec -= 1000000000L;
 	}
 	return t;
+}
+
+/* Milliseconds from now until monotonic time t (negative once past). */
+static inline long long
+mono_ms_left(const struct timespec *t)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (long long)(t->tv_sec - now.tv_sec) * 1000 +
+	    (t->tv_nsec - now.tv_nsec) / 1000000;
+}
+
+/* Sleep ms milliseconds, the whole of them whatever signals come. */
+static inline void
+mono_sleep_ms(long long ms)
+{
+	struct timespec t = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&t, &t) != 0)
+		;
 }
 
 #endif

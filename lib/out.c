@@ -287,6 +287,10 @@ out_finish(struct out *o, struct cerr *err)
 			rc = print_table(o, from, r, err);
 		from = r;
 	}
+	/* printed: the next call starts a new frame (cvm list --watch) */
+	for (r = 0; r < o->nrows; r++)
+		doc_free(o->rows[r]);
+	o->nrows = 0;
 	if (rc == 0 && !o->gone && fflush(o->fp) != 0) {
 		if (errno == EPIPE)
 			o->gone = true;
@@ -295,6 +299,19 @@ out_finish(struct out *o, struct cerr *err)
 			    "cannot write output: %s", strerror(errno));
 	}
 	return rc;
+}
+
+enum out_fmt
+out_format(const struct out *o)
+{
+	return o->fmt;
+}
+
+int
+out_clear(struct out *o, struct cerr *err)
+{
+	/* home, then erase the screen (ECMA-48 CUP and ED) */
+	return out_write(o, "\033[H\033[2J", 7, err);
 }
 
 void

@@ -27,8 +27,15 @@ int out_parse_fmt(const char *s, enum out_fmt *fmt, struct cerr *err);
 struct out *out_new(FILE *fp, enum out_fmt fmt);
 /* Write (or, for tables, keep) one document; the caller keeps d. */
 int out_doc(struct out *o, const struct doc *d, struct cerr *err);
-/* Print pending table rows and flush.  Call once, at the end. */
+/* Print pending table rows and flush.  Call at the end; a caller that
+ * redraws (cvm list --watch) calls it once a frame, each frame's rows a
+ * table of their own. */
 int out_finish(struct out *o, struct cerr *err);
+/* The format o writes. */
+enum out_fmt out_format(const struct out *o);
+/* Clear the terminal o writes to, for a frame drawn again from the top;
+ * only for a terminal. */
+int out_clear(struct out *o, struct cerr *err);
 /* Did the reader go away? */
 bool out_gone(const struct out *o);
 void out_free(struct out *o);

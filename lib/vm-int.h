@@ -7,7 +7,7 @@
  * and the hosts' image caches; vm-migrate.c moves it between hosts;
  * vm-nic.c and vm-seed.c keep its NICs' filters and its cloud-init seed;
  * vm-snapshot.c its snapshots; vm-reconcile.c brings the catalog and the
- * hosts into agreement.  Functions shared here are named vm_T_* after the
+ * hosts into agreement; vm-wait.c waits for VMs to reach a state.  Functions shared here are named vm_T_* after the
  * file vm-T.c that defines them (vm_* for vm.c).
  */
 #ifndef CLOUDOS_VM_INT_H

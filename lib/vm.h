@@ -231,6 +231,33 @@ int vm_reconcile(struct ctx *ctx, emit_fn emit,
 int vm_reconcile_force(struct ctx *ctx, const char *const *refs, size_t n,
     emit_fn emit, void (*note)(struct ctx *, const char *),
     struct cerr *err);
+/*
+ * Wait until every VM refs names (n of them, found first: one missing is
+ * CERR_NOTFOUND and nothing is waited for) is in state want, reading the
+ * catalog with a back-off from 100 ms to 1 s and holding no lock between
+ * reads; then emit each as it is.  CERR_UNREACHABLE when timeout seconds
+ * pass first (0: look once), naming the first VM not there and its state;
+ * CERR_CONFLICT at once when a VM is in a state from which want never
+ * comes without a command (a VM in poweroff is not waited for to run:
+ * cvm(1), WAITING, lists the rule).  vm-wait.c.
+ */
+int vm_wait(struct ctx *ctx, const char *const *refs, size_t n,
+    enum vm_state want, int timeout, emit_fn emit, struct cerr *err);
+/* The state named name, in any case, into *s; CERR_USAGE naming the
+ * states when there is none. */
+int vm_wait_state(const char *name, enum vm_state *s, struct cerr *err);
+/*
+ * cvm list --watch, one look at a time: list the VMs f selects and emit
+ * (when emit is not NULL) those whose document changed since the last
+ * look at *w, all of them at the first, and those that left the
+ * selection as they are now (a deleted VM, done); *changed counts them.
+ * *w is made by the first look (pass it NULL) and freed with
+ * vm_watch_free.  Reads only.  vm-wait.c.
+ */
+struct vm_watch;
+int vm_watch_look(struct ctx *ctx, const struct vm_filter *f,
+    struct vm_watch **w, emit_fn emit, size_t *changed, struct cerr *err);
+void vm_watch_free(struct vm_watch *w);
 /* Call each with every live VM name starting with prefix (completion). */
 void vm_names(struct ctx *ctx, const char *prefix,
     void (*each)(const char *name));

@@ -185,3 +185,23 @@ complete_line() {
 	complete_line cvm nic attach vm --model u
 	[ "$reply" = usb-net ]
 }
+
+@test "completion: cvm wait gives its options, the states for --state and VM names; cvm list --watch" {
+	chost add t1 test:///default >/dev/null
+	complete_line cvm wait --
+	grep -qx -- --state <<<"$reply"
+	grep -qx -- --timeout <<<"$reply"
+	complete_line cvm wait vm --state r
+	[ "$reply" = running ]
+	complete_line cvm wait vm --state s
+	[ "$reply" = $'suspended\nstopped\nshutting-down' ]
+	printf 'name: web-1\ncpu: 1\nmemory: 64\n' | cvm create - >/dev/null
+	complete_line cvm wait w
+	[ "$reply" = web-1 ]
+	complete_line cvm list --w
+	[ "$reply" = --watch ]
+	complete_line cvm list --watch --i
+	[ "$reply" = --interval ]
+	complete_line cimg wait img --state r
+	[ "$reply" = ready ]
+}

@@ -65,6 +65,8 @@ load helpers/common
 	assert_line "plan: web-1 -> h1"
 	assert_line "plan: web-2 -> h2"
 	assert_line "ran: web-2 on h2"
+	assert_line "up: web-1"
+	assert_line "up: web-2"
 	assert_line "gpu-1 waits: no host passes the requirements 'labels.gpu == \"yes\"'"
 	assert_line --regexp "^cache-2 waits: not enough cpu on 1 host"
 	assert_line "pack moves: 0"

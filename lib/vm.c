@@ -300,16 +300,26 @@ vm_state_parse(const char *name, enum vm_state *s)
 }
 
 int
+vm_state_from_user(const char *text, enum vm_state *s, struct cerr *err)
+{
+	size_t i;
+
+	if (valid_enum(text, vm_state_names, VM_NSTATES, &i, "state", err))
+		return err->code;
+	*s = (enum vm_state)i;
+	return 0;
+}
+
+int
 vm_list(struct ctx *ctx, const struct vm_filter *f, emit_fn emit,
     struct cerr *err)
 {
 	struct cstmt *st = NULL;
 	long long hid = -1;
-	enum vm_state state;
+	enum vm_state state = VM_STATE_NONE;
 
-	if (f->state && vm_state_parse(f->state, &state))
-		return cerr_set(err, CERR_USAGE, "unknown state '%s'",
-		    f->state);
+	if (f->state && vm_state_from_user(f->state, &state, err))
+		return err->code;
 	if (f->host && !valid_id(f->host, &hid))
 		hid = -1;
 	if (catalog_query(ctx->cat, &st, err, VM_COLS "WHERE " VM_VISIBLE
@@ -318,7 +328,8 @@ vm_list(struct ctx *ctx, const struct vm_filter *f, emit_fn emit,
 	    " AND (?6 IS NULL OR h.name = ?6 OR h.id = ?7)"
 	    " AND (?8 IS NULL OR v.name GLOB ?8)"
 	    " ORDER BY v.id", "iiisdsis", (long long)ctx->who.admin,
-	    ctx->who.user_id, ctx->who.group_id, f->state, (int)f->all,
+	    ctx->who.user_id, ctx->who.group_id,
+	    f->state ? vm_state_name(state) : NULL, (int)f->all,
 	    f->host, hid, f->name))
 		return err->code;
 	rows_emit(ctx, st, vm_doc, emit, err);

@@ -37,6 +37,23 @@ vmdoc() {
 	    '["bridge","br0",42,null,"192.168.50.1","192.168.50.254"]' ]
 }
 
+@test "cnet matches modes, visibilities and NIC models without regard to case, and stores the canonical name" {
+	run -0 cnet create front --mode NAT --visibility Public --cidr 10.20.0.0/24 -o json
+	[ "$(jq -r '.mode + " " + .visibility' <<<"$output")" = "nat public" ]
+	printf 'kind: Network\nname: back\nmode: Isolated\nvisibility: GROUP\ncidr: 10.21.0.0/24\n' |
+	    cnet apply -q -
+	[ "$(sqlite3 "$CLOUDOS_CATALOG" "SELECT mode, visibility FROM networks WHERE name = 'back'")" = "isolated|group" ]
+	# applying it again, in another case, changes nothing
+	before=$(catalog_digest)
+	printf 'kind: Network\nname: back\nmode: ISOLATED\nvisibility: Group\ncidr: 10.21.0.0/24\n' |
+	    cnet apply -q -
+	[ "$(catalog_digest)" = "$before" ]
+	cvm create --hold -q - < <(vmdoc a '[{"network": "front", "model": "E1000"}]') >/dev/null
+	[ "$(sqlite3 "$CLOUDOS_CATALOG" 'SELECT model FROM vm_nics')" = e1000 ]
+	refused 2 "cnet: <stdin>: line 1: unknown visibility 'groups' (expected one of: private, group, public)" \
+	    cnet apply - <<<'{"kind": "Network", "name": "back", "visibility": "groups"}'
+}
+
 @test "cnet create refuses bad input with exit 2 and changes nothing" {
 	refused 2 "cnet: invalid IPv4 CIDR '10.0.0.1/24' (an address with its host bits zero and a prefix of at most /30, such as 10.0.0.0/24)" \
 	    cnet create n --mode nat --cidr 10.0.0.1/24
@@ -49,7 +66,7 @@ vmdoc() {
 	refused 2 "cnet: --cidr: one IPv4 and one IPv6 block at most" \
 	    cnet create n --mode nat --cidr 10.0.0.0/24 --cidr 10.1.0.0/24
 	refused 2 "cnet: a CIDR is required (IPv4, IPv6 or both)" cnet create n --mode nat
-	refused 2 "cnet: invalid mode 'flat' (nat, routed, isolated or bridge)" \
+	refused 2 "cnet: unknown mode 'flat' (expected one of: nat, routed, isolated, bridge)" \
 	    cnet create n --mode flat --cidr 10.0.0.0/24
 	refused 2 "cnet: mode bridge needs --bridge (the host's bridge)" \
 	    cnet create n --mode bridge --cidr 10.0.0.0/24
@@ -148,7 +165,7 @@ vmdoc() {
 	    cvm create --hold - < <(vmdoc b '[{"network": "front", "ip": "10.20.0.1"}]')
 	refused 2 "cvm: <stdin>: line 1: nics[0].ip: expected an IPv4 address" \
 	    cvm create --hold - < <(vmdoc b '[{"network": "front", "ip": "10.20.0.300"}]')
-	refused 2 "cvm: <stdin>: line 1: nics[0].model: expected virtio, e1000, rtl8139 or usb-net" \
+	refused 2 "cvm: <stdin>: line 1: nics[0]: unknown model 'ne2k' (expected one of: virtio, e1000, rtl8139, usb-net)" \
 	    cvm create --hold - < <(vmdoc b '[{"network": "front", "model": "ne2k"}]')
 	refused 2 "cvm: <stdin>: line 1: nics[0].netwrok: unknown field" \
 	    cvm create --hold - < <(vmdoc b '[{"netwrok": "front"}]')
@@ -239,7 +256,10 @@ vmdoc() {
 	cnet --as alice set priv --visibility public -q
 	run -0 cnet --as bob show priv -o json
 	[ "$(jq -r '.visibility + " " + .owner' <<<"$output")" = "public alice" ]
-	refused 2 "cnet: invalid visibility 'world' (private, group or public)" cnet --as alice set priv --visibility world
+	refused 2 "cnet: unknown visibility 'world' (expected one of: private, group, public)" cnet --as alice set priv --visibility world
+	# in any case, stored by its canonical name
+	cnet --as alice set priv --visibility GROUP -q
+	[ "$(sqlite3 "$CLOUDOS_CATALOG" "SELECT visibility FROM networks WHERE name = 'priv'")" = group ]
 }
 
 @test "a NIC gets what the VM's owner may use, even when an admin attaches it" {
@@ -493,7 +513,7 @@ YAML
 	    cnet show "$(printf '\xc2\x85\xe2\x80\xae\xc3\xa9\xe2\x80\x8b\xef\xbb\xbf\xff\xc3')"
 	# a usage error echoing an option's value too
 	run -2 --separate-stderr cnet create n --mode "$(printf 'x\ny')" --cidr 10.0.0.0/24
-	[ "$stderr" = 'cnet: invalid mode '"'"'x\ny'"'"' (nat, routed, isolated or bridge)' ]
+	[ "$stderr" = 'cnet: unknown mode '"'"'x\ny'"'"' (expected one of: nat, routed, isolated, bridge)' ]
 }
 
 @test "cnet refuses names with control or format characters, and all-digit names however long" {

@@ -423,7 +423,7 @@ YAML
 
 @test "cnet apply of a good network and a bad security group creates nothing (exit 2)" {
 	printf 'kind: Network\nname: n1\nmode: nat\ncidr: 10.60.0.0/24\n---\nkind: SecurityGroup\nname: web\nrules:\n  - {direction: in, proto: tcpx}\n' > "$BATS_TEST_TMPDIR/env.yaml"
-	refused 2 "cnet: <stdin>: line 6: rules[0]: proto: expected tcp, udp, icmp or all, found 'tcpx'" \
+	refused 2 "cnet: <stdin>: line 6: rules[0]: unknown proto 'tcpx' (expected one of: tcp, udp, icmp, all)" \
 	    cnet apply - < "$BATS_TEST_TMPDIR/env.yaml"
 	# and the other way round: a bad network after a good group
 	printf 'kind: SecurityGroup\nname: web\n---\nkind: Network\nname: n1\nmode: nat\ncidr: 10.60.0.0/33\n' > "$BATS_TEST_TMPDIR/env.yaml"
@@ -528,4 +528,16 @@ YAML
 	refused 3 "cnet: no network '99999999999999999999'" cnet show 99999999999999999999
 	refused 2 "cnet: security group name '123456789012345678901234567890' is all digits (it would read as an id)" \
 	    cnet secgroup create 123456789012345678901234567890
+}
+
+@test "cnet secgroup matches visibilities, directions and protocols without regard to case, stored lowercase" {
+	run -0 cnet secgroup create web --visibility PUBLIC -o json
+	[ "$(jq -r .visibility <<<"$output")" = public ]
+	cnet secgroup rule add -q web --in --proto TCP --port 80
+	printf 'kind: SecurityGroup\nname: db\nvisibility: Group\nrules: [{direction: IN, proto: Udp, port: 53}]\n' |
+	    cnet apply -q -
+	run -0 sqlite3 "$CLOUDOS_CATALOG" "SELECT s.name, s.visibility, r.direction, r.proto FROM secgroups s JOIN secgroup_rules r ON r.secgroup_id = s.id ORDER BY s.id"
+	[ "$output" = $'web|public|in|tcp\ndb|group|in|udp' ]
+	refused 2 "cnet: unknown proto 'tcpp' (expected one of: tcp, udp, icmp, all)" \
+	    cnet secgroup rule add web --in --proto tcpp
 }

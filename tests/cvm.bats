@@ -411,7 +411,7 @@ EOF_CASES
 
 @test "cvm apply - of a good and a bad document creates nothing (exit 2)" {
 	printf 'kind: VM\nname: good\ncpu: 1\nmemory: 64MiB\n---\nkind: VM\nname: bad\ncpu: 1\nmemory: 64MiB\nha: always\n' > "$BATS_TEST_TMPDIR/two.yaml"
-	refused 2 "cvm: <stdin>: line 6: ha: expected none or restart" \
+	refused 2 "cvm: <stdin>: line 6: unknown ha 'always' (expected one of: none, restart)" \
 	    cvm apply - < "$BATS_TEST_TMPDIR/two.yaml"
 	[ -z "$(virsh -c "$LAB_URI1" list --all --name)" ]
 }

@@ -178,12 +178,22 @@ host_show(struct ctx *ctx, const char *ref, struct doc **out,
 	return err->code;
 }
 
+/* A host's states, as the catalog keeps them: the admin's two and the
+ * monitor's error. */
+static const char *const host_states[] = { "enabled", "disabled", "error" };
+
 int
 host_list(struct ctx *ctx, const char *state, const char *cluster,
     emit_fn emit, struct cerr *err)
 {
 	struct cstmt *st = NULL;
+	size_t i;
 
+	if (state && valid_enum(state, host_states, ARRAY_SIZE(host_states),
+	    &i, "state", err))
+		return err->code;
+	if (state)
+		state = host_states[i];
 	if (cluster && cluster_id(ctx, cluster, NULL, err))
 		return err->code;
 	if (catalog_query(ctx->cat, &st, err, HOST_COLS
@@ -320,7 +330,7 @@ host_spec_from_doc(const struct doc *d, struct host_spec *spec,
 	const struct doc *v;
 	const char *s;
 	char tmp[64];
-	size_t i;
+	size_t i, k = 0;
 
 	if (doc_map_get(d, "uri")) {
 		if (field_str(d, "uri", &spec->uri, err))
@@ -353,13 +363,12 @@ host_spec_from_doc(const struct doc *d, struct host_spec *spec,
 			return err->code;
 		/* error is the monitor's to set: reading back a shown
 		 * document leaves the admin state alone */
-		if (s && (strcmp(s, "enabled") == 0 ||
-		    strcmp(s, "disabled") == 0)) {
-			spec->state = s;
+		if (s && valid_enum(s, host_states, ARRAY_SIZE(host_states),
+		    &k, "state", err))
+			return err->code;
+		if (s && strcmp(host_states[k], "error") != 0) {
+			spec->state = host_states[k];
 			spec->set |= HS_STATE;
-		} else if (s && strcmp(s, "error") != 0) {
-			return cerr_set(err, CERR_USAGE, "state: expected "
-			    "enabled or disabled, found '%s'", s);
 		}
 	}
 	for (i = 0; i < ARRAY_SIZE(nums); i++) {

@@ -675,7 +675,7 @@ out:
 
 int
 hv_console(const char *uri, const char *uuid, int in, int out, int esc,
-    int force, struct cerr *err)
+    int force, int *held, struct cerr *err)
 {
 	struct console *c = xcalloc(1, sizeof(*c));
 	virDomainPtr dom = NULL;
@@ -691,6 +691,7 @@ hv_console(const char *uri, const char *uuid, int in, int out, int esc,
 	c->esc = esc;
 	c->in_watch = -1;
 	c->refs = 1;
+	*held = 0;
 	if (hv_connect(uri, &hv, err) != 0)
 		goto out;
 	if (!hv_loop_runs) {
@@ -703,10 +704,25 @@ hv_console(const char *uri, const char *uuid, int in, int out, int esc,
 		cerr_set(err, CERR_CONFLICT, "domain %s is not running", uuid);
 		goto out;
 	}
-	if ((st = virStreamNew(hv->conn, VIR_STREAM_NONBLOCK)) == NULL ||
-	    virDomainOpenConsole(dom, NULL, st, force ?
-	    VIR_DOMAIN_CONSOLE_FORCE : VIR_DOMAIN_CONSOLE_SAFE) < 0) {
+	if ((st = virStreamNew(hv->conn, VIR_STREAM_NONBLOCK)) == NULL) {
 		hv_fail(hv, err, "cannot open the console of domain %s", uuid);
+		goto out;
+	}
+	if (virDomainOpenConsole(dom, NULL, st, force ?
+	    VIR_DOMAIN_CONSOLE_FORCE : VIR_DOMAIN_CONSOLE_SAFE) < 0) {
+		virErrorPtr e = virGetLastError();
+		struct cerr why = { 0 };
+
+		/* a session open elsewhere is all that fails this way
+		 * (libvirt's chardev is busy, or its lock file is held) */
+		if (!force && e && e->code == VIR_ERR_OPERATION_FAILED) {
+			*held = 1;
+			hv_fail(hv, &why, "another client holds it");
+			cerr_set(err, CERR_CONFLICT, "%s", why.msg);
+		} else {
+			hv_fail(hv, err, "cannot open the console of domain %s",
+			    uuid);
+		}
 		goto out;
 	}
 	/* the callbacks may run as soon as they are added */

@@ -147,11 +147,18 @@ hv_net_ensure(struct hv *hv, const char *name, const char *xml,
 		fault_point("hv.network");
 	}
 	if ((active = virNetworkIsActive(net)) == 0) {
-		if (virNetworkCreate(net) < 0 &&
-		    virNetworkIsActive(net) != 1) {
-			rc = hv_fail(hv, err, "cannot start network '%s' on "
+		/* libvirt's error read before the next call resets it;
+		 * another command may have started it meanwhile */
+		if (virNetworkCreate(net) < 0) {
+			struct cerr started = { 0 };
+
+			hv_fail(hv, &started, "cannot start network '%s' on "
 			    "'%s'", name, hv->uri);
-			goto out;
+			if (virNetworkIsActive(net) != 1) {
+				rc = cerr_set(err, started.code, "%s",
+				    started.msg);
+				goto out;
+			}
 		}
 		virResetLastError();
 	} else if (active < 0) {
@@ -182,11 +189,16 @@ hv_net_remove(struct hv *hv, const char *name, struct cerr *err)
 		return hv_fail(hv, err, "cannot look up network '%s' on '%s'",
 		    name, hv->uri);
 	}
-	if (virNetworkIsActive(net) == 1 && virNetworkDestroy(net) < 0 &&
-	    virNetworkIsActive(net) == 1) {
-		rc = hv_fail(hv, err, "cannot stop network '%s' on '%s'", name,
+	if (virNetworkIsActive(net) == 1 && virNetworkDestroy(net) < 0) {
+		struct cerr stopped = { 0 };
+
+		/* as for the start: read libvirt's error first */
+		hv_fail(hv, &stopped, "cannot stop network '%s' on '%s'", name,
 		    hv->uri);
-		goto out;
+		if (virNetworkIsActive(net) == 1) {
+			rc = cerr_set(err, stopped.code, "%s", stopped.msg);
+			goto out;
+		}
 	}
 	virResetLastError();
 	if (virNetworkUndefine(net) < 0 &&

@@ -160,9 +160,10 @@ int hv_resize(struct hv *hv, const char *uuid, int cpu, long long memory,
 /* Attach the terminal (in, out) to the serial console of the running
  * domain uuid on uri until the byte esc is read from in, in reaches its
  * end, or the console closes.  force takes the console from another
- * client. */
+ * client; without it a console another client holds is CERR_CONFLICT
+ * ("another client holds it: " and libvirt's text) with *held set. */
 int hv_console(const char *uri, const char *uuid, int in, int out, int esc,
-    int force, struct cerr *err);
+    int force, int *held, struct cerr *err);
 
 /*
  * Files for domains (cloud-init seeds) live as volumes of one directory

@@ -1020,6 +1020,49 @@ fail:
 	return err->code;
 }
 
+/* Who uses image id, for the refusal of its delete: "vm 'a'", "vms 'a',
+ * 'b' and 'c'", "vms 'a', 'b', 'c' and 4 more"; VMs the caller may not
+ * see are counted, never named ("2 VMs of other users"). */
+static int
+used_by(struct ctx *ctx, long long id, struct buf *b, struct cerr *err)
+{
+	struct cstmt *st = NULL;
+	long long all = 0, named = 0;
+	char names[3][NAME_MAX_LEN + 1];
+	int n = 0, i;
+
+	if (catalog_query(ctx->cat, &st, err, "SELECT count(*) FROM vms v "
+	    "WHERE v.id IN (SELECT vm_id FROM vm_disks WHERE image_id = ?3)",
+	    "iii", (long long)ctx->who.admin, ctx->who.user_id, id))
+		return err->code;
+	if (cstmt_row(st, err))
+		all = cstmt_int(st, 0);
+	cstmt_free(st);
+	st = NULL;
+	if (err->code || catalog_query(ctx->cat, &st, err, "SELECT v.name "
+	    "FROM vms v WHERE v.id IN (SELECT vm_id FROM vm_disks WHERE "
+	    "image_id = ?3) AND (?1 OR v.owner = ?2) ORDER BY v.id LIMIT 3",
+	    "iii", (long long)ctx->who.admin, ctx->who.user_id, id))
+		return err->code;
+	while (n < 3 && cstmt_row(st, err))
+		snprintf(names[n++], sizeof(names[0]), "%s",
+		    cstmt_text(st, 0));
+	cstmt_free(st);
+	named = n;
+	if (n == 0 && all <= 1)
+		buf_puts(b, all ? "a VM of another user" : "a VM");
+	else if (n == 0)
+		buf_printf(b, "%lld VMs of other users", all);
+	else
+		buf_puts(b, n == 1 ? "vm " : "vms ");
+	for (i = 0; i < n; i++)
+		buf_printf(b, "%s'%s'", i == 0 ? "" : i + 1 < n ||
+		    all > named ? ", " : " and ", names[i]);
+	if (n > 0 && all > named)
+		buf_printf(b, " and %lld more", all - named);
+	return err->code;
+}
+
 int
 img_delete(struct ctx *ctx, const char *ref, struct cerr *err)
 {
@@ -1035,11 +1078,16 @@ img_delete(struct ctx *ctx, const char *ref, struct cerr *err)
 		goto fail;
 	id = doc_map_get(cur, "id")->u.i;
 	state = doc_get_str(cur, "state");
-	if (strcmp(state, "used") == 0 || (strcmp(state, "locked") == 0 &&
-	    importing(ctx, id))) {
+	if (strcmp(state, "used") == 0) {
+		if (used_by(ctx, id, &path, err) == 0)
+			cerr_set(err, CERR_CONFLICT, "cannot delete image '%s': "
+			    "it is used by %s", doc_get_str(cur, "name"),
+			    path.s);
+		goto fail;
+	}
+	if (strcmp(state, "locked") == 0 && importing(ctx, id)) {
 		cerr_set(err, CERR_CONFLICT, "cannot delete image '%s': it is "
-		    "%s", doc_get_str(cur, "name"), strcmp(state, "used") == 0 ?
-		    "used by a VM" : "being imported");
+		    "being imported", doc_get_str(cur, "name"));
 		goto fail;
 	}
 	/* the files go first, then the row, so a delete works on a full

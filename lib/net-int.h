@@ -23,7 +23,11 @@ struct net_row {
 
 /* net.c */
 extern const char *const net_modes[];
-bool net_one_of(const char *s, const char *const *set);
+extern const char *const net_visibilities[];
+/* text as one of set (NULL-ended), in any case: its canonical name in
+ * *canon; otherwise CERR_USAGE listing them (valid_enum). */
+int net_enum(const char *text, const char *const *set, const char *what,
+    const char **canon, struct cerr *err);
 void net_row_release(struct net_row *r);
 char *net_dup_or_null(const char *s);
 struct doc *net_json_doc(const char *json);
@@ -45,7 +49,7 @@ int net_no_overlap(struct ctx *ctx, long long self, const char *mode,
 /* net-range.c */
 bool net_range_cidr(const struct net_row *r, int fam, struct ipaddr *net,
     struct ipaddr *last, int *prefix);
-int net_range_spec_check(const struct net_spec *s, bool create, struct buf *dns,
+int net_range_spec_check(struct net_spec *s, bool create, struct buf *dns,
     struct cerr *err);
 
 /* net-lease.c */

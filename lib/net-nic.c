@@ -36,6 +36,7 @@ net_nics_check(const struct doc *l, size_t *n, struct cerr *err)
 		    NET_MAX_NICS);
 	for (i = 0; i < l->u.list.n; i++) {
 		const struct doc *d = l->u.list.v[i], *v;
+		const char *model;
 		struct ipaddr a;
 
 		if (d->type != DOC_MAP)
@@ -65,10 +66,14 @@ net_nics_check(const struct doc *l, size_t *n, struct cerr *err)
 		    a.family != 6))
 			return cerr_set(err, CERR_USAGE, "nics[%zu].ip6: "
 			    "expected an IPv6 address", i);
-		if ((v = doc_map_get(d, "model")) && v->type != DOC_NULL &&
-		    (v->type != DOC_STR || !net_one_of(v->u.s, nic_models)))
-			return cerr_set(err, CERR_USAGE, "nics[%zu].model: "
-			    "expected virtio, e1000, rtl8139 or usb-net", i);
+		if ((v = doc_map_get(d, "model")) && v->type != DOC_NULL) {
+			if (v->type != DOC_STR)
+				return cerr_set(err, CERR_USAGE, "nics[%zu]."
+				    "model: expected a string, found a %s", i,
+				    doc_type_name(v->type));
+			if (net_enum(v->u.s, nic_models, "model", &model, err))
+				return cerr_wrap(err, "nics[%zu]", i);
+		}
 		if ((v = doc_map_get(d, "security_groups")) &&
 		    v->type != DOC_NULL) {
 			if (v->type != DOC_LIST)
@@ -139,6 +144,7 @@ net_nic_add(struct ctx *ctx, long long vm_id, const char *vm, int idx,
 	struct net_row r = { 0 };
 	const char *model = doc_get_str(nic, "model");
 	const struct doc *sg = doc_map_get(nic, "security_groups");
+	struct cerr ignore = { 0 };
 	char mac[24], ip[IPADDR_STRLEN], now[32];
 	struct ctx owner = *ctx;
 	struct cstmt *st = NULL;
@@ -161,6 +167,9 @@ net_nic_add(struct ctx *ctx, long long vm_id, const char *vm, int idx,
 	if (err->code || net_load(&owner, doc_get_str(nic, "network"), &r,
 	    err))
 		return err->code;
+	/* checked by net_nics_check: stored by its canonical name */
+	if (model && net_enum(model, nic_models, "model", &model, &ignore))
+		model = NULL;
 	if (model && strcmp(model, "usb-net") == 0) {
 		/* USB bus 0 has two ports: NICs take them by their number */
 		int clash;

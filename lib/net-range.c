@@ -150,10 +150,11 @@ range_default(struct ctx *ctx, const struct net_row *r, int fam,
  * What a network's spec must be, as far as it alone tells: for a new
  * network (create) mode and a CIDR are required; for an apply of one that
  * may exist only what is given is checked.  The DNS servers go to dns as
- * JSON.
+ * JSON; mode and visibility, matched in any case, become their canonical
+ * names.
  */
 int
-net_range_spec_check(const struct net_spec *s, bool create, struct buf *dns,
+net_range_spec_check(struct net_spec *s, bool create, struct buf *dns,
     struct cerr *err)
 {
 	if (valid_name("network", s->name, err))
@@ -161,9 +162,8 @@ net_range_spec_check(const struct net_spec *s, bool create, struct buf *dns,
 	if (s->mode == NULL && create)
 		return cerr_set(err, CERR_USAGE, "a mode is required (nat, "
 		    "routed, isolated or bridge)");
-	if (s->mode && !net_one_of(s->mode, net_modes))
-		return cerr_set(err, CERR_USAGE, "invalid mode '%s' (nat, "
-		    "routed, isolated or bridge)", s->mode);
+	if (s->mode && net_enum(s->mode, net_modes, "mode", &s->mode, err))
+		return err->code;
 	if (s->mode && strcmp(s->mode, "bridge") == 0) {
 		if (s->bridge == NULL && create)
 			return cerr_set(err, CERR_USAGE, "mode bridge needs "
@@ -185,17 +185,17 @@ net_range_spec_check(const struct net_spec *s, bool create, struct buf *dns,
 	if ((s->cidr && net_cidr_ok(s->cidr, 4, err)) ||
 	    (s->cidr6 && net_cidr_ok(s->cidr6, 6, err)))
 		return err->code;
-	if (s->visibility && strcmp(s->visibility, "private") &&
-	    strcmp(s->visibility, "group") && strcmp(s->visibility, "public"))
-		return cerr_set(err, CERR_USAGE, "invalid visibility '%s' "
-		    "(private, group or public)", s->visibility);
+	if (s->visibility && net_enum(s->visibility, net_visibilities,
+	    "visibility", &s->visibility, err))
+		return err->code;
 	return net_dns_json(s->dns, s->ndns, dns, err);
 }
 
 int
-net_create(struct ctx *ctx, const struct net_spec *s, struct doc **out,
+net_create(struct ctx *ctx, const struct net_spec *spec, struct doc **out,
     struct cerr *err)
 {
+	struct net_spec canon = *spec, *s = &canon;
 	struct net_row r = { 0 };
 	struct buf dns = BUF_INIT;
 	struct cstmt *st = NULL;
@@ -344,10 +344,8 @@ net_set_visibility(struct ctx *ctx, const char *ref, const char *vis,
 	struct net_row r = { 0 };
 	char now[32];
 
-	if (vis == NULL || (strcmp(vis, "private") && strcmp(vis, "group") &&
-	    strcmp(vis, "public")))
-		return cerr_set(err, CERR_USAGE, "invalid visibility '%s' "
-		    "(private, group or public)", vis ? vis : "");
+	if (net_enum(vis, net_visibilities, "visibility", &vis, err))
+		return err->code;
 	if (catalog_begin(ctx->cat, err))
 		return err->code;
 	catalog_now(now);

@@ -68,15 +68,22 @@ const char *const net_modes[] = {
 	"nat", "routed", "isolated", "bridge", NULL,
 };
 
-bool
-net_one_of(const char *s, const char *const *set)
-{
-	size_t i;
+const char *const net_visibilities[] = {
+	"private", "group", "public", NULL,
+};
 
-	for (i = 0; s && set[i]; i++)
-		if (strcmp(s, set[i]) == 0)
-			return true;
-	return false;
+int
+net_enum(const char *text, const char *const *set, const char *what,
+    const char **canon, struct cerr *err)
+{
+	size_t n = 0, i;
+
+	while (set[n])
+		n++;
+	if (valid_enum(text, set, n, &i, what, err))
+		return err->code;
+	*canon = set[i];
+	return 0;
 }
 
 void
@@ -559,6 +566,11 @@ net_doc_read(const struct doc *d, struct net_spec *s, const char ***dns,
 	s->dns = *dns;
 	if (s->name == NULL)
 		return cerr_set(err, CERR_USAGE, "name: missing");
+	/* in any case, compared and stored by their canonical names */
+	if ((s->mode && net_enum(s->mode, net_modes, "mode", &s->mode,
+	    err)) || (s->visibility && net_enum(s->visibility,
+	    net_visibilities, "visibility", &s->visibility, err)))
+		return err->code;
 	if ((v = doc_map_get(d, "vlan")) && v->type != DOC_NULL) {
 		if (v->type != DOC_INT)
 			return cerr_set(err, CERR_USAGE, "vlan: expected a "

@@ -80,14 +80,17 @@ group_query(struct ctx *ctx, const char *ref, struct cstmt **st,
 	    ctx->who.group_id, id, ref);
 }
 
+/* *vis, in any case, becomes its canonical name (valid_enum). */
 static int
-group_visibility_ok(const char *vis, struct cerr *err)
+group_visibility_ok(const char **vis, struct cerr *err)
 {
-	if (strcmp(vis, "private") == 0 || strcmp(vis, "group") == 0 ||
-	    strcmp(vis, "public") == 0)
-		return 0;
-	return cerr_set(err, CERR_USAGE, "invalid visibility '%s' (private, "
-	    "group or public)", vis);
+	static const char *const names[] = { "private", "group", "public" };
+	size_t i;
+
+	if (valid_enum(*vis, names, ARRAY_SIZE(names), &i, "visibility", err))
+		return err->code;
+	*vis = names[i];
+	return 0;
 }
 
 int
@@ -99,7 +102,7 @@ sched_group_create(struct ctx *ctx, const char *name, bool anti,
 	if (visibility == NULL)
 		visibility = "private";
 	if (valid_name("group", name, err) ||
-	    group_visibility_ok(visibility, err) ||
+	    group_visibility_ok(&visibility, err) ||
 	    catalog_begin(ctx->cat, err))
 		return err->code;
 	catalog_now(now);
@@ -191,7 +194,7 @@ sched_group_set_visibility(struct ctx *ctx, const char *ref,
 	long long id = 0, vms = 0;
 	char *name = NULL, idbuf[32];
 
-	if (group_visibility_ok(visibility, err) ||
+	if (group_visibility_ok(&visibility, err) ||
 	    catalog_begin(ctx->cat, err))
 		return err->code;
 	if (group_find_mine(ctx, ref, "change", &id, &name, &vms, err))
@@ -820,6 +823,7 @@ sched_rebalance(struct ctx *ctx, const char *policy, long max_moves,
 {
 	/* the column the query of movable VMs adds to REQ_COLS */
 	enum { COL_HOST_ID = REQ_COL_N };
+	static const char *const policies[] = { "pack", "spread" };
 	struct fit_model m = { 0 };
 	struct cstmt *st = NULL;
 	struct pl_move *moves = NULL;
@@ -831,13 +835,10 @@ sched_rebalance(struct ctx *ctx, const char *policy, long max_moves,
 
 	if (acct_require_admin(ctx, "rebalance", err))
 		return err->code;
-	if (strcmp(policy, "pack") == 0)
-		pol = PL_PACK;
-	else if (strcmp(policy, "spread") == 0)
-		pol = PL_SPREAD;
-	else
-		return cerr_set(err, CERR_USAGE, "unknown policy '%s' (pack or "
-		    "spread)", policy);
+	if (valid_enum(policy, policies, ARRAY_SIZE(policies), &i, "policy",
+	    err))
+		return err->code;
+	pol = i == 0 ? PL_PACK : PL_SPREAD;
 	if (fit_model_load(ctx, &m, err))
 		goto out;
 	/* the VMs that can move: those a migration takes */

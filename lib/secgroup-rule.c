@@ -10,6 +10,7 @@
 #include "catalog.h"
 #include "secgroup-int.h"
 #include "secgroup.h"
+#include "valid.h"
 #include "compat.h"
 
 /* --- rules ---------------------------------------------------------- */
@@ -120,25 +121,26 @@ int
 secgroup_rule_check(struct ctx *ctx, const struct secgroup_rule *in,
     struct sg_rule *r, struct cerr *err)
 {
+	static const char *const dirs[] = { "in", "out" };
+	static const char *const protos[] = { "tcp", "udp", "icmp", "all" };
 	int family;
+	size_t i;
 
 	memset(r, 0, sizeof(*r));
 	if (in->direction == NULL)
 		return cerr_set(err, CERR_USAGE, "direction: missing (in or "
 		    "out)");
-	if (strcmp(in->direction, "in") != 0 &&
-	    strcmp(in->direction, "out") != 0)
-		return cerr_set(err, CERR_USAGE, "direction: expected in or "
-		    "out, found '%s'", in->direction);
-	snprintf(r->dir, sizeof(r->dir), "%s", in->direction);
+	if (valid_enum(in->direction, dirs, ARRAY_SIZE(dirs), &i,
+	    "direction", err))
+		return err->code;
+	snprintf(r->dir, sizeof(r->dir), "%s", dirs[i]);
 	if (in->proto == NULL)
 		return cerr_set(err, CERR_USAGE, "proto: missing (tcp, udp, "
 		    "icmp or all)");
-	if (strcmp(in->proto, "tcp") != 0 && strcmp(in->proto, "udp") != 0 &&
-	    strcmp(in->proto, "icmp") != 0 && strcmp(in->proto, "all") != 0)
-		return cerr_set(err, CERR_USAGE, "proto: expected tcp, udp, "
-		    "icmp or all, found '%s'", in->proto);
-	snprintf(r->proto, sizeof(r->proto), "%s", in->proto);
+	if (valid_enum(in->proto, protos, ARRAY_SIZE(protos), &i, "proto",
+	    err))
+		return err->code;
+	snprintf(r->proto, sizeof(r->proto), "%s", protos[i]);
 	if (in->port) {
 		if (strcmp(r->proto, "tcp") != 0 &&
 		    strcmp(r->proto, "udp") != 0)

@@ -38,14 +38,17 @@ enum sg_col {
 #define SG_VISIBLE "(?1 OR s.owner = ?2 OR s.visibility = 'public' OR " \
 	"(s.visibility = 'group' AND s.group_id = ?3)) "
 
+/* *v, in any case, becomes its canonical name (valid_enum). */
 static int
-visibility_ok(const char *v, struct cerr *err)
+visibility_ok(const char **v, struct cerr *err)
 {
-	if (strcmp(v, "private") == 0 || strcmp(v, "group") == 0 ||
-	    strcmp(v, "public") == 0)
-		return 0;
-	return cerr_set(err, CERR_USAGE, "visibility: expected private, "
-	    "group or public, found '%s'", v);
+	static const char *const names[] = { "private", "group", "public" };
+	size_t i;
+
+	if (valid_enum(*v, names, ARRAY_SIZE(names), &i, "visibility", err))
+		return err->code;
+	*v = names[i];
+	return 0;
 }
 
 /* The group ref names (an id or a name), if the caller may see it. */
@@ -283,7 +286,7 @@ secgroup_create(struct ctx *ctx, const char *name, const char *description,
 	if (visibility == NULL)
 		visibility = "private";
 	if (valid_name("security group", name, err) ||
-	    visibility_ok(visibility, err))
+	    visibility_ok(&visibility, err))
 		return err->code;
 	if (valid_description(description, err))
 		return err->code;
@@ -318,7 +321,7 @@ secgroup_set_visibility(struct ctx *ctx, const char *ref,
 	struct sg g;
 	char now[32];
 
-	if (visibility_ok(visibility, err))
+	if (visibility_ok(&visibility, err))
 		return err->code;
 	if (catalog_begin(ctx->cat, err))
 		return err->code;
@@ -523,7 +526,7 @@ sg_doc_read(const struct doc *d, const char *where, const char **name,
 	}
 	if (valid_name("security group", *name, err) ||
 	    valid_description(*desc, err) ||
-	    (*vis && visibility_ok(*vis, err)))
+	    (*vis && visibility_ok(vis, err)))
 		return cerr_wrap(err, "%s", where);
 	if (rules && rules->type != DOC_NULL && rules->type != DOC_LIST) {
 		cerr_set(err, CERR_USAGE, "rules: expected a list");

@@ -4,7 +4,9 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "valid.h"
 #include "compat.h"
@@ -188,4 +190,24 @@ valid_label_key(const char *key, struct cerr *err)
 bad:
 	return cerr_set(err, CERR_USAGE, "invalid label key '%s' (use 1 to "
 	    "63 letters, digits, '.', '_', '/' or '-')", key);
+}
+
+int
+valid_enum(const char *text, const char *const names[], size_t n,
+    size_t *index, const char *what, struct cerr *err)
+{
+	char list[512];
+	size_t i, len = 0;
+
+	for (i = 0; text && i < n; i++)
+		if (strcasecmp(text, names[i]) == 0) {
+			*index = i;
+			return 0;
+		}
+	list[0] = '\0';
+	for (i = 0; i < n && len < sizeof(list); i++)
+		len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s",
+		    i ? ", " : "", names[i]);
+	return cerr_set(err, CERR_USAGE, "unknown %s '%s' (expected one of: "
+	    "%s)", what, text ? text : "", list);
 }

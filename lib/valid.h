@@ -50,4 +50,13 @@ bool valid_id(const char *s, long long *id);
 /* A label key: [A-Za-z0-9._/-], 1 to 63 bytes, starting alphanumeric. */
 int valid_label_key(const char *key, struct cerr *err);
 
+/* Which of names[0..n-1] (canonical, lowercase) text is, matched without
+ * regard to ASCII case: its index in *index, so the caller stores the
+ * canonical name.  Otherwise CERR_USAGE, "unknown WHAT 'TEXT' (expected
+ * one of: a, b, c)"; a NULL text is unknown too.  The one check and
+ * message of every enumeration users type: states, policies,
+ * visibilities, modes. */
+int valid_enum(const char *text, const char *const names[], size_t n,
+    size_t *index, const char *what, struct cerr *err);
+
 #endif

@@ -730,6 +730,8 @@ vm_console(struct ctx *ctx, const char *ref, int in, int out, bool force,
     struct cerr *err)
 {
 	struct vmrow r = { 0 };
+	struct cerr why = { 0 };
+	int held = 0;
 
 	if (vm_load(ctx, ref, &r, err))
 		return err->code;
@@ -738,8 +740,13 @@ vm_console(struct ctx *ctx, const char *ref, int in, int out, bool force,
 		    "'%s': it is %s (console needs running)", r.name,
 		    vm_state_name(r.state));
 	else if (hv_console(r.uri, r.uuid, in, out, VM_CONSOLE_ESCAPE, force,
-	    err))
-		cerr_wrap(err, "vm '%s' on host '%s'", r.name, r.host);
+	    &held, &why) && held)
+		cerr_set(err, CERR_CONFLICT, "cannot open the console of vm "
+		    "'%s' on host '%s': %s (--force takes it over)", r.name,
+		    r.host, why.msg);
+	else if (why.code)
+		cerr_set(err, why.code, "vm '%s' on host '%s': %s", r.name,
+		    r.host, why.msg);
 	vm_row_release(&r);
 	return err->code;
 }

@@ -300,16 +300,26 @@ vm_state_parse(const char *name, enum vm_state *s)
 }
 
 int
+vm_state_from_user(const char *text, enum vm_state *s, struct cerr *err)
+{
+	size_t i;
+
+	if (valid_enum(text, vm_state_names, VM_NSTATES, &i, "state", err))
+		return err->code;
+	*s = (enum vm_state)i;
+	return 0;
+}
+
+int
 vm_list(struct ctx *ctx, const struct vm_filter *f, emit_fn emit,
     struct cerr *err)
 {
 	struct cstmt *st = NULL;
 	long long hid = -1;
-	enum vm_state state;
+	enum vm_state state = VM_STATE_NONE;
 
-	if (f->state && vm_state_parse(f->state, &state))
-		return cerr_set(err, CERR_USAGE, "unknown state '%s'",
-		    f->state);
+	if (f->state && vm_state_from_user(f->state, &state, err))
+		return err->code;
 	if (f->host && !valid_id(f->host, &hid))
 		hid = -1;
 	if (catalog_query(ctx->cat, &st, err, VM_COLS "WHERE " VM_VISIBLE
@@ -318,7 +328,8 @@ vm_list(struct ctx *ctx, const struct vm_filter *f, emit_fn emit,
 	    " AND (?6 IS NULL OR h.name = ?6 OR h.id = ?7)"
 	    " AND (?8 IS NULL OR v.name GLOB ?8)"
 	    " ORDER BY v.id", "iiisdsis", (long long)ctx->who.admin,
-	    ctx->who.user_id, ctx->who.group_id, f->state, (int)f->all,
+	    ctx->who.user_id, ctx->who.group_id,
+	    f->state ? vm_state_name(state) : NULL, (int)f->all,
 	    f->host, hid, f->name))
 		return err->code;
 	rows_emit(ctx, st, vm_doc, emit, err);
@@ -425,6 +436,13 @@ disks_from_doc(const struct doc *l, struct vmspec *s, struct cerr *err)
 	return 0;
 }
 
+/* The words of policy (besides rank: EXPR, the last, for the message) and
+ * ha, as they are stored; a document may give them in any case. */
+static const char *const vm_policies[] = {
+	"pack", "spread", "load", "rank: EXPR",
+};
+static const char *const vm_has[] = { "none", "restart" };
+
 /* requirements, policy (pack, spread, load, or rank: EXPR as a string or
  * a map), group and priority; expressions are compiled to be checked. */
 static int
@@ -432,6 +450,7 @@ scheduling_from_doc(const struct doc *d, struct vmspec *s, struct cerr *err)
 {
 	const struct doc *v;
 	struct expr *e = NULL;
+	size_t i = 0;
 
 	s->policy = "pack";
 	if ((v = doc_map_get(d, "requirements")) && v->type != DOC_NULL) {
@@ -451,12 +470,15 @@ scheduling_from_doc(const struct doc *d, struct vmspec *s, struct cerr *err)
 		    strcmp(v->u.map.kv[0].key, "rank") == 0 &&
 		    v->u.map.kv[0].val->type == DOC_STR)
 			rank = v->u.map.kv[0].val->u.s;
-		else if (v->type == DOC_STR && strncmp(v->u.s, "rank:", 5) == 0)
+		else if (v->type == DOC_STR &&
+		    strncasecmp(v->u.s, "rank:", 5) == 0)
 			rank = v->u.s + 5 + strspn(v->u.s + 5, " ");
-		else if (v->type != DOC_STR || (strcmp(v->u.s, "pack") &&
-		    strcmp(v->u.s, "spread") && strcmp(v->u.s, "load")))
+		else if (v->type != DOC_STR)
 			return cerr_set(err, CERR_USAGE, "policy: expected "
 			    "pack, spread, load, or rank: EXPR");
+		else if (valid_enum(v->u.s, vm_policies,
+		    ARRAY_SIZE(vm_policies), &i, "policy", err))
+			return err->code;
 		if (rank) {
 			if (expr_compile(rank, &e, err))
 				return cerr_wrap(err, "policy: rank");
@@ -464,7 +486,7 @@ scheduling_from_doc(const struct doc *d, struct vmspec *s, struct cerr *err)
 			s->policy = "rank";
 			s->rank = rank;
 		} else {
-			s->policy = v->u.s;
+			s->policy = vm_policies[i];
 		}
 	}
 	if ((v = doc_map_get(d, "group")) && v->type != DOC_NULL) {
@@ -490,7 +512,21 @@ static const char *const vm_spec_fields[] = {
 	"requirements", "policy", "group", "priority", "ha", "labels", NULL,
 };
 
-/* d (a checked VM document) as it is stored: its known fields, as JSON. */
+/* The field key of d, a string in any case, as its canonical name. */
+static void
+canonical(struct doc *d, const char *key, const char *const names[],
+    size_t n)
+{
+	const char *s = doc_get_str(d, key);
+	struct cerr ignore = { 0 };
+	size_t i;
+
+	if (s && valid_enum(s, names, n, &i, key, &ignore) == 0)
+		doc_set_str(d, key, names[i]);
+}
+
+/* d (a checked VM document) as it is stored: its known fields, as JSON,
+ * policy and ha by their canonical names. */
 static char *
 vm_spec_json(const struct doc *d)
 {
@@ -502,6 +538,8 @@ vm_spec_json(const struct doc *d)
 	for (i = 0; vm_spec_fields[i]; i++)
 		if ((v = doc_map_get(d, vm_spec_fields[i])) != NULL)
 			doc_map_add(keep, vm_spec_fields[i], doc_copy(v));
+	canonical(keep, "policy", vm_policies, ARRAY_SIZE(vm_policies) - 1);
+	canonical(keep, "ha", vm_has, ARRAY_SIZE(vm_has));
 	doc_json(&b, keep);
 	doc_free(keep);
 	return buf_detach(&b);
@@ -512,6 +550,7 @@ vmspec_from_doc(const struct doc *d, struct vmspec *s, struct cerr *err)
 {
 	const struct doc *v;
 	const char *kind = doc_get_str(d, "kind");
+	size_t k;
 
 	if ((v = doc_map_get(d, "kind")) && kind == NULL)
 		return cerr_set(err, CERR_USAGE, "kind: expected a string, "
@@ -580,10 +619,12 @@ vmspec_from_doc(const struct doc *d, struct vmspec *s, struct cerr *err)
 	if (scheduling_from_doc(d, s, err))
 		return err->code;
 	if ((v = doc_map_get(d, "ha")) != NULL && v->type != DOC_NULL &&
-	    (v->type != DOC_STR || (strcmp(v->u.s, "none") != 0 &&
-	    strcmp(v->u.s, "restart") != 0)))
+	    v->type != DOC_STR)
 		return cerr_set(err, CERR_USAGE, "ha: expected none or "
 		    "restart");
+	if (v && v->type == DOC_STR && valid_enum(v->u.s, vm_has,
+	    ARRAY_SIZE(vm_has), &k, "ha", err))
+		return err->code;
 	if (labels_to_json(doc_map_get(d, "labels"), &s->labels, err))
 		return err->code;
 	s->spec = vm_spec_json(d);
@@ -1065,7 +1106,7 @@ vm_apply(struct ctx *ctx, const struct doc *d, const char *where,
 		const char *ha_new = doc_get_str(d, "ha");
 
 		new_ha = doc_map_get(d, "ha") != NULL &&
-		    strcmp(ha_old ? ha_old : "none", ha_new ? ha_new :
+		    strcasecmp(ha_old ? ha_old : "none", ha_new ? ha_new :
 		    "none") != 0;
 	}
 	if (new_labels || new_context || new_ha) {

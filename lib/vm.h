@@ -41,6 +41,9 @@ enum vm_state {
 const char *vm_state_name(enum vm_state s);
 /* The state named name into *s: 0, or -1 when no state has that name. */
 int vm_state_parse(const char *name, enum vm_state *s);
+/* A state a user typed (--state RUNNING), in any case, into *s; otherwise
+ * CERR_USAGE naming the states (valid_enum). */
+int vm_state_from_user(const char *text, enum vm_state *s, struct cerr *err);
 
 struct vm_filter {
 	const char *state;	/* one state, or NULL for all but done */

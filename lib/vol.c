@@ -620,12 +620,14 @@ vol_attach(struct ctx *ctx, const char *ref, const char *vm,
 	struct domdisk dd = { 0 };
 	struct buf xml = BUF_INIT;
 	char *path = NULL, detail[256];
+	static const char *const buses[] = { "scsi", "virtio" };
+	size_t k;
 
 	if (bus == NULL)
 		bus = "scsi";
-	if (strcmp(bus, "scsi") != 0 && strcmp(bus, "virtio") != 0)
-		return cerr_set(err, CERR_USAGE, "invalid bus '%s' (scsi or "
-		    "virtio)", bus);
+	if (valid_enum(bus, buses, ARRAY_SIZE(buses), &k, "bus", err))
+		return err->code;
+	bus = buses[k];
 	if (catalog_begin(ctx->cat, err))
 		return err->code;
 	if (vol_load(ctx, ref, &r, err) ||

@@ -249,6 +249,21 @@ YAML
 	[ "$output" = "declared_cpu, memory_ratio, state" ]
 }
 
+@test "chost states are matched without regard to case, stored lowercase; a wrong one lists the valid ones" {
+	run -0 chost add t1 test:///default
+	run -0 chost add t2 test:///default
+	printf 'kind: Host\nname: t1\nstate: DISABLED\n' > "$BATS_TEST_TMPDIR/h.yaml"
+	run -0 chost apply -f "$BATS_TEST_TMPDIR/h.yaml" -o json
+	[ "$(jq -r .state <<<"$output")" = disabled ]
+	[ "$(sqlite3 "$CLOUDOS_CATALOG" "SELECT state FROM hosts WHERE name = 't1'")" = disabled ]
+	run -0 chost list --state Disabled -o ids
+	[ "$output" = 1 ]
+	run -0 chost list --state ENABLED -o ids
+	[ "$output" = 2 ]
+	refused 2 "chost: unknown state 'disabeld' (expected one of: enabled, disabled, error)" \
+	    chost list --state disabeld
+}
+
 @test "chost apply refuses bad documents with exit 2, naming where, and changes nothing" {
 	run -0 chost add t1 test:///default
 	f="$BATS_TEST_TMPDIR/bad.yaml"
@@ -261,7 +276,7 @@ YAML
 	refused 2 "chost: $f: line 1: kind: missing (apply needs it to route the document)" \
 	    chost apply -f "$f"
 	printf 'kind: Host\nname: t1\nstate: asleep\n' > "$f"
-	refused 2 "chost: $f: line 1: state: expected enabled or disabled, found 'asleep'" \
+	refused 2 "chost: $f: line 1: unknown state 'asleep' (expected one of: enabled, disabled, error)" \
 	    chost apply -f "$f"
 	printf 'kind: Host\nname: t1\nlabels: [x]\n' > "$f"
 	refused 2 "chost: $f: line 1: labels: expected a map, found a list" chost apply -f "$f"

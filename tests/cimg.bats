@@ -247,6 +247,42 @@ repo_files() {
 	[ "$stderr" = "cimg: no image 'nope'" ]
 }
 
+@test "cimg delete of an image in use names the VMs that use it, the first three and how many more" {
+	cimg import "$BATS_TEST_TMPDIR/disk.raw" --name a >/dev/null
+	for n in v1 v2 v3 v4 v5; do
+		printf 'name: %s\ncpu: 1\nmemory: 64MiB\ndisks:\n  - image: a\n' "$n" |
+		    cvm create --hold - >/dev/null
+	done
+	refused 5 "cimg: cannot delete image 'a': it is used by vms 'v1', 'v2', 'v3' and 2 more" cimg delete a
+	cvm delete -q v1 v2
+	refused 5 "cimg: cannot delete image 'a': it is used by vms 'v3', 'v4' and 'v5'" cimg delete a
+	cvm delete -q v3
+	refused 5 "cimg: cannot delete image 'a': it is used by vms 'v4' and 'v5'" cimg delete a
+	cvm delete -q v4
+	refused 5 "cimg: cannot delete image 'a': it is used by vm 'v5'" cimg delete a
+	cvm delete -q v5
+	run -0 cimg delete -q a
+}
+
+@test "cimg delete of an image in use counts the VMs of other users, never names them" {
+	cacct user add alice >/dev/null
+	cacct user add bob >/dev/null
+	cimg --as alice import "$BATS_TEST_TMPDIR/disk.raw" --name a >/dev/null
+	cimg --as alice publish -q a
+	for n in b1 b2; do
+		printf 'name: %s\ncpu: 1\nmemory: 64MiB\ndisks:\n  - image: a\n' "$n" |
+		    cvm --as bob create --hold - >/dev/null
+	done
+	refused 5 "cimg: cannot delete image 'a': it is used by 2 VMs of other users" cimg --as alice delete a
+	printf 'name: a1\ncpu: 1\nmemory: 64MiB\ndisks:\n  - image: a\n' |
+	    cvm --as alice create --hold - >/dev/null
+	refused 5 "cimg: cannot delete image 'a': it is used by vm 'a1' and 2 more" cimg --as alice delete a
+	cvm delete -q a1 b1
+	refused 5 "cimg: cannot delete image 'a': it is used by a VM of another user" cimg --as alice delete a
+	# an admin sees every VM
+	refused 5 "cimg: cannot delete image 'a': it is used by vm 'b2'" cimg delete a
+}
+
 @test "cimg delete removes an image a dead import left locked" {
 	cimg import "$BATS_TEST_TMPDIR/disk.raw" --name a >/dev/null
 	# what kill -9 leaves: a locked row, its partial file, a free lock

@@ -125,3 +125,22 @@ nets() {
 	run -0 virsh -c "$LAB_URI2" domiflist "cloudos-$(cvm show l -o json | jq -r .uuid)"
 	assert_output --regexp "cloudos-net-1 +virtio +$mac"
 }
+
+@test "a network that cannot start on its host reports libvirt's reason, not an unknown error" {
+	local ns
+	ns=$(cat "$LAB_DIR/h1/nspid")
+	# an interface of h1 already routes the network's CIDR: libvirt
+	# refuses to start a network over it
+	nsenter -t "$ns" -n ip link add cx$$ type veth peer name cy$$
+	nsenter -t "$ns" -n ip addr add 10.114.0.9/24 dev cx$$
+	nsenter -t "$ns" -n ip link set cx$$ up
+	nsenter -t "$ns" -n ip link set cy$$ up
+	cnet create front --mode isolated --cidr 10.114.0.0/24 -q
+	chost disable h2 -q >/dev/null
+	run -1 --separate-stderr cvm create - \
+	    <<<'{"name": "x", "cpu": 1, "memory": 64, "nics": [{"network": "front"}]}'
+	nsenter -t "$ns" -n ip link del cx$$
+	chost enable h2 -q >/dev/null
+	[ "$stderr" = "cvm: cannot deploy vm 'x' on host 'h1': cannot realise network 'front': cannot start network 'cloudos-net-1' on '$LAB_URI1': internal error: Network is already in use by interface cx$$ (vm left in state failed)" ]
+	assert_output ""
+}

@@ -134,7 +134,7 @@ plug() {
 	refused 5 "cnet: security group 'web' exists already" cnet secgroup create web
 	refused 2 "cnet: security group name '42' is all digits (it would read as an id)" \
 	    cnet secgroup create 42
-	refused 2 "cnet: visibility: expected private, group or public, found 'world'" \
+	refused 2 "cnet: unknown visibility 'world' (expected one of: private, group, public)" \
 	    cnet secgroup create db --visibility world
 	refused 2 "cnet: usage: cnet secgroup create NAME [--description TEXT] [--visibility VIS]" \
 	    cnet secgroup create
@@ -169,7 +169,7 @@ plug() {
 	--proto tcp|give one of --in and --out
 	--in --out --proto tcp|give one of --in and --out
 	--in|--proto is required (tcp, udp, icmp or all)
-	--in --proto sctp|proto: expected tcp, udp, icmp or all, found 'sctp'
+	--in --proto sctp|unknown proto 'sctp' (expected one of: tcp, udp, icmp, all)
 	--in --proto icmp --port 8|port: only tcp and udp rules have ports, not icmp
 	--in --proto all --port 1-2|port: only tcp and udp rules have ports, not all
 	--in --proto tcp --port 0|port: expected P or P-Q with ports from 1 to 65535, found '0'
@@ -334,9 +334,9 @@ plug() {
 	done <<-'CASES'
 	kind: SecurityGroup\ndescription: x\n|name: missing
 	kind: SecurityGroup\nname: [a]\n|name: expected a string
-	kind: SecurityGroup\nname: web\nvisibility: all\n|visibility: expected private, group or public, found 'all'
+	kind: SecurityGroup\nname: web\nvisibility: all\n|unknown visibility 'all' (expected one of: private, group, public)
 	kind: SecurityGroup\nname: web\nrules: {a: 1}\n|rules: expected a list
-	kind: SecurityGroup\nname: web\nrules: [{direction: up, proto: tcp}]\n|rules[0]: direction: expected in or out, found 'up'
+	kind: SecurityGroup\nname: web\nrules: [{direction: up, proto: tcp}]\n|rules[0]: unknown direction 'up' (expected one of: in, out)
 	kind: SecurityGroup\nname: new\nrules: [{direction: in, proto: tcp, port: 99999}]\n|rules[0]: port: expected P or P-Q with ports from 1 to 65535, found '99999'
 	kind: SecurityGroup\nname: new\nrules: [{direction: in, proto: icmp, port: 1}]\n|rules[0]: port: only tcp and udp rules have ports, not icmp
 	CASES

@@ -37,6 +37,23 @@ vmdoc() {
 	    '["bridge","br0",42,null,"192.168.50.1","192.168.50.254"]' ]
 }
 
+@test "cnet matches modes, visibilities and NIC models without regard to case, and stores the canonical name" {
+	run -0 cnet create front --mode NAT --visibility Public --cidr 10.20.0.0/24 -o json
+	[ "$(jq -r '.mode + " " + .visibility' <<<"$output")" = "nat public" ]
+	printf 'kind: Network\nname: back\nmode: Isolated\nvisibility: GROUP\ncidr: 10.21.0.0/24\n' |
+	    cnet apply -q -
+	[ "$(sqlite3 "$CLOUDOS_CATALOG" "SELECT mode, visibility FROM networks WHERE name = 'back'")" = "isolated|group" ]
+	# applying it again, in another case, changes nothing
+	before=$(catalog_digest)
+	printf 'kind: Network\nname: back\nmode: ISOLATED\nvisibility: Group\ncidr: 10.21.0.0/24\n' |
+	    cnet apply -q -
+	[ "$(catalog_digest)" = "$before" ]
+	cvm create --hold -q - < <(vmdoc a '[{"network": "front", "model": "E1000"}]') >/dev/null
+	[ "$(sqlite3 "$CLOUDOS_CATALOG" 'SELECT model FROM vm_nics')" = e1000 ]
+	refused 2 "cnet: <stdin>: line 1: unknown visibility 'groups' (expected one of: private, group, public)" \
+	    cnet apply - <<<'{"kind": "Network", "name": "back", "visibility": "groups"}'
+}
+
 @test "cnet create refuses bad input with exit 2 and changes nothing" {
 	refused 2 "cnet: invalid IPv4 CIDR '10.0.0.1/24' (an address with its host bits zero and a prefix of at most /30, such as 10.0.0.0/24)" \
 	    cnet create n --mode nat --cidr 10.0.0.1/24
@@ -49,7 +66,7 @@ vmdoc() {
 	refused 2 "cnet: --cidr: one IPv4 and one IPv6 block at most" \
 	    cnet create n --mode nat --cidr 10.0.0.0/24 --cidr 10.1.0.0/24
 	refused 2 "cnet: a CIDR is required (IPv4, IPv6 or both)" cnet create n --mode nat
-	refused 2 "cnet: invalid mode 'flat' (nat, routed, isolated or bridge)" \
+	refused 2 "cnet: unknown mode 'flat' (expected one of: nat, routed, isolated, bridge)" \
 	    cnet create n --mode flat --cidr 10.0.0.0/24
 	refused 2 "cnet: mode bridge needs --bridge (the host's bridge)" \
 	    cnet create n --mode bridge --cidr 10.0.0.0/24
@@ -148,7 +165,7 @@ vmdoc() {
 	    cvm create --hold - < <(vmdoc b '[{"network": "front", "ip": "10.20.0.1"}]')
 	refused 2 "cvm: <stdin>: line 1: nics[0].ip: expected an IPv4 address" \
 	    cvm create --hold - < <(vmdoc b '[{"network": "front", "ip": "10.20.0.300"}]')
-	refused 2 "cvm: <stdin>: line 1: nics[0].model: expected virtio, e1000, rtl8139 or usb-net" \
+	refused 2 "cvm: <stdin>: line 1: nics[0]: unknown model 'ne2k' (expected one of: virtio, e1000, rtl8139, usb-net)" \
 	    cvm create --hold - < <(vmdoc b '[{"network": "front", "model": "ne2k"}]')
 	refused 2 "cvm: <stdin>: line 1: nics[0].netwrok: unknown field" \
 	    cvm create --hold - < <(vmdoc b '[{"netwrok": "front"}]')
@@ -239,7 +256,10 @@ vmdoc() {
 	cnet --as alice set priv --visibility public -q
 	run -0 cnet --as bob show priv -o json
 	[ "$(jq -r '.visibility + " " + .owner' <<<"$output")" = "public alice" ]
-	refused 2 "cnet: invalid visibility 'world' (private, group or public)" cnet --as alice set priv --visibility world
+	refused 2 "cnet: unknown visibility 'world' (expected one of: private, group, public)" cnet --as alice set priv --visibility world
+	# in any case, stored by its canonical name
+	cnet --as alice set priv --visibility GROUP -q
+	[ "$(sqlite3 "$CLOUDOS_CATALOG" "SELECT visibility FROM networks WHERE name = 'priv'")" = group ]
 }
 
 @test "a NIC gets what the VM's owner may use, even when an admin attaches it" {
@@ -403,7 +423,7 @@ YAML
 
 @test "cnet apply of a good network and a bad security group creates nothing (exit 2)" {
 	printf 'kind: Network\nname: n1\nmode: nat\ncidr: 10.60.0.0/24\n---\nkind: SecurityGroup\nname: web\nrules:\n  - {direction: in, proto: tcpx}\n' > "$BATS_TEST_TMPDIR/env.yaml"
-	refused 2 "cnet: <stdin>: line 6: rules[0]: proto: expected tcp, udp, icmp or all, found 'tcpx'" \
+	refused 2 "cnet: <stdin>: line 6: rules[0]: unknown proto 'tcpx' (expected one of: tcp, udp, icmp, all)" \
 	    cnet apply - < "$BATS_TEST_TMPDIR/env.yaml"
 	# and the other way round: a bad network after a good group
 	printf 'kind: SecurityGroup\nname: web\n---\nkind: Network\nname: n1\nmode: nat\ncidr: 10.60.0.0/33\n' > "$BATS_TEST_TMPDIR/env.yaml"
@@ -493,7 +513,7 @@ YAML
 	    cnet show "$(printf '\xc2\x85\xe2\x80\xae\xc3\xa9\xe2\x80\x8b\xef\xbb\xbf\xff\xc3')"
 	# a usage error echoing an option's value too
 	run -2 --separate-stderr cnet create n --mode "$(printf 'x\ny')" --cidr 10.0.0.0/24
-	[ "$stderr" = 'cnet: invalid mode '"'"'x\ny'"'"' (nat, routed, isolated or bridge)' ]
+	[ "$stderr" = 'cnet: unknown mode '"'"'x\ny'"'"' (expected one of: nat, routed, isolated, bridge)' ]
 }
 
 @test "cnet refuses names with control or format characters, and all-digit names however long" {
@@ -508,4 +528,16 @@ YAML
 	refused 3 "cnet: no network '99999999999999999999'" cnet show 99999999999999999999
 	refused 2 "cnet: security group name '123456789012345678901234567890' is all digits (it would read as an id)" \
 	    cnet secgroup create 123456789012345678901234567890
+}
+
+@test "cnet secgroup matches visibilities, directions and protocols without regard to case, stored lowercase" {
+	run -0 cnet secgroup create web --visibility PUBLIC -o json
+	[ "$(jq -r .visibility <<<"$output")" = public ]
+	cnet secgroup rule add -q web --in --proto TCP --port 80
+	printf 'kind: SecurityGroup\nname: db\nvisibility: Group\nrules: [{direction: IN, proto: Udp, port: 53}]\n' |
+	    cnet apply -q -
+	run -0 sqlite3 "$CLOUDOS_CATALOG" "SELECT s.name, s.visibility, r.direction, r.proto FROM secgroups s JOIN secgroup_rules r ON r.secgroup_id = s.id ORDER BY s.id"
+	[ "$output" = $'web|public|in|tcp\ndb|group|in|udp' ]
+	refused 2 "cnet: unknown proto 'tcpp' (expected one of: tcp, udp, icmp, all)" \
+	    cnet secgroup rule add web --in --proto tcpp
 }

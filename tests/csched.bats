@@ -104,7 +104,7 @@ per_host() {
 	before=$(catalog_digest)
 	run -2 --separate-stderr cvm create - <<<$'name: x\ncpu: 1\nmemory: 64MiB\nrequirements: \'cpu >> 2\''
 	[[ "$stderr" == "cvm: <stdin>: line 1: requirements: column "* ]]
-	refused 2 "cvm: <stdin>: line 1: policy: expected pack, spread, load, or rank: EXPR" \
+	refused 2 "cvm: <stdin>: line 1: unknown policy 'tidy' (expected one of: pack, spread, load, rank: EXPR)" \
 	    cvm create - <<<$'name: x\ncpu: 1\nmemory: 64MiB\npolicy: tidy'
 	[ "$(catalog_digest)" = "$before" ]
 }
@@ -201,8 +201,10 @@ per_host() {
 	[ "$(cvm list -o json | jq -r .host | sort -u | wc -l)" = 1 ]
 	run -0 csched rebalance --policy pack -o json
 	[ -z "$output" ]
-	run -2 --separate-stderr csched rebalance --policy tidy
-	[ "$stderr" = "csched: unknown policy 'tidy' (pack or spread)" ]
+	run -0 csched rebalance --policy PACK -o json
+	[ -z "$output" ]
+	refused 2 "csched: unknown policy 'tidy' (expected one of: pack, spread)" \
+	    csched rebalance --policy tidy
 }
 
 @test "csched passes, plans and rebalancing are for admins" {

@@ -250,6 +250,32 @@ has() {
 	[[ "$output" == *"No bootable device"* || "$output" == *"Booting from"* ]]
 }
 
+@test "cvm console of a console another client holds is refused with exit 5 and a --force hint; --force takes it" {
+	local d=$BATS_TEST_TMPDIR pid w try rc
+	cvm create -q "$d/s.yaml" >/dev/null
+	mkfifo "$d/in"
+	cvm console s <"$d/in" >"$d/out" 2>"$d/err" &
+	pid=$!
+	exec {w}>"$d/in"
+	# the holder is attached once the firmware's banner reaches it
+	for try in 1 2 3; do
+		cvm reboot -q --hard s
+		wait_for 20 grep -q SeaBIOS "$d/out" && break
+	done
+	grep -q SeaBIOS "$d/out"
+	refused 5 "cvm: cannot open the console of vm 's' on host 'h1': another client holds it: operation failed: Active console session exists for this domain (--force takes it over)" \
+	    cvm console s </dev/null
+	kill -0 "$pid"
+	# --force takes it: the holder is let go
+	run -0 --separate-stderr cvm console --force s </dev/null
+	wait_for 10 gone "$pid"
+	exec {w}>&-
+	rc=0
+	wait "$pid" || rc=$?
+	[ "$rc" = 1 ]
+	[[ "$(cat "$d/err")" == "cvm: vm 's' on host 'h1': console stream failed: "* ]]
+}
+
 @test "cvm console is refused for VMs that are not running, and takes one VM" {
 	cvm create -q "$BATS_TEST_TMPDIR/s.yaml" >/dev/null
 	cvm poweroff -q s

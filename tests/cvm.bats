@@ -129,6 +129,11 @@ domstate() {
 	[ "$output" = 1 ]
 	run -0 cvm list --state poweroff -o ids
 	[ "$output" = 2 ]
+	# states are matched without regard to case
+	run -0 cvm list --state POWEROFF -o ids
+	[ "$output" = 2 ]
+	run -0 cvm list --state PowerOff -o ids
+	[ "$output" = 2 ]
 	run -0 cvm list --host h1 -o ids
 	[ "$output" = $'1\n2' ]
 	run -0 cvm list --host 1 -o ids
@@ -137,8 +142,10 @@ domstate() {
 	[ -z "$output" ]
 	run -0 cvm list --name 'web-*' -o ids
 	[ "$output" = 1 ]
-	run -2 --separate-stderr cvm list --state sleeping
-	[ "$stderr" = "cvm: unknown state 'sleeping'" ]
+	refused 2 "cvm: unknown state 'sleeping' (expected one of: pending, hold, deploying, running, suspended, stopped, poweroff, migrating, shutting-down, failed, unknown, done)" \
+	    cvm list --state sleeping
+	refused 2 "cvm: unknown state 'runing' (expected one of: pending, hold, deploying, running, suspended, stopped, poweroff, migrating, shutting-down, failed, unknown, done)" \
+	    cvm list --state runing
 }
 
 @test "cvm create reads JSON Lines, jq's pretty JSON and JSON arrays" {
@@ -414,7 +421,7 @@ EOF_CASES
 
 @test "cvm apply - of a good and a bad document creates nothing (exit 2)" {
 	printf 'kind: VM\nname: good\ncpu: 1\nmemory: 64MiB\n---\nkind: VM\nname: bad\ncpu: 1\nmemory: 64MiB\nha: always\n' > "$BATS_TEST_TMPDIR/two.yaml"
-	refused 2 "cvm: <stdin>: line 6: ha: expected none or restart" \
+	refused 2 "cvm: <stdin>: line 6: unknown ha 'always' (expected one of: none, restart)" \
 	    cvm apply - < "$BATS_TEST_TMPDIR/two.yaml"
 	[ -z "$(virsh -c "$LAB_URI1" list --all --name)" ]
 }

@@ -220,7 +220,8 @@ blk() {
 	run -0 cvol attach v1 p -o json
 	[ "$(jq -r '[.vm, .target, .bus] | @tsv' <<<"$output")" = "$(printf 'p\tsdc\tscsi')" ]
 	[ "$(blk 1 p)" = "sdb sdc " ]
-	run -0 cvol attach v2 p --bus virtio -o json
+	# the bus in any case, kept by its canonical name
+	run -0 cvol attach v2 p --bus VIRTIO -o json
 	[ "$(jq -r '[.target, .bus] | @tsv' <<<"$output")" = "$(printf 'vda\tvirtio')" ]
 	# a disk cvm attaches next skips the volume's target
 	run -0 cvm disk attach p --size 8MiB -o json
@@ -245,7 +246,7 @@ blk() {
 	    cvol delete v2
 	refused 5 "cvol: cannot detach volume 'v1': it is not attached" cvol detach v1
 	refused 3 "cvol: no vm 'nope'" cvol attach v1 nope
-	refused 2 "cvol: invalid bus 'ide' (scsi or virtio)" cvol attach v1 p --bus ide
+	refused 2 "cvol: unknown bus 'ide' (expected one of: scsi, virtio)" cvol attach v1 p --bus ide
 	refused 2 "cvol: usage: cvol attach VOL VM [--bus scsi|virtio]" cvol attach v1
 }
 

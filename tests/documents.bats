@@ -195,3 +195,17 @@ x: $deep"
 	end=$(date +%s%N)
 	[ $(( (end - start) / 1000000 )) -lt 20000 ]
 }
+
+@test "a VM document's policy and ha are matched without regard to case and kept by their canonical names" {
+	{ vm_doc a; printf 'policy: SPREAD\nha: Restart\n'; } | cvm create --hold -q - >/dev/null
+	run -0 cvm show a -o json
+	[ "$(jq -r .policy <<<"$output")" = spread ]
+	[ "$(sqlite3 "$CLOUDOS_CATALOG" "SELECT policy, json_extract(spec, '$.policy'), json_extract(spec, '$.ha') FROM vms WHERE name = 'a'")" = "spread|spread|restart" ]
+	{ vm_doc b; printf 'policy: "Rank: free_memory"\n'; } | cvm create --hold -q - >/dev/null
+	[ "$(cvm show b -o json | jq -c .policy)" = '{"rank":"free_memory"}' ]
+	before=$(catalog_digest)
+	refused 2 "cvm: <stdin>: line 1: unknown policy 'pak' (expected one of: pack, spread, load, rank: EXPR)" \
+	    cvm create - < <(vm_doc c; printf 'policy: pak\n')
+	refused 2 "cvm: <stdin>: line 1: unknown ha 'restrat' (expected one of: none, restart)" \
+	    cvm create - < <(vm_doc c; printf 'ha: restrat\n')
+}

@@ -107,6 +107,6 @@ crash() {
 }
 
 @test "ha in a VM document is none or restart" {
-	refused 2 "cvm: <stdin>: line 1: ha: expected none or restart" \
+	refused 2 "cvm: <stdin>: line 1: unknown ha 'always' (expected one of: none, restart)" \
 	    cvm create - <<<$'name: x\ncpu: 1\nmemory: 64MiB\nha: always'
 }

@@ -115,10 +115,11 @@ groupvm() {
 	[ "$(jq -r .visibility <<<"$output")" = group ]
 	run -0 as 5002 csched group list -o ids
 	assert_output 1
-	run -0 as 5001 csched group set web --visibility private -q
+	run -0 as 5001 csched group set web --visibility PRIVATE -q
+	[ "$(sqlite3 "$CLOUDOS_CATALOG" "SELECT visibility FROM vm_groups WHERE name = 'web'")" = private ]
 	run -3 as 5002 csched group show web
 	run -2 --separate-stderr as 5001 csched group set web --visibility everyone
-	[ "$stderr" = "csched: invalid visibility 'everyone' (private, group or public)" ]
+	[ "$stderr" = "csched: unknown visibility 'everyone' (expected one of: private, group, public)" ]
 	run -2 --separate-stderr as 5001 csched group create db --affinity --visibility everyone
-	[ "$stderr" = "csched: invalid visibility 'everyone' (private, group or public)" ]
+	[ "$stderr" = "csched: unknown visibility 'everyone' (expected one of: private, group, public)" ]
 }

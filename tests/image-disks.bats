@@ -180,7 +180,7 @@ console() {
 	cvm create -q "$T/a.yaml" >/dev/null
 	cvm create -q "$T/b.yaml" >/dev/null
 	[ "$(cimg show boot -o json | jq -r .state)" = used ]
-	refused 5 "cimg: cannot delete image 'boot': it is used by a VM" cimg delete boot
+	refused 5 "cimg: cannot delete image 'boot': it is used by vms 'a' and 'b'" cimg delete boot
 	[ -f "$T/images/1" ]
 	cvm delete -q a
 	[ "$(cimg show boot -o json | jq -r .state)" = used ]

@@ -58,6 +58,47 @@ test_units(void)
 	}
 }
 
+
+/* valid_enum: matched without regard to case, the index of the canonical
+ * name; otherwise the valid ones listed. */
+static void
+test_enum(void)
+{
+	static const char *const names[] = { "private", "group", "public" };
+	static const struct {
+		const char *text;
+		int index;		/* -1: refused */
+	} t[] = {
+		{ "private", 0 }, { "GROUP", 1 }, { "Public", 2 },
+		{ "publi", -1 }, { "", -1 }, { "public ", -1 },
+		{ "PRIVATE\n", -1 },
+	};
+	struct cerr err = { 0 };
+	size_t i, k;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		cerr_clear(&err);
+		k = 99;
+		if (t[i].index < 0)
+			ok(valid_enum(t[i].text, names, 3, &k, "visibility",
+			    &err) == CERR_USAGE && k == 99,
+			    "valid: enum #%zu refused", i);
+		else
+			ok(valid_enum(t[i].text, names, 3, &k, "visibility",
+			    &err) == 0 && k == (size_t)t[i].index &&
+			    err.code == 0, "valid: enum #%zu is %s", i,
+			    names[t[i].index]);
+	}
+	cerr_clear(&err);
+	valid_enum("publik", names, 3, &k, "visibility", &err);
+	ok(strcmp(err.msg, "unknown visibility 'publik' (expected one of: "
+	    "private, group, public)") == 0, "valid: enum lists the valid "
+	    "ones (%s)", err.msg);
+	cerr_clear(&err);
+	ok(valid_enum(NULL, names, 3, &k, "visibility", &err) == CERR_USAGE &&
+	    strcmp(err.msg, "unknown visibility '' (expected one of: "
+	    "private, group, public)") == 0, "valid: enum of NULL refused");
+}
 static void
 test_valid(void)
 {
@@ -112,6 +153,7 @@ test_valid(void)
 	bigdesc[DESC_MAX_LEN + 1] = '\0';
 	ok(valid_description(bigdesc, &err) == CERR_USAGE,
 	    "valid: description of DESC_MAX_LEN + 1 bytes refused");
+	test_enum();
 }
 
 /* Read text, return the JSON of every document joined by newlines, or

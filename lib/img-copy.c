@@ -677,7 +677,7 @@ img_clone(struct ctx *ctx, const char *ref, const char *name,
 		    "%s", ref, doc_get_str(cur, "state"));
 		goto out;
 	}
-	if (img_limits_read(ctx, &lim, err) || img_repo_ensure(ctx, &dir, err))
+	if (img_repo_limits_read(ctx, &lim, err) || img_repo_ensure(ctx, &dir, err))
 		goto out;
 	buf_printf(&src, "%s/%lld", dir.s, from);
 	buf_printf(&what, "clone image '%s'", ref);
@@ -699,7 +699,7 @@ img_clone(struct ctx *ctx, const char *ref, const char *name,
 			goto out;
 	}
 	if (img_repo_room(dir.s, img_copy_held(in,
-	    (unsigned long long)sb.st_size), img_limits_reserve(&lim, dir.s),
+	    (unsigned long long)sb.st_size), img_repo_limits_reserve(&lim, dir.s),
 	    what.s, err))
 		goto out;
 	spec.description = doc_get_str(cur, "description");

@@ -1,7 +1,7 @@
 /*
  * img-int.h - service: what the img family shares (img.c, img-copy.c,
- * img-fetch.c, img-ova.c); only lib/img*.c include it.  Each function is
- * described where it is defined.
+ * img-fetch.c, img-ova.c, img-repo.c, img-wait.c); only lib/img*.c
+ * include it.  Each function is described where it is defined.
  */
 #ifndef CLOUDOS_IMG_INT_H
 #define CLOUDOS_IMG_INT_H
@@ -23,7 +23,7 @@
 /* What the caller may see: binds ?1 (admin), ?2 (user id). */
 #define IMG_VISIBLE "(?1 OR i.owner = ?2 OR i.visibility = 'public') "
 
-/* The repository's limits (img.c). */
+/* The repository's limits (img-repo.c). */
 struct limits {
 	long long reserve_mib;	/* a set size, or -1 */
 	int reserve_pct;	/* a set percentage, or -1 */
@@ -92,16 +92,20 @@ struct ova_job {
 /* img.c */
 int img_find(struct ctx *ctx, const char *ref, struct doc **out,
     long long *owner, struct cerr *err);
-void img_repo(struct ctx *ctx, struct buf *b);
-int img_repo_checked(struct ctx *ctx, struct buf *dir, struct cerr *err);
-int img_repo_ensure(struct ctx *ctx, struct buf *dir, struct cerr *err);
-int img_limits_read(struct ctx *ctx, struct limits *l, struct cerr *err);
-unsigned long long img_limits_reserve(const struct limits *l, const char *dir);
-int img_repo_room(const char *dir, unsigned long long need,
-    unsigned long long reserve, const char *what, struct cerr *err);
 void img_import_undo(struct ctx *ctx, long long id);
 int img_labels_json(const struct doc *labels, struct buf *json,
     struct cerr *err);
+
+/* img-repo.c */
+void img_repo(struct ctx *ctx, struct buf *b);
+int img_repo_checked(struct ctx *ctx, struct buf *dir, struct cerr *err);
+int img_repo_ensure(struct ctx *ctx, struct buf *dir, struct cerr *err);
+int img_repo_limits_read(struct ctx *ctx, struct limits *l,
+    struct cerr *err);
+unsigned long long img_repo_limits_reserve(const struct limits *l,
+    const char *dir);
+int img_repo_room(const char *dir, unsigned long long need,
+    unsigned long long reserve, const char *what, struct cerr *err);
 int img_import_row(struct ctx *ctx, const struct img_spec *spec,
     const char *name, const char *source, const char *labels,
     const char *dir, long long *id, int *lockfd, struct buf *lock,

@@ -194,7 +194,7 @@ reserve_parse(const char *s, struct limits *l, struct cerr *err)
 }
 
 int
-img_limits_read(struct ctx *ctx, struct limits *l, struct cerr *err)
+img_repo_limits_read(struct ctx *ctx, struct limits *l, struct cerr *err)
 {
 	struct cstmt *st = NULL;
 
@@ -221,7 +221,7 @@ img_limits_read(struct ctx *ctx, struct limits *l, struct cerr *err)
 
 /* The reserve in bytes on the file system of dir. */
 unsigned long long
-img_limits_reserve(const struct limits *l, const char *dir)
+img_repo_limits_reserve(const struct limits *l, const char *dir)
 {
 	struct statvfs sv;
 	unsigned long long fs, pct;
@@ -306,7 +306,7 @@ img_config(struct ctx *ctx, const char *reserve, const char *max_size,
 			goto fail;
 	}
 	buf_release(&v);
-	if (img_limits_read(ctx, &l, err))
+	if (img_repo_limits_read(ctx, &l, err))
 		return err->code;
 	*out = doc_new(DOC_MAP);
 	doc_set_str(*out, "kind", "Config");

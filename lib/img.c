@@ -1,6 +1,6 @@
 /*
- * img.c - service: the image repository: its documents, its folder, its
- * limits (cimg config), the import of an image (a file's bytes copied by
+ * img.c - service: the image repository: its documents (its folder and
+ * limits are img-repo.c's), the import of an image (a file's bytes copied by
  * img-copy.c, a URL's fetched by img-fetch.c, an OVA's by img-ova.c),
  * update, visibility and delete.  Uses the catalog, digest, http, arc and
  * imgfmt modules; reads and writes image files, never prints.
@@ -22,18 +22,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <linux/fs.h>
-
-#include <errno.h>
-#include <fcntl.h>
-#include <stdbool.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <strings.h>
-#include <sys/file.h>
-#include <sys/stat.h>
-#include <sys/statvfs.h>
-#include <unistd.h>
 
 #include "acct.h"
 #include "arc.h"
@@ -434,7 +422,7 @@ img_import(struct ctx *ctx, const char *source, const struct img_spec *spec,
 		abs = strdup(source);
 	}
 	if ((!url && open_source(source, &in, &total, err)) ||
-	    img_limits_read(ctx, &lim, err) ||
+	    img_repo_limits_read(ctx, &lim, err) ||
 	    img_repo_ensure(ctx, &dir, err) ||
 	    digest_new_algo(&s.ck, "XXH128", err) ||
 	    (spec->sha256 && digest_new(&s.dg, err)))
@@ -444,7 +432,7 @@ img_import(struct ctx *ctx, const char *source, const struct img_spec *spec,
 	    spec->max_size < lim.max_mib))
 		lim.max_mib = spec->max_size;
 	max = (unsigned long long)lim.max_mib * MIB;
-	job.reserve = img_limits_reserve(&lim, dir.s);
+	job.reserve = img_repo_limits_reserve(&lim, dir.s);
 	buf_printf(&what, "import '%s'", shown);
 	if (!url && max > 0 && total > max) {
 		cerr_set(err, CERR_CAPACITY, "cannot import '%s': it is larger "

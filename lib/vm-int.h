@@ -161,4 +161,30 @@ int vm_seed_delete(struct hv *hv, const char *uuid, struct cerr *err);
 /* deploying, shutting-down or migrating: an action in flight */
 bool vm_reconcile_transitional(enum vm_state s);
 
+/* vm-spec.c */
+/* What a VM document asks for. */
+struct vmspec {
+	const char *name;
+	int cpu;
+	long long memory;
+	struct buf labels;	/* JSON */
+	char *spec;		/* its known fields as JSON, kept for later */
+	struct specdisk {
+		long long size;		/* MiB; 0: the image's size */
+		const char *image;	/* a cimg image to clone, or NULL */
+		const char *datastore;	/* a cvol datastore, or NULL */
+	} disks[VM_MAX_DISKS];
+	size_t ndisks;
+	const char *requirements;	/* NULL for none */
+	const char *policy;		/* pack, spread, load, rank */
+	const char *rank;
+	const char *group;		/* an affinity group's name */
+	int priority;
+	const struct doc *nics;		/* the document's nics: list */
+	size_t nnics;
+};
+int vmspec_from_doc(const struct doc *d, struct vmspec *s, struct cerr *err);
+int empty(const struct doc *d);
+char *vm_spec_json(const struct doc *d);
+
 #endif

@@ -7,8 +7,10 @@
  * and the hosts' image caches; vm-migrate.c moves it between hosts;
  * vm-nic.c and vm-seed.c keep its NICs' filters and its cloud-init seed;
  * vm-snapshot.c its snapshots; vm-reconcile.c brings the catalog and the
- * hosts into agreement; vm-wait.c waits for VMs to reach a state.  Functions shared here are named vm_T_* after the
- * file vm-T.c that defines them (vm_* for vm.c).
+ * hosts into agreement; vm-wait.c waits for VMs to reach a state;
+ * vm-spec.c reads a VM document into what create and apply store.
+ * Functions shared here are named vm_T_* after the file vm-T.c that
+ * defines them (vm_* for vm.c).
  */
 #ifndef CLOUDOS_VM_INT_H
 #define CLOUDOS_VM_INT_H
@@ -183,8 +185,11 @@ struct vmspec {
 	const struct doc *nics;		/* the document's nics: list */
 	size_t nnics;
 };
-int vmspec_from_doc(const struct doc *d, struct vmspec *s, struct cerr *err);
-int empty(const struct doc *d);
+/* Read and check a VM document into s (strings borrowed from d). */
+int vm_spec_from_doc(const struct doc *d, struct vmspec *s,
+    struct cerr *err);
+int vm_spec_empty(const struct doc *d);
+/* d's known fields as stored (vms.spec); the caller frees. */
 char *vm_spec_json(const struct doc *d);
 
 #endif

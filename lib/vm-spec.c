@@ -20,8 +20,9 @@
 #include "xalloc.h"
 #include "compat.h"
 
+/* d is absent, null, or an empty list, map or string. */
 int
-empty(const struct doc *d)
+vm_spec_empty(const struct doc *d)
 {
 	return d == NULL || d->type == DOC_NULL ||
 	    (d->type == DOC_LIST && d->u.list.n == 0) ||
@@ -166,7 +167,7 @@ scheduling_from_doc(const struct doc *d, struct vmspec *s, struct cerr *err)
 }
 
 /* The fields of a VM document the catalog keeps (vms.spec): what
- * vmspec_from_doc checks.  Anything else a document carries is read and
+ * vm_spec_from_doc checks.  Anything else a document carries is read and
  * dropped, so a stored document never grows with what it does not use. */
 static const char *const vm_spec_fields[] = {
 	"kind", "name", "cpu", "memory", "disks", "nics", "context",
@@ -207,7 +208,7 @@ vm_spec_json(const struct doc *d)
 }
 
 int
-vmspec_from_doc(const struct doc *d, struct vmspec *s, struct cerr *err)
+vm_spec_from_doc(const struct doc *d, struct vmspec *s, struct cerr *err)
 {
 	const struct doc *v;
 	const char *kind = doc_get_str(d, "kind");

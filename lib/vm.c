@@ -1,9 +1,9 @@
 /*
  * vm.c - service: VMs, the first file of the vm family (vm-int.h).  A VM's
- * row and its document (show, list, history), VM documents checked and
- * stored, create and apply, and the record of every transition (intent,
- * outcome) the family's other files share.  Uses the catalog and yml
- * adapters and the expr, seed, units and valid engines.
+ * row and its document (show, list, history), create and apply of VM
+ * documents (read and checked by vm-spec.c), and the record of every
+ * transition (intent, outcome) the family's other files share.  Uses the
+ * catalog and yml adapters and the expr, seed, units and valid engines.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -595,7 +595,7 @@ vm_check(const struct doc *d, const char *where, struct cerr *err)
 {
 	struct vmspec s = { .labels = BUF_INIT };
 
-	if (vmspec_from_doc(d, &s, err))
+	if (vm_spec_from_doc(d, &s, err))
 		cerr_wrap(err, "%s", where);
 	buf_release(&s.labels);
 	free(s.spec);
@@ -614,7 +614,7 @@ vm_create(struct ctx *ctx, const struct doc *d, const char *where,
 	size_t i;
 	int taken;
 
-	if (vmspec_from_doc(d, &s, err)) {
+	if (vm_spec_from_doc(d, &s, err)) {
 		cerr_wrap(err, "%s", where);
 		goto out;
 	}
@@ -735,7 +735,7 @@ context_json(const struct doc *d)
 	const struct doc *c = d ? doc_map_get(d, "context") : NULL;
 	struct buf b = BUF_INIT;
 
-	if (!empty(c))
+	if (!vm_spec_empty(c))
 		doc_json(&b, c);
 	buf_puts(&b, "");
 	return buf_detach(&b);
@@ -756,7 +756,7 @@ vm_apply(struct ctx *ctx, const struct doc *d, const char *where,
 	int cpu = 0, found, new_labels, new_context, new_ha;
 
 	*changed = false;
-	if (vmspec_from_doc(d, &s, err)) {
+	if (vm_spec_from_doc(d, &s, err)) {
 		cerr_wrap(err, "%s", where);
 		goto out;
 	}
@@ -820,7 +820,8 @@ vm_apply(struct ctx *ctx, const struct doc *d, const char *where,
 
 		/* the stored document: the new one, with what it leaves out
 		 * (context) kept from the old */
-		if (!new_context && !empty(doc_map_get(old.v[0], "context")))
+		if (!new_context &&
+		    !vm_spec_empty(doc_map_get(old.v[0], "context")))
 			doc_map_set(keep, "context", doc_copy(doc_map_get(
 			    old.v[0], "context")));
 		if (!new_ha && doc_map_get(old.v[0], "ha"))

@@ -139,10 +139,10 @@ int cli_each_doc(struct ctx *ctx, struct args *a, int repeat,
  * the service that owns that kind, and what it makes is printed (unless
  * -q); documents of other kinds pass through to stdout unchanged, in
  * order, for the next program of a pipe (under -q too: they are the
- * input of the next program, not output of this one).  A document without a kind goes
- * to routes[0] when kindless is true, and is refused otherwise.  routes
- * ends with a NULL kind.  Every document of a routed kind is checked by
- * its route's check before any is applied (see cli_each_doc).
+ * next program's input, not this one's output).  A document without a
+ * kind goes to routes[0] when kindless is true, and is refused otherwise.
+ * routes ends with a NULL kind.  Every document of a routed kind is
+ * checked by its route's check before any is applied (see cli_each_doc).
  */
 typedef int (*cli_apply_fn)(struct ctx *ctx, const struct doc *d,
     const char *where, struct doc **out, struct cerr *err);

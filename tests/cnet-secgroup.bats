@@ -351,7 +351,7 @@ plug() {
 	cnet secgroup create -q web
 	cnet secgroup create -q db
 	complete_line cnet secgroup rule ""
-	[ "$reply" = $'add\nremove' ]
+	[ "$reply" = $'create\nadd\ndelete\nremove' ]
 	complete_line cnet secgroup rule add ""
 	[ "$reply" = $'db\nweb' ]
 	complete_line cnet secgroup rule add web --proto ""

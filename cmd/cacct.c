@@ -37,12 +37,18 @@ static const struct opt user_add_opts[] = {
 };
 
 static const struct cmd cacct_cmds[] = {
-	{ "user add", cacct_user_add, user_add_opts, CMD_WRITE,
+	{ "user create", cacct_user_add, user_add_opts, CMD_WRITE,
 	  "NAME [--uid UID] [--group GROUP] [--admin]",
 	  "add a catalog user, mapped to a Unix uid" },
 	{ "user list", cacct_user_list, NULL, CMD_READ, "",
 	  "list catalog users (all for admins, yourself otherwise)" },
 	{ NULL, NULL, NULL, 0, NULL, NULL },
+};
+
+/* The old verbs of the create/delete pair, kept (cloudos(7)). */
+static const struct cmd_alias cacct_aliases[] = {
+	{ "user add", "user create" },
+	{ NULL, NULL },
 };
 
 static const struct prog cacct = {
@@ -54,6 +60,7 @@ static const struct prog cacct = {
 	    "tokens, usage, showback\nand the audit log command arrive with "
 	    "their own issue.",
 	.cmds = cacct_cmds,
+	.aliases = cacct_aliases,
 };
 
 int

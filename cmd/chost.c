@@ -310,7 +310,7 @@ static const struct opt monitor_opts[] = {
 };
 
 static const struct cmd chost_cmds[] = {
-	{ "add", chost_add, add_opts, CMD_WRITE,
+	{ "create", chost_add, add_opts, CMD_WRITE,
 	  "NAME URI [--cluster C] [--label K=V]... [--cpu N] [--memory SIZE] ...",
 	  "register a libvirt host, reading its capacity" },
 	{ "list", chost_list, list_opts, CMD_READ, "[--state S] [--cluster C]",
@@ -330,17 +330,26 @@ static const struct cmd chost_cmds[] = {
 	  "take no new VMs on hosts; those on them stay" },
 	{ "drain", chost_drain, NULL, CMD_WRITE, "HOST",
 	  "disable a host and migrate its VMs away, live where running" },
-	{ "remove", chost_remove, NULL, CMD_WRITE, "HOST...|-",
+	{ "delete", chost_remove, NULL, CMD_WRITE, "HOST...|-",
 	  "forget hosts that no VM occupies" },
-	{ "cluster add", chost_cluster_add, NULL, CMD_WRITE, "NAME",
+	{ "cluster create", chost_cluster_add, NULL, CMD_WRITE, "NAME",
 	  "create a cluster" },
 	{ "cluster list", chost_cluster_list, NULL, CMD_READ, "",
 	  "list clusters with their hosts' capacity" },
 	{ "cluster show", chost_cluster_show, NULL, CMD_READ, "CLUSTER...|-",
 	  "show clusters" },
-	{ "cluster remove", chost_cluster_remove, NULL, CMD_WRITE,
+	{ "cluster delete", chost_cluster_remove, NULL, CMD_WRITE,
 	  "CLUSTER...|-", "remove clusters that no host is in" },
 	{ NULL, NULL, NULL, 0, NULL, NULL },
+};
+
+/* The old verbs of the create/delete pair, kept (cloudos(7)). */
+static const struct cmd_alias chost_aliases[] = {
+	{ "add", "create" },
+	{ "remove", "delete" },
+	{ "cluster add", "cluster create" },
+	{ "cluster remove", "cluster delete" },
+	{ NULL, NULL },
 };
 
 /* Cluster names where a subcommand or option takes a cluster. */
@@ -350,7 +359,7 @@ chost_complete(struct ctx *ctx, const char *cmd, const char *opt,
 {
 	if ((opt && strcmp(opt, "cluster") == 0) || (opt == NULL &&
 	    strncmp(cmd, "cluster ", 8) == 0)) {
-		if (strcmp(cmd, "cluster add") != 0)
+		if (strcmp(cmd, "cluster create") != 0)
 			cluster_names(ctx, prefix, each);
 		return true;
 	}
@@ -365,6 +374,7 @@ static const struct prog chost = {
 	.more = "A host offers VMs its declared (or reported) capacity, less "
 	    "reservations,\ntimes the overcommit ratios.",
 	.cmds = chost_cmds,
+	.aliases = chost_aliases,
 	.names = host_names,
 	.complete = chost_complete,
 };

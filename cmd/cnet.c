@@ -440,10 +440,10 @@ static const struct cmd cnet_cmds[] = {
 	  "delete networks that hold no lease" },
 	{ "set", cnet_set, set_opts, CMD_WRITE, "NET --visibility V",
 	  "share a network with your group or everyone, or make it private" },
-	{ "range add", cnet_range_add, range_add_opts, CMD_WRITE,
+	{ "range create", cnet_range_add, range_add_opts, CMD_WRITE,
 	  "NET --first IP --last IP [--gateway IP] [--dns IP]...",
 	  "add an address range to a network" },
-	{ "range remove", cnet_range_remove, NULL, CMD_WRITE, "NET RANGE",
+	{ "range delete", cnet_range_remove, NULL, CMD_WRITE, "NET RANGE",
 	  "remove a range (by id or first address) no NIC uses" },
 	{ "reserve", cnet_reserve, NULL, CMD_WRITE, "NET IP",
 	  "reserve an address so that no NIC gets it" },
@@ -466,11 +466,11 @@ static const struct cmd cnet_cmds[] = {
 	  "GROUP...|-", "let every user see and use security groups" },
 	{ "secgroup unpublish", cnet_sg_unpublish, NULL, CMD_WRITE,
 	  "GROUP...|-", "make security groups private again" },
-	{ "secgroup rule add", cnet_sg_rule_add, sg_rule_opts, CMD_WRITE,
+	{ "secgroup rule create", cnet_sg_rule_add, sg_rule_opts, CMD_WRITE,
 	  "GROUP --in|--out --proto PROTO [--port P[-Q]] [--cidr CIDR | "
 	  "--group OTHER]",
 	  "allow traffic; running guests get the rule at once" },
-	{ "secgroup rule remove", cnet_sg_rule_remove, sg_rule_opts,
+	{ "secgroup rule delete", cnet_sg_rule_remove, sg_rule_opts,
 	  CMD_WRITE, "GROUP RULE-ID | GROUP --in|--out --proto PROTO "
 	  "[--port P[-Q]] [--cidr CIDR | --group OTHER]",
 	  "remove a rule, by id or by its options" },
@@ -480,6 +480,15 @@ static const struct cmd cnet_cmds[] = {
 	  "create or update Network and SecurityGroup documents by name; "
 	  "pass others on" },
 	{ NULL, NULL, NULL, 0, NULL, NULL },
+};
+
+/* The old verbs of the create/delete pair, kept (cloudos(7)). */
+static const struct cmd_alias cnet_aliases[] = {
+	{ "range add", "range create" },
+	{ "range remove", "range delete" },
+	{ "secgroup rule add", "secgroup rule create" },
+	{ "secgroup rule remove", "secgroup rule delete" },
+	{ NULL, NULL },
 };
 
 /* Offer word when it starts with prefix. */
@@ -539,6 +548,7 @@ static const struct prog cnet = {
 	    "group's rules become libvirt\nnwfilter rules on each of its NICs "
 	    "(filters cloudos-sg-ID and cloudos-nic-ID).",
 	.cmds = cnet_cmds,
+	.aliases = cnet_aliases,
 	.names = net_names,
 	.complete = cnet_complete,
 };

@@ -289,9 +289,15 @@ static const struct cmd csched_cmds[] = {
 	  "show affinity groups" },
 	{ "group set", csched_group_set, group_set_opts, CMD_WRITE,
 	  "GROUP...|- --visibility V", "share affinity groups, or stop" },
-	{ "group remove", csched_group_remove, NULL, CMD_WRITE, "GROUP...|-",
+	{ "group delete", csched_group_remove, NULL, CMD_WRITE, "GROUP...|-",
 	  "remove affinity groups no VM is in" },
 	{ NULL, NULL, NULL, 0, NULL, NULL },
+};
+
+/* The old verbs of the create/delete pair, kept (cloudos(7)). */
+static const struct cmd_alias csched_aliases[] = {
+	{ "group remove", "group delete" },
+	{ NULL, NULL },
 };
 
 static bool
@@ -331,6 +337,7 @@ static const struct prog csched = {
 	    "Plans are Placement\ndocuments: 'csched plan | csched apply -', "
 	    "'csched rebalance --policy pack |\ncsched apply -'.",
 	.cmds = csched_cmds,
+	.aliases = csched_aliases,
 	.names = vm_names,
 	.complete = csched_complete,
 };

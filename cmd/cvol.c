@@ -248,14 +248,14 @@ cvol_apply(struct ctx *ctx, struct args *a, struct cerr *err)
 }
 
 static const struct cmd cvol_cmds[] = {
-	{ "datastore add", cvol_ds_add, ds_add_opts, CMD_WRITE,
+	{ "datastore create", cvol_ds_add, ds_add_opts, CMD_WRITE,
 	  "NAME [--path DIR] [--host HOST]...",
 	  "add a datastore: a libvirt dir pool on each of its hosts" },
 	{ "datastore list", cvol_ds_list, NULL, CMD_READ, "",
 	  "list datastores" },
 	{ "datastore show", cvol_ds_show, NULL, CMD_READ, "DS...|-",
 	  "show datastores with each host's capacity and free space" },
-	{ "datastore remove", cvol_ds_remove, NULL, CMD_WRITE, "DS...|-",
+	{ "datastore delete", cvol_ds_remove, NULL, CMD_WRITE, "DS...|-",
 	  "remove datastores that hold no volume, undefining their pools" },
 	{ "create", cvol_create, create_opts, CMD_WRITE,
 	  "NAME --size SIZE [--datastore DS] [--host HOST]",
@@ -280,6 +280,13 @@ static const struct cmd cvol_cmds[] = {
 	{ NULL, NULL, NULL, 0, NULL, NULL },
 };
 
+/* The old verbs of the create/delete pair, kept (cloudos(7)). */
+static const struct cmd_alias cvol_aliases[] = {
+	{ "datastore add", "datastore create" },
+	{ "datastore remove", "datastore delete" },
+	{ NULL, NULL },
+};
+
 static bool
 cvol_complete(struct ctx *ctx, const char *cmd, const char *opt,
     const char *prefix, void (*each)(const char *))
@@ -298,7 +305,7 @@ cvol_complete(struct ctx *ctx, const char *cmd, const char *opt,
 		return true;
 	}
 	if (opt == NULL && strncmp(cmd, "datastore ", 10) == 0) {
-		if (strcmp(cmd, "datastore add") != 0 &&
+		if (strcmp(cmd, "datastore create") != 0 &&
 		    strcmp(cmd, "datastore list") != 0)
 			vol_ds_names(ctx, prefix, each);
 		return true;
@@ -314,6 +321,7 @@ static const struct prog cvol = {
 	.more = "A datastore is a libvirt dir pool cloudos-ds-NAME on each of "
 	    "its hosts;\na volume is a qcow2 file in it on one host.",
 	.cmds = cvol_cmds,
+	.aliases = cvol_aliases,
 	.names = vol_names,
 	.complete = cvol_complete,
 };

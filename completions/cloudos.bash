@@ -1,7 +1,8 @@
 # bash completion for the cloudos programs: chost cvm csched cnet cvol cimg
 # cacct cfed cgallery.  The programs complete themselves: PROG __complete
 # WORDS... CURRENT prints the candidates (subcommands, options, output
-# formats, object names from the catalog), one per line.
+# formats, object names from the catalog), one per line; a subcommand's
+# aliases (add for create, remove for delete) come right after it.
 
 _cloudos()
 {

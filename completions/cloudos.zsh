@@ -1,6 +1,7 @@
 #compdef chost cvm csched cnet cvol cimg cacct cfed cgallery
 # zsh completion for the cloudos programs.  The programs complete
-# themselves: PROG __complete WORDS... CURRENT prints the candidates.
+# themselves: PROG __complete WORDS... CURRENT prints the candidates
+# (a subcommand's aliases, add for create, right after it).
 
 _cloudos() {
 	local -a cands

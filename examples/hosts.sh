@@ -40,8 +40,9 @@ chost apply -f "$work/env.yaml" -o yaml > "$work/rest.yaml"
 echo "passed on: $(grep -c '^kind: VM' "$work/rest.yaml") VM document"
 chost list -o json | jq -r '.name + " offers " + (.cpu | tostring) + " CPUs"'
 
-# applying the same stream again changes nothing
-chost apply -f "$work/env.yaml" -q >/dev/null
+# applying the same stream again changes nothing; -q prints nothing of
+# chost's own, and the VM still passes on for the next program
+chost apply -f "$work/env.yaml" -q -o json | jq -r '"passed on again: " + .kind + " " + .name'
 chost cluster list -o json | jq -r '.name + " has " + (.hosts | tostring) + " hosts"'
 
 # h2 goes down: monitoring marks it error and exits 8 (partial)

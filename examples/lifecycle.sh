@@ -13,11 +13,11 @@ export CLOUDOS_CATALOG="$work/catalog.db"
 
 # two lab hosts; they share this machine's network, so migration streams
 # go over 127.0.0.1
-chost add h1 "$("$lab" start "$work/h1")" --migration-address 127.0.0.1 -q >/dev/null
-chost add h2 "$("$lab" start "$work/h2")" --migration-address 127.0.0.1 -q >/dev/null
+chost add h1 "$("$lab" start "$work/h1")" --migration-address 127.0.0.1 -q
+chost add h2 "$("$lab" start "$work/h2")" --migration-address 127.0.0.1 -q
 
 # two VMs from one document, held until we say so
-cvm create --count 2 --hold - -q -o ids < "$top/examples/web-1.yaml"
+cvm create --count 2 --hold - -q < "$top/examples/web-1.yaml"
 cvm list --state hold -o ids | xargs cvm release -q
 cvm list -o json | jq -r '.name + " " + .state'
 

@@ -12,7 +12,7 @@ work=$(mktemp -d /tmp/cnets.XXXXXX)
 trap '"$lab" stop "$work/h1" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 export CLOUDOS_CATALOG="$work/catalog.db"
 uri=$("$lab" start "$work/h1" --netns)
-chost add h1 "$uri" -q >/dev/null
+chost add h1 "$uri" -q
 
 # the network and the VM from one file: cnet takes the Network, cvm the VM
 cnet apply - < "$top/examples/networks.yaml" | cvm apply - -o json |

@@ -10,11 +10,11 @@ work=$(mktemp -d /tmp/csch.XXXXXX)
 trap '"$lab" stop "$work/h1" >/dev/null 2>&1 || true
       "$lab" stop "$work/h2" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 export CLOUDOS_CATALOG="$work/catalog.db"
-chost add h1 "$("$lab" start "$work/h1")" --label zone=edge --migration-address 127.0.0.1 -q >/dev/null
-chost add h2 "$("$lab" start "$work/h2")" --label zone=core --migration-address 127.0.0.1 -q >/dev/null
+chost add h1 "$("$lab" start "$work/h1")" --label zone=edge --migration-address 127.0.0.1 -q
+chost add h2 "$("$lab" start "$work/h2")" --label zone=core --migration-address 127.0.0.1 -q
 
 # web VMs never share a host; the cache wants the edge
-csched group create web --anti-affinity -q >/dev/null
+csched group create web --anti-affinity -q
 # shared with the owner's group (groups are private until shared)
 csched group set web --visibility group -q
 cat > "$work/vms.yaml" <<'YAML'
@@ -33,7 +33,7 @@ cpu: 1
 memory: 64MiB
 requirements: 'labels.gpu == "yes"'
 YAML
-cvm create --queue --count 2 - -q < "$work/vms.yaml" >/dev/null
+cvm create --queue --count 2 - -q < "$work/vms.yaml"
 
 # look first, then a pass places and deploys: here in the background, as
 # a timer runs it, and cvm wait (not a sleep loop over cvm show) returns

@@ -20,13 +20,13 @@ cnet secgroup list -o table
 # open a port range for a while, then close it again
 cnet secgroup rule add web --in --proto udp --port 60000-61000 -o json |
     jq -r '.rules[] | "web: \(.direction) \(.proto) \(.port // "-") \(.cidr // .group // "any")"'
-cnet secgroup rule remove web --in --proto udp --port 60000-61000 -q
+cnet secgroup rule delete web --in --proto udp --port 60000-61000 -q
 
 # bad input is refused, and says why
 cnet secgroup rule add web --in --proto icmp --port 8 2>&1 || echo "(refused, exit $?)"
 
 # a tenant sees her own and public groups, and builds on a public one
-cacct user add alice --uid 5001 -q >/dev/null
+cacct user add alice --uid 5001 -q
 cnet secgroup publish bastion -q
 cnet --as alice secgroup create -q alice-app
 cnet --as alice secgroup rule add alice-app --in --proto tcp --port 22 --group bastion -q

@@ -11,18 +11,18 @@ work=$(mktemp -d /tmp/ctenants.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 export CLOUDOS_CATALOG="$work/catalog.db"
 
-chost add t1 test:///default -q >/dev/null
+chost add t1 test:///default -q
 chost list -o table
 
 # two tenants and a second admin
 cacct user add alice --uid 5001 -o table
-cacct user add bob --uid 5002 -q >/dev/null
-cacct user add carol --uid 5003 --group admin -q >/dev/null
+cacct user add bob --uid 5002 -q
+cacct user add carol --uid 5003 --group admin -q
 cacct user list -o table
 
 # alice and bob each create a VM; every VM has an owner and a group
-printf 'name: alice-web\ncpu: 1\nmemory: 64MiB\n' | cvm --as alice create - -q >/dev/null
-printf 'name: bob-db\ncpu: 1\nmemory: 64MiB\n' | cvm --as bob create - -q >/dev/null
+printf 'name: alice-web\ncpu: 1\nmemory: 64MiB\n' | cvm --as alice create - -q
+printf 'name: bob-db\ncpu: 1\nmemory: 64MiB\n' | cvm --as bob create - -q
 
 echo "alice sees: $(cvm --as alice list -o json | jq -r .name | paste -sd' ')"
 echo "root sees:  $(cvm list -o json | jq -r '.name + "(" + .owner + ")"' | paste -sd' ')"

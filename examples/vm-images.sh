@@ -12,15 +12,15 @@ work=$(mktemp -d /tmp/cimgex.XXXXXX)
 trap '"$lab" stop "$work/h1" >/dev/null 2>&1 || true
       "$lab" stop "$work/h2" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 export CLOUDOS_CATALOG="$work/catalog.db"
-chost add h1 "$("$lab" start "$work/h1")" --migration-address 127.0.0.1 -q >/dev/null
-chost add h2 "$("$lab" start "$work/h2")" --migration-address 127.0.0.1 -q >/dev/null
+chost add h1 "$("$lab" start "$work/h1")" --migration-address 127.0.0.1 -q
+chost add h2 "$("$lab" start "$work/h2")" --migration-address 127.0.0.1 -q
 
 # a 512-byte boot sector that prints on the serial port, as an image
 "$top/tests/data/mkboot" "$work/boot.img"
 cimg import "$work/boot.img" --name boot -o json | jq -r '"image " + .name + ": " + .format + ", " + .state'
 
 # two VMs on h1 cloned from it, a third with a disk in datastore fast (h2)
-cvol datastore add fast --host h2 -q >/dev/null
+cvol datastore create fast --host h2 -q
 for vm in web-1 web-2; do
 	printf 'name: %s\ncpu: 1\nmemory: 64MiB\nrequirements: name == "h1"\ndisks:\n  - image: boot\n' "$vm" |
 	    cvm create - -o json | jq -r '.name + " on " + .host + ": " + ([.disks[] | .target + " from " + .image] | join(" "))'

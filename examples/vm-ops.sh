@@ -11,13 +11,14 @@ work=$(mktemp -d /tmp/cops.XXXXXX)
 trap '"$lab" stop "$work/h1" >/dev/null 2>&1 || true
       "$lab" stop "$work/h2" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 export CLOUDOS_CATALOG="$work/catalog.db"
-chost add h1 "$("$lab" start "$work/h1")" --migration-address 127.0.0.1 -q >/dev/null
-chost add h2 "$("$lab" start "$work/h2")" --migration-address 127.0.0.1 -q >/dev/null
+chost add h1 "$("$lab" start "$work/h1")" --migration-address 127.0.0.1 -q
+chost add h2 "$("$lab" start "$work/h2")" --migration-address 127.0.0.1 -q
 
 # the environment: VMs are created, the Network passes through for cnet;
-# applying it again changes nothing
+# applying it again changes nothing, and -q prints nothing of cvm's own:
+# only what passes through for the next program
 cvm apply - -o json < "$top/examples/env.yaml" | jq -r '.kind + " " + .name'
-cvm apply - -q < "$top/examples/env.yaml" >/dev/null
+cvm apply - -q -o json < "$top/examples/env.yaml" | jq -r '"passed on: " + .kind + " " + .name'
 
 # another disk for the database, live, then a snapshot to come back to
 cvm disk attach db-1 --size 32MiB -o json | jq -r '"db-1 disks: " + ([.disks[].target] | join(" "))'

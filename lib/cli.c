@@ -36,7 +36,7 @@ static const struct opt global_opts[] = {
 	{ "catalog", 'c', OPT_STR, "PATH", "the catalog (also $CLOUDOS_CATALOG)" },
 	{ "output", 'o', OPT_STR, "FMT", "table, yaml, json or ids (also $CLOUDOS_OUTPUT)" },
 	{ "as", 0, OPT_STR, "USER", "act as another catalog user (admins only)" },
-	{ "quiet", 'q', OPT_BOOL, NULL, "print nothing on success but what was asked" },
+	{ "quiet", 'q', OPT_BOOL, NULL, "print nothing on success, only errors (ids: -o ids)" },
 	{ "help", 'h', OPT_BOOL, NULL, "show help and exit" },
 	{ "version", 0, OPT_BOOL, NULL, "show the version and exit" },
 	{ NULL, 0, 0, NULL, NULL },
@@ -107,6 +107,9 @@ vput_line(const char *prog, const char *fmt, va_list ap)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	put_line(prog, msg);
 }
+
+static void die_usage(const char *fmt, ...)
+	__attribute__((noreturn, format(printf, 1, 2)));
 
 static void
 die_usage(const char *fmt, ...)
@@ -291,25 +294,214 @@ name_has_words(const char *name, const char *const *w, int n, bool whole)
 	return !whole || *name == '\0';
 }
 
+/* How many words name has: "secgroup rule add" has three. */
+static int
+name_words(const char *name)
+{
+	int nw = 1;
+
+	for (; *name; name++)
+		nw += *name == ' ';
+	return nw;
+}
+
+static const struct cmd *
+cmd_named(const struct prog *p, const char *name)
+{
+	const struct cmd *c;
+
+	for (c = p->cmds; c->name; c++)
+		if (strcmp(c->name, name) == 0)
+			return c;
+	return NULL;
+}
+
 /* The subcommand named by the first words of w (n of them): names have
- * one word ("list") or several ("user add", "secgroup rule add"). */
+ * one word ("list") or several ("user add", "secgroup rule add"); an
+ * alias names the subcommand it stands for. */
 static const struct cmd *
 find_cmd(const struct prog *p, const char *const *w, int n, int *words)
 {
+	const struct cmd_alias *al;
 	const struct cmd *c;
-	int k;
+	int nw;
 
 	for (c = p->cmds; c->name; c++) {
-		int nw = 1;
-
-		for (k = 0; c->name[k]; k++)
-			nw += c->name[k] == ' ';
+		nw = name_words(c->name);
 		if (nw <= n && name_has_words(c->name, w, nw, true)) {
 			*words = nw;
 			return c;
 		}
 	}
+	for (al = p->aliases; al && al->alias; al++) {
+		nw = name_words(al->alias);
+		if (nw <= n && name_has_words(al->alias, w, nw, true) &&
+		    (c = cmd_named(p, al->name)) != NULL) {
+			*words = nw;
+			return c;
+		}
+	}
 	return NULL;
+}
+
+/* Calls each(word, len, data) once per distinct next word of the names
+ * (subcommands, then each one's aliases) that start with the n words w
+ * and have more: the subcommands of group w, word by word. */
+static void
+next_words(const struct prog *p, const char *const *w, int n,
+    void (*each)(const char *word, size_t len, void *data), void *data)
+{
+	const char *seen[256];
+	size_t seenlen[256], nseen = 0, i, wl;
+	const struct cmd_alias *al;
+	const struct cmd *c;
+	const char *names[9], *nx;
+	int m, k, nnames;
+
+	for (c = p->cmds; c->name; c++) {
+		nnames = 0;
+		names[nnames++] = c->name;
+		for (al = p->aliases; al && al->alias; al++)
+			if (strcmp(al->name, c->name) == 0 &&
+			    nnames < (int)ARRAY_SIZE(names))
+				names[nnames++] = al->alias;
+		for (k = 0; k < nnames; k++) {
+			if (name_words(names[k]) <= n ||
+			    !name_has_words(names[k], w, n, false))
+				continue;
+			for (nx = names[k], m = 0; m < n; m++)
+				nx = strchr(nx, ' ') + 1;
+			wl = strcspn(nx, " ");
+			for (i = 0; i < nseen; i++)
+				if (seenlen[i] == wl &&
+				    strncmp(seen[i], nx, wl) == 0)
+					break;
+			if (i < nseen)
+				continue;
+			if (nseen < ARRAY_SIZE(seen)) {
+				seen[nseen] = nx;
+				seenlen[nseen++] = wl;
+			}
+			each(nx, wl, data);
+		}
+	}
+}
+
+static void
+count_word(const char *word, size_t len, void *data)
+{
+	(void)word;
+	(void)len;
+	++*(int *)data;
+}
+
+/* How many of the words w (n of them) name a group of subcommands
+ * ("snapshot" in cvm, "secgroup rule" in cnet): 0 if the first does not. */
+static int
+group_words(const struct prog *p, const char *const *w, int n)
+{
+	int k, found = 0;
+
+	for (k = 1; k <= n; k++) {
+		int subs = 0;
+
+		next_words(p, w, k, count_word, &subs);
+		if (subs == 0)
+			break;
+		found = k;
+	}
+	return found;
+}
+
+/* The distance between a and b, counting an insertion, a deletion, a
+ * substitution or a swap of two neighbours as one (optimal string
+ * alignment); words longer than 31 bytes are "far" (99). */
+static int
+word_distance(const char *a, size_t la, const char *b, size_t lb)
+{
+	int d[32][32];
+	size_t i, j;
+
+	if (la > 31 || lb > 31)
+		return 99;
+	for (i = 0; i <= la; i++)
+		d[i][0] = (int)i;
+	for (j = 0; j <= lb; j++)
+		d[0][j] = (int)j;
+	for (i = 1; i <= la; i++) {
+		for (j = 1; j <= lb; j++) {
+			int v = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+
+			if (d[i - 1][j] + 1 < v)
+				v = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < v)
+				v = d[i][j - 1] + 1;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] &&
+			    a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < v)
+				v = d[i - 2][j - 2] + 1;
+			d[i][j] = v;
+		}
+	}
+	return d[la][lb];
+}
+
+struct nearest {
+	const char *typed;
+	const char *best;	/* the nearest word so far, or NULL */
+	size_t bestlen;
+	int dist;		/* its distance */
+	int prefixed;		/* words that start with typed */
+	const char *prefix;	/* the last of them */
+	size_t prefixlen;
+};
+
+static void
+nearest_word(const char *word, size_t len, void *data)
+{
+	struct nearest *s = data;
+	size_t lt = strlen(s->typed);
+	int d = word_distance(s->typed, lt, word, len);
+
+	if (d < s->dist) {
+		s->dist = d;
+		s->best = word;
+		s->bestlen = len;
+	}
+	if (lt >= 3 && lt < len && strncmp(word, s->typed, lt) == 0) {
+		s->prefixed++;
+		s->prefix = word;
+		s->prefixlen = len;
+	}
+}
+
+/* Refuses the unknown subcommand w[k] after the k words of a group (0:
+ * none): exit 2, naming the nearest subcommand when one is close (one
+ * edit away for words of up to 4 letters, two for longer ones, or the
+ * only one that starts with what was typed). */
+static void __attribute__((noreturn))
+die_unknown(const struct prog *p, const char *const *w, int k)
+{
+	struct nearest s = { .typed = w[k], .dist = 99 };
+	char group[256] = "";
+	int m, at = 0;
+
+	for (m = 0; m < k; m++)
+		at += snprintf(group + at, sizeof(group) - (size_t)at, "%s ",
+		    w[m]);
+	next_words(p, w, k, nearest_word, &s);
+	if (k == 0)
+		nearest_word("help", 4, &s);
+	if (s.best && s.dist <= (s.bestlen <= 4 ? 1 : 2) &&
+	    s.dist < (int)strlen(w[k]))
+		die_usage("unknown command '%s%s' (did you mean '%s%.*s'?)",
+		    group, w[k], group, (int)s.bestlen, s.best);
+	if (s.prefixed == 1)
+		die_usage("unknown command '%s%s' (did you mean '%s%.*s'?)",
+		    group, w[k], group, (int)s.prefixlen, s.prefix);
+	if (k > 0)
+		group[strlen(group) - 1] = '\0';
+	die_usage("unknown command '%s%s%s' (see '%s help%s%s')", group,
+	    k ? " " : "", w[k], p->name, k ? " " : "", group);
 }
 
 static void
@@ -329,27 +521,60 @@ print_opts(FILE *fp, const struct opt *o)
 	}
 }
 
+/* The subcommands whose names start with the n words w (all when n is
+ * 0), one a line, each with its help and its aliases: "(alias: add)",
+ * an alias shown by the words where it differs from the name. */
+static void
+list_cmds(const struct prog *p, const char *const *w, int n, FILE *fp)
+{
+	const struct cmd_alias *al;
+	const struct cmd *c;
+	int width = 18;
+
+	/* the widest name sets the column: two spaces at least */
+	for (c = p->cmds; c->name; c++)
+		if (name_has_words(c->name, w, n, false) &&
+		    (int)strlen(c->name) + 1 > width)
+			width = (int)strlen(c->name) + 1;
+	fprintf(fp, "Subcommands:\n");
+	for (c = p->cmds; c->name; c++) {
+		const char *sep = " (alias: ";
+
+		if (!name_has_words(c->name, w, n, false))
+			continue;
+		fprintf(fp, "  %-*s %s", width, c->name, c->help);
+		for (al = p->aliases; al && al->alias; al++) {
+			const char *a = al->alias, *b = c->name;
+
+			if (strcmp(al->name, c->name) != 0)
+				continue;
+			/* skip the words alias and name share */
+			while (strchr(a, ' ') && strchr(b, ' ') &&
+			    strcspn(a, " ") == strcspn(b, " ") &&
+			    strncmp(a, b, strcspn(a, " ")) == 0) {
+				a = strchr(a, ' ') + 1;
+				b = strchr(b, ' ') + 1;
+			}
+			fprintf(fp, "%s%s", sep, a);
+			sep = ", ";
+		}
+		fprintf(fp, "%s\n", sep[1] == '(' ? "" : ")");
+	}
+	if (n == 0)
+		fprintf(fp, "  %-*s %s\n", width, "help [SUBCOMMAND]",
+		    "show help");
+}
+
 static void
 help_prog(const struct prog *p, FILE *fp)
 {
-	const struct cmd *c;
-
 	fprintf(fp, "usage: %s [OPTIONS] SUBCOMMAND [ARGS]\n\n%s\n\n",
 	    p->name, p->summary);
 	if (p->more)
 		fprintf(fp, "%s\n\n", p->more);
 	if (p->cmds->name) {
-		int width = 18;
-
-		/* the widest name sets the column: two spaces at least */
-		for (c = p->cmds; c->name; c++)
-			if ((int)strlen(c->name) + 1 > width)
-				width = (int)strlen(c->name) + 1;
-		fprintf(fp, "Subcommands:\n");
-		for (c = p->cmds; c->name; c++)
-			fprintf(fp, "  %-*s %s\n", width, c->name, c->help);
-		fprintf(fp, "  %-*s %s\n\n", width, "help [SUBCOMMAND]",
-		    "show help");
+		list_cmds(p, NULL, 0, fp);
+		fputc('\n', fp);
 	}
 	fprintf(fp, "Options (on every subcommand):\n");
 	print_opts(fp, global_opts);
@@ -358,12 +583,38 @@ help_prog(const struct prog *p, FILE *fp)
 	    "unreachable, 8 partial.  See %s(1) and cloudos(7).\n", p->name);
 }
 
+/* The help of a group ("cvm snapshot"): its subcommands. */
+static void
+help_group(const struct prog *p, const char *const *w, int n, FILE *fp)
+{
+	int m;
+
+	fprintf(fp, "usage: %s [OPTIONS]", p->name);
+	for (m = 0; m < n; m++)
+		fprintf(fp, " %s", w[m]);
+	fprintf(fp, " SUBCOMMAND [ARGS]\n\n");
+	list_cmds(p, w, n, fp);
+	fprintf(fp, "\nGlobal options: -c PATH, -o FMT, --as USER, -q; see "
+	    "'%s help'.\n", p->name);
+}
+
 static void
 help_cmd(const struct prog *p, const struct cmd *c, FILE *fp)
 {
+	const struct cmd_alias *al;
+	const char *sep = "\nAlias: ";
+
 	fprintf(fp, "usage: %s %s [OPTIONS]%s%s\n\n%s\n", p->name, c->name,
 	    c->usage && *c->usage ? " " : "", c->usage ? c->usage : "",
 	    c->help);
+	for (al = p->aliases; al && al->alias; al++) {
+		if (strcmp(al->name, c->name) != 0)
+			continue;
+		fprintf(fp, "%s%s %s", sep, p->name, al->alias);
+		sep = ", ";
+	}
+	if (sep[0] == ',')
+		fputc('\n', fp);
 	if (c->opts && c->opts->name) {
 		fprintf(fp, "\nOptions:\n");
 		print_opts(fp, c->opts);
@@ -376,18 +627,22 @@ static int
 builtin_help(const struct prog *p, struct args *a)
 {
 	const struct cmd *c;
-	int words;
+	int words, n = (int)a->npos - 1, k;
 
 	/* a->pos[0] is "help" itself */
-	if (a->npos == 1) {
+	if (n == 0) {
 		help_prog(p, stdout);
 		return 0;
 	}
-	c = find_cmd(p, a->pos + 1, (int)a->npos - 1, &words);
-	if (c == NULL)
-		die_usage("no subcommand '%s' (see '%s help')", a->pos[1],
-		    p->name);
-	help_cmd(p, c, stdout);
+	c = find_cmd(p, a->pos + 1, n, &words);
+	if (c) {
+		help_cmd(p, c, stdout);
+		return 0;
+	}
+	k = group_words(p, a->pos + 1, n);
+	if (k == 0 || k < n)
+		die_unknown(p, a->pos + 1, k);
+	help_group(p, a->pos + 1, k, stdout);
 	return 0;
 }
 
@@ -431,16 +686,25 @@ complete_names(const struct prog *p, const char *path, const char *cmd,
 	catalog_close(ctx.cat);
 }
 
+static void
+complete_word(const char *word, size_t len, void *data)
+{
+	const char *cur = data;
+
+	if (strlen(cur) <= len && strncmp(word, cur, strlen(cur)) == 0)
+		printf("%.*s\n", (int)len, word);
+}
+
 /* Shell completion: words are what follows the program name; the last is
  * the word being completed.  Prints candidates, one per line. */
 static void
 complete(const struct prog *p, int n, char **w)
 {
 	static const char *const fmts[] = { "table", "yaml", "json", "ids" };
-	const struct cmd *c = NULL, *k;
+	const struct cmd *c = NULL;
 	const char *cur = n > 0 ? w[n - 1] : "", *path;
 	/* the words of a subcommand name read so far ("secgroup rule") */
-	const char *pend[8];
+	const char *pend[8] = { NULL };
 	const struct opt *want = NULL;
 	size_t len = strlen(cur), i;
 	int j, words, npend = 0, dashdash = 0;
@@ -496,30 +760,9 @@ complete(const struct prog *p, int n, char **w)
 		return;
 	}
 	if (c == NULL) {
-		/* the next word of the subcommands that start with the words
-		 * read so far, each once */
-		const char *last = NULL;
-		size_t lastlen = 0;
-
-		for (k = p->cmds; k->name; k++) {
-			const char *nw = k->name;
-			size_t wl;
-			int m;
-
-			if (!name_has_words(k->name, pend, npend, false))
-				continue;
-			for (m = 0; m < npend && nw; m++)
-				nw = (nw = strchr(nw, ' ')) ? nw + 1 : NULL;
-			if (nw == NULL)
-				continue;
-			wl = strcspn(nw, " ");
-			if (strncmp(nw, cur, len) != 0 || (last &&
-			    lastlen == wl && strncmp(last, nw, wl) == 0))
-				continue;
-			printf("%.*s\n", (int)wl, nw);
-			last = nw;
-			lastlen = wl;
-		}
+		/* the next word of the subcommands (and aliases) that start
+		 * with the words read so far, each once */
+		next_words(p, pend, npend, complete_word, (void *)cur);
 		if (npend == 0 && strncmp("help", cur, len) == 0)
 			printf("help\n");
 		return;
@@ -528,16 +771,26 @@ complete(const struct prog *p, int n, char **w)
 		complete_names(p, path, c->name, NULL, cur);
 }
 
+/*
+ * -q is one rule, here: under it nothing a command prints reaches stdout
+ * (documents, lists, results) and no remark reaches stderr; errors still
+ * do, and the exit status tells.  Ids come from -o ids, not from -q.
+ * What only passes through an apply (apply_one) and the data a command
+ * exists to write (cimg export to stdout, a console) are not printed
+ * through here.
+ */
 int
 cli_emit(struct ctx *ctx, const struct doc *d, struct cerr *err)
 {
+	if (ctx->quiet)
+		return 0;
 	return out_doc(ctx->out, d, err);
 }
 
 int
 cli_emit_free(struct ctx *ctx, struct doc *d, struct cerr *err)
 {
-	int rc = d ? out_doc(ctx->out, d, err) : 0;
+	int rc = d ? cli_emit(ctx, d, err) : 0;
 
 	doc_free(d);
 	return rc;
@@ -546,10 +799,6 @@ cli_emit_free(struct ctx *ctx, struct doc *d, struct cerr *err)
 int
 cli_emit_result(struct ctx *ctx, struct doc *d, struct cerr *err)
 {
-	if (ctx->quiet) {
-		doc_free(d);
-		return 0;
-	}
 	return cli_emit_free(ctx, d, err);
 }
 
@@ -962,7 +1211,9 @@ cli_main(const struct prog *p, int argc, char **argv)
 	struct cerr err = { 0 };
 	enum out_fmt fmt;
 	const char *s, *path;
-	int i, rc = 0, words, dashdash = 0;
+	/* the words of a group named without its subcommand ("snapshot") */
+	const char *group[16];
+	int i, rc = 0, words, ngroup = 0, dashdash = 0;
 
 	progname = p->name;
 	signal(SIGPIPE, SIG_IGN);
@@ -980,16 +1231,34 @@ cli_main(const struct prog *p, int argc, char **argv)
 			parse_option(&a, argc, argv, &i);
 		} else if (cmd == NULL && a.npos == 0 &&
 		    strcmp(arg, "help") != 0) {
-			cmd = find_cmd(p, (const char *const *)argv + i,
-			    argc - i, &words);
+			/* the words of the subcommand: after those of a group
+			 * given before options ("cvm snapshot -q list") */
+			const char *w[16];
+			int n = 0, m;
+
+			for (m = 0; m < ngroup; m++)
+				w[n++] = group[m];
+			for (m = i; m < argc && n < (int)ARRAY_SIZE(w); m++)
+				w[n++] = argv[m];
+			cmd = find_cmd(p, w, n, &words);
 			if (cmd == NULL && p->cmds->name == NULL)
 				die_usage("%s has no subcommands yet (see "
 				    "'%s help' for what it will own)",
 				    p->name, p->name);
-			if (cmd == NULL)
-				die_usage("no subcommand '%s' (see '%s help')",
-				    arg, p->name);
-			i += words - 1;
+			if (cmd == NULL) {
+				/* a group alone ("cvm snapshot --help") */
+				words = group_words(p, w, n);
+				if (words == 0 || (words < n &&
+				    w[words][0] != '-' &&
+				    strcmp(w[words], "help") != 0))
+					die_unknown(p, w, words);
+				for (m = 0; m < words; m++)
+					group[m] = w[m];
+				i += words - ngroup - 1;
+				ngroup = words;
+				continue;
+			}
+			i += words - ngroup - 1;
 			a.cmd = cmd;
 			args_add_opts(&a, cmd->opts);
 		} else {
@@ -999,6 +1268,16 @@ cli_main(const struct prog *p, int argc, char **argv)
 	}
 	if (args_bool(&a, "version")) {
 		printf("%s (cloudos) %s\n", p->name, PACKAGE_VERSION);
+		goto done;
+	}
+	if (ngroup > 0 && cmd == NULL) {
+		/* "cvm snapshot help" is "cvm snapshot --help" */
+		if (a.npos > 0)
+			args_find(&a, "help")->set = true;
+		/* asked for, on stdout; a bare group, on stderr with exit 2 */
+		help_group(p, group, ngroup, args_bool(&a, "help") ? stdout :
+		    stderr);
+		rc = args_bool(&a, "help") ? 0 : CERR_USAGE;
 		goto done;
 	}
 	if (cmd == NULL && a.npos > 0) {
@@ -1014,7 +1293,10 @@ cli_main(const struct prog *p, int argc, char **argv)
 		goto done;
 	}
 	if (cmd == NULL) {
-		die_usage("no subcommand given (see '%s help')", p->name);
+		/* a bare program, as git does: its help on stderr, exit 2 */
+		help_prog(p, stderr);
+		rc = CERR_USAGE;
+		goto done;
 	}
 
 	ctx.quiet = args_bool(&a, "quiet");
@@ -1109,8 +1391,8 @@ apply_one(struct ctx *ctx, struct args *a, const struct doc *d,
 	(void)n;
 	if (r == NULL)
 		return err->code;
-	if (r->kind == NULL)
-		return cli_emit(ctx, d, err);	/* the next program's */
+	if (r->kind == NULL)	/* the next program's, even under -q */
+		return out_doc(ctx->out, d, err);
 	if (r->fn(ctx, d, where, &out, err)) {
 		doc_free(out);
 		return err->code;

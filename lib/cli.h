@@ -7,6 +7,12 @@
  * options, "help [SUB]", "SUB --help", "--version", the hidden __complete,
  * opening the catalog as the command's flags say, identity, the output
  * stream, the one error line on stderr and the exit status.
+ *
+ * Help is at every level: "PROG help", "PROG --help", "PROG GROUP --help"
+ * ("cvm snapshot"), "PROG SUB --help" print on stdout; a bare PROG or
+ * GROUP prints the same list on stderr and exits 2 (no subcommand is a
+ * usage error); an unknown subcommand exits 2 naming the nearest one.
+ * -q is one rule: no document and no remark is printed, only errors.
  */
 #ifndef CLOUDOS_CLI_H
 #define CLOUDOS_CLI_H
@@ -43,12 +49,20 @@ struct cmd {
 	const char *help;	/* one line */
 };
 
+/* Another name for a subcommand: "add" for "create", "cluster remove" for
+ * "cluster delete".  Shown in help, completed, parsed as the command. */
+struct cmd_alias {
+	const char *alias;
+	const char *name;	/* the subcommand's name in cmds */
+};
+
 struct prog {
 	const char *name;
 	const char *summary;	/* one line: what the program owns */
 	const char *kind;	/* the kind its "-" arguments name ("VM") */
 	const char *more;	/* extra help text, or NULL */
 	const struct cmd *cmds;
+	const struct cmd_alias *aliases;	/* NULL, or ends with NULL */
 	/* names of objects of kind starting with prefix, for completion */
 	void (*names)(struct ctx *ctx, const char *prefix,
 	    void (*each)(const char *name));
@@ -68,11 +82,12 @@ size_t args_list(struct args *a, const char *name, const char *const **out);
 size_t args_count(struct args *a);
 const char *args_pos(struct args *a, size_t i);
 
-/* Print one document on stdout in the chosen format. */
+/* Print one document on stdout in the chosen format; nothing under -q. */
 int cli_emit(struct ctx *ctx, const struct doc *d, struct cerr *err);
 /* The same, then doc_free(d); d may be NULL (nothing printed). */
 int cli_emit_free(struct ctx *ctx, struct doc *d, struct cerr *err);
-/* The result of an action: printed and freed, or only freed under -q. */
+/* The result of an action: the same as cli_emit_free (kept for the
+ * faces that name what they print as a result). */
 int cli_emit_result(struct ctx *ctx, struct doc *d, struct cerr *err);
 
 /* A remark on stderr ("PROG: ..."), silenced by -q. */
@@ -126,10 +141,11 @@ int cli_each_doc(struct ctx *ctx, struct args *a, int repeat,
  * apply (CONTRACT.md): every document of the inputs goes, by its kind, to
  * the service that owns that kind, and what it makes is printed (unless
  * -q); documents of other kinds pass through to stdout unchanged, in
- * order, for the next program of a pipe.  A document without a kind goes
- * to routes[0] when kindless is true, and is refused otherwise.  routes
- * ends with a NULL kind.  Every document of a routed kind is checked by
- * its route's check before any is applied (see cli_each_doc).
+ * order, for the next program of a pipe (under -q too: they are the
+ * next program's input, not this one's output).  A document without a
+ * kind goes to routes[0] when kindless is true, and is refused otherwise.
+ * routes ends with a NULL kind.  Every document of a routed kind is
+ * checked by its route's check before any is applied (see cli_each_doc).
  */
 typedef int (*cli_apply_fn)(struct ctx *ctx, const struct doc *d,
     const char *where, struct doc **out, struct cerr *err);

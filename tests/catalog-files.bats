@@ -89,7 +89,7 @@ refused_file() {
 @test "catalog: a catalog from before application ids is known by its tables, and marked on its next write" {
 	run -0 chost add t1 test:///default -o ids
 	sqlite3 "$CLOUDOS_CATALOG" 'PRAGMA application_id = 0'
-	run -0 chost -q list -o ids
+	run -0 chost list -o ids
 	[ "$output" = 1 ]
 	run -0 chost add t2 test:///default -o ids
 	[ "$output" = 2 ]

@@ -99,7 +99,7 @@ setup() {
 
 @test "catalog: a schema 11 catalog is migrated: its affinity groups become private" {
 	export CLOUDOS_CATALOG="$BATS_TEST_TMPDIR/catalog.db"
-	csched group create web --anti-affinity -q >/dev/null
+	csched group create web --anti-affinity -q
 	# as schema 11 left it: no visibility column, no owners of actions
 	sqlite3 "$CLOUDOS_CATALOG" 'ALTER TABLE vm_groups DROP COLUMN visibility; ALTER TABLE vms DROP COLUMN intent_owner; ALTER TABLE image_hosts DROP COLUMN owner; PRAGMA user_version = 11'
 	run -0 csched group show web -o json

@@ -148,9 +148,10 @@ setup() {
 @test "chost help, SUBCOMMAND --help and --version work" {
 	run -0 chost help
 	[[ "$output" == "usage: chost [OPTIONS] SUBCOMMAND [ARGS]"* ]]
-	assert_output --partial "  add "
+	assert_output --partial "  create "
+	assert_output --partial "(alias: add)"
 	run -0 chost help add
-	[[ "${lines[0]}" == "usage: chost add [OPTIONS] NAME URI"* ]]
+	[[ "${lines[0]}" == "usage: chost create [OPTIONS] NAME URI"* ]]
 	run -0 chost add --help
 	assert_output --partial "--label KEY=VALUE"
 	run -0 chost --version
@@ -159,13 +160,14 @@ setup() {
 
 @test "chost refuses unknown options and subcommands with exit 2" {
 	run -2 --separate-stderr chost frobnicate
-	[ "$stderr" = "chost: no subcommand 'frobnicate' (see 'chost help')" ]
+	[ "$stderr" = "chost: unknown command 'frobnicate' (see 'chost help')" ]
 	run -2 --separate-stderr chost list --bogus
 	[ "$stderr" = "chost: unknown option '--bogus'" ]
 	run -2 --separate-stderr chost list -o xml
 	[ "$stderr" = "chost: unknown output format 'xml' (use table, yaml, json or ids)" ]
 	run -2 --separate-stderr chost
-	[ "$stderr" = "chost: no subcommand given (see 'chost help')" ]
+	[ -z "$output" ]
+	[ "$stderr" = "$(chost help)" ]
 	run -2 --separate-stderr chost add h1
 	[ "$stderr" = "chost: usage: chost add NAME URI [--label KEY=VALUE]..." ]
 }

@@ -28,8 +28,8 @@ teardown_file() {
 
 setup() {
 	fresh_catalog
-	chost add h1 "$LAB_URI1" --migration-address 169.254.77.1 -q >/dev/null
-	chost add h2 "$LAB_URI2" --migration-address 169.254.77.2 -q >/dev/null
+	chost add h1 "$LAB_URI1" --migration-address 169.254.77.1 -q
+	chost add h2 "$LAB_URI2" --migration-address 169.254.77.2 -q
 }
 
 teardown() {
@@ -44,17 +44,17 @@ nets() {
 
 @test "a stopped VM started on another host gets its network there; the old host loses it" {
 	cnet create front --mode isolated --cidr 10.110.0.0/24 -q
-	chost disable h2 -q >/dev/null
+	chost disable h2 -q
 	printf '{"name": "mover", "cpu": 1, "memory": 64, "nics": [{"network": "front"}]}\n' |
-	    cvm create -q - >/dev/null
-	chost enable h2 -q >/dev/null
+	    cvm create -q -
+	chost enable h2 -q
 	run -0 nets 1
 	[ "$output" = cloudos-net-1 ]
 	run -0 nets 2
 	[ "$output" = "" ]
 	mac=$(cvm show mover -o json | jq -r '.nics[0].mac')
 	cvm stop mover -q
-	chost disable h1 -q >/dev/null
+	chost disable h1 -q
 	run -0 cvm start mover -o json
 	[ "$(jq -r '.state + " " + .host' <<<"$output")" = "running h2" ]
 	[ "$(jq -c .ips <<<"$output")" = '["10.110.0.2"]' ]
@@ -66,12 +66,12 @@ nets() {
 	[ "$output" = "" ]
 	run -0 cnet show front -o json
 	[ "$(jq -c .hosts <<<"$output")" = '["h2"]' ]
-	chost enable h1 -q >/dev/null
+	chost enable h1 -q
 }
 
 @test "reconcile removes a network no VM on the host uses any more" {
 	cnet create front --mode isolated --cidr 10.111.0.0/24 -q
-	printf '{"name": "a", "cpu": 1, "memory": 64, "nics": [{"network": "front"}]}\n' | cvm create -q - >/dev/null
+	printf '{"name": "a", "cpu": 1, "memory": 64, "nics": [{"network": "front"}]}\n' | cvm create -q -
 	host=$(cvm show a -o json | jq -r .host)
 	mine=${host#h}
 	other=$((3 - mine))
@@ -93,9 +93,9 @@ nets() {
 
 @test "cvm migrate of a VM that is off defines its network on the destination first" {
 	cnet create front --mode isolated --cidr 10.112.0.0/24 -q
-	chost disable h2 -q >/dev/null
-	printf '{"name": "m", "cpu": 1, "memory": 64, "nics": [{"network": "front"}]}\n' | cvm create -q - >/dev/null
-	chost enable h2 -q >/dev/null
+	chost disable h2 -q
+	printf '{"name": "m", "cpu": 1, "memory": 64, "nics": [{"network": "front"}]}\n' | cvm create -q -
+	chost enable h2 -q
 	mac=$(cvm show m -o json | jq -r '.nics[0].mac')
 	cvm poweroff m -q
 	run -0 cvm migrate m --to h2 -o json
@@ -111,10 +111,10 @@ nets() {
 
 @test "cvm migrate --live of a running guest defines its network on the destination first" {
 	cnet create front --mode nat --cidr 10.113.0.0/24 -q
-	chost disable h2 -q >/dev/null
+	chost disable h2 -q
 	printf '{"name": "l", "cpu": 1, "memory": 64, "nics": [{"network": "front"}], "context": {"hostname": "l"}}\n' |
-	    cvm create -q - >/dev/null
-	chost enable h2 -q >/dev/null
+	    cvm create -q -
+	chost enable h2 -q
 	mac=$(cvm show l -o json | jq -r '.nics[0].mac')
 	run -0 cvm migrate l --to h2 --live -o json
 	[ "$(jq -r '.state + " " + .host' <<<"$output")" = "running h2" ]

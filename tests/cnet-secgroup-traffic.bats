@@ -87,7 +87,7 @@ get() {
 # filter secgroup_nic_filter gives; wait until it serves
 boot_guest() {
 	local uuid=7f3c9a52-0d4e-4a8b-9c61-5e2f0b1d7a01 nic filter g
-	chost add -q h1 "$LAB_URI1" >/dev/null
+	chost add -q h1 "$LAB_URI1"
 	sql "INSERT INTO vms (uuid, name, state, host_id, cpu, memory, spec, owner, group_id, created, updated) VALUES ('$uuid', 'sgguest', 'running', 1, 1, 96, '{}', 0, 0, 'now', 'now')"
 	sql "INSERT INTO networks (id, name, mode, cidr, owner, group_id, created, updated) VALUES (1, 'sgnet', 'isolated', '192.168.150.0/24', 0, 0, 'now', 'now')"
 	nic=$(sql "INSERT INTO vm_nics (vm_id, idx, network_id, mac, model, created) VALUES (1, 0, 1, '52:54:00:5e:01:00', 'virtio', 'now') RETURNING id")

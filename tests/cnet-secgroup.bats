@@ -77,7 +77,7 @@ ipkey() {
 # a running VM on h1 named $1; prints its id
 mkvm() {
 	chost add -q h1 "$LAB_URI1" >/dev/null 2>&1 || true
-	printf 'name: %s\ncpu: 1\nmemory: 64MiB\n' "$1" | cvm create -q - >/dev/null
+	printf 'name: %s\ncpu: 1\nmemory: 64MiB\n' "$1" | cvm create -q -
 	cvm show "$1" -o json | jq -r .id
 }
 
@@ -351,7 +351,7 @@ plug() {
 	cnet secgroup create -q web
 	cnet secgroup create -q db
 	complete_line cnet secgroup rule ""
-	[ "$reply" = $'add\nremove' ]
+	[ "$reply" = $'create\nadd\ndelete\nremove' ]
 	complete_line cnet secgroup rule add ""
 	[ "$reply" = $'db\nweb' ]
 	complete_line cnet secgroup rule add web --proto ""

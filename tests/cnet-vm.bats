@@ -38,7 +38,7 @@ vm() {
 	local name=$1 nics=$2
 	shift 2
 	printf '{"name": "%s", "cpu": 1, "memory": 64, "nics": %s}\n' "$name" "$nics" |
-	    cvm create "$@" -q - >/dev/null
+	    cvm create "$@" -q -
 }
 
 uuid() {
@@ -142,7 +142,7 @@ iflist() {
 	assert_output --partial "$mac"
 	# off, it goes at once; the seed names the NIC left by its number
 	cvm poweroff app -q
-	cvm nic attach app --network front -q >/dev/null
+	cvm nic attach app --network front -q
 	run -0 cvm nic detach app 0 -o json
 	[ "$(jq -c '[.ips, [.nics[].nic]]' <<<"$output")" = '[["10.95.0.3"],[1]]' ]
 	run -0 virsh -c "$LAB_URI1" dumpxml --inactive "cloudos-$(uuid app)"
@@ -193,7 +193,7 @@ iflist() {
 	[ "$(jq -c '[.state, .ips]' <<<"$output")" = '["pending",["10.98.0.2"]]' ]
 	run -0 virsh -c "$LAB_URI1" net-list --all --name
 	refute_output --partial cloudos-net-1
-	csched pass -q >/dev/null
+	csched pass -q
 	run -0 cvm show q -o json
 	[ "$(jq -r .state <<<"$output")" = running ]
 	mac=$(jq -r '.nics[0].mac' <<<"$output")
@@ -314,13 +314,13 @@ iflist() {
 	run -0 virsh -c "$LAB_URI1" nwfilter-dumpxml "cloudos-sg-$(sgid db)"
 	assert_output --partial "'10.96.0.50'"
 	# a NIC attached live into web joins the peers, and leaves on detach
-	cvm nic attach db1 --network front --ip 10.96.0.60 --model usb-net --security-group web -q >/dev/null
+	cvm nic attach db1 --network front --ip 10.96.0.60 --model usb-net --security-group web -q
 	nic=$(nicid db1 1)
 	run -0 virsh -c "$LAB_URI1" dumpxml "cloudos-$(uuid db1)"
 	assert_output --partial "<filterref filter='cloudos-nic-$nic'"
 	run -0 virsh -c "$LAB_URI1" nwfilter-dumpxml "cloudos-sg-$(sgid db)"
 	assert_output --partial "'10.96.0.60'"
-	cvm nic detach db1 1 -q >/dev/null
+	cvm nic detach db1 1 -q
 	run -0 virsh -c "$LAB_URI1" nwfilter-dumpxml "cloudos-sg-$(sgid db)"
 	refute_output --partial "'10.96.0.60'"
 	run -0 virsh -c "$LAB_URI1" nwfilter-list

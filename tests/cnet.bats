@@ -412,7 +412,7 @@ YAML
 }
 
 @test "a VM with NICs runs on libvirt's test driver, which takes no seed" {
-	chost add t1 test:///default -q >/dev/null
+	chost add t1 test:///default -q
 	cnet create front --mode nat --cidr 10.20.0.0/24 -q
 	run -0 cvm create - -o json < <(vmdoc t '[{"network": "front"}]')
 	[ "$(jq -c '[.state, .host, .ips]' <<<"$output")" = '["running","t1",["10.20.0.2"]]' ]

@@ -66,7 +66,7 @@ complete_line() {
 	complete_line cacct ""
 	[ "$reply" = $'user\nhelp' ]
 	complete_line cacct user ""
-	[ "$reply" = $'add\nlist' ]
+	[ "$reply" = $'create\nadd\nlist' ]
 	complete_line cacct user add --
 	grep -qx -- --uid <<<"$reply"
 }
@@ -90,7 +90,7 @@ complete_line() {
 	chost cluster add rack2 >/dev/null
 	chost add t1 test:///default >/dev/null
 	complete_line chost cluster ""
-	[ "$reply" = $'add\nlist\nshow\nremove' ]
+	[ "$reply" = $'create\nadd\nlist\nshow\ndelete\nremove' ]
 	complete_line chost cluster remove r
 	[ "$reply" = $'rack1\nrack2' ]
 	complete_line chost cluster add ""
@@ -140,7 +140,7 @@ complete_line() {
 	csched group create web --anti-affinity >/dev/null
 	csched group create db --affinity >/dev/null
 	complete_line csched group ""
-	[ "$reply" = $'create\nlist\nshow\nset\nremove' ]
+	[ "$reply" = $'create\nlist\nshow\nset\ndelete\nremove' ]
 	complete_line csched group remove w
 	[ "$reply" = web ]
 	complete_line csched group show ""
@@ -187,7 +187,7 @@ complete_line() {
 }
 
 @test "completion: cvm wait gives its options, the states for --state and VM names; cvm list --watch" {
-	chost add t1 test:///default >/dev/null
+	chost add t1 test:///default -q
 	complete_line cvm wait --
 	grep -qx -- --state <<<"$reply"
 	grep -qx -- --timeout <<<"$reply"
@@ -195,7 +195,7 @@ complete_line() {
 	[ "$reply" = running ]
 	complete_line cvm wait vm --state s
 	[ "$reply" = $'suspended\nstopped\nshutting-down' ]
-	printf 'name: web-1\ncpu: 1\nmemory: 64\n' | cvm create - >/dev/null
+	printf 'name: web-1\ncpu: 1\nmemory: 64\n' | cvm create - -q
 	complete_line cvm wait w
 	[ "$reply" = web-1 ]
 	complete_line cvm list --w
@@ -204,4 +204,38 @@ complete_line() {
 	[ "$reply" = --interval ]
 	complete_line cimg wait img --state r
 	[ "$reply" = ready ]
+}
+
+@test "completion: aliases complete beside their subcommands, and as them" {
+	chost cluster create rack1 -q
+	chost add t1 test:///default -q
+	# each alias right after the subcommand it stands for
+	complete_line chost ""
+	[ "$reply" = $'create\nadd\nlist\nshow\nset\napply\nmonitor\nenable\ndisable\ndrain\ndelete\nremove\ncluster\nhelp' ]
+	complete_line chost cluster d
+	[ "$reply" = delete ]
+	# an alias completes its subcommand's names and options
+	complete_line chost cluster remove r
+	[ "$reply" = rack1 ]
+	complete_line chost cluster delete r
+	[ "$reply" = rack1 ]
+	complete_line chost cluster add ""
+	[ -z "$reply" ]
+	complete_line chost remove ""
+	[ "$reply" = t1 ]
+	complete_line chost add h2 test:///default --clu
+	[ "$reply" = --cluster ]
+	complete_line cnet secgroup rule ""
+	[ "$reply" = $'create\nadd\ndelete\nremove' ]
+	complete_line cvol datastore ""
+	[ "$reply" = $'create\nadd\nlist\nshow\ndelete\nremove' ]
+}
+
+@test "completion: groups complete their subcommands, not the program's" {
+	complete_line cvm snapshot ""
+	[ "$reply" = $'create\nlist\nrevert\ndelete' ]
+	complete_line cvm snapshot l
+	[ "$reply" = list ]
+	complete_line cnet secgroup r
+	[ "$reply" = $'rule\nrefresh' ]
 }

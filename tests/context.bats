@@ -53,7 +53,7 @@ print(json.dumps(eval(sys.argv[2]), ensure_ascii=False))' "$1" "$2"
 }
 
 @test "the seed is an ISO 9660 volume cidata with meta-data and user-data" {
-	printf 'name: Web_1\ncpu: 1\nmemory: 64MiB\ncontext:\n  ssh_keys: ["ssh-ed25519 AAAA admin@example"]\n' | cvm create -q - >/dev/null
+	printf 'name: Web_1\ncpu: 1\nmemory: 64MiB\ncontext:\n  ssh_keys: ["ssh-ed25519 AAAA admin@example"]\n' | cvm create -q -
 	uuid=$(cvm show Web_1 -o json | jq -r .uuid)
 	run -0 xorriso -indev "$(seedfile "$uuid")" -pvd_info
 	assert_line --regexp "^Volume Id +: CIDATA$"
@@ -71,7 +71,7 @@ print(json.dumps(eval(sys.argv[2]), ensure_ascii=False))' "$1" "$2"
 	# string as a line break, as YAML 1.1 says)
 	jq -acn --rawfile ud "$BATS_TEST_TMPDIR/ud" \
 	    '{name: "h", cpu: 1, memory: 64, context: {user_data: $ud}}' > "$BATS_TEST_TMPDIR/vm.json"
-	cvm create -q "$BATS_TEST_TMPDIR/vm.json" >/dev/null
+	cvm create -q "$BATS_TEST_TMPDIR/vm.json"
 	uuid=$(cvm show h -o json | jq -r .uuid)
 	extract "$uuid" "$BATS_TEST_TMPDIR/x"
 	cmp "$BATS_TEST_TMPDIR/ud" "$BATS_TEST_TMPDIR/x/user-data"
@@ -84,7 +84,7 @@ print(json.dumps(eval(sys.argv[2]), ensure_ascii=False))' "$1" "$2"
 	        "- [a] {b} *c &d !e %f @g `h #i", "<x>&amp;", "back\\slash\ttab",
 	        "caf\u00e9 \u2028 \u0085 \u0001", "null", "123", ""]}}' |
 	    jq -ac '.context.ssh_keys |= map(select(. != ""))' > "$BATS_TEST_TMPDIR/vm.json"
-	cvm create -q "$BATS_TEST_TMPDIR/vm.json" >/dev/null
+	cvm create -q "$BATS_TEST_TMPDIR/vm.json"
 	uuid=$(cvm show k -o json | jq -r .uuid)
 	extract "$uuid" "$BATS_TEST_TMPDIR/x"
 	[ "$(yamlget "$BATS_TEST_TMPDIR/x/user-data" 'd["ssh_authorized_keys"]')" = "$(jq -c .context.ssh_keys "$BATS_TEST_TMPDIR/vm.json" | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin), ensure_ascii=False))')" ]
@@ -128,7 +128,7 @@ EOF_CASES
 }
 
 @test "a VM without a context gets no seed" {
-	printf 'name: p\ncpu: 1\nmemory: 64MiB\ncontext: {}\n' | cvm create -q - >/dev/null
+	printf 'name: p\ncpu: 1\nmemory: 64MiB\ncontext: {}\n' | cvm create -q -
 	uuid=$(cvm show p -o json | jq -r .uuid)
 	run -0 virsh -c "$LAB_URI1" domblklist "cloudos-$uuid"
 	refute_output --partial cdrom
@@ -137,7 +137,7 @@ EOF_CASES
 }
 
 @test "cvm delete removes the seed volume" {
-	printf 'name: d\ncpu: 1\nmemory: 64MiB\ncontext: {hostname: d}\n' | cvm create -q - >/dev/null
+	printf 'name: d\ncpu: 1\nmemory: 64MiB\ncontext: {hostname: d}\n' | cvm create -q -
 	uuid=$(cvm show d -o json | jq -r .uuid)
 	[ -f "$(seedfile "$uuid")" ]
 	run -0 cvm delete d -o json
@@ -148,7 +148,7 @@ EOF_CASES
 }
 
 @test "a VM held with a context gets its seed when released" {
-	printf 'name: r\ncpu: 1\nmemory: 64MiB\ncontext: {hostname: r}\n' | cvm create -q --hold - >/dev/null
+	printf 'name: r\ncpu: 1\nmemory: 64MiB\ncontext: {hostname: r}\n' | cvm create -q --hold -
 	uuid=$(cvm show r -o json | jq -r .uuid)
 	[ ! -e "$(seedfile "$uuid")" ]
 	run -0 cvm release r -o json
@@ -158,7 +158,7 @@ EOF_CASES
 
 @test "cvm migrate moves the seed with the VM, live and cold" {
 	chost add h2 "$LAB_URI2" --migration-address 127.0.0.1 >/dev/null
-	printf 'name: m\ncpu: 1\nmemory: 64MiB\ncontext: {hostname: m}\n' | cvm create -q - >/dev/null
+	printf 'name: m\ncpu: 1\nmemory: 64MiB\ncontext: {hostname: m}\n' | cvm create -q -
 	uuid=$(cvm show m -o json | jq -r .uuid)
 	run -0 cvm migrate m --to h2 --live -o json
 	[ "$(jq -r .host <<<"$output")" = h2 ]
@@ -188,7 +188,7 @@ EOF_CASES
 }
 
 @test "reconcile removes the seed of a create killed after its upload, and only that" {
-	printf 'name: keep\ncpu: 1\nmemory: 64MiB\ncontext: {hostname: keep}\n' | cvm create -q - >/dev/null
+	printf 'name: keep\ncpu: 1\nmemory: 64MiB\ncontext: {hostname: keep}\n' | cvm create -q -
 	keep=$(cvm show keep -o json | jq -r .uuid)
 	printf 'name: k9\ncpu: 1\nmemory: 64MiB\ncontext: {hostname: k9}\n' > "$BATS_TEST_TMPDIR/vm.yaml"
 	CLOUDOS_FAULT=hv.upload run -137 cvm create "$BATS_TEST_TMPDIR/vm.yaml"
@@ -205,7 +205,7 @@ EOF_CASES
 
 @test "reconcile removes the source's seed of a migration killed after the move" {
 	chost add h2 "$LAB_URI2" --migration-address 127.0.0.1 >/dev/null
-	printf 'name: mk\ncpu: 1\nmemory: 64MiB\ncontext: {hostname: mk}\n' | cvm create -q - >/dev/null
+	printf 'name: mk\ncpu: 1\nmemory: 64MiB\ncontext: {hostname: mk}\n' | cvm create -q -
 	uuid=$(cvm show mk -o json | jq -r .uuid)
 	CLOUDOS_FAULT=vm.moved run --separate-stderr cvm migrate mk --to h2 --live
 	# (seen once on a loaded machine: the migration itself failed; say how)

@@ -21,7 +21,7 @@ hosts() {
 	local n=$1 cpu=$2 mem=$3 i
 	shift 3
 	for i in $(seq 1 "$n"); do
-		chost add "t$i" test:///default --cpu "$cpu" --memory "$mem" "$@" -q >/dev/null
+		chost add "t$i" test:///default --cpu "$cpu" --memory "$mem" "$@" -q
 	done
 }
 
@@ -33,7 +33,7 @@ queue() {
 		printf 'name: %s\ncpu: 1\nmemory: 64MiB\n' "$name"
 		for l in "$@"; do printf '%s\n' "$l"; done
 	} > "$BATS_TEST_TMPDIR/$name.yaml"
-	cvm create --queue --count "$count" -q "$BATS_TEST_TMPDIR/$name.yaml" >/dev/null
+	cvm create --queue --count "$count" -q "$BATS_TEST_TMPDIR/$name.yaml"
 }
 
 # per_host: "host count" lines of a plan on stdin, sorted by host
@@ -89,8 +89,8 @@ per_host() {
 }
 
 @test "requirements choose the hosts; VMs no host passes stay pending, and say why" {
-	chost add t1 test:///default --cpu 4 --memory 4GiB --label zone=a -q >/dev/null
-	chost add t2 test:///default --cpu 4 --memory 4GiB --label zone=b -q >/dev/null
+	chost add t1 test:///default --cpu 4 --memory 4GiB --label zone=a -q
+	chost add t2 test:///default --cpu 4 --memory 4GiB --label zone=b -q
 	queue a 2 'requirements: labels.zone == "b"'
 	queue c 1 'requirements: labels.zone == "c"'
 	run -0 csched plan -o json
@@ -111,8 +111,8 @@ per_host() {
 
 @test "anti-affinity puts a group's VMs on different hosts; affinity on one" {
 	hosts 2 8 8GiB
-	csched group create web --anti-affinity -q >/dev/null
-	csched group create db --affinity -q >/dev/null
+	csched group create web --anti-affinity -q
+	csched group create db --affinity -q
 	queue w 3 'group: web'
 	queue d 3 'group: db' 'policy: spread'
 	run -0 csched plan -o json
@@ -132,8 +132,8 @@ per_host() {
 }
 
 @test "csched pass deploys pending VMs on real hosts and records why others wait" {
-	chost add h1 "$LAB_URI1" --label zone=a -q >/dev/null
-	chost add h2 "$LAB_URI2" --label zone=b -q >/dev/null
+	chost add h1 "$LAB_URI1" --label zone=a -q
+	chost add h2 "$LAB_URI2" --label zone=b -q
 	queue q 2 'requirements: labels.zone == "b"'
 	queue n 1 'requirements: labels.zone == "nowhere"'
 	run -0 --separate-stderr csched pass -o json
@@ -150,8 +150,8 @@ per_host() {
 }
 
 @test "csched pass retries a failed deploy on another host" {
-	chost add h1 "$LAB_URI1" -q >/dev/null
-	chost add h2 "$LAB_URI2" -q >/dev/null
+	chost add h1 "$LAB_URI1" -q
+	chost add h2 "$LAB_URI2" -q
 	queue r 1
 	# h1 is enabled but its libvirtd is gone: the deploy there fails
 	sqlite3 "$CLOUDOS_CATALOG" "UPDATE hosts SET uri = 'qemu+unix:///system?socket=/nonexistent' WHERE name = 'h1'"
@@ -173,7 +173,7 @@ per_host() {
 }
 
 @test "csched plan | csched apply - deploys; a stale plan is refused" {
-	chost add h1 "$LAB_URI1" -q >/dev/null
+	chost add h1 "$LAB_URI1" -q
 	queue a 1
 	csched plan -o json > "$BATS_TEST_TMPDIR/plan"
 	run -0 csched apply - -o json < "$BATS_TEST_TMPDIR/plan"
@@ -183,7 +183,7 @@ per_host() {
 	# a plan made when there was room, applied when there is none
 	queue b 1
 	csched plan -o json > "$BATS_TEST_TMPDIR/plan2"
-	printf 'name: big\ncpu: 1\nmemory: 64MiB\n' | cvm create - -q >/dev/null
+	printf 'name: big\ncpu: 1\nmemory: 64MiB\n' | cvm create - -q
 	run -6 --separate-stderr csched apply - < "$BATS_TEST_TMPDIR/plan2"
 	[[ "$stderr" == "csched: host 'h1' cannot take vm 'b-1' now: "* ]]
 	[ "$(cvm show b-1 -o json | jq -r .state)" = pending ]
@@ -192,7 +192,7 @@ per_host() {
 @test "csched rebalance --policy pack | csched apply - empties a host" {
 	lab_hosts_add --migration-address 127.0.0.1 -q
 	printf 'name: s\ncpu: 1\nmemory: 64MiB\npolicy: spread\n' > "$BATS_TEST_TMPDIR/s.yaml"
-	cvm create -q --count 2 "$BATS_TEST_TMPDIR/s.yaml" >/dev/null
+	cvm create -q --count 2 "$BATS_TEST_TMPDIR/s.yaml"
 	[ "$(cvm list -o json | jq -r .host | sort -u | wc -l)" = 2 ]
 	run -0 csched rebalance --policy pack -o json
 	[ "$(jq -s length <<<"$output")" = 1 ]
@@ -216,7 +216,7 @@ per_host() {
 }
 
 @test "csched pass --loop runs until a signal; a pass and cvm create never share the last room" {
-	chost add t1 test:///default --cpu 1 --memory 1GiB -q >/dev/null
+	chost add t1 test:///default --cpu 1 --memory 1GiB -q
 	csched pass --loop 1 --no-reconcile -q >/dev/null 2>"$BATS_TEST_TMPDIR/loop.err" &
 	loop=$!
 	running() { [ "$(cvm show "$1" -o json | jq -r .state)" = running ]; }
@@ -243,9 +243,9 @@ per_host() {
 }
 
 @test "cvm migrate without --to lets the scheduler choose, by the VM's requirements" {
-	chost add t1 test:///default --cpu 4 --memory 4GiB --label zone=a -q >/dev/null
-	chost add t2 test:///default --cpu 4 --memory 4GiB --label zone=b -q >/dev/null
-	printf 'name: m\ncpu: 1\nmemory: 64MiB\nrequirements: labels.zone == "a"\n' | cvm create - -q >/dev/null
+	chost add t1 test:///default --cpu 4 --memory 4GiB --label zone=a -q
+	chost add t2 test:///default --cpu 4 --memory 4GiB --label zone=b -q
+	printf 'name: m\ncpu: 1\nmemory: 64MiB\nrequirements: labels.zone == "a"\n' | cvm create - -q
 	[ "$(cvm show m -o json | jq -r .host)" = t1 ]
 	before=$(catalog_digest)
 	# t2 has room, but the VM may not go there
@@ -255,7 +255,7 @@ per_host() {
 }
 
 @test "csched apply of a good and a bad placement deploys nothing (exit 2)" {
-	chost add h1 "$LAB_URI1" -q >/dev/null
+	chost add h1 "$LAB_URI1" -q
 	queue a 1
 	printf 'kind: Placement\nvm: a-1\nhost: h1\naction: deploy\n---\nkind: Placement\nvm: a-1\nhost: h1\naction: teleport\n' > "$BATS_TEST_TMPDIR/plan"
 	refused 2 "csched: <stdin>: line 6: action 'teleport' is not deploy or migrate" \

@@ -91,7 +91,7 @@ teardown() {
 
 @test "cvm apply with a new context renews the VM's seed" {
 	printf 'name: c1\ncpu: 1\nmemory: 64MiB\ncontext:\n  user_data: "#cloud-config\\n# one\\n"\n' > "$BATS_TEST_TMPDIR/c.yaml"
-	cvm apply -q -f "$BATS_TEST_TMPDIR/c.yaml" >/dev/null
+	cvm apply -q -f "$BATS_TEST_TMPDIR/c.yaml"
 	uuid=$(cvm show c1 -o json | jq -r .uuid)
 	iso="$(lab_host_dir 1)/lib/images/cloudos/$uuid-seed.iso"
 	xorriso -osirrox on -indev "$iso" -extract /user-data "$BATS_TEST_TMPDIR/ud1" >/dev/null 2>&1

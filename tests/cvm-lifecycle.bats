@@ -21,7 +21,7 @@ domstate() {
 }
 
 @test "cvm suspend pauses a running VM in memory and resume runs it again" {
-	cvm create -q "$BATS_TEST_TMPDIR/w.yaml" >/dev/null
+	cvm create -q "$BATS_TEST_TMPDIR/w.yaml"
 	run -0 cvm suspend w -o json
 	[ "$(jq -r .state <<<"$output")" = suspended ]
 	[ "$(domstate w)" = paused ]
@@ -42,7 +42,7 @@ domstate() {
 }
 
 @test "cvm poweroff works on a suspended VM" {
-	cvm create -q "$BATS_TEST_TMPDIR/w.yaml" >/dev/null
+	cvm create -q "$BATS_TEST_TMPDIR/w.yaml"
 	cvm suspend -q w
 	run -0 cvm poweroff w -o json
 	[ "$(jq -r .state <<<"$output")" = poweroff ]
@@ -51,7 +51,7 @@ domstate() {
 
 @test "cvm shutdown powers off a guest that ignores ACPI after its timeout" {
 	# the lab's guests run firmware only: nothing answers the ACPI button
-	cvm create -q "$BATS_TEST_TMPDIR/w.yaml" >/dev/null
+	cvm create -q "$BATS_TEST_TMPDIR/w.yaml"
 	start=$(date +%s)
 	run -0 cvm shutdown w --timeout 1 -o json
 	[ "$(jq -r .state <<<"$output")" = poweroff ]
@@ -66,7 +66,7 @@ domstate() {
 }
 
 @test "cvm reboot asks the guest, and --hard resets it; it stays running" {
-	cvm create -q "$BATS_TEST_TMPDIR/w.yaml" >/dev/null
+	cvm create -q "$BATS_TEST_TMPDIR/w.yaml"
 	run -0 cvm reboot w -o json
 	[ "$(jq -r .state <<<"$output")" = running ]
 	run -0 cvm reboot --hard w -o json
@@ -93,7 +93,7 @@ domstate() {
 
 @test "cvm release exits 6 and keeps the VM in hold when no host has room" {
 	printf 'name: big\ncpu: 1\nmemory: 1TiB\n' > "$BATS_TEST_TMPDIR/big.yaml"
-	cvm create --hold -q "$BATS_TEST_TMPDIR/big.yaml" >/dev/null
+	cvm create --hold -q "$BATS_TEST_TMPDIR/big.yaml"
 	before=$(catalog_digest)
 	run -6 cvm release big
 	[ "$(catalog_digest)" = "$before" ]
@@ -124,7 +124,7 @@ domstate() {
 }
 
 @test "cvm history lists every transition with time, actor and outcome" {
-	cvm create -q "$BATS_TEST_TMPDIR/w.yaml" >/dev/null
+	cvm create -q "$BATS_TEST_TMPDIR/w.yaml"
 	cvm suspend -q w
 	cvm resume -q w
 	cvm poweroff -q w
@@ -142,7 +142,7 @@ root power off shutting-down -> poweroff" ]
 }
 
 @test "cvm actions take batches: ids through xargs, documents through -" {
-	cvm create -q --count 2 "$BATS_TEST_TMPDIR/w.yaml" >/dev/null
+	cvm create -q --count 2 "$BATS_TEST_TMPDIR/w.yaml"
 	cvm list -o ids > "$BATS_TEST_TMPDIR/ids"
 	run -0 xargs cvm suspend -q < "$BATS_TEST_TMPDIR/ids"
 	run -0 cvm list --state suspended -o ids
@@ -155,7 +155,7 @@ root power off shutting-down -> poweroff" ]
 }
 
 @test "cvm actions in a batch report each failure and exit 8" {
-	cvm create -q --count 2 "$BATS_TEST_TMPDIR/w.yaml" >/dev/null
+	cvm create -q --count 2 "$BATS_TEST_TMPDIR/w.yaml"
 	cvm poweroff -q w-2
 	run -8 --separate-stderr cvm suspend w-1 w-2 nope -o ids
 	[ "$output" = 1 ]
@@ -170,7 +170,7 @@ cvm: all 2 objects failed" ]
 }
 
 @test "cvm document batches refuse documents of another kind before acting" {
-	cvm create -q "$BATS_TEST_TMPDIR/w.yaml" >/dev/null
+	cvm create -q "$BATS_TEST_TMPDIR/w.yaml"
 	chost list -o json > "$BATS_TEST_TMPDIR/hosts.json"
 	refused 2 "cvm: <stdin>: line 1: a Host document, not VM" \
 	    cvm poweroff - < "$BATS_TEST_TMPDIR/hosts.json"

@@ -41,7 +41,7 @@ has() {
 }
 
 @test "cvm stop saves the guest to disk and releases the host; start resumes it there" {
-	cvm create -q "$BATS_TEST_TMPDIR/s.yaml" >/dev/null
+	cvm create -q "$BATS_TEST_TMPDIR/s.yaml"
 	run -0 cvm stop s -o json
 	[ "$(jq -r .state <<<"$output")" = stopped ]
 	[ "$(jq -r .host <<<"$output")" = h1 ]
@@ -62,7 +62,7 @@ has() {
 }
 
 @test "cvm stop of a suspended VM: start brings it back running" {
-	cvm create -q "$BATS_TEST_TMPDIR/s.yaml" >/dev/null
+	cvm create -q "$BATS_TEST_TMPDIR/s.yaml"
 	cvm suspend -q s
 	run -0 cvm stop s -o json
 	[ "$(jq -r .state <<<"$output")" = stopped ]
@@ -72,14 +72,14 @@ has() {
 }
 
 @test "a host keeping a stopped VM's saved state cannot be removed" {
-	cvm create -q "$BATS_TEST_TMPDIR/s.yaml" >/dev/null
+	cvm create -q "$BATS_TEST_TMPDIR/s.yaml"
 	cvm stop -q s
 	refused 5 "chost: cannot remove host 'h1': vm 's' is stopped there (delete or start it first)" \
 	    chost remove h1
 }
 
 @test "cvm stop is refused, changing nothing, where it cannot apply" {
-	cvm create -q "$BATS_TEST_TMPDIR/s.yaml" >/dev/null
+	cvm create -q "$BATS_TEST_TMPDIR/s.yaml"
 	cvm poweroff -q s
 	refused 5 "cvm: cannot stop vm 's': it is poweroff (stop needs running or suspended)" \
 	    cvm stop s
@@ -97,7 +97,7 @@ has() {
 }
 
 @test "a stopped VM whose host is disabled starts afresh on another host" {
-	cvm create -q "$BATS_TEST_TMPDIR/s.yaml" >/dev/null
+	cvm create -q "$BATS_TEST_TMPDIR/s.yaml"
 	cvm stop -q s
 	chost disable -q h1
 	run -0 cvm start s -o json
@@ -112,7 +112,7 @@ has() {
 }
 
 @test "cvm delete of a stopped VM removes the domain and its saved state" {
-	cvm create -q "$BATS_TEST_TMPDIR/s.yaml" >/dev/null
+	cvm create -q "$BATS_TEST_TMPDIR/s.yaml"
 	uuid=$(uuid_of s)
 	cvm stop -q s
 	run -0 cvm delete s -o json
@@ -122,7 +122,7 @@ has() {
 
 @test "stop and start: kill -9 at any point, then reconcile agrees with libvirt" {
 	for point in vm.intent vm.outcome; do
-		cvm create -q "$BATS_TEST_TMPDIR/s.yaml" >/dev/null
+		cvm create -q "$BATS_TEST_TMPDIR/s.yaml"
 		CLOUDOS_FAULT=$point run -137 cvm stop s
 		[ "$(cvm show s -o json | jq -r .state)" = shutting-down ]
 		run -0 cvm reconcile -o json
@@ -139,7 +139,7 @@ has() {
 	done
 	# moving to another host, killed before the domain appeared there:
 	# back to stopped where the saved state is
-	cvm create -q "$BATS_TEST_TMPDIR/s.yaml" >/dev/null
+	cvm create -q "$BATS_TEST_TMPDIR/s.yaml"
 	cvm stop -q s
 	chost disable -q h1
 	CLOUDOS_FAULT=vm.intent run -137 cvm start s
@@ -157,7 +157,7 @@ has() {
 }
 
 @test "reconcile removes an inactive copy of a VM that lives on another host" {
-	cvm create -q "$BATS_TEST_TMPDIR/s.yaml" >/dev/null
+	cvm create -q "$BATS_TEST_TMPDIR/s.yaml"
 	uuid=$(uuid_of s)
 	# what a start elsewhere leaves when the old host was unreachable
 	virsh -c "$LAB_URI1" dumpxml "$uuid" > "$BATS_TEST_TMPDIR/dom.xml"
@@ -171,7 +171,7 @@ has() {
 }
 
 @test "cvm resize: any size that fits while off; the domain follows" {
-	cvm create -q "$BATS_TEST_TMPDIR/s.yaml" >/dev/null
+	cvm create -q "$BATS_TEST_TMPDIR/s.yaml"
 	cvm poweroff -q s
 	run -0 cvm resize s --cpu 2 --memory 96MiB -o json
 	[ "$(jq -r '[.cpu, .memory] | @tsv' <<<"$output")" = "$(printf '2\t96')" ]
@@ -187,7 +187,7 @@ has() {
 }
 
 @test "cvm resize of a running VM: memory down by balloon; growth refused, naming the state" {
-	cvm create -q "$BATS_TEST_TMPDIR/s.yaml" >/dev/null
+	cvm create -q "$BATS_TEST_TMPDIR/s.yaml"
 	run -0 cvm resize s --memory 48MiB -o json
 	[ "$(jq -r .memory <<<"$output")" = 48 ]
 	# the balloon's target (a guest without a balloon driver keeps
@@ -204,7 +204,7 @@ has() {
 }
 
 @test "cvm resize refuses bad sizes, no room and stopped VMs, changing nothing" {
-	cvm create -q "$BATS_TEST_TMPDIR/s.yaml" >/dev/null
+	cvm create -q "$BATS_TEST_TMPDIR/s.yaml"
 	cvm poweroff -q s
 	before=$(catalog_digest)
 	refused 2 "cvm: resize needs --cpu or --memory" cvm resize s
@@ -224,7 +224,7 @@ has() {
 }
 
 @test "cvm resize: kill -9 after the size was recorded, then reconcile applies it" {
-	cvm create -q "$BATS_TEST_TMPDIR/s.yaml" >/dev/null
+	cvm create -q "$BATS_TEST_TMPDIR/s.yaml"
 	cvm poweroff -q s
 	CLOUDOS_FAULT=vm.intent run -137 cvm resize s --memory 80MiB
 	run -0 virsh -c "$LAB_URI1" dominfo "$(uuid_of s)"
@@ -237,13 +237,13 @@ has() {
 }
 
 @test "cvm resize of a VM not yet placed changes only the catalog" {
-	cvm create -q --hold "$BATS_TEST_TMPDIR/s.yaml" >/dev/null
+	cvm create -q --hold "$BATS_TEST_TMPDIR/s.yaml"
 	run -0 cvm resize s --cpu 2 --memory 1GiB -o json
 	[ "$(jq -r '[.state, .cpu, .memory] | @tsv' <<<"$output")" = "$(printf 'hold\t2\t1024')" ]
 }
 
 @test "cvm console shows the guest's serial console; Ctrl-] leaves" {
-	cvm create -q "$BATS_TEST_TMPDIR/s.yaml" >/dev/null
+	cvm create -q "$BATS_TEST_TMPDIR/s.yaml"
 	# the firmware prints its banner on the serial port at every reset
 	run -0 --separate-stderr console_shows s SeaBIOS 'No bootable device|Booting from'
 	[[ "$output" == *SeaBIOS* ]]
@@ -277,7 +277,7 @@ has() {
 }
 
 @test "cvm console is refused for VMs that are not running, and takes one VM" {
-	cvm create -q "$BATS_TEST_TMPDIR/s.yaml" >/dev/null
+	cvm create -q "$BATS_TEST_TMPDIR/s.yaml"
 	cvm poweroff -q s
 	run -5 --separate-stderr cvm console s </dev/null
 	[ "$stderr" = "cvm: cannot open the console of vm 's': it is poweroff (console needs running)" ]

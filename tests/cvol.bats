@@ -200,7 +200,7 @@ blk() {
 	sid=$(jq -r .id <<<"$output")
 	run -0 qemu-img info --output=json -U "$(file 1 "$sid")"
 	[ "$(jq -r '."backing-filename"' <<<"$output")" = /var/lib/libvirt/images/cloudos-fast/vol-$id.qcow2 ]
-	cvm create -q "$BATS_TEST_TMPDIR/p.yaml" >/dev/null
+	cvm create -q "$BATS_TEST_TMPDIR/p.yaml"
 	refused 5 "cvol: cannot delete volume 'v1': it is the base of 1 snapshot (delete them first)" \
 	    cvol delete v1
 	refused 5 "cvol: cannot resize volume 'v1': it is the base of 1 snapshot (delete them first)" \
@@ -215,7 +215,7 @@ blk() {
 	cvol datastore add -q fast --host h1
 	cvol create -q v1 --size 16MiB
 	cvol create -q v2 --size 16MiB
-	cvm create -q "$BATS_TEST_TMPDIR/p.yaml" >/dev/null
+	cvm create -q "$BATS_TEST_TMPDIR/p.yaml"
 	[ "$(blk 1 p)" = "sdb " ]
 	run -0 cvol attach v1 p -o json
 	[ "$(jq -r '[.vm, .target, .bus] | @tsv' <<<"$output")" = "$(printf 'p\tsdc\tscsi')" ]
@@ -235,7 +235,7 @@ blk() {
 	cvol datastore add -q fast
 	cvol create -q v1 --size 16MiB --host h2
 	cvol create -q v2 --size 16MiB --host h1
-	cvm create -q "$BATS_TEST_TMPDIR/p.yaml" >/dev/null
+	cvm create -q "$BATS_TEST_TMPDIR/p.yaml"
 	[ "$(cvm show p -o json | jq -r .host)" = h1 ]
 	cvol attach -q v2 p
 	refused 5 "cvol: cannot attach a volume on host 'h2' to vm 'p': the vm is on host 'h1'" \
@@ -298,7 +298,7 @@ blk() {
 @test "cvol: a VM with a volume attached is not migrated, and its host is not removed under a datastore" {
 	cvol datastore add -q fast --host h1
 	cvol create -q v1 --size 8MiB
-	cvm create -q "$BATS_TEST_TMPDIR/p.yaml" >/dev/null
+	cvm create -q "$BATS_TEST_TMPDIR/p.yaml"
 	cvol attach -q v1 p
 	refused 5 "cvm: cannot migrate vm 'p': volume 'v1' is attached to it and lives on host 'h1' (cvol detach it first)" \
 	    cvm migrate p --to h2
@@ -310,7 +310,7 @@ blk() {
 @test "cvol: a volume outlives the VM it was attached to, detached" {
 	cvol datastore add -q fast --host h1
 	id=$(cvol create v1 --size 8MiB -o json | jq -r .id)
-	cvm create -q "$BATS_TEST_TMPDIR/p.yaml" >/dev/null
+	cvm create -q "$BATS_TEST_TMPDIR/p.yaml"
 	cvol attach -q v1 p
 	cvm delete -q p
 	[ -f "$(file 1 "$id")" ]
@@ -367,7 +367,7 @@ blk() {
 @test "cvol clone and snapshot refuse a volume a running VM writes, resize grows it live; attach to a VM that is off goes into its definition" {
 	cvol datastore add -q fast --host h1
 	cvol create -q v1 --size 8MiB
-	cvm create -q "$BATS_TEST_TMPDIR/p.yaml" >/dev/null
+	cvm create -q "$BATS_TEST_TMPDIR/p.yaml"
 	cvol attach -q v1 p
 	refused 5 "cvol: cannot clone volume 'v1': it is attached to vm 'p' (running) (power it off or detach it first)" \
 	    cvol clone v1 c1
@@ -430,7 +430,7 @@ YAML
 	run -0 cvol delete v1
 	run -3 cvol show v1
 	cvol create -q v2 --size 8MiB
-	cvm create -q "$BATS_TEST_TMPDIR/p.yaml" >/dev/null
+	cvm create -q "$BATS_TEST_TMPDIR/p.yaml"
 	CLOUDOS_FAULT=vol.attach run -137 cvol attach v2 p
 	[ "$(blk 1 p)" = "sdb " ]
 	run -0 cvol detach v2

@@ -228,7 +228,7 @@ cvm: no host answered (2 hosts)" ]
 }
 
 @test "csched pass with a stopped host: the others are scheduled, the pass ends partial and drops its lease" {
-	cvm create --queue --count 2 -q - <<<$'name: q\ncpu: 1\nmemory: 64MiB' >/dev/null
+	cvm create --queue --count 2 -q - <<<$'name: q\ncpu: 1\nmemory: 64MiB'
 	freeze 2
 	timed run -8 --separate-stderr csched pass -o json
 	thaw 2
@@ -252,7 +252,7 @@ cvm: no host answered (2 hosts)" ]
 	[[ "$stderr" == "cvm: cannot place vm 'b': "* ]]
 	[ "$(catalog_digest)" = "$before" ]
 	# a pass without reconcile calls no host but those it deploys to
-	cvm create --queue -q "$BATS_TEST_TMPDIR/b.yaml" "$BATS_TEST_TMPDIR/a.yaml" >/dev/null
+	cvm create --queue -q "$BATS_TEST_TMPDIR/b.yaml" "$BATS_TEST_TMPDIR/a.yaml"
 	timed run -0 --separate-stderr csched pass --no-reconcile -o json
 	[ "$(jq -r '[.name, .host] | @tsv' <<<"$output")" = "$(printf 'a\th1')" ]
 	# no deploy was tried on h2 (it would have failed at the deadline)

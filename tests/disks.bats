@@ -50,7 +50,7 @@ blk() {
 }
 
 @test "cvm disk attach and detach work live on a running VM and in the definition of one that is off" {
-	cvm create -q "$BATS_TEST_TMPDIR/d.yaml" >/dev/null
+	cvm create -q "$BATS_TEST_TMPDIR/d.yaml"
 	run -0 cvm disk attach d --size 16MiB -o json
 	[ "$(jq -c '[.disks[].target]' <<<"$output")" = '["sdb","sdc"]' ]
 	[ "$(blk 1 d)" = "sdb sdc " ]
@@ -73,7 +73,7 @@ blk() {
 }
 
 @test "cvm disk refuses bad input and wrong states, changing nothing" {
-	cvm create -q "$BATS_TEST_TMPDIR/d.yaml" >/dev/null
+	cvm create -q "$BATS_TEST_TMPDIR/d.yaml"
 	before=$(catalog_digest)
 	refused 2 "cvm: disk attach needs --size" cvm disk attach d
 	run -2 --separate-stderr cvm disk attach d --size lots
@@ -94,7 +94,7 @@ blk() {
 }
 
 @test "snapshots: create, list, revert (to the state they had) and delete" {
-	cvm create -q "$BATS_TEST_TMPDIR/d.yaml" >/dev/null
+	cvm create -q "$BATS_TEST_TMPDIR/d.yaml"
 	run -0 cvm snapshot create d s1 -o json
 	[ "$(jq -r '[.kind, .name, .vm, .state] | @tsv' <<<"$output")" = "$(printf 'Snapshot\ts1\td\trunning')" ]
 	cvm poweroff -q d
@@ -121,10 +121,10 @@ blk() {
 }
 
 @test "snapshots are refused where they cannot be, changing nothing" {
-	cvm create -q "$BATS_TEST_TMPDIR/p.yaml" "$BATS_TEST_TMPDIR/d.yaml" >/dev/null
+	cvm create -q "$BATS_TEST_TMPDIR/p.yaml" "$BATS_TEST_TMPDIR/d.yaml"
 	run -5 --separate-stderr cvm snapshot create p s1
 	[ "$stderr" = "cvm: cannot snapshot vm 'p': it has no disk to keep snapshots in (add one with 'cvm disk attach')" ]
-	cvm snapshot create -q d s1 >/dev/null
+	cvm snapshot create -q d s1
 	run -5 --separate-stderr cvm snapshot create d s1
 	[[ "$stderr" == *"s1 already exists" ]]
 	run -3 --separate-stderr cvm snapshot revert d nosuch
@@ -146,7 +146,7 @@ blk() {
 }
 
 @test "a disk's bytes move with the VM: cold, live, and a stopped VM started elsewhere" {
-	cvm create -q "$BATS_TEST_TMPDIR/d.yaml" >/dev/null
+	cvm create -q "$BATS_TEST_TMPDIR/d.yaml"
 	cvm poweroff -q d
 	qemu-io -f qcow2 -c "write -P 0xab 0 64k" "$(vol 1 d sdb)" >/dev/null
 	run -0 cvm migrate d --to h2 -o json
@@ -171,7 +171,7 @@ blk() {
 }
 
 @test "cvm delete removes the VM's disks from its host" {
-	cvm create -q "$BATS_TEST_TMPDIR/d.yaml" >/dev/null
+	cvm create -q "$BATS_TEST_TMPDIR/d.yaml"
 	cvm disk attach -q d --size 8MiB
 	uuid=$(uuid_of d)
 	cvm delete -q d
@@ -181,7 +181,7 @@ blk() {
 }
 
 @test "a disk attach killed after it was recorded is finished by detach" {
-	cvm create -q "$BATS_TEST_TMPDIR/p.yaml" >/dev/null
+	cvm create -q "$BATS_TEST_TMPDIR/p.yaml"
 	CLOUDOS_FAULT=vm.intent run -137 cvm disk attach p --size 8MiB
 	[ "$(cvm show p -o json | jq -c '[.disks[].target]')" = '["sdb"]' ]
 	run -0 cvm disk detach p sdb -o json

@@ -36,6 +36,7 @@ load helpers/common
 @test "examples: hosts.sh applies a cluster, overcommits, and monitors a host down and back" {
 	run -0 --separate-stderr "$CLOUDOS_SRCDIR/examples/hosts.sh"
 	assert_line "passed on: 1 VM document"
+	assert_line "passed on again: VM web-1"
 	assert_line "h1 offers 4 CPUs"
 	assert_line "rack1 has 2 hosts"
 	assert_line "h2 error"
@@ -48,6 +49,7 @@ load helpers/common
 @test "examples: vm-ops.sh applies an environment, snapshots, resizes, stops, and sees HA at work" {
 	run -0 --separate-stderr "$CLOUDOS_SRCDIR/examples/vm-ops.sh"
 	assert_line "Network front"
+	assert_line "passed on: Network front"
 	assert_line "db-1 disks: sdb sdc"
 	assert_line "snapshot before-upgrade (running)"
 	assert_line "db-1 reverted: running"

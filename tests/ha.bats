@@ -46,7 +46,7 @@ crash() {
 }
 
 @test "a crashed VM with ha: restart is started again on its host; one without is failed" {
-	cvm create -q "$BATS_TEST_TMPDIR/h.yaml" "$BATS_TEST_TMPDIR/n.yaml" >/dev/null
+	cvm create -q "$BATS_TEST_TMPDIR/h.yaml" "$BATS_TEST_TMPDIR/n.yaml"
 	crash h
 	crash n
 	run -0 --separate-stderr cvm reconcile -o json
@@ -61,7 +61,7 @@ crash() {
 }
 
 @test "a vanished VM with ha: restart is defined again from the catalog" {
-	cvm create -q "$BATS_TEST_TMPDIR/h.yaml" >/dev/null
+	cvm create -q "$BATS_TEST_TMPDIR/h.yaml"
 	uuid=$(uuid_of h)
 	virsh -c "$LAB_URI1" destroy "$uuid" >/dev/null
 	virsh -c "$LAB_URI1" undefine "$uuid" >/dev/null
@@ -71,7 +71,7 @@ crash() {
 }
 
 @test "a VM with ha: restart whose host is in error and silent restarts on another host" {
-	cvm create -q "$BATS_TEST_TMPDIR/h.yaml" "$BATS_TEST_TMPDIR/n.yaml" >/dev/null
+	cvm create -q "$BATS_TEST_TMPDIR/h.yaml" "$BATS_TEST_TMPDIR/n.yaml"
 	uuid=$(uuid_of h)
 	"$CLOUDOS_SRCDIR/tests/lab/lab-host" stop "$(lab_host_dir 1)"
 	# what chost monitor records for a host that did not answer in time
@@ -93,7 +93,7 @@ crash() {
 }
 
 @test "an HA restart elsewhere finds a duplicate still running on the old host and destroys it" {
-	cvm create -q "$BATS_TEST_TMPDIR/h.yaml" >/dev/null
+	cvm create -q "$BATS_TEST_TMPDIR/h.yaml"
 	uuid=$(uuid_of h)
 	virsh -c "$LAB_URI1" dumpxml --inactive "$uuid" > "$BATS_TEST_TMPDIR/dom.xml"
 	cvm migrate -q --live h --to h2

@@ -101,7 +101,7 @@ groupvm() {
 }
 
 @test "csched group: shared with the group or the public, others join but only the owner changes it" {
-	as 5001 csched group create web --anti-affinity --visibility public -q >/dev/null
+	as 5001 csched group create web --anti-affinity --visibility public -q
 	run -0 as 5002 csched group show web -o json
 	[ "$(jq -r '[.name, .owner, .visibility] | @tsv' <<<"$output")" = "$(printf 'web\talice\tpublic')" ]
 	run -0 as 5002 cvm create --hold - -o ids < <(groupvm b1 web)

@@ -92,7 +92,7 @@ console() {
 }
 
 @test "a second VM from the same image on the same host copies nothing" {
-	cvm create -q "$T/a.yaml" >/dev/null
+	cvm create -q "$T/a.yaml"
 	[ "$(uploads)" = 1 ]
 	before=$(stat -c '%i %Y' "$(pool 1)/img-$(ck boot)")
 	sleep 1	# a rewrite would show in the mtime (whole seconds)
@@ -112,7 +112,7 @@ console() {
 	cimg import "$T/boot2.img" --name boot2 >/dev/null
 	[ "$(ck boot2)" = "$(ck boot)" ]
 	[[ "$(ck boot)" =~ ^[0-9a-f]{32}$ ]]
-	cvm create -q "$T/a.yaml" >/dev/null
+	cvm create -q "$T/a.yaml"
 	printf 'name: d\ncpu: 1\nmemory: 64MiB\nrequirements: name == "h1"\ndisks:\n  - image: boot2\n' > "$T/d.yaml"
 	run -0 cvm create "$T/d.yaml" -o json
 	[ "$(jq -r .state <<<"$output")" = running ]
@@ -177,8 +177,8 @@ console() {
 
 @test "an image is used while a VM's disk is cloned from it; cimg delete is refused until the last VM goes" {
 	[ "$(cimg show boot -o json | jq -r .state)" = ready ]
-	cvm create -q "$T/a.yaml" >/dev/null
-	cvm create -q "$T/b.yaml" >/dev/null
+	cvm create -q "$T/a.yaml"
+	cvm create -q "$T/b.yaml"
 	[ "$(cimg show boot -o json | jq -r .state)" = used ]
 	refused 5 "cimg: cannot delete image 'boot': it is used by vms 'a' and 'b'" cimg delete boot
 	[ -f "$T/images/1" ]
@@ -186,7 +186,7 @@ console() {
 	[ "$(cimg show boot -o json | jq -r .state)" = used ]
 	run -5 cimg delete boot
 	# a VM in hold holds its image too
-	cvm create -q --hold "$T/c.yaml" >/dev/null
+	cvm create -q --hold "$T/c.yaml"
 	cvm delete -q b
 	[ "$(cimg show boot -o json | jq -r .state)" = used ]
 	cvm delete -q c
@@ -202,8 +202,8 @@ console() {
 }
 
 @test "csched pass deploys queued VMs with image disks, uploading the image once per host" {
-	cvm create -q --queue "$T/a.yaml" >/dev/null
-	cvm create -q --queue "$T/b.yaml" >/dev/null
+	cvm create -q --queue "$T/a.yaml"
+	cvm create -q --queue "$T/b.yaml"
 	[ "$(cimg show boot -o json | jq -r .state)" = used ]
 	[ "$(uploads)" = 0 ]
 	run -0 csched pass -o json
@@ -214,7 +214,7 @@ console() {
 }
 
 @test "detaching a VM's last disk cloned from an image makes the image ready again" {
-	cvm create -q "$T/a.yaml" >/dev/null
+	cvm create -q "$T/a.yaml"
 	[ "$(cimg show boot -o json | jq -r .state)" = used ]
 	run -0 cvm disk detach a sdb -o json
 	[ "$(jq -c .disks <<<"$output")" = '[]' ]
@@ -291,7 +291,7 @@ console() {
 
 @test "an image-backed VM migrates live and cold between hosts: the image reaches the destination once, only the overlay moves" {
 	printf '  - size: 8MiB\n' >> "$T/a.yaml"
-	cvm create -q "$T/a.yaml" >/dev/null
+	cvm create -q "$T/a.yaml"
 	u=$(uuid_of a)
 	# the guest's own data, in the overlay only, and on a blank disk
 	cvm poweroff -q a
@@ -390,13 +390,13 @@ console() {
 	sqlite3 "$CLOUDOS_CATALOG" "UPDATE datastore_hosts SET available = 10"
 	run -0 csched plan -o json
 	[ -z "$output" ]
-	chost monitor -q h2 >/dev/null
+	chost monitor -q h2
 	run -0 csched plan -o json
 	[ "$(jq -r '[.vm, .host] | @tsv' <<<"$output")" = "$(printf 'q\th2')" ]
 	cvm delete -q q
 	# held while there was room, released when there is none
-	chost monitor -q h2 >/dev/null
-	cvm create -q --hold "$T/q.yaml" >/dev/null
+	chost monitor -q h2
+	cvm create -q --hold "$T/q.yaml"
 	sqlite3 "$CLOUDOS_CATALOG" "UPDATE datastore_hosts SET available = 10"
 	run -6 --separate-stderr cvm release q
 	[[ "$stderr" == "cvm: cannot place vm 'q': "*" (with room in the datastores of its disks)" ]]
@@ -458,7 +458,7 @@ console() {
 }
 
 @test "a live migration of an image-backed VM killed at any point is reconciled: one overlay, on the VM's host" {
-	cvm create -q "$T/a.yaml" >/dev/null
+	cvm create -q "$T/a.yaml"
 	u=$(uuid_of a)
 	for point in vm.intent vm.cache hv.upload vm.cached vm.moved; do
 		from=$(cvm show a -o json | jq -r .host)
@@ -494,8 +494,8 @@ console() {
 	printf '  - size: 8MiB\n' | cat "$T/a.yaml" - > "$T/w.yaml"
 	sed -i 's/^name: a$/name: w/; s/^requirements.*//' "$T/w.yaml"
 	printf 'ha: restart\n' >> "$T/w.yaml"
-	cvm create -q "$T/h.yaml" >/dev/null
-	cvm create -q "$T/w.yaml" >/dev/null
+	cvm create -q "$T/h.yaml"
+	cvm create -q "$T/w.yaml"
 	[ "$(cvm show h -o json | jq -r .host)" = h1 ]
 	[ "$(cvm show w -o json | jq -r .host)" = h1 ]
 	u=$(uuid_of h)
@@ -525,7 +525,7 @@ console() {
 	# no suggestion yet: refused, naming the image, nothing written
 	refused 2 "cvm: $T/s.yaml: line 1: cpu: missing, and image 'boot' suggests none (cimg set --cpu)" \
 	    cvm create "$T/s.yaml"
-	cimg set boot --cpu 1 --memory 64MiB -q >/dev/null
+	cimg set boot --cpu 1 --memory 64MiB -q
 	run -0 cvm create "$T/s.yaml" -o json
 	[ "$(jq -c '[.state, .cpu, .memory]' <<<"$output")" = '["running",1,64]' ]
 	run -0 virsh -c "$LAB_URI1" dumpxml "cloudos-$(uuid_of s)"

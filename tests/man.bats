@@ -12,6 +12,21 @@ subcommands() {
 	    sed 's/ *$//' | grep -v '^help'
 }
 
+# aliases PROG: "NAME|ALIAS" for each alias its help lists ("create ...
+# (alias: add)", an alias given by the words where it differs from NAME)
+aliases() {
+	"$1" help | sed -n '/^Subcommands:/,/^$/p' |
+	    sed -n 's/^  \([a-z][a-z ]*[a-z]\)  .*(alias: \([a-z, ]*\))$/\1|\2/p' |
+	    while IFS='|' read -r name list; do
+		IFS=', ' read -r -a shorts <<<"$list"
+		for short in "${shorts[@]}"; do
+			[ -n "$short" ] || continue
+			words=${name% *}
+			[ "$words" = "$name" ] && echo "$name|$short" || echo "$name|$words $short"
+		done
+	    done
+}
+
 # long_options PROG [SUB]: the --options its help lists
 long_options() {
 	if [ $# -eq 1 ]; then
@@ -54,6 +69,23 @@ long_options() {
 			done
 		done < <(subcommands "$p")
 	done
+}
+
+@test "man: every alias is documented beside its subcommand and runs it" {
+	n=0
+	for p in $PROGS; do
+		page="$CLOUDOS_SRCDIR/man/$p.1"
+		while IFS='|' read -r name alias; do
+			n=$((n + 1))
+			# the subcommand's heading: "create NAME URI (alias: add)"
+			grep -qF -- "(alias: \\fB$alias\\fR)" "$page" || { echo "$p: $alias"; false; }
+			grep -F -- "(alias: \\fB$alias\\fR)" "$page" | grep -qF -- "$name" || { echo "$p: $name / $alias"; false; }
+			# the alias is the subcommand: the same help
+			[ "$("$p" $alias --help)" = "$("$p" $name --help)" ] || { echo "$p $alias"; false; }
+		done < <(aliases "$p")
+	done
+	# chost, cvol, cnet, csched and cacct keep their old verbs
+	[ "$n" -ge 12 ]
 }
 
 @test "man: cloudos(7) lists every program and every exit status" {

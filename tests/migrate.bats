@@ -24,7 +24,7 @@ on() {
 }
 
 @test "cvm migrate --live moves a running guest to another host" {
-	cvm create -q "$BATS_TEST_TMPDIR/m.yaml" >/dev/null
+	cvm create -q "$BATS_TEST_TMPDIR/m.yaml"
 	uuid=$(cvm show m -o json | jq -r .uuid)
 	run -0 cvm migrate m --to h2 --live -o json
 	[ "$(jq -r .host <<<"$output")" = h2 ]
@@ -38,7 +38,7 @@ on() {
 }
 
 @test "cvm migrate of a VM that is off moves its definition; without --to the first other host with room" {
-	cvm create -q "$BATS_TEST_TMPDIR/m.yaml" >/dev/null
+	cvm create -q "$BATS_TEST_TMPDIR/m.yaml"
 	cvm poweroff -q m
 	uuid=$(cvm show m -o json | jq -r .uuid)
 	run -0 cvm migrate m -o json
@@ -51,7 +51,7 @@ on() {
 }
 
 @test "cvm list --host h1 -o json | cvm migrate - --to h2 moves them all" {
-	cvm create -q --count 2 "$BATS_TEST_TMPDIR/m.yaml" >/dev/null
+	cvm create -q --count 2 "$BATS_TEST_TMPDIR/m.yaml"
 	cvm list --host h1 -o json > "$BATS_TEST_TMPDIR/on-h1.json"
 	run -0 cvm migrate - --to h2 --live -q < "$BATS_TEST_TMPDIR/on-h1.json"
 	run -0 cvm list --host h2 -o ids
@@ -61,7 +61,7 @@ on() {
 }
 
 @test "cvm migrate refuses what it cannot do, changing nothing" {
-	cvm create -q "$BATS_TEST_TMPDIR/m.yaml" >/dev/null
+	cvm create -q "$BATS_TEST_TMPDIR/m.yaml"
 	before=$(catalog_digest)
 	run -5 --separate-stderr cvm migrate m --to h1
 	[ "$stderr" = "cvm: vm 'm' is on host 'h1' already" ]
@@ -74,7 +74,7 @@ on() {
 	refused 6 "cvm: no other host has room for vm 'm' (cpu 1, memory 64 MiB)" cvm migrate m
 	chost enable -q h2
 	printf 'name: big\ncpu: 2\nmemory: 64MiB\n' > "$BATS_TEST_TMPDIR/big.yaml"
-	cvm create -q "$BATS_TEST_TMPDIR/big.yaml" >/dev/null
+	cvm create -q "$BATS_TEST_TMPDIR/big.yaml"
 	run -6 --separate-stderr cvm migrate m --to h2
 	[ "$stderr" = "cvm: host 'h2' has no room for vm 'm' (cpu 1, memory 64 MiB)" ]
 	cacct user add alice --uid 5001 >/dev/null
@@ -84,7 +84,7 @@ on() {
 
 @test "cvm migrate: kill -9 at any point, then reconcile: one domain, where the catalog says" {
 	for point in vm.intent vm.outcome; do
-		cvm create -q "$BATS_TEST_TMPDIR/m.yaml" >/dev/null
+		cvm create -q "$BATS_TEST_TMPDIR/m.yaml"
 		uuid=$(cvm show m -o json | jq -r .uuid)
 		CLOUDOS_FAULT=$point run -137 cvm migrate m --to h2 --live
 		[ "$(cvm show m -o json | jq -r .state)" = migrating ]
@@ -99,7 +99,7 @@ on() {
 		cvm delete -q m
 	done
 	# cold: killed after the definition reached h2, before h1 let go
-	cvm create -q "$BATS_TEST_TMPDIR/m.yaml" >/dev/null
+	cvm create -q "$BATS_TEST_TMPDIR/m.yaml"
 	cvm poweroff -q m
 	uuid=$(cvm show m -o json | jq -r .uuid)
 	CLOUDOS_FAULT=hv.migrate run -137 cvm migrate m --to h2
@@ -112,7 +112,7 @@ on() {
 }
 
 @test "chost drain disables a host and moves every VM off it, live where running" {
-	cvm create -q --count 2 "$BATS_TEST_TMPDIR/m.yaml" >/dev/null
+	cvm create -q --count 2 "$BATS_TEST_TMPDIR/m.yaml"
 	cvm poweroff -q m-2
 	run -0 --separate-stderr chost drain h1 -o json
 	[ "${#lines[@]}" -eq 2 ]
@@ -130,9 +130,9 @@ on() {
 
 @test "chost drain reports the VMs that cannot move and exits with their code" {
 	printf 'name: big\ncpu: 2\nmemory: 64MiB\n' > "$BATS_TEST_TMPDIR/big.yaml"
-	cvm create -q "$BATS_TEST_TMPDIR/big.yaml" >/dev/null
+	cvm create -q "$BATS_TEST_TMPDIR/big.yaml"
 	cvm migrate -q big --to h2
-	cvm create -q "$BATS_TEST_TMPDIR/m.yaml" >/dev/null
+	cvm create -q "$BATS_TEST_TMPDIR/m.yaml"
 	run -6 --separate-stderr chost drain h1
 	assert_output ""
 	[ "$stderr" = "chost: no other host has room for vm 'm' (cpu 1, memory 64 MiB)
@@ -144,7 +144,7 @@ chost: host 'h1' is disabled, but 1 of its 1 VMs did not move" ]
 
 @test "a migration holds room on its destination until it ends" {
 	chost set -q h2 --cpu 1
-	cvm create -q "$BATS_TEST_TMPDIR/m.yaml" >/dev/null
+	cvm create -q "$BATS_TEST_TMPDIR/m.yaml"
 	# a migration to h2 that died half-way: m is migrating, bound for h2
 	CLOUDOS_FAULT=vm.intent run -137 cvm migrate m --to h2 --live
 	run -0 chost show h2 -o json
@@ -154,7 +154,7 @@ chost: host 'h1' is disabled, but 1 of its 1 VMs did not move" ]
 	run -6 --separate-stderr cvm create "$BATS_TEST_TMPDIR/x.yaml"
 	[ "$stderr" = "cvm: no host has room for vm 'x' (cpu 1, memory 64 MiB) among 1 enabled host" ]
 	# rolled back to h1: h2 is free again
-	cvm reconcile -q >/dev/null
+	cvm reconcile -q
 	run -0 cvm create "$BATS_TEST_TMPDIR/x.yaml" -o json
 	[ "$(jq -r .host <<<"$output")" = h2 ]
 	chost enable -q h1
@@ -179,7 +179,7 @@ one_guest() {
 settle() {
 	local i
 	for i in 1 2 3; do
-		cvm reconcile -q >/dev/null
+		cvm reconcile -q
 		[ "$(cvm show m -o json | jq -r .state)" != migrating ] && return 0
 	done
 	echo "still migrating after 3 passes"
@@ -190,7 +190,7 @@ settle() {
 	# hv.incoming fires once the destination has the incoming domain,
 	# paused while libvirt starts it, before the memory has arrived
 	for live in --live ""; do
-		cvm create -q "$BATS_TEST_TMPDIR/m.yaml" >/dev/null
+		cvm create -q "$BATS_TEST_TMPDIR/m.yaml"
 		uuid=$(cvm show m -o json | jq -r .uuid)
 		CLOUDOS_FAULT=hv.incoming run -137 cvm migrate m --to h2 $live
 		[ "$(cvm show m -o json | jq -r .state)" = migrating ]
@@ -205,7 +205,7 @@ settle() {
 }
 
 @test "cvm migrate killed after a sweep of delays, live and not: reconcile loses no guest" {
-	cvm create -q "$BATS_TEST_TMPDIR/m.yaml" >/dev/null
+	cvm create -q "$BATS_TEST_TMPDIR/m.yaml"
 	uuid=$(cvm show m -o json | jq -r .uuid)
 	for run in "--live 0.1" "--live 0.3" "--live 0.6" "--live 1" "--live 1.6" \
 	    "--live 2.2" "- 0.1" "- 0.4" "- 0.8" "- 1.2"; do

@@ -84,7 +84,7 @@ agree() {
 @test "reconcile: kill -9 of cvm delete at any point ends with the VM done and its domain gone" {
 	for point in vm.intent hv.destroy vm.outcome; do
 		name="d-${point/./-}"
-		cvm create -q "$(vmdoc "$name")" >/dev/null
+		cvm create -q "$(vmdoc "$name")"
 		uuid=$(uuid_of "$name")
 		CLOUDOS_FAULT=$point run -137 cvm delete "$name"
 		run -0 cvm reconcile -o json
@@ -95,7 +95,7 @@ agree() {
 }
 
 @test "reconcile: kill -9 of poweroff and start is finished" {
-	cvm create -q "$(vmdoc p)" >/dev/null
+	cvm create -q "$(vmdoc p)"
 	CLOUDOS_FAULT=vm.intent run -137 cvm poweroff p
 	run -0 cvm reconcile -o json
 	[ "$(jq -r .state <<<"$output")" = poweroff ]
@@ -107,7 +107,7 @@ agree() {
 }
 
 @test "reconcile: an action whose process still runs is left alone" {
-	cvm create -q "$(vmdoc f)" >/dev/null
+	cvm create -q "$(vmdoc f)"
 	# pretend a live process (this shell) is starting it
 	sqlite3 "$CLOUDOS_CATALOG" "UPDATE vms SET state = 'deploying', target = 'running', intent_pid = $$"
 	run -0 cvm reconcile
@@ -122,7 +122,7 @@ agree() {
 }
 
 @test "reconcile: a guest destroyed behind cloudos's back is found" {
-	cvm create -q "$(vmdoc g)" >/dev/null
+	cvm create -q "$(vmdoc g)"
 	uuid=$(uuid_of g)
 	virsh -c "$LAB_URI1" destroy "$uuid" >/dev/null
 	run -0 cvm reconcile -o json
@@ -137,7 +137,7 @@ agree() {
 }
 
 @test "reconcile: guests paused or resumed behind cloudos's back are followed" {
-	cvm create -q "$(vmdoc s)" >/dev/null
+	cvm create -q "$(vmdoc s)"
 	virsh -c "$LAB_URI1" suspend "$(uuid_of s)" >/dev/null
 	run -0 cvm reconcile -o json
 	[ "$(jq -r .state <<<"$output")" = suspended ]
@@ -163,7 +163,7 @@ XML
 }
 
 @test "reconcile: VMs of a host that does not answer become unknown, then come back" {
-	cvm create -q "$(vmdoc u)" >/dev/null
+	cvm create -q "$(vmdoc u)"
 	sqlite3 "$CLOUDOS_CATALOG" "UPDATE hosts SET uri = 'qemu+unix:///system?socket=$BATS_TEST_TMPDIR/gone'"
 	# the only host did not answer: exit 7, each host said
 	run -7 --separate-stderr cvm reconcile -o json
@@ -232,7 +232,7 @@ in_flight() {
 }
 
 @test "reconcile: an owner whose pid now belongs to another process is taken over; a live one is left alone" {
-	cvm create -q "$(vmdoc o)" >/dev/null
+	cvm create -q "$(vmdoc o)"
 	# what a killed command records, as the model for the rows below
 	CLOUDOS_FAULT=vm.intent run -137 cvm create "$(vmdoc model)"
 	model=$(owner_of model)
@@ -283,7 +283,7 @@ in_flight() {
 }
 
 @test "reconcile: a live owner in another pid namespace is left alone until its namespace ends" {
-	cvm create -q "$(vmdoc p)" >/dev/null
+	cvm create -q "$(vmdoc p)"
 	CLOUDOS_FAULT=vm.intent run -137 cvm create "$(vmdoc model)"
 	model=$(owner_of model)
 	sqlite3 "$CLOUDOS_CATALOG" "DELETE FROM vms WHERE name = 'model'"
@@ -338,7 +338,7 @@ in_flight() {
 }
 
 @test "reconcile: a catalog from before owners migrates; its bare pids are judged as before" {
-	cvm create -q "$(vmdoc b)" >/dev/null
+	cvm create -q "$(vmdoc b)"
 	sqlite3 "$CLOUDOS_CATALOG" "ALTER TABLE vms DROP COLUMN intent_owner; ALTER TABLE image_hosts DROP COLUMN owner; PRAGMA user_version = 12"
 	sqlite3 "$CLOUDOS_CATALOG" "UPDATE vms SET state = 'deploying', target = 'running', intent_pid = $$"
 	run -0 cvm reconcile

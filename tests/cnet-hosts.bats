@@ -136,11 +136,11 @@ nets() {
 	nsenter -t "$ns" -n ip link set cx$$ up
 	nsenter -t "$ns" -n ip link set cy$$ up
 	cnet create front --mode isolated --cidr 10.114.0.0/24 -q
-	chost disable h2 -q >/dev/null
+	chost disable h2 -q
 	run -1 --separate-stderr cvm create - \
 	    <<<'{"name": "x", "cpu": 1, "memory": 64, "nics": [{"network": "front"}]}'
 	nsenter -t "$ns" -n ip link del cx$$
-	chost enable h2 -q >/dev/null
+	chost enable h2 -q
 	[ "$stderr" = "cvm: cannot deploy vm 'x' on host 'h1': cannot realise network 'front': cannot start network 'cloudos-net-1' on '$LAB_URI1': internal error: Network is already in use by interface cx$$ (vm left in state failed)" ]
 	assert_output ""
 }

@@ -64,7 +64,7 @@ cmd_named(const struct prog *p, const char *name)
  * one word ("list") or several ("user add", "secgroup rule add"); an
  * alias names the subcommand it stands for. */
 const struct cmd *
-find_cmd(const struct prog *p, const char *const *w, int n, int *words)
+cli_help_find_cmd(const struct prog *p, const char *const *w, int n, int *words)
 {
 	const struct cmd_alias *al;
 	const struct cmd *c;
@@ -142,7 +142,7 @@ count_word(const char *word, size_t len, void *data)
 /* How many of the words w (n of them) name a group of subcommands
  * ("snapshot" in cvm, "secgroup rule" in cnet): 0 if the first does not. */
 int
-group_words(const struct prog *p, const char *const *w, int n)
+cli_help_group_words(const struct prog *p, const char *const *w, int n)
 {
 	int k, found = 0;
 
@@ -223,7 +223,7 @@ nearest_word(const char *word, size_t len, void *data)
  * edit away for words of up to 4 letters, two for longer ones, or the
  * only one that starts with what was typed). */
 void __attribute__((noreturn))
-die_unknown(const struct prog *p, const char *const *w, int k)
+cli_help_die_unknown(const struct prog *p, const char *const *w, int k)
 {
 	struct nearest s = { .typed = w[k], .dist = 99 };
 	char group[256] = "";
@@ -237,14 +237,14 @@ die_unknown(const struct prog *p, const char *const *w, int k)
 		nearest_word("help", 4, &s);
 	if (s.best && s.dist <= (s.bestlen <= 4 ? 1 : 2) &&
 	    s.dist < (int)strlen(w[k]))
-		die_usage("unknown command '%s%s' (did you mean '%s%.*s'?)",
+		cli_die_usage("unknown command '%s%s' (did you mean '%s%.*s'?)",
 		    group, w[k], group, (int)s.bestlen, s.best);
 	if (s.prefixed == 1)
-		die_usage("unknown command '%s%s' (did you mean '%s%.*s'?)",
+		cli_die_usage("unknown command '%s%s' (did you mean '%s%.*s'?)",
 		    group, w[k], group, (int)s.prefixlen, s.prefix);
 	if (k > 0)
 		group[strlen(group) - 1] = '\0';
-	die_usage("unknown command '%s%s%s' (see '%s help%s%s')", group,
+	cli_die_usage("unknown command '%s%s%s' (see '%s help%s%s')", group,
 	    k ? " " : "", w[k], p->name, k ? " " : "", group);
 }
 
@@ -310,7 +310,7 @@ list_cmds(const struct prog *p, const char *const *w, int n, FILE *fp)
 }
 
 void
-help_prog(const struct prog *p, FILE *fp)
+cli_help_prog(const struct prog *p, FILE *fp)
 {
 	fprintf(fp, "usage: %s [OPTIONS] SUBCOMMAND [ARGS]\n\n%s\n\n",
 	    p->name, p->summary);
@@ -321,7 +321,7 @@ help_prog(const struct prog *p, FILE *fp)
 		fputc('\n', fp);
 	}
 	fprintf(fp, "Options (on every subcommand):\n");
-	print_opts(fp, global_opts);
+	print_opts(fp, cli_global_opts);
 	fprintf(fp, "\nExit status: 0 success, 1 failure, 2 usage, 3 not "
 	    "found, 4 permission denied,\n5 conflict, 6 no capacity, 7 "
 	    "unreachable, 8 partial.  See %s(1) and cloudos(7).\n", p->name);
@@ -329,7 +329,7 @@ help_prog(const struct prog *p, FILE *fp)
 
 /* The help of a group ("cvm snapshot"): its subcommands. */
 void
-help_group(const struct prog *p, const char *const *w, int n, FILE *fp)
+cli_help_group(const struct prog *p, const char *const *w, int n, FILE *fp)
 {
 	int m;
 
@@ -343,7 +343,7 @@ help_group(const struct prog *p, const char *const *w, int n, FILE *fp)
 }
 
 void
-help_cmd(const struct prog *p, const struct cmd *c, FILE *fp)
+cli_help_cmd(const struct prog *p, const struct cmd *c, FILE *fp)
 {
 	const struct cmd_alias *al;
 	const char *sep = "\nAlias: ";
@@ -368,25 +368,25 @@ help_cmd(const struct prog *p, const struct cmd *c, FILE *fp)
 }
 
 int
-builtin_help(const struct prog *p, struct args *a)
+cli_help_builtin(const struct prog *p, struct args *a)
 {
 	const struct cmd *c;
 	int words, n = (int)a->npos - 1, k;
 
 	/* a->pos[0] is "help" itself */
 	if (n == 0) {
-		help_prog(p, stdout);
+		cli_help_prog(p, stdout);
 		return 0;
 	}
-	c = find_cmd(p, a->pos + 1, n, &words);
+	c = cli_help_find_cmd(p, a->pos + 1, n, &words);
 	if (c) {
-		help_cmd(p, c, stdout);
+		cli_help_cmd(p, c, stdout);
 		return 0;
 	}
-	k = group_words(p, a->pos + 1, n);
+	k = cli_help_group_words(p, a->pos + 1, n);
 	if (k == 0 || k < n)
-		die_unknown(p, a->pos + 1, k);
-	help_group(p, a->pos + 1, k, stdout);
+		cli_help_die_unknown(p, a->pos + 1, k);
+	cli_help_group(p, a->pos + 1, k, stdout);
 	return 0;
 }
 
@@ -442,7 +442,7 @@ complete_word(const char *word, size_t len, void *data)
 /* Shell completion: words are what follows the program name; the last is
  * the word being completed.  Prints candidates, one per line. */
 void
-complete(const struct prog *p, int n, char **w)
+cli_help_complete(const struct prog *p, int n, char **w)
 {
 	static const char *const fmts[] = { "table", "yaml", "json", "ids" };
 	const struct cmd *c = NULL;
@@ -462,7 +462,7 @@ complete(const struct prog *p, int n, char **w)
 			continue;
 		}
 		if (!dashdash && w[j][0] == '-' && w[j][1]) {
-			if ((o = complete_opt(global_opts, w[j])) == NULL)
+			if ((o = complete_opt(cli_global_opts, w[j])) == NULL)
 				o = complete_opt(c ? c->opts : NULL, w[j]);
 			if (o && o->type != OPT_BOOL && !strchr(w[j], '=')) {
 				if (j + 1 == n - 1)
@@ -477,7 +477,7 @@ complete(const struct prog *p, int n, char **w)
 		if (c || npend == (int)ARRAY_SIZE(pend))
 			continue;
 		pend[npend++] = w[j];
-		if ((c = find_cmd(p, pend, npend, &words)) != NULL &&
+		if ((c = cli_help_find_cmd(p, pend, npend, &words)) != NULL &&
 		    words != npend)
 			c = NULL;
 	}
@@ -492,7 +492,7 @@ complete(const struct prog *p, int n, char **w)
 		return;
 	}
 	if (cur[0] == '-') {
-		const struct opt *tables[2] = { global_opts,
+		const struct opt *tables[2] = { cli_global_opts,
 		    c ? c->opts : NULL };
 		const char *pre = len >= 2 ? cur + 2 : "";
 

@@ -1,6 +1,6 @@
 /*
- * cli.c - face kit: option parsing, help, completion, and the life of a
- * command from argv to exit status.  With out.c, the only module that
+ * cli.c - face kit: option parsing and the life of a command from argv to
+ * exit status (help and completion are cli-help.c's, sharing cli-int.h).  With out.c, the only module that
  * writes to stdout; the only one that prints errors.
  */
 #include "config.h"
@@ -33,7 +33,7 @@
  * most 512 bytes, and it opens the catalog's "-journal" beside it. */
 #define CLI_MAX_CATALOG_PATH (512 - 8)
 
-const struct opt global_opts[] = {
+const struct opt cli_global_opts[] = {
 	{ "catalog", 'c', OPT_STR, "PATH", "the catalog (also $CLOUDOS_CATALOG)" },
 	{ "output", 'o', OPT_STR, "FMT", "table, yaml, json or ids (also $CLOUDOS_OUTPUT)" },
 	{ "as", 0, OPT_STR, "USER", "act as another catalog user (admins only)" },
@@ -43,7 +43,7 @@ const struct opt global_opts[] = {
 	{ NULL, 0, 0, NULL, NULL },
 };
 
-const char *progname = "cloudos";
+const char *cli_progname = "cloudos";
 
 /*
  * The one way a message reaches stderr: "PROG: MSG\n" on one line, with
@@ -94,12 +94,12 @@ vput_line(const char *prog, const char *fmt, va_list ap)
 }
 
 void
-die_usage(const char *fmt, ...)
+cli_die_usage(const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	vput_line(progname, fmt, ap);
+	vput_line(cli_progname, fmt, ap);
 	va_end(ap);
 	exit(CERR_USAGE);
 }
@@ -179,7 +179,7 @@ optval_set(struct optval *v, const char *val)
 		xgrow(&v->list, &v->caplist, v->nlist + 1, sizeof(*v->list));
 		v->list[v->nlist++] = val;
 	} else if (v->set && v->opt->type == OPT_STR) {
-		die_usage("option '--%s' given twice", v->opt->name);
+		cli_die_usage("option '--%s' given twice", v->opt->name);
 	}
 	v->set = true;
 	v->str = val;
@@ -220,10 +220,10 @@ parse_option(struct args *a, int argc, char **argv, int *i)
 		size_t n = eq ? (size_t)(eq - name) : strlen(name);
 
 		if ((v = find_long(a, name, n)) == NULL)
-			die_usage("unknown option '--%.*s'", (int)n, name);
+			cli_die_usage("unknown option '--%.*s'", (int)n, name);
 		if (v->opt->type == OPT_BOOL) {
 			if (eq)
-				die_usage("option '--%s' takes no value",
+				cli_die_usage("option '--%s' takes no value",
 				    v->opt->name);
 			optval_set(v, "");
 		} else if (eq) {
@@ -231,14 +231,14 @@ parse_option(struct args *a, int argc, char **argv, int *i)
 		} else if (*i + 1 < argc) {
 			optval_set(v, argv[++*i]);
 		} else {
-			die_usage("option '--%s' needs a value (%s)",
+			cli_die_usage("option '--%s' needs a value (%s)",
 			    v->opt->name, v->opt->arg);
 		}
 		return;
 	}
 	for (const char *p = arg + 1; *p; p++) {
 		if ((v = find_short(a, *p)) == NULL)
-			die_usage("unknown option '-%c'", *p);
+			cli_die_usage("unknown option '-%c'", *p);
 		if (v->opt->type == OPT_BOOL) {
 			optval_set(v, "");
 			continue;
@@ -248,7 +248,7 @@ parse_option(struct args *a, int argc, char **argv, int *i)
 		else if (*i + 1 < argc)
 			optval_set(v, argv[++*i]);
 		else
-			die_usage("option '-%c' needs a value (%s)", *p,
+			cli_die_usage("option '-%c' needs a value (%s)", *p,
 			    v->opt->arg);
 		return;
 	}
@@ -698,13 +698,13 @@ cli_main(const struct prog *p, int argc, char **argv)
 	const char *group[16];
 	int i, rc = 0, words, ngroup = 0, dashdash = 0;
 
-	progname = p->name;
+	cli_progname = p->name;
 	signal(SIGPIPE, SIG_IGN);
 	if (argc > 1 && strcmp(argv[1], "__complete") == 0) {
-		complete(p, argc - 2, argv + 2);
+		cli_help_complete(p, argc - 2, argv + 2);
 		return 0;
 	}
-	args_add_opts(&a, global_opts);
+	args_add_opts(&a, cli_global_opts);
 	for (i = 1; i < argc; i++) {
 		const char *arg = argv[i];
 
@@ -723,18 +723,18 @@ cli_main(const struct prog *p, int argc, char **argv)
 				w[n++] = group[m];
 			for (m = i; m < argc && n < (int)ARRAY_SIZE(w); m++)
 				w[n++] = argv[m];
-			cmd = find_cmd(p, w, n, &words);
+			cmd = cli_help_find_cmd(p, w, n, &words);
 			if (cmd == NULL && p->cmds->name == NULL)
-				die_usage("%s has no subcommands yet (see "
+				cli_die_usage("%s has no subcommands yet (see "
 				    "'%s help' for what it will own)",
 				    p->name, p->name);
 			if (cmd == NULL) {
 				/* a group alone ("cvm snapshot --help") */
-				words = group_words(p, w, n);
+				words = cli_help_group_words(p, w, n);
 				if (words == 0 || (words < n &&
 				    w[words][0] != '-' &&
 				    strcmp(w[words], "help") != 0))
-					die_unknown(p, w, words);
+					cli_help_die_unknown(p, w, words);
 				for (m = 0; m < words; m++)
 					group[m] = w[m];
 				i += words - ngroup - 1;
@@ -758,26 +758,26 @@ cli_main(const struct prog *p, int argc, char **argv)
 		if (a.npos > 0)
 			args_find(&a, "help")->set = true;
 		/* asked for, on stdout; a bare group, on stderr with exit 2 */
-		help_group(p, group, ngroup, args_bool(&a, "help") ? stdout :
+		cli_help_group(p, group, ngroup, args_bool(&a, "help") ? stdout :
 		    stderr);
 		rc = args_bool(&a, "help") ? 0 : CERR_USAGE;
 		goto done;
 	}
 	if (cmd == NULL && a.npos > 0) {
 		/* "help [SUB]": the positional arguments follow "help" */
-		rc = builtin_help(p, &a);
+		rc = cli_help_builtin(p, &a);
 		goto done;
 	}
 	if (args_bool(&a, "help")) {
 		if (cmd)
-			help_cmd(p, cmd, stdout);
+			cli_help_cmd(p, cmd, stdout);
 		else
-			help_prog(p, stdout);
+			cli_help_prog(p, stdout);
 		goto done;
 	}
 	if (cmd == NULL) {
 		/* a bare program, as git does: its help on stderr, exit 2 */
-		help_prog(p, stderr);
+		cli_help_prog(p, stderr);
 		rc = CERR_USAGE;
 		goto done;
 	}

@@ -258,9 +258,9 @@ parse_option(struct args *a, int argc, char **argv, int *i)
  * -q is one rule, here: under it nothing a command prints reaches stdout
  * (documents, lists, results) and no remark reaches stderr; errors still
  * do, and the exit status tells.  Ids come from -o ids, not from -q.
- * What only passes through an apply (apply_one) and the data a command
- * exists to write (cimg export to stdout, a console) are not printed
- * through here.
+ * What only passes through an apply (apply_one) or a delete
+ * (cli_each_ref) and the data a command exists to write (cimg export to
+ * stdout, a console) are not printed through here.
  */
 int
 cli_emit(struct ctx *ctx, const struct doc *d, struct cerr *err)
@@ -544,7 +544,9 @@ cli_each_ref(struct ctx *ctx, struct args *a, const char *kind,
 		struct cerr one = { 0 };
 
 		if (r.v[i].ref == NULL) {
-			if (cli_emit(ctx, r.v[i].pass, err))
+			/* the next program's input, as apply passes it on:
+			 * not silenced by -q */
+			if (out_doc(ctx->out, r.v[i].pass, err))
 				goto out;
 			continue;
 		}

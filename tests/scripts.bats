@@ -150,6 +150,20 @@ $uuid"
 	    cvm poweroff - < "$BATS_TEST_TMPDIR/env.yaml"
 }
 
+@test "delete - -q prints nothing of its own but still passes the other kinds on" {
+	cnet create n1 --mode isolated --cidr 10.9.0.0/24 -q
+	cvm create -q --count 2 "$BATS_TEST_TMPDIR/w.yaml"
+	{ cnet list -o yaml; echo ---; cvm list -o yaml; } > "$BATS_TEST_TMPDIR/env.yaml"
+	run -0 --separate-stderr cvm delete - -q -o json < "$BATS_TEST_TMPDIR/env.yaml"
+	[ "$(jq -r '[.kind, .name] | @tsv' <<<"$output")" = "$(printf 'Network\tn1')" ]
+	run -0 sh -c 'cvm create -q --count 2 "$1" &&
+	    cvm delete - -q < "$2" | cnet delete - -q' sh \
+	    "$BATS_TEST_TMPDIR/w.yaml" "$BATS_TEST_TMPDIR/env.yaml"
+	[ -z "$output" ]
+	run -0 cnet list -o ids
+	[ -z "$output" ]
+}
+
 @test "-o ids prints an id for every kind" {
 	cvm create -q "$BATS_TEST_TMPDIR/w.yaml" >/dev/null
 	cnet create n1 --mode isolated --cidr 10.9.0.0/24 >/dev/null
